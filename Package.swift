@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+//
+// Purser — a policy-as-code budget enforcer for LLM usage.
+//
+// Module layout (dependencies point down only):
+//
+//   CYAML        system library: libyaml through pkg-config `yaml-0.1`
+//   PurserYAML   hardened YAML reader: located node tree, SPEC §8 limits
+//   Purser       policy model, checks, compiler, engine, ledgers, audit
+//   PurserCLI    the thin `purser` executable (swift-argument-parser)
+//
+// Benchmarks live in their own package under `Benchmarks/` so that
+// `swift test` never builds them.
+import PackageDescription
+
+let package = Package(
+    name: "Purser",
+    products: [
+        .library(name: "Purser", targets: ["Purser"]),
+        .executable(name: "purser", targets: ["PurserCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        .target(
+            name: "PurserYAML",
+            dependencies: ["CYAML"]
+        ),
+        .target(
+            name: "Purser",
+            dependencies: [
+                "PurserYAML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "PurserCLI",
+            dependencies: [
+                "Purser",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "PurserYAMLTests",
+            dependencies: ["PurserYAML"]
+        ),
+        .testTarget(
+            name: "PurserTests",
+            dependencies: ["Purser"]
+        ),
+        .testTarget(
+            name: "PurserCLITests",
+            dependencies: ["PurserCLI", "Purser"]
+        ),
+    ]
+)
