@@ -19,6 +19,25 @@ public struct YAMLMark: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     public var description: String { "\(line):\(column)" }
+
+    /// The line and column of a byte offset in UTF-8 text.
+    public init(byteOffset offset: Int, in bytes: UnsafeBufferPointer<UInt8>) {
+        var line = 1
+        var column = 1
+        var index = 0
+        let end = min(max(offset, 0), bytes.count)
+        while index < end {
+            let byte = bytes[index]
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+            index += 1
+        }
+        self.init(line: line, column: column)
+    }
 }
 
 /// How a scalar was written. Typing is schema-directed, so the style matters:

@@ -96,20 +96,6 @@ enum InputValidation {
 
     /// The line and column (in Unicode scalars) of a byte offset.
     static func mark(at offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> YAMLMark {
-        var line = 1
-        var column = 1
-        var index = 0
-        let end = min(offset, bytes.count)
-        while index < end {
-            let byte = bytes[index]
-            if byte == 0x0A {
-                line += 1
-                column = 1
-            } else if byte & 0xC0 != 0x80 {
-                column += 1
-            }
-            index += 1
-        }
-        return YAMLMark(line: line, column: column)
+        YAMLMark(byteOffset: offset, in: bytes)
     }
 }

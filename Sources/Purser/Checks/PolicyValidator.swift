@@ -1,0 +1,386 @@
+import Foundation
+
+/// The meaning checks of `purser check`: references resolve, fallbacks can
+/// be used and do not loop, budgets can price what they cap, exceptions are
+/// current, conditions can match.
+struct PolicyValidator {
+    let policy: PolicySet
+    let options: PolicyLoadOptions
+    private(set) var diagnostics: [Diagnostic] = []
+
+    private let tiers: [String]
+    private let modelNames: Set<String>
+    private let aliases: [String: String]
+    private let environments: Set<String>
+    private let teams: Set<String>
+    private let providers: Set<String>
+    private let allowedRegions: Set<String>?
+    private let budgetIds: Set<String>
+    private let ruleIds: Set<String>
+
+    init(policy: PolicySet, options: PolicyLoadOptions) {
+        self.policy = policy
+        self.options = options
+        tiers = policy.settings.tiers.map(\.value)
+        modelNames = Set(policy.models.map(\.name))
+        var aliases: [String: String] = [:]
+        for model in policy.models {
+            for alias in model.aliases { aliases[alias.value] = model.name }
+        }
+        self.aliases = aliases
+        environments = Set(policy.environments.map(\.name))
+        teams = Set(policy.teams.map(\.name))
+        providers = Set(policy.models.map(\.provider))
+        allowedRegions = policy.regions.allowed.map { Set($0.map(\.value)) }
+        budgetIds = Set(policy.budgets.map(\.id))
+        ruleIds = Set(policy.rules.map(\.id))
+    }
+
+    mutating func run() {
+        checkCatalog()
+        checkEnvironments()
+        checkTeams()
+        checkRegions()
+        checkBudgets()
+        checkRules()
+        checkExceptions()
+        checkFallbacks()
+        checkUnpricedModels()
+    }
+
+    private mutating func report(_ code: DiagnosticCode, _ message: String, at location: SourceLocation,
+                                 severity: Diagnostic.Severity? = nil)
+    {
+        diagnostics.append(Diagnostic(code, severity ?? code.defaultSeverity, message, at: location))
+    }
+
+    // MARK: References
+
+    private mutating func reference(_ name: Located<String>, _ what: String, in known: Set<String>, context: String) {
+        guard !known.contains(name.value) else { return }
+        let suggestion = TextMatching.didYouMean(name.value, among: known)
+        let hint = known.isEmpty ? "; no \(what)s are defined" : suggestion
+        report(.undefinedReference, "\(context) names the \(what) \"\(name.value)\", which is not defined\(hint)", at: name.location)
+    }
+
+    private mutating func tier(_ name: Located<String>, context: String) {
+        guard !tiers.contains(name.value) else { return }
+        report(.undefinedReference, "\(context) names the tier \"\(name.value)\", which is not in settings.tiers (\(tiers.joined(separator: ", ")))\(TextMatching.didYouMean(name.value, among: tiers))", at: name.location)
+    }
+
+    private mutating func region(_ name: Located<String>, context: String) {
+        guard let allowed = allowedRegions, !allowed.contains(name.value) else { return }
+        report(.undefinedReference, "\(context) names the region \"\(name.value)\", which is not in regions.allowed\(TextMatching.didYouMean(name.value, among: allowed))", at: name.location)
+    }
+
+    /// A model name, alias or glob in an allow-list; plain names must resolve, globs should match something.
+    private mutating func modelPattern(_ pattern: Located<String>, context: String) {
+        if TextMatching.isGlob(pattern.value) {
+            let matches = policy.models.contains { model in
+                TextMatching.glob(pattern.value, matches: model.name)
+                    || model.aliases.contains { TextMatching.glob(pattern.value, matches: $0.value) }
+            }
+            if !matches {
+                report(.undefinedReference, "\(context): the pattern \"\(pattern.value)\" matches no model in the catalog", at: pattern.location, severity: .warning)
+            }
+            return
+        }
+        if modelNames.contains(pattern.value) || aliases[pattern.value] != nil { return }
+        reference(pattern, "model", in: modelNames.union(aliases.keys), context: context)
+    }
+
+    // MARK: Sections
+
+    private mutating func checkCatalog() {
+        for model in policy.models {
+            let context = "models.\(model.name)"
+            tier(model.tier, context: "\(context).tier")
+            for fallback in model.fallbacks {
+                if fallback.value == model.name || aliases[fallback.value] == model.name {
+                    report(.fallbackCycle, "\(context).fallbacks lists the model itself", at: fallback.location)
+                } else {
+                    modelPattern(fallback, context: "\(context).fallbacks")
+                    if TextMatching.isGlob(fallback.value) {
+                        report(.invalidValue, "\(context).fallbacks must name models, not patterns", at: fallback.location)
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func checkEnvironments() {
+        for environment in policy.environments {
+            let context = "environments.\(environment.name)"
+            for pattern in environment.models ?? [] { modelPattern(pattern, context: "\(context).models") }
+            for pattern in environment.exclude { modelPattern(pattern, context: "\(context).exclude") }
+            for name in environment.tiers ?? [] { tier(name, context: "\(context).tiers") }
+            for name in environment.regions ?? [] { region(name, context: "\(context).regions") }
+            if let list = environment.models, list.isEmpty {
+                report(.invalidValue, "\(context).models is empty, so no model is approved here; remove the key to approve every model", at: environment.location, severity: .warning)
+            }
+        }
+    }
+
+    private mutating func checkTeams() {
+        for team in policy.teams {
+            let context = "teams.\(team.name)"
+            for name in team.environments ?? [] { reference(name, "environment", in: environments, context: "\(context).environments") }
+            for pattern in team.models ?? [] { modelPattern(pattern, context: "\(context).models") }
+            for name in team.regions ?? [] { region(name, context: "\(context).regions") }
+        }
+    }
+
+    private mutating func checkRegions() {
+        for fallback in policy.regions.fallbacks {
+            region(fallback.region, context: "regions.fallbacks")
+            for target in fallback.targets {
+                if target.value == fallback.region.value {
+                    report(.fallbackCycle, "regions.fallbacks.\(fallback.region.value) lists the region itself", at: target.location)
+                } else {
+                    region(target, context: "regions.fallbacks.\(fallback.region.value)")
+                }
+            }
+        }
+    }
+
+    private mutating func checkBudgets() {
+        for budget in policy.budgets {
+            let context = "budgets.\(budget.id)"
+            if let when = budget.when { checkCondition(when, context: "\(context).when", owner: "budget \"\(budget.id)\"", counts: true) }
+            for (key, limits) in budget.overrides.sorted(by: { $0.key < $1.key }) {
+                let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == budget.scope.count else {
+                    let example = budget.scope.map { "<\($0)>" }.joined(separator: "/")
+                    report(.invalidValue, "\(context).limits key \"\(key)\" does not fit the scope \(budget.scope.map(\.description).joined(separator: ", ")); write it as \(example)", at: limits.location)
+                    continue
+                }
+                for (part, value) in zip(budget.scope, parts) {
+                    let located = Located(value, at: limits.location)
+                    switch part {
+                    case .team: reference(located, "team", in: teams, context: "\(context).limits")
+                    case .environment: reference(located, "environment", in: environments, context: "\(context).limits")
+                    case .model: reference(located, "model", in: modelNames, context: "\(context).limits")
+                    case .provider: reference(located, "provider", in: providers, context: "\(context).limits")
+                    case .org:
+                        if value != "org" { report(.invalidValue, "\(context).limits: the org scope has the single key \"org\"", at: limits.location) }
+                    case .user, .tag: break
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func checkRules() {
+        for rule in policy.rules {
+            let context = "rules.\(rule.id)"
+            if let when = rule.when { checkCondition(when, context: "\(context).when", owner: "rule \"\(rule.id)\"", counts: true) }
+            if let unless = rule.unless {
+                checkCondition(unless, context: "\(context).unless", owner: "rule \"\(rule.id)\"", counts: false)
+                if unless.clauses.isEmpty {
+                    report(.unmatchableCondition, "rule \"\(rule.id)\" can never match: an empty unless always holds", at: unless.location)
+                } else if let when = rule.when, Set(unless.clauses.map(ClauseKey.init)).isSubset(of: Set(when.clauses.map(ClauseKey.init))) {
+                    report(.unmatchableCondition, "rule \"\(rule.id)\" can never match: whenever its when holds, its unless holds too", at: unless.location)
+                }
+            }
+        }
+    }
+
+    /// A clause without its location, to compare clauses written in two places.
+    private struct ClauseKey: Hashable {
+        let attribute: Condition.Attribute
+        let matchers: [String]
+        init(_ clause: Condition.Clause) {
+            attribute = clause.attribute
+            matchers = clause.matchers.map { "\($0.op.rawValue):\($0.operands.map(\.value.description).joined(separator: ","))" }
+        }
+    }
+
+    private mutating func checkExceptions() {
+        let builtins = Set(BuiltinCheck.allCases.map(\.rawValue))
+        let now = options.now ?? Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
+        let zone = ZoneRules(identifier: policy.settings.timezoneIdentifier) ?? ZoneRules.utc
+        for exception in policy.exceptions {
+            let context = "exceptions.\(exception.id)"
+            for waived in exception.waives where !(ruleIds.contains(waived.value) || budgetIds.contains(waived.value) || builtins.contains(waived.value)) {
+                let known = ruleIds.union(budgetIds).union(builtins)
+                report(.undefinedReference, "\(context).waives names \"\(waived.value)\", which is not a rule id, budget id or built-in check\(TextMatching.didYouMean(waived.value, among: known))", at: waived.location)
+            }
+            if let when = exception.when { checkCondition(when, context: "\(context).when", owner: "exception \"\(exception.id)\"", counts: true) }
+            let end = ExceptionExpiry.end(of: exception.expires.value, in: zone)
+            if end <= now {
+                report(.expiredException, "exception \"\(exception.id)\" expired on \(exception.expires.value); remove it or renew it with a new date", at: exception.expires.location)
+            } else if end.nanoseconds - now.nanoseconds <= Int64(options.expiryWarningDays) * 86_400 * 1_000_000_000 {
+                let days = (end.nanoseconds - now.nanoseconds) / (86_400 * 1_000_000_000)
+                let when = days == 0 ? "within a day" : "in \(days) day\(days == 1 ? "" : "s")"
+                report(.expiringException, "exception \"\(exception.id)\" expires \(when) (\(exception.expires.value)); renew it or plan for it to end", at: exception.expires.location)
+            }
+        }
+    }
+
+    // MARK: Conditions
+
+    private mutating func checkCondition(_ condition: Condition, context: String, owner: String, counts: Bool) {
+        for clause in condition.clauses {
+            for matcher in clause.matchers where matcher.op != .glob && matcher.op != .exists {
+                for operand in matcher.operands {
+                    guard case .text(let text) = operand.value else { continue }
+                    let name = Located(text, at: operand.location)
+                    switch clause.attribute {
+                    case .team: reference(name, "team", in: teams, context: context)
+                    case .environment: reference(name, "environment", in: environments, context: context)
+                    case .model:
+                        if modelNames.contains(text) || aliases[text] != nil { continue }
+                        reference(name, "model", in: modelNames, context: context)
+                    case .provider: reference(name, "provider", in: providers, context: context)
+                    case .tier: tier(name, context: context)
+                    case .region: region(name, context: context)
+                    default: break
+                    }
+                }
+            }
+        }
+        if counts, let reason = ConditionAnalysis(policy: policy).contradiction(in: condition) {
+            report(.unmatchableCondition, "\(owner) can never match: \(reason)", at: condition.location)
+        }
+    }
+
+    // MARK: Fallbacks
+
+    private mutating func checkFallbacks() {
+        let models = Dictionary(policy.models.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        func canonical(_ name: String) -> String { aliases[name] ?? name }
+
+        // Cycles: a → b → … → a through model fallbacks.
+        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        var reported: Set<String> = []
+        func visit(_ name: String, path: [String]) -> [String]? {
+            if state[name] == 2 { return nil }
+            if state[name] == 1 { return path + [name] }
+            state[name] = 1
+            defer { state[name] = 2 }
+            for next in models[name]?.fallbacks ?? [] {
+                let target = canonical(next.value)
+                guard target != name, models[target] != nil else { continue }
+                if let cycle = visit(target, path: path + [name]) { return cycle }
+            }
+            return nil
+        }
+        for model in policy.models where state[model.name] == nil {
+            if let cycle = visit(model.name, path: []) {
+                let start = cycle.firstIndex(of: cycle[cycle.count - 1]) ?? 0
+                let loop = Array(cycle[start...])
+                let key = Set(loop).sorted().joined(separator: ",")
+                if reported.insert(key).inserted, let first = models[loop[0]] {
+                    let location = first.fallbacks.first { canonical($0.value) == loop[1] }?.location ?? first.location
+                    report(.fallbackCycle, "model fallbacks form a cycle: \(loop.joined(separator: " → "))", at: location)
+                }
+            }
+        }
+
+        // Unusable fallbacks.
+        let approvedSomewhere = Set(policy.models.filter { model in
+            policy.environments.isEmpty || policy.environments.contains { EnvironmentApproval.approves($0, model: model, settings: policy.settings) }
+        }.map(\.name))
+        for model in policy.models {
+            for fallback in model.fallbacks {
+                let target = canonical(fallback.value)
+                guard models[target] != nil, target != model.name else { continue }
+                if !policy.settings.reroute {
+                    report(.unusableFallback, "models.\(model.name).fallbacks is never used: settings.reroute is false", at: fallback.location)
+                } else if !approvedSomewhere.contains(target) {
+                    report(.unusableFallback, "the fallback \"\(target)\" of \(model.name) is approved in no environment, so it can never be used", at: fallback.location)
+                } else if let regions = model.regions.map({ Set($0.map(\.value)) }),
+                          let targetRegions = models[target]?.regions.map({ Set($0.map(\.value)) }),
+                          regions.isDisjoint(with: targetRegions),
+                          policy.regions.fallbacks.isEmpty
+                {
+                    report(.unusableFallback, "the fallback \"\(target)\" of \(model.name) is served in none of its regions and no region fallbacks exist", at: fallback.location)
+                }
+            }
+        }
+        if !policy.settings.reroute {
+            for fallback in policy.regions.fallbacks {
+                report(.unusableFallback, "regions.fallbacks.\(fallback.region.value) is never used: settings.reroute is false", at: fallback.region.location)
+            }
+        }
+    }
+
+    // MARK: Prices
+
+    private mutating func checkUnpricedModels() {
+        let usdBudgets = policy.budgets.filter { $0.limits.usd != nil || $0.overrides.values.contains { $0.value.usd != nil } }
+        guard !usdBudgets.isEmpty else { return }
+        for model in policy.models where model.price == nil {
+            let applying = usdBudgets.filter { budget in
+                guard let when = budget.when else { return true }
+                return ConditionAnalysis(policy: policy).mayMatch(when, model: model)
+            }
+            guard !applying.isEmpty else { continue }
+            let names = applying.prefix(3).map(\.id).joined(separator: ", ") + (applying.count > 3 ? ", …" : "")
+            let effect = policy.settings.unpricedModel == .deny
+                ? "its requests are denied unless they carry a cost (settings.unpriced_model: deny)"
+                : "its requests count as $0 against them (settings.unpriced_model: allow)"
+            report(.unpricedBudgetedModel, "model \"\(model.name)\" has no price, but USD budgets apply to it (\(names)); \(effect). Add price: or a price_key", at: model.location)
+        }
+    }
+}
+
+/// Whether an environment approves a model: its models list (names, aliases,
+/// globs), its tiers, and its exclude list.
+enum EnvironmentApproval {
+    static func approves(_ environment: EnvironmentDefinition, model: ModelDefinition, settings: Settings) -> Bool {
+        if let patterns = environment.models, !patterns.contains(where: { matches($0.value, model) }) { return false }
+        if let tiers = environment.tiers, !tiers.contains(where: { $0.value == model.tier.value }) { return false }
+        if environment.exclude.contains(where: { matches($0.value, model) }) { return false }
+        return true
+    }
+
+    static func matches(_ pattern: String, _ model: ModelDefinition) -> Bool {
+        if TextMatching.isGlob(pattern) {
+            return TextMatching.glob(pattern, matches: model.name) || model.aliases.contains { TextMatching.glob(pattern, matches: $0.value) }
+        }
+        return pattern == model.name || model.aliases.contains { $0.value == pattern }
+    }
+}
+
+/// When an exception ends, as an instant.
+enum ExceptionExpiry {
+    /// A date runs through its end in the policy's zone; an instant is itself.
+    static func end(of expiry: ExceptionDefinition.Expiry, in zone: ZoneRules) -> Timestamp {
+        switch expiry {
+        case .instant(let instant):
+            return instant
+        case .date(let year, let month, let day):
+            let nextDay = CivilDate.daysFromCivil(year: year, month: month, day: day) + 1
+            return Timestamp(seconds: zone.utc(fromLocal: Int64(nextDay) * 86_400))
+        }
+    }
+}
+
+extension ConditionAnalysis {
+    /// Whether a condition might hold for some request to this model (model, tier and provider clauses only).
+    func mayMatch(_ condition: Condition, model: ModelDefinition) -> Bool {
+        for clause in condition.clauses {
+            let value: String
+            switch clause.attribute {
+            case .model: value = model.name
+            case .tier: value = model.tier.value
+            case .provider: value = model.provider
+            default: continue
+            }
+            for matcher in clause.matchers {
+                let texts = matcher.operands.compactMap { operand -> String? in
+                    if case .text(let text) = operand.value { return text }
+                    return nil
+                }
+                let names = clause.attribute == .model ? [model.name] + model.aliases.map(\.value) : [value]
+                switch matcher.op {
+                case .equals, .in: if !names.contains(where: texts.contains) { return false }
+                case .notIn: if names.contains(where: texts.contains) { return false }
+                default: continue
+                }
+            }
+        }
+        return true
+    }
+}

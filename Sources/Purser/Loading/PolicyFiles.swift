@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Finding and reading policy files: directory walks that survive symlink
+/// loops, size limits checked before reading, errors that say what failed.
+enum PolicyFiles {
+    /// A problem with a path: unreadable, a loop, nothing found.
+    struct Problem: Error {
+        let code: DiagnosticCode
+        let message: String
+        let path: String
+    }
+
+    /// Whether a file name is a policy test file (`*.test.yaml`, `*.test.yml`).
+    static func isTestFile(_ path: String) -> Bool {
+        path.hasSuffix(".test.yaml") || path.hasSuffix(".test.yml")
+    }
+
+    static func isYAML(_ path: String) -> Bool {
+        path.hasSuffix(".yaml") || path.hasSuffix(".yml")
+    }
+
+    /// The files of a policy set (SPEC §1): explicit files as given, and every
+    /// `*.yaml`/`*.yml` under directories (recursively, sorted by path),
+    /// leaving out test files and hidden entries.
+    static func discover(_ paths: [String], tests: Bool = false) -> (files: [String], problems: [Problem]) {
+        var files: [String] = []
+        var problems: [Problem] = []
+        for path in paths {
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                problems.append(Problem(code: errno == ELOOP ? .symlinkLoop : .unreadableFile,
+                                        message: describe(errno, path: path), path: path))
+                continue
+            }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                var found: [String] = []
+                var visited: Set<DirectoryID> = []
+                walk(path, into: &found, problems: &problems, visited: &visited, tests: tests)
+                if found.isEmpty && !problems.contains(where: { $0.path.hasPrefix(path) }) {
+                    let what = tests ? "test files (*.test.yaml, *.test.yml)" : "policy files (*.yaml, *.yml)"
+                    problems.append(Problem(code: .noPolicies, message: "no \(what) found in directory \(path)", path: path))
+                }
+                files.append(contentsOf: found.sorted())
+            } else if tests && !isTestFile(path) {
+                continue
+            } else {
+                files.append(path)
+            }
+        }
+        var seen: Set<String> = []
+        return (files.filter { seen.insert($0).inserted }, problems)
+    }
+
+    private struct DirectoryID: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    private static func walk(_ directory: String, into files: inout [String], problems: inout [Problem],
+                             visited: inout Set<DirectoryID>, tests: Bool)
+    {
+        var info = stat()
+        guard stat(directory, &info) == 0 else {
+            problems.append(Problem(code: errno == ELOOP ? .symlinkLoop : .unreadableFile,
+                                    message: describe(errno, path: directory), path: directory))
+            return
+        }
+        let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        guard visited.insert(id).inserted else {
+            problems.append(Problem(code: .symlinkLoop,
+                                    message: "symlink loop: \(directory) leads back to a directory already being read",
+                                    path: directory))
+            return
+        }
+        defer { visited.remove(id) }
+        guard let handle = opendir(directory) else {
+            problems.append(Problem(code: .unreadableFile, message: describe(errno, path: directory), path: directory))
+            return
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }
+            names.append(name)
+        }
+        for name in names.sorted() {
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            var entryInfo = stat()
+            guard stat(path, &entryInfo) == 0 else {
+                // A dangling or looping symlink: report it only if it looks like a policy.
+                let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
+                if isYAML(name) || code == .symlinkLoop {
+                    problems.append(Problem(code: code, message: describe(errno, path: path), path: path))
+                }
+                continue
+            }
+            if entryInfo.st_mode & S_IFMT == S_IFDIR {
+                walk(path, into: &files, problems: &problems, visited: &visited, tests: tests)
+            } else if isYAML(name) && isTestFile(name) == tests {
+                files.append(path)
+            }
+        }
+    }
+
+    /// Reads a whole file, refusing files over `limit` bytes before reading them.
+    static func read(_ path: String, limit: Int) -> Result<[UInt8], Problem> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
+            return .failure(Problem(code: code, message: describe(errno, path: path), path: path))
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFDIR {
+                return .failure(Problem(code: .unreadableFile, message: "\(path) is a directory", path: path))
+            }
+            if info.st_size > limit {
+                return .failure(Problem(
+                    code: .fileTooLarge,
+                    message: "the file is \(info.st_size) bytes; the limit is \(limit) bytes (16 MiB)", path: path))
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(info.st_size > 0 ? Int(info.st_size) : 4096)
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(Problem(code: .unreadableFile, message: describe(errno, path: path), path: path))
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > limit {
+                return .failure(Problem(
+                    code: .fileTooLarge, message: "the file is larger than the limit of \(limit) bytes (16 MiB)", path: path))
+            }
+        }
+        return .success(bytes)
+    }
+
+    static func describe(_ error: Int32, path: String) -> String {
+        switch error {
+        case ENOENT: return "\(path): no such file or directory"
+        case EACCES: return "\(path): permission denied"
+        case ELOOP: return "\(path): symlink loop (too many levels of symbolic links)"
+        case EISDIR: return "\(path) is a directory"
+        default: return "\(path): " + String(cString: strerror(error))
+        }
+    }
+
+    /// The directory part of a path (`.` for a bare file name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Joins a path relative to a directory, leaving absolute paths alone.
+    static func resolve(_ path: String, relativeTo directory: String) -> String {
+        if path.hasPrefix("/") || directory == "." { return path }
+        return directory + "/" + path
+    }
+}

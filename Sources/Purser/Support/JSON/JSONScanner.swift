@@ -1,0 +1,372 @@
+/// Why JSON input was rejected, with the byte offset it was rejected at.
+public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong.
+    public let message: String
+    /// The byte offset in the input.
+    public let offset: Int
+
+    /// Creates an error at an offset.
+    public init(_ message: String, at offset: Int) {
+        self.message = message
+        self.offset = offset
+    }
+
+    public var description: String { "\(message) (at byte \(offset + 1))" }
+}
+
+/// A pull scanner over JSON bytes: the caller walks the structure it expects
+/// and skips the rest, so nothing is materialised that is not used.
+///
+/// It accepts exactly RFC 8259 JSON (no comments, no trailing commas, no
+/// NaN), nests at most ``maxDepth`` deep, and never traps on hostile input.
+struct JSONScanner {
+    /// Deepest nesting `skipValue` follows.
+    static let maxDepth = 64
+
+    let bytes: UnsafeBufferPointer<UInt8>
+    private(set) var index: Int
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) {
+        self.bytes = bytes
+        self.index = start
+    }
+
+    var isAtEnd: Bool { index >= bytes.count }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            index &+= 1
+        }
+    }
+
+    /// The next non-space byte, without consuming it.
+    @inline(__always)
+    mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return index < bytes.count ? bytes[index] : nil
+    }
+
+    func error(_ message: String) -> JSONError {
+        JSONError(message, at: min(index, bytes.count))
+    }
+
+    /// A description of the next token for messages: `"abc"`, `123`, `{`, end of input.
+    mutating func tokenDescription() -> String {
+        guard let byte = peek() else { return "the end of the input" }
+        switch byte {
+        case UInt8(ascii: "{"): return "an object"
+        case UInt8(ascii: "["): return "an array"
+        case UInt8(ascii: "\""): return "a string"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "a boolean"
+        case UInt8(ascii: "n"): return "null"
+        case UInt8(ascii: "-"), 48...57: return "a number"
+        default: return "'\(Character(Unicode.Scalar(byte)))'"
+        }
+    }
+
+    @inline(__always)
+    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+        guard peek() == byte else { throw error("expected \(what), found \(tokenDescription())") }
+        index &+= 1
+    }
+
+    // MARK: Objects and arrays
+
+    /// Consumes `{`.
+    mutating func beginObject() throws(JSONError) {
+        try expect(UInt8(ascii: "{"), "an object")
+    }
+
+    /// The next key of an object as a raw byte range (no escapes decoded), or
+    /// nil at `}`. `first` tells whether this is the first key of the object.
+    mutating func nextKey(first: inout Bool) throws(JSONError) -> Range<Int>? {
+        guard let byte = peek() else { throw error("unterminated object") }
+        if byte == UInt8(ascii: "}") {
+            index &+= 1
+            return nil
+        }
+        if !first {
+            guard byte == UInt8(ascii: ",") else { throw error("expected ',' or '}' in an object, found \(tokenDescription())") }
+            index &+= 1
+            guard peek() == UInt8(ascii: "\"") else { throw error("expected a key after ',', found \(tokenDescription())") }
+        }
+        first = false
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a key, found \(tokenDescription())") }
+        let range = try rawString()
+        try expect(UInt8(ascii: ":"), "':' after a key")
+        return range
+    }
+
+    /// Consumes `[`.
+    mutating func beginArray() throws(JSONError) {
+        try expect(UInt8(ascii: "["), "an array")
+    }
+
+    /// Whether another element follows (consuming the `,`), or false at `]`.
+    mutating func nextElement(first: inout Bool) throws(JSONError) -> Bool {
+        guard let byte = peek() else { throw error("unterminated array") }
+        if byte == UInt8(ascii: "]") {
+            index &+= 1
+            return false
+        }
+        if !first {
+            guard byte == UInt8(ascii: ",") else { throw error("expected ',' or ']' in an array, found \(tokenDescription())") }
+            index &+= 1
+            guard let next = peek(), next != UInt8(ascii: "]") else { throw error("trailing ',' in an array") }
+        }
+        first = false
+        return true
+    }
+
+    // MARK: Scalars
+
+    /// Consumes a string and returns the byte range between its quotes
+    /// (escapes left encoded). Rejects raw control characters.
+    mutating func rawString() throws(JSONError) -> Range<Int> {
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(tokenDescription())") }
+        index &+= 1
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let range = start..<index
+                index &+= 1
+                return range
+            }
+            if byte == UInt8(ascii: "\\") {
+                index &+= 2
+                continue
+            }
+            if byte < 0x20 { throw error("a control character must be escaped inside a string") }
+            index &+= 1
+        }
+        index = bytes.count
+        throw error("unterminated string")
+    }
+
+    /// Whether a raw string range holds escapes.
+    func hasEscapes(_ range: Range<Int>) -> Bool {
+        for position in range where bytes[position] == UInt8(ascii: "\\") { return true }
+        return false
+    }
+
+    /// Compares a raw (unescaped) range to ASCII text.
+    @inline(__always)
+    func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
+        guard range.count == text.utf8CodeUnitCount else { return false }
+        let pointer = text.utf8Start
+        var offset = 0
+        for position in range {
+            if bytes[position] != pointer[offset] { return false }
+            offset &+= 1
+        }
+        return true
+    }
+
+    /// Decodes a string's contents, resolving escapes and validating UTF-8.
+    func decodeString(_ range: Range<Int>) throws(JSONError) -> String {
+        let slice = UnsafeBufferPointer(rebasing: bytes[range])
+        if !hasEscapes(range) {
+            guard let text = String(validating: slice, as: UTF8.self) else {
+                throw JSONError("a string is not valid UTF-8", at: range.lowerBound)
+            }
+            return text
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count)
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let byte = bytes[position]
+            guard byte == UInt8(ascii: "\\") else {
+                out.append(byte)
+                position += 1
+                continue
+            }
+            guard position + 1 < range.upperBound else { throw JSONError("a string ends inside an escape", at: position) }
+            let escape = bytes[position + 1]
+            position += 2
+            switch escape {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4(at: position, end: range.upperBound)
+                position += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard position + 6 <= range.upperBound, bytes[position] == UInt8(ascii: "\\"),
+                          bytes[position + 1] == UInt8(ascii: "u")
+                    else { throw JSONError("an unpaired surrogate in a \\u escape", at: position) }
+                    let low = try hex4(at: position + 2, end: range.upperBound)
+                    guard (0xDC00...0xDFFF).contains(low) else {
+                        throw JSONError("an unpaired surrogate in a \\u escape", at: position)
+                    }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    position += 6
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw JSONError("an unpaired surrogate in a \\u escape", at: position)
+                }
+                guard let unicode = Unicode.Scalar(scalar) else {
+                    throw JSONError("an invalid \\u escape", at: position)
+                }
+                out.append(contentsOf: Array(String(Character(unicode)).utf8))
+            default:
+                throw JSONError("an invalid escape \\\(Character(Unicode.Scalar(escape)))", at: position - 1)
+            }
+        }
+        guard let text = String(validating: out, as: UTF8.self) else {
+            throw JSONError("a string is not valid UTF-8", at: range.lowerBound)
+        }
+        return text
+    }
+
+    private func hex4(at position: Int, end: Int) throws(JSONError) -> UInt32 {
+        guard position + 4 <= end else { throw JSONError("a \\u escape needs four hex digits", at: position) }
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            let byte = bytes[position + offset]
+            let digit: UInt32
+            switch byte {
+            case 48...57: digit = UInt32(byte - 48)
+            case 65...70: digit = UInt32(byte - 55)
+            case 97...102: digit = UInt32(byte - 87)
+            default: throw JSONError("a \\u escape needs four hex digits", at: position)
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    /// Consumes and decodes a string.
+    mutating func string() throws(JSONError) -> String {
+        try decodeString(try rawString())
+    }
+
+    /// Consumes a number and returns its text range, validated against the JSON grammar.
+    mutating func numberRange() throws(JSONError) -> Range<Int> {
+        skipWhitespace()
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index &+= 1 }
+        guard index < bytes.count, (48...57).contains(bytes[index]) else {
+            index = start
+            throw error("expected a number, found \(tokenDescription())")
+        }
+        if bytes[index] == 48 {
+            index &+= 1
+            if index < bytes.count, (48...57).contains(bytes[index]) { throw error("a number has a leading zero") }
+        } else {
+            while index < bytes.count, (48...57).contains(bytes[index]) { index &+= 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index &+= 1
+            let digits = index
+            while index < bytes.count, (48...57).contains(bytes[index]) { index &+= 1 }
+            guard index > digits else { throw error("a number has no digits after '.'") }
+        }
+        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index &+= 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index &+= 1 }
+            let digits = index
+            while index < bytes.count, (48...57).contains(bytes[index]) { index &+= 1 }
+            guard index > digits else { throw error("a number has no digits in its exponent") }
+        }
+        return start..<index
+    }
+
+    /// Consumes a number and returns its text.
+    mutating func numberText() throws(JSONError) -> String {
+        let range = try numberRange()
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
+    /// Consumes a non-negative integer that fits in Int64 (`12`, also `12.0` and `1e3`).
+    mutating func integer() throws(JSONError) -> Int64 {
+        let start = index
+        let range = try numberRange()
+        // Fast path: plain digits.
+        var value: Int64 = 0
+        var plain = true
+        for position in range {
+            let byte = bytes[position]
+            guard (48...57).contains(byte) else {
+                plain = false
+                break
+            }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int64(byte &- 48))
+            guard !o1, !o2 else { throw JSONError("an integer is too large", at: start) }
+            value = sum
+        }
+        if plain { return value }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        guard let number = DecimalText(text), !number.negative else {
+            throw JSONError("expected a non-negative integer, found \(text)", at: range.lowerBound)
+        }
+        guard let exact = number.scaled(by: 0, rounding: false), let result = Int64(exactly: exact) else {
+            throw JSONError("expected a whole number that fits in 64 bits, found \(text)", at: range.lowerBound)
+        }
+        return result
+    }
+
+    /// Consumes `true` or `false`.
+    mutating func bool() throws(JSONError) -> Bool {
+        if try literal("true") { return true }
+        if try literal("false") { return false }
+        throw error("expected true or false, found \(tokenDescription())")
+    }
+
+    /// Consumes `null` if it is next.
+    mutating func null() throws(JSONError) -> Bool {
+        try literal("null")
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONError) -> Bool {
+        skipWhitespace()
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        let pointer = word.utf8Start
+        for offset in 0..<count where bytes[index + offset] != pointer[offset] { return false }
+        index &+= count
+        return true
+    }
+
+    /// Consumes any value, validating it, without building anything.
+    mutating func skipValue() throws(JSONError) {
+        try skipValue(depth: 0)
+    }
+
+    private mutating func skipValue(depth: Int) throws(JSONError) {
+        guard depth < JSONScanner.maxDepth else { throw error("nesting is deeper than \(JSONScanner.maxDepth) levels") }
+        guard let byte = peek() else { throw error("expected a value, found the end of the input") }
+        switch byte {
+        case UInt8(ascii: "{"):
+            index &+= 1
+            var first = true
+            while try nextKey(first: &first) != nil { try skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            index &+= 1
+            var first = true
+            while try nextElement(first: &first) { try skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""):
+            _ = try rawString()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"):
+            _ = try bool()
+        case UInt8(ascii: "n"):
+            guard try null() else { throw error("expected a value, found \(tokenDescription())") }
+        default:
+            _ = try numberRange()
+        }
+    }
+
+    /// Requires that only whitespace remains.
+    mutating func expectEnd() throws(JSONError) {
+        guard peek() == nil else { throw error("unexpected \(tokenDescription()) after the value") }
+    }
+}

@@ -1,0 +1,220 @@
+/// An instant, in nanoseconds since 1970-01-01T00:00:00Z.
+///
+/// Parsed from RFC 3339 text without Foundation so that request decoding
+/// stays allocation-free on the hot path.
+public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Nanoseconds since the Unix epoch.
+    public let nanoseconds: Int64
+
+    /// Creates an instant from nanoseconds since the Unix epoch.
+    public init(nanoseconds: Int64) {
+        self.nanoseconds = nanoseconds
+    }
+
+    /// Creates an instant from whole seconds since the Unix epoch.
+    public init(seconds: Int64) {
+        self.nanoseconds = seconds * 1_000_000_000
+    }
+
+    /// Whole seconds since the epoch, rounded down.
+    public var seconds: Int64 {
+        nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+
+    /// Parses RFC 3339 (`2026-11-22T10:00:00Z`, `…T10:00:00.123+01:00`).
+    ///
+    /// Accepts `t`/`z` in lower case and a space instead of `T`; rejects
+    /// anything out of range (month 13, hour 24, Feb 30) and years outside
+    /// 1970–2261.
+    public init?(rfc3339 text: some StringProtocol) {
+        guard let value = Array(text.utf8).withUnsafeBufferPointer(Timestamp.parse) else { return nil }
+        self = value
+    }
+
+    /// Parses RFC 3339 from raw bytes.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        var index = 0
+        func number(_ width: Int) -> Int? {
+            guard index + width <= bytes.count else { return nil }
+            var value = 0
+            for offset in 0..<width {
+                let digit = Int(bytes[index + offset]) - 48
+                guard (0...9).contains(digit) else { return nil }
+                value = value * 10 + digit
+            }
+            index += width
+            return value
+        }
+        func expect(_ allowed: UInt8...) -> Bool {
+            guard index < bytes.count, allowed.contains(bytes[index]) else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
+              expect(84, 116, 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
+              let second = number(2)
+        else { return nil }
+        var fraction: Int64 = 0
+        if index < bytes.count, bytes[index] == 46 {  // "."
+            index += 1
+            var digits = 0
+            while index < bytes.count, (48...57).contains(bytes[index]) {
+                if digits < 9 { fraction = fraction * 10 + Int64(bytes[index] - 48) }
+                digits += 1
+                index += 1
+            }
+            guard digits > 0 else { return nil }
+            var scale = digits
+            while scale < 9 {
+                fraction *= 10
+                scale += 1
+            }
+        }
+        var offsetSeconds = 0
+        guard index < bytes.count else { return nil }
+        if bytes[index] == 90 || bytes[index] == 122 {  // Z z
+            index += 1
+        } else {
+            let sign = bytes[index] == 45 ? -1 : 1
+            guard expect(43, 45), let oh = number(2), expect(58), let om = number(2), oh < 24, om < 60 else {
+                return nil
+            }
+            offsetSeconds = sign * (oh * 3600 + om * 60)
+        }
+        guard index == bytes.count, (1970...2261).contains(year), (1...12).contains(month),
+              day >= 1, day <= CivilDate.daysInMonth(year: year, month: month),
+              hour < 24, minute < 60, second < 61
+        else { return nil }
+        let days = CivilDate.daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offsetSeconds)
+        let (nanos, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        return Timestamp(nanoseconds: nanos + fraction)
+    }
+
+    /// RFC 3339 in UTC with as many fractional digits as needed.
+    public var description: String {
+        let seconds = self.seconds
+        let nanos = nanoseconds - seconds * 1_000_000_000
+        let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
+        let secondOfDay = Int(seconds - Int64(days) * 86_400)
+        let date = CivilDate(days: days)
+        var text = date.description + "T" + pad(secondOfDay / 3600) + ":" + pad(secondOfDay / 60 % 60) + ":"
+            + pad(secondOfDay % 60)
+        if nanos > 0 {
+            var fraction = String(nanos)
+            fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        return text + "Z"
+    }
+}
+
+@inline(__always)
+func pad(_ value: Int, width: Int = 2) -> String {
+    let digits = String(value)
+    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+}
+
+/// A proleptic Gregorian calendar date, with Howard Hinnant's integer algorithms.
+struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    let year: Int
+    let month: Int
+    let day: Int
+
+    init(year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// The date `days` after 1970-01-01.
+    init(days: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
+    }
+
+    /// Days since 1970-01-01.
+    var days: Int { CivilDate.daysFromCivil(year: year, month: month, day: day) }
+
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
+
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              (1970...2261).contains(year), (1...12).contains(month),
+              day >= 1, day <= CivilDate.daysInMonth(year: year, month: month)
+        else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    static func < (lhs: CivilDate, rhs: CivilDate) -> Bool { (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day) }
+
+    var description: String { pad(year, width: 4) + "-" + pad(month) + "-" + pad(day) }
+}
+
+/// A length of time written as `10m`, `90s`, `1h30m`, `2d`.
+struct DurationText {
+    /// Parses a duration into seconds; nil if malformed or not positive.
+    static func seconds(_ text: String) -> Int64? {
+        var total: Int64 = 0
+        var value: Int64 = 0
+        var sawDigit = false
+        var sawUnit = false
+        for byte in text.utf8 {
+            switch byte {
+            case 48...57:
+                value = value * 10 + Int64(byte - 48)
+                guard value < 1_000_000_000 else { return nil }
+                sawDigit = true
+            case UInt8(ascii: "s"), UInt8(ascii: "m"), UInt8(ascii: "h"), UInt8(ascii: "d"):
+                guard sawDigit else { return nil }
+                let unit: Int64 = switch byte {
+                case UInt8(ascii: "s"): 1
+                case UInt8(ascii: "m"): 60
+                case UInt8(ascii: "h"): 3600
+                default: 86_400
+                }
+                total += value * unit
+                value = 0
+                sawDigit = false
+                sawUnit = true
+            default:
+                return nil
+            }
+        }
+        guard !sawDigit, sawUnit, total > 0 else { return nil }
+        return total
+    }
+}

@@ -1,0 +1,62 @@
+import Testing
+@testable import Purser
+
+@Suite("Time")
+struct TimeTests {
+    @Test(arguments: [
+        ("2026-11-22T10:00:00Z", Int64(1_795_341_600)),
+        ("2026-11-22T11:00:00+01:00", 1_795_341_600),
+        ("2026-11-22t10:00:00z", 1_795_341_600),
+        ("2026-11-22 10:00:00Z", 1_795_341_600),
+        ("1970-01-01T00:00:00Z", 0),
+        ("2024-02-29T23:59:59-00:30", 1_709_252_999),
+    ])
+    func parsesRFC3339(text: String, seconds: Int64) {
+        #expect(Timestamp(rfc3339: text)?.seconds == seconds)
+    }
+
+    @Test func keepsFractions() {
+        #expect(Timestamp(rfc3339: "2026-11-22T10:00:00.123Z")?.nanoseconds == 1_795_341_600_123_000_000)
+        #expect(Timestamp(rfc3339: "2026-11-22T10:00:00.123456789123Z")?.nanoseconds == 1_795_341_600_123_456_789)
+        #expect(Timestamp(nanoseconds: 1_795_341_600_120_000_000).description == "2026-11-22T10:00:00.12Z")
+    }
+
+    @Test(arguments: [
+        "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22T10:00:00",
+        "2026-11-22", "22/11/2026", "", "2026-11-22T10:00:00+25:00", "1969-12-31T23:59:59Z", "2026-11-22T10:00:00.Z",
+        "2026-11-22T10:00:00Zjunk",
+    ])
+    func rejectsInvalidTimestamps(text: String) {
+        #expect(Timestamp(rfc3339: text) == nil)
+    }
+
+    @Test func civilDatesRoundTrip() {
+        for days in stride(from: -1000, through: 200_000, by: 37) {
+            let date = CivilDate(days: days)
+            #expect(date.days == days)
+        }
+    }
+
+    @Test func berlinOffsetsFollowDST() throws {
+        let berlin = try #require(ZoneRules(identifier: "Europe/Berlin"))
+        // 2026-03-29 01:00 UTC: clocks go from +1 to +2.
+        #expect(berlin.offset(atUTC: 1_774_745_999) == 3600)
+        #expect(berlin.offset(atUTC: 1_774_746_000) == 7200)
+        // Local midnight 2026-11-23 (+1) is 2026-11-22T23:00Z.
+        let local = Int64(CivilDate(year: 2026, month: 11, day: 23).days) * 86_400
+        #expect(berlin.utc(fromLocal: local) == 1_795_388_400)
+        // 02:30 on 2026-03-29 does not exist in Berlin: it maps to the end of the gap.
+        let gap = Int64(CivilDate(year: 2026, month: 3, day: 29).days) * 86_400 + 9000
+        #expect(berlin.utc(fromLocal: gap) == 1_774_746_000)
+    }
+
+    @Test(arguments: [("10m", Int64(600)), ("30s", 30), ("1h30m", 5400), ("2d", 172_800)])
+    func parsesDurations(text: String, seconds: Int64) {
+        #expect(DurationText.seconds(text) == seconds)
+    }
+
+    @Test(arguments: ["", "10", "m", "10x", "-5m", "0s"])
+    func rejectsDurations(text: String) {
+        #expect(DurationText.seconds(text) == nil)
+    }
+}
