@@ -48,9 +48,7 @@ struct Check: ParsableCommand {
         let result = PolicySet.load(paths: paths.isEmpty ? ["policies"] : paths, options: options)
         let report = CheckReport(result, strict: strict)
         try Output.write(report.render(format, toolVersion: PurserVersion.current), to: output)
-        if !quiet && (format != .text || output != nil || !report.diagnostics.isEmpty || Output.stderrIsTerminal) {
-            Output.error(report.summary)
-        }
+        if !quiet { Output.error(report.summary) }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }

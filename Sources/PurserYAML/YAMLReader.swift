@@ -144,7 +144,9 @@ private struct TreeBuilder {
             case YAML_FOLDED_SCALAR_STYLE: style = .folded
             default: style = .plain
             }
-            let node = YAMLNode(.scalar(text, style), mark: mark)
+            // `!!str 5` is explicitly a string: type it as if it were quoted.
+            let typed = style == .plain && scalar.tag != nil ? .doubleQuoted : style
+            let node = YAMLNode(.scalar(text, typed), mark: mark)
             try complete(node, size: 1, anchor: scalar.anchor.map { string($0) })
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             let isMapping = event.type == YAML_MAPPING_START_EVENT

@@ -115,8 +115,10 @@ struct PolicyValidator {
             for pattern in environment.exclude { modelPattern(pattern, context: "\(context).exclude") }
             for name in environment.tiers ?? [] { tier(name, context: "\(context).tiers") }
             for name in environment.regions ?? [] { region(name, context: "\(context).regions") }
-            if let list = environment.models, list.isEmpty {
-                report(.invalidValue, "\(context).models is empty, so no model is approved here; remove the key to approve every model", at: environment.location, severity: .warning)
+            emptyList(environment.models, "\(context).models", "no model is approved here", at: environment.location)
+            emptyList(environment.tiers, "\(context).tiers", "no model is approved here", at: environment.location)
+            if environment.exclude.contains(where: { $0.value == "*" }) {
+                report(.invalidValue, "\(context).exclude has \"*\", so no model is approved here", at: environment.location, severity: .warning)
             }
         }
     }
@@ -127,10 +129,29 @@ struct PolicyValidator {
             for name in team.environments ?? [] { reference(name, "environment", in: environments, context: "\(context).environments") }
             for pattern in team.models ?? [] { modelPattern(pattern, context: "\(context).models") }
             for name in team.regions ?? [] { region(name, context: "\(context).regions") }
+            emptyList(team.environments, "\(context).environments", "the team may run nowhere", at: team.location)
+            emptyList(team.models, "\(context).models", "the team may use no model", at: team.location)
+            emptyList(team.regions, "\(context).regions", "the team's traffic may run in no region", at: team.location)
         }
     }
 
+    /// An explicitly empty list that forbids everything is almost always a mistake.
+    private mutating func emptyList(_ list: [Located<String>]?, _ path: String, _ consequence: String, at location: SourceLocation) {
+        guard let list, list.isEmpty else { return }
+        report(.invalidValue, "\(path) is empty, so \(consequence); remove the key to lift the restriction", at: location, severity: .warning)
+    }
+
     private mutating func checkRegions() {
+        if let allowed = policy.regions.allowed, allowed.isEmpty {
+            report(.invalidValue, "regions.allowed is empty, so no traffic may run anywhere; remove the key to allow every region", at: policy.regions.allowedLocation ?? SourceLocation(file: policy.files.first ?? "."), severity: .warning)
+        }
+        if let allowed = allowedRegions {
+            for model in policy.models {
+                for name in model.regions ?? [] where !allowed.contains(name.value) {
+                    report(.undefinedReference, "models.\(model.name).regions names \"\(name.value)\", which is not in regions.allowed, so traffic can never run there\(TextMatching.didYouMean(name.value, among: allowed))", at: name.location, severity: .warning)
+                }
+            }
+        }
         for fallback in policy.regions.fallbacks {
             region(fallback.region, context: "regions.fallbacks")
             for target in fallback.targets {
@@ -159,7 +180,12 @@ struct PolicyValidator {
                     switch part {
                     case .team: reference(located, "team", in: teams, context: "\(context).limits")
                     case .environment: reference(located, "environment", in: environments, context: "\(context).limits")
-                    case .model: reference(located, "model", in: modelNames, context: "\(context).limits")
+                    case .model:
+                        if let canonical = aliases[value] {
+                            report(.invalidValue, "\(context).limits key \"\(value)\" is an alias of \(canonical); budget keys use canonical model names", at: limits.location)
+                        } else {
+                            reference(located, "model", in: modelNames, context: "\(context).limits")
+                        }
                     case .provider: reference(located, "provider", in: providers, context: "\(context).limits")
                     case .org:
                         if value != "org" { report(.invalidValue, "\(context).limits: the org scope has the single key \"org\"", at: limits.location) }

@@ -105,6 +105,7 @@ struct PolicyAssembler {
 
         var regions = RegionPolicy()
         regions.allowed = allowed?.value
+        regions.allowedLocation = allowed?.location
         regions.fallbacks = regionFallbacks
 
         var hasher = SHA256()

@@ -107,6 +107,8 @@ public struct BudgetShorthand: Sendable, Hashable {
 public struct RegionPolicy: Sendable, Hashable {
     /// Regions traffic may run in at all; nil means any region.
     public var allowed: [Located<String>]?
+    /// Where `regions.allowed` is written.
+    public var allowedLocation: SourceLocation?
     /// Where a region's traffic fails over to, in order.
     public var fallbacks: [RegionFallback] = []
 

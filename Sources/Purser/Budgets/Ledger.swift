@@ -1,0 +1,185 @@
+/// Identifies one budget counter: the budget id, the scope key and the
+/// calendar window. Keys use names, not indexes, so counters survive a
+/// policy reload that reorders definitions.
+public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
+    /// The budget id.
+    public let budget: String
+    /// The scope key, e.g. `payments` or `payments/qa`.
+    public let key: String
+    /// The budget's period (the window index is per period).
+    public let period: BudgetPeriod
+    /// The window index (see ``windowLabel``).
+    public let window: Int64
+
+    /// Creates a key.
+    public init(budget: String, key: String, period: BudgetPeriod, window: Int64) {
+        self.budget = budget
+        self.key = key
+        self.period = period
+        self.window = window
+    }
+
+    /// Creates a key from a window label such as `2026-11`; nil if the label does not fit the period.
+    public init?(budget: String, key: String, period: BudgetPeriod, windowLabel: String) {
+        guard let window = CalendarWindow.index(label: windowLabel, period: period) else { return nil }
+        self.init(budget: budget, key: key, period: period, window: window)
+    }
+
+    /// The window's label, e.g. `2026-11` or `2026-W47`.
+    public var windowLabel: String { CalendarWindow.label(window, period: period) }
+
+    public var description: String { "\(budget)[\(key)]@\(windowLabel)" }
+}
+
+/// What a counter counts: USD (nano-dollars), tokens and requests.
+public struct Amount: Sendable, Hashable {
+    /// Nano-dollars.
+    public var usd: Int64
+    /// Tokens.
+    public var tokens: Int64
+    /// Requests.
+    public var requests: Int64
+
+    /// Creates an amount.
+    public init(usd: Int64 = 0, tokens: Int64 = 0, requests: Int64 = 0) {
+        self.usd = usd
+        self.tokens = tokens
+        self.requests = requests
+    }
+
+    /// Nothing.
+    public static let zero = Amount()
+
+    public static func + (lhs: Amount, rhs: Amount) -> Amount {
+        Amount(usd: lhs.usd &+ rhs.usd, tokens: lhs.tokens &+ rhs.tokens, requests: lhs.requests &+ rhs.requests)
+    }
+
+    public static func - (lhs: Amount, rhs: Amount) -> Amount {
+        Amount(usd: lhs.usd &- rhs.usd, tokens: lhs.tokens &- rhs.tokens, requests: lhs.requests &- rhs.requests)
+    }
+
+    public static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
+    public static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
+}
+
+/// A counter's spend as a ledger holds it.
+public struct CounterState: Sendable, Hashable {
+    /// Settled spend.
+    public var spent: Amount
+    /// Reserved, unsettled, unexpired spend.
+    public var reserved: Amount
+
+    /// Creates a state.
+    public init(spent: Amount = .zero, reserved: Amount = .zero) {
+        self.spent = spent
+        self.reserved = reserved
+    }
+
+    /// Spent plus reserved.
+    public var used: Amount { spent + reserved }
+}
+
+/// One counter a reservation (or a settlement) touches, with the caps that apply.
+public struct CounterReservation: Sendable, Hashable {
+    /// The counter.
+    public let counter: CounterKey
+    /// The amount to reserve (or, when settling, the actual amount).
+    public let amount: Amount
+    /// The caps; `admits` checks them.
+    public let limits: BudgetLimits
+    /// Whether going over the caps must refuse the reservation (a hard, unwaived budget).
+    public let enforced: Bool
+    /// Alert fractions in parts per million, ascending.
+    public let alerts: [Int64]
+
+    /// Creates a reservation entry.
+    public init(counter: CounterKey, amount: Amount, limits: BudgetLimits, enforced: Bool, alerts: [Int64] = []) {
+        self.counter = counter
+        self.amount = amount
+        self.limits = limits
+        self.enforced = enforced
+        self.alerts = alerts
+    }
+
+    /// SPEC §3 step 5: `spent + reserved + estimate <= limit`, for every limit set.
+    public func admits(_ state: CounterState) -> Bool {
+        let used = state.used + amount
+        if let usd = limits.usd, used.usd > usd.nanos { return false }
+        if let tokens = limits.tokens, used.tokens > tokens { return false }
+        if let requests = limits.requests, used.requests > requests { return false }
+        return true
+    }
+
+    /// The alert thresholds crossed when a counter goes from `before` to `after` (by its primary unit).
+    public func crossedAlerts(before: Amount, after: Amount) -> [Int64] {
+        guard !alerts.isEmpty else { return [] }
+        let (limit, old, new): (Int64, Int64, Int64)
+        if let usd = limits.usd {
+            (limit, old, new) = (usd.nanos, before.usd, after.usd)
+        } else if let tokens = limits.tokens {
+            (limit, old, new) = (tokens, before.tokens, after.tokens)
+        } else if let requests = limits.requests {
+            (limit, old, new) = (requests, before.requests, after.requests)
+        } else {
+            return []
+        }
+        guard limit > 0 else { return [] }
+        return alerts.filter { threshold in
+            let line = Int128(limit) * Int128(threshold)  // compare used × 1e6 with limit × ppm
+            return Int128(old) * 1_000_000 < line && Int128(new) * 1_000_000 >= line
+        }
+    }
+}
+
+/// What `reserve` did.
+public enum ReserveOutcome: Sendable {
+    /// Every enforced cap held; all counters hold the reservation. States are after it;
+    /// alerts are the thresholds crossed, per entry index.
+    case reserved(states: [CounterState], alerts: [(entry: Int, threshold: Int64)])
+    /// An enforced cap would be exceeded (the entry index); nothing was reserved. States are current.
+    case exceeded(entry: Int, states: [CounterState])
+}
+
+/// What `settle` did.
+public enum SettleOutcome: Sendable, Equatable {
+    /// The actual spend replaced the reservation.
+    case settled
+    /// The reservation had expired or was released; the actual spend was still counted.
+    case settledWithoutReservation
+    /// This decision was settled before; nothing changed.
+    case alreadySettled
+}
+
+/// Why a ledger could not answer.
+public struct LedgerError: Error, Sendable, CustomStringConvertible {
+    /// What failed.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Where spend is kept. Implementations must make `reserve` atomic: the
+/// check of every enforced cap and the reservation on every counter happen
+/// as one step, so concurrent callers can never overspend.
+///
+/// Purser ships ``InMemoryLedger``; a fleet plugs in a shared store.
+public protocol Ledger: AnyObject, Sendable {
+    /// The state of counters, without changing anything.
+    func read(_ counters: [CounterKey], now: Timestamp) throws(LedgerError) -> [CounterState]
+
+    /// Atomically checks the enforced caps of every entry and, if all hold,
+    /// reserves every entry's amount under `id` until `expiresAt`.
+    func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome
+
+    /// Replaces the reservation `id` with the actual amounts (one per entry, same counters).
+    /// Idempotent by `id`; counts the actual spend even when the reservation expired.
+    func settle(_ id: DecisionID, _ actual: [CounterReservation], now: Timestamp) throws(LedgerError) -> (SettleOutcome, [(entry: Int, threshold: Int64)])
+
+    /// Drops the reservation `id`; returns whether there was one.
+    func release(_ id: DecisionID, now: Timestamp) throws(LedgerError) -> Bool
+}

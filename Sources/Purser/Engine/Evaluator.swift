@@ -1,0 +1,382 @@
+/// SPEC §3 against a compiled policy: canonicalise, collect violations,
+/// apply exceptions and effects, check budgets, reroute.
+///
+/// The evaluator is a value over an immutable policy; the enforcer gives it
+/// a ledger (to read counters, or to reserve atomically).
+struct Evaluator {
+    let policy: CompiledPolicy
+
+    /// A request resolved against the policy's names.
+    struct Resolved {
+        let request: Request
+        let timestamp: Timestamp
+        let team: Int32
+        let environment: Int32
+        let model: Int32
+        let hour: Int64
+        let weekday: Int64
+    }
+
+    /// A model and region to assess.
+    struct Candidate {
+        let model: Int32
+        let modelName: String
+        let region: String?
+        /// Set when no region satisfies the policy for this model (the request named none).
+        let noRegion: Bool
+    }
+
+    /// What assessing one candidate found.
+    struct Assessment {
+        let candidate: Candidate
+        var violations: [Violation] = []
+        /// The budget counters the request counts against.
+        var counters: [CounterReservation] = []
+        /// The budget index of each counter.
+        var counterBudgets: [Int32] = []
+        let cost: USD?
+        /// Whether a violation other than a budget denies.
+        var denied: Bool { violations.contains { $0.effect == .deny } }
+    }
+
+    // MARK: Resolution
+
+    func resolve(_ request: Request, now: Timestamp) -> Resolved {
+        let timestamp = request.timestamp ?? now
+        var hour: Int64 = 0
+        var weekday: Int64 = 0
+        if policy.usesLocalTime {
+            let local = policy.zone.local(timestamp.seconds)
+            let days = CalendarWindow.floorDiv(local, 86_400)
+            hour = (local - days * 86_400) / 3600
+            weekday = ((days + 3) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Monday
+        }
+        return Resolved(
+            request: request, timestamp: timestamp,
+            team: request.team.flatMap { policy.teamLookup[$0] } ?? -1,
+            environment: request.environment.flatMap { policy.environmentLookup[$0] } ?? -1,
+            model: policy.modelLookup[request.model] ?? -1,
+            hour: hour, weekday: weekday)
+    }
+
+    /// The request as asked: its model, and its region (or one Purser picks).
+    func original(_ resolved: Resolved) -> Candidate {
+        let model = resolved.model
+        let name = model >= 0 ? policy.models[Int(model)].name : resolved.request.model
+        if let region = resolved.request.region {
+            return Candidate(model: model, modelName: name, region: region, noRegion: false)
+        }
+        let (region, none) = pickRegion(resolved, model: model, excluding: nil)
+        return Candidate(model: model, modelName: name, region: region, noRegion: none)
+    }
+
+    /// The reroute candidates of SPEC §3 step 6, in order: the region fallback,
+    /// then each model fallback (in the request's region or its fallback).
+    func fallbacks(_ resolved: Resolved, from original: Candidate) -> [Candidate] {
+        guard policy.settings.reroute, resolved.request.allowReroute else { return [] }
+        var result: [Candidate] = []
+        let region = original.region
+        if original.model >= 0, let region, let fallback = regionFallback(resolved, model: original.model, from: region) {
+            result.append(Candidate(model: original.model, modelName: original.modelName, region: fallback, noRegion: false))
+        }
+        guard original.model >= 0 else { return result }
+        for fallback in policy.models[Int(original.model)].fallbacks {
+            let name = policy.models[Int(fallback)].name
+            if let region {
+                if regionUsable(resolved, model: fallback, region: region) {
+                    result.append(Candidate(model: fallback, modelName: name, region: region, noRegion: false))
+                } else if let other = regionFallback(resolved, model: fallback, from: region) {
+                    result.append(Candidate(model: fallback, modelName: name, region: other, noRegion: false))
+                } else if resolved.request.region == nil {
+                    let (picked, none) = pickRegion(resolved, model: fallback, excluding: nil)
+                    result.append(Candidate(model: fallback, modelName: name, region: picked, noRegion: none))
+                } else {
+                    result.append(Candidate(model: fallback, modelName: name, region: region, noRegion: false))
+                }
+            } else {
+                let (picked, none) = pickRegion(resolved, model: fallback, excluding: nil)
+                result.append(Candidate(model: fallback, modelName: name, region: picked, noRegion: none))
+            }
+        }
+        return result
+    }
+
+    /// The first entry of `regions.fallbacks[region]` the model may use.
+    private func regionFallback(_ resolved: Resolved, model: Int32, from region: String) -> String? {
+        let id = policy.regions.id(region)
+        guard id >= 0 else { return nil }
+        for target in policy.regionFallbacks[Int(id)] {
+            let name = policy.regions.names[Int(target)]
+            if regionUsable(resolved, model: model, region: name) { return name }
+        }
+        return nil
+    }
+
+    /// Allowed globally, for the environment and the team; served by the model; not unavailable.
+    private func regionUsable(_ resolved: Resolved, model: Int32, region: String) -> Bool {
+        let id = policy.regions.id(region)
+        if let allowed = policy.allowedRegions, !allowed.contains(id) { return false }
+        if resolved.environment >= 0, let regions = policy.environments[Int(resolved.environment)].regions, !regions.contains(id) { return false }
+        if resolved.team >= 0, let regions = policy.teams[Int(resolved.team)].regions, !regions.contains(id) { return false }
+        if model >= 0, let regions = policy.models[Int(model)].regions, !regions.contains(id) { return false }
+        return !resolved.request.unavailableRegions.contains(region)
+    }
+
+    /// For a request without a region: the first usable region in the most
+    /// specific ordering the policy gives (team, environment, global, model).
+    /// Returns nil (and false) when nothing constrains regions.
+    private func pickRegion(_ resolved: Resolved, model: Int32, excluding: String?) -> (String?, Bool) {
+        let orders: [[Int32]?] = [
+            resolved.team >= 0 ? policy.teams[Int(resolved.team)].regionOrder : nil,
+            resolved.environment >= 0 ? policy.environments[Int(resolved.environment)].regionOrder : nil,
+            policy.allowedRegions != nil ? policy.source.regions.allowed?.map { policy.regions.id($0.value) } : nil,
+            model >= 0 ? policy.models[Int(model)].regionOrder : nil,
+        ]
+        guard let order = orders.lazy.compactMap({ $0 }).first else { return (nil, false) }
+        for id in order {
+            let name = policy.regions.names[Int(id)]
+            if name != excluding, regionUsable(resolved, model: model, region: name) { return (name, false) }
+        }
+        return (nil, true)
+    }
+
+    // MARK: Assessment
+
+    func conditionInput(_ resolved: Resolved, _ candidate: Candidate, cost: USD?) -> ConditionInput {
+        let model = candidate.model >= 0 ? policy.models[Int(candidate.model)] : nil
+        return ConditionInput(
+            team: resolved.team, environment: resolved.environment, model: candidate.model,
+            provider: model?.provider ?? -1, tier: model?.tier ?? -1,
+            teamName: resolved.request.team, environmentName: resolved.request.environment,
+            modelName: candidate.modelName, providerName: model?.providerName,
+            region: candidate.region, user: resolved.request.user, tags: resolved.request.tags,
+            usage: resolved.request.usage, cost: cost?.nanos, hour: resolved.hour, weekday: resolved.weekday)
+    }
+
+    /// Every violation except budget caps (which need counter states), and the counters to check.
+    func assess(_ resolved: Resolved, _ candidate: Candidate) -> Assessment {
+        let request = resolved.request
+        let modelIndex = candidate.model
+        let model = modelIndex >= 0 ? policy.models[Int(modelIndex)] : nil
+        let cost: USD? = request.cost ?? model?.price.flatMap { request.usage.cost(at: $0) }
+        var assessment = Assessment(candidate: candidate, cost: cost)
+        let input = conditionInput(resolved, candidate, cost: cost)
+        let settings = policy.settings
+        let team = resolved.team >= 0 ? policy.teams[Int(resolved.team)] : nil
+        let environment = resolved.environment >= 0 ? policy.environments[Int(resolved.environment)] : nil
+
+        func add(_ check: BuiltinCheck, _ effect: ViolationEffect, _ message: String, _ source: SourceLocation?) {
+            assessment.violations.append(finish(
+                Violation(rule: check.rawValue, kind: check.kind, effect: effect, severity: check.severity,
+                          message: message, source: source, waivedBy: nil), input, resolved))
+        }
+
+        // Unknown names.
+        if team == nil {
+            let message = request.team.map { "team \"\($0)\" is not defined in the policy" } ?? "the request names no team"
+            add(.unknownTeam, settings.unknownTeam == .deny ? .deny : .warn, message, nil)
+        }
+        if environment == nil {
+            let message = request.environment.map { "environment \"\($0)\" is not defined in the policy" } ?? "the request names no environment"
+            add(.unknownEnvironment, settings.unknownEnvironment == .deny ? .deny : .warn, message, nil)
+        }
+        if model == nil {
+            add(.unknownModel, settings.unknownModel == .deny ? .deny : .warn,
+                "model \"\(candidate.modelName)\" is not in the catalog (not a model name or alias)", nil)
+        }
+
+        // Access.
+        if let team, let environment, let allowed = team.environments, !allowed.contains(resolved.environment) {
+            add(.teamEnvironment, .deny, "team \(team.name) may not run in \(environment.name)", team.location)
+        }
+        if let model, let environment, !environment.approved.contains(modelIndex) {
+            add(.environmentModel, .deny, "\(model.name) (\(policy.tiers[Int(model.tier)])) is not approved in \(environment.name)", environment.location)
+        }
+        if let model, let team, let allowed = team.models, !allowed.contains(modelIndex) {
+            add(.teamModel, .deny, "\(model.name) is not on team \(team.name)'s model list", team.location)
+        }
+
+        // Regions.
+        if candidate.noRegion {
+            add(.regionNotAllowed, .deny, "no allowed region serves \(candidate.modelName) for this request", team?.location ?? environment?.location ?? policy.allowedRegionsLocation)
+        } else if let region = candidate.region {
+            let id = policy.regions.id(region)
+            var scopes: [String] = []
+            var source: SourceLocation?
+            if let allowed = policy.allowedRegions, !allowed.contains(id) {
+                scopes.append("by regions.allowed")
+                source = policy.allowedRegionsLocation
+            }
+            if let environment, let regions = environment.regions, !regions.contains(id) {
+                scopes.append("in environment \(environment.name)")
+                source = source ?? environment.location
+            }
+            if let team, let regions = team.regions, !regions.contains(id) {
+                scopes.append("for team \(team.name)")
+                source = source ?? team.location
+            }
+            if !scopes.isEmpty {
+                add(.regionNotAllowed, .deny, "region \(region) is not allowed " + scopes.joined(separator: ", "), source)
+            }
+            if let model, let regions = model.regions, !regions.contains(id) {
+                add(.modelRegion, .deny, "\(model.name) is not served in \(region)", model.location)
+            }
+            if request.unavailableRegions.contains(region) {
+                add(.regionUnavailable, .deny, "region \(region) is unavailable (listed in unavailable_regions)", nil)
+            }
+        }
+
+        // Cost.
+        if let team, let max = team.maxRequestCost, let cost, cost > max.value {
+            add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above team \(team.name)'s max_request_cost of \(max.value) USD", max.location)
+        }
+
+        // Budgets: which counters the request counts against.
+        var indexes: [Int32] = []
+        policy.budgetIndex.candidates(team: resolved.team, model: modelIndex, environment: resolved.environment, into: &indexes)
+        var needsPrice = false
+        for index in indexes {
+            let budget = policy.budgets[Int(index)]
+            if let only = budget.team, only != resolved.team { continue }
+            if let when = budget.when, !when.matches(input) { continue }
+            guard let key = scopeKey(budget.definition.scope, resolved, candidate, model) else { continue }
+            let limits = budget.definition.limits(forKey: key)
+            let window = CalendarWindow.index(of: resolved.timestamp.seconds, period: budget.definition.period, zone: policy.zone)
+            let counter = CounterKey(budget: budget.definition.id, key: key, period: budget.definition.period, window: window)
+            let amount = Amount(usd: cost?.nanos ?? 0, tokens: request.usage.totalTokens, requests: 1)
+            let enforced = budget.definition.onExceed == .deny && waiver(for: budget.definition.id, input, resolved) == nil
+            assessment.counters.append(CounterReservation(counter: counter, amount: amount, limits: limits, enforced: enforced, alerts: budget.definition.alerts))
+            assessment.counterBudgets.append(index)
+            if limits.usd != nil { needsPrice = true }
+        }
+        // An unknown model that is already denied needs no second, pricing violation.
+        if needsPrice && cost == nil && (model != nil || settings.unknownModel == .warn) {
+            let effect: ViolationEffect = settings.unpricedModel == .deny ? .deny : .warn
+            add(.unpricedModel, effect, "\(candidate.modelName) has no price and the request gives no cost, so its USD budgets cannot count it", model?.location)
+        }
+
+        // Rules.
+        var ruleIndexes: [Int32] = []
+        policy.ruleIndex.candidates(team: resolved.team, model: modelIndex, environment: resolved.environment, into: &ruleIndexes)
+        for index in ruleIndexes {
+            let rule = policy.rules[Int(index)]
+            if let when = rule.when, !when.matches(input) { continue }
+            if let unless = rule.unless, unless.matches(input) { continue }
+            let definition = rule.definition
+            let effect: ViolationEffect = definition.effect == .deny && definition.enforcement == .enforce ? .deny : .warn
+            let message = definition.message ?? definition.description ?? "rule \(definition.id) matched"
+            assessment.violations.append(finish(
+                Violation(rule: definition.id, kind: .rule, effect: effect, severity: definition.severity,
+                          message: message, source: definition.location, waivedBy: nil), input, resolved))
+        }
+        return assessment
+    }
+
+    /// `org`, `payments`, `payments/qa`…; nil when a part is missing (no user, no such tag).
+    private func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?) -> String? {
+        func part(_ part: ScopePart) -> String? {
+            switch part {
+            case .org: return "org"
+            case .team: return resolved.request.team
+            case .environment: return resolved.request.environment
+            case .user: return resolved.request.user
+            case .model: return candidate.modelName
+            case .provider: return model?.providerName
+            case .tag(let key): return resolved.request.tags[key]
+            }
+        }
+        if scope.count == 1 { return part(scope[0]) }
+        var key = ""
+        for (offset, item) in scope.enumerated() {
+            guard let value = part(item) else { return nil }
+            if offset > 0 { key += "/" }
+            key += value
+        }
+        return key
+    }
+
+    /// The first unexpired exception that waives `id` for this request.
+    func waiver(for id: String, _ input: ConditionInput, _ resolved: Resolved) -> CompiledException? {
+        guard let candidates = policy.exceptionsByTarget[id] else { return nil }
+        for index in candidates {
+            let exception = policy.exceptions[Int(index)]
+            guard resolved.timestamp < exception.expiresAt else { continue }
+            if let when = exception.when, !when.matches(input) { continue }
+            return exception
+        }
+        return nil
+    }
+
+    /// Applies exceptions (step 3) to a new violation.
+    func finish(_ violation: Violation, _ input: ConditionInput, _ resolved: Resolved) -> Violation {
+        guard let exception = waiver(for: violation.rule, input, resolved) else { return violation }
+        var waived = violation
+        waived.effect = .waived
+        waived.waivedBy = exception.id
+        return waived
+    }
+
+    /// Adds a budget violation for each counter over its caps (states in counter order).
+    func applyBudgets(_ assessment: inout Assessment, states: [CounterState], _ resolved: Resolved) {
+        let input = conditionInput(resolved, assessment.candidate, cost: assessment.cost)
+        for (offset, entry) in assessment.counters.enumerated() where !entry.admits(states[offset]) {
+            let budget = policy.budgets[Int(assessment.counterBudgets[offset])].definition
+            let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
+            assessment.violations.append(finish(
+                Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
+                          message: budgetMessage(entry, states[offset]), source: budget.location, waivedBy: nil),
+                input, resolved))
+        }
+    }
+
+    private func budgetMessage(_ entry: CounterReservation, _ state: CounterState) -> String {
+        let used = state.used + entry.amount
+        var parts: [String] = []
+        if let usd = entry.limits.usd, used.usd > usd.nanos {
+            parts.append("\(USD(nanos: used.usd)) of \(usd) USD")
+        }
+        if let tokens = entry.limits.tokens, used.tokens > tokens { parts.append("\(used.tokens) of \(tokens) tokens") }
+        if let requests = entry.limits.requests, used.requests > requests { parts.append("\(used.requests) of \(requests) requests") }
+        let counter = entry.counter
+        return "budget \(counter.budget) for \(counter.key) in \(counter.windowLabel) would reach " + parts.joined(separator: " and ")
+    }
+
+    /// The budget statuses a decision reports (one per capped unit).
+    func statuses(_ assessment: Assessment, states: [CounterState]) -> [BudgetStatus] {
+        var result: [BudgetStatus] = []
+        result.reserveCapacity(assessment.counters.count)
+        for (offset, entry) in assessment.counters.enumerated() {
+            let state = offset < states.count ? states[offset] : CounterState()
+            let counter = entry.counter
+            let window = counter.windowLabel
+            if let usd = entry.limits.usd {
+                result.append(BudgetStatus(id: counter.budget, key: counter.key, window: window, unit: .usd,
+                                           limit: usd.nanos, spent: state.spent.usd, reserved: state.reserved.usd))
+            }
+            if let tokens = entry.limits.tokens {
+                result.append(BudgetStatus(id: counter.budget, key: counter.key, window: window, unit: .tokens,
+                                           limit: tokens, spent: state.spent.tokens, reserved: state.reserved.tokens))
+            }
+            if let requests = entry.limits.requests {
+                result.append(BudgetStatus(id: counter.budget, key: counter.key, window: window, unit: .requests,
+                                           limit: requests, spent: state.spent.requests, reserved: state.reserved.requests))
+            }
+        }
+        return result
+    }
+
+    /// The violations a rerouted decision reports: the original's denials as `rerouted`,
+    /// then what the chosen candidate found that the original did not.
+    func reroutedViolations(original: Assessment, chosen: Assessment) -> [Violation] {
+        var result = original.violations.map { violation -> Violation in
+            guard violation.effect == .deny else { return violation }
+            var rerouted = violation
+            rerouted.effect = .rerouted
+            return rerouted
+        }
+        for violation in chosen.violations where !result.contains(where: { $0.rule == violation.rule && $0.message == violation.message }) {
+            result.append(violation)
+        }
+        return result
+    }
+}

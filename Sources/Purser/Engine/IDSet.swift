@@ -1,0 +1,52 @@
+/// A set of small non-negative integer ids as a bitset: membership is one load and a mask.
+struct IDSet: Sendable, Hashable {
+    private(set) var words: [UInt64]
+
+    /// An empty set with room for `capacity` ids.
+    init(capacity: Int) {
+        words = [UInt64](repeating: 0, count: max(1, (capacity + 63) / 64))
+    }
+
+    /// A set holding `ids`.
+    init(capacity: Int, _ ids: some Sequence<Int32>) {
+        self.init(capacity: capacity)
+        for id in ids { insert(id) }
+    }
+
+    mutating func insert(_ id: Int32) {
+        guard id >= 0 else { return }
+        let word = Int(id) >> 6
+        while word >= words.count { words.append(0) }
+        words[word] |= 1 << UInt64(id & 63)
+    }
+
+    @inline(__always)
+    func contains(_ id: Int32) -> Bool {
+        guard id >= 0 else { return false }
+        let word = Int(id) >> 6
+        return word < words.count && words[word] & (1 << UInt64(id & 63)) != 0
+    }
+
+    var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+}
+
+/// Interns names into dense ids.
+struct Interner: Sendable {
+    private(set) var names: [String] = []
+    private(set) var ids: [String: Int32] = [:]
+
+    @discardableResult
+    mutating func intern(_ name: String) -> Int32 {
+        if let id = ids[name] { return id }
+        let id = Int32(names.count)
+        names.append(name)
+        ids[name] = id
+        return id
+    }
+
+    /// The id of a name, or -1 when it was never interned.
+    @inline(__always)
+    func id(_ name: String) -> Int32 { ids[name] ?? -1 }
+
+    var count: Int { names.count }
+}

@@ -1,0 +1,79 @@
+/// Token counts of a call. `inputTokens` excludes cached tokens (SPEC §5).
+public struct Usage: Sendable, Hashable {
+    /// Uncached input tokens.
+    public var inputTokens: Int64
+    /// Input tokens read from the prompt cache.
+    public var cachedInputTokens: Int64
+    /// Input tokens written to the prompt cache.
+    public var cacheWriteTokens: Int64
+    /// Output tokens.
+    public var outputTokens: Int64
+
+    /// Creates a usage record; every count defaults to zero.
+    public init(inputTokens: Int64 = 0, cachedInputTokens: Int64 = 0, cacheWriteTokens: Int64 = 0, outputTokens: Int64 = 0) {
+        self.inputTokens = inputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.outputTokens = outputTokens
+    }
+
+    /// All tokens: input, cached, cache write and output.
+    public var totalTokens: Int64 { inputTokens &+ cachedInputTokens &+ cacheWriteTokens &+ outputTokens }
+
+    /// The exact cost at a price, rounded to the nano-dollar; nil on overflow.
+    public func cost(at price: Price) -> USD? {
+        let yocto = Int128(inputTokens) * price.input.yoctoDollars
+            + Int128(cachedInputTokens) * price.cachedInput.yoctoDollars
+            + Int128(cacheWriteTokens) * price.cacheWrite.yoctoDollars
+            + Int128(outputTokens) * price.output.yoctoDollars
+        return CostArithmetic.nanos(fromYocto: yocto).map(USD.init(nanos:))
+    }
+}
+
+/// A request a gateway asks about, or a usage record replayed by `audit` (SPEC §5).
+public struct Request: Sendable, Hashable {
+    /// The caller's id for the request, echoed in the decision.
+    public var id: String?
+    /// When the request happens; "now" when nil.
+    public var timestamp: Timestamp?
+    /// The team making the request.
+    public var team: String?
+    /// The environment it runs in.
+    public var environment: String?
+    /// The model asked for: a canonical name or an alias.
+    public var model: String
+    /// The region asked for; Purser picks one when nil and the policy constrains regions.
+    public var region: String?
+    /// The end user, for `user` budgets and conditions.
+    public var user: String?
+    /// Free-form tags, for `tag:KEY` budgets and `tags.KEY` conditions.
+    public var tags: [String: String]
+    /// Token counts (estimated for a request, actual for a usage record).
+    public var usage: Usage
+    /// The cost when known (overrides usage × price).
+    public var cost: USD?
+    /// Regions the caller knows are down or rate-limited.
+    public var unavailableRegions: [String]
+    /// Whether Purser may answer with another model or region.
+    public var allowReroute: Bool
+
+    /// Creates a request.
+    public init(
+        id: String? = nil, timestamp: Timestamp? = nil, team: String? = nil, environment: String? = nil,
+        model: String, region: String? = nil, user: String? = nil, tags: [String: String] = [:],
+        usage: Usage = Usage(), cost: USD? = nil, unavailableRegions: [String] = [], allowReroute: Bool = true
+    ) {
+        self.id = id
+        self.timestamp = timestamp
+        self.team = team
+        self.environment = environment
+        self.model = model
+        self.region = region
+        self.user = user
+        self.tags = tags
+        self.usage = usage
+        self.cost = cost
+        self.unavailableRegions = unavailableRegions
+        self.allowReroute = allowReroute
+    }
+}

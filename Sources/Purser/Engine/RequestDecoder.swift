@@ -1,0 +1,223 @@
+/// Why a request could not be read, and where.
+public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong, naming the field.
+    public let message: String
+    /// The byte offset in the input where it was found.
+    public let offset: Int
+
+    /// Creates an error.
+    public init(_ message: String, at offset: Int) {
+        self.message = message
+        self.offset = offset
+    }
+
+    public var description: String { message }
+}
+
+/// Reads requests and usage records (SPEC §5) from JSON, strictly: unknown
+/// fields, wrong types, negative or huge counts, bad timestamps and oversized
+/// strings are errors that name the field, never a crash.
+public enum RequestDecoder {
+    /// The longest name (team, model, user, tag…) accepted, in bytes.
+    public static let maxNameBytes = 1024
+    /// The most tags a request may carry.
+    public static let maxTags = 64
+    /// The largest token count accepted (one trillion).
+    public static let maxTokens: Int64 = 1_000_000_000_000
+
+    /// The fields of a request, for "did you mean" on unknown ones.
+    static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",
+                         "unavailable_regions", "allow_reroute"]
+
+    /// Decodes one JSON request object.
+    public static func decode(_ bytes: [UInt8]) throws(RequestError) -> Request {
+        let result: Result<Request, RequestError> = bytes.withUnsafeBufferPointer { buffer in
+            do throws(RequestError) {
+                var scanner = JSONScanner(buffer)
+                let request = try decode(&scanner)
+                do throws(JSONError) {
+                    try scanner.expectEnd()
+                } catch {
+                    throw RequestError(error.message, at: error.offset)
+                }
+                return .success(request)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Decodes one JSON request object from a string.
+    public static func decode(_ text: String) throws(RequestError) -> Request {
+        try decode(Array(text.utf8))
+    }
+
+    /// Decodes the object at the scanner's position.
+    static func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
+        do throws(JSONError) {
+            return try decodeObject(&scanner)
+        } catch {
+            throw RequestError(error.message, at: error.offset)
+        }
+    }
+
+    private static func decodeObject(_ scanner: inout JSONScanner) throws(JSONError) -> Request {
+        var request = Request(model: "")
+        var sawModel = false
+        let start = scanner.index
+        try scanner.beginObject()
+        var first = true
+        while let key = try scanner.nextKey(first: &first) {
+            let at = scanner.index
+            if scanner.equals(key, "model") {
+                request.model = try name(&scanner, "model")
+                sawModel = true
+            } else if scanner.equals(key, "team") {
+                request.team = try optionalName(&scanner, "team")
+            } else if scanner.equals(key, "environment") {
+                request.environment = try optionalName(&scanner, "environment")
+            } else if scanner.equals(key, "region") {
+                request.region = try optionalName(&scanner, "region")
+            } else if scanner.equals(key, "user") {
+                request.user = try optionalName(&scanner, "user")
+            } else if scanner.equals(key, "id") {
+                request.id = try optionalName(&scanner, "id")
+            } else if scanner.equals(key, "timestamp") {
+                if try !scanner.null() {
+                    let range = try scanner.rawString()
+                    guard let timestamp = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range])) else {
+                        let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(64)]), as: UTF8.self)
+                        throw JSONError("timestamp \"\(text)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
+                    }
+                    request.timestamp = timestamp
+                }
+            } else if scanner.equals(key, "usage") {
+                request.usage = try usage(&scanner)
+            } else if scanner.equals(key, "cost") {
+                if try !scanner.null() {
+                    let text = try scanner.numberText()
+                    guard let number = DecimalText(text), !number.negative,
+                          let nanos = number.scaled(by: 9, rounding: true), let value = Int64(exactly: nanos),
+                          value <= 1_000_000_000 * 1_000_000_000
+                    else { throw JSONError("cost must be a non-negative number of USD below one billion, found \(text)", at: at) }
+                    request.cost = USD(nanos: value)
+                }
+            } else if scanner.equals(key, "tags") {
+                request.tags = try tags(&scanner)
+            } else if scanner.equals(key, "unavailable_regions") {
+                request.unavailableRegions = try names(&scanner, "unavailable_regions")
+            } else if scanner.equals(key, "allow_reroute") {
+                request.allowReroute = try scanner.null() ? true : try scanner.bool()
+            } else {
+                let field = try scanner.decodeString(key)
+                let shown = field.count > 64 ? String(field.prefix(61)) + "…" : field
+                throw JSONError("unknown field \"\(shown)\"\(TextMatching.didYouMean(field, among: fields))", at: key.lowerBound)
+            }
+        }
+        guard sawModel else { throw JSONError("the request has no \"model\"", at: start) }
+        return request
+    }
+
+    private static func name(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> String {
+        let at = scanner.index
+        guard scanner.peek() == UInt8(ascii: "\"") else {
+            throw JSONError("\(field) must be a string, found \(scanner.tokenDescription())", at: at)
+        }
+        let range = try scanner.rawString()
+        guard range.count <= maxNameBytes else {
+            throw JSONError("\(field) is \(range.count) bytes long; the limit is \(maxNameBytes)", at: at)
+        }
+        let value = try scanner.decodeString(range)
+        guard !value.isEmpty else { throw JSONError("\(field) must not be empty", at: at) }
+        return value
+    }
+
+    private static func optionalName(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> String? {
+        if try scanner.null() { return nil }
+        return try name(&scanner, field)
+    }
+
+    private static func names(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> [String] {
+        if try scanner.null() { return [] }
+        try scanner.beginArray()
+        var result: [String] = []
+        var first = true
+        while try scanner.nextElement(first: &first) {
+            guard result.count < maxTags else { throw JSONError("\(field) has more than \(maxTags) entries", at: scanner.index) }
+            result.append(try name(&scanner, field))
+        }
+        return result
+    }
+
+    private static func tags(_ scanner: inout JSONScanner) throws(JSONError) -> [String: String] {
+        if try scanner.null() { return [:] }
+        guard scanner.peek() == UInt8(ascii: "{") else {
+            throw JSONError("tags must be an object of strings, found \(scanner.tokenDescription())", at: scanner.index)
+        }
+        try scanner.beginObject()
+        var result: [String: String] = [:]
+        var first = true
+        while let key = try scanner.nextKey(first: &first) {
+            guard result.count < maxTags else { throw JSONError("tags has more than \(maxTags) entries", at: key.lowerBound) }
+            guard key.count <= maxNameBytes else { throw JSONError("a tag name is longer than \(maxNameBytes) bytes", at: key.lowerBound) }
+            let name = try scanner.decodeString(key)
+            let at = scanner.index
+            let value: String
+            switch scanner.peek() {
+            case UInt8(ascii: "\"")?: value = try self.name(&scanner, "tags.\(name)")
+            case UInt8(ascii: "t")?, UInt8(ascii: "f")?: value = try scanner.bool() ? "true" : "false"
+            case UInt8(ascii: "-")?, (48...57)?: value = try scanner.numberText()
+            default: throw JSONError("tags.\(name) must be a string, number or boolean, found \(scanner.tokenDescription())", at: at)
+            }
+            result[name] = value
+        }
+        return result
+    }
+
+    private static func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
+        var usage = Usage()
+        if try scanner.null() { return usage }
+        guard scanner.peek() == UInt8(ascii: "{") else {
+            throw JSONError("usage must be an object, found \(scanner.tokenDescription())", at: scanner.index)
+        }
+        try scanner.beginObject()
+        var first = true
+        while let key = try scanner.nextKey(first: &first) {
+            if scanner.equals(key, "input_tokens") {
+                usage.inputTokens = try count(&scanner, "usage.input_tokens")
+            } else if scanner.equals(key, "output_tokens") {
+                usage.outputTokens = try count(&scanner, "usage.output_tokens")
+            } else if scanner.equals(key, "cached_input_tokens") {
+                usage.cachedInputTokens = try count(&scanner, "usage.cached_input_tokens")
+            } else if scanner.equals(key, "cache_write_tokens") {
+                usage.cacheWriteTokens = try count(&scanner, "usage.cache_write_tokens")
+            } else {
+                let field = try scanner.decodeString(key)
+                let known = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"]
+                throw JSONError("unknown field \"usage.\(field.prefix(64))\"\(TextMatching.didYouMean(field, among: known))", at: key.lowerBound)
+            }
+        }
+        return usage
+    }
+
+    private static func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
+        if try scanner.null() { return 0 }
+        let at = scanner.index
+        guard let byte = scanner.peek(), byte == UInt8(ascii: "-") || (48...57).contains(byte) else {
+            throw JSONError("\(field) must be a whole number, found \(scanner.tokenDescription())", at: at)
+        }
+        if byte == UInt8(ascii: "-") {
+            let text = try scanner.numberText()
+            throw JSONError("\(field) must not be negative, found \(text)", at: at)
+        }
+        let value: Int64
+        do {
+            value = try scanner.integer()
+        } catch {
+            throw JSONError("\(field) must be a whole number of tokens up to \(maxTokens): \(error.message)", at: at)
+        }
+        guard value <= maxTokens else { throw JSONError("\(field) is \(value); the limit is \(maxTokens) tokens", at: at) }
+        return value
+    }
+}
