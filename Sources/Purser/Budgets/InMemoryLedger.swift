@@ -56,12 +56,18 @@ public final class InMemoryLedger: Ledger {
         }
     }
 
+    public func read(entries: [CounterReservation], now: Timestamp) throws(LedgerError) -> [CounterState] {
+        state.withLock { state in
+            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
+            return entries.map { state.counters[$0.counter]?.state ?? CounterState() }
+        }
+    }
+
     public func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome {
         state.withLock { state in
             Self.sweep(&state, now: now, retention: settledRetentionSeconds)
             for (index, entry) in entries.enumerated() where entry.enforced {
-                let current = state.counters[entry.counter]?.state ?? CounterState()
-                if !entry.admits(current) {
+                if !entry.admits(state.counters[entry.counter]?.state ?? CounterState()) {
                     return .exceeded(entry: index, states: entries.map { state.counters[$0.counter]?.state ?? CounterState() })
                 }
             }
@@ -69,11 +75,12 @@ public final class InMemoryLedger: Ledger {
             states.reserveCapacity(entries.count)
             var alerts: [(entry: Int, threshold: Int64)] = []
             for (index, entry) in entries.enumerated() {
-                let before = state.counters[entry.counter]?.state.used ?? .zero
-                state.counters[entry.counter, default: Counter()].state.reserved += entry.amount
-                let after = state.counters[entry.counter]?.state ?? CounterState()
+                let before = Self.update(&state.counters, entry.counter) { $0.reserved += entry.amount }
+                let after = CounterState(spent: before.spent, reserved: before.reserved + entry.amount)
                 states.append(after)
-                for threshold in entry.crossedAlerts(before: before, after: after.used) { alerts.append((index, threshold)) }
+                if !entry.alerts.isEmpty {
+                    for threshold in entry.crossedAlerts(before: before.used, after: after.used) { alerts.append((index, threshold)) }
+                }
             }
             state.held[id] = Held(entries: entries, expiresAt: expiresAt)
             Self.push(&state.expiries, (expiresAt, id))
@@ -87,14 +94,14 @@ public final class InMemoryLedger: Ledger {
             if state.settled[id] != nil { return (.alreadySettled, []) }
             let held = state.held.removeValue(forKey: id)
             for entry in held?.entries ?? [] {
-                state.counters[entry.counter, default: Counter()].state.reserved -= entry.amount
+                _ = Self.update(&state.counters, entry.counter) { $0.reserved -= entry.amount }
             }
             var alerts: [(entry: Int, threshold: Int64)] = []
             for (index, entry) in actual.enumerated() {
-                let before = state.counters[entry.counter]?.state.used ?? .zero
-                state.counters[entry.counter, default: Counter()].state.spent += entry.amount
-                let after = state.counters[entry.counter]?.state.used ?? .zero
-                for threshold in entry.crossedAlerts(before: before, after: after) { alerts.append((index, threshold)) }
+                let before = Self.update(&state.counters, entry.counter) { $0.spent += entry.amount }
+                if !entry.alerts.isEmpty {
+                    for threshold in entry.crossedAlerts(before: before.used, after: before.used + entry.amount) { alerts.append((index, threshold)) }
+                }
             }
             state.settled[id] = now
             state.settledOrder.append((now, id))
@@ -111,6 +118,17 @@ public final class InMemoryLedger: Ledger {
             }
             return true
         }
+    }
+
+    /// Changes a counter in one dictionary lookup; returns its state before the change.
+    @inline(__always)
+    private static func update(_ counters: inout [CounterKey: Counter], _ key: CounterKey, _ change: (inout CounterState) -> Void) -> CounterState {
+        func inPlace(_ counter: inout Counter) -> CounterState {
+            let before = counter.state
+            change(&counter.state)
+            return before
+        }
+        return inPlace(&counters[key, default: Counter()])
     }
 
     // MARK: Expiry

@@ -10,13 +10,38 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     public let period: BudgetPeriod
     /// The window index (see ``windowLabel``).
     public let window: Int64
+    /// The hash, computed once: a ledger looks a key up several times.
+    private let hash: Int
 
     /// Creates a key.
     public init(budget: String, key: String, period: BudgetPeriod, window: Int64) {
+        self.init(budget: budget, budgetHash: budget.hashValue, key: key, period: period, window: window)
+    }
+
+    /// Creates a key with the budget id's hash already known (compiled budgets keep it).
+    init(budget: String, budgetHash: Int, key: String, period: BudgetPeriod, window: Int64) {
+        self.init(budget: budget, budgetHash: budgetHash, key: key, keyHash: key.hashValue, period: period, window: window)
+    }
+
+    /// Creates a key with both hashes known (compiled names keep theirs).
+    init(budget: String, budgetHash: Int, key: String, keyHash: Int, period: BudgetPeriod, window: Int64) {
         self.budget = budget
         self.key = key
         self.period = period
         self.window = window
+        // A cheap mix of three values already hashed; Dictionary rehashes it with its own seed.
+        var mixed = UInt64(bitPattern: Int64(budgetHash)) &* 0x9E37_79B9_7F4A_7C15
+        mixed = (mixed ^ UInt64(bitPattern: Int64(keyHash))) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ UInt64(bitPattern: window)) &* 0x94D0_49BB_1331_11EB
+        self.hash = Int(bitPattern: UInt(mixed ^ (mixed >> 31)))
+    }
+
+    public static func == (lhs: CounterKey, rhs: CounterKey) -> Bool {
+        lhs.hash == rhs.hash && lhs.window == rhs.window && lhs.period == rhs.period && lhs.budget == rhs.budget && lhs.key == rhs.key
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
     }
 
     /// Creates a key from a window label such as `2026-11`; nil if the label does not fit the period.
@@ -172,6 +197,9 @@ public protocol Ledger: AnyObject, Sendable {
     /// The state of counters, without changing anything.
     func read(_ counters: [CounterKey], now: Timestamp) throws(LedgerError) -> [CounterState]
 
+    /// The state of the counters of reservation entries (a hook for ledgers that can skip building the key list).
+    func read(entries: [CounterReservation], now: Timestamp) throws(LedgerError) -> [CounterState]
+
     /// Atomically checks the enforced caps of every entry and, if all hold,
     /// reserves every entry's amount under `id` until `expiresAt`.
     func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome
@@ -182,4 +210,10 @@ public protocol Ledger: AnyObject, Sendable {
 
     /// Drops the reservation `id`; returns whether there was one.
     func release(_ id: DecisionID, now: Timestamp) throws(LedgerError) -> Bool
+}
+
+extension Ledger {
+    public func read(entries: [CounterReservation], now: Timestamp) throws(LedgerError) -> [CounterState] {
+        try read(entries.map(\.counter), now: now)
+    }
 }

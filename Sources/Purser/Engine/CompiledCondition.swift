@@ -1,60 +1,89 @@
-/// A condition compiled against the policy's interned names: every test is
-/// a bitset lookup, a string compare or an integer compare.
-struct CompiledCondition: Sendable {
-    enum IDAttribute: Sendable { case team, environment, model, provider, tier }
-    enum TextAttribute: Sendable, Hashable {
-        case region, user
-        case tag(String)
-    }
-    enum NumberAttribute: Sendable {
+/// A condition compiled against the policy's interned names.
+///
+/// Tests are trivial values (no references), so walking them costs no
+/// reference counting; sets and patterns live in side tables they index.
+final class CompiledCondition: Sendable {
+    enum IDAttribute: UInt8, Sendable { case team, environment, model, provider, tier }
+    enum TextAttribute: UInt8, Sendable { case region, user, tag }
+    enum NumberAttribute: UInt8, Sendable {
         case inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens, totalTokens, cost, hour, weekday
     }
 
-    enum Test: Sendable {
-        /// Membership of an interned id (equals, in, not_in, glob and tier order all compile to this).
-        /// `glob` keeps the pattern to match names the policy does not define (unknown teams with `warn`).
-        case id(IDAttribute, IDSet, negate: Bool, glob: String?)
-        /// Membership of a text value; absent values never match (and always match when negated).
-        case text(TextAttribute, Set<String>, negate: Bool)
-        /// A glob over a text value.
-        case textGlob(TextAttribute, String)
-        /// An inclusive range over a number.
-        case range(NumberAttribute, ClosedRange<Int64>)
-        /// Membership of a number.
-        case numbers(NumberAttribute, Set<Int64>, negate: Bool)
-        /// Whether an optional attribute is present.
-        case exists(TextAttribute?, IDAttribute?, Bool)
+    /// One test. Which fields matter depends on `kind`.
+    struct Test: Sendable {
+        enum Kind: UInt8, Sendable {
+            /// Membership of an interned id in `idSets[table]`; a glob in `patterns[pattern]` also matches
+            /// names the policy does not define (unknown teams under `warn`).
+            case id
+            /// Membership of a text value in `textSets[table]`; absent values never match.
+            case text
+            /// A glob `patterns[pattern]` over a text value.
+            case textGlob
+            /// `low ... high` over a number.
+            case range
+            /// Membership of a number in `numberSets[table]`.
+            case numbers
+            /// Presence of an optional attribute.
+            case exists
+        }
+
+        let kind: Kind
+        /// The raw value of the attribute enum for the kind.
+        let attribute: UInt8
+        let negate: Bool
+        /// For `exists`: whether the attribute must be present. For `exists` on ids: whether it is an id attribute.
+        let flag: Bool
+        let table: Int32
+        /// A pattern index, or -1.
+        let pattern: Int32
+        /// For tags: the index of the tag key in `tagKeys`.
+        let tag: Int32
+        let low: Int64
+        let high: Int64
     }
 
     let tests: [Test]
+    let idSets: [IDSet]
+    let textSets: [Set<String>]
+    let numberSets: [Set<Int64>]
+    let patterns: [String]
+    let tagKeys: [String]
     /// For indexing: an id attribute this condition pins to a finite set of ids (positive equality only).
-    let pinned: (attribute: IDAttribute, ids: [Int32])?
+    let pinnedAttribute: IDAttribute?
+    let pinnedIDs: [Int32]
+
+    var pinned: (attribute: IDAttribute, ids: [Int32])? { pinnedAttribute.map { ($0, pinnedIDs) } }
+
+    init(tests: [Test], idSets: [IDSet], textSets: [Set<String>], numberSets: [Set<Int64>], patterns: [String],
+         tagKeys: [String], pinned: (attribute: IDAttribute, ids: [Int32])?)
+    {
+        self.tests = tests
+        self.idSets = idSets
+        self.textSets = textSets
+        self.numberSets = numberSets
+        self.patterns = patterns
+        self.tagKeys = tagKeys
+        self.pinnedAttribute = pinned?.attribute
+        self.pinnedIDs = pinned?.ids ?? []
+    }
 }
 
-/// The attribute values of one request (for one candidate model and region).
+/// The attribute values of one request for one candidate model and region.
 struct ConditionInput {
-    var team: Int32
-    var environment: Int32
-    var model: Int32
-    var provider: Int32
-    var tier: Int32
-    var teamName: String?
-    var environmentName: String?
-    var modelName: String
-    var providerName: String?
-    var region: String?
-    var user: String?
-    var tags: [String: String]
-    var usage: Usage
-    var cost: Int64?
-    var hour: Int64
-    var weekday: Int64
+    let resolved: Evaluator.Resolved
+    let model: Int32
+    let provider: Int32
+    let tier: Int32
+    let modelName: String
+    let providerName: String?
+    let region: String?
+    let cost: Int64?
 
     @inline(__always)
     func id(_ attribute: CompiledCondition.IDAttribute) -> Int32 {
         switch attribute {
-        case .team: return team
-        case .environment: return environment
+        case .team: return resolved.team
+        case .environment: return resolved.environment
         case .model: return model
         case .provider: return provider
         case .tier: return tier
@@ -63,8 +92,8 @@ struct ConditionInput {
 
     func name(_ attribute: CompiledCondition.IDAttribute) -> String? {
         switch attribute {
-        case .team: return teamName
-        case .environment: return environmentName
+        case .team: return resolved.request.team
+        case .environment: return resolved.request.environment
         case .model: return modelName
         case .provider: return providerName
         case .tier: return nil
@@ -72,16 +101,17 @@ struct ConditionInput {
     }
 
     @inline(__always)
-    func text(_ attribute: CompiledCondition.TextAttribute) -> String? {
+    func text(_ attribute: CompiledCondition.TextAttribute, tag: String?) -> String? {
         switch attribute {
         case .region: return region
-        case .user: return user
-        case .tag(let key): return tags[key]
+        case .user: return resolved.request.user
+        case .tag: return tag.flatMap { resolved.request.tags[$0] }
         }
     }
 
     @inline(__always)
     func number(_ attribute: CompiledCondition.NumberAttribute) -> Int64? {
+        let usage = resolved.request.usage
         switch attribute {
         case .inputTokens: return usage.inputTokens
         case .cachedInputTokens: return usage.cachedInputTokens
@@ -89,8 +119,8 @@ struct ConditionInput {
         case .outputTokens: return usage.outputTokens
         case .totalTokens: return usage.totalTokens
         case .cost: return cost
-        case .hour: return hour
-        case .weekday: return weekday
+        case .hour: return resolved.hour
+        case .weekday: return resolved.weekday
         }
     }
 }
@@ -99,34 +129,116 @@ extension CompiledCondition {
     /// Whether every test holds.
     @inline(__always)
     func matches(_ input: ConditionInput) -> Bool {
-        for test in tests where !Self.holds(test, input) { return false }
+        for index in tests.indices where !holds(tests[index], input) { return false }
         return true
     }
 
-    private static func holds(_ test: Test, _ input: ConditionInput) -> Bool {
-        switch test {
-        case .id(let attribute, let set, let negate, let glob):
+    private func holds(_ test: Test, _ input: ConditionInput) -> Bool {
+        switch test.kind {
+        case .id:
+            guard let attribute = IDAttribute(rawValue: test.attribute) else { return false }
             let id = input.id(attribute)
-            if id < 0, let glob, let name = input.name(attribute) {
-                return TextMatching.glob(glob, matches: name) != negate
+            if id < 0, test.pattern >= 0, let name = input.name(attribute) {
+                return TextMatching.glob(patterns[Int(test.pattern)], matches: name) != test.negate
             }
-            return set.contains(id) != negate
-        case .text(let attribute, let values, let negate):
-            guard let value = input.text(attribute) else { return negate }
-            return values.contains(value) != negate
-        case .textGlob(let attribute, let pattern):
-            guard let value = input.text(attribute) else { return false }
-            return TextMatching.glob(pattern, matches: value)
-        case .range(let attribute, let range):
-            guard let value = input.number(attribute) else { return false }
-            return range.contains(value)
-        case .numbers(let attribute, let values, let negate):
-            guard let value = input.number(attribute) else { return negate }
-            return values.contains(value) != negate
-        case .exists(let text, let id, let expected):
-            if let text { return (input.text(text) != nil) == expected }
-            if let id { return (input.id(id) >= 0 || input.name(id) != nil) == expected }
-            return expected
+            return idSets[Int(test.table)].contains(id) != test.negate
+        case .text:
+            guard let attribute = TextAttribute(rawValue: test.attribute),
+                  let value = input.text(attribute, tag: test.tag >= 0 ? tagKeys[Int(test.tag)] : nil)
+            else { return test.negate }
+            return textSets[Int(test.table)].contains(value) != test.negate
+        case .textGlob:
+            guard let attribute = TextAttribute(rawValue: test.attribute),
+                  let value = input.text(attribute, tag: test.tag >= 0 ? tagKeys[Int(test.tag)] : nil)
+            else { return false }
+            return TextMatching.glob(patterns[Int(test.pattern)], matches: value)
+        case .range:
+            guard let attribute = NumberAttribute(rawValue: test.attribute), let value = input.number(attribute) else { return false }
+            return value >= test.low && value <= test.high
+        case .numbers:
+            guard let attribute = NumberAttribute(rawValue: test.attribute), let value = input.number(attribute) else { return test.negate }
+            return numberSets[Int(test.table)].contains(value) != test.negate
+        case .exists:
+            if test.table == 1, let attribute = IDAttribute(rawValue: test.attribute) {
+                return (input.id(attribute) >= 0 || input.name(attribute) != nil) == test.flag
+            }
+            if test.table == 0, let attribute = TextAttribute(rawValue: test.attribute) {
+                return (input.text(attribute, tag: test.tag >= 0 ? tagKeys[Int(test.tag)] : nil) != nil) == test.flag
+            }
+            return test.flag
         }
+    }
+}
+
+/// Builds a ``CompiledCondition``'s tests and side tables.
+struct ConditionBuilder {
+    var tests: [CompiledCondition.Test] = []
+    var idSets: [IDSet] = []
+    var textSets: [Set<String>] = []
+    var numberSets: [Set<Int64>] = []
+    var patterns: [String] = []
+    var tagKeys: [String] = []
+
+    private func test(_ kind: CompiledCondition.Test.Kind, _ attribute: UInt8, negate: Bool = false, flag: Bool = false,
+                      table: Int32 = -1, pattern: Int32 = -1, tag: Int32 = -1, low: Int64 = 0, high: Int64 = 0) -> CompiledCondition.Test
+    {
+        CompiledCondition.Test(kind: kind, attribute: attribute, negate: negate, flag: flag, table: table, pattern: pattern,
+                               tag: tag, low: low, high: high)
+    }
+
+    private mutating func pattern(_ text: String) -> Int32 {
+        patterns.append(text)
+        return Int32(patterns.count - 1)
+    }
+
+    private mutating func tag(_ key: String?) -> Int32 {
+        guard let key else { return -1 }
+        if let index = tagKeys.firstIndex(of: key) { return Int32(index) }
+        tagKeys.append(key)
+        return Int32(tagKeys.count - 1)
+    }
+
+    mutating func ids(_ attribute: CompiledCondition.IDAttribute, _ set: IDSet, negate: Bool, glob: String?) {
+        idSets.append(set)
+        tests.append(test(.id, attribute.rawValue, negate: negate, table: Int32(idSets.count - 1), pattern: glob.map { pattern($0) } ?? -1))
+    }
+
+    mutating func texts(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ values: Set<String>, negate: Bool) {
+        textSets.append(values)
+        let tagIndex = tag(key)
+        tests.append(test(.text, attribute.rawValue, negate: negate, table: Int32(textSets.count - 1), tag: tagIndex))
+    }
+
+    mutating func glob(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ text: String) {
+        let index = pattern(text)
+        let tagIndex = tag(key)
+        tests.append(test(.textGlob, attribute.rawValue, pattern: index, tag: tagIndex))
+    }
+
+    mutating func range(_ attribute: CompiledCondition.NumberAttribute, _ low: Int64, _ high: Int64) {
+        tests.append(test(.range, attribute.rawValue, low: low, high: high))
+    }
+
+    mutating func numbers(_ attribute: CompiledCondition.NumberAttribute, _ values: Set<Int64>, negate: Bool) {
+        numberSets.append(values)
+        tests.append(test(.numbers, attribute.rawValue, negate: negate, table: Int32(numberSets.count - 1)))
+    }
+
+    mutating func exists(text attribute: CompiledCondition.TextAttribute, tag key: String?, _ expected: Bool) {
+        let tagIndex = tag(key)
+        tests.append(test(.exists, attribute.rawValue, flag: expected, table: 0, tag: tagIndex))
+    }
+
+    mutating func exists(id attribute: CompiledCondition.IDAttribute, _ expected: Bool) {
+        tests.append(test(.exists, attribute.rawValue, flag: expected, table: 1))
+    }
+
+    mutating func always(_ expected: Bool) {
+        tests.append(test(.exists, 0, flag: expected, table: 2))
+    }
+
+    func build(pinned: (attribute: CompiledCondition.IDAttribute, ids: [Int32])?) -> CompiledCondition {
+        CompiledCondition(tests: tests, idSets: idSets, textSets: textSets, numberSets: numberSets, patterns: patterns,
+                          tagKeys: tagKeys, pinned: pinned)
     }
 }

@@ -13,6 +13,8 @@ public final class CompiledPolicy: Sendable {
     public var revision: String { source.revision }
 
     let settings: Settings
+    /// The settings the evaluator reads on every request, as plain values.
+    let flags: Flags
     let zone: ZoneRules
     let tiers: [String]
 
@@ -26,7 +28,13 @@ public final class CompiledPolicy: Sendable {
     let regions: Interner
     /// `regions.allowed`, nil when any region is allowed.
     let allowedRegions: IDSet?
+
+    /// Whether `regions.allowed` lets traffic run in a region (by id).
+    @inline(__always)
+    func allowsGlobally(_ region: Int32) -> Bool { allowedRegions?.contains(region) ?? true }
     let allowedRegionsLocation: SourceLocation?
+    /// `regions.allowed` in order, as ids.
+    let allowedRegionOrder: [Int32]?
     /// `regions.fallbacks` by region id.
     let regionFallbacks: [[Int32]]
 
@@ -34,6 +42,13 @@ public final class CompiledPolicy: Sendable {
     let ruleIndex: DefinitionIndex
     let budgets: [CompiledBudget]
     let budgetIndex: DefinitionIndex
+    /// Budget index by id.
+    let budgetLookup: [String: Int32]
+    /// Hashes of team, environment, model and provider names, for counter keys.
+    let teamHashes: [Int]
+    let environmentHashes: [Int]
+    let modelHashes: [Int]
+    let providerHashes: [Int]
     /// Whether any USD budget exists (for `unpriced-model`).
     let hasUSDBudgets: Bool
     let exceptions: [CompiledException]
@@ -46,6 +61,7 @@ public final class CompiledPolicy: Sendable {
     public init(_ policy: PolicySet) throws(PolicyCompileError) {
         source = policy
         settings = policy.settings
+        flags = Flags(policy.settings)
         guard let zone = policy.settings.timezoneIdentifier == "UTC" ? ZoneRules.utc : ZoneRules(identifier: policy.settings.timezoneIdentifier) else {
             throw PolicyCompileError("the time zone \(policy.settings.timezoneIdentifier) is not available on this system")
         }
@@ -115,6 +131,7 @@ public final class CompiledPolicy: Sendable {
         }
         allowedRegions = regionSet(policy.regions.allowed)
         allowedRegionsLocation = policy.regions.allowedLocation
+        allowedRegionOrder = policy.regions.allowed?.map { regions.id($0.value) }
         var fallbacks = [[Int32]](repeating: [], count: regions.count)
         for fallback in policy.regions.fallbacks {
             fallbacks[Int(regions.id(fallback.region.value))] = fallback.targets.map { regions.id($0.value) }
@@ -130,11 +147,18 @@ public final class CompiledPolicy: Sendable {
         let rules = policy.rules.map { rule in
             CompiledRule(definition: rule, when: rule.when.map(compiler.compile), unless: rule.unless.map(compiler.compile))
         }
+        let waived = Set(policy.exceptions.flatMap { $0.waives.map(\.value) })
         let budgets = policy.budgets.map { budget in
-            CompiledBudget(definition: budget, when: budget.when.map(compiler.compile), team: budget.team.flatMap { teamLookup[$0] })
+            CompiledBudget(definition: budget, when: budget.when.map(compiler.compile), team: budget.team.flatMap { teamLookup[$0] },
+                           waivable: waived.contains(budget.id))
         }
         self.rules = rules
         self.budgets = budgets
+        budgetLookup = Dictionary(budgets.enumerated().map { ($1.id, Int32($0)) }, uniquingKeysWith: { first, _ in first })
+        teamHashes = policy.teams.map(\.name.hashValue)
+        environmentHashes = policy.environments.map(\.name.hashValue)
+        modelHashes = policy.models.map(\.name.hashValue)
+        providerHashes = providers.names.map(\.hashValue)
         let teamCount = policy.teams.count
         let environmentCount = policy.environments.count
         ruleIndex = DefinitionIndex(
@@ -161,6 +185,27 @@ public final class CompiledPolicy: Sendable {
     }
 }
 
+/// Settings as trivial values (copying them costs nothing).
+struct Flags: Sendable {
+    let unknownModel: Settings.UnknownHandling
+    let unknownTeam: Settings.UnknownHandling
+    let unknownEnvironment: Settings.UnknownHandling
+    let unpricedModel: Settings.FailureHandling
+    let ledgerUnavailable: Settings.FailureHandling
+    let reservationTTLSeconds: Int64
+    let reroute: Bool
+
+    init(_ settings: Settings) {
+        unknownModel = settings.unknownModel
+        unknownTeam = settings.unknownTeam
+        unknownEnvironment = settings.unknownEnvironment
+        unpricedModel = settings.unpricedModel
+        ledgerUnavailable = settings.ledgerUnavailable
+        reservationTTLSeconds = settings.reservationTTLSeconds
+        reroute = settings.reroute
+    }
+}
+
 /// Why a policy could not be compiled.
 public struct PolicyCompileError: Error, Sendable, CustomStringConvertible {
     /// What failed.
@@ -173,55 +218,189 @@ public struct PolicyCompileError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-struct CompiledModel: Sendable {
+final class CompiledModel: Sendable {
     let name: String
     let provider: Int32
     let providerName: String
     let tier: Int32
     let price: Price?
+    /// The price as trivial values, for the hot path.
+    let rates: Rates?
     /// Where it is served; nil means anywhere.
     let regions: IDSet?
     let regionOrder: [Int32]?
     let fallbacks: [Int32]
     let location: SourceLocation
+
+    init(name: String, provider: Int32, providerName: String, tier: Int32, price: Price?, regions: IDSet?,
+         regionOrder: [Int32]?, fallbacks: [Int32], location: SourceLocation)
+    {
+        self.name = name
+        self.provider = provider
+        self.providerName = providerName
+        self.tier = tier
+        self.price = price
+        self.rates = price.map(Rates.init)
+        self.regions = regions
+        self.regionOrder = regionOrder
+        self.fallbacks = fallbacks
+        self.location = location
+    }
 }
 
-struct CompiledEnvironment: Sendable {
+extension CompiledModel {
+    /// Whether the model is served in a region (by id; unknown regions are -1).
+    @inline(__always)
+    func serves(_ region: Int32) -> Bool { regions?.contains(region) ?? true }
+}
+
+/// A price per token as plain integers (1e-24 USD), copied without reference counting.
+struct Rates: Sendable {
+    let input: Int128
+    let cachedInput: Int128
+    let cacheWrite: Int128
+    let output: Int128
+
+    init(_ price: Price) {
+        input = price.input.yoctoDollars
+        cachedInput = price.cachedInput.yoctoDollars
+        cacheWrite = price.cacheWrite.yoctoDollars
+        output = price.output.yoctoDollars
+    }
+
+    /// The cost of usage, rounded to the nano-dollar; nil on overflow.
+    @inline(__always)
+    func cost(_ usage: Usage) -> USD? {
+        let yocto = Int128(usage.inputTokens) * input + Int128(usage.cachedInputTokens) * cachedInput
+            + Int128(usage.cacheWriteTokens) * cacheWrite + Int128(usage.outputTokens) * output
+        return CostArithmetic.nanos(fromYocto: yocto).map(USD.init(nanos:))
+    }
+}
+
+final class CompiledEnvironment: Sendable {
     let name: String
     let approved: IDSet
     let regions: IDSet?
     let regionOrder: [Int32]?
     let location: SourceLocation
+
+    /// Whether traffic may run in a region (by id).
+    @inline(__always)
+    func allows(region: Int32) -> Bool { regions?.contains(region) ?? true }
+
+    init(name: String, approved: IDSet, regions: IDSet?, regionOrder: [Int32]?, location: SourceLocation) {
+        self.name = name
+        self.approved = approved
+        self.regions = regions
+        self.regionOrder = regionOrder
+        self.location = location
+    }
 }
 
-struct CompiledTeam: Sendable {
+final class CompiledTeam: Sendable {
     let name: String
     let environments: IDSet?
     let models: IDSet?
     let regions: IDSet?
     let regionOrder: [Int32]?
     let maxRequestCost: Located<USD>?
+    /// `max_request_cost` in nano-USD, or Int64.max.
+    let maxRequestCostNanos: Int64
     let location: SourceLocation
+
+    @inline(__always)
+    func allows(environment: Int32) -> Bool { environments?.contains(environment) ?? true }
+    @inline(__always)
+    func allows(model: Int32) -> Bool { models?.contains(model) ?? true }
+    @inline(__always)
+    func allows(region: Int32) -> Bool { regions?.contains(region) ?? true }
+
+    init(name: String, environments: IDSet?, models: IDSet?, regions: IDSet?, regionOrder: [Int32]?,
+         maxRequestCost: Located<USD>?, location: SourceLocation)
+    {
+        self.name = name
+        self.environments = environments
+        self.models = models
+        self.regions = regions
+        self.regionOrder = regionOrder
+        self.maxRequestCost = maxRequestCost
+        self.maxRequestCostNanos = maxRequestCost?.value.nanos ?? Int64.max
+        self.location = location
+    }
 }
 
-struct CompiledRule: Sendable {
-    let definition: RuleDefinition
+final class CompiledRule: Sendable {
+    let id: String
     let when: CompiledCondition?
     let unless: CompiledCondition?
+    /// The effect once enforcement is applied: deny only for enforced deny rules.
+    let effect: ViolationEffect
+    let severity: Severity
+    let message: String
+    let location: SourceLocation
+
+    init(definition: RuleDefinition, when: CompiledCondition?, unless: CompiledCondition?) {
+        self.id = definition.id
+        self.when = when
+        self.unless = unless
+        self.effect = definition.effect == .deny && definition.enforcement == .enforce ? .deny : .warn
+        self.severity = definition.severity
+        self.message = definition.message ?? definition.description ?? "rule \(definition.id) matched"
+        self.location = definition.location
+    }
 }
 
-struct CompiledBudget: Sendable {
-    let definition: BudgetDefinition
+final class CompiledBudget: Sendable {
+    let id: String
+    /// The id's hash, so counter keys do not hash it per request.
+    let idHash: Int
+    let scope: [ScopePart]
+    let period: BudgetPeriod
+    let limits: BudgetLimits
+    let overrides: [String: BudgetLimits]
+    let alerts: [Int64]
+    let onExceed: BudgetAction
+    let location: SourceLocation
     let when: CompiledCondition?
     /// For team shorthand: the only team whose requests count.
     let team: Int32?
+    /// Whether any exception names this budget (else the waiver lookup is skipped).
+    let waivable: Bool
+
+    init(definition: BudgetDefinition, when: CompiledCondition?, team: Int32?, waivable: Bool) {
+        self.id = definition.id
+        self.idHash = definition.id.hashValue
+        self.scope = definition.scope
+        self.period = definition.period
+        self.limits = definition.limits
+        self.overrides = definition.overrides.mapValues(\.value)
+        self.alerts = definition.alerts
+        self.onExceed = definition.onExceed
+        self.location = definition.location
+        self.when = when
+        self.team = team
+        self.waivable = waivable
+    }
+
+    /// The caps for a scope key, honouring overrides.
+    @inline(__always)
+    func limits(forKey key: String) -> BudgetLimits {
+        overrides.isEmpty ? limits : overrides[key] ?? limits
+    }
 }
 
-struct CompiledException: Sendable {
+final class CompiledException: Sendable {
     let id: String
     let when: CompiledCondition?
     let expiresAt: Timestamp
     let location: SourceLocation
+
+    init(id: String, when: CompiledCondition?, expiresAt: Timestamp, location: SourceLocation) {
+        self.id = id
+        self.when = when
+        self.expiresAt = expiresAt
+        self.location = location
+    }
 }
 
 /// Buckets of definitions (rules or budgets) by the team, model or
@@ -251,18 +430,24 @@ struct DefinitionIndex: Sendable {
         self.byModel = byModel
         self.byEnvironment = byEnvironment
         self.unpinned = unpinned
+        maximum = unpinned.count + (byTeam.map(\.count).max() ?? 0) + (byModel.map(\.count).max() ?? 0)
+            + (byEnvironment.map(\.count).max() ?? 0)
     }
 
-    /// The definitions that may apply, in definition order.
+    /// The definitions that may apply come from four buckets; `bucket(0…3, …)` returns each
+    /// (each definition is in at most one bucket for a request, so none repeats).
     @inline(__always)
-    func candidates(team: Int32, model: Int32, environment: Int32, into result: inout [Int32]) {
-        result.removeAll(keepingCapacity: true)
-        result.append(contentsOf: unpinned)
-        if team >= 0 { result.append(contentsOf: byTeam[Int(team)]) }
-        if model >= 0 { result.append(contentsOf: byModel[Int(model)]) }
-        if environment >= 0 { result.append(contentsOf: byEnvironment[Int(environment)]) }
-        if result.count > 1 { result.sort() }
+    func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> [Int32] {
+        switch number {
+        case 0: return unpinned
+        case 1: return team >= 0 ? byTeam[Int(team)] : []
+        case 2: return model >= 0 ? byModel[Int(model)] : []
+        default: return environment >= 0 ? byEnvironment[Int(environment)] : []
+        }
     }
+
+    /// The most definitions a request can see (for reserving capacity).
+    let maximum: Int
 }
 
 /// Compiles `Condition`s against interned names.
@@ -274,13 +459,12 @@ struct ConditionCompiler {
     let providers: Interner
 
     func compile(_ condition: Condition) -> CompiledCondition {
-        var tests: [CompiledCondition.Test] = []
+        var builder = ConditionBuilder()
         var pins: [CompiledCondition.IDAttribute: [Int32]] = [:]
         for clause in condition.clauses {
             for matcher in clause.matchers {
-                guard let test = compile(clause.attribute, matcher) else { continue }
-                tests.append(test)
-                if matcher.op == .equals || matcher.op == .in, case .id(let attribute, _, false, nil) = test {
+                compile(clause.attribute, matcher, into: &builder)
+                if matcher.op == .equals || matcher.op == .in, let attribute = idAttribute(clause.attribute) {
                     let ids = matcher.operands.compactMap { idOf(attribute, $0.value) }
                     if ids.count == matcher.operands.count { pins[attribute] = ids }
                 }
@@ -290,7 +474,7 @@ struct ConditionCompiler {
         let pinned = [CompiledCondition.IDAttribute.team, .model, .environment].lazy.compactMap { attribute in
             pins[attribute].map { (attribute: attribute, ids: $0) }
         }.first
-        return CompiledCondition(tests: tests, pinned: pinned)
+        return builder.build(pinned: pinned)
     }
 
     private func idAttribute(_ attribute: Condition.Attribute) -> CompiledCondition.IDAttribute? {
@@ -325,7 +509,7 @@ struct ConditionCompiler {
         }
     }
 
-    private func compile(_ attribute: Condition.Attribute, _ matcher: Condition.Matcher) -> CompiledCondition.Test? {
+    private func compile(_ attribute: Condition.Attribute, _ matcher: Condition.Matcher, into builder: inout ConditionBuilder) {
         let texts = matcher.operands.compactMap { operand -> String? in
             if case .text(let text) = operand.value { return text }
             return nil
@@ -337,23 +521,24 @@ struct ConditionCompiler {
             case .flag: return nil
             }
         }
+        let flag: Bool? = {
+            if case .flag(let flag) = matcher.operands.first?.value { return flag }
+            return nil
+        }()
         if let id = idAttribute(attribute) {
             let capacity = names(id).count
             switch matcher.op {
-            case .equals, .in:
-                return .id(id, IDSet(capacity: capacity, texts.compactMap { idOf(id, .text($0)) }), negate: false, glob: nil)
-            case .notIn:
-                return .id(id, IDSet(capacity: capacity, texts.compactMap { idOf(id, .text($0)) }), negate: true, glob: nil)
+            case .equals, .in, .notIn:
+                builder.ids(id, IDSet(capacity: capacity, texts.compactMap { idOf(id, .text($0)) }), negate: matcher.op == .notIn, glob: nil)
             case .glob:
                 let pattern = texts.first ?? ""
                 let all = names(id)
-                var matching = all.indices.filter { TextMatching.glob(pattern, matches: all[$0]) }.map(Int32.init)
-                if id == .model {  // a model matches through its aliases too
-                    matching = policy.models.indices.filter { EnvironmentApproval.matches(pattern, policy.models[$0]) }.map(Int32.init)
-                }
-                return .id(id, IDSet(capacity: capacity, matching), negate: false, glob: pattern)
+                let matching = id == .model
+                    ? policy.models.indices.filter { EnvironmentApproval.matches(pattern, policy.models[$0]) }.map(Int32.init)
+                    : all.indices.filter { TextMatching.glob(pattern, matches: all[$0]) }.map(Int32.init)
+                builder.ids(id, IDSet(capacity: capacity, matching), negate: false, glob: pattern)
             case .gt, .gte, .lt, .lte:
-                guard let rank = texts.first.flatMap({ idOf(.tier, .text($0)) }) else { return nil }
+                let rank = texts.first.flatMap { idOf(.tier, .text($0)) } ?? -1
                 let ranks = (0..<Int32(capacity)).filter { value in
                     switch matcher.op {
                     case .gt: return value > rank
@@ -362,51 +547,46 @@ struct ConditionCompiler {
                     default: return value <= rank
                     }
                 }
-                return .id(id, IDSet(capacity: capacity, ranks), negate: false, glob: nil)
+                builder.ids(id, IDSet(capacity: capacity, ranks), negate: false, glob: nil)
             case .exists:
-                if case .flag(let flag) = matcher.operands.first?.value { return .exists(nil, id, flag) }
-                return nil
+                builder.exists(id: id, flag ?? true)
             }
+            return
         }
+        let text: (CompiledCondition.TextAttribute, String?)?
         let number: CompiledCondition.NumberAttribute?
-        let text: CompiledCondition.TextAttribute?
         switch attribute {
-        case .region: (number, text) = (nil, .region)
-        case .user: (number, text) = (nil, .user)
-        case .tag(let key): (number, text) = (nil, .tag(key))
-        case .inputTokens: (number, text) = (.inputTokens, nil)
-        case .cachedInputTokens: (number, text) = (.cachedInputTokens, nil)
-        case .cacheWriteTokens: (number, text) = (.cacheWriteTokens, nil)
-        case .outputTokens: (number, text) = (.outputTokens, nil)
-        case .totalTokens: (number, text) = (.totalTokens, nil)
-        case .cost: (number, text) = (.cost, nil)
-        case .hour: (number, text) = (.hour, nil)
-        case .weekday: (number, text) = (.weekday, nil)
-        default: (number, text) = (nil, nil)
+        case .region: (text, number) = ((.region, nil), nil)
+        case .user: (text, number) = ((.user, nil), nil)
+        case .tag(let key): (text, number) = ((.tag, key), nil)
+        case .inputTokens: (text, number) = (nil, .inputTokens)
+        case .cachedInputTokens: (text, number) = (nil, .cachedInputTokens)
+        case .cacheWriteTokens: (text, number) = (nil, .cacheWriteTokens)
+        case .outputTokens: (text, number) = (nil, .outputTokens)
+        case .totalTokens: (text, number) = (nil, .totalTokens)
+        case .cost: (text, number) = (nil, .cost)
+        case .hour: (text, number) = (nil, .hour)
+        case .weekday: (text, number) = (nil, .weekday)
+        default: (text, number) = (nil, nil)
         }
-        if let text {
+        if let (attribute, key) = text {
             switch matcher.op {
-            case .equals, .in: return .text(text, Set(texts), negate: false)
-            case .notIn: return .text(text, Set(texts), negate: true)
-            case .glob: return .textGlob(text, texts.first ?? "")
-            case .exists:
-                if case .flag(let flag) = matcher.operands.first?.value { return .exists(text, nil, flag) }
-                return nil
-            default: return nil
+            case .equals, .in, .notIn: builder.texts(attribute, tag: key, Set(texts), negate: matcher.op == .notIn)
+            case .glob: builder.glob(attribute, tag: key, texts.first ?? "")
+            case .exists: builder.exists(text: attribute, tag: key, flag ?? true)
+            default: builder.always(false)
             }
+            return
         }
-        guard let number else { return nil }
+        guard let number else { return }
         switch matcher.op {
-        case .equals, .in: return .numbers(number, Set(numbers), negate: false)
-        case .notIn: return .numbers(number, Set(numbers), negate: true)
-        case .gt: return numbers.first.map { .range(number, ($0 == Int64.max ? $0 : $0 + 1)...Int64.max) }
-        case .gte: return numbers.first.map { .range(number, $0...Int64.max) }
-        case .lt: return numbers.first.map { $0 == Int64.min ? .numbers(number, [], negate: false) : .range(number, Int64.min...($0 - 1)) }
-        case .lte: return numbers.first.map { .range(number, Int64.min...$0) }
-        case .exists:
-            if case .flag(let flag) = matcher.operands.first?.value { return .exists(nil, nil, flag) }
-            return nil
-        case .glob: return nil
+        case .equals, .in, .notIn: builder.numbers(number, Set(numbers), negate: matcher.op == .notIn)
+        case .gt: if let value = numbers.first { value == Int64.max ? builder.always(false) : builder.range(number, value + 1, Int64.max) }
+        case .gte: if let value = numbers.first { builder.range(number, value, Int64.max) }
+        case .lt: if let value = numbers.first { value == Int64.min ? builder.always(false) : builder.range(number, Int64.min, value - 1) }
+        case .lte: if let value = numbers.first { builder.range(number, Int64.min, value) }
+        case .exists: builder.always(flag ?? true)
+        case .glob: builder.always(false)
         }
     }
 }

@@ -41,12 +41,14 @@ public struct BudgetStatus: Sendable, Hashable {
         case usd, tokens, requests
     }
 
+    /// The counter: budget id, scope key and window.
+    public let counter: CounterKey
     /// The budget id.
-    public let id: String
+    public var id: String { counter.budget }
     /// The scope key, e.g. `payments` or `payments/qa`.
-    public let key: String
-    /// The calendar window, e.g. `2026-11`.
-    public let window: String
+    public var key: String { counter.key }
+    /// The calendar window, e.g. `2026-11` (formatted when asked for).
+    public var window: String { counter.windowLabel }
     /// What the numbers count.
     public let unit: Unit
     /// The cap (nano-USD for `usd`).
@@ -58,6 +60,26 @@ public struct BudgetStatus: Sendable, Hashable {
 
     /// What is left: limit − spent − reserved (negative when over).
     public var remaining: Int64 { limit &- spent &- reserved }
+
+    /// The statuses of counters (one per capped unit), given their states in the same order.
+    static func statuses(_ counters: [CounterReservation], states: [CounterState]) -> [BudgetStatus] {
+        var result: [BudgetStatus] = []
+        result.reserveCapacity(counters.count)
+        for (offset, entry) in counters.enumerated() {
+            let state = offset < states.count ? states[offset] : CounterState()
+            let counter = entry.counter
+            if let usd = entry.limits.usd {
+                result.append(BudgetStatus(counter: counter, unit: .usd, limit: usd.nanos, spent: state.spent.usd, reserved: state.reserved.usd))
+            }
+            if let tokens = entry.limits.tokens {
+                result.append(BudgetStatus(counter: counter, unit: .tokens, limit: tokens, spent: state.spent.tokens, reserved: state.reserved.tokens))
+            }
+            if let requests = entry.limits.requests {
+                result.append(BudgetStatus(counter: counter, unit: .requests, limit: requests, spent: state.spent.requests, reserved: state.reserved.requests))
+            }
+        }
+        return result
+    }
 }
 
 /// A budget counter crossing one of its `alerts` fractions.
@@ -80,6 +102,27 @@ public struct BudgetAlert: Sendable, Hashable {
 
 /// Purser's answer for one request (SPEC §4).
 public struct Decision: Sendable {
+    init(decision: Verdict, id: DecisionID, requestID: String?, model: String, region: String?, rerouted: Bool, cost: USD?,
+         violations: [Violation], states: [CounterState], alerts: [BudgetAlert], policyRevision: String, timestamp: Timestamp,
+         counters: [CounterReservation], model compiled: CompiledModel?, reserved: Bool)
+    {
+        self.decision = decision
+        self.id = id
+        self.requestID = requestID
+        self.model = model
+        self.region = region
+        self.rerouted = rerouted
+        self.cost = cost
+        self.violations = violations
+        self.states = states
+        self.alerts = alerts
+        self.policyRevision = policyRevision
+        self.timestamp = timestamp
+        self.counters = counters
+        self.pricedModel = compiled
+        self.reserved = reserved
+    }
+
     /// Allow or deny.
     public let decision: Verdict
     /// A unique id; `settle` and `release` are idempotent by it.
@@ -96,8 +139,10 @@ public struct Decision: Sendable {
     public let cost: USD?
     /// Everything the request broke, with effects.
     public let violations: [Violation]
-    /// Every budget counter the request counts against.
-    public let budgets: [BudgetStatus]
+    /// Every budget counter the request counts against, one status per capped unit.
+    public var budgets: [BudgetStatus] { BudgetStatus.statuses(counters, states: states) }
+    /// The counters' states as the decision saw them (after its reservation, when reserved).
+    let states: [CounterState]
     /// Alerts this request raised (authorize and settle only).
     public let alerts: [BudgetAlert]
     /// The policy revision that decided.
@@ -106,8 +151,8 @@ public struct Decision: Sendable {
     public let timestamp: Timestamp
     /// The budget counters the request counts against (reserved when `reserved`), so settle can find them.
     let counters: [CounterReservation]
-    /// The chosen model's price, so settle can price actual usage.
-    let price: Price?
+    /// The chosen model, so settle can price actual usage.
+    let pricedModel: CompiledModel?
     /// Whether `authorize` reserved the estimate on `counters`.
     public let reserved: Bool
 

@@ -134,11 +134,11 @@ public final class Enforcer: Sendable {
         guard !assessment.counters.isEmpty else { return .admitted([], []) }
         do throws(LedgerError) {
             if !reserve {
-                let states = try ledger.read(assessment.counters.map(\.counter), now: now)
+                let states = try ledger.read(entries: assessment.counters, now: now)
                 evaluator.applyBudgets(&assessment, states: states, resolved)
                 return assessment.denied ? .refused : .admitted(states, [])
             }
-            let ttl = evaluator.policy.settings.reservationTTLSeconds
+            let ttl = evaluator.policy.flags.reservationTTLSeconds
             let expiry = Timestamp(nanoseconds: now.nanoseconds &+ ttl &* 1_000_000_000)
             switch try ledger.reserve(id, assessment.counters, expiresAt: expiry, now: now) {
             case .exceeded(_, let states):
@@ -151,7 +151,7 @@ public final class Enforcer: Sendable {
                 return .admitted(states, alerts(crossed, assessment.counters, states))
             }
         } catch {
-            let allow = evaluator.policy.settings.ledgerUnavailable == .allow
+            let allow = evaluator.policy.flags.ledgerUnavailable == .allow
             let check = BuiltinCheck.ledgerUnavailable
             let input = evaluator.conditionInput(resolved, assessment.candidate, cost: assessment.cost)
             assessment.violations.append(evaluator.finish(
@@ -165,7 +165,7 @@ public final class Enforcer: Sendable {
 
     private func readStates(_ assessment: Evaluator.Assessment, now: Timestamp) -> [CounterState]? {
         guard !assessment.counters.isEmpty else { return [] }
-        return try? ledger.read(assessment.counters.map(\.counter), now: now)
+        return try? ledger.read(entries: assessment.counters, now: now)
     }
 
     private func alerts(_ crossed: [(entry: Int, threshold: Int64)], _ counters: [CounterReservation], _ states: [CounterState]) -> [BudgetAlert] {
@@ -185,13 +185,12 @@ public final class Enforcer: Sendable {
                           chosen: Evaluator.Assessment, violations: [Violation], states: [CounterState],
                           alerts: [BudgetAlert], rerouted: Bool) -> Decision
     {
-        let evaluator = Evaluator(policy: policy)
         let model = chosen.candidate.model >= 0 ? policy.models[Int(chosen.candidate.model)] : nil
         return Decision(
             decision: verdict, id: id, requestID: resolved.request.id, model: chosen.candidate.modelName,
             region: chosen.candidate.region, rerouted: rerouted, cost: chosen.cost, violations: violations,
-            budgets: evaluator.statuses(chosen, states: states), alerts: alerts, policyRevision: policy.revision,
-            timestamp: resolved.timestamp, counters: chosen.counters, price: model?.price,
+            states: states, alerts: alerts, policyRevision: policy.revision,
+            timestamp: resolved.timestamp, counters: chosen.counters, model: model,
             reserved: verdict == .allow && !states.isEmpty)
     }
 
@@ -210,7 +209,7 @@ public final class Enforcer: Sendable {
     /// Replaces a decision's reservation with the actual usage, priced at the decision's model.
     /// Idempotent by decision id: a second settle counts nothing.
     public func settle(_ decision: Decision, usage: Usage) throws(LedgerError) -> Settlement {
-        try settle(decision, cost: decision.price.flatMap { usage.cost(at: $0) }, tokens: usage.totalTokens)
+        try settle(decision, cost: decision.pricedModel?.rates?.cost(usage), tokens: usage.totalTokens)
     }
 
     /// Replaces a decision's reservation with an actual cost (when the provider reports it).

@@ -6,8 +6,8 @@
 struct Evaluator {
     let policy: CompiledPolicy
 
-    /// A request resolved against the policy's names.
-    struct Resolved {
+    /// A request resolved against the policy's names (a class: shared by every candidate without copying).
+    final class Resolved {
         let request: Request
         let timestamp: Timestamp
         let team: Int32
@@ -15,6 +15,16 @@ struct Evaluator {
         let model: Int32
         let hour: Int64
         let weekday: Int64
+
+        init(request: Request, timestamp: Timestamp, team: Int32, environment: Int32, model: Int32, hour: Int64, weekday: Int64) {
+            self.request = request
+            self.timestamp = timestamp
+            self.team = team
+            self.environment = environment
+            self.model = model
+            self.hour = hour
+            self.weekday = weekday
+        }
     }
 
     /// A model and region to assess.
@@ -22,6 +32,8 @@ struct Evaluator {
         let model: Int32
         let modelName: String
         let region: String?
+        /// The region's id (-1 when unknown to the policy or absent).
+        var regionID: Int32 = -1
         /// Set when no region satisfies the policy for this model (the request named none).
         let noRegion: Bool
     }
@@ -32,8 +44,6 @@ struct Evaluator {
         var violations: [Violation] = []
         /// The budget counters the request counts against.
         var counters: [CounterReservation] = []
-        /// The budget index of each counter.
-        var counterBudgets: [Int32] = []
         let cost: USD?
         /// Whether a violation other than a budget denies.
         var denied: Bool { violations.contains { $0.effect == .deny } }
@@ -59,43 +69,50 @@ struct Evaluator {
             hour: hour, weekday: weekday)
     }
 
+    /// A candidate with its region's id looked up once.
+    private func candidate(_ model: Int32, _ name: String, region: String?, noRegion: Bool) -> Candidate {
+        var result = Candidate(model: model, modelName: name, region: region, noRegion: noRegion)
+        result.regionID = region.map { policy.regions.id($0) } ?? -1
+        return result
+    }
+
     /// The request as asked: its model, and its region (or one Purser picks).
     func original(_ resolved: Resolved) -> Candidate {
         let model = resolved.model
         let name = model >= 0 ? policy.models[Int(model)].name : resolved.request.model
         if let region = resolved.request.region {
-            return Candidate(model: model, modelName: name, region: region, noRegion: false)
+            return candidate(model, name, region: region, noRegion: false)
         }
         let (region, none) = pickRegion(resolved, model: model, excluding: nil)
-        return Candidate(model: model, modelName: name, region: region, noRegion: none)
+        return candidate(model, name, region: region, noRegion: none)
     }
 
     /// The reroute candidates of SPEC §3 step 6, in order: the region fallback,
     /// then each model fallback (in the request's region or its fallback).
     func fallbacks(_ resolved: Resolved, from original: Candidate) -> [Candidate] {
-        guard policy.settings.reroute, resolved.request.allowReroute else { return [] }
+        guard policy.flags.reroute, resolved.request.allowReroute else { return [] }
         var result: [Candidate] = []
         let region = original.region
         if original.model >= 0, let region, let fallback = regionFallback(resolved, model: original.model, from: region) {
-            result.append(Candidate(model: original.model, modelName: original.modelName, region: fallback, noRegion: false))
+            result.append(candidate(original.model, original.modelName, region: fallback, noRegion: false))
         }
         guard original.model >= 0 else { return result }
         for fallback in policy.models[Int(original.model)].fallbacks {
             let name = policy.models[Int(fallback)].name
             if let region {
                 if regionUsable(resolved, model: fallback, region: region) {
-                    result.append(Candidate(model: fallback, modelName: name, region: region, noRegion: false))
+                    result.append(candidate(fallback, name, region: region, noRegion: false))
                 } else if let other = regionFallback(resolved, model: fallback, from: region) {
-                    result.append(Candidate(model: fallback, modelName: name, region: other, noRegion: false))
+                    result.append(candidate(fallback, name, region: other, noRegion: false))
                 } else if resolved.request.region == nil {
                     let (picked, none) = pickRegion(resolved, model: fallback, excluding: nil)
-                    result.append(Candidate(model: fallback, modelName: name, region: picked, noRegion: none))
+                    result.append(candidate(fallback, name, region: picked, noRegion: none))
                 } else {
-                    result.append(Candidate(model: fallback, modelName: name, region: region, noRegion: false))
+                    result.append(candidate(fallback, name, region: region, noRegion: false))
                 }
             } else {
                 let (picked, none) = pickRegion(resolved, model: fallback, excluding: nil)
-                result.append(Candidate(model: fallback, modelName: name, region: picked, noRegion: none))
+                result.append(candidate(fallback, name, region: picked, noRegion: none))
             }
         }
         return result
@@ -115,24 +132,29 @@ struct Evaluator {
     /// Allowed globally, for the environment and the team; served by the model; not unavailable.
     private func regionUsable(_ resolved: Resolved, model: Int32, region: String) -> Bool {
         let id = policy.regions.id(region)
-        if let allowed = policy.allowedRegions, !allowed.contains(id) { return false }
-        if resolved.environment >= 0, let regions = policy.environments[Int(resolved.environment)].regions, !regions.contains(id) { return false }
-        if resolved.team >= 0, let regions = policy.teams[Int(resolved.team)].regions, !regions.contains(id) { return false }
-        if model >= 0, let regions = policy.models[Int(model)].regions, !regions.contains(id) { return false }
-        return !resolved.request.unavailableRegions.contains(region)
+        guard policy.allowsGlobally(id) else { return false }
+        if resolved.environment >= 0, !policy.environments[Int(resolved.environment)].allows(region: id) { return false }
+        if resolved.team >= 0, !policy.teams[Int(resolved.team)].allows(region: id) { return false }
+        if model >= 0, !policy.models[Int(model)].serves(id) { return false }
+        return resolved.request.unavailableRegions.isEmpty || !resolved.request.unavailableRegions.contains(region)
     }
 
     /// For a request without a region: the first usable region in the most
     /// specific ordering the policy gives (team, environment, global, model).
     /// Returns nil (and false) when nothing constrains regions.
     private func pickRegion(_ resolved: Resolved, model: Int32, excluding: String?) -> (String?, Bool) {
-        let orders: [[Int32]?] = [
-            resolved.team >= 0 ? policy.teams[Int(resolved.team)].regionOrder : nil,
-            resolved.environment >= 0 ? policy.environments[Int(resolved.environment)].regionOrder : nil,
-            policy.allowedRegions != nil ? policy.source.regions.allowed?.map { policy.regions.id($0.value) } : nil,
-            model >= 0 ? policy.models[Int(model)].regionOrder : nil,
-        ]
-        guard let order = orders.lazy.compactMap({ $0 }).first else { return (nil, false) }
+        let order: [Int32]
+        if resolved.team >= 0, let teamOrder = policy.teams[Int(resolved.team)].regionOrder {
+            order = teamOrder
+        } else if resolved.environment >= 0, let environmentOrder = policy.environments[Int(resolved.environment)].regionOrder {
+            order = environmentOrder
+        } else if let allowedOrder = policy.allowedRegionOrder {
+            order = allowedOrder
+        } else if model >= 0, let modelOrder = policy.models[Int(model)].regionOrder {
+            order = modelOrder
+        } else {
+            return (nil, false)
+        }
         for id in order {
             let name = policy.regions.names[Int(id)]
             if name != excluding, regionUsable(resolved, model: model, region: name) { return (name, false) }
@@ -145,23 +167,18 @@ struct Evaluator {
     func conditionInput(_ resolved: Resolved, _ candidate: Candidate, cost: USD?) -> ConditionInput {
         let model = candidate.model >= 0 ? policy.models[Int(candidate.model)] : nil
         return ConditionInput(
-            team: resolved.team, environment: resolved.environment, model: candidate.model,
-            provider: model?.provider ?? -1, tier: model?.tier ?? -1,
-            teamName: resolved.request.team, environmentName: resolved.request.environment,
-            modelName: candidate.modelName, providerName: model?.providerName,
-            region: candidate.region, user: resolved.request.user, tags: resolved.request.tags,
-            usage: resolved.request.usage, cost: cost?.nanos, hour: resolved.hour, weekday: resolved.weekday)
+            resolved: resolved, model: candidate.model, provider: model?.provider ?? -1, tier: model?.tier ?? -1,
+            modelName: candidate.modelName, providerName: model?.providerName, region: candidate.region, cost: cost?.nanos)
     }
 
     /// Every violation except budget caps (which need counter states), and the counters to check.
     func assess(_ resolved: Resolved, _ candidate: Candidate) -> Assessment {
-        let request = resolved.request
         let modelIndex = candidate.model
         let model = modelIndex >= 0 ? policy.models[Int(modelIndex)] : nil
-        let cost: USD? = request.cost ?? model?.price.flatMap { request.usage.cost(at: $0) }
+        let cost: USD? = resolved.request.cost ?? model?.rates?.cost(resolved.request.usage)
         var assessment = Assessment(candidate: candidate, cost: cost)
         let input = conditionInput(resolved, candidate, cost: cost)
-        let settings = policy.settings
+        let settings = policy.flags
         let team = resolved.team >= 0 ? policy.teams[Int(resolved.team)] : nil
         let environment = resolved.environment >= 0 ? policy.environments[Int(resolved.environment)] : nil
 
@@ -173,11 +190,11 @@ struct Evaluator {
 
         // Unknown names.
         if team == nil {
-            let message = request.team.map { "team \"\($0)\" is not defined in the policy" } ?? "the request names no team"
+            let message = resolved.request.team.map { "team \"\($0)\" is not defined in the policy" } ?? "the request names no team"
             add(.unknownTeam, settings.unknownTeam == .deny ? .deny : .warn, message, nil)
         }
         if environment == nil {
-            let message = request.environment.map { "environment \"\($0)\" is not defined in the policy" } ?? "the request names no environment"
+            let message = resolved.request.environment.map { "environment \"\($0)\" is not defined in the policy" } ?? "the request names no environment"
             add(.unknownEnvironment, settings.unknownEnvironment == .deny ? .deny : .warn, message, nil)
         }
         if model == nil {
@@ -186,13 +203,13 @@ struct Evaluator {
         }
 
         // Access.
-        if let team, let environment, let allowed = team.environments, !allowed.contains(resolved.environment) {
+        if let team, let environment, !team.allows(environment: resolved.environment) {
             add(.teamEnvironment, .deny, "team \(team.name) may not run in \(environment.name)", team.location)
         }
         if let model, let environment, !environment.approved.contains(modelIndex) {
             add(.environmentModel, .deny, "\(model.name) (\(policy.tiers[Int(model.tier)])) is not approved in \(environment.name)", environment.location)
         }
-        if let model, let team, let allowed = team.models, !allowed.contains(modelIndex) {
+        if let model, let team, !team.allows(model: modelIndex) {
             add(.teamModel, .deny, "\(model.name) is not on team \(team.name)'s model list", team.location)
         }
 
@@ -200,54 +217,58 @@ struct Evaluator {
         if candidate.noRegion {
             add(.regionNotAllowed, .deny, "no allowed region serves \(candidate.modelName) for this request", team?.location ?? environment?.location ?? policy.allowedRegionsLocation)
         } else if let region = candidate.region {
-            let id = policy.regions.id(region)
-            var scopes: [String] = []
-            var source: SourceLocation?
-            if let allowed = policy.allowedRegions, !allowed.contains(id) {
-                scopes.append("by regions.allowed")
-                source = policy.allowedRegionsLocation
-            }
-            if let environment, let regions = environment.regions, !regions.contains(id) {
-                scopes.append("in environment \(environment.name)")
-                source = source ?? environment.location
-            }
-            if let team, let regions = team.regions, !regions.contains(id) {
-                scopes.append("for team \(team.name)")
-                source = source ?? team.location
-            }
-            if !scopes.isEmpty {
+            let id = candidate.regionID
+            let global = policy.allowsGlobally(id)
+            let byEnvironment = environment?.allows(region: id) ?? true
+            let byTeam = team?.allows(region: id) ?? true
+            if !(global && byEnvironment && byTeam) {
+                var scopes: [String] = []
+                var source: SourceLocation?
+                if !global {
+                    scopes.append("by regions.allowed")
+                    source = policy.allowedRegionsLocation
+                }
+                if let environment, !byEnvironment {
+                    scopes.append("in environment \(environment.name)")
+                    source = source ?? environment.location
+                }
+                if let team, !byTeam {
+                    scopes.append("for team \(team.name)")
+                    source = source ?? team.location
+                }
                 add(.regionNotAllowed, .deny, "region \(region) is not allowed " + scopes.joined(separator: ", "), source)
             }
-            if let model, let regions = model.regions, !regions.contains(id) {
+            if let model, !model.serves(id) {
                 add(.modelRegion, .deny, "\(model.name) is not served in \(region)", model.location)
             }
-            if request.unavailableRegions.contains(region) {
+            if resolved.request.unavailableRegions.contains(region) {
                 add(.regionUnavailable, .deny, "region \(region) is unavailable (listed in unavailable_regions)", nil)
             }
         }
 
         // Cost.
-        if let team, let max = team.maxRequestCost, let cost, cost > max.value {
+        if let team, let cost, cost.nanos > team.maxRequestCostNanos, let max = team.maxRequestCost {
             add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above team \(team.name)'s max_request_cost of \(max.value) USD", max.location)
         }
 
         // Budgets: which counters the request counts against.
-        var indexes: [Int32] = []
-        policy.budgetIndex.candidates(team: resolved.team, model: modelIndex, environment: resolved.environment, into: &indexes)
         var needsPrice = false
-        for index in indexes {
-            let budget = policy.budgets[Int(index)]
-            if let only = budget.team, only != resolved.team { continue }
-            if let when = budget.when, !when.matches(input) { continue }
-            guard let key = scopeKey(budget.definition.scope, resolved, candidate, model) else { continue }
-            let limits = budget.definition.limits(forKey: key)
-            let window = CalendarWindow.index(of: resolved.timestamp.seconds, period: budget.definition.period, zone: policy.zone)
-            let counter = CounterKey(budget: budget.definition.id, key: key, period: budget.definition.period, window: window)
-            let amount = Amount(usd: cost?.nanos ?? 0, tokens: request.usage.totalTokens, requests: 1)
-            let enforced = budget.definition.onExceed == .deny && waiver(for: budget.definition.id, input, resolved) == nil
-            assessment.counters.append(CounterReservation(counter: counter, amount: amount, limits: limits, enforced: enforced, alerts: budget.definition.alerts))
-            assessment.counterBudgets.append(index)
-            if limits.usd != nil { needsPrice = true }
+        let amount = Amount(usd: cost?.nanos ?? 0, tokens: resolved.request.usage.totalTokens, requests: 1)
+        let seconds = resolved.timestamp.seconds
+        assessment.counters.reserveCapacity(policy.budgetIndex.maximum)
+        for bucket in 0..<4 {
+            for index in policy.budgetIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
+                let budget = policy.budgets[Int(index)]
+                if let only = budget.team, only != resolved.team { continue }
+                if let when = budget.when, !when.matches(input) { continue }
+                guard let (key, keyHash) = scopeKey(budget.scope, resolved, candidate, model) else { continue }
+                let limits = budget.limits(forKey: key)
+                let window = CalendarWindow.index(of: seconds, period: budget.period, zone: policy.zone)
+                let counter = CounterKey(budget: budget.id, budgetHash: budget.idHash, key: key, keyHash: keyHash, period: budget.period, window: window)
+                let enforced = budget.onExceed == .deny && !(budget.waivable && waiver(for: budget.id, input, resolved) != nil)
+                assessment.counters.append(CounterReservation(counter: counter, amount: amount, limits: limits, enforced: enforced, alerts: budget.alerts))
+                if limits.usd != nil { needsPrice = true }
+            }
         }
         // An unknown model that is already denied needs no second, pricing violation.
         if needsPrice && cost == nil && (model != nil || settings.unknownModel == .warn) {
@@ -255,25 +276,47 @@ struct Evaluator {
             add(.unpricedModel, effect, "\(candidate.modelName) has no price and the request gives no cost, so its USD budgets cannot count it", model?.location)
         }
 
-        // Rules.
-        var ruleIndexes: [Int32] = []
-        policy.ruleIndex.candidates(team: resolved.team, model: modelIndex, environment: resolved.environment, into: &ruleIndexes)
-        for index in ruleIndexes {
-            let rule = policy.rules[Int(index)]
-            if let when = rule.when, !when.matches(input) { continue }
-            if let unless = rule.unless, unless.matches(input) { continue }
-            let definition = rule.definition
-            let effect: ViolationEffect = definition.effect == .deny && definition.enforcement == .enforce ? .deny : .warn
-            let message = definition.message ?? definition.description ?? "rule \(definition.id) matched"
-            assessment.violations.append(finish(
-                Violation(rule: definition.id, kind: .rule, effect: effect, severity: definition.severity,
-                          message: message, source: definition.location, waivedBy: nil), input, resolved))
+        // Rules, reported in definition order.
+        let firstRule = assessment.violations.count
+        var ruleOrder: [Int32] = []
+        for bucket in 0..<4 {
+            for index in policy.ruleIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
+                let rule = policy.rules[Int(index)]
+                if let when = rule.when, !when.matches(input) { continue }
+                if let unless = rule.unless, unless.matches(input) { continue }
+                assessment.violations.append(finish(
+                    Violation(rule: rule.id, kind: .rule, effect: rule.effect, severity: rule.severity,
+                              message: rule.message, source: rule.location, waivedBy: nil), input, resolved))
+                ruleOrder.append(index)
+            }
+        }
+        if ruleOrder.count > 1 {
+            let sorted = zip(ruleOrder, assessment.violations[firstRule...]).sorted { $0.0 < $1.0 }.map(\.1)
+            assessment.violations.replaceSubrange(firstRule..., with: sorted)
         }
         return assessment
     }
 
-    /// `org`, `payments`, `payments/qa`…; nil when a part is missing (no user, no such tag).
-    private func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?) -> String? {
+    /// `org`, `payments`, `payments/qa`… and its hash; nil when a part is missing (no user, no such tag).
+    private func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?) -> (String, Int)? {
+        if scope.count == 1 {
+            switch scope[0] {
+            case .org: return ("org", Evaluator.orgHash)
+            case .team:
+                guard let name = resolved.request.team else { return nil }
+                return (name, resolved.team >= 0 ? policy.teamHashes[Int(resolved.team)] : name.hashValue)
+            case .environment:
+                guard let name = resolved.request.environment else { return nil }
+                return (name, resolved.environment >= 0 ? policy.environmentHashes[Int(resolved.environment)] : name.hashValue)
+            case .model:
+                return (candidate.modelName, candidate.model >= 0 ? policy.modelHashes[Int(candidate.model)] : candidate.modelName.hashValue)
+            case .provider:
+                guard let model else { return nil }
+                return (model.providerName, policy.providerHashes[Int(model.provider)])
+            default:
+                break
+            }
+        }
         func part(_ part: ScopePart) -> String? {
             switch part {
             case .org: return "org"
@@ -285,15 +328,16 @@ struct Evaluator {
             case .tag(let key): return resolved.request.tags[key]
             }
         }
-        if scope.count == 1 { return part(scope[0]) }
         var key = ""
         for (offset, item) in scope.enumerated() {
             guard let value = part(item) else { return nil }
             if offset > 0 { key += "/" }
             key += value
         }
-        return key
+        return (key, key.hashValue)
     }
+
+    private static let orgHash = "org".hashValue
 
     /// The first unexpired exception that waives `id` for this request.
     func waiver(for id: String, _ input: ConditionInput, _ resolved: Resolved) -> CompiledException? {
@@ -320,7 +364,8 @@ struct Evaluator {
     func applyBudgets(_ assessment: inout Assessment, states: [CounterState], _ resolved: Resolved) {
         let input = conditionInput(resolved, assessment.candidate, cost: assessment.cost)
         for (offset, entry) in assessment.counters.enumerated() where !entry.admits(states[offset]) {
-            let budget = policy.budgets[Int(assessment.counterBudgets[offset])].definition
+            guard let index = policy.budgetLookup[entry.counter.budget] else { continue }
+            let budget = policy.budgets[Int(index)]
             let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
             assessment.violations.append(finish(
                 Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
@@ -339,30 +384,6 @@ struct Evaluator {
         if let requests = entry.limits.requests, used.requests > requests { parts.append("\(used.requests) of \(requests) requests") }
         let counter = entry.counter
         return "budget \(counter.budget) for \(counter.key) in \(counter.windowLabel) would reach " + parts.joined(separator: " and ")
-    }
-
-    /// The budget statuses a decision reports (one per capped unit).
-    func statuses(_ assessment: Assessment, states: [CounterState]) -> [BudgetStatus] {
-        var result: [BudgetStatus] = []
-        result.reserveCapacity(assessment.counters.count)
-        for (offset, entry) in assessment.counters.enumerated() {
-            let state = offset < states.count ? states[offset] : CounterState()
-            let counter = entry.counter
-            let window = counter.windowLabel
-            if let usd = entry.limits.usd {
-                result.append(BudgetStatus(id: counter.budget, key: counter.key, window: window, unit: .usd,
-                                           limit: usd.nanos, spent: state.spent.usd, reserved: state.reserved.usd))
-            }
-            if let tokens = entry.limits.tokens {
-                result.append(BudgetStatus(id: counter.budget, key: counter.key, window: window, unit: .tokens,
-                                           limit: tokens, spent: state.spent.tokens, reserved: state.reserved.tokens))
-            }
-            if let requests = entry.limits.requests {
-                result.append(BudgetStatus(id: counter.budget, key: counter.key, window: window, unit: .requests,
-                                           limit: requests, spent: state.spent.requests, reserved: state.reserved.requests))
-            }
-        }
-        return result
     }
 
     /// The violations a rerouted decision reports: the original's denials as `rerouted`,
