@@ -3,7 +3,8 @@ import Testing
 @testable import Purser
 
 /// The documentation's examples are executable: every ```yaml block is a
-/// complete policy that checks clean.
+/// complete policy that checks clean. (YAML that is not a policy, such as a
+/// pre-commit configuration, is fenced as ```yml.)
 @Suite("Documentation")
 struct DocumentationTests {
     /// The fenced blocks of a Markdown file whose info string is exactly `yaml`, with their line numbers.
