@@ -19,7 +19,8 @@ enum Output {
         bytes.withUnsafeBufferPointer { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard let base = buffer.baseAddress else { return true }
+                let written = Glibc.write(fd, base + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     return false
@@ -74,5 +75,98 @@ struct NowOption: ExpressibleByArgument {
         } else {
             return nil
         }
+    }
+}
+
+/// Reads a file or standard input in large chunks.
+final class ChunkReader {
+    private let fd: Int32
+    private let path: String
+    /// Whether the end of the input was reached.
+    private(set) var isAtEnd = false
+
+    init(_ path: String) throws {
+        self.path = path
+        if path == "-" {
+            fd = STDIN_FILENO
+            return
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            Output.error("purser: cannot read \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+    }
+
+    deinit {
+        if fd != STDIN_FILENO { close(fd) }
+    }
+
+    /// Up to `count` bytes; fewer only at the end of the input.
+    func read(_ count: Int) throws -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count, !isAtEnd {
+            let got = result.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress.map { $0 + filled }, count - filled)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                Output.error("purser: cannot read \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            if got == 0 { isAtEnd = true }
+            filled += got
+        }
+        result.removeLast(count - filled)
+        return result
+    }
+
+    /// Discards input up to and including the next newline; returns what follows it in the chunk read.
+    func skipPastNewline() throws -> [UInt8] {
+        while !isAtEnd {
+            let chunk = try read(1 << 20)
+            if let newline = chunk.firstIndex(of: 0x0A) { return Array(chunk[(newline + 1)...]) }
+        }
+        return []
+    }
+}
+
+/// A buffered writer to a file or standard output.
+final class OutputWriter {
+    private let fd: Int32
+    private let path: String
+    private var buffer: [UInt8] = []
+
+    init(_ path: String?) throws {
+        self.path = path ?? "-"
+        guard let path, path != "-" else {
+            fd = STDOUT_FILENO
+            return
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        guard Output.writeAll(buffer, to: fd) else {
+            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() {
+        try? flush()
+        if fd != STDOUT_FILENO { Glibc.close(fd) }
     }
 }

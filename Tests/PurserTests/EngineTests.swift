@@ -101,7 +101,7 @@ struct EngineTests {
         let decision = enforcer.evaluate(EngineFixture.request(model: "mini", input: 10_000_000, output: 0))
         #expect(decision.decision == .deny)
         #expect(decision.summary.contains("max-request-cost:deny"))
-        #expect(decision.violations.first { $0.rule == "max-request-cost" }?.message == "estimated cost 2.5 USD is above team payments's max_request_cost of 2 USD")
+        #expect(decision.violations.first { $0.rule == "max-request-cost" }?.message == "estimated cost 2.5 USD is above the max_request_cost of team payments (2 USD)")
     }
 
     @Test func unpricedModelsAreDeniedUnderUSDBudgets() throws {

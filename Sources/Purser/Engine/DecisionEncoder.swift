@@ -1,10 +1,30 @@
-/// Writes decisions as SPEC §4 JSON (snake_case), one object per call.
-public enum DecisionEncoder {
+/// Writes decisions as SPEC §4 JSON (snake_case), one compact object per call.
+///
+/// An encoder keeps a small cache of window labels, so encoding a stream of
+/// decisions formats each window once; use one encoder per thread.
+public struct DecisionEncoder {
+    private var labels: [LabelKey: [UInt8]] = [:]
+
+    private struct LabelKey: Hashable {
+        let period: BudgetPeriod
+        let window: Int64
+    }
+
+    /// An encoder with an empty label cache.
+    public init() {}
+
     /// Appends a decision as one compact JSON object.
-    public static func encode(_ decision: Decision, into json: inout JSONWriter) {
+    public mutating func encode(_ decision: Decision, into json: inout JSONWriter) {
         json.object { json in
             json.field("decision", decision.decision.rawValue)
-            json.field("decision_id", decision.id.description)
+            json.key("decision_id")
+            let id = decision.id
+            json.asciiString { bytes in
+                bytes.append(UInt8(ascii: "d"))
+                bytes.append(UInt8(ascii: "-"))
+                DecisionEncoder.appendHex(id.prefix, digits: 16, to: &bytes)
+                DecisionEncoder.appendHex(id.sequence, digits: 10, to: &bytes)
+            }
             json.field("request_id", decision.requestID)
             json.field("model", decision.model)
             json.field("region", decision.region)
@@ -12,26 +32,47 @@ public enum DecisionEncoder {
             json.key("cost")
             if let cost = decision.cost { json.usd(cost) } else { json.null() }
             json.field("violations", array: { json in
-                for violation in decision.violations { encode(violation, into: &json) }
+                for violation in decision.violations { DecisionEncoder.encode(violation, into: &json) }
             })
             json.field("budgets", array: { json in
                 for status in decision.budgets {
                     json.object { json in
                         json.field("id", status.id)
                         json.field("key", status.key)
-                        json.field("window", status.window)
+                        json.key("window")
+                        let label = label(status.counter)
+                        json.asciiString { $0.append(contentsOf: label) }
                         json.field("unit", status.unit.rawValue)
-                        amount("limit", status.limit, status.unit, into: &json)
-                        amount("spent", status.spent, status.unit, into: &json)
-                        amount("reserved", status.reserved, status.unit, into: &json)
-                        amount("remaining", status.remaining, status.unit, into: &json)
+                        DecisionEncoder.amount("limit", status.limit, status.unit, into: &json)
+                        DecisionEncoder.amount("spent", status.spent, status.unit, into: &json)
+                        DecisionEncoder.amount("reserved", status.reserved, status.unit, into: &json)
+                        DecisionEncoder.amount("remaining", status.remaining, status.unit, into: &json)
                     }
                 }
             })
             json.field("alerts", array: { json in
-                for alert in decision.alerts { encode(alert, into: &json) }
+                for alert in decision.alerts { DecisionEncoder.encode(alert, into: &json) }
             })
             json.field("policy_revision", decision.policyRevision)
+        }
+    }
+
+    private mutating func label(_ counter: CounterKey) -> [UInt8] {
+        let key = LabelKey(period: counter.period, window: counter.window)
+        if let cached = labels[key] { return cached }
+        if labels.count > 4096 { labels.removeAll(keepingCapacity: true) }
+        let label = Array(counter.windowLabel.utf8)
+        labels[key] = label
+        return label
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private static func appendHex(_ value: UInt64, digits: Int, to bytes: inout [UInt8]) {
+        var shift = (digits - 1) * 4
+        while shift >= 0 {
+            bytes.append(hexDigits[Int((value >> UInt64(shift)) & 15)])
+            shift -= 4
         }
     }
 
@@ -70,7 +111,8 @@ public enum DecisionEncoder {
     /// A decision as a JSON string (a convenience).
     public static func json(_ decision: Decision) -> String {
         var json = JSONWriter()
-        encode(decision, into: &json)
+        var encoder = DecisionEncoder()
+        encoder.encode(decision, into: &json)
         return json.text
     }
 }

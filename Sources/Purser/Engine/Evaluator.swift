@@ -210,7 +210,7 @@ struct Evaluator {
             add(.environmentModel, .deny, "\(model.name) (\(policy.tiers[Int(model.tier)])) is not approved in \(environment.name)", environment.location)
         }
         if let model, let team, !team.allows(model: modelIndex) {
-            add(.teamModel, .deny, "\(model.name) is not on team \(team.name)'s model list", team.location)
+            add(.teamModel, .deny, "\(model.name) is not on the model list of team \(team.name)", team.location)
         }
 
         // Regions.
@@ -248,7 +248,7 @@ struct Evaluator {
 
         // Cost.
         if let team, let cost, cost.nanos > team.maxRequestCostNanos, let max = team.maxRequestCost {
-            add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above team \(team.name)'s max_request_cost of \(max.value) USD", max.location)
+            add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above the max_request_cost of team \(team.name) (\(max.value) USD)", max.location)
         }
 
         // Budgets: which counters the request counts against.

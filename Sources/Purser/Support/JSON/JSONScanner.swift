@@ -60,11 +60,20 @@ struct JSONScanner {
         case UInt8(ascii: "{"): return "an object"
         case UInt8(ascii: "["): return "an array"
         case UInt8(ascii: "\""): return "a string"
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "a boolean"
-        case UInt8(ascii: "n"): return "null"
+        case UInt8(ascii: "t"): return hasLiteral("true") ? "a boolean" : "invalid JSON"
+        case UInt8(ascii: "f"): return hasLiteral("false") ? "a boolean" : "invalid JSON"
+        case UInt8(ascii: "n"): return hasLiteral("null") ? "null" : "invalid JSON"
         case UInt8(ascii: "-"), 48...57: return "a number"
         default: return "'\(Character(Unicode.Scalar(byte)))'"
         }
+    }
+
+    /// Whether the literal starts at the current position.
+    private func hasLiteral(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return false }
+        return true
     }
 
     @inline(__always)

@@ -111,9 +111,41 @@ public struct JSONWriter: Sendable {
         raw("null")
     }
 
-    /// Writes an exact USD amount as a JSON number.
+    /// Writes an exact USD amount as a JSON number (`12`, `0.0123`), without building a string.
     public mutating func usd(_ value: USD) {
-        raw(value.description)
+        beginValue()
+        appendNanos(value.nanos)
+    }
+
+    /// Appends nano-units as the shortest exact decimal.
+    @inline(__always)
+    mutating func appendNanos(_ nanos: Int64) {
+        if nanos < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = nanos.magnitude
+        let whole = magnitude / 1_000_000_000
+        var fraction = magnitude % 1_000_000_000
+        appendInteger(Int64(whole))
+        guard fraction != 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        var digits = 9
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        var divisor: UInt64 = 1
+        for _ in 1..<digits { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(fraction / divisor % 10) &+ 48)
+            divisor /= 10
+        }
+    }
+
+    /// Writes ASCII bytes as a string value (no escaping needed).
+    mutating func asciiString(_ write: (inout [UInt8]) -> Void) {
+        beginValue()
+        bytes.append(UInt8(ascii: "\""))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     // Convenience fields.

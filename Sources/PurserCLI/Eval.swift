@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Purser
+
+/// `purser eval`: decisions for requests, as a gateway would get them.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decide requests: one JSON request, or a JSON Lines stream.",
+        discussion: """
+            Reads a request (SPEC §5) or one request per line and writes one decision
+            per request (SPEC §4). A line that is not a valid request becomes
+            {"error": …, "line": N, "column": C}, and the rest go on.
+
+            Without --ledger nothing is counted: every request is evaluated against
+            empty budget counters. With --ledger memory, requests are authorized in
+            order and allowed ones settled at their estimated cost, so earlier
+            requests count against the budgets of later ones.
+
+            Exit codes: 0 every request allowed; 1 some denied; 2 a malformed request,
+            an unreadable input or an invalid policy.
+
+            Examples:
+              echo '{"team":"payments","environment":"qa","model":"claude-opus-4-5"}' | purser eval
+              purser eval --policy policies/ examples/requests/requests.jsonl
+              purser eval --ledger memory --now 2026-11-23T10:00:00Z requests.jsonl
+            """
+    )
+
+    /// Where spend is counted.
+    enum LedgerChoice: String, ExpressibleByArgument, CaseIterable {
+        case memory
+    }
+
+    @Option(help: "The policy files or directories.")
+    var policy: [String] = ["policies"]
+
+    @Argument(help: "A JSON or JSON Lines file of requests, or - for standard input.")
+    var input: String = "-"
+
+    @Option(help: "Count spend in a ledger: memory (authorize, then settle at the estimate).")
+    var ledger: LedgerChoice?
+
+    @Option(name: .shortAndLong, help: "Write decisions to a file instead of standard output.")
+    var output: String?
+
+    @Option(help: ArgumentHelp("Use this time for requests without a timestamp (default: the clock).", valueName: "time"))
+    var now: NowOption?
+
+    @Option(help: "Threads for evaluation without a ledger (default: the number of cores).")
+    var jobs: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    private static let chunkSize = 8 << 20
+
+    func run() throws {
+        let policy = try PolicyLoading.load(self.policy, now: now?.timestamp)
+        let enforcer = try PolicyLoading.enforcer(policy, now: now?.timestamp)
+        let batch = BatchEvaluator(enforcer: enforcer, mode: ledger == nil ? .evaluate : .authorizeAndSettle)
+        let reader = try ChunkReader(input)
+        let writer = try OutputWriter(output)
+        defer { writer.close() }
+        var counts = BatchEvaluator.Counts()
+
+        var pending = try reader.read(Self.chunkSize)
+        if reader.isAtEnd, let request = Self.singleRequest(pending) {
+            // The whole input is one JSON request spread over several lines.
+            let decision = batch.mode == .evaluate ? enforcer.evaluate(request) : enforcer.authorize(request)
+            try writer.write(Array((DecisionEncoder.json(decision) + "\n").utf8))
+            try writer.flush()
+            if !decision.isAllowed { throw ExitCode(1) }
+            return
+        }
+        var line = 1
+        while true {
+            let atEnd = reader.isAtEnd
+            if let newline = atEnd ? pending.count - 1 : pending.lastIndex(of: 0x0A), newline >= 0 {
+                let cut = newline + 1
+                let (decisions, partial) = pending.withUnsafeBufferPointer { buffer in
+                    batch.runParallel(UnsafeBufferPointer(rebasing: buffer[0..<cut]), firstLine: line, parts: max(1, jobs))
+                }
+                line += pending[0..<cut].count { $0 == 0x0A }
+                counts = counts.adding(partial)
+                try writer.write(decisions)
+                pending.removeFirst(cut)
+            } else if pending.count > batch.maxLineBytes {
+                // A line longer than the limit: report it, then skip to its end without keeping it.
+                counts.malformed += 1
+                try writer.write(Array("{\"error\":\"the line is longer than \(batch.maxLineBytes) bytes\",\"line\":\(line),\"column\":1}\n".utf8))
+                pending = try reader.skipPastNewline()
+                line += 1
+                continue
+            }
+            if atEnd { break }
+            pending.append(contentsOf: try reader.read(Self.chunkSize))
+        }
+        try writer.flush()
+        if counts.malformed > 0 {
+            Output.error("purser: \(counts.malformed) malformed request\(counts.malformed == 1 ? "" : "s") (see the \"error\" lines)")
+        }
+        if counts.malformed > 0 { throw ExitCode(2) }
+        if counts.denied > 0 { throw ExitCode(1) }
+    }
+
+    /// The request, when the input is one JSON object over several lines; nil for JSON Lines.
+    static func singleRequest(_ bytes: [UInt8]) -> Request? {
+        var lines = 0
+        for line in bytes.split(separator: 0x0A) where line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
+            lines += 1
+            if lines > 1 { break }
+        }
+        guard lines > 1 else { return nil }  // a single line is JSON Lines already
+        return try? RequestDecoder.decode(bytes)
+    }
+}
+
+extension BatchEvaluator.Counts {
+    func adding(_ other: BatchEvaluator.Counts) -> BatchEvaluator.Counts {
+        var sum = self
+        sum.decisions += other.decisions
+        sum.allowed += other.allowed
+        sum.denied += other.denied
+        sum.malformed += other.malformed
+        return sum
+    }
+}

@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import Purser
+
+/// `purser test`: run the policy's test cases.
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run policy test cases (*.test.yaml).",
+        discussion: """
+            Each case gives a request, optional starting spend, and the parts of the
+            decision it expects; only the fields named under `expect` are compared:
+
+              version: 1
+              tests:
+                - name: qa cannot use frontier, reroutes to sonnet
+                  spend: [{budget: team.payments.month, key: payments, spent: 4999.5}]
+                  request: {team: payments, environment: qa, model: claude-opus-4-5}
+                  expect: {decision: allow, model: claude-sonnet-4-5, rerouted: true, violations: [environment-model]}
+
+            `expect` may name decision, model, region, rerouted, violations (rule ids,
+            any effect), effects ({rule-id: deny|warn|rerouted|waived}), cost and alerts.
+            Failing cases print expected against actual; the last line is
+            `N passed, N failed`.
+
+            The policy is --policy, else the directories given, else ./policies.
+
+            Exit codes: 0 all passed; 1 a case failed; 2 an invalid policy or test file.
+
+            Examples:
+              purser test policies/
+              purser test --coverage policies/
+            """
+    )
+
+    @Argument(help: "Test files or directories holding *.test.yaml (default: ./policies).")
+    var paths: [String] = []
+
+    @Option(help: "The policy files or directories (default: the directories given, else ./policies).")
+    var policy: [String] = []
+
+    @Flag(help: "List the rules, budgets and exceptions no test exercised.")
+    var coverage = false
+
+    @Flag(name: .shortAndLong, help: "Print passing cases too.")
+    var verbose = false
+
+    func run() throws {
+        let testPaths = paths.isEmpty ? ["policies"] : paths
+        let policyPaths: [String]
+        if !policy.isEmpty {
+            policyPaths = policy
+        } else {
+            let directories = testPaths.filter { path in
+                var info = stat()
+                return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+            }
+            policyPaths = directories.count == testPaths.count ? directories : ["policies"]
+        }
+        let policySet = try PolicyLoading.load(policyPaths)
+        let compiled: CompiledPolicy
+        do {
+            compiled = try CompiledPolicy(policySet)
+        } catch {
+            Output.error("purser: \(error.message)")
+            throw ExitCode(2)
+        }
+        let suite = PolicyTestSuite.load(paths: testPaths, policy: policySet)
+        for diagnostic in suite.diagnostics { Output.error(diagnostic.description) }
+        if suite.diagnostics.contains(where: { $0.severity == .error }) {
+            Output.error("purser: the test files have errors; no case was run")
+            throw ExitCode(2)
+        }
+        let runner = PolicyTestRunner(policy: compiled)
+        let results = runner.run(suite)
+        var text = ""
+        for result in results {
+            let location = result.testCase.location
+            if result.passed {
+                if verbose { text += "PASS \(location): \(result.testCase.name)\n" }
+                continue
+            }
+            text += "FAIL \(location): \(result.testCase.name)\n"
+            for failure in result.failures { text += "  \(failure)\n" }
+            let decision = result.decision
+            text += "  actual: \(decision.decision.rawValue) \(decision.model)\(decision.region.map { " in \($0)" } ?? "")"
+            text += decision.rerouted ? " (rerouted)" : ""
+            text += decision.violations.isEmpty ? "\n" : "; violations: \(PolicyTestRunner.describe(decision.violations))\n"
+        }
+        if coverage {
+            let report = runner.coverage(results)
+            text += "\nCoverage: \(report.rules.0)/\(report.rules.1) rules, \(report.budgets.0)/\(report.budgets.1) budgets, "
+            text += "\(report.exceptions.0)/\(report.exceptions.1) exceptions exercised\n"
+            for rule in report.unexercisedRules { text += "  not exercised: rule \(rule.id) (\(rule.location))\n" }
+            for budget in report.unexercisedBudgets { text += "  not exercised: budget \(budget.id) (\(budget.location))\n" }
+            for exception in report.unexercisedExceptions { text += "  not exercised: exception \(exception.id) (\(exception.location))\n" }
+        }
+        let failed = results.count { !$0.passed }
+        text += "\(results.count - failed) passed, \(failed) failed\n"
+        try Output.write(text, to: nil)
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

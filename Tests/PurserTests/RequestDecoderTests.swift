@@ -1,0 +1,95 @@
+import Testing
+@testable import Purser
+
+@Suite("Request decoding")
+struct RequestDecoderTests {
+    @Test func decodesEveryField() throws {
+        let request = try RequestDecoder.decode("""
+            {"id": "r-1", "timestamp": "2026-11-22T10:00:00Z", "team": "payments",
+             "environment": "qa", "model": "claude-opus-4-5", "region": "us-east-1",
+             "user": "alice", "tags": {"project": "checkout", "n": 3, "b": true},
+             "usage": {"input_tokens": 1200, "cached_input_tokens": 5, "cache_write_tokens": 6, "output_tokens": 800},
+             "cost": null, "unavailable_regions": ["eu-west-1"], "allow_reroute": false}
+            """)
+        #expect(request.id == "r-1")
+        #expect(request.timestamp == Timestamp(seconds: 1_795_341_600))
+        #expect(request.team == "payments" && request.environment == "qa" && request.model == "claude-opus-4-5")
+        #expect(request.region == "us-east-1" && request.user == "alice")
+        #expect(request.tags == ["project": "checkout", "n": "3", "b": "true"])
+        #expect(request.usage == Usage(inputTokens: 1200, cachedInputTokens: 5, cacheWriteTokens: 6, outputTokens: 800))
+        #expect(request.cost == nil && request.unavailableRegions == ["eu-west-1"] && !request.allowReroute)
+    }
+
+    @Test func roundsCostsToTheNanoDollar() throws {
+        #expect(try RequestDecoder.decode(#"{"model": "m", "cost": 1.2345678904e-05}"#).cost == USD(nanos: 12_346))
+        #expect(try RequestDecoder.decode(#"{"model": "m", "cost": 0.0123}"#).cost == USD("0.0123"))
+    }
+
+    static let megabyte = String(repeating: "x", count: 1 << 20)
+
+    @Test(arguments: [
+        (#"{"model": "m", "temperature": 0.2}"#, "unknown field \"temperature\""),
+        (#"{"model": "m", "tem": 1, "teams": "x"}"#, "unknown field \"tem\""),
+        (#"{"model": "m", "taem": "x"}"#, "did you mean \"team\""),
+        (#"{"model": "m", "usage": {"input_tokens": -5}}"#, "must not be negative"),
+        (#"{"model": "m", "usage": {"input_tokens": 1e300}}"#, "whole number"),
+        (#"{"model": "m", "usage": {"input_tokens": 99999999999999999999999}}"#, "whole number"),
+        (#"{"model": "m", "usage": {"input_tokens": 2000000000000}}"#, "the limit is"),
+        (#"{"model": "m", "usage": {"input_tokens": 1.5}}"#, "whole number"),
+        (#"{"model": "m", "usage": {"input_tokens": "12"}}"#, "must be a whole number"),
+        (#"{"model": "m", "usage": {"inputs": 1}}"#, "unknown field \"usage.inputs\""),
+        (#"{"model": "m", "timestamp": "yesterday"}"#, "not an RFC 3339 time"),
+        (#"{"model": "m", "timestamp": "2026-02-30T00:00:00Z"}"#, "not an RFC 3339 time"),
+        (#"{"model": "m", "timestamp": 1700000000}"#, "expected a string"),
+        (#"{"model": 5}"#, "model must be a string"),
+        (#"{"model": ""}"#, "must not be empty"),
+        (#"{"team": "t"}"#, "has no \"model\""),
+        (#"{"model": "m", "cost": -1}"#, "cost must be a non-negative"),
+        (#"{"model": "m", "tags": {"a": {"b": 1}}}"#, "tags.a must be a string"),
+        (#"{"model": "m", "tags": ["a"]}"#, "tags must be an object"),
+        (#"{"model": "m", "allow_reroute": "yes"}"#, "expected true or false"),
+        (#"{"model": "m",}"#, "expected a key"),
+        (#"{"model": "m"} {"model": "n"}"#, "after the value"),
+        (#"["model"]"#, "expected an object"),
+        ("", "expected an object"),
+        (#"{"model": "m\u0000"}"#, "m"),
+        (#"{"model": "\ud800"}"#, "surrogate"),
+        ("{\"model\": \"\(RequestDecoderTests.megabyte)\"}", "the limit is 1024"),
+    ])
+    func rejectsHostileRequests(json: String, message: String) {
+        do {
+            let request = try RequestDecoder.decode(json)
+            // "m\u0000" is valid JSON: the NUL is escaped, and it stays in the name.
+            #expect(json.contains("u0000") && request.model.hasPrefix("m"), "expected an error containing \(message)")
+        } catch {
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+    }
+
+    @Test func rejectsDeepNesting() {
+        let deep = #"{"model": "m", "tags": {"a": "# + String(repeating: "[", count: 100_000)
+        #expect(throws: RequestError.self) { try RequestDecoder.decode(deep) }
+    }
+
+    /// Property: no byte string crashes the decoder (seeded mutation of valid requests).
+    @Test func survivesMutatedInput() {
+        var generator = SeededGenerator(seed: 7)
+        let valid = Array(#"{"id":"r","timestamp":"2026-11-22T10:00:00Z","team":"t","model":"m","tags":{"a":"b"},"usage":{"input_tokens":12,"output_tokens":3},"cost":0.5,"unavailable_regions":["x"]}"#.utf8)
+        let alphabet = Array(#"{}[]":,-0123456789.eE\ntrufalsn"#.utf8) + [0, 0xFF, 0xC3, 0x80]
+        var decoded = 0
+        for _ in 0..<20_000 {
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let position = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes[position] = alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(alphabet[Int.random(in: 0..<alphabet.count, using: &generator)], at: position)
+                }
+                if bytes.isEmpty { break }
+            }
+            if (try? RequestDecoder.decode(bytes)) != nil { decoded += 1 }
+        }
+        #expect(decoded > 0 && decoded < 20_000)
+    }
+}
