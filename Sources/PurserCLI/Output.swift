@@ -170,3 +170,65 @@ final class OutputWriter {
         if fd != STDOUT_FILENO { Glibc.close(fd) }
     }
 }
+
+/// Standard input as a log: copied to a temporary file, since a replay may read its logs twice.
+enum StandardInput {
+    static func spoolIfNeeded(_ paths: [String]) throws -> [String] {
+        guard paths.contains("-") else { return paths }
+        let reader = try ChunkReader("-")
+        var template = Array("/tmp/purser-stdin-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else {
+            Output.error("purser: cannot create a temporary file: \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+        defer { close(fd) }
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        while !reader.isAtEnd {
+            let chunk = try reader.read(1 << 20)
+            guard Output.writeAll(chunk, to: fd) else {
+                Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+        }
+        return paths.map { $0 == "-" ? path : $0 }
+    }
+}
+
+/// A one-line progress indicator on standard error, for long runs on a terminal.
+final class ProgressBar: @unchecked Sendable {
+    // Updated from the auditor's thread only.
+    private let enabled: Bool
+    private var shown = false
+    private let start = SystemClock().now()
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func update(_ progress: AuditProgress) {
+        guard enabled, progress.phase != "done" else { return }
+        let seconds = Double(SystemClock().now().nanoseconds - start.nanoseconds) / 1e9
+        let rate = seconds > 0 ? Int(Double(progress.records) / seconds) : 0
+        let line = "\r\u{1B}[2K\(progress.phase) \(progress.records.formatted) records (\(rate.formatted)/s)"
+        _ = Output.writeAll(Array(line.utf8), to: STDERR_FILENO)
+        shown = true
+    }
+
+    func finish() {
+        if shown { _ = Output.writeAll(Array("\r\u{1B}[2K".utf8), to: STDERR_FILENO) }
+    }
+}
+
+extension Int {
+    /// `1,234,567`
+    var formatted: String {
+        let digits = Array(String(self.magnitude))
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return (self < 0 ? "-" : "") + out
+    }
+}

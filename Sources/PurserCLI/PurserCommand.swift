@@ -19,12 +19,13 @@ struct PurserCommand: ParsableCommand {
               purser explain unknown-key        what a check diagnostic means, with examples
               purser eval requests.jsonl        decide requests as a gateway would
               purser test policies/             run the policy's *.test.yaml cases
+              purser audit logs/*.jsonl         replay usage logs and report what broke policy
 
             Exit codes: 0 clean, 1 violations or errors found, 2 bad invocation,
             unreadable input or invalid policy.
             """,
         version: PurserVersion.current,
-        subcommands: [Check.self, Explain.self, Eval.self, TestCommand.self]
+        subcommands: [Check.self, Explain.self, Eval.self, TestCommand.self, Audit.self]
     )
 }
 

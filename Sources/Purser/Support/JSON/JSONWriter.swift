@@ -198,6 +198,11 @@ public struct JSONWriter: Sendable {
         array(body)
     }
 
+    /// Appends bytes verbatim, outside the JSON structure.
+    mutating func appendRaw(_ raw: [UInt8]) {
+        bytes.append(contentsOf: raw)
+    }
+
     /// Appends a newline (for JSON Lines).
     public mutating func newline() {
         bytes.append(0x0A)

@@ -1,0 +1,156 @@
+/// One violation found in a usage log, with the record it came from.
+public struct AuditViolation: Sendable {
+    /// The violation (rule, kind, effect, severity, message, source, waived_by).
+    public let violation: Violation
+    /// The record's request id.
+    public let requestID: String?
+    /// When the record happened.
+    public let timestamp: Timestamp
+    public let team: String?
+    public let environment: String?
+    /// The model the record used (canonical when known).
+    public let model: String
+    public let region: String?
+    /// The record's actual cost (nil when neither the log nor the price gives one).
+    public let cost: USD?
+    /// The log file and line.
+    public let input: RecordLocation
+    /// Where the policy would have sent the request instead, and what it would have cost.
+    public let reroute: Reroute?
+
+    /// A what-if: the candidate rerouting would have chosen.
+    public struct Reroute: Sendable, Hashable {
+        public let model: String
+        public let region: String?
+        /// The record's usage priced at that model (nil when the log has no token counts).
+        public let cost: USD?
+    }
+}
+
+/// A budget counter whose cap the log went over.
+public struct BudgetCrossing: Sendable {
+    /// The counter: budget id, scope key, window.
+    public let counter: CounterKey
+    /// What the cap counts.
+    public let unit: BudgetStatus.Unit
+    /// The cap.
+    public let limit: Int64
+    /// Spent in the window by the end of the log (nano-USD for `usd`).
+    public let spent: Int64
+    /// When the counter first went over the cap.
+    public let firstCrossedAt: Timestamp
+    /// The record that took it over.
+    public let firstCrossedInput: RecordLocation
+    /// Hard (`deny`) or soft (`warn`).
+    public let onExceed: BudgetAction
+    /// Where the budget is defined.
+    public let source: SourceLocation
+
+    /// How far over the cap the window ended.
+    public var overspend: Int64 { spent - limit }
+}
+
+/// A counter crossing one of its `alerts` fractions during the replay.
+public struct AuditAlert: Sendable {
+    public let counter: CounterKey
+    /// The fraction, in parts per million.
+    public let threshold: Int64
+    public let unit: BudgetStatus.Unit
+    public let used: Int64
+    public let limit: Int64
+    /// When, and which record.
+    public let at: Timestamp
+    public let input: RecordLocation
+}
+
+/// Aggregates per team, environment, model or rule.
+public struct AuditTotal: Sendable, Hashable {
+    /// The team, environment, model or rule id.
+    public let name: String
+    /// Records (for rules: violations).
+    public var records: Int
+    /// Their spend.
+    public var spend: USD
+    /// Violations among them (any effect).
+    public var violations: Int
+    /// Spend of records with a deny violation.
+    public var violatingSpend: USD
+}
+
+/// Daily spend of a team, against its monthly cap (for charts).
+public struct SpendSeries: Sendable {
+    public let team: String
+    /// The team's monthly cap, when it has one.
+    public let monthlyCap: USD?
+    /// Spend per local day, in day order: (day label, spend that day).
+    public let days: [(day: String, spend: USD)]
+}
+
+/// The result of replaying usage logs against a policy.
+public struct AuditReport: Sendable {
+    /// Counts and money.
+    public struct Summary: Sendable {
+        public var files: [String] = []
+        public var records = 0
+        public var malformed = 0
+        public var first: Timestamp?
+        public var last: Timestamp?
+        /// Every record's cost.
+        public var totalSpend = USD.zero
+        /// Records without a cost (no price, no cost in the log).
+        public var unpricedRecords = 0
+        /// Violations by effect.
+        public var violations = 0
+        public var denied = 0
+        public var warned = 0
+        public var waived = 0
+        /// Records with at least one unwaived deny violation, and their spend.
+        public var violatingRecords = 0
+        public var spendBreakingPolicy = USD.zero
+        /// Violating records the policy would have rerouted, and what that would have saved.
+        public var reroutable = 0
+        public var reroutingSavings = USD.zero
+        /// Violating records the policy would have denied outright, and their spend.
+        public var blockable = 0
+        public var blockableSpend = USD.zero
+        /// Whether the input had to be sorted by time.
+        public var sorted = false
+    }
+
+    public internal(set) var summary = Summary()
+    /// Counters that went over their caps, in the order they first did.
+    public internal(set) var budgets: [BudgetCrossing] = []
+    /// Alert fractions crossed, in time order.
+    public internal(set) var alerts: [AuditAlert] = []
+    /// Totals by rule id, team, environment and model, largest spend first.
+    public internal(set) var byRule: [AuditTotal] = []
+    public internal(set) var byTeam: [AuditTotal] = []
+    public internal(set) var byEnvironment: [AuditTotal] = []
+    public internal(set) var byModel: [AuditTotal] = []
+    /// The first malformed records (all are counted in `summary.malformed`).
+    public internal(set) var malformed: [MalformedRecord] = []
+    /// Daily spend per team.
+    public internal(set) var series: [SpendSeries] = []
+    /// The policy revision replayed against.
+    public let policyRevision: String
+    /// The policy's time zone (windows and days are in it).
+    public let timezone: String
+    /// The violations, as SPEC §6 JSON Lines, in time order (a spool file; read it with `forEachViolation`).
+    let spool: ViolationSpool
+
+    init(policyRevision: String, timezone: String, spool: ViolationSpool) {
+        self.policyRevision = policyRevision
+        self.timezone = timezone
+        self.spool = spool
+    }
+
+    /// Calls `body` with every violation, in time order, reading them back from disk.
+    public func forEachViolation(_ body: (AuditViolation) throws -> Void) throws {
+        try spool.forEach(body)
+    }
+
+    /// The violations as SPEC §6 JSON Lines bytes, chunk by chunk (for `--format jsonl`).
+    public func forEachViolationChunk(_ body: ([UInt8]) throws -> Void) throws {
+        try spool.forEachChunk(body)
+    }
+}

@@ -1,0 +1,354 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// A source of usage records in time order, batch by batch.
+protocol RecordSource: AnyObject {
+    /// The next batch (sorted by time, and not earlier than the previous batch), or nil at the end.
+    func next() throws(AuditError) -> RecordBatch?
+    /// Stops any background work.
+    func cancel()
+}
+
+/// Why an audit could not run.
+public struct AuditError: Error, Sendable, CustomStringConvertible {
+    /// What failed.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// A file's records are out of time order by more than a batch: sort the input and replay.
+    static let disorder = AuditError("records out of time order")
+}
+
+/// A bounded queue between one producer thread and one consumer.
+final class BoundedQueue<Element: Sendable>: Sendable {
+    private let items = Mutex<[Element]>([])
+    private let filled = DispatchSemaphore(value: 0)
+    private let space: DispatchSemaphore
+
+    init(capacity: Int) {
+        space = DispatchSemaphore(value: capacity)
+    }
+
+    func put(_ item: Element) {
+        space.wait()
+        items.withLock { $0.append(item) }
+        filled.signal()
+    }
+
+    func take() -> Element {
+        filled.wait()
+        let item = items.withLock { $0.removeFirst() }
+        space.signal()
+        return item
+    }
+}
+
+/// Sorts a batch by time (stable: ties keep file order).
+enum BatchOrder {
+    static func sort(_ records: inout [UsageRecord]) {
+        var sorted = true
+        for index in records.indices.dropFirst() where records[index].timestamp < records[index - 1].timestamp {
+            sorted = false
+            break
+        }
+        if !sorted {
+            let order = records.indices.sorted { (records[$0].timestamp, $0) < (records[$1].timestamp, $1) }
+            records = order.map { records[$0] }
+        }
+    }
+}
+
+/// Reads one log on a background thread: parsing overlaps with evaluation.
+/// Each batch is sorted by time; a batch that starts before the previous one
+/// ended means the file is out of order beyond a batch (`AuditError.disorder`).
+final class StreamSource: RecordSource, @unchecked Sendable {
+    // `reader` is used only by the producer thread; `last` only by the consumer.
+    private enum Item: @unchecked Sendable {
+        case batch(RecordBatch)
+        case failure(String)
+        case end
+    }
+
+    private let queue = BoundedQueue<Item>(capacity: 4)
+    private let cancelled = Atomic<Bool>(false)
+    private var last: Timestamp?
+    private var finished = false
+
+    init(reader: any UsageLogReader, file: String) {
+        let queue = self.queue
+        let box = ReaderBox(reader)
+        let flag = cancelledFlag
+        DispatchQueue.global(qos: .userInitiated).async {
+            while !flag.load(ordering: .relaxed) {
+                do throws(UsageLogError) {
+                    guard var batch = try box.reader.next() else {
+                        queue.put(.end)
+                        return
+                    }
+                    BatchOrder.sort(&batch.records)
+                    queue.put(.batch(batch))
+                } catch {
+                    queue.put(.failure(error.description))
+                    return
+                }
+            }
+            queue.put(.end)
+        }
+    }
+
+    private var cancelledFlag: AtomicFlag { AtomicFlag(self) }
+
+    func next() throws(AuditError) -> RecordBatch? {
+        guard !finished else { return nil }
+        switch queue.take() {
+        case .end:
+            finished = true
+            return nil
+        case .failure(let message):
+            finished = true
+            throw AuditError(message)
+        case .batch(let batch):
+            if let first = batch.records.first, let last, first.timestamp < last { throw AuditError.disorder }
+            last = batch.records.last?.timestamp ?? last
+            return batch
+        }
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+        // Unblock the producer if it waits for space.
+        while !finished {
+            if case .batch = queue.take() { continue }
+            finished = true
+        }
+    }
+
+    fileprivate func isCancelled() -> Bool { cancelled.load(ordering: .relaxed) }
+}
+
+/// Lets the producer closure check cancellation without capturing the source strongly in a non-Sendable way.
+private struct AtomicFlag: @unchecked Sendable {
+    weak var source: StreamSource?
+    init(_ source: StreamSource) { self.source = source }
+    func load(ordering: AtomicLoadOrdering) -> Bool { source?.isCancelled() ?? true }
+}
+
+/// Hands a reader to the producer thread (which is then its only user).
+private final class ReaderBox: @unchecked Sendable {
+    let reader: any UsageLogReader
+    init(_ reader: any UsageLogReader) { self.reader = reader }
+}
+
+/// Merges sorted sources by time (ties: source order, then file order).
+struct Merger {
+    private var sources: [any RecordSource]
+    private var heads: [RecordBatch?]
+    private var positions: [Int]
+    /// Malformed entries seen, handed to the caller as they come.
+    private(set) var pendingMalformed: [MalformedRecord] = []
+
+    init(_ sources: [any RecordSource]) {
+        self.sources = sources
+        heads = Array(repeating: nil, count: sources.count)
+        positions = Array(repeating: 0, count: sources.count)
+    }
+
+    /// Takes the malformed entries collected so far.
+    mutating func takeMalformed() -> [MalformedRecord] {
+        defer { pendingMalformed.removeAll(keepingCapacity: true) }
+        return pendingMalformed
+    }
+
+    /// The next record in time order, or nil when every source is done.
+    mutating func next() throws(AuditError) -> UsageRecord? {
+        var best = -1
+        var bestTime = Timestamp(nanoseconds: Int64.max)
+        for index in sources.indices {
+            if !(try fill(index)) { continue }
+            guard let batch = heads[index] else { continue }
+            let time = batch.records[positions[index]].timestamp
+            if best < 0 || time < bestTime {
+                best = index
+                bestTime = time
+            }
+        }
+        guard best >= 0, let batch = heads[best] else { return nil }
+        let record = batch.records[positions[best]]
+        positions[best] += 1
+        return record
+    }
+
+    /// Makes sure source `index` has a record ready; false when it is exhausted.
+    private mutating func fill(_ index: Int) throws(AuditError) -> Bool {
+        while true {
+            if let batch = heads[index], positions[index] < batch.records.count { return true }
+            heads[index] = nil
+            positions[index] = 0
+            guard let batch = try sources[index].next() else { return false }
+            pendingMalformed.append(contentsOf: batch.malformed)
+            if !batch.records.isEmpty { heads[index] = batch }
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
+
+/// Sorts logs that are out of time order, beyond memory: records are cut into
+/// sorted runs written to temporary files, which are then merged.
+final class ExternalSort {
+    private var runs: [String] = []
+    private let directory: String
+    private let runSize: Int
+
+    init(directory: String, runSize: Int) {
+        self.directory = directory
+        self.runSize = runSize
+    }
+
+    deinit {
+        for run in runs { unlink(run) }
+    }
+
+    /// Reads every file and writes its records as sorted runs; returns the malformed entries.
+    func split(_ files: [String], options: UsageLogOptions, progress: (Int) -> Void) throws(AuditError) -> [MalformedRecord] {
+        var malformed: [MalformedRecord] = []
+        var buffer: [UsageRecord] = []
+        buffer.reserveCapacity(runSize)
+        var count = 0
+        for file in files {
+            let reader: any UsageLogReader
+            do throws(UsageLogError) {
+                reader = try UsageLogs.open(file, options: options)
+            } catch {
+                throw AuditError(error.description)
+            }
+            while let batch = try Self.next(reader) {
+                malformed.append(contentsOf: batch.malformed)
+                for record in batch.records {
+                    buffer.append(record)
+                    if buffer.count >= runSize {
+                        try writeRun(&buffer)
+                        count += runSize
+                        progress(count)
+                    }
+                }
+            }
+        }
+        if !buffer.isEmpty { try writeRun(&buffer) }
+        return malformed
+    }
+
+    private static func next(_ reader: any UsageLogReader) throws(AuditError) -> RecordBatch? {
+        do throws(UsageLogError) {
+            return try reader.next()
+        } catch {
+            throw AuditError(error.description)
+        }
+    }
+
+    /// Sources reading the runs back, each in time order.
+    func sources(files: [String]) throws(AuditError) -> [any RecordSource] {
+        var result: [any RecordSource] = []
+        for run in runs { result.append(try RunSource(path: run, files: files)) }
+        return result
+    }
+
+    private func writeRun(_ buffer: inout [UsageRecord]) throws(AuditError) {
+        BatchOrder.sort(&buffer)
+        var template = Array((directory + "/purser-run-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { pointer in pointer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else { throw AuditError("cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        runs.append(String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        var json = JSONWriter()
+        for record in buffer {
+            // file \t line \t request-json
+            json.raw(record.location.file.utf8.count.description)
+            json.bytesAppend(Array(("\t" + record.location.file + "\t" + String(record.location.line) + "\t").utf8))
+            RequestEncoder.encode(record.request, into: &json)
+            json.newline()
+            if json.bytes.count > 1 << 20 {
+                guard Self.write(fd, json.bytes) else { throw AuditError("cannot write a sort run: \(String(cString: strerror(errno)))") }
+                json.reset()
+            }
+        }
+        guard Self.write(fd, json.bytes) else { throw AuditError("cannot write a sort run: \(String(cString: strerror(errno)))") }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { pointer in
+            var offset = 0
+            while offset < pointer.count, let base = pointer.baseAddress {
+                let written = Glibc.write(fd, base + offset, pointer.count - offset)
+                if written < 0 { if errno == EINTR { continue } else { return false } }
+                offset += written
+            }
+            return true
+        }
+    }
+}
+
+/// Reads a sorted run back.
+final class RunSource: RecordSource {
+    private var lines: LineChunks
+    private var done = false
+
+    init(path: String, files: [String]) throws(AuditError) {
+        do throws(UsageLogError) {
+            lines = LineChunks(file: try LogFile(path), limit: Int.max)
+        } catch {
+            throw AuditError(error.description)
+        }
+    }
+
+    func next() throws(AuditError) -> RecordBatch? {
+        guard !done else { return nil }
+        var batch = RecordBatch()
+        do throws(UsageLogError) {
+            let more = try lines.next({ line in
+                if let record = Self.decode(line.bytes) { batch.records.append(record) }
+            }, tooLong: { _ in })
+            if !more { done = true }
+        } catch {
+            throw AuditError(error.description)
+        }
+        return batch.records.isEmpty && done ? nil : batch
+    }
+
+    func cancel() {}
+
+    /// `<file name length>\t<file>\t<line>\t<request json>`
+    static func decode(_ bytes: ArraySlice<UInt8>) -> UsageRecord? {
+        guard let tab = bytes.firstIndex(of: 0x09), let length = Int(String(decoding: bytes[bytes.startIndex..<tab], as: UTF8.self)) else { return nil }
+        let fileStart = tab + 1
+        let fileEnd = fileStart + length
+        guard fileEnd < bytes.endIndex, bytes[fileEnd] == 0x09 else { return nil }
+        let file = String(decoding: bytes[fileStart..<fileEnd], as: UTF8.self)
+        guard let lineTab = bytes[(fileEnd + 1)...].firstIndex(of: 0x09),
+              let line = Int(String(decoding: bytes[(fileEnd + 1)..<lineTab], as: UTF8.self)),
+              let request = try? RequestDecoder.decode(Array(bytes[(lineTab + 1)...]))
+        else { return nil }
+        return UsageRecord(request: request, location: RecordLocation(file: file, line: line))
+    }
+}
+
+extension JSONWriter {
+    /// Appends raw bytes (no separators): for non-JSON framing around JSON values.
+    mutating func bytesAppend(_ raw: [UInt8]) {
+        appendRaw(raw)
+    }
+}

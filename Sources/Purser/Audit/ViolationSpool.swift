@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Violations on disk, as SPEC §6 JSON Lines, so that a replay of millions of
+/// records keeps memory flat however many violations it finds.
+final class ViolationSpool: @unchecked Sendable {
+    // Written by one thread during the replay, read after it; never both at once.
+    let path: String
+    private var fd: Int32
+    private var buffer = JSONWriter()
+    private(set) var count = 0
+
+    init(directory: String) throws(UsageLogError) {
+        var template = Array((directory + "/purser-violations-XXXXXX").utf8CString)
+        fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else {
+            throw UsageLogError("cannot create a temporary file: \(String(cString: strerror(errno)))", file: directory)
+        }
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        unlink(path)
+    }
+
+    /// Appends one violation line.
+    func append(_ item: AuditViolation) {
+        ViolationSpool.encode(item, into: &buffer)
+        buffer.newline()
+        count += 1
+        if buffer.bytes.count > 1 << 20 { flush() }
+    }
+
+    /// Drops everything written (a replay that restarts).
+    func reset() {
+        buffer.reset()
+        count = 0
+        _ = ftruncate(fd, 0)
+        lseek(fd, 0, SEEK_SET)
+    }
+
+    func flush() {
+        let bytes = buffer.bytes
+        bytes.withUnsafeBufferPointer { pointer in
+            var offset = 0
+            while offset < pointer.count, let base = pointer.baseAddress {
+                let written = write(fd, base + offset, pointer.count - offset)
+                if written <= 0 { if errno == EINTR { continue } else { break } }
+                offset += written
+            }
+        }
+        buffer.reset()
+    }
+
+    /// One violation in the `--format jsonl` shape.
+    static func encode(_ item: AuditViolation, into json: inout JSONWriter) {
+        let violation = item.violation
+        json.object { json in
+            json.field("rule", violation.rule)
+            json.field("kind", violation.kind.rawValue)
+            json.field("effect", violation.effect.rawValue)
+            json.field("severity", violation.severity.rawValue)
+            json.field("message", violation.message)
+            json.field("source", violation.source?.description)
+            json.field("waived_by", violation.waivedBy)
+            json.field("request_id", item.requestID)
+            json.field("timestamp", item.timestamp.description)
+            json.field("team", item.team)
+            json.field("environment", item.environment)
+            json.field("model", item.model)
+            json.field("region", item.region)
+            json.key("cost")
+            if let cost = item.cost { json.usd(cost) } else { json.null() }
+            json.field("input", item.input.description)
+            json.key("reroute")
+            if let reroute = item.reroute {
+                json.object { json in
+                    json.field("model", reroute.model)
+                    json.field("region", reroute.region)
+                    json.key("cost")
+                    if let cost = reroute.cost { json.usd(cost) } else { json.null() }
+                }
+            } else {
+                json.null()
+            }
+        }
+    }
+
+    /// Reads the spool back in chunks of whole lines.
+    func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
+        flush()
+        let reader = fd >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1
+        guard reader >= 0 else { return }
+        defer { close(reader) }
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(reader, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { break }
+            pending.append(contentsOf: chunk[0..<got])
+            if let newline = pending.lastIndex(of: 0x0A) {
+                try body(Array(pending[...newline]))
+                pending.removeFirst(newline + 1)
+            }
+        }
+        if !pending.isEmpty { try body(pending) }
+    }
+
+    /// Reads every violation back.
+    func forEach(_ body: (AuditViolation) throws -> Void) throws {
+        try forEachChunk { chunk in
+            var start = 0
+            while start < chunk.count {
+                let end = chunk[start...].firstIndex(of: 0x0A) ?? chunk.count
+                if end > start, let item = ViolationSpool.decode(chunk[start..<end]) { try body(item) }
+                start = end + 1
+            }
+        }
+    }
+
+    /// Parses one spool line (it was written by `encode`, so it is trusted).
+    static func decode(_ line: ArraySlice<UInt8>) -> AuditViolation? {
+        line.withUnsafeBufferPointer { buffer -> AuditViolation? in
+            var scanner = JSONScanner(buffer)
+            var fields: [String: String] = [:]
+            var reroute: AuditViolation.Reroute?
+            do throws(JSONError) {
+                try scanner.beginObject()
+                var first = true
+                while let key = try scanner.nextKey(first: &first) {
+                    let name = try scanner.decodeString(key)
+                    if name == "reroute", scanner.peek() == UInt8(ascii: "{") {
+                        var inner: [String: String] = [:]
+                        try scanner.beginObject()
+                        var innerFirst = true
+                        while let innerKey = try scanner.nextKey(first: &innerFirst) {
+                            inner[try scanner.decodeString(innerKey)] = try scalar(&scanner)
+                        }
+                        reroute = AuditViolation.Reroute(model: inner["model"] ?? "", region: inner["region"], cost: inner["cost"].flatMap { USD($0) })
+                    } else {
+                        fields[name] = try scalar(&scanner)
+                    }
+                }
+            } catch {
+                return nil
+            }
+            guard let rule = fields["rule"], let kind = fields["kind"].flatMap(ViolationKind.init(rawValue:)),
+                  let effect = fields["effect"].flatMap(ViolationEffect.init(rawValue:)),
+                  let severity = fields["severity"].flatMap(Severity.init(rawValue:)),
+                  let timestamp = fields["timestamp"].flatMap({ Timestamp(rfc3339: $0) }),
+                  let input = fields["input"], let colon = input.lastIndex(of: ":"), let line = Int(input[input.index(after: colon)...])
+            else { return nil }
+            let source = fields["source"].flatMap(SourceLocation.init(parsing:))
+            return AuditViolation(
+                violation: Violation(rule: rule, kind: kind, effect: effect, severity: severity, message: fields["message"] ?? "",
+                                     source: source, waivedBy: fields["waived_by"]),
+                requestID: fields["request_id"], timestamp: timestamp, team: fields["team"], environment: fields["environment"],
+                model: fields["model"] ?? "", region: fields["region"], cost: fields["cost"].flatMap { USD($0) },
+                input: RecordLocation(file: String(input[..<colon]), line: line), reroute: reroute)
+        }
+    }
+
+    /// A string, number or null as text (nil for null).
+    private static func scalar(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+        if try scanner.null() { return nil }
+        if scanner.peek() == UInt8(ascii: "\"") { return try scanner.string() }
+        return try scanner.numberText()
+    }
+}
+
+extension SourceLocation {
+    /// Parses `file:line:col`.
+    init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let line = Int(parts[parts.count - 2]), let column = Int(parts[parts.count - 1]) else { return nil }
+        self.init(file: parts[0..<(parts.count - 2)].joined(separator: ":"), line: line, column: column)
+    }
+}

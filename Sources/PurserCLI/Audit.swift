@@ -1,0 +1,137 @@
+import ArgumentParser
+import Purser
+
+/// `purser audit`: replay usage logs against the policy.
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay usage logs against the policy and report what broke it.",
+        discussion: """
+            Replays every record in time order across the logs, with fresh budget
+            counters: each record's actual cost is counted whether or not it broke
+            policy, and a record violates a budget when the counter, with the record
+            added, is over the limit. Reports every violation with the log file:line
+            it came from, budget crossings (when, by how much), alerts, the spend that
+            broke policy, and what rerouting would have saved.
+
+            Malformed records are counted and listed by file and line, and the audit
+            goes on (unless --strict-input).
+
+            Formats: table (default on a terminal), json (default otherwise), jsonl
+            (one violation per line), csv, html (one self-contained page with charts),
+            sarif, ocsf (OCSF Compliance Findings, one per line).
+
+            Exit codes: 0 nothing at or above --fail-on; 1 violations found;
+            2 an unreadable log, a malformed record under --strict-input, bad
+            arguments or an invalid policy.
+
+            Examples:
+              purser audit examples/usage/*.jsonl
+              purser audit --format html -o report.html logs/litellm-*.csv
+              purser audit --input-format litellm --map team=metadata.user_api_key_team_alias spend.csv
+              purser audit --since 2026-11-01 --until 2026-12-01 --fail-on warn logs/
+            """
+    )
+
+    /// When the exit code says "violations found".
+    enum FailOn: String, ExpressibleByArgument, CaseIterable {
+        case deny, warn, never
+    }
+
+    @Option(help: "The policy files or directories.")
+    var policy: [String] = ["policies"]
+
+    @Argument(help: "Usage log files (or - for standard input).")
+    var logs: [String]
+
+    @Option(help: "Report format: table, json, jsonl, csv, html, sarif, ocsf.")
+    var format: AuditReportFormat?
+
+    @Option(name: .customLong("input-format"), help: "Log format: auto, purser, litellm, openai-usage, focus.")
+    var inputFormat: UsageLogFormat = .auto
+
+    @Option(name: .customLong("map"), help: ArgumentHelp("Take a field from a log path, e.g. team=metadata.user_api_key_team_alias (repeatable).", valueName: "field=path"))
+    var mappings: [String] = []
+
+    @Option(help: ArgumentHelp("Only records at or after this date or RFC 3339 time.", valueName: "time"))
+    var since: NowOption?
+
+    @Option(help: ArgumentHelp("Only records before this date or RFC 3339 time.", valueName: "time"))
+    var until: NowOption?
+
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when violations with this effect or worse are found: deny, warn or never.")
+    var failOn: FailOn = .deny
+
+    @Flag(name: .customLong("strict-input"), help: "Fail (exit 2) on the first malformed record.")
+    var strictInput = false
+
+    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output.")
+    var output: String?
+
+    @Flag(name: .customLong("no-progress"), help: "Do not show a progress bar on a terminal.")
+    var noProgress = false
+
+    func validate() throws {
+        if logs.isEmpty { throw ValidationError("Give at least one usage log.") }
+    }
+
+    func run() throws {
+        let policySet = try PolicyLoading.load(policy)
+        let compiled: CompiledPolicy
+        do {
+            compiled = try CompiledPolicy(policySet)
+        } catch {
+            Output.error("purser: \(error.message)")
+            throw ExitCode(2)
+        }
+        var options = AuditOptions()
+        options.logs.format = inputFormat
+        for rule in mappings {
+            do {
+                try options.logs.mapping.add(rule)
+            } catch {
+                Output.error("purser: \(error.message)")
+                throw ExitCode(2)
+            }
+        }
+        options.since = since?.timestamp
+        options.until = until?.timestamp
+        options.strictInput = strictInput
+        let files = try StandardInput.spoolIfNeeded(logs)
+        let auditor = Auditor(policy: compiled, options: options)
+        let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
+        auditor.progress = { progress in bar.update(progress) }
+        let report: AuditReport
+        do {
+            report = try auditor.run(files)
+        } catch {
+            bar.finish()
+            Output.error("purser: \(error.message)")
+            throw ExitCode(2)
+        }
+        bar.finish()
+        let chosen = format ?? (output == nil && Output.stdoutIsTerminal ? .table : .json)
+        let writer = try OutputWriter(output)
+        defer { writer.close() }
+        do {
+            try AuditRenderer.render(report, as: chosen) { try writer.write($0) }
+            try writer.flush()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Output.error("purser: cannot write the report: \(error)")
+            throw ExitCode(2)
+        }
+        let summary = report.summary
+        if summary.malformed > 0 {
+            Output.error("purser: \(summary.malformed) malformed record\(summary.malformed == 1 ? "" : "s") skipped (listed in the report)")
+        }
+        switch failOn {
+        case .deny: if summary.denied > 0 { throw ExitCode(1) }
+        case .warn: if summary.denied + summary.warned > 0 { throw ExitCode(1) }
+        case .never: break
+        }
+    }
+}
+
+extension AuditReportFormat: ExpressibleByArgument {}
+extension UsageLogFormat: ExpressibleByArgument {}
