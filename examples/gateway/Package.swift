@@ -8,7 +8,10 @@
 // It depends on the Purser package two directories up. In your own gateway,
 // depend on Purser by URL instead:
 //
-//   .package(url: "https://github.com/<org>/purser", from: "<version>")
+//   .package(url: "https://github.com/purser-dev/purser", from: "0.1.0"),
+//
+// Purser reads YAML with the system libyaml: `apt-get install libyaml-dev`
+// (Debian, Ubuntu) or `brew install libyaml` (macOS) first.
 import PackageDescription
 
 let package = Package(

@@ -21,7 +21,9 @@ func summaryLine(_ request: Request, _ result: CallResult) -> String {
     line += " \(decision.model)@\(decision.region ?? "(any)") est \(dollars(decision.cost))"
     switch result.outcome {
     case .denied: break
-    case .completed(_, let settlement): line += ", settled \(dollars(settlement.cost))"
+    case .completed(_, let settlement):
+        line += ", settled \(dollars(settlement.cost))"
+        if settlement.outcome != .settled { line += " (\(settlement.outcome))" }
     case .unrecorded: line += ", spend not recorded"
     case .failed(let error): line += ", \(error), released"
     }
