@@ -15,6 +15,8 @@ import PackageDescription
 
 let package = Package(
     name: "Purser",
+    // Mutex and Atomic (Synchronization) need macOS 15; Linux has them with Swift 6.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Purser", targets: ["Purser"]),
         .executable(name: "purser", targets: ["PurserCLI"]),

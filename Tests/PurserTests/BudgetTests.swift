@@ -109,6 +109,44 @@ struct BudgetTests {
         #expect(enforcer.authorize(Self.request(cost: "40")).alerts.map(\.threshold) == [900_000])
     }
 
+    @Test func anAlertFiresOnceAcrossAuthorizeAndSettle() throws {
+        let enforcer = try Self.enforcer()
+        let decision = enforcer.authorize(Self.request(cost: "51"))
+        #expect(decision.alerts.map(\.threshold) == [500_000])
+        let settlement = try enforcer.settle(decision, cost: USD(dollars: 52))
+        #expect(settlement.alerts.isEmpty, "0.5 already fired when the reservation crossed it")
+        let released = enforcer.authorize(Self.request(cost: "1"))
+        #expect(released.alerts.isEmpty)
+    }
+
+    @Test func settlingADeniedDecisionCountsNothing() throws {
+        let enforcer = try Self.enforcer()
+        let denied = enforcer.authorize(Self.request(cost: "150"))
+        #expect(!denied.isAllowed)
+        #expect(try enforcer.settle(denied, cost: USD(dollars: 150)).outcome == .denied)
+        #expect(enforcer.evaluate(Self.request(cost: "0")).budgets[0].spent == 0)
+    }
+
+    @Test func recordCountsSpendThatHappenedElsewhere() throws {
+        let enforcer = try Self.enforcer()
+        let settlement = try enforcer.record(Self.request(cost: "150"))
+        #expect(settlement.outcome == .settledWithoutReservation && settlement.cost == USD(dollars: 150))
+        #expect(settlement.alerts.map(\.threshold) == [500_000, 900_000])
+        let status = enforcer.evaluate(Self.request(cost: "0")).budgets[0]
+        #expect(status.spentUSD == USD(dollars: 150) && status.remainingUSD == USD(dollars: -50))
+        #expect(!enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
+    }
+
+    @Test func countersForABudgetAtAnInstant() throws {
+        let enforcer = try Self.enforcer()
+        let counter = try #require(enforcer.policy.counter(budget: "cap", key: "org", at: EngineFixture.monday))
+        #expect(counter.windowLabel == "2026-11" && counter.period == .month)
+        #expect(enforcer.policy.counter(budget: "nope", key: "org", at: EngineFixture.monday) == nil)
+        try #require(enforcer.ledger as? InMemoryLedger).seed(counter, spent: Amount(usd: USD(dollars: 99, cents: 99).nanos))
+        #expect(enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
+        #expect(!enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
+    }
+
     @Test func evaluateChangesNothing() throws {
         let enforcer = try Self.enforcer()
         for _ in 0..<5 { #expect(enforcer.evaluate(Self.request(cost: "60")).isAllowed) }

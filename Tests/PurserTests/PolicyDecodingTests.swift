@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Purser
 
@@ -189,6 +190,18 @@ struct PolicyDecodingTests {
         #expect(codes(result).contains("duplicate-key"))
         let split = load(CheckCatalog.base + "---\nversion: 1\nmodels:\n  x: {provider: p, tier: small, price: {input: 1, output: 1}, aliases: [gpt-5-mini]}\n")
         #expect(codes(split) == ["duplicate-definition"])
+    }
+
+    @Test func theRevisionDoesNotDependOnWhereThePolicyLives() throws {
+        let relative = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/policies", toPath: directory + "/elsewhere")
+        let moved = try #require(PolicySet.load(paths: [directory + "/elsewhere/"]).policy)
+        #expect(relative.revision == moved.revision)
+        try Data("# a comment changes the bytes\n".utf8).write(to: URL(fileURLWithPath: directory + "/elsewhere/settings.yaml"), options: .atomic)
+        let changed = PolicySet.load(paths: [directory + "/elsewhere"])
+        #expect(changed.policy?.revision != relative.revision)
     }
 
     @Test func settingsMayAppearOnce() {

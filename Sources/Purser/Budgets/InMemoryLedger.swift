@@ -8,6 +8,8 @@ import Synchronization
 public final class InMemoryLedger: Ledger {
     private struct Counter {
         var state = CounterState()
+        /// The highest alert fraction already fired (parts per million): each fires once per counter.
+        var alerted: Int64 = 0
     }
 
     private struct Held {
@@ -79,7 +81,7 @@ public final class InMemoryLedger: Ledger {
                 let after = CounterState(spent: before.spent, reserved: before.reserved + entry.amount)
                 states.append(after)
                 if !entry.alerts.isEmpty {
-                    for threshold in entry.crossedAlerts(before: before.used, after: after.used) { alerts.append((index, threshold)) }
+                    for threshold in Self.fire(&state.counters, entry, before: before.used, after: after.used) { alerts.append((index, threshold)) }
                 }
             }
             state.held[id] = Held(entries: entries, expiresAt: expiresAt)
@@ -100,7 +102,9 @@ public final class InMemoryLedger: Ledger {
             for (index, entry) in actual.enumerated() {
                 let before = Self.update(&state.counters, entry.counter) { $0.spent += entry.amount }
                 if !entry.alerts.isEmpty {
-                    for threshold in entry.crossedAlerts(before: before.used, after: before.used + entry.amount) { alerts.append((index, threshold)) }
+                    for threshold in Self.fire(&state.counters, entry, before: before.used, after: before.used + entry.amount) {
+                        alerts.append((index, threshold))
+                    }
                 }
             }
             state.settled[id] = now
@@ -118,6 +122,14 @@ public final class InMemoryLedger: Ledger {
             }
             return true
         }
+    }
+
+    /// The alert fractions crossed that have not fired before for this counter; marks them fired.
+    private static func fire(_ counters: inout [CounterKey: Counter], _ entry: CounterReservation, before: Amount, after: Amount) -> [Int64] {
+        let crossed = entry.crossedAlerts(before: before, after: after)
+        guard let highest = crossed.last, let fired = counters[entry.counter]?.alerted, highest > fired else { return [] }
+        counters[entry.counter]?.alerted = highest
+        return crossed.filter { $0 > fired }
     }
 
     /// Changes a counter in one dictionary lookup; returns its state before the change.

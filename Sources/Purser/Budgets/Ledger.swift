@@ -173,6 +173,9 @@ public enum SettleOutcome: Sendable, Equatable {
     case settledWithoutReservation
     /// This decision was settled before; nothing changed.
     case alreadySettled
+    /// The decision denied the request, so there is nothing to settle; nothing was counted.
+    /// (Spend that happened anyway is counted with ``Enforcer/record(_:)``.)
+    case denied
 }
 
 /// Why a ledger could not answer.

@@ -185,6 +185,22 @@ public final class CompiledPolicy: Sendable {
     }
 }
 
+extension CompiledPolicy {
+    /// The counter of a budget for a scope key at an instant (its calendar window in
+    /// the policy's time zone), or nil when no budget has that id.
+    ///
+    /// ```swift
+    /// let counter = enforcer.policy.counter(budget: "team.growth.day", key: "growth", at: clock.now())
+    /// ledger.seed(counter!, spent: Amount(usd: USD(dollars: 250).nanos))
+    /// ```
+    public func counter(budget id: String, key: String, at time: Timestamp) -> CounterKey? {
+        guard let index = budgetLookup[id] else { return nil }
+        let budget = budgets[Int(index)]
+        return CounterKey(budget: id, key: key, period: budget.period,
+                          window: CalendarWindow.index(of: time.seconds, period: budget.period, zone: zone))
+    }
+}
+
 /// Settings as trivial values (copying them costs nothing).
 struct Flags: Sendable {
     let unknownModel: Settings.UnknownHandling

@@ -61,6 +61,15 @@ public struct BudgetStatus: Sendable, Hashable {
     /// What is left: limit − spent − reserved (negative when over).
     public var remaining: Int64 { limit &- spent &- reserved }
 
+    /// The cap in USD, for `usd` statuses.
+    public var limitUSD: USD? { unit == .usd ? USD(nanos: limit) : nil }
+    /// Settled spend in USD, for `usd` statuses.
+    public var spentUSD: USD? { unit == .usd ? USD(nanos: spent) : nil }
+    /// Reserved spend in USD, for `usd` statuses.
+    public var reservedUSD: USD? { unit == .usd ? USD(nanos: reserved) : nil }
+    /// What is left in USD, for `usd` statuses.
+    public var remainingUSD: USD? { unit == .usd ? USD(nanos: remaining) : nil }
+
     /// The statuses of counters (one per capped unit), given their states in the same order.
     static func statuses(_ counters: [CounterReservation], states: [CounterState]) -> [BudgetStatus] {
         var result: [BudgetStatus] = []

@@ -218,6 +218,7 @@ public final class Enforcer: Sendable {
     }
 
     private func settle(_ decision: Decision, cost: USD?, tokens: Int64?) throws(LedgerError) -> Settlement {
+        guard decision.isAllowed else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
         let actual = decision.counters.map { entry in
             CounterReservation(counter: entry.counter,
                                amount: Amount(usd: cost?.nanos ?? 0, tokens: tokens ?? entry.amount.tokens, requests: 1),
@@ -226,6 +227,20 @@ public final class Enforcer: Sendable {
         let (outcome, crossed) = try ledger.settle(decision.id, actual, now: clock.now())
         let states = crossed.isEmpty ? [] : try ledger.read(actual.map(\.counter), now: clock.now())
         return Settlement(outcome: outcome, cost: cost, alerts: alerts(crossed, actual, states))
+    }
+
+    /// Counts spend that happened without an authorization (a call made elsewhere, or
+    /// spend restored at startup) on every budget counter it matches, whatever the
+    /// policy says of it. The request's `cost` is used when set, else its usage is
+    /// priced at its model.
+    public func record(_ request: Request) throws(LedgerError) -> Settlement {
+        let policy = self.policy
+        let evaluator = Evaluator(policy: policy)
+        let resolved = evaluator.resolve(request, now: clock.now())
+        let assessment = evaluator.assess(resolved, evaluator.original(resolved))
+        let (outcome, crossed) = try ledger.settle(nextID(), assessment.counters, now: clock.now())
+        let states = crossed.isEmpty ? [] : try ledger.read(assessment.counters.map(\.counter), now: clock.now())
+        return Settlement(outcome: outcome, cost: assessment.cost, alerts: alerts(crossed, assessment.counters, states))
     }
 
     /// Drops a decision's reservation (the call did not happen). Returns whether one was held.

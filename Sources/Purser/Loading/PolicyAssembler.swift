@@ -7,7 +7,10 @@ struct PolicyAssembler {
     var diagnostics: [Diagnostic] = []
     var readFiles: [String] = []
 
-    mutating func assemble(_ fragments: [Fragment], hashes: [(String, [UInt8])], options: PolicyLoadOptions) -> (PolicySet?, [ModelDraft]) {
+    /// Price-source files read, with the name they are hashed under.
+    var priceSourceBytes: [(String, [UInt8])] = []
+
+    mutating func assemble(_ fragments: [Fragment], hashes: [(String, [UInt8])], files: [String], options: PolicyLoadOptions) -> (PolicySet?, [ModelDraft]) {
         var settings: Settings?
         var settingsFirst: SourceLocation?
         var allowed: Located<[Located<String>]>?
@@ -109,8 +112,8 @@ struct PolicyAssembler {
         regions.fallbacks = regionFallbacks
 
         var hasher = SHA256()
-        for (file, bytes) in hashes {
-            hasher.update(data: Array(file.utf8) + [0])
+        for (name, bytes) in hashes + priceSourceBytes {
+            hasher.update(data: Array(name.utf8) + [0])
             hasher.update(data: bytes)
         }
         let digest = hasher.finalize().map { byte in
@@ -121,7 +124,7 @@ struct PolicyAssembler {
         let policy = PolicySet(
             settings: settings ?? Settings(), models: models, environments: environments, teams: teams,
             budgets: budgets, regions: regions, rules: rules, exceptions: exceptions,
-            files: hashes.map(\.0), revision: "sha256:" + digest)
+            files: files, revision: "sha256:" + digest)
         return (policy, drafts)
     }
 
@@ -160,6 +163,7 @@ struct PolicyAssembler {
                 diagnostics.append(Diagnostic(.priceSource, "price source \(problem.message)", at: source.location))
             case .success(let bytes):
                 readFiles.append(path)
+                priceSourceBytes.append((source.value, bytes))
                 do {
                     let table = try PriceTable(litellmJSON: bytes, file: path, only: wanted)
                     tables.append((source, table))

@@ -25,6 +25,16 @@ enum PolicyFiles {
         path.hasSuffix(".yaml") || path.hasSuffix(".yml")
     }
 
+    /// A name for a file that does not depend on where the set was loaded from:
+    /// the path relative to the directory given, or the file name for a file given directly.
+    static func revisionName(of file: String, roots: [String]) -> String {
+        for root in roots {
+            let prefix = root.hasSuffix("/") ? root : root + "/"
+            if file.hasPrefix(prefix) { return String(file.dropFirst(prefix.count)) }
+        }
+        return file.split(separator: "/").last.map(String.init) ?? file
+    }
+
     /// The files of a policy set (SPEC §1): explicit files as given, and every
     /// `*.yaml`/`*.yml` under directories (recursively, sorted by path),
     /// leaving out test files and hidden entries.

@@ -24,12 +24,12 @@ extension PolicySet {
                 sources.append((file, bytes))
             }
         }
-        return load(sources: sources, options: options, diagnostics: diagnostics)
+        return load(sources: sources, options: options, diagnostics: diagnostics, roots: paths)
     }
 
     /// Loads a policy set from in-memory files, as `(name, bytes)` pairs in order.
     public static func load(files: [(name: String, contents: [UInt8])], options: PolicyLoadOptions = PolicyLoadOptions()) -> PolicyLoadResult {
-        load(sources: files.map { ($0.name, $0.contents) }, options: options, diagnostics: [])
+        load(sources: files.map { ($0.name, $0.contents) }, options: options, diagnostics: [], roots: [])
     }
 
     /// Loads a policy set from one YAML text (a convenience for tests and examples).
@@ -37,7 +37,9 @@ extension PolicySet {
         load(files: [(file, Array(yaml.utf8))], options: options)
     }
 
-    private static func load(sources: [(String, [UInt8])], options: PolicyLoadOptions, diagnostics initial: [Diagnostic]) -> PolicyLoadResult {
+    private static func load(sources: [(String, [UInt8])], options: PolicyLoadOptions, diagnostics initial: [Diagnostic],
+                             roots: [String]) -> PolicyLoadResult
+    {
         var diagnostics = initial
         let reader = YAMLReader(limits: options.yamlLimits)
         var fragments: [Fragment] = []
@@ -67,7 +69,8 @@ extension PolicySet {
             diagnostics.append(Diagnostic(.noPolicies, "no policy files given", at: SourceLocation(file: ".")))
         }
         var assembler = PolicyAssembler()
-        let (assembled, _) = assembler.assemble(fragments, hashes: sources, options: options)
+        let named = sources.map { (PolicyFiles.revisionName(of: $0.0, roots: roots), $0.1) }
+        let (assembled, _) = assembler.assemble(fragments, hashes: named, files: sources.map(\.0), options: options)
         diagnostics.append(contentsOf: assembler.diagnostics)
         var policy: PolicySet?
         if let assembled {

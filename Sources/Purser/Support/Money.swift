@@ -20,6 +20,11 @@ public struct USD: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.nanos = dollars * USD.scale
     }
 
+    /// Creates an amount of dollars and cents: `USD(dollars: 12, cents: 50)` is $12.50.
+    public init(dollars: Int64, cents: Int64) {
+        self.nanos = dollars * USD.scale + cents * 10_000_000
+    }
+
     /// Parses decimal text (`12`, `0.0123`, `1.5e-3`) exactly.
     ///
     /// Returns nil when the text is not a number, has more than nine

@@ -18,7 +18,8 @@ struct CallResult: Sendable {
     let outcome: Outcome
     /// Earlier decisions whose region answered HTTP 429, released and retried elsewhere.
     let rateLimited: [Decision]
-    /// Budget alerts raised by this call (authorize and settle), each reported once.
+    /// Budget alerts raised by this call (authorize and settle); the ledger fires each
+    /// threshold once per counter, so none repeats.
     let alerts: [BudgetAlert]
 }
 
@@ -37,7 +38,7 @@ struct Gateway: Sendable {
         var rateLimited: [Decision] = []
         var alerts: [BudgetAlert] = []
         func result(_ decision: Decision, _ outcome: CallResult.Outcome) -> CallResult {
-            CallResult(decision: decision, outcome: outcome, rateLimited: rateLimited, alerts: deduplicated(alerts))
+            CallResult(decision: decision, outcome: outcome, rateLimited: rateLimited, alerts: alerts)
         }
         while true {
             // 1. Authorize: evaluate the policy and, on allow, reserve the estimated
@@ -90,13 +91,6 @@ struct Gateway: Sendable {
         } catch {
             logError("\(decision.id): could not release: \(error.message)")
         }
-    }
-
-    /// Authorize reports an alert when the reservation crosses a threshold, and
-    /// settle (or a retry's authorize) reports the same crossing again: notify once.
-    private func deduplicated(_ alerts: [BudgetAlert]) -> [BudgetAlert] {
-        var seen: Set<String> = []
-        return alerts.filter { seen.insert("\($0.budget)|\($0.key)|\($0.window)|\($0.threshold)").inserted }
     }
 
     /// Reloads the policy (on SIGHUP, or when the policy repository deploys).

@@ -88,12 +88,13 @@ struct ScriptRunner {
     /// ledger starts empty; a persistent ledger needs no such thing.)
     private func seedSpend(_ seed: Seed, for request: Request) throws(SeedError) {
         guard let spent = USD(seed.spent) else { throw SeedError("\(seed.spent) is not a USD amount") }
-        // The counter key (budget, scope key, calendar window in the policy's time
-        // zone) is easiest to get from a decision: evaluate changes nothing.
-        guard let status = enforcer.evaluate(request).budgets.first(where: { $0.id == seed.budget && $0.unit == .usd }) else {
-            throw SeedError("the request does not count against \(seed.budget)")
+        // The counter: budget id, scope key, and the calendar window (in the
+        // policy's time zone) the request falls in.
+        let time = request.timestamp ?? enforcer.clock.now()
+        guard let counter = enforcer.policy.counter(budget: seed.budget, key: seed.key, at: time) else {
+            throw SeedError("the policy has no budget \(seed.budget)")
         }
-        ledger.base.seed(status.counter, spent: Amount(usd: spent.nanos))
+        ledger.base.seed(counter, spent: Amount(usd: spent.nanos))
     }
 
     struct SeedError: Error, CustomStringConvertible {

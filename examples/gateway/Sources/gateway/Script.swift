@@ -20,6 +20,8 @@ struct ScriptedCall: Sendable {
 struct Seed: Sendable {
     /// The budget id, e.g. `team.growth.day`.
     let budget: String
+    /// The scope key of the counter, e.g. `growth` for a team budget.
+    let key: String
     /// The amount already spent in the current window, in USD (decimal text).
     let spent: String
 }
@@ -60,7 +62,7 @@ let script: [ScriptedCall] = [
         expect: Expectation(decision: .allow, model: "claude-sonnet-4-5", region: "us-east-1",
                             outcome: .settled(.settled), alerts: ["feature-month[dispute-summaries]@80%"],
                             actualBelowEstimate: true),
-        seed: [Seed(budget: "feature-month", spent: "6399.99")]),  // of $8,000
+        seed: [Seed(budget: "feature-month", key: "dispute-summaries", spent: "6399.99")]),  // of $8,000
 
     ScriptedCall(
         title: "QA asks for a frontier model: rerouted down its fallback chain",
@@ -89,7 +91,7 @@ let script: [ScriptedCall] = [
         request: Request(id: "r-05", team: "growth", environment: "production", model: "gpt-5-mini", region: "us-east-1",
                          user: "svc-onboarding-emails", usage: Usage(inputTokens: 10_000, outputTokens: 2_000)),
         expect: Expectation(decision: .deny, violations: ["team.growth.day:deny"], outcome: .denied),
-        seed: [Seed(budget: "team.growth.day", spent: "299.995")]),  // of $300
+        seed: [Seed(budget: "team.growth.day", key: "growth", spent: "299.995")]),  // of $300
 
     ScriptedCall(
         title: "a model that is not on the team's list (nor are its fallbacks): denied",
