@@ -40,7 +40,7 @@ struct Audit: ParsableCommand {
     @Option(help: "The policy files or directories.")
     var policy: [String] = ["policies"]
 
-    @Argument(help: "Usage log files (or - for standard input).")
+    @Argument(help: "Usage log files or directories of them (or - for standard input).")
     var logs: [String]
 
     @Option(help: "Report format: table, json, jsonl, csv, html, sarif, ocsf.")
@@ -96,7 +96,7 @@ struct Audit: ParsableCommand {
         options.since = since?.timestamp
         options.until = until?.timestamp
         options.strictInput = strictInput
-        let files = try StandardInput.spoolIfNeeded(logs)
+        let files = try StandardInput.spoolIfNeeded(LogPaths.expand(logs))
         let auditor = Auditor(policy: compiled, options: options)
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
         auditor.progress = { progress in bar.update(progress) }

@@ -171,6 +171,38 @@ final class OutputWriter {
     }
 }
 
+/// Log paths as given: directories become the log files in them (sorted, hidden entries skipped).
+enum LogPaths {
+    static let extensions = [".jsonl", ".ndjson", ".json", ".csv", ".log"]
+
+    static func expand(_ paths: [String]) throws -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var info = stat()
+            guard path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                files.append(path)
+                continue
+            }
+            guard let directory = opendir(path) else {
+                Output.error("purser: cannot read \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            var names: [String] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if !name.hasPrefix("."), extensions.contains(where: name.hasSuffix) { names.append(name) }
+            }
+            closedir(directory)
+            guard !names.isEmpty else {
+                Output.error("purser: no usage logs (\(extensions.joined(separator: ", "))) in \(path)")
+                throw ExitCode(2)
+            }
+            files.append(contentsOf: names.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 })
+        }
+        return files
+    }
+}
+
 /// Standard input as a log: copied to a temporary file, since a replay may read its logs twice.
 enum StandardInput {
     static func spoolIfNeeded(_ paths: [String]) throws -> [String] {

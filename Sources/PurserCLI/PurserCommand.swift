@@ -25,7 +25,7 @@ struct PurserCommand: ParsableCommand {
             unreadable input or invalid policy.
             """,
         version: PurserVersion.current,
-        subcommands: [Check.self, Explain.self, Eval.self, TestCommand.self, Audit.self]
+        subcommands: [Check.self, Explain.self, Eval.self, TestCommand.self, Audit.self, Generate.self]
     )
 }
 
