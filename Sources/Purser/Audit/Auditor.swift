@@ -64,7 +64,8 @@ public final class Auditor: @unchecked Sendable {
         // First try streaming; a file out of order beyond a batch means sorting and starting again.
         do {
             var sources: [any RecordSource] = []
-            for file in files { sources.append(StreamSource(reader: try open(file), file: file)) }
+            let evaluator = Evaluator(policy: policy)
+            for file in files { sources.append(StreamSource(reader: try open(file), file: file, evaluator: evaluator)) }
             return try replay(Merger(sources), files: files, spool: spool, sorted: false, malformed: [])
         } catch let error where error.message == AuditError.disorder.message {
             spool.reset()
@@ -119,30 +120,48 @@ public final class Auditor: @unchecked Sendable {
 }
 
 /// The mutable state of one replay: counters, totals and the spool.
+///
+/// Built for millions of records a second: a counter is found with one hash
+/// lookup and then lives in an array slot; totals for the policy's teams,
+/// environments and models are indexed by their ids.
 final class ReplayState {
-    private struct Counter {
+    /// One counter's state.
+    private struct Slot {
+        var key: CounterKey
         var spent = Amount()
-        let limits: BudgetLimits
-        let onExceed: BudgetAction
-        let source: SourceLocation
+        var limits: BudgetLimits
+        /// The budget's index in the compiled policy.
+        var budget: Int32
+        /// When the window ends (UTC seconds): after that the slot can be freed.
+        var windowEnd: Int64
         var crossedAt: Timestamp?
         var crossedInput: RecordLocation?
         /// The highest alert fraction fired, in parts per million.
         var alerted: Int64 = 0
+        var live = true
     }
 
     private let policy: CompiledPolicy
     private let evaluator: Evaluator
     private let spool: ViolationSpool
     private let options: AuditOptions
-    private var counters: [CounterKey: Counter] = [:]
+    private var slotIndex: [CounterKey: Int32] = [:]
+    /// A direct-mapped cache in front of `slotIndex`, indexed by the key's own hash (no SipHash).
+    private var slotCache = [Int32](repeating: -1, count: 4096)
+    private var slots: [Slot] = []
+    private var freeSlots: [Int32] = []
     private var crossings: [BudgetCrossing] = []
     private var alerts: [AuditAlert] = []
     private var byRule: [String: AuditTotal] = [:]
-    private var byTeam: [String: AuditTotal] = [:]
-    private var byEnvironment: [String: AuditTotal] = [:]
-    private var byModel: [String: AuditTotal] = [:]
-    private var days: [String: [Int64: Int64]] = [:]
+    private var teams: [AuditTotal?]
+    private var environments: [AuditTotal?]
+    private var models: [AuditTotal?]
+    private var otherTeams: [String: AuditTotal] = [:]
+    private var otherEnvironments: [String: AuditTotal] = [:]
+    private var otherModels: [String: AuditTotal] = [:]
+    /// Spend per team (by id; unknown teams after them) per local day.
+    private var teamDays: [[Int64: Int64]]
+    private var otherTeamIDs: [String: Int] = [:]
     private var malformed: [MalformedRecord] = []
     private var latest = Timestamp(nanoseconds: Int64.min)
     var summary = AuditReport.Summary()
@@ -152,6 +171,10 @@ final class ReplayState {
         self.evaluator = Evaluator(policy: policy)
         self.spool = spool
         self.options = options
+        teams = Array(repeating: nil, count: policy.teams.count)
+        environments = Array(repeating: nil, count: policy.environments.count)
+        models = Array(repeating: nil, count: policy.models.count)
+        teamDays = Array(repeating: [:], count: policy.teams.count)
     }
 
     func addMalformed(_ entry: MalformedRecord) {
@@ -168,26 +191,30 @@ final class ReplayState {
         summary.last = time
         if time > latest { latest = time }
 
-        let resolved = evaluator.resolve(record.request, now: time)
-        let candidate = evaluator.original(resolved)
-        var assessment = evaluator.assess(resolved, candidate)
+        let prepared = record.prepared ?? PreparedEvaluation(record, evaluator: evaluator)
+        let resolved = prepared.resolved
+        let candidate = prepared.candidate
+        var assessment = prepared.assessment
         let cost = assessment.cost
+        let input = prepared.input
 
-        // Budget violations against the counters as they were before this record.
-        var before: [CounterState] = []
-        before.reserveCapacity(assessment.counters.count)
+        // Each counter: find its slot once; a budget is violated when the counter, with this record, is over.
+        var slotsUsed: [Int32] = []
+        slotsUsed.reserveCapacity(assessment.counters.count)
         for entry in assessment.counters {
-            before.append(CounterState(spent: counters[entry.counter]?.spent ?? Amount(), reserved: Amount()))
+            let slot = slotFor(entry)
+            slotsUsed.append(slot)
+            let before = CounterState(spent: slots[Int(slot)].spent, reserved: Amount())
+            if !entry.admits(before), let violation = evaluator.budgetViolation(entry, before, input, resolved) {
+                assessment.violations.append(violation)
+            }
         }
-        evaluator.applyBudgets(&assessment, states: before, resolved)
-
         let denied = assessment.violations.contains { $0.effect == .deny }
-        var reroute: AuditViolation.Reroute?
-        if denied { reroute = whatIf(resolved, candidate) }
+        let reroute = denied ? whatIf(resolved, candidate) : nil
 
         // The spend happened: count it.
         for (offset, entry) in assessment.counters.enumerated() {
-            count(entry, before: before[offset].spent, record: record)
+            count(entry, slot: Int(slotsUsed[offset]), record: record)
         }
 
         // Totals.
@@ -207,14 +234,13 @@ final class ReplayState {
                 summary.blockableSpend += spend
             }
         }
-        let team = record.request.team ?? "(none)"
-        let environment = record.request.environment ?? "(none)"
-        Self.add(&byTeam, team, spend, violations, denied)
-        Self.add(&byEnvironment, environment, spend, violations, denied)
-        Self.add(&byModel, candidate.modelName, spend, violations, denied)
+        Self.add(&teams, &otherTeams, resolved.team, record.request.team ?? "(none)", spend, violations, denied)
+        Self.add(&environments, &otherEnvironments, resolved.environment, record.request.environment ?? "(none)", spend, violations, denied)
+        Self.add(&models, &otherModels, candidate.model, candidate.modelName, spend, violations, denied)
         let day = CalendarWindow.index(of: time.seconds, period: .day, zone: policy.zone)
-        days[team, default: [:]][day, default: 0] &+= spend.nanos
+        teamDays[teamRow(resolved.team, record.request.team ?? "(none)")][day, default: 0] &+= spend.nanos
 
+        guard violations > 0 else { return }
         for violation in assessment.violations {
             switch violation.effect {
             case .deny: summary.denied += 1
@@ -222,7 +248,12 @@ final class ReplayState {
             case .waived: summary.waived += 1
             case .rerouted: break
             }
-            Self.add(&byRule, violation.rule, spend, 1, violation.effect == .deny)
+            var total = byRule[violation.rule] ?? AuditTotal(name: violation.rule, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
+            total.records += 1
+            total.spend += spend
+            total.violations += 1
+            if violation.effect == .deny { total.violatingSpend += spend }
+            byRule[violation.rule] = total
             spool.append(AuditViolation(
                 violation: violation, requestID: record.request.id, timestamp: time, team: record.request.team,
                 environment: record.request.environment, model: candidate.modelName, region: candidate.region, cost: cost,
@@ -230,13 +261,58 @@ final class ReplayState {
         }
     }
 
-    private static func add(_ totals: inout [String: AuditTotal], _ name: String, _ spend: USD, _ violations: Int, _ denied: Bool) {
-        var total = totals[name] ?? AuditTotal(name: name, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
-        total.records += 1
-        total.spend += spend
-        total.violations += violations
-        if denied { total.violatingSpend += spend }
-        totals[name] = total
+    /// A total by id for names the policy defines, by name otherwise.
+    private static func add(_ known: inout [AuditTotal?], _ other: inout [String: AuditTotal], _ id: Int32, _ name: String,
+                            _ spend: USD, _ violations: Int, _ denied: Bool)
+    {
+        func update(_ total: inout AuditTotal?) {
+            var value = total ?? AuditTotal(name: name, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
+            value.records += 1
+            value.spend += spend
+            value.violations += violations
+            if denied { value.violatingSpend += spend }
+            total = value
+        }
+        if id >= 0 {
+            update(&known[Int(id)])
+        } else {
+            var total = other[name]
+            update(&total)
+            other[name] = total
+        }
+    }
+
+    private func teamRow(_ id: Int32, _ name: String) -> Int {
+        if id >= 0 { return Int(id) }
+        if let row = otherTeamIDs[name] { return row }
+        teamDays.append([:])
+        otherTeamIDs[name] = teamDays.count - 1
+        return teamDays.count - 1
+    }
+
+    /// The slot of a counter, created on first use.
+    private func slotFor(_ entry: CounterReservation) -> Int32 {
+        let line = entry.counter.cacheLine & 4095
+        let cached = slotCache[line]
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].key == entry.counter { return cached }
+        if let slot = slotIndex[entry.counter] {
+            slotCache[line] = slot
+            return slot
+        }
+        let key = entry.counter
+        let end = policy.zone.utc(fromLocal: CalendarWindow.localStart(key.window + 1, period: key.period))
+        let slot = Slot(key: key, limits: entry.limits, budget: policy.budgetLookup[key.budget] ?? -1, windowEnd: end)
+        let index: Int32
+        if let free = freeSlots.popLast() {
+            index = free
+            slots[Int(free)] = slot
+        } else {
+            index = Int32(slots.count)
+            slots.append(slot)
+        }
+        slotIndex[key] = index
+        slotCache[line] = index
+        return index
     }
 
     /// Where the policy would have sent a denied request: the first reroute candidate
@@ -252,7 +328,7 @@ final class ReplayState {
             let again = evaluator.resolve(request, now: resolved.timestamp)
             var assessment = evaluator.assess(again, candidate)
             guard !assessment.denied else { continue }
-            let states = assessment.counters.map { CounterState(spent: counters[$0.counter]?.spent ?? Amount(), reserved: Amount()) }
+            let states = assessment.counters.map { CounterState(spent: slotIndex[$0.counter].map { slots[Int($0)].spent } ?? Amount(), reserved: Amount()) }
             evaluator.applyBudgets(&assessment, states: states, again)
             guard !assessment.denied else { continue }
             return AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: sameModel ? assessment.cost : repriced)
@@ -261,22 +337,21 @@ final class ReplayState {
     }
 
     /// Adds a record's amount to a counter, noting the first crossing of its cap and alert fractions.
-    private func count(_ entry: CounterReservation, before: Amount, record: UsageRecord) {
-        var counter = counters[entry.counter] ?? Counter(
-            limits: entry.limits, onExceed: policy.budgetLookup[entry.counter.budget].map { policy.budgets[Int($0)].onExceed } ?? .deny,
-            source: policy.budgetLookup[entry.counter.budget].map { policy.budgets[Int($0)].location } ?? SourceLocation(file: "."))
-        counter.spent += entry.amount
-        if counter.crossedAt == nil, !entry.admits(CounterState(spent: before, reserved: Amount())) {
-            counter.crossedAt = record.timestamp
-            counter.crossedInput = record.location
+    private func count(_ entry: CounterReservation, slot index: Int, record: UsageRecord) {
+        let before = slots[index].spent
+        let after = before + entry.amount
+        slots[index].spent = after
+        if slots[index].crossedAt == nil, !entry.admits(CounterState(spent: before, reserved: Amount())) {
+            slots[index].crossedAt = record.timestamp
+            slots[index].crossedInput = record.location
         }
-        for threshold in entry.crossedAlerts(before: before, after: counter.spent) where threshold > counter.alerted {
-            counter.alerted = threshold
-            let (unit, used, limit) = Self.primary(entry.limits, counter.spent)
+        guard !entry.alerts.isEmpty else { return }
+        for threshold in entry.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
+            slots[index].alerted = threshold
+            let (unit, used, limit) = Self.primary(entry.limits, after)
             alerts.append(AuditAlert(counter: entry.counter, threshold: threshold, unit: unit, used: used, limit: limit,
                                      at: record.timestamp, input: record.location))
         }
-        counters[entry.counter] = counter
     }
 
     /// The unit alerts and crossings are reported in: USD, else tokens, else requests.
@@ -286,38 +361,37 @@ final class ReplayState {
         return (.requests, spent.requests, limits.requests ?? 0)
     }
 
-    private func crossing(_ key: CounterKey, _ counter: Counter) -> BudgetCrossing? {
-        guard let at = counter.crossedAt, let input = counter.crossedInput else { return nil }
+    private func crossing(_ slot: Slot) -> BudgetCrossing? {
+        guard let at = slot.crossedAt, let input = slot.crossedInput else { return nil }
         // Report the unit that went over (USD first).
-        let limits = counter.limits
+        let limits = slot.limits
         let (unit, spent, limit): (BudgetStatus.Unit, Int64, Int64)
-        if let usd = limits.usd, counter.spent.usd > usd.nanos {
-            (unit, spent, limit) = (.usd, counter.spent.usd, usd.nanos)
-        } else if let tokens = limits.tokens, counter.spent.tokens > tokens {
-            (unit, spent, limit) = (.tokens, counter.spent.tokens, tokens)
+        if let usd = limits.usd, slot.spent.usd > usd.nanos {
+            (unit, spent, limit) = (.usd, slot.spent.usd, usd.nanos)
+        } else if let tokens = limits.tokens, slot.spent.tokens > tokens {
+            (unit, spent, limit) = (.tokens, slot.spent.tokens, tokens)
         } else {
-            (unit, spent, limit) = (.requests, counter.spent.requests, limits.requests ?? 0)
+            (unit, spent, limit) = (.requests, slot.spent.requests, limits.requests ?? 0)
         }
-        return BudgetCrossing(counter: key, unit: unit, limit: limit, spent: spent, firstCrossedAt: at, firstCrossedInput: input,
-                              onExceed: counter.onExceed, source: counter.source)
+        let budget = slot.budget >= 0 ? policy.budgets[Int(slot.budget)] : nil
+        return BudgetCrossing(counter: slot.key, unit: unit, limit: limit, spent: spent, firstCrossedAt: at, firstCrossedInput: input,
+                              onExceed: budget?.onExceed ?? .deny, source: budget?.location ?? SourceLocation(file: "."))
     }
 
-    /// Forgets counters whose window has ended (keeping crossings): memory stays flat over long logs.
+    /// Frees the slots of counters whose window has ended (keeping crossings): memory stays flat over long logs.
     func evictClosedWindows() {
         let now = latest.seconds
-        var closed: [CounterKey] = []
-        for key in counters.keys {
-            let end = policy.zone.utc(fromLocal: CalendarWindow.localStart(key.window + 1, period: key.period))
-            if end <= now { closed.append(key) }
-        }
-        for key in closed {
-            if let counter = counters.removeValue(forKey: key), let crossing = crossing(key, counter) { crossings.append(crossing) }
+        for index in slots.indices where slots[index].live && slots[index].windowEnd <= now {
+            if let crossing = crossing(slots[index]) { crossings.append(crossing) }
+            slotIndex[slots[index].key] = nil
+            slots[index].live = false
+            freeSlots.append(Int32(index))
         }
     }
 
     func report() -> AuditReport {
-        for (key, counter) in counters {
-            if let crossing = crossing(key, counter) { crossings.append(crossing) }
+        for slot in slots where slot.live {
+            if let crossing = crossing(slot) { crossings.append(crossing) }
         }
         var report = AuditReport(policyRevision: policy.revision, timezone: policy.settings.timezoneIdentifier, spool: spool)
         report.summary = summary
@@ -325,17 +399,18 @@ final class ReplayState {
         report.alerts = alerts
         let order = { (lhs: AuditTotal, rhs: AuditTotal) in (lhs.spend, rhs.name) > (rhs.spend, lhs.name) }
         report.byRule = byRule.values.sorted { ($0.records, $1.name) > ($1.records, $0.name) }
-        report.byTeam = byTeam.values.sorted(by: order)
-        report.byEnvironment = byEnvironment.values.sorted(by: order)
-        report.byModel = byModel.values.sorted(by: order)
+        report.byTeam = (teams.compactMap { $0 } + otherTeams.values).sorted(by: order)
+        report.byEnvironment = (environments.compactMap { $0 } + otherEnvironments.values).sorted(by: order)
+        report.byModel = (models.compactMap { $0 } + otherModels.values).sorted(by: order)
         report.malformed = malformed.sorted { $0.location < $1.location }
         let caps = Dictionary(policy.source.budgets.compactMap { budget in
             budget.team.flatMap { team in budget.period == .month ? (team, budget.limits.usd) : nil }
         }, uniquingKeysWith: { first, _ in first })
-        report.series = days.keys.sorted().map { team in
-            let spend = days[team] ?? [:]
-            return SpendSeries(team: team, monthlyCap: caps[team] ?? nil,
-                               days: spend.keys.sorted().map { (CalendarWindow.label($0, period: .day), USD(nanos: spend[$0] ?? 0)) })
+        var names = policy.teams.map(\.name)
+        for (name, row) in otherTeamIDs.sorted(by: { $0.value < $1.value }) where row == names.count { names.append(name) }
+        report.series = zip(names, teamDays).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }.map { team, spend in
+            SpendSeries(team: team, monthlyCap: caps[team] ?? nil,
+                        days: spend.keys.sorted().map { (CalendarWindow.label($0, period: .day), USD(nanos: spend[$0] ?? 0)) })
         }
         return report
     }

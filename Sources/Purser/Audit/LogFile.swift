@@ -51,6 +51,40 @@ public final class LogFile {
     /// Whether the end of the file was reached.
     public var isAtEnd: Bool { reachedEnd && buffered.isEmpty }
 
+    /// Appends up to `count` bytes to `buffer` (reading straight into it); returns how many.
+    public func read(appendingTo buffer: inout [UInt8], count: Int) throws(UsageLogError) -> Int {
+        if !buffered.isEmpty {
+            let taken = buffered.count
+            buffer.append(contentsOf: buffered)
+            buffered = []
+            return taken
+        }
+        guard !reachedEnd else { return 0 }
+        let start = buffer.count
+        buffer.reserveCapacity(start + count)
+        var filled = 0
+        var failure: Int32 = 0
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        buffer.withUnsafeMutableBytes { raw in
+            while filled < count {
+                let got = Glibc.read(fd, raw.baseAddress.map { $0 + start + filled }, count - filled)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                if got == 0 {
+                    reachedEnd = true
+                    return
+                }
+                filled += got
+            }
+        }
+        buffer.removeLast(count - filled)
+        if failure != 0 { throw UsageLogError(String(cString: strerror(failure)), file: path) }
+        return filled
+    }
+
     private func readRaw(_ count: Int) throws(UsageLogError) -> [UInt8] {
         guard !reachedEnd else { return [] }
         var result = [UInt8](repeating: 0, count: count)
@@ -84,6 +118,8 @@ public struct LineChunks {
     private let file: LogFile
     private let limit: Int
     private var pending: [UInt8] = []
+    /// The buffer a chunk is read into, reused so it is not allocated (and faulted in) per chunk.
+    private var buffer: [UInt8] = []
     private var nextLine = 1
     private var skipping = false
 
@@ -97,11 +133,14 @@ public struct LineChunks {
     /// each over-long line); returns false at the end of the file.
     public mutating func next(_ body: (Line) -> Void, tooLong: (Int) -> Void) throws(UsageLogError) -> Bool {
         if file.isAtEnd && pending.isEmpty { return false }
-        let chunk = try file.read(4 << 20)
-        let atEnd = chunk.isEmpty || file.isAtEnd
-        var data = pending
-        data.append(contentsOf: chunk)
-        pending = []
+        var data = buffer
+        buffer = []
+        data.removeAll(keepingCapacity: true)
+        data.append(contentsOf: pending)
+        pending.removeAll(keepingCapacity: true)
+        let got = try file.read(appendingTo: &data, count: 4 << 20)
+        defer { buffer = data }
+        let atEnd = got == 0 || file.isAtEnd
         var start = data.startIndex
         while let newline = data[start...].firstIndex(of: 0x0A) {
             if skipping {
@@ -123,14 +162,14 @@ public struct LineChunks {
                 if line.count > limit { tooLong(nextLine) } else { body((line, nextLine)) }
                 nextLine += 1
             }
-            return !rest.isEmpty || !chunk.isEmpty
+            return !rest.isEmpty || got > 0
         }
         if rest.count > limit {
             // Part of an over-long line: report it once and drop bytes until its end.
             if !skipping { tooLong(nextLine) }
             skipping = true
         } else {
-            pending = Array(rest)
+            pending.append(contentsOf: rest)
         }
         return true
     }

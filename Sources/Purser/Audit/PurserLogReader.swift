@@ -7,6 +7,7 @@ final class PurserLogReader: UsageLogReader {
     private let batchSize: Int
     private let mapping: FieldMapping
     private var done = false
+    private var parser = RequestParser()
 
     init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
@@ -41,7 +42,7 @@ final class PurserLogReader: UsageLogReader {
             guard scanner.peek() != nil else { return }  // blank line
             let location = RecordLocation(file: file, line: number)
             do throws(RequestError) {
-                var request = try RequestDecoder.decode(&scanner)
+                var request = try parser.decode(&scanner)
                 do throws(JSONError) { try scanner.expectEnd() } catch { throw RequestError(error.message, at: error.offset) }
                 guard request.timestamp != nil else {
                     batch.malformed.append(MalformedRecord(location: location, message: "the record has no timestamp (usage logs need one)"))

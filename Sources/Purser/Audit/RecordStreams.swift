@@ -80,12 +80,12 @@ final class StreamSource: RecordSource, @unchecked Sendable {
         case end
     }
 
-    private let queue = BoundedQueue<Item>(capacity: 4)
+    private let queue = BoundedQueue<Item>(capacity: 3)
     private let cancelled = Atomic<Bool>(false)
     private var last: Timestamp?
     private var finished = false
 
-    init(reader: any UsageLogReader, file: String) {
+    init(reader: any UsageLogReader, file: String, evaluator: Evaluator?) {
         let queue = self.queue
         let box = ReaderBox(reader)
         let flag = cancelledFlag
@@ -97,6 +97,11 @@ final class StreamSource: RecordSource, @unchecked Sendable {
                         return
                     }
                     BatchOrder.sort(&batch.records)
+                    if let evaluator {
+                        for index in batch.records.indices {
+                            batch.records[index].prepared = PreparedEvaluation(batch.records[index], evaluator: evaluator)
+                        }
+                    }
                     queue.put(.batch(batch))
                 } catch {
                     queue.put(.failure(error.description))

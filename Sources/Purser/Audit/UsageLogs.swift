@@ -115,7 +115,7 @@ public struct UsageLogOptions: Sendable {
     /// The largest record accepted in bytes (a record-size limit: a 100 MB line is one malformed record, not an out-of-memory).
     public var maxRecordBytes = 1 << 20
     /// Records per batch a reader returns.
-    public var batchSize = 16_384
+    public var batchSize = 4096
 
     /// The defaults.
     public init() {}

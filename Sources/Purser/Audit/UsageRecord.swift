@@ -24,6 +24,8 @@ public struct UsageRecord: Sendable {
     public var request: Request
     /// Where the record is in its log.
     public var location: RecordLocation
+    /// The order-independent part of its evaluation, done by the reader's thread.
+    var prepared: PreparedEvaluation?
 
     /// Creates a record.
     public init(request: Request, location: RecordLocation) {
@@ -78,4 +80,23 @@ public struct UsageLogError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(file): \(message)" }
+}
+
+/// What can be evaluated for a record without knowing the counters: names
+/// resolved, the candidate, the non-budget violations and the counters it
+/// counts against. Computed on the reader threads, so the replay thread only
+/// does what depends on order.
+final class PreparedEvaluation: @unchecked Sendable {
+    // Created on a reader thread, then only read by the replay thread.
+    let resolved: Evaluator.Resolved
+    let candidate: Evaluator.Candidate
+    var assessment: Evaluator.Assessment
+    let input: ConditionInput
+
+    init(_ record: UsageRecord, evaluator: Evaluator) {
+        resolved = evaluator.resolve(record.request, now: record.timestamp)
+        candidate = evaluator.original(resolved)
+        assessment = evaluator.assess(resolved, candidate)
+        input = evaluator.conditionInput(resolved, candidate, cost: assessment.cost)
+    }
 }

@@ -36,6 +36,9 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
         self.hash = Int(bitPattern: UInt(mixed ^ (mixed >> 31)))
     }
 
+    /// The key's own hash, for direct-mapped caches.
+    var cacheLine: Int { hash }
+
     public static func == (lhs: CounterKey, rhs: CounterKey) -> Bool {
         lhs.hash == rhs.hash && lhs.window == rhs.window && lhs.period == rhs.period && lhs.budget == rhs.budget && lhs.key == rhs.key
     }

@@ -56,6 +56,7 @@ public struct BatchEvaluator: Sendable {
         var counts = Counts()
         var json = JSONWriter()
         var encoder = DecisionEncoder()
+        var parser = RequestParser()
         var start = 0
         var line = firstLine
         let count = chunk.count
@@ -63,7 +64,7 @@ public struct BatchEvaluator: Sendable {
             var end = start
             while end < count, chunk[end] != 0x0A { end &+= 1 }
             let slice = UnsafeBufferPointer(rebasing: chunk[start..<end])
-            decide(slice, line: line, counts: &counts, json: &json, encoder: &encoder)
+            decide(slice, line: line, counts: &counts, json: &json, encoder: &encoder, parser: &parser)
             if json.bytes.count > 1 << 16 {
                 output.append(contentsOf: json.bytes)
                 json.reset()
@@ -111,7 +112,7 @@ public struct BatchEvaluator: Sendable {
     }
 
     private func decide(_ line: UnsafeBufferPointer<UInt8>, line number: Int, counts: inout Counts, json: inout JSONWriter,
-                        encoder: inout DecisionEncoder)
+                        encoder: inout DecisionEncoder, parser: inout RequestParser)
     {
         var scanner = JSONScanner(line)
         guard scanner.peek() != nil else { return }  // blank line
@@ -122,7 +123,7 @@ public struct BatchEvaluator: Sendable {
         }
         let request: Request
         do throws(RequestError) {
-            request = try RequestDecoder.decode(&scanner)
+            request = try parser.decode(&scanner)
             do throws(JSONError) { try scanner.expectEnd() } catch { throw RequestError(error.message, at: error.offset) }
         } catch {
             counts.malformed += 1

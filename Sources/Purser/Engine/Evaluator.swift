@@ -313,8 +313,12 @@ struct Evaluator {
             case .provider:
                 guard let model else { return nil }
                 return (model.providerName, policy.providerHashes[Int(model.provider)])
-            default:
-                break
+            case .user:
+                guard let user = resolved.request.user else { return nil }
+                return (user, user.hashValue)
+            case .tag(let key):
+                guard let value = resolved.request.tags[key] else { return nil }
+                return (value, value.hashValue)
             }
         }
         func part(_ part: ScopePart) -> String? {
@@ -364,14 +368,19 @@ struct Evaluator {
     func applyBudgets(_ assessment: inout Assessment, states: [CounterState], _ resolved: Resolved) {
         let input = conditionInput(resolved, assessment.candidate, cost: assessment.cost)
         for (offset, entry) in assessment.counters.enumerated() where !entry.admits(states[offset]) {
-            guard let index = policy.budgetLookup[entry.counter.budget] else { continue }
-            let budget = policy.budgets[Int(index)]
-            let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
-            assessment.violations.append(finish(
-                Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
-                          message: budgetMessage(entry, states[offset]), source: budget.location, waivedBy: nil),
-                input, resolved))
+            if let violation = budgetViolation(entry, states[offset], input, resolved) { assessment.violations.append(violation) }
         }
+    }
+
+    /// The violation of a counter that the request takes over its caps (the caller checked `admits`).
+    func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: ConditionInput, _ resolved: Resolved) -> Violation? {
+        guard let index = policy.budgetLookup[entry.counter.budget] else { return nil }
+        let budget = policy.budgets[Int(index)]
+        let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
+        return finish(
+            Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
+                      message: budgetMessage(entry, state), source: budget.location, waivedBy: nil),
+            input, resolved)
     }
 
     private func budgetMessage(_ entry: CounterReservation, _ state: CounterState) -> String {

@@ -55,6 +55,19 @@ public enum RequestDecoder {
 
     /// Decodes the object at the scanner's position.
     static func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
+        var parser = RequestParser()
+        return try parser.decode(&scanner)
+    }
+}
+
+/// A request decoder for a stream: it remembers the names it has seen, so a
+/// team, model or user repeated across millions of lines is one `String`,
+/// decoded and validated once.
+struct RequestParser {
+    private var names = NameCache()
+
+    /// Decodes the object at the scanner's position.
+    mutating func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
         do throws(JSONError) {
             return try decodeObject(&scanner)
         } catch {
@@ -62,7 +75,7 @@ public enum RequestDecoder {
         }
     }
 
-    private static func decodeObject(_ scanner: inout JSONScanner) throws(JSONError) -> Request {
+    private mutating func decodeObject(_ scanner: inout JSONScanner) throws(JSONError) -> Request {
         var request = Request(model: "")
         var sawModel = false
         let start = scanner.index
@@ -112,45 +125,45 @@ public enum RequestDecoder {
             } else {
                 let field = try scanner.decodeString(key)
                 let shown = field.count > 64 ? String(field.prefix(61)) + "…" : field
-                throw JSONError("unknown field \"\(shown)\"\(TextMatching.didYouMean(field, among: fields))", at: key.lowerBound)
+                throw JSONError("unknown field \"\(shown)\"\(TextMatching.didYouMean(field, among: RequestDecoder.fields))", at: key.lowerBound)
             }
         }
         guard sawModel else { throw JSONError("the request has no \"model\"", at: start) }
         return request
     }
 
-    private static func name(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> String {
+    private mutating func name(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(JSONError) -> String {
         let at = scanner.index
         guard scanner.peek() == UInt8(ascii: "\"") else {
-            throw JSONError("\(field) must be a string, found \(scanner.tokenDescription())", at: at)
+            throw JSONError("\(field()) must be a string, found \(scanner.tokenDescription())", at: at)
         }
         let range = try scanner.rawString()
-        guard range.count <= maxNameBytes else {
-            throw JSONError("\(field) is \(range.count) bytes long; the limit is \(maxNameBytes)", at: at)
+        guard range.count <= RequestDecoder.maxNameBytes else {
+            throw JSONError("\(field()) is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
         }
-        let value = try scanner.decodeString(range)
-        guard !value.isEmpty else { throw JSONError("\(field) must not be empty", at: at) }
+        let value = try names.string(range, in: scanner)
+        guard !value.isEmpty else { throw JSONError("\(field()) must not be empty", at: at) }
         return value
     }
 
-    private static func optionalName(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> String? {
+    private mutating func optionalName(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> String? {
         if try scanner.null() { return nil }
         return try name(&scanner, field)
     }
 
-    private static func names(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> [String] {
+    private mutating func names(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> [String] {
         if try scanner.null() { return [] }
         try scanner.beginArray()
         var result: [String] = []
         var first = true
         while try scanner.nextElement(first: &first) {
-            guard result.count < maxTags else { throw JSONError("\(field) has more than \(maxTags) entries", at: scanner.index) }
+            guard result.count < RequestDecoder.maxTags else { throw JSONError("\(field) has more than \(RequestDecoder.maxTags) entries", at: scanner.index) }
             result.append(try name(&scanner, field))
         }
         return result
     }
 
-    private static func tags(_ scanner: inout JSONScanner) throws(JSONError) -> [String: String] {
+    private mutating func tags(_ scanner: inout JSONScanner) throws(JSONError) -> [String: String] {
         if try scanner.null() { return [:] }
         guard scanner.peek() == UInt8(ascii: "{") else {
             throw JSONError("tags must be an object of strings, found \(scanner.tokenDescription())", at: scanner.index)
@@ -159,9 +172,9 @@ public enum RequestDecoder {
         var result: [String: String] = [:]
         var first = true
         while let key = try scanner.nextKey(first: &first) {
-            guard result.count < maxTags else { throw JSONError("tags has more than \(maxTags) entries", at: key.lowerBound) }
-            guard key.count <= maxNameBytes else { throw JSONError("a tag name is longer than \(maxNameBytes) bytes", at: key.lowerBound) }
-            let name = try scanner.decodeString(key)
+            guard result.count < RequestDecoder.maxTags else { throw JSONError("tags has more than \(RequestDecoder.maxTags) entries", at: key.lowerBound) }
+            guard key.count <= RequestDecoder.maxNameBytes else { throw JSONError("a tag name is longer than \(RequestDecoder.maxNameBytes) bytes", at: key.lowerBound) }
+            let name = try names.string(key, in: scanner)
             let at = scanner.index
             let value: String
             switch scanner.peek() {
@@ -175,7 +188,7 @@ public enum RequestDecoder {
         return result
     }
 
-    private static func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
+    private mutating func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
         var usage = Usage()
         if try scanner.null() { return usage }
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -201,7 +214,7 @@ public enum RequestDecoder {
         return usage
     }
 
-    private static func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
+    private func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
         if try scanner.null() { return 0 }
         let at = scanner.index
         guard let byte = scanner.peek(), byte == UInt8(ascii: "-") || (48...57).contains(byte) else {
@@ -215,9 +228,29 @@ public enum RequestDecoder {
         do {
             value = try scanner.integer()
         } catch {
-            throw JSONError("\(field) must be a whole number of tokens up to \(maxTokens): \(error.message)", at: at)
+            throw JSONError("\(field) must be a whole number of tokens up to \(RequestDecoder.maxTokens): \(error.message)", at: at)
         }
-        guard value <= maxTokens else { throw JSONError("\(field) is \(value); the limit is \(maxTokens) tokens", at: at) }
+        guard value <= RequestDecoder.maxTokens else { throw JSONError("\(field) is \(value); the limit is \(RequestDecoder.maxTokens) tokens", at: at) }
+        return value
+    }
+}
+
+/// A small cache of decoded names by their bytes (direct-mapped, 4,096 entries).
+struct NameCache {
+    private var hashes = [UInt64](repeating: 0, count: 4096)
+    private var values = [String](repeating: "", count: 4096)
+
+    /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
+    mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
+        guard range.count <= 64, !scanner.hasEscapes(range) else { return try scanner.decodeString(range) }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for position in range { hash = (hash ^ UInt64(scanner.bytes[position])) &* 0x0000_0100_0000_01B3 }
+        hash |= 1  // never 0, the empty marker
+        let slot = Int(hash & 4095)
+        if hashes[slot] == hash, values[slot].utf8.elementsEqual(scanner.bytes[range]) { return values[slot] }
+        let value = try scanner.decodeString(range)
+        hashes[slot] = hash
+        values[slot] = value
         return value
     }
 }
