@@ -91,7 +91,7 @@ public final class Auditor: @unchecked Sendable {
                         malformed initial: [MalformedRecord]) throws(AuditError) -> AuditReport
     {
         var merger = merger
-        let state = ReplayState(policy: policy, spool: spool, options: options)
+        var state = ReplayState(policy: policy, spool: spool, options: options)
         state.summary.files = files
         state.summary.sorted = sorted
         for entry in initial { state.addMalformed(entry) }
@@ -124,7 +124,7 @@ public final class Auditor: @unchecked Sendable {
 /// Built for millions of records a second: a counter is found with one hash
 /// lookup and then lives in an array slot; totals for the policy's teams,
 /// environments and models are indexed by their ids.
-final class ReplayState {
+struct ReplayState {
     /// One counter's state.
     private struct Slot {
         var key: CounterKey
@@ -177,12 +177,12 @@ final class ReplayState {
         teamDays = Array(repeating: [:], count: policy.teams.count)
     }
 
-    func addMalformed(_ entry: MalformedRecord) {
+    mutating func addMalformed(_ entry: MalformedRecord) {
         summary.malformed += 1
         if malformed.count < options.malformedListed { malformed.append(entry) }
     }
 
-    func process(_ record: UsageRecord) {
+    mutating func process(_ record: UsageRecord) {
         let time = record.timestamp
         if let since = options.since, time < since { return }
         if let until = options.until, time >= until { return }
@@ -199,13 +199,14 @@ final class ReplayState {
         let input = prepared.input
 
         // Each counter: find its slot once; a budget is violated when the counter, with this record, is over.
+        let counters = assessment.counters
         var slotsUsed: [Int32] = []
-        slotsUsed.reserveCapacity(assessment.counters.count)
-        for entry in assessment.counters {
-            let slot = slotFor(entry)
+        slotsUsed.reserveCapacity(counters.count)
+        for offset in counters.indices {
+            let slot = slotFor(counters[offset].counter, counters[offset].limits)
             slotsUsed.append(slot)
             let before = CounterState(spent: slots[Int(slot)].spent, reserved: Amount())
-            if !entry.admits(before), let violation = evaluator.budgetViolation(entry, before, input, resolved) {
+            if !counters[offset].admits(before), let violation = evaluator.budgetViolation(counters[offset], before, input, resolved) {
                 assessment.violations.append(violation)
             }
         }
@@ -213,8 +214,8 @@ final class ReplayState {
         let reroute = denied ? whatIf(resolved, candidate) : nil
 
         // The spend happened: count it.
-        for (offset, entry) in assessment.counters.enumerated() {
-            count(entry, slot: Int(slotsUsed[offset]), record: record)
+        for offset in counters.indices {
+            count(counters, offset, slot: Int(slotsUsed[offset]), record: record)
         }
 
         // Totals.
@@ -282,7 +283,7 @@ final class ReplayState {
         }
     }
 
-    private func teamRow(_ id: Int32, _ name: String) -> Int {
+    private mutating func teamRow(_ id: Int32, _ name: String) -> Int {
         if id >= 0 { return Int(id) }
         if let row = otherTeamIDs[name] { return row }
         teamDays.append([:])
@@ -291,17 +292,16 @@ final class ReplayState {
     }
 
     /// The slot of a counter, created on first use.
-    private func slotFor(_ entry: CounterReservation) -> Int32 {
-        let line = entry.counter.cacheLine & 4095
+    private mutating func slotFor(_ key: CounterKey, _ limits: BudgetLimits) -> Int32 {
+        let line = key.cacheLine & 4095
         let cached = slotCache[line]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].key == entry.counter { return cached }
-        if let slot = slotIndex[entry.counter] {
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].key == key { return cached }
+        if let slot = slotIndex[key] {
             slotCache[line] = slot
             return slot
         }
-        let key = entry.counter
         let end = policy.zone.utc(fromLocal: CalendarWindow.localStart(key.window + 1, period: key.period))
-        let slot = Slot(key: key, limits: entry.limits, budget: policy.budgetLookup[key.budget] ?? -1, windowEnd: end)
+        let slot = Slot(key: key, limits: limits, budget: policy.budgetLookup[key.budget] ?? -1, windowEnd: end)
         let index: Int32
         if let free = freeSlots.popLast() {
             index = free
@@ -337,15 +337,16 @@ final class ReplayState {
     }
 
     /// Adds a record's amount to a counter, noting the first crossing of its cap and alert fractions.
-    private func count(_ entry: CounterReservation, slot index: Int, record: UsageRecord) {
+    private mutating func count(_ counters: [CounterReservation], _ offset: Int, slot index: Int, record: UsageRecord) {
         let before = slots[index].spent
-        let after = before + entry.amount
+        let after = before + counters[offset].amount
         slots[index].spent = after
-        if slots[index].crossedAt == nil, !entry.admits(CounterState(spent: before, reserved: Amount())) {
+        if slots[index].crossedAt == nil, !counters[offset].admits(CounterState(spent: before, reserved: Amount())) {
             slots[index].crossedAt = record.timestamp
             slots[index].crossedInput = record.location
         }
-        guard !entry.alerts.isEmpty else { return }
+        guard !counters[offset].alerts.isEmpty else { return }
+        let entry = counters[offset]
         for threshold in entry.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
             slots[index].alerted = threshold
             let (unit, used, limit) = Self.primary(entry.limits, after)
@@ -379,7 +380,7 @@ final class ReplayState {
     }
 
     /// Frees the slots of counters whose window has ended (keeping crossings): memory stays flat over long logs.
-    func evictClosedWindows() {
+    mutating func evictClosedWindows() {
         let now = latest.seconds
         for index in slots.indices where slots[index].live && slots[index].windowEnd <= now {
             if let crossing = crossing(slots[index]) { crossings.append(crossing) }
@@ -390,6 +391,7 @@ final class ReplayState {
     }
 
     func report() -> AuditReport {
+        var crossings = self.crossings
         for slot in slots where slot.live {
             if let crossing = crossing(slot) { crossings.append(crossing) }
         }

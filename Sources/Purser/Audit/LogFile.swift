@@ -108,20 +108,21 @@ public final class LogFile {
     }
 }
 
-/// Splits a log file into lines with their 1-based numbers, in chunks, never
-/// holding more than one chunk and one record: a line longer than the
-/// record-size limit is reported and skipped, not kept.
+/// Splits a log file into lines with their 1-based numbers, reading it in
+/// chunks, never holding more than one chunk and one record: a line longer
+/// than the record-size limit is reported and skipped, not kept.
 public struct LineChunks {
     /// One line: its bytes (without the newline) and its number.
     public typealias Line = (bytes: ArraySlice<UInt8>, number: Int)
 
     private let file: LogFile
     private let limit: Int
-    private var pending: [UInt8] = []
-    /// The buffer a chunk is read into, reused so it is not allocated (and faulted in) per chunk.
-    private var buffer: [UInt8] = []
+    /// The chunk being split, and where the next line starts in it.
+    private var data: [UInt8] = []
+    private var position = 0
     private var nextLine = 1
     private var skipping = false
+    private var atEnd = false
 
     /// Reads lines of `file`; lines over `limit` bytes are reported as too long.
     public init(file: LogFile, limit: Int) {
@@ -129,49 +130,60 @@ public struct LineChunks {
         self.limit = limit
     }
 
-    /// Calls `body` with each complete line of the next chunk (and `tooLong` for
-    /// each over-long line); returns false at the end of the file.
-    public mutating func next(_ body: (Line) -> Void, tooLong: (Int) -> Void) throws(UsageLogError) -> Bool {
-        if file.isAtEnd && pending.isEmpty { return false }
-        var data = buffer
-        buffer = []
-        data.removeAll(keepingCapacity: true)
-        data.append(contentsOf: pending)
-        pending.removeAll(keepingCapacity: true)
-        let got = try file.read(appendingTo: &data, count: 4 << 20)
-        defer { buffer = data }
-        let atEnd = got == 0 || file.isAtEnd
-        var start = data.startIndex
-        while let newline = data[start...].firstIndex(of: 0x0A) {
-            if skipping {
-                skipping = false
-            } else {
-                var line = data[start..<newline]
-                if line.last == 0x0D { line = line.dropLast() }
-                if line.count > limit { tooLong(nextLine) } else { body((line, nextLine)) }
+    /// Calls `body` with up to `maxLines` complete lines (and `tooLong` for each
+    /// over-long line); returns false once the file is exhausted.
+    public mutating func next(maxLines: Int = Int.max, _ body: (Line) -> Void, tooLong: (Int) -> Void) throws(UsageLogError) -> Bool {
+        var delivered = 0
+        while delivered < maxLines {
+            if let newline = data[position...].firstIndex(of: 0x0A) {
+                emit(data[position..<newline], body, tooLong)
+                position = newline + 1
+                delivered += 1
+                continue
             }
-            nextLine += 1
-            start = newline + 1
-        }
-        let rest = data[start...]
-        if atEnd {
-            // The last line has no newline (a truncated log, often): still read it.
-            if !rest.isEmpty && !skipping {
-                var line = rest
-                if line.last == 0x0D { line = line.dropLast() }
-                if line.count > limit { tooLong(nextLine) } else { body((line, nextLine)) }
-                nextLine += 1
+            if atEnd {
+                // The last line has no newline (a truncated log, often): still read it.
+                if position < data.count {
+                    emit(data[position...], body, tooLong)
+                    position = data.count
+                    delivered += 1
+                }
+                return delivered > 0
             }
-            return !rest.isEmpty || got > 0
+            try refill(tooLong)
         }
-        if rest.count > limit {
+        return true
+    }
+
+    private mutating func emit(_ bytes: ArraySlice<UInt8>, _ body: (Line) -> Void, _ tooLong: (Int) -> Void) {
+        defer { nextLine += 1 }
+        if skipping {
+            skipping = false
+            return
+        }
+        var line = bytes
+        if line.last == 0x0D { line = line.dropLast() }
+        if line.count > limit { tooLong(nextLine) } else { body((line, nextLine)) }
+    }
+
+    /// Moves the unsplit tail to the front and reads the next chunk after it.
+    private mutating func refill(_ tooLong: (Int) -> Void) throws(UsageLogError) {
+        let tail = data.count - position
+        if tail > limit {
             // Part of an over-long line: report it once and drop bytes until its end.
             if !skipping { tooLong(nextLine) }
             skipping = true
-        } else {
-            pending.append(contentsOf: rest)
+            data.removeAll(keepingCapacity: true)
+        } else if position > 0 {
+            data.withUnsafeMutableBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }
+                base.update(from: base + position, count: tail)
+            }
+            data.removeLast(position)
         }
-        return true
+        position = 0
+        let got = try file.read(appendingTo: &data, count: 4 << 20)
+        if got == 0 || file.isAtEnd { atEnd = true }
     }
 }
 

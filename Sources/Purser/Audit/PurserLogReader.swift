@@ -21,7 +21,7 @@ final class PurserLogReader: UsageLogReader {
         var batch = RecordBatch()
         batch.records.reserveCapacity(batchSize)
         while batch.records.count + batch.malformed.count < batchSize {
-            let more = try lines.next({ line in
+            let more = try lines.next(maxLines: batchSize - batch.records.count - batch.malformed.count, { line in
                 decode(line.bytes, number: line.number, into: &batch)
             }, tooLong: { number in
                 batch.malformed.append(MalformedRecord(

@@ -280,12 +280,13 @@ final class ExternalSort {
         runs.append(String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         var json = JSONWriter()
         for record in buffer {
-            // file \t line \t request-json
-            json.raw(record.location.file.utf8.count.description)
-            json.bytesAppend(Array(("\t" + record.location.file + "\t" + String(record.location.line) + "\t").utf8))
+            // <file name length> \t <file> \t <line> \t <request json>: the framing is raw bytes,
+            // outside the JSON structure, so the request object is written as the line's first value.
+            let frame = String(record.location.file.utf8.count) + "\t" + record.location.file + "\t" + String(record.location.line) + "\t"
+            json.appendRaw(Array(frame.utf8))
             RequestEncoder.encode(record.request, into: &json)
             json.newline()
-            if json.bytes.count > 1 << 20 {
+            if json.count > 1 << 20 {
                 guard Self.write(fd, json.bytes) else { throw AuditError("cannot write a sort run: \(String(cString: strerror(errno)))") }
                 json.reset()
             }
@@ -324,7 +325,7 @@ final class RunSource: RecordSource {
         guard !done else { return nil }
         var batch = RecordBatch()
         do throws(UsageLogError) {
-            let more = try lines.next({ line in
+            let more = try lines.next(maxLines: 4096, { line in
                 if let record = Self.decode(line.bytes) { batch.records.append(record) }
             }, tooLong: { _ in })
             if !more { done = true }
@@ -351,9 +352,3 @@ final class RunSource: RecordSource {
     }
 }
 
-extension JSONWriter {
-    /// Appends raw bytes (no separators): for non-JSON framing around JSON values.
-    mutating func bytesAppend(_ raw: [UInt8]) {
-        appendRaw(raw)
-    }
-}

@@ -32,7 +32,7 @@ final class ViolationSpool: @unchecked Sendable {
         ViolationSpool.encode(item, into: &buffer)
         buffer.newline()
         count += 1
-        if buffer.bytes.count > 1 << 20 { flush() }
+        if buffer.count > 1 << 20 { flush() }
     }
 
     /// Drops everything written (a replay that restarts).
@@ -44,8 +44,7 @@ final class ViolationSpool: @unchecked Sendable {
     }
 
     func flush() {
-        let bytes = buffer.bytes
-        bytes.withUnsafeBufferPointer { pointer in
+        buffer.withBytes { pointer in
             var offset = 0
             while offset < pointer.count, let base = pointer.baseAddress {
                 let written = write(fd, base + offset, pointer.count - offset)

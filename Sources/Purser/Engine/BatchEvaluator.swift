@@ -65,14 +65,14 @@ public struct BatchEvaluator: Sendable {
             while end < count, chunk[end] != 0x0A { end &+= 1 }
             let slice = UnsafeBufferPointer(rebasing: chunk[start..<end])
             decide(slice, line: line, counts: &counts, json: &json, encoder: &encoder, parser: &parser)
-            if json.bytes.count > 1 << 16 {
-                output.append(contentsOf: json.bytes)
+            if json.count > 1 << 16 {
+                json.withBytes { output.append(contentsOf: $0) }
                 json.reset()
             }
             start = end &+ 1
             line &+= 1
         }
-        output.append(contentsOf: json.bytes)
+        json.withBytes { output.append(contentsOf: $0) }
         return counts
     }
 

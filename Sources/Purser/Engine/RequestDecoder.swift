@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a request could not be read, and where.
 public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong, naming the field.
@@ -95,7 +101,15 @@ struct RequestParser {
             } else if scanner.equals(key, "user") {
                 request.user = try optionalName(&scanner, "user")
             } else if scanner.equals(key, "id") {
-                request.id = try optionalName(&scanner, "id")
+                // Ids are unique: decode them directly rather than filling the name cache with them.
+                if try !scanner.null() {
+                    let at = scanner.index
+                    let range = try scanner.rawString()
+                    guard range.count <= RequestDecoder.maxNameBytes else {
+                        throw JSONError("id is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
+                    }
+                    request.id = try scanner.decodeString(range)
+                }
             } else if scanner.equals(key, "timestamp") {
                 if try !scanner.null() {
                     let range = try scanner.rawString()
@@ -243,11 +257,30 @@ struct NameCache {
     /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
     mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
         guard range.count <= 64, !scanner.hasEscapes(range) else { return try scanner.decodeString(range) }
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for position in range { hash = (hash ^ UInt64(scanner.bytes[position])) &* 0x0000_0100_0000_01B3 }
+        var hash = UInt64(range.count) &* 0x9E37_79B9_7F4A_7C15
+        if let base = scanner.bytes.baseAddress {
+            var position = range.lowerBound
+            while position &+ 8 <= range.upperBound {
+                hash = (hash ^ UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+                hash ^= hash >> 29
+                position &+= 8
+            }
+            while position < range.upperBound {
+                hash = (hash ^ UInt64(base[position])) &* 0x94D0_49BB_1331_11EB
+                position &+= 1
+            }
+        }
+        hash ^= hash >> 32
         hash |= 1  // never 0, the empty marker
         let slot = Int(hash & 4095)
-        if hashes[slot] == hash, values[slot].utf8.elementsEqual(scanner.bytes[range]) { return values[slot] }
+        if hashes[slot] == hash {
+            var cached = values[slot]
+            let equal = cached.withUTF8 { utf8 in
+                guard utf8.count == range.count, let left = utf8.baseAddress, let right = scanner.bytes.baseAddress else { return false }
+                return memcmp(left, right + range.lowerBound, range.count) == 0
+            }
+            if equal { return cached }
+        }
         let value = try scanner.decodeString(range)
         hashes[slot] = hash
         values[slot] = value

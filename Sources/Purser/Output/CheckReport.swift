@@ -56,7 +56,7 @@ public struct CheckReport: Sendable {
 
     /// `{"diagnostics": [...], "summary": {...}}`
     public var json: String {
-        var json = JSONWriter()
+        let json = JSONWriter()
         json.object { json in
             json.field("diagnostics", array: { json in
                 for diagnostic in diagnostics {
@@ -84,7 +84,7 @@ public struct CheckReport: Sendable {
     /// SARIF 2.1.0 with one rule per catalog code, so GitHub code scanning can show the findings.
     public func sarif(toolVersion: String) -> String {
         let rules = CheckCatalog.entries
-        var json = JSONWriter()
+        let json = JSONWriter()
         json.object { json in
             json.field("$schema", "https://json.schemastore.org/sarif-2.1.0.json")
             json.field("version", "2.1.0")

@@ -85,7 +85,7 @@ public enum UsageLogWriter {
         private mutating func flush() -> [UInt8] {
             guard let day = bucketDay, !buckets.isEmpty else { return [] }
             pages += 1
-            var json = JSONWriter()
+            let json = JSONWriter()
             json.object { json in
                 json.field("object", "page")
                 json.field("data", array: { json in
@@ -144,7 +144,7 @@ public enum UsageLogWriter {
     }
 
     static func litellmMetadata(_ request: Request) -> String {
-        var json = JSONWriter()
+        let json = JSONWriter()
         json.object { json in
             json.field("user_api_key_team_id", request.team)
             json.field("user_api_key_team_alias", request.team)
@@ -203,7 +203,7 @@ public enum UsageLogWriter {
     static func litellmCSVRow(_ request: Request, policy: PolicySet) -> String {
         let provider = policy.model(named: request.model)?.provider ?? "openai"
         let start = request.timestamp ?? Timestamp(nanoseconds: 0)
-        var tags = JSONWriter()
+        let tags = JSONWriter()
         tags.array { json in litellmTags(request).forEach { json.string($0) } }
         let fields: [String] = [
             request.id ?? "", "acompletion", "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
@@ -221,7 +221,7 @@ public enum UsageLogWriter {
     static func focusRow(_ request: Request, policy: PolicySet) -> String {
         let model = policy.model(named: request.model)
         let start = request.timestamp ?? Timestamp(nanoseconds: 0)
-        var tags = JSONWriter()
+        let tags = JSONWriter()
         tags.object { json in
             json.field("team", request.team)
             json.field("environment", request.environment)

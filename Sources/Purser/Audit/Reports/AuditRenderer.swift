@@ -66,9 +66,9 @@ enum AuditJSON {
             try write(out)
         }
         // Each section is its own JSON value: write it with a fresh writer, framed by raw separators.
-        var tail = JSONWriter()
+        let tail = JSONWriter()
         tail.appendRaw(Array("],\"budgets\":".utf8))
-        var section = JSONWriter()
+        let section = JSONWriter()
         section.array { json in
             for crossing in report.budgets { AuditJSON.crossing(crossing, into: &json) }
         }

@@ -139,6 +139,14 @@ struct JSONScanner {
         index &+= 1
         let start = index
         while index < bytes.count {
+            // Skip eight plain bytes at a time (no quote, backslash or control byte).
+            if index &+ 8 <= bytes.count, let base = bytes.baseAddress {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                if !JSONScanner.hasSpecialByte(word) {
+                    index &+= 8
+                    continue
+                }
+            }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let range = start..<index
@@ -154,6 +162,18 @@ struct JSONScanner {
         }
         index = bytes.count
         throw error("unterminated string")
+    }
+
+    /// Whether any byte of a word is a quote, a backslash or below 0x20 (may be true for bytes >= 0x80; callers then look byte by byte).
+    @inline(__always)
+    static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func zeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let quote = zeroByte(word ^ (ones &* 0x22))
+        let backslash = zeroByte(word ^ (ones &* 0x5C))
+        let control = (word &- (ones &* 0x20)) & ~word & highs
+        return (quote | backslash | control) != 0
     }
 
     /// Whether a raw string range holds escapes.
@@ -179,10 +199,9 @@ struct JSONScanner {
     func decodeString(_ range: Range<Int>) throws(JSONError) -> String {
         let slice = UnsafeBufferPointer(rebasing: bytes[range])
         if !hasEscapes(range) {
-            guard let text = String(validating: slice, as: UTF8.self) else {
-                throw JSONError("a string is not valid UTF-8", at: range.lowerBound)
-            }
-            return text
+            // Our own check, then a plain decode: `String(validating:)` instantiates generic metadata on every call.
+            guard UTF8Check.isValid(slice) else { throw JSONError("a string is not valid UTF-8", at: range.lowerBound) }
+            return String(decoding: slice, as: UTF8.self)
         }
         var out: [UInt8] = []
         out.reserveCapacity(range.count)
@@ -230,10 +249,9 @@ struct JSONScanner {
                 throw JSONError("an invalid escape \\\(Character(Unicode.Scalar(escape)))", at: position - 1)
             }
         }
-        guard let text = String(validating: out, as: UTF8.self) else {
-            throw JSONError("a string is not valid UTF-8", at: range.lowerBound)
-        }
-        return text
+        let valid = out.withUnsafeBufferPointer { UTF8Check.isValid($0) }
+        guard valid else { throw JSONError("a string is not valid UTF-8", at: range.lowerBound) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private func hex4(at position: Int, end: Int) throws(JSONError) -> UInt32 {
@@ -377,5 +395,38 @@ struct JSONScanner {
     /// Requires that only whitespace remains.
     mutating func expectEnd() throws(JSONError) {
         guard peek() == nil else { throw error("unexpected \(tokenDescription()) after the value") }
+    }
+}
+
+/// UTF-8 validation with an ASCII fast path.
+enum UTF8Check {
+    static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let lead = bytes[index]
+            if lead < 0x80 {
+                index &+= 1
+                continue
+            }
+            let length: Int
+            var scalar: UInt32
+            switch lead {
+            case 0xC2...0xDF: length = 2; scalar = UInt32(lead & 0x1F)
+            case 0xE0...0xEF: length = 3; scalar = UInt32(lead & 0x0F)
+            case 0xF0...0xF4: length = 4; scalar = UInt32(lead & 0x07)
+            default: return false
+            }
+            guard index &+ length <= count else { return false }
+            for offset in 1..<length {
+                let next = bytes[index &+ offset]
+                guard next & 0xC0 == 0x80 else { return false }
+                scalar = scalar << 6 | UInt32(next & 0x3F)
+            }
+            if length == 3 && (scalar < 0x800 || (0xD800...0xDFFF).contains(scalar)) { return false }
+            if length == 4 && (scalar < 0x10000 || scalar > 0x10FFFF) { return false }
+            index &+= length
+        }
+        return true
     }
 }

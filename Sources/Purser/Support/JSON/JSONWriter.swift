@@ -7,38 +7,97 @@
 ///     json.field("cost", raw: "0.0123")
 /// }
 /// ```
-public struct JSONWriter: Sendable {
-    /// The bytes written so far.
-    public private(set) var bytes: [UInt8] = []
-    /// Whether the current container already has a member (so the next one needs a comma).
-    private var hasMember: [Bool] = [false]
+public final class JSONWriter {
+    /// The output buffer: written directly, grown by doubling.
+    private var base: UnsafeMutablePointer<UInt8>
+    private var used = 0
+    private var capacity: Int
+    /// One bit per open container: whether it already has a member (so the next one needs a comma).
+    private var members: UInt64 = 0
+    private var depth = 0
 
     /// An empty writer.
-    public init() {
-        bytes.reserveCapacity(512)
+    public init(capacity: Int = 4096) {
+        self.capacity = max(64, capacity)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        base.deallocate()
+    }
+
+    /// The bytes written so far (a copy).
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
+
+    /// The number of bytes written.
+    public var count: Int { used }
+
+    /// Calls `body` with the bytes written so far, without copying them.
+    public func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try body(UnsafeBufferPointer(start: base, count: used))
     }
 
     /// The output as a string.
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
+    public var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
 
     /// Empties the buffer, keeping its capacity.
-    public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        hasMember = [false]
+    public func reset() {
+        used = 0
+        members = 0
+        depth = 0
         afterKey = false
+    }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    func reserve(_ extra: Int) {
+        if used &+ extra > capacity { grow(used &+ extra) }
+    }
+
+    private func grow(_ needed: Int) {
+        var size = capacity
+        while size < needed { size *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        bigger.update(from: base, count: used)
+        base.deallocate()
+        base = bigger
+        capacity = size
+    }
+
+    /// Appends one byte (room must have been reserved).
+    @inline(__always)
+    private func put(_ byte: UInt8) {
+        base[used] = byte
+        used &+= 1
+    }
+
+    /// Appends one byte.
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        reserve(1)
+        put(byte)
+    }
+
+    /// Appends bytes.
+    func append(_ raw: UnsafeBufferPointer<UInt8>) {
+        guard let source = raw.baseAddress, raw.count > 0 else { return }
+        reserve(raw.count)
+        (base + used).update(from: source, count: raw.count)
+        used &+= raw.count
     }
 
     /// Whether the next value directly follows a key (so it takes no comma).
     private var afterKey = false
 
     @inline(__always)
-    private mutating func separate() {
-        if hasMember[hasMember.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        hasMember[hasMember.count - 1] = true
+    private func separate() {
+        let bit: UInt64 = 1 << UInt64(depth & 63)
+        if members & bit != 0 { append(UInt8(ascii: ",")) }
+        members |= bit
     }
 
     @inline(__always)
-    private mutating func beginValue() {
+    private func beginValue() {
         if afterKey {
             afterKey = false
         } else {
@@ -47,220 +106,279 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes `{ … }` around the members `body` writes.
-    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+    public func object(_ body: (inout JSONWriter) -> Void) {
         beginValue()
-        bytes.append(UInt8(ascii: "{"))
-        hasMember.append(false)
-        body(&self)
-        hasMember.removeLast()
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "{"))
+        open()
+        var writer = self
+        body(&writer)
+        close()
+        append(UInt8(ascii: "}"))
     }
 
     /// Writes `[ … ]` around the elements `body` writes.
-    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+    public func array(_ body: (inout JSONWriter) -> Void) {
         beginValue()
-        bytes.append(UInt8(ascii: "["))
-        hasMember.append(false)
-        body(&self)
-        hasMember.removeLast()
-        bytes.append(UInt8(ascii: "]"))
+        append(UInt8(ascii: "["))
+        open()
+        var writer = self
+        body(&writer)
+        close()
+        append(UInt8(ascii: "]"))
+    }
+
+    @inline(__always)
+    private func open() {
+        depth &+= 1
+        members &= ~(1 << UInt64(depth & 63))
+    }
+
+    @inline(__always)
+    private func close() {
+        depth &-= 1
     }
 
     /// Writes a key; the next value written is its value.
-    public mutating func key(_ name: StaticString) {
+    @inline(__always)
+    public func key(_ name: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        let count = name.utf8CodeUnitCount
+        reserve(count &+ 3)
+        put(UInt8(ascii: "\""))
+        (base + used).update(from: name.utf8Start, count: count)
+        used &+= count
+        put(UInt8(ascii: "\""))
+        put(UInt8(ascii: ":"))
         afterKey = true
     }
 
+    /// Appends a literal's bytes.
+    @inline(__always)
+    func appendStatic(_ text: StaticString) {
+        append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
     /// Writes a key that is not a literal (escaped).
-    public mutating func key(dynamic name: String) {
+    public func key(dynamic name: String) {
         separate()
         appendEscaped(name)
-        bytes.append(UInt8(ascii: ":"))
+        append(UInt8(ascii: ":"))
         afterKey = true
     }
 
     /// Writes a string value.
-    public mutating func string(_ value: String) {
+    public func string(_ value: String) {
         beginValue()
         appendEscaped(value)
     }
 
     /// Writes a value as raw JSON text (a number already formatted, `null`, …).
-    public mutating func raw(_ text: String) {
+    public func raw(_ text: String) {
         beginValue()
-        bytes.append(contentsOf: text.utf8)
+        var text = text
+        text.withUTF8 { append($0) }
     }
 
     /// Writes an integer.
-    public mutating func integer(_ value: Int64) {
+    public func integer(_ value: Int64) {
         beginValue()
         appendInteger(value)
     }
 
     /// Writes a boolean.
-    public mutating func bool(_ value: Bool) {
-        raw(value ? "true" : "false")
+    public func bool(_ value: Bool) {
+        beginValue()
+        if value { appendStatic("true") } else { appendStatic("false") }
     }
 
     /// Writes `null`.
-    public mutating func null() {
-        raw("null")
+    public func null() {
+        beginValue()
+        appendStatic("null")
     }
 
     /// Writes an exact USD amount as a JSON number (`12`, `0.0123`), without building a string.
-    public mutating func usd(_ value: USD) {
+    public func usd(_ value: USD) {
         beginValue()
         appendNanos(value.nanos)
     }
 
     /// Appends nano-units as the shortest exact decimal.
     @inline(__always)
-    mutating func appendNanos(_ nanos: Int64) {
-        if nanos < 0 { bytes.append(UInt8(ascii: "-")) }
+    func appendNanos(_ nanos: Int64) {
+        reserve(32)
+        if nanos < 0 { put(UInt8(ascii: "-")) }
         let magnitude = nanos.magnitude
-        let whole = magnitude / 1_000_000_000
         var fraction = magnitude % 1_000_000_000
-        appendInteger(Int64(whole))
+        putDigits(magnitude / 1_000_000_000)
         guard fraction != 0 else { return }
-        bytes.append(UInt8(ascii: "."))
+        put(UInt8(ascii: "."))
         var digits = 9
         while fraction % 10 == 0 {
             fraction /= 10
             digits -= 1
         }
         var divisor: UInt64 = 1
-        for _ in 1..<digits { divisor *= 10 }
+        for _ in 1..<digits { divisor &*= 10 }
         while divisor > 0 {
-            bytes.append(UInt8(fraction / divisor % 10) &+ 48)
+            put(UInt8(truncatingIfNeeded: fraction / divisor % 10) &+ 48)
             divisor /= 10
         }
     }
 
-    /// Writes ASCII bytes as a string value (no escaping needed).
-    mutating func asciiString(_ write: (inout [UInt8]) -> Void) {
+    /// Appends the decimal digits of a value (room must have been reserved: 20 bytes).
+    @inline(__always)
+    private func putDigits(_ value: UInt64) {
+        if value < 10 {
+            put(UInt8(truncatingIfNeeded: value) &+ 48)
+            return
+        }
+        var remaining = value
+        var count = 0
+        var probe = value
+        while probe > 0 {
+            count &+= 1
+            probe /= 10
+        }
+        var position = used &+ count &- 1
+        while remaining > 0 {
+            base[position] = UInt8(truncatingIfNeeded: remaining % 10) &+ 48
+            remaining /= 10
+            position &-= 1
+        }
+        used &+= count
+    }
+
+    /// Starts a value that the caller writes as raw bytes (handles the comma before it).
+    @inline(__always)
+    public func beginRawValue() {
         beginValue()
-        bytes.append(UInt8(ascii: "\""))
-        write(&bytes)
-        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `"text"` or `null`.
+    @inline(__always)
+    func appendOptionalString(_ text: String?) {
+        if let text { appendEscaped(text) } else { appendStatic("null") }
+    }
+
+    /// Appends ASCII text as is (enum raw values, numbers already formatted).
+    @inline(__always)
+    func appendASCII(_ text: String) {
+        var text = text
+        text.withUTF8 { append($0) }
+    }
+
+    /// Writes ASCII bytes as a string value (no escaping needed).
+    func asciiString(_ write: (JSONWriter) -> Void) {
+        beginValue()
+        append(UInt8(ascii: "\""))
+        write(self)
+        append(UInt8(ascii: "\""))
     }
 
     // Convenience fields.
 
     /// `"name": "value"`
-    public mutating func field(_ name: StaticString, _ value: String) {
+    public func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
     /// `"name": "value"` or `"name": null`
-    public mutating func field(_ name: StaticString, _ value: String?) {
+    public func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
     /// `"name": 12`
-    public mutating func field(_ name: StaticString, _ value: Int64) {
+    public func field(_ name: StaticString, _ value: Int64) {
         key(name)
         integer(value)
     }
 
     /// `"name": 12`
-    public mutating func field(_ name: StaticString, _ value: Int) {
+    public func field(_ name: StaticString, _ value: Int) {
         key(name)
         integer(Int64(value))
     }
 
     /// `"name": true`
-    public mutating func field(_ name: StaticString, _ value: Bool) {
+    public func field(_ name: StaticString, _ value: Bool) {
         key(name)
         bool(value)
     }
 
     /// `"name": 0.0123` (exact)
-    public mutating func field(_ name: StaticString, _ value: USD) {
+    public func field(_ name: StaticString, _ value: USD) {
         key(name)
         usd(value)
     }
 
     /// `"name": {…}`
-    public mutating func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
+    public func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
         key(name)
         object(body)
     }
 
     /// `"name": […]`
-    public mutating func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
+    public func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
         key(name)
         array(body)
     }
 
     /// Appends bytes verbatim, outside the JSON structure.
-    mutating func appendRaw(_ raw: [UInt8]) {
-        bytes.append(contentsOf: raw)
+    func appendRaw(_ raw: [UInt8]) {
+        raw.withUnsafeBufferPointer { append($0) }
     }
 
     /// Appends a newline (for JSON Lines).
-    public mutating func newline() {
-        bytes.append(0x0A)
-        hasMember = [false]
+    public func newline() {
+        append(0x0A)
+        members = 0
+        depth = 0
         afterKey = false
     }
 
     @inline(__always)
-    mutating func appendInteger(_ value: Int64) {
-        if value >= 0 && value < 10 {
-            bytes.append(UInt8(truncatingIfNeeded: value) &+ 48)
-            return
-        }
-        var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { raw in
-            while magnitude > 0 {
-                raw[count] = UInt8(magnitude % 10) &+ 48
-                magnitude /= 10
-                count += 1
-            }
-        }
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        withUnsafeBytes(of: &digits) { raw in
-            var index = count - 1
-            while index >= 0 {
-                bytes.append(raw[index])
-                index -= 1
-            }
-        }
+    func appendInteger(_ value: Int64) {
+        reserve(21)
+        if value < 0 { put(UInt8(ascii: "-")) }
+        putDigits(value.magnitude)
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
     @inline(__always)
-    mutating func appendEscaped(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
+    func appendEscaped(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
+            reserve(utf8.count &+ 2)
+            put(UInt8(ascii: "\""))
             var start = 0
             for index in 0..<utf8.count {
                 let byte = utf8[index]
                 guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                if index > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                if index > start { append(UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                reserve(7)
+                put(0x5C)
                 switch byte {
-                case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0x22: put(0x22)
+                case 0x5C: put(0x5C)
+                case 0x0A: put(UInt8(ascii: "n"))
+                case 0x0D: put(UInt8(ascii: "r"))
+                case 0x09: put(UInt8(ascii: "t"))
                 default:
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 48, 48, JSONWriter.hex[Int(byte >> 4)], JSONWriter.hex[Int(byte & 15)]])
+                    put(UInt8(ascii: "u"))
+                    put(48)
+                    put(48)
+                    put(JSONWriter.hexDigit(byte >> 4))
+                    put(JSONWriter.hexDigit(byte & 15))
                 }
                 start = index + 1
             }
-            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+            if start < utf8.count { append(UnsafeBufferPointer(rebasing: utf8[start...])) }
+            append(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
     }
+
+    @inline(__always)
+    static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
 }

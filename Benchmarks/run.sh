@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Prints the figures the issues ask for, measured in one run on this machine.
+#
+#   Benchmarks/run.sh              everything (about 15 minutes on 2 cores)
+#   Benchmarks/run.sh check        only `purser check` timings
+#   Benchmarks/run.sh engine       only evaluate/authorize/rules scaling
+#   Benchmarks/run.sh eval         only `purser eval` throughput
+#   Benchmarks/run.sh audit        only `purser audit` throughput and memory
+#   Benchmarks/run.sh yaml         only the YAML reader against libyaml
+#
+# Everything is built in release mode from clean scratch directories
+# (incremental release builds across the two packages can go stale).
+# These machines are noisy: read medians and ratios from the same run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+what=${1:-all}
+work=$(mktemp -d /tmp/purser-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+section() { printf '\n== %s\n' "$*"; }
+want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
+
+if ! command -v hyperfine >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null 2>&1 || true
+fi
+
+section "Build (release, clean)"
+(cd "$root" && swift build -c release --scratch-path "$work/build" 2>&1 | tail -1)
+purser="$work/build/release/purser"
+fixtures() { (cd "$here" && swift build -c release --scratch-path "$work/bench" --product purser-fixtures 2>&1 | tail -1) >&2; echo "$work/bench/release/purser-fixtures"; }
+
+# Median wall time of a command in milliseconds (hyperfine when present, else 21 runs by hand).
+median_ms() {
+  if command -v hyperfine >/dev/null 2>&1; then
+    hyperfine --warmup 3 --runs 30 --export-json "$work/h.json" --ignore-failure "$*" >/dev/null 2>&1
+    python3 -c "import json;print('%.1f' % (json.load(open('$work/h.json'))['results'][0]['median']*1000))"
+  else
+    python3 - "$@" <<'PY'
+import subprocess, sys, time, statistics
+times = []
+for _ in range(21):
+    start = time.perf_counter(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); times.append(time.perf_counter() - start)
+print('%.1f' % (statistics.median(times) * 1000))
+PY
+  fi
+}
+
+if want check; then
+  section "purser check (whole process, median wall time)"
+  echo "shipped policies/ ($(cat "$root"/policies/*.yaml "$root"/policies/*/*.yaml | wc -l) lines): $(cd "$root" && median_ms "$purser" check --strict -q policies/) ms   (target <= 30 ms)"
+  gen=$(fixtures)
+  "$gen" lines "$work/lines" 10000
+  echo "generated policy set ($(cat "$work"/lines/*.yaml | wc -l) lines, $(ls "$work"/lines | wc -l) files): $(median_ms "$purser" check -q "$work/lines") ms   (target <= 100 ms)"
+fi
+
+bench() {  # target, filter
+  (cd "$here" && swift package --disable-sandbox --scratch-path "$work/bench" benchmark --target "$1" --filter "$2" \
+     --format markdown --no-progress 2>/dev/null) > "$work/$1.md" || true
+  python3 "$here/summarize.py" "$work/$1.md"
+}
+
+if want yaml; then
+  section "YAML reader against libyaml's event parse (no tree), same bytes"
+  bench YAMLBenchmarks '.*'
+fi
+
+if want engine; then
+  section "evaluate / authorize on the large generated policy (60 models, 20 environments, 500 teams, 1,000 budgets, 200 rules)"
+  bench EngineBenchmarks '.*'
+fi
+
+if want eval; then
+  section "purser eval on 1,000,000 JSON Lines requests (end to end)"
+  gen=$(fixtures)
+  "$gen" policy "$work/large"
+  "$gen" requests "$work/requests.jsonl" 1000000
+  python3 - "$purser" "$work" <<'PY'
+import subprocess, sys, time
+purser, work = sys.argv[1], sys.argv[2]
+best = []
+for _ in range(3):
+    start = time.perf_counter()
+    subprocess.run([purser, "eval", "--policy", work + "/large", work + "/requests.jsonl", "-o", "/dev/null"], stderr=subprocess.DEVNULL)
+    best.append(time.perf_counter() - start)
+best.sort()
+print("median of 3: %.2f s -> %d decisions/s   (target >= 500,000)" % (best[1], 1_000_000 / best[1]))
+PY
+fi
+
+if want audit; then
+  section "purser audit on Purser JSON Lines (end to end, shipped policies)"
+  for n in 1000000 10000000; do
+    "$purser" generate --policy "$root/policies" --records "$n" --seed 7 -o "$work/usage-$n.jsonl"
+    records=$(wc -l < "$work/usage-$n.jsonl")
+    /usr/bin/time -f "%e %M" -o "$work/time" "$purser" audit --policy "$root/policies" --format jsonl "$work/usage-$n.jsonl" > /dev/null || true
+    read -r secs kb < "$work/time"
+    python3 -c "print('%d records: %.2f s -> %d records/s, peak RSS %d MiB   (target >= 1,000,000/s, flat memory)' % ($records, $secs, $records / $secs, $kb / 1024))"
+    rm -f "$work/usage-$n.jsonl"
+  done
+  section "purser audit on LiteLLM CSV"
+  "$purser" generate --policy "$root/policies" --format litellm-csv --records 1000000 --seed 7 -o "$work/spend.csv"
+  records=$(($(wc -l < "$work/spend.csv") - 1))
+  /usr/bin/time -f "%e %M" -o "$work/time" "$purser" audit --policy "$root/policies" --format jsonl --input-format litellm "$work/spend.csv" > /dev/null || true
+  read -r secs kb < "$work/time"
+  python3 -c "print('%d records: %.2f s -> %d records/s, peak RSS %d MiB   (target >= 300,000/s)' % ($records, $secs, $records / $secs, $kb / 1024))"
+  section "the same checks in DuckDB (Benchmarks/duckdb-compare.sh)"
+  bash "$here/duckdb-compare.sh" "$purser" 1000000
+fi

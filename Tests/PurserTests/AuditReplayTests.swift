@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import Purser
+
+@Suite("Audit replay")
+struct AuditReplayTests {
+    static let policy: CompiledPolicy = {
+        guard let compiled = try? CompiledPolicy(EngineFixture.policy) else { fatalError("fixture") }
+        return compiled
+    }()
+
+    /// A JSON Lines log of payments' production haiku calls, $1 each, one a minute from 2026-11-23T10:00Z.
+    static func log(_ count: Int, reversed: Bool = false) -> String {
+        let lines = (0..<count).map { minute in
+            let time = Timestamp(seconds: EngineFixture.monday.seconds + Int64(minute) * 60)
+            return #"{"id":"r-\#(minute)","timestamp":"\#(time)","team":"payments","environment":"production","model":"haiku","cost":1}"#
+        }
+        return (reversed ? lines.reversed() : lines).joined(separator: "\n") + "\n"
+    }
+
+    static func audit(_ files: [(String, String)], batchSize: Int = 4096) throws -> AuditReport {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        var paths: [String] = []
+        for (name, text) in files {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + name))
+            paths.append(directory + "/" + name)
+        }
+        var options = AuditOptions()
+        options.logs.batchSize = batchSize
+        options.runSize = 7
+        return try Auditor(policy: policy, options: options).run(paths)
+    }
+
+    static func violations(_ report: AuditReport) throws -> [AuditViolation] {
+        var all: [AuditViolation] = []
+        try report.forEachViolation { all.append($0) }
+        return all
+    }
+
+    @Test func countsEverySpendAndFlagsTheRecordThatCrossesTheCap() throws {
+        // payments has a $10 daily cap: the 11th $1 record takes the counter to $11.
+        let report = try Self.audit([("a.jsonl", Self.log(15))])
+        #expect(report.summary.records == 15 && report.summary.totalSpend == USD(dollars: 15))
+        let budget = try Self.violations(report).filter { $0.violation.rule == "team.payments.day" }
+        #expect(budget.map(\.requestID) == (10..<15).map { "r-\($0)" })
+        let crossing = try #require(report.budgets.first { $0.counter.budget == "team.payments.day" })
+        #expect(crossing.spent == USD(dollars: 15).nanos && crossing.overspend == USD(dollars: 5).nanos)
+        #expect(crossing.firstCrossedInput.line == 11)
+        #expect(report.summary.spendBreakingPolicy == USD(dollars: 5))
+    }
+
+    @Test func sortsLogsOutOfOrderBeyondABatchWithoutLosingRecords() throws {
+        let sorted = try Self.audit([("a.jsonl", Self.log(40))], batchSize: 5)
+        let reversed = try Self.audit([("a.jsonl", Self.log(40, reversed: true))], batchSize: 5)
+        #expect(!sorted.summary.sorted && reversed.summary.sorted)
+        #expect(reversed.summary.records == 40)
+        #expect(try Self.violations(reversed).map(\.requestID) == Self.violations(sorted).map(\.requestID))
+        #expect(reversed.budgets.first?.firstCrossedInput.line == 30, "the 11th record in time is line 30 of the reversed file")
+    }
+
+    @Test func mergesFilesByTime() throws {
+        let all = Self.log(20).split(separator: "\n").map(String.init)
+        let even = all.enumerated().filter { $0.offset % 2 == 0 }.map(\.element).joined(separator: "\n")
+        let odd = all.enumerated().filter { $0.offset % 2 == 1 }.map(\.element).joined(separator: "\n")
+        let report = try Self.audit([("even.jsonl", even), ("odd.jsonl", odd)])
+        #expect(report.summary.records == 20 && !report.summary.sorted)
+        #expect(try Self.violations(report).filter { $0.violation.rule == "team.payments.day" }.map(\.requestID) == (10..<20).map { "r-\($0)" })
+    }
+
+    @Test func reportsMalformedRecordsAndGoesOn() throws {
+        let text = Self.log(3) + "not json\n{\"team\":\"payments\",\"model\":\"haiku\"}\n" + Self.log(1).replacingOccurrences(of: "\n", with: "")
+        let report = try Self.audit([("a.jsonl", text)])
+        #expect(report.summary.records == 4 && report.summary.malformed == 2)
+        #expect(report.malformed.map(\.location.line) == [4, 5])
+        #expect(report.malformed[1].message.contains("no timestamp"))
+    }
+
+    @Test func strictInputFailsOnTheFirstMalformedRecord() throws {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try Data((Self.log(3) + "oops\n").utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+        var options = AuditOptions()
+        options.strictInput = true
+        #expect(throws: AuditError.self) { try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"]) }
+    }
+
+    @Test func reroutingSavingsReprice() throws {
+        // opus in qa is not approved: the policy would have sent it to sonnet ($3/$15 instead of $5/$25).
+        // (For payments it would be haiku: its $2 max_request_cost rules sonnet out.)
+        let line = #"{"id":"q","timestamp":"2026-11-23T10:00:00Z","team":"eu","environment":"qa","model":"opus","usage":{"input_tokens":1000000,"output_tokens":0}}"#
+        let report = try Self.audit([("a.jsonl", line)])
+        let violation = try #require(try Self.violations(report).first)
+        #expect(violation.violation.rule == "environment-model" && violation.violation.effect == .deny)
+        #expect(violation.cost == USD(dollars: 5))
+        #expect(violation.reroute == AuditViolation.Reroute(model: "sonnet", region: "eu-central-1", cost: USD(dollars: 3)))
+        #expect(report.summary.reroutingSavings == USD(dollars: 2))
+    }
+}
