@@ -332,6 +332,13 @@ final class ReplayState {
         let caps = Dictionary(policy.source.budgets.compactMap { budget in
             budget.team.flatMap { team in budget.period == .month ? (team, budget.limits.usd) : nil }
         }, uniquingKeysWith: { first, _ in first })
+        for rule in policy.source.rules {
+            report.rules[rule.id] = AuditRule(id: rule.id, kind: .rule, summary: rule.description ?? rule.message ?? rule.id, source: rule.location)
+        }
+        for budget in policy.source.budgets {
+            report.rules[budget.id] = AuditRule(id: budget.id, kind: .budget, summary: budget.description ?? "budget \(budget.id)",
+                                                source: budget.location)
+        }
         report.series = days.keys.sorted().map { team in
             let spend = days[team] ?? [:]
             return SpendSeries(team: team, monthlyCap: caps[team] ?? nil,
