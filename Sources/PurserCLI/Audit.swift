@@ -113,7 +113,10 @@ struct Audit: ParsableCommand {
         let writer = try OutputWriter(output)
         defer { writer.close() }
         do {
-            try AuditRenderer.render(report, as: chosen) { try writer.write($0) }
+            var renderOptions = AuditRenderOptions()
+            renderOptions.width = Output.terminalWidth
+            renderOptions.toolVersion = PurserVersion.current
+            try AuditRenderer.render(report, as: chosen, options: renderOptions) { try writer.write($0) }
             try writer.flush()
         } catch let exit as ExitCode {
             throw exit

@@ -86,6 +86,26 @@ public struct SpendSeries: Sendable {
     public let days: [(day: String, spend: USD)]
 }
 
+/// What a violation's rule id refers to: a built-in check, a budget or a rule (for rule lists in reports).
+public struct AuditRule: Sendable, Hashable {
+    /// The id, as violations carry it.
+    public let id: String
+    /// The violation kind it raises.
+    public let kind: ViolationKind
+    /// One line on what it enforces.
+    public let summary: String
+    /// Where it is defined (nil for built-in checks).
+    public let source: SourceLocation?
+
+    /// Creates a rule description.
+    public init(id: String, kind: ViolationKind, summary: String, source: SourceLocation?) {
+        self.id = id
+        self.kind = kind
+        self.summary = summary
+        self.source = source
+    }
+}
+
 /// The result of replaying usage logs against a policy.
 public struct AuditReport: Sendable {
     /// Counts and money.
@@ -131,6 +151,8 @@ public struct AuditReport: Sendable {
     public internal(set) var malformed: [MalformedRecord] = []
     /// Daily spend per team.
     public internal(set) var series: [SpendSeries] = []
+    /// The policy's rules and budgets by id (built-in checks are described by ``rule(_:)``).
+    public internal(set) var rules: [String: AuditRule] = [:]
     /// The policy revision replayed against.
     public let policyRevision: String
     /// The policy's time zone (windows and days are in it).
@@ -147,6 +169,33 @@ public struct AuditReport: Sendable {
     /// Calls `body` with every violation, in time order, reading them back from disk.
     public func forEachViolation(_ body: (AuditViolation) throws -> Void) throws {
         try spool.forEach(body)
+    }
+
+    /// Calls `body` with the first `limit` violations, in time order, and stops reading there.
+    public func forEachViolation(first limit: Int, _ body: (AuditViolation) throws -> Void) throws {
+        guard limit > 0 else { return }
+        struct Enough: Error {}
+        var seen = 0
+        do {
+            try spool.forEach { violation in
+                try body(violation)
+                seen += 1
+                if seen >= limit { throw Enough() }
+            }
+        } catch is Enough {
+            return
+        }
+    }
+
+    /// The number of violations (every effect).
+    public var violationCount: Int { spool.count }
+
+    /// What a rule id refers to: a built-in check, or a rule or budget of the policy.
+    public func rule(_ id: String) -> AuditRule {
+        if let check = BuiltinCheck(rawValue: id) {
+            return AuditRule(id: id, kind: check.kind, summary: check.summary, source: nil)
+        }
+        return rules[id] ?? AuditRule(id: id, kind: .rule, summary: id, source: nil)
     }
 
     /// The violations as SPEC §6 JSON Lines bytes, chunk by chunk (for `--format jsonl`).

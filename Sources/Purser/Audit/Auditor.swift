@@ -408,6 +408,13 @@ struct ReplayState {
         let caps = Dictionary(policy.source.budgets.compactMap { budget in
             budget.team.flatMap { team in budget.period == .month ? (team, budget.limits.usd) : nil }
         }, uniquingKeysWith: { first, _ in first })
+        for rule in policy.source.rules {
+            report.rules[rule.id] = AuditRule(id: rule.id, kind: .rule, summary: rule.description ?? rule.message ?? rule.id, source: rule.location)
+        }
+        for budget in policy.source.budgets {
+            report.rules[budget.id] = AuditRule(id: budget.id, kind: .budget, summary: budget.description ?? "budget \(budget.id)",
+                                                source: budget.location)
+        }
         var names = policy.teams.map(\.name)
         for (name, row) in otherTeamIDs.sorted(by: { $0.value < $1.value }) where row == names.count { names.append(name) }
         report.series = zip(names, teamDays).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }.map { team, spend in

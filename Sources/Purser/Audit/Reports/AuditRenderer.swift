@@ -19,22 +19,26 @@ public enum AuditReportFormat: String, Sendable, CaseIterable {
 /// Renders an audit report, streaming its output through `write` in chunks.
 public enum AuditRenderer {
     /// Writes the report in a format.
-    public static func render(_ report: AuditReport, as format: AuditReportFormat, write: ([UInt8]) throws -> Void) throws {
-        switch format {
-        case .json: try AuditJSON.render(report, write: write)
-        case .jsonl: try report.forEachViolationChunk(write)
-        case .table: try AuditTable.render(report, write: write)
-        case .csv: try AuditCSV.render(report, write: write)
-        case .html: try AuditHTML.render(report, write: write)
-        case .sarif: try AuditSARIF.render(report, write: write)
-        case .ocsf: try AuditOCSF.render(report, write: write)
+    public static func render(_ report: AuditReport, as format: AuditReportFormat, options: AuditRenderOptions = AuditRenderOptions(),
+                              write: ([UInt8]) throws -> Void) throws
+    {
+        try withoutActuallyEscaping(write) { write in
+            switch format {
+            case .json: try AuditJSON.render(report, write: write)
+            case .jsonl: try report.forEachViolationChunk(write)
+            case .table: try AuditTable.render(report, options: options, write: write)
+            case .csv: try AuditCSV.render(report, write: write)
+            case .html: try AuditHTML.render(report, options: options, write: write)
+            case .sarif: try AuditSARIF.render(report, options: options, write: write)
+            case .ocsf: try AuditOCSF.render(report, options: options, write: write)
+            }
         }
     }
 
     /// The report as one string (a convenience for tests and small reports).
-    public static func text(_ report: AuditReport, as format: AuditReportFormat) throws -> String {
+    public static func text(_ report: AuditReport, as format: AuditReportFormat, options: AuditRenderOptions = AuditRenderOptions()) throws -> String {
         var bytes: [UInt8] = []
-        try render(report, as: format) { bytes.append(contentsOf: $0) }
+        try render(report, as: format, options: options) { bytes.append(contentsOf: $0) }
         return String(decoding: bytes, as: UTF8.self)
     }
 }
@@ -175,21 +179,4 @@ enum AuditJSON {
         json.key(name)
         if unit == .usd { json.usd(USD(nanos: value)) } else { json.integer(value) }
     }
-}
-
-/// Placeholders until the formats are written.
-enum AuditTable {
-    static func render(_ report: AuditReport, write: ([UInt8]) throws -> Void) throws { try AuditJSON.render(report, write: write) }
-}
-enum AuditCSV {
-    static func render(_ report: AuditReport, write: ([UInt8]) throws -> Void) throws { try AuditJSON.render(report, write: write) }
-}
-enum AuditHTML {
-    static func render(_ report: AuditReport, write: ([UInt8]) throws -> Void) throws { try AuditJSON.render(report, write: write) }
-}
-enum AuditSARIF {
-    static func render(_ report: AuditReport, write: ([UInt8]) throws -> Void) throws { try AuditJSON.render(report, write: write) }
-}
-enum AuditOCSF {
-    static func render(_ report: AuditReport, write: ([UInt8]) throws -> Void) throws { try AuditJSON.render(report, write: write) }
 }
