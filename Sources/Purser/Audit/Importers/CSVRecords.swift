@@ -1,3 +1,29 @@
+/// A reusable byte buffer for field text with its doubled quotes undone: grown as needed, never shrunk.
+final class ScratchBuffer {
+    /// The bytes.
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    /// How many bytes fit.
+    private(set) var capacity: Int
+
+    /// Creates a buffer.
+    init(capacity: Int = 64 << 10) {
+        self.capacity = max(capacity, 16)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        base.deallocate()
+    }
+
+    /// Makes room for `count` bytes (the contents are not kept).
+    func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        base.deallocate()
+        capacity = max(count, capacity * 2)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+    }
+}
+
 /// One field of a CSV record: where its text is in the record's buffer and
 /// whether it has doubled quotes (`""`) to undo.
 struct CSVField {
@@ -29,24 +55,38 @@ struct CSVRecord {
     }
 
     /// Calls `body` with a field's text, `""` pairs undone (in `scratch` when needed).
-    func withText<R, E: Error>(_ index: Int, scratch: inout [UInt8],
+    @inline(__always)
+    func withText<R, E: Error>(_ index: Int, scratch: ScratchBuffer,
                                _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
         let field = fields[index]
-        guard field.escaped else { return try body(raw(index)) }
-        scratch.removeAll(keepingCapacity: true)
+        guard field.escaped, let source = bytes.baseAddress else { return try body(raw(index)) }
+        scratch.reserve(field.end - field.start)
+        let out = scratch.base
+        var written = 0
         var position = field.start
         while position < field.end {
-            let byte = bytes[position]
-            scratch.append(byte)
-            position += byte == 0x22 ? 2 : 1
+            // Copy up to and including the next quote, then skip its double.
+            let quote = ByteSearch.first(0x22, in: source, from: position, to: field.end)
+            let span = min(quote + 1, field.end) - position
+            (out + written).update(from: source + position, count: span)
+            written += span
+            position = quote + 2
         }
-        return try scratch.withUnsafeBufferPointer { buffer throws(E) in try body(buffer) }
+        return try body(UnsafeBufferPointer(start: out, count: written))
     }
 
     /// A field's text as a string (invalid UTF-8 is repaired).
     func string(_ index: Int) -> String {
-        var scratch: [UInt8] = []
-        return withText(index, scratch: &scratch) { String(decoding: $0, as: UTF8.self) }
+        let field = fields[index]
+        guard field.escaped else { return String(decoding: raw(index), as: UTF8.self) }
+        var text: [UInt8] = []
+        var position = field.start
+        while position < field.end {
+            let byte = bytes[position]
+            text.append(byte)
+            position += byte == 0x22 ? 2 : 1
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 
@@ -66,7 +106,10 @@ struct CSVRecords {
 
     private let file: LogFile
     private let limit: Int
-    private var pending: [UInt8] = []
+    /// The bytes read and not yet split, from `consumed` on.
+    private var buffer: [UInt8] = []
+    private var consumed = 0
+    private var finished = false
     private var nextLine = 1
     private var fields: [CSVField] = []
     private var atStart = true
@@ -83,35 +126,39 @@ struct CSVRecords {
     /// Calls `body` with each complete record of the next chunk and `malformed`
     /// with the line and reason of each bad one; returns false at the end of the file.
     mutating func next(_ body: (CSVRecord) -> Void, malformed: (Int, String) -> Void) throws(UsageLogError) -> Bool {
-        if file.isAtEnd && pending.isEmpty { return false }
-        let chunk = try file.read(Self.chunkSize)
-        let atEnd = chunk.isEmpty || file.isAtEnd
-        var data = pending
-        data.append(contentsOf: chunk)
-        pending = []
-        if atStart, !data.isEmpty {
-            if data.count < 3, !atEnd, [0xEF, 0xBB, 0xBF].starts(with: data) {
-                pending = data  // too few bytes to tell whether this is a byte order mark
-                return true
+        guard !finished else { return false }
+        if consumed > 0 {
+            buffer.removeSubrange(0..<consumed)
+            consumed = 0
+        }
+        let got = try file.read(appendingTo: &buffer, upTo: Self.chunkSize)
+        let atEnd = got == 0 || file.isAtEnd
+        var start = 0
+        if atStart, !buffer.isEmpty {
+            if buffer.count < 3, !atEnd, [0xEF, 0xBB, 0xBF].starts(with: buffer) {
+                return true  // too few bytes to tell whether this is a byte order mark
             }
             atStart = false
-            if data.starts(with: [0xEF, 0xBB, 0xBF]) { data.removeFirst(3) }
+            if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
         }
-        data.withUnsafeBufferPointer { buffer in
-            split(buffer, atEnd: atEnd, body, malformed)
+        let data = buffer
+        data.withUnsafeBufferPointer { bytes in
+            consumed = split(bytes, from: start, atEnd: atEnd, body, malformed)
         }
-        return !(atEnd && pending.isEmpty && chunk.isEmpty) || skippingQuoted != nil
+        if atEnd { finished = true }
+        return got > 0 || !finished
     }
 
-    private mutating func split(_ buffer: UnsafeBufferPointer<UInt8>, atEnd: Bool, _ body: (CSVRecord) -> Void,
-                                _ malformed: (Int, String) -> Void) {
-        var start = 0
+    /// Splits the records in `buffer` from `start`; returns where the unfinished record starts (the end when none).
+    private mutating func split(_ buffer: UnsafeBufferPointer<UInt8>, from first: Int, atEnd: Bool, _ body: (CSVRecord) -> Void,
+                                _ malformed: (Int, String) -> Void) -> Int {
+        var start = first
         if let quoted = skippingQuoted {
-            let (end, newlines, stillQuoted) = Self.skip(buffer, from: 0, quoted: quoted)
+            let (end, newlines, stillQuoted) = Self.skip(buffer, from: start, quoted: quoted)
             nextLine += newlines
             guard let end else {
                 skippingQuoted = atEnd ? nil : stillQuoted
-                return
+                return buffer.count
             }
             skippingQuoted = nil
             start = end
@@ -130,10 +177,9 @@ struct CSVRecords {
                         continue
                     }
                     skippingQuoted = quoted
-                } else {
-                    pending = Array(buffer[start...])
+                    return buffer.count
                 }
-                return
+                return start
             case .complete(let end, let newlines, let problem):
                 let length = end - start
                 let blank = fields.count == 1 && fields[0].start == fields[0].end && problem == nil
@@ -151,6 +197,7 @@ struct CSVRecords {
                 start = end
             }
         }
+        return start
     }
 
     static let tooLong = "the record is longer than the record-size limit"
@@ -176,26 +223,25 @@ struct CSVRecords {
                 index += 1
                 field.start = index
                 var closed = false
+                guard let base = bytes.baseAddress else { return .incomplete }
                 while index < count {
-                    let byte = bytes[index]
-                    if byte == 0x22 {
-                        if index + 1 < count {
-                            if bytes[index + 1] == 0x22 {
-                                field.escaped = true
-                                index += 2
-                                continue
-                            }
-                        } else if !atEnd {
-                            return .incomplete  // a doubled quote may straddle the chunk
+                    index = ByteSearch.first(0x22, in: base, from: index, to: count)
+                    if index == count { break }
+                    if index + 1 < count {
+                        if bytes[index + 1] == 0x22 {
+                            field.escaped = true
+                            index += 2
+                            continue
                         }
-                        field.end = index
-                        index += 1
-                        closed = true
-                        break
+                    } else if !atEnd {
+                        return .incomplete  // a doubled quote may straddle the chunk
                     }
-                    if byte == 0x0A { newlines += 1 }
+                    field.end = index
                     index += 1
+                    closed = true
+                    break
                 }
+                newlines += ByteSearch.count(0x0A, in: base, from: field.start, to: closed ? field.end : count)
                 if !closed {
                     if !atEnd { return .incomplete }
                     fields.append(CSVField(start: field.start, end: count, escaped: field.escaped))
@@ -217,10 +263,11 @@ struct CSVRecords {
                 }
             } else {
                 // Unquoted field: up to a comma or a line break.
+                guard let base = bytes.baseAddress else { return .incomplete }
                 while index < count {
-                    let byte = bytes[index]
-                    if byte == 0x2C || byte == 0x0A { break }
-                    if byte == 0x22 { problem = problem ?? "a quote inside unquoted field \(fields.count + 1)" }
+                    index = ByteSearch.firstDelimiter(in: base, from: index, to: count)
+                    guard index < count, bytes[index] == 0x22 else { break }
+                    problem = problem ?? "a quote inside unquoted field \(fields.count + 1)"
                     index += 1
                 }
                 field.end = index

@@ -13,7 +13,7 @@ final class FOCUSReader: UsageLogReader {
     private let mapping: FieldMapping
     private var header: CSVHeader?
     private var columns = Columns()
-    private var scratch: [UInt8] = []
+    private let scratch = ScratchBuffer()
     private var done = false
 
     /// Where the columns the importer reads are.
@@ -134,7 +134,7 @@ final class FOCUSReader: UsageLogReader {
         }
         var tags: [String: String] = [:]
         if let column = columns.tags {
-            tags = try record.withText(column, scratch: &scratch) { bytes throws(RecordProblem) in try Self.tags(bytes) }
+            tags = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try Self.tags(bytes) }
         }
         guard let model = try ImportValues.name(text(columns.model) ?? text(columns.sku) ?? text(columns.resourceName), "model") else {
             throw RecordProblem("the row names no model (no x_Model, SkuId or ResourceName); use --map model=COLUMN")
@@ -148,7 +148,7 @@ final class FOCUSReader: UsageLogReader {
                 let parts = path.components
                 if parts.count == 2, parts[0] == "tags" || parts[0] == "Tags" { return tags[parts[1]] }
                 guard let column = header.index(parts[0]) else { return nil }
-                return try record.withText(column, scratch: &scratch) { bytes throws(RecordProblem) in
+                return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
                     if parts.count == 1 { return try ImportValues.name(bytes, path.description) }
                     return JSONValues.lookup(parts.dropFirst(), in: bytes)
                 }

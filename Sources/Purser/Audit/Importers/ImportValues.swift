@@ -203,10 +203,10 @@ enum ImportValues {
     }
 
     /// A token count field: blank is nil, anything but a whole non-negative number is a problem.
-    static func tokens(_ text: UnsafeBufferPointer<UInt8>, _ field: String) throws(RecordProblem) -> Int64? {
+    static func tokens(_ text: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(RecordProblem) -> Int64? {
         if isBlank(text) { return nil }
         guard let value = count(text) else {
-            throw RecordProblem("\(field) must be a whole number of tokens up to \(RequestDecoder.maxTokens), found \(shown(text))")
+            throw RecordProblem("\(field()) must be a whole number of tokens up to \(RequestDecoder.maxTokens), found \(shown(text))")
         }
         return value
     }
@@ -214,23 +214,35 @@ enum ImportValues {
     // MARK: Names
 
     /// A name (team, model, user, tag…): nil when blank or `null`; a problem when over the name limit or not UTF-8.
-    static func name(_ text: UnsafeBufferPointer<UInt8>, _ field: String) throws(RecordProblem) -> String? {
+    static func name(_ text: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(RecordProblem) -> String? {
         let bytes = trimmed(text)
         if bytes.isEmpty || isNullWord(bytes) { return nil }
         guard bytes.count <= RequestDecoder.maxNameBytes else {
-            throw RecordProblem("\(field) is \(bytes.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
+            throw RecordProblem("\(field()) is \(bytes.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
         }
+        return try utf8(UnsafeBufferPointer(rebasing: bytes), field())
+    }
+
+    /// Text from UTF-8 bytes (quickly for ASCII); a problem when it is not UTF-8.
+    @inline(__always)
+    static func utf8(_ bytes: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(RecordProblem) -> String {
+        var ascii = true
+        for byte in bytes where byte >= 0x80 {
+            ascii = false
+            break
+        }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
         guard let value = String(validating: bytes, as: UTF8.self) else {
-            throw RecordProblem("\(field) is not valid UTF-8")
+            throw RecordProblem("\(field()) is not valid UTF-8")
         }
         return value
     }
 
     /// Checks a name decoded elsewhere against the name limit; blank is nil.
-    static func name(_ value: String?, _ field: String) throws(RecordProblem) -> String? {
+    static func name(_ value: String?, _ field: @autoclosure () -> String) throws(RecordProblem) -> String? {
         guard let value, !value.isEmpty else { return nil }
         guard value.utf8.count <= RequestDecoder.maxNameBytes else {
-            throw RecordProblem("\(field) is \(value.utf8.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
+            throw RecordProblem("\(field()) is \(value.utf8.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
         }
         return value
     }
@@ -302,6 +314,21 @@ extension FieldMapping {
 /// Request tags written as a list of strings, LiteLLM style: `key:value`
 /// entries become `tags[key] = value`, plain entries `tags[entry] = "true"`.
 enum TagList {
+    /// Adds one entry's raw bytes to `tags` (see ``add(_:to:)``).
+    static func add(_ entry: UnsafeBufferPointer<UInt8>, to tags: inout [String: String]) throws(RecordProblem) {
+        guard tags.count < RequestDecoder.maxTags else { return }
+        let key: String?
+        var value = "true"
+        if let colon = entry.firstIndex(of: 0x3A), colon > 0 {
+            key = try ImportValues.name(UnsafeBufferPointer(rebasing: entry[..<colon]), "a tag name")
+            value = try ImportValues.name(UnsafeBufferPointer(rebasing: entry[(colon + 1)...]), "a tag value") ?? "true"
+        } else {
+            key = try ImportValues.name(entry, "a tag name")
+        }
+        guard let key, tags[key] == nil else { return }
+        tags[key] = value
+    }
+
     /// Adds the entries to `tags` (at most ``RequestDecoder/maxTags`` in all; later entries do not replace earlier ones).
     static func add(_ entries: [String], to tags: inout [String: String]) throws(RecordProblem) {
         for entry in entries {

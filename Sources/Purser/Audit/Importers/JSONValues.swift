@@ -3,7 +3,7 @@
 /// it matters (a count that is not a whole number is a problem, not zero).
 enum JSONValues {
     /// A string, number or boolean as text; nil for `null`. Objects and arrays are a problem.
-    static func text(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> String? {
+    static func text(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> String? {
         do {
             switch scanner.peek() {
             case UInt8(ascii: "\"")?: return try scanner.string()
@@ -14,46 +14,96 @@ enum JSONValues {
             case UInt8(ascii: "-")?, (48...57)?: return try scanner.numberText()
             default: break
             }
-            throw RecordProblem("\(field) must be a string, found \(scanner.tokenDescription())")
+            throw RecordProblem("\(field()) must be a string, found \(scanner.tokenDescription())")
         } catch {
-            throw RecordProblem(from: error, prefix: "\(field): ")
+            throw RecordProblem(from: error, prefix: "\(field()): ")
         }
     }
 
     /// A name (team, model, user…): a string, number or boolean within the name limit; nil for `null` or empty.
-    static func name(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> String? {
-        try ImportValues.name(try text(&scanner, field), field)
+    static func name(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> String? {
+        if scanner.peek() == UInt8(ascii: "\"") {
+            do {
+                let range = try scanner.rawString()
+                if !scanner.hasEscapes(range) { return try ImportValues.name(UnsafeBufferPointer(rebasing: scanner.bytes[range]), field()) }
+                return try ImportValues.name(try scanner.decodeString(range), field())
+            } catch {
+                throw RecordProblem(from: error, prefix: "\(field()): ")
+            }
+        }
+        return try ImportValues.name(try text(&scanner, field()), field())
+    }
+
+    /// Request tags (`["env:prod", "batch"]`): a JSON array of strings, or a
+    /// string holding one, added to `tags` by ``TagList``; false for `null`.
+    static func tags(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String, into tags: inout [String: String]) throws(RecordProblem) -> Bool {
+        do {
+            switch scanner.peek() {
+            case UInt8(ascii: "n")?:
+                if try scanner.null() { return false }
+            case UInt8(ascii: "\"")?:
+                let embedded = Array(try scanner.string().utf8)
+                if ImportValues.isBlankJSON(embedded) { return false }
+                return try embedded.withUnsafeBufferPointer { buffer throws(RecordProblem) in
+                    var inner = JSONScanner(buffer)
+                    let found = try self.tags(&inner, field(), into: &tags)
+                    do throws(JSONError) { try inner.expectEnd() } catch { throw RecordProblem("\(field()): \(error.message)") }
+                    return found
+                }
+            case UInt8(ascii: "[")?:
+                try scanner.beginArray()
+                var first = true
+                while try scanner.nextElement(first: &first) {
+                    if scanner.peek() == UInt8(ascii: "\"") {
+                        let range = try scanner.rawString()
+                        if scanner.hasEscapes(range) {
+                            try TagList.add([try scanner.decodeString(range)], to: &tags)
+                        } else {
+                            try TagList.add(UnsafeBufferPointer(rebasing: scanner.bytes[range]), to: &tags)
+                        }
+                    } else if let entry = try text(&scanner, field()) {
+                        try TagList.add([entry], to: &tags)
+                    }
+                }
+                return true
+            default:
+                break
+            }
+            throw RecordProblem("\(field()) must be a list of strings, found \(scanner.tokenDescription())")
+        } catch {
+            throw RecordProblem(from: error, prefix: "\(field()): ")
+        }
     }
 
     /// A token count: a number or a numeric string; nil for `null`.
-    static func count(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> Int64? {
-        try withScalar(&scanner, field) { bytes throws(RecordProblem) in try ImportValues.tokens(bytes, field) }
+    static func count(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> Int64? {
+        try withScalar(&scanner, field()) { bytes throws(RecordProblem) in try ImportValues.tokens(bytes, field()) }
     }
 
     /// An amount of USD: a number or a numeric string, rounded to the nano-dollar; nil for `null`.
-    static func usd(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> USD? {
-        try withScalar(&scanner, field) { bytes throws(RecordProblem) in
+    static func usd(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> USD? {
+        try withScalar(&scanner, field()) { bytes throws(RecordProblem) in
             if ImportValues.isBlank(bytes) { return nil }
             guard let value = ImportValues.usd(bytes) else {
-                throw RecordProblem("\(field) must be an amount of USD, found \(ImportValues.shown(bytes))")
+                throw RecordProblem("\(field()) must be an amount of USD, found \(ImportValues.shown(bytes))")
             }
             return value
         }
     }
 
     /// A time: a string in any form ``ImportValues/timestamp(_:)`` reads, or Unix seconds as a number; nil for `null`.
-    static func timestamp(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> Timestamp? {
-        try withScalar(&scanner, field) { bytes throws(RecordProblem) in
+    static func timestamp(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> Timestamp? {
+        try withScalar(&scanner, field()) { bytes throws(RecordProblem) in
             if ImportValues.isBlank(bytes) { return nil }
             guard let value = ImportValues.timestamp(bytes) else {
-                throw RecordProblem("\(field) \(ImportValues.shown(bytes)) is not a time like 2026-11-22T10:00:00Z")
+                throw RecordProblem("\(field()) \(ImportValues.shown(bytes)) is not a time like 2026-11-22T10:00:00Z")
             }
             return value
         }
     }
 
     /// Calls `body` with the raw text of a number or of a string without escapes; nil for `null`.
-    private static func withScalar<T>(_ scanner: inout JSONScanner, _ field: String,
+    private static func withScalar<T>(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String,
                                       _ body: (UnsafeBufferPointer<UInt8>) throws(RecordProblem) -> T?) throws(RecordProblem) -> T? {
         do {
             switch scanner.peek() {
@@ -72,15 +122,15 @@ enum JSONValues {
             default:
                 break
             }
-            throw RecordProblem("\(field) must be a number, found \(scanner.tokenDescription())")
+            throw RecordProblem("\(field()) must be a number, found \(scanner.tokenDescription())")
         } catch {
-            throw RecordProblem(from: error, prefix: "\(field): ")
+            throw RecordProblem(from: error, prefix: "\(field()): ")
         }
     }
 
     /// A list of strings: a JSON array, or a string holding one (as LiteLLM's
     /// `request_tags` column does); nil for `null`. Non-string entries are read as text.
-    static func strings(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> [String]? {
+    static func strings(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> [String]? {
         do {
             switch scanner.peek() {
             case UInt8(ascii: "n")?:
@@ -90,8 +140,8 @@ enum JSONValues {
                 if ImportValues.isBlankJSON(embedded) { return nil }
                 return try embedded.withUnsafeBufferPointer { buffer throws(RecordProblem) in
                     var inner = JSONScanner(buffer)
-                    let list = try strings(&inner, field)
-                    do throws(JSONError) { try inner.expectEnd() } catch { throw RecordProblem("\(field): \(error.message)") }
+                    let list = try strings(&inner, field())
+                    do throws(JSONError) { try inner.expectEnd() } catch { throw RecordProblem("\(field()): \(error.message)") }
                     return list
                 }
             case UInt8(ascii: "[")?:
@@ -99,15 +149,15 @@ enum JSONValues {
                 var result: [String] = []
                 var first = true
                 while try scanner.nextElement(first: &first) {
-                    if let entry = try text(&scanner, field) { result.append(entry) }
+                    if let entry = try text(&scanner, field()) { result.append(entry) }
                 }
                 return result
             default:
                 break
             }
-            throw RecordProblem("\(field) must be a list of strings, found \(scanner.tokenDescription())")
+            throw RecordProblem("\(field()) must be a list of strings, found \(scanner.tokenDescription())")
         } catch {
-            throw RecordProblem(from: error, prefix: "\(field): ")
+            throw RecordProblem(from: error, prefix: "\(field()): ")
         }
     }
 

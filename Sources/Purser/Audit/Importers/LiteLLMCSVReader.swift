@@ -8,7 +8,7 @@ final class LiteLLMCSVReader: UsageLogReader {
     private let mapping: FieldMapping
     private var header: CSVHeader?
     private var columns = Columns()
-    private var scratch: [UInt8] = []
+    private let scratch = ScratchBuffer()
     private var done = false
 
     /// Where the columns the importer reads are.
@@ -120,7 +120,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         let columns = self.columns
         func name(_ column: Int?, _ field: String) throws(RecordProblem) -> String? {
             guard let column else { return nil }
-            return try record.withText(column, scratch: &scratch) { bytes throws(RecordProblem) in try ImportValues.name(bytes, field) }
+            return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try ImportValues.name(bytes, field) }
         }
         entry.requestID = try name(columns.requestID, "request_id")
         if let column = columns.spend {
@@ -153,7 +153,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         entry.teamID = try name(columns.teamID, "team_id")
         entry.status = try name(columns.status, "status")
         if let column = columns.metadata {
-            entry.metadata = try record.withText(column, scratch: &scratch) { bytes throws(RecordProblem) in
+            entry.metadata = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
                 var scanner = JSONScanner(bytes)
                 guard scanner.peek() != nil else { return LiteLLMMetadata() }
                 let metadata = try LiteLLMMetadata.read(&scanner)
@@ -162,26 +162,28 @@ final class LiteLLMCSVReader: UsageLogReader {
             }
         }
         if let column = columns.requestTags {
-            entry.requestTags = try record.withText(column, scratch: &scratch) { bytes throws(RecordProblem) in
-                try Self.tagList(bytes)
+            entry.requestTags = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
+                try Self.tags(bytes)
             }
         }
         return entry
     }
 
-    /// `request_tags` as JSON (`["env:prod"]`), or leniently as `{a,b}` or `a,b`.
-    private static func tagList(_ bytes: UnsafeBufferPointer<UInt8>) throws(RecordProblem) -> [String]? {
+    /// `request_tags` as JSON (`["env:prod"]`), or leniently as `{a,b}` or `a,b`; nil when blank.
+    private static func tags(_ bytes: UnsafeBufferPointer<UInt8>) throws(RecordProblem) -> [String: String]? {
         let trimmed = ImportValues.trimmed(bytes)
         guard let first = trimmed.first else { return nil }
+        var tags: [String: String] = [:]
         if first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") || ImportValues.isNullWord(trimmed) {
             var scanner = JSONScanner(bytes)
-            let list = try JSONValues.strings(&scanner, "request_tags")
+            let found = try JSONValues.tags(&scanner, "request_tags", into: &tags)
             do throws(JSONError) { try scanner.expectEnd() } catch { throw RecordProblem("request_tags: \(error.message)") }
-            return list
+            return found ? tags : nil
         }
         var text = String(decoding: trimmed, as: UTF8.self)
         if text.hasPrefix("{"), text.hasSuffix("}") { text = String(text.dropFirst().dropLast()) }
-        return text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+        try TagList.add(text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }, to: &tags)
+        return tags
     }
 
     /// The value at a `--map` path: a column, a key inside a JSON column (`metadata.KEY`), or a request tag (`tags.KEY`).
@@ -189,7 +191,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         let parts = path.components
         if parts.count == 2, parts[0] == "tags", header.index("tags") == nil { return tags[parts[1]] }
         guard let column = header.index(parts[0]) else { return nil }
-        return try record.withText(column, scratch: &scratch) { bytes throws(RecordProblem) in
+        return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
             if parts.count == 1 { return try ImportValues.name(bytes, path.description) }
             return JSONValues.lookup(parts.dropFirst(), in: bytes)
         }

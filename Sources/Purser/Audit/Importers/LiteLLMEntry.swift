@@ -23,13 +23,16 @@ struct LiteLLMEntry {
     var teamID: String?
     /// `status`: `success` or `failure`.
     var status: String?
-    /// `request_tags`, when the row has them.
-    var requestTags: [String]?
+    /// `request_tags` as tags, when the row has them.
+    var requestTags: [String: String]?
     /// What the importer reads from `metadata`.
     var metadata = LiteLLMMetadata()
 
     /// Whether LiteLLM recorded the call as failed.
-    var failed: Bool { status?.lowercased() == "failure" }
+    var failed: Bool {
+        guard let status else { return false }
+        return status.utf8.elementsEqual("failure".utf8) { $0 | 0x20 == $1 }
+    }
 }
 
 /// The keys of LiteLLM's spend-log `metadata` (`SpendLogsMetadata`) the importer uses.
@@ -43,7 +46,7 @@ struct LiteLLMMetadata {
     var cacheRead: Int64?
     var cacheWrite: Int64?
     /// `tags` (the request's tags, which LiteLLM copies to `request_tags`).
-    var tags: [String]?
+    var tags: [String: String]?
 
     /// Reads the keys it uses from a metadata object (or a string holding one); other keys are skipped.
     static func read(_ scanner: inout JSONScanner) throws(RecordProblem) -> LiteLLMMetadata {
@@ -100,7 +103,8 @@ struct LiteLLMMetadata {
                 } else if scanner.equals(key, "usage_object") {
                     fromUsageObject = try Self.cacheCounts(&scanner, "metadata.usage_object")
                 } else if scanner.equals(key, "tags") {
-                    tags = try JSONValues.strings(&scanner, "metadata.tags")
+                    var found: [String: String] = [:]
+                    if try JSONValues.tags(&scanner, "metadata.tags", into: &found) { tags = found }
                 } else {
                     try scanner.skipValue()
                 }
@@ -115,7 +119,7 @@ struct LiteLLMMetadata {
     /// Cache reads and writes of a LiteLLM usage object: `cache_read_input_tokens`
     /// and `cache_creation_input_tokens` (Anthropic style), else
     /// `prompt_tokens_details.cached_tokens` and `.cache_creation_tokens` (OpenAI style).
-    private static func cacheCounts(_ scanner: inout JSONScanner, _ field: String) throws(RecordProblem) -> (Int64?, Int64?) {
+    private static func cacheCounts(_ scanner: inout JSONScanner, _ field: StaticString) throws(RecordProblem) -> (Int64?, Int64?) {
         var read: Int64?
         var write: Int64?
         var detailRead: Int64?
@@ -179,12 +183,11 @@ enum LiteLLMMapping {
         if let spend = entry.spend, spend < .zero { throw RecordProblem("spend must not be negative, found \(spend)") }
         if entry.failed, (entry.spend ?? .zero) == .zero { return nil }
         guard var model = entry.model ?? entry.modelGroup else { throw RecordProblem("the record has no model") }
-        if let provider = entry.provider, !provider.isEmpty, model.count > provider.count + 1,
-           model.hasPrefix(provider), model.utf8.dropFirst(provider.utf8.count).first == UInt8(ascii: "/") {
-            model = String(model.dropFirst(provider.count + 1))
+        if let provider = entry.provider, !provider.isEmpty, model.utf8.count > provider.utf8.count + 1,
+           model.utf8.dropFirst(provider.utf8.count).first == UInt8(ascii: "/"), model.utf8.starts(with: provider.utf8) {
+            model = String(decoding: model.utf8.dropFirst(provider.utf8.count + 1), as: UTF8.self)
         }
-        var tags: [String: String] = [:]
-        if let list = entry.requestTags ?? entry.metadata.tags { try TagList.add(list, to: &tags) }
+        var tags = entry.requestTags ?? entry.metadata.tags ?? [:]
         if entry.failed { tags["status"] = "failure" }
         let read = entry.metadata.cacheRead ?? 0
         let write = entry.metadata.cacheWrite ?? 0

@@ -92,7 +92,8 @@ final class LiteLLMJSONReader: UsageLogReader {
                 } else if scanner.equals(key, "metadata") {
                     entry.metadata = try LiteLLMMetadata.read(&scanner)
                 } else if scanner.equals(key, "request_tags") {
-                    entry.requestTags = try JSONValues.strings(&scanner, "request_tags")
+                    var tags: [String: String] = [:]
+                    if try JSONValues.tags(&scanner, "request_tags", into: &tags) { entry.requestTags = tags }
                 } else {
                     try scanner.skipValue()
                 }
