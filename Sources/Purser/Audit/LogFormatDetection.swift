@@ -39,28 +39,26 @@ enum LogFormatDetection {
     /// Classifies the object (or the first object of the array) at `start` by its top-level keys.
     private static func classify(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> UsageLogFormat? {
         var scanner = JSONScanner(buffer, from: start)
-        var keys: Set<String> = []
-        var objectValue: String?
-        do throws(JSONError) {
-            if scanner.peek() == UInt8(ascii: "[") {
-                try scanner.beginArray()
-            }
-            guard scanner.peek() == UInt8(ascii: "{") else { return nil }
-            try scanner.beginObject()
-            var first = true
-            // A head cut inside a large value still tells its first keys.
-            while let key = try scanner.nextKey(first: &first) {
-                let name = try scanner.decodeString(key)
-                keys.insert(name)
-                if name == "object", scanner.peek() == UInt8(ascii: "\"") {
-                    objectValue = try scanner.string()
-                } else {
-                    try scanner.skipValue()
-                }
-            }
-        } catch {
-            // Keep what was read before the head ended.
+        if scanner.peek() == UInt8(ascii: "[") {
+            do throws(JSONError) { try scanner.beginArray() } catch { return nil }
         }
+        guard scanner.peek() == UInt8(ascii: "{") else { return nil }
+        var bucket = false
+        let (keys, objectValue) = topLevelKeys(&scanner) { name, scanner in
+            // A page whose keys come sorted starts with a long `data`: look at its first bucket.
+            guard name == "data" else { return false }
+            var probe = scanner
+            do throws(JSONError) {
+                try probe.beginArray()
+                guard probe.peek() == UInt8(ascii: "{") else { return false }
+            } catch {
+                return false
+            }
+            let (inner, innerObject) = topLevelKeys(&probe) { _, _ in false }
+            bucket = innerObject == "bucket" || inner.contains("results") || inner.contains("start_time")
+            return bucket
+        }
+        if bucket { return .openaiUsage }
         if let objectValue, ["page", "bucket", "organization.usage.completions.result"].contains(objectValue) { return .openaiUsage }
         if keys.contains("data") && keys.contains("has_more") || keys.contains("results") && keys.contains("start_time") {
             return .openaiUsage
@@ -70,6 +68,30 @@ enum LogFormatDetection {
         }
         if keys.contains("model") && keys.contains("timestamp") { return .purser }
         return nil
+    }
+
+    /// The keys of the object at the scanner (and its `object` value), as far as
+    /// the head goes; `stop` may end the walk at a key (it sees the scanner at the key's value).
+    private static func topLevelKeys(_ scanner: inout JSONScanner, stop: (String, JSONScanner) -> Bool) -> (Set<String>, String?) {
+        var keys: Set<String> = []
+        var objectValue: String?
+        do throws(JSONError) {
+            try scanner.beginObject()
+            var first = true
+            while let key = try scanner.nextKey(first: &first) {
+                let name = try scanner.decodeString(key)
+                keys.insert(name)
+                if stop(name, scanner) { break }
+                if name == "object", scanner.peek() == UInt8(ascii: "\"") {
+                    objectValue = try scanner.string()
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+        } catch {
+            // A head cut inside a large value still tells its first keys.
+        }
+        return (keys, objectValue)
     }
 
     private static func detectCSV(_ head: [UInt8]) -> UsageLogFormat? {
