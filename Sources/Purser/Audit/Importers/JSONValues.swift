@@ -128,39 +128,6 @@ enum JSONValues {
         }
     }
 
-    /// A list of strings: a JSON array, or a string holding one (as LiteLLM's
-    /// `request_tags` column does); nil for `null`. Non-string entries are read as text.
-    static func strings(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(RecordProblem) -> [String]? {
-        do {
-            switch scanner.peek() {
-            case UInt8(ascii: "n")?:
-                if try scanner.null() { return nil }
-            case UInt8(ascii: "\"")?:
-                let embedded = Array(try scanner.string().utf8)
-                if ImportValues.isBlankJSON(embedded) { return nil }
-                return try embedded.withUnsafeBufferPointer { buffer throws(RecordProblem) in
-                    var inner = JSONScanner(buffer)
-                    let list = try strings(&inner, field())
-                    do throws(JSONError) { try inner.expectEnd() } catch { throw RecordProblem("\(field()): \(error.message)") }
-                    return list
-                }
-            case UInt8(ascii: "[")?:
-                try scanner.beginArray()
-                var result: [String] = []
-                var first = true
-                while try scanner.nextElement(first: &first) {
-                    if let entry = try text(&scanner, field()) { result.append(entry) }
-                }
-                return result
-            default:
-                break
-            }
-            throw RecordProblem("\(field()) must be a list of strings, found \(scanner.tokenDescription())")
-        } catch {
-            throw RecordProblem(from: error, prefix: "\(field()): ")
-        }
-    }
-
     /// Whether a raw key range equals `name`.
     static func keyEquals(_ scanner: JSONScanner, _ key: Range<Int>, _ name: String) -> Bool {
         if scanner.hasEscapes(key) { return (try? scanner.decodeString(key)) == name }
