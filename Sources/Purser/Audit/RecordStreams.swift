@@ -283,8 +283,8 @@ final class ExternalSort {
         var json = JSONWriter()
         for record in buffer {
             // file \t line \t request-json
-            json.raw(record.location.file.utf8.count.description)
-            json.bytesAppend(Array(("\t" + record.location.file + "\t" + String(record.location.line) + "\t").utf8))
+            // Framing, not a JSON value: a value here would put a comma before the request object.
+            json.bytesAppend(Array((record.location.file.utf8.count.description + "\t" + record.location.file + "\t" + String(record.location.line) + "\t").utf8))
             RequestEncoder.encode(record.request, into: &json)
             json.newline()
             if json.bytes.count > 1 << 20 {
