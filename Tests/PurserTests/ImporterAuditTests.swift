@@ -95,6 +95,32 @@ struct ImporterAuditTests {
         return found
     }
 
+    @Test func outOfOrderImportsSurviveTheDiskSort() throws {
+        // Descending times across 4 MiB chunks make the auditor sort on disk (Purser JSON runs) and replay.
+        let padding = String(repeating: "p", count: 100_000)
+        let rows = (0..<60).map { index in
+            var values = LiteLLMFixture.values(id: "r\(index)", spend: "0.00\(index + 10)", start: "2026-11-22 10:\(pad(59 - index)):00.5",
+                                               tags: "[\"env:production\", \"feature:f\(index)\", \"batch\"]")
+            values["messages"] = padding
+            return values
+        }
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let path = directory + "/spend.csv"
+        try Data(LiteLLMFixture.csv(rows).utf8).write(to: URL(fileURLWithPath: path))
+        let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = AuditOptions()
+        options.runSize = 7
+        options.logs.batchSize = 4
+        let report = try Auditor(policy: try CompiledPolicy(policy), options: options).run([path])
+        #expect(report.summary.sorted)
+        #expect(report.summary.records == 60)
+        #expect(report.summary.malformed == 0)
+        // 0.0010 + 0.0011 + … + 0.0069 USD
+        #expect(report.summary.totalSpend == USD(nanos: (0..<60).reduce(0) { $0 + Int64($1 + 10) * 100_000 }))
+        #expect(report.summary.first == Timestamp(rfc3339: "2026-11-22T10:00:00.5Z"))
+    }
+
     @Test func auditsTheLiteLLMSample() throws {
         let report = try Self.audit("litellm-spend-logs.csv")
         #expect(report.summary.records == 5)
