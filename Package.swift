@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The reference CSV parser the importers' own RFC 4180 splitter is checked against (tests only).
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -55,7 +57,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurserTests",
-            dependencies: ["Purser"]
+            dependencies: ["Purser", .product(name: "CSV", package: "CSV.swift")]
         ),
         .testTarget(
             name: "PurserCLITests",

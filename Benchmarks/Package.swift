@@ -25,6 +25,11 @@ let package = Package(
             name: "purser-fixtures",
             dependencies: ["PurserFixtures"]
         ),
+        // `purser-import-bench`: generates usage logs and times the importers on one thread.
+        .executableTarget(
+            name: "purser-import-bench",
+            dependencies: [.product(name: "Purser", package: "Purser")]
+        ),
         // `purser-profile`: a loop of decisions for perf and callgrind.
         .executableTarget(
             name: "purser-profile",

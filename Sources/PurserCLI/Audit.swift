@@ -125,6 +125,9 @@ struct Audit: ParsableCommand {
             throw ExitCode(2)
         }
         let summary = report.summary
+        for (reason, count) in summary.skipped.sorted(by: { $0.key < $1.key }) {
+            Output.error("purser: \(count) log entr\(count == 1 ? "y" : "ies") left out: \(reason)")
+        }
         if summary.malformed > 0 {
             Output.error("purser: \(summary.malformed) malformed record\(summary.malformed == 1 ? "" : "s") skipped (listed in the report)")
         }

@@ -113,6 +113,8 @@ public struct AuditReport: Sendable {
         public var files: [String] = []
         public var records = 0
         public var malformed = 0
+        /// Log entries left out on purpose (charges that are not usage, refunds, failed calls that cost nothing), by reason.
+        public var skipped: [String: Int] = [:]
         public var first: Timestamp?
         public var last: Timestamp?
         /// Every record's cost.

@@ -76,7 +76,8 @@ public final class Auditor: @unchecked Sendable {
         if options.strictInput, let first = malformed.first {
             throw AuditError("\(first.location): \(first.message) (--strict-input)")
         }
-        return try replay(Merger(try sorter.sources(files: files)), files: files, spool: spool, sorted: true, malformed: malformed)
+        return try replay(Merger(try sorter.sources(files: files)), files: files, spool: spool, sorted: true, malformed: malformed,
+                          skipped: sorter.skipped)
     }
 
     private func open(_ file: String) throws(AuditError) -> any UsageLogReader {
@@ -88,7 +89,7 @@ public final class Auditor: @unchecked Sendable {
     }
 
     private func replay(_ merger: consuming Merger, files: [String], spool: ViolationSpool, sorted: Bool,
-                        malformed initial: [MalformedRecord]) throws(AuditError) -> AuditReport
+                        malformed initial: [MalformedRecord], skipped: [String: Int] = [:]) throws(AuditError) -> AuditReport
     {
         var merger = merger
         var state = ReplayState(policy: policy, spool: spool, options: options)
@@ -113,6 +114,7 @@ public final class Auditor: @unchecked Sendable {
             if options.strictInput { throw AuditError("\(entry.location): \(entry.message) (--strict-input)") }
             state.addMalformed(entry)
         }
+        state.summary.skipped = skipped.merging(merger.skipped, uniquingKeysWith: +)
         spool.flush()
         progress?(AuditProgress(phase: "done", records: count))
         return state.report()

@@ -48,6 +48,41 @@ public final class LogFile {
         return try readRaw(count)
     }
 
+    /// Appends up to `count` more bytes to `buffer` (none at the end) and
+    /// returns how many: a reader that keeps one buffer saves an allocation and a copy per chunk.
+    public func read(appendingTo buffer: inout [UInt8], upTo count: Int) throws(UsageLogError) -> Int {
+        if !buffered.isEmpty {
+            let taken = buffered.count
+            buffer.append(contentsOf: buffered)
+            buffered = []
+            return taken
+        }
+        guard !reachedEnd, count > 0 else { return 0 }
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        var filled = 0
+        var failure: Int32 = 0
+        buffer.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            while filled < count {
+                let got = Glibc.read(fd, base + old + filled, count - filled)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                if got == 0 {
+                    reachedEnd = true
+                    return
+                }
+                filled += got
+            }
+        }
+        buffer.removeLast(count - filled)
+        if failure != 0 { throw UsageLogError(String(cString: strerror(failure)), file: path) }
+        return filled
+    }
+
     /// Whether the end of the file was reached.
     public var isAtEnd: Bool { reachedEnd && buffered.isEmpty }
 

@@ -162,6 +162,8 @@ struct Merger {
     private var positions: [Int]
     /// Malformed entries seen, handed to the caller as they come.
     private(set) var pendingMalformed: [MalformedRecord] = []
+    /// Entries the readers left out on purpose, by reason.
+    private(set) var skipped: [String: Int] = [:]
 
     init(_ sources: [any RecordSource]) {
         self.sources = sources
@@ -202,6 +204,7 @@ struct Merger {
             positions[index] = 0
             guard let batch = try sources[index].next() else { return false }
             pendingMalformed.append(contentsOf: batch.malformed)
+            skipped.merge(batch.skipped, uniquingKeysWith: +)
             if !batch.records.isEmpty { heads[index] = batch }
         }
     }
@@ -227,6 +230,9 @@ final class ExternalSort {
         for run in runs { unlink(run) }
     }
 
+    /// Entries the readers left out on purpose, by reason (after `split`).
+    private(set) var skipped: [String: Int] = [:]
+
     /// Reads every file and writes its records as sorted runs; returns the malformed entries.
     func split(_ files: [String], options: UsageLogOptions, progress: (Int) -> Void) throws(AuditError) -> [MalformedRecord] {
         var malformed: [MalformedRecord] = []
@@ -242,6 +248,7 @@ final class ExternalSort {
             }
             while let batch = try Self.next(reader) {
                 malformed.append(contentsOf: batch.malformed)
+                skipped.merge(batch.skipped, uniquingKeysWith: +)
                 for record in batch.records {
                     buffer.append(record)
                     if buffer.count >= runSize {

@@ -144,6 +144,9 @@ public enum UsageLogs {
         var format = options.format
         if format == .auto {
             let head = try file.peek(detectionBytes)
+            if LogFormatDetection.firstByte(head) == nil {
+                return PurserLogReader(file: file, options: options)  // empty: nothing to read in any format
+            }
             guard let detected = detect(head) else {
                 throw UsageLogError("cannot tell the log format from the first bytes; pass --input-format purser|litellm|openai-usage|focus", file: path)
             }

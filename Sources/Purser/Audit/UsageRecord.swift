@@ -58,11 +58,14 @@ public struct RecordBatch: Sendable {
     public var records: [UsageRecord]
     /// Entries that were not valid records.
     public var malformed: [MalformedRecord]
+    /// Entries left out on purpose (not usage, refunds, failed calls that cost nothing), counted by reason.
+    public var skipped: [String: Int]
 
     /// Creates a batch.
-    public init(records: [UsageRecord] = [], malformed: [MalformedRecord] = []) {
+    public init(records: [UsageRecord] = [], malformed: [MalformedRecord] = [], skipped: [String: Int] = [:]) {
         self.records = records
         self.malformed = malformed
+        self.skipped = skipped
     }
 }
 

@@ -110,6 +110,12 @@ enum AuditJSON {
             json.field("files", array: { json in summary.files.forEach { json.string($0) } })
             json.field("records", summary.records)
             json.field("malformed", summary.malformed)
+            json.field("skipped", object: { json in
+                for reason in summary.skipped.keys.sorted() {
+                    json.key(dynamic: reason)
+                    json.integer(Int64(summary.skipped[reason] ?? 0))
+                }
+            })
             json.field("first", summary.first?.description)
             json.field("last", summary.last?.description)
             json.field("sorted", summary.sorted)

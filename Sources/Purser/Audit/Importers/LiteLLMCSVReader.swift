@@ -1,0 +1,199 @@
+/// Reads the CSV export of LiteLLM's `LiteLLM_SpendLogs` table: a header
+/// row, then one row per call; `metadata` and `request_tags` hold JSON.
+final class LiteLLMCSVReader: UsageLogReader {
+    let format = UsageLogFormat.litellm
+    private var records: CSVRecords
+    private let file: String
+    private let batchSize: Int
+    private let mapping: FieldMapping
+    private var header: CSVHeader?
+    private var columns = Columns()
+    private let scratch = ScratchBuffer()
+    private var done = false
+
+    /// Where the columns the importer reads are.
+    private struct Columns {
+        var requestID: Int?
+        var spend: Int?
+        var prompt: Int?
+        var completion: Int?
+        var start: Int?
+        var model: Int?
+        var modelGroup: Int?
+        var provider: Int?
+        var user: Int?
+        var endUser: Int?
+        var teamID: Int?
+        var status: Int?
+        var metadata: Int?
+        var requestTags: Int?
+
+        init() {}
+
+        init(_ header: CSVHeader) {
+            requestID = header.index("request_id", "id")
+            spend = header.index("spend", "response_cost")
+            prompt = header.index("prompt_tokens")
+            completion = header.index("completion_tokens")
+            start = header.index("startTime", "start_time")
+            model = header.index("model")
+            modelGroup = header.index("model_group")
+            provider = header.index("custom_llm_provider")
+            user = header.index("user")
+            endUser = header.index("end_user")
+            teamID = header.index("team_id")
+            status = header.index("status")
+            metadata = header.index("metadata")
+            requestTags = header.index("request_tags")
+        }
+    }
+
+    init(file: LogFile, options: UsageLogOptions) {
+        self.records = CSVRecords(file: file, limit: options.maxRecordBytes)
+        self.file = file.path
+        self.batchSize = options.batchSize
+        self.mapping = options.mapping
+    }
+
+    func next() throws(UsageLogError) -> RecordBatch? {
+        guard !done else { return nil }
+        var batch = RecordBatch()
+        batch.records.reserveCapacity(batchSize)
+        var failure: UsageLogError?
+        while batch.entryCount < batchSize, failure == nil {
+            let more = try records.next({ record in
+                if header == nil {
+                    failure = readHeader(record)
+                } else {
+                    decode(record, into: &batch)
+                }
+            }, malformed: { line, message in
+                if header == nil, failure == nil {
+                    failure = UsageLogError("line \(line): the CSV header cannot be read: \(message)", file: file)
+                } else {
+                    batch.addMalformed(file, line, message)
+                }
+            })
+            if !more {
+                done = true
+                break
+            }
+        }
+        if let failure { throw failure }
+        return batch.isEmpty && done ? nil : batch
+    }
+
+    private func readHeader(_ record: CSVRecord) -> UsageLogError? {
+        let header = CSVHeader(record)
+        self.header = header
+        columns = Columns(header)
+        guard columns.start != nil else {
+            return UsageLogError("the CSV header has no startTime column; is this a LiteLLM_SpendLogs export?", file: file)
+        }
+        guard columns.model != nil || columns.modelGroup != nil else {
+            return UsageLogError("the CSV header has no model column; is this a LiteLLM_SpendLogs export?", file: file)
+        }
+        return nil
+    }
+
+    private func decode(_ record: CSVRecord, into batch: inout RecordBatch) {
+        let location = RecordLocation(file: file, line: record.line)
+        guard let header, record.count == header.names.count else {
+            batch.malformed.append(MalformedRecord(location: location, message:
+                "the record has \(record.count) field\(record.count == 1 ? "" : "s"); the header has \(header?.names.count ?? 0)"))
+            return
+        }
+        batch.add(location, skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
+            guard var request = try LiteLLMMapping.request(try entry(record)) else { return nil }
+            if !mapping.rules.isEmpty {
+                let tags = request.tags
+                try mapping.apply(to: &request) { path throws(RecordProblem) in
+                    try value(path, record, header, tags)
+                }
+            }
+            return request
+        }
+    }
+
+    private func entry(_ record: CSVRecord) throws(RecordProblem) -> LiteLLMEntry {
+        var entry = LiteLLMEntry()
+        let columns = self.columns
+        func name(_ column: Int?, _ field: String) throws(RecordProblem) -> String? {
+            guard let column else { return nil }
+            return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try ImportValues.name(bytes, field) }
+        }
+        entry.requestID = try name(columns.requestID, "request_id")
+        if let column = columns.spend {
+            let raw = record.raw(column)
+            if !ImportValues.isBlank(raw) {
+                guard let spend = ImportValues.usd(raw) else {
+                    throw RecordProblem("spend must be an amount of USD, found \(ImportValues.shown(raw))")
+                }
+                entry.spend = spend
+            }
+        }
+        if let column = columns.prompt { entry.promptTokens = try ImportValues.tokens(record.raw(column), "prompt_tokens") ?? 0 }
+        if let column = columns.completion {
+            entry.completionTokens = try ImportValues.tokens(record.raw(column), "completion_tokens") ?? 0
+        }
+        if let column = columns.start {
+            let raw = record.raw(column)
+            if !ImportValues.isBlank(raw) {
+                guard let time = ImportValues.timestamp(raw) else {
+                    throw RecordProblem("startTime \(ImportValues.shown(raw)) is not a time like 2026-11-22 10:00:00.123456")
+                }
+                entry.startTime = time
+            }
+        }
+        entry.model = try name(columns.model, "model")
+        entry.modelGroup = try name(columns.modelGroup, "model_group")
+        entry.provider = try name(columns.provider, "custom_llm_provider")
+        entry.user = try name(columns.user, "user")
+        entry.endUser = try name(columns.endUser, "end_user")
+        entry.teamID = try name(columns.teamID, "team_id")
+        entry.status = try name(columns.status, "status")
+        if let column = columns.metadata {
+            entry.metadata = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
+                var scanner = JSONScanner(bytes)
+                guard scanner.peek() != nil else { return LiteLLMMetadata() }
+                let metadata = try LiteLLMMetadata.read(&scanner)
+                do throws(JSONError) { try scanner.expectEnd() } catch { throw RecordProblem("metadata: \(error.message)") }
+                return metadata
+            }
+        }
+        if let column = columns.requestTags {
+            entry.requestTags = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
+                try Self.tags(bytes)
+            }
+        }
+        return entry
+    }
+
+    /// `request_tags` as JSON (`["env:prod"]`), or leniently as `{a,b}` or `a,b`; nil when blank.
+    private static func tags(_ bytes: UnsafeBufferPointer<UInt8>) throws(RecordProblem) -> [String: String]? {
+        let trimmed = ImportValues.trimmed(bytes)
+        guard let first = trimmed.first else { return nil }
+        var tags: [String: String] = [:]
+        if first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") || ImportValues.isNullWord(trimmed) {
+            var scanner = JSONScanner(bytes)
+            let found = try JSONValues.tags(&scanner, "request_tags", into: &tags)
+            do throws(JSONError) { try scanner.expectEnd() } catch { throw RecordProblem("request_tags: \(error.message)") }
+            return found ? tags : nil
+        }
+        var text = String(decoding: trimmed, as: UTF8.self)
+        if text.hasPrefix("{"), text.hasSuffix("}") { text = String(text.dropFirst().dropLast()) }
+        try TagList.add(text.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }, to: &tags)
+        return tags
+    }
+
+    /// The value at a `--map` path: a column, a key inside a JSON column (`metadata.KEY`), or a request tag (`tags.KEY`).
+    private func value(_ path: FieldPath, _ record: CSVRecord, _ header: CSVHeader, _ tags: [String: String]) throws(RecordProblem) -> String? {
+        let parts = path.components
+        if parts.count == 2, parts[0] == "tags", header.index("tags") == nil { return tags[parts[1]] }
+        guard let column = header.index(parts[0]) else { return nil }
+        return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
+            if parts.count == 1 { return try ImportValues.name(bytes, path.description) }
+            return JSONValues.lookup(parts.dropFirst(), in: bytes)
+        }
+    }
+}
