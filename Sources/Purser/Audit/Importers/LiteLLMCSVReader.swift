@@ -21,6 +21,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         var model: Int?
         var modelGroup: Int?
         var provider: Int?
+        var apiBase: Int?
         var user: Int?
         var endUser: Int?
         var teamID: Int?
@@ -39,6 +40,7 @@ final class LiteLLMCSVReader: UsageLogReader {
             model = header.index("model")
             modelGroup = header.index("model_group")
             provider = header.index("custom_llm_provider")
+            apiBase = header.index("api_base")
             user = header.index("user")
             endUser = header.index("end_user")
             teamID = header.index("team_id")
@@ -148,6 +150,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         entry.model = try name(columns.model, "model")
         entry.modelGroup = try name(columns.modelGroup, "model_group")
         entry.provider = try name(columns.provider, "custom_llm_provider")
+        entry.apiBase = try name(columns.apiBase, "api_base")
         entry.user = try name(columns.user, "user")
         entry.endUser = try name(columns.endUser, "end_user")
         entry.teamID = try name(columns.teamID, "team_id")

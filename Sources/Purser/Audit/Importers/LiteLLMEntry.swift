@@ -16,6 +16,8 @@ struct LiteLLMEntry {
     var model: String?
     var modelGroup: String?
     var provider: String?
+    /// `api_base`, where cloud deployments name their region.
+    var apiBase: String?
     /// `user` and `end_user`.
     var user: String?
     var endUser: String?
@@ -42,6 +44,8 @@ struct LiteLLMMetadata {
     var teamID: String?
     /// `environment` or `env`, at the top or inside `spend_logs_metadata`.
     var environment: String?
+    /// `region` (or `region_name`), when the proxy records one.
+    var region: String?
     /// Cache reads and writes from `additional_usage_values`, else `usage_object`.
     var cacheRead: Int64?
     var cacheWrite: Int64?
@@ -88,6 +92,8 @@ struct LiteLLMMetadata {
                     teamID = try JSONValues.name(&scanner, "metadata.user_api_key_team_id")
                 } else if scanner.equals(key, "environment") || scanner.equals(key, "env") {
                     environment = try JSONValues.name(&scanner, "metadata.environment") ?? environment
+                } else if scanner.equals(key, "region") || scanner.equals(key, "region_name") {
+                    region = try JSONValues.name(&scanner, "metadata.region") ?? region
                 } else if scanner.equals(key, "spend_logs_metadata") {
                     if environment == nil {
                         var probe = scanner
@@ -163,6 +169,20 @@ struct LiteLLMMetadata {
 
 /// How a LiteLLM spend-log row becomes a usage record (the defaults `--map` overrides).
 enum LiteLLMMapping {
+    /// The region in a cloud endpoint: AWS (`…bedrock-runtime.REGION.amazonaws.com`) or
+    /// Google Vertex AI (`REGION-aiplatform.googleapis.com`); nil for other hosts.
+    static func region(fromAPIBase base: String) -> String? {
+        let host = base.split(separator: "/").first { $0.contains(".") }.map(String.init) ?? base
+        let labels = host.split(separator: ".").map(String.init)
+        if let aws = labels.firstIndex(of: "amazonaws"), aws >= 1, labels[aws - 1].contains("-") {
+            return labels[aws - 1]
+        }
+        if let first = labels.first, first.hasSuffix("-aiplatform") {
+            return String(first.dropLast("-aiplatform".count))
+        }
+        return nil
+    }
+
     /// Why rows are skipped rather than replayed.
     static let skippedFailure = "litellm: failed request with no spend"
 
@@ -171,6 +191,9 @@ enum LiteLLMMapping {
     /// - team: `team_id`, else `metadata.user_api_key_team_alias`
     /// - environment: the `env:` or `environment:` request tag, else `metadata.environment` / `env`
     ///   (also inside `metadata.spend_logs_metadata`)
+    /// - region: the `region:` request tag, else `metadata.region` / `region_name`, else the
+    ///   region in a cloud `api_base` (`bedrock-runtime.us-east-1.amazonaws.com`,
+    ///   `us-central1-aiplatform.googleapis.com`)
     /// - user: `end_user`, else `user`
     /// - model: `model` (else `model_group`), without a `provider/` prefix that repeats `custom_llm_provider`
     /// - usage: LiteLLM's `prompt_tokens` counts every input token, cache reads and
@@ -202,7 +225,8 @@ enum LiteLLMMapping {
             id: entry.requestID, timestamp: timestamp,
             team: entry.teamID ?? entry.metadata.teamAlias,
             environment: tags["env"] ?? tags["environment"] ?? entry.metadata.environment,
-            model: model, user: entry.endUser ?? entry.user, tags: tags,
+            model: model, region: tags["region"] ?? entry.metadata.region ?? entry.apiBase.flatMap(Self.region(fromAPIBase:)),
+            user: entry.endUser ?? entry.user, tags: tags,
             usage: Usage(inputTokens: input, cachedInputTokens: read, cacheWriteTokens: write, outputTokens: entry.completionTokens),
             cost: entry.spend)
     }

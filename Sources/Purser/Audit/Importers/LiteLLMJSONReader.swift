@@ -79,6 +79,8 @@ final class LiteLLMJSONReader: UsageLogReader {
                     entry.model = try JSONValues.name(&scanner, "model")
                 } else if scanner.equals(key, "model_group") {
                     entry.modelGroup = try JSONValues.name(&scanner, "model_group")
+                } else if scanner.equals(key, "api_base") {
+                    entry.apiBase = try JSONValues.name(&scanner, "api_base")
                 } else if scanner.equals(key, "custom_llm_provider") {
                     entry.provider = try JSONValues.name(&scanner, "custom_llm_provider")
                 } else if scanner.equals(key, "user") {

@@ -4,6 +4,10 @@ enum AuditHTMLTables {
     enum Cell {
         case text(String)
         case number(String)
+        /// An amount shown to the cent, exact in the tooltip.
+        case money(USD)
+        /// An amount in a budget unit (money to the cent, exact in the tooltip).
+        case amount(Int64, BudgetStatus.Unit)
         case mono(String)
         case message(String)
         /// A file path (wraps anywhere).
@@ -19,6 +23,11 @@ enum AuditHTMLTables {
             switch self {
             case .text(let text): return "<td>\(HTMLText.escape(text))</td>"
             case .number(let text): return "<td class=\"num\">\(HTMLText.escape(text))</td>"
+            case .money(let value):
+                return "<td class=\"num\" title=\"\(HTMLText.escape(ReportText.money(value)))\">\(HTMLText.escape(ReportText.cents(value)))</td>"
+            case .amount(let value, let unit):
+                guard unit == .usd else { return Cell.number(ReportText.amount(value, unit)).html }
+                return Cell.money(USD(nanos: value)).html
             case .mono(let text): return "<td class=\"mono\">\(HTMLText.escape(text))</td>"
             case .message(let text): return "<td class=\"msg\">\(HTMLText.escape(text))</td>"
             case .path(let text): return "<td class=\"path\">\(HTMLText.escape(text))</td>"
@@ -62,8 +71,8 @@ enum AuditHTMLTables {
                      columns: ["Budget", "Key", "Window", "#Limit", "#Spent", "#Overspend", "Cap", "First crossed at", "Input", "Defined at"])
         for crossing in report.budgets {
             html += row([.name(crossing.counter.budget), .name(crossing.counter.key), .mono(crossing.counter.windowLabel),
-                         .number(ReportText.amount(crossing.limit, crossing.unit)), .number(ReportText.amount(crossing.spent, crossing.unit)),
-                         .number(ReportText.amount(crossing.overspend, crossing.unit)), .badge(crossing.onExceed == .deny ? "hard" : "soft"),
+                         .amount(crossing.limit, crossing.unit), .amount(crossing.spent, crossing.unit),
+                         .amount(crossing.overspend, crossing.unit), .badge(crossing.onExceed == .deny ? "hard" : "soft"),
                          .mono(crossing.firstCrossedAt.description), .input(crossing.firstCrossedInput),
                          .path(crossing.source.description)])
         }
@@ -78,8 +87,8 @@ enum AuditHTMLTables {
                      columns: ["Budget", "Key", "Window", "#Threshold", "#Used", "#Limit", "At", "Input"])
         for alert in report.alerts {
             html += row([.name(alert.counter.budget), .name(alert.counter.key), .mono(alert.counter.windowLabel),
-                         .number(ReportText.percent(ppm: alert.threshold)), .number(ReportText.amount(alert.used, alert.unit)),
-                         .number(ReportText.amount(alert.limit, alert.unit)), .mono(alert.at.description), .input(alert.input)])
+                         .number(ReportText.percent(ppm: alert.threshold)), .amount(alert.used, alert.unit),
+                         .amount(alert.limit, alert.unit), .mono(alert.at.description), .input(alert.input)])
         }
         return html + close
     }
@@ -93,8 +102,8 @@ enum AuditHTMLTables {
             html += open(title, note: "\(ReportText.count(totals.count)), largest spend first", id: id,
                          columns: [noun, "#Records", "#Spend", "#Violations", "#Violating spend"])
             for total in totals {
-                html += row([.name(total.name), .number(ReportText.count(total.records)), .number(ReportText.money(total.spend)),
-                             .number(ReportText.count(total.violations)), .number(ReportText.money(total.violatingSpend))])
+                html += row([.name(total.name), .number(ReportText.count(total.records)), .money(total.spend),
+                             .number(ReportText.count(total.violations)), .money(total.violatingSpend)])
             }
             html += close
         }
@@ -102,7 +111,7 @@ enum AuditHTMLTables {
                      columns: ["Rule", "Kind", "#Violations", "#Spend", "#Denied spend"])
         for total in report.byRule {
             html += row([.name(total.name), .text(report.rule(total.name).kind.rawValue), .number(ReportText.count(total.violations)),
-                         .number(ReportText.money(total.spend)), .number(ReportText.money(total.violatingSpend))])
+                         .money(total.spend), .money(total.violatingSpend)])
         }
         return html + close + "</div>\n"
     }
@@ -119,7 +128,7 @@ enum AuditHTMLTables {
         try report.forEachViolation(first: limit) { item in
             try out.append(row([.mono(item.timestamp.description), .input(item.input), .name(item.violation.rule),
                                 .badge(item.violation.effect.rawValue), .name(item.team ?? "–"), .name(item.environment ?? "–"),
-                                .name(item.model), .number(item.cost.map(ReportText.money) ?? "–"), .message(item.violation.message)]))
+                                .name(item.model), (item.cost.map { .money($0) } ?? .number("–")), .message(item.violation.message)]))
         }
         try out.append(close)
         if total > shown {

@@ -29,6 +29,15 @@ enum ReportText {
         return (negative ? "-$" : "$") + grouped(String(parts[0])) + "." + fraction
     }
 
+    /// `$2,872.68`: rounded to the cent for reading (half away from zero); amounts under a
+    /// cent keep their digits (`$0.0029`), so nothing non-zero reads as `$0.00`.
+    static func cents(_ value: USD) -> String {
+        let magnitude = value.nanos.magnitude
+        guard magnitude >= 10_000_000 || magnitude == 0 else { return money(value) }
+        let rounded = (magnitude + 5_000_000) / 10_000_000 * 10_000_000
+        return money(USD(nanos: value.nanos < 0 ? -Int64(rounded) : Int64(rounded)))
+    }
+
     /// `1234567` → `1,234,567`.
     static func count(_ value: Int) -> String {
         value < 0 ? "-" + grouped(String(value.magnitude)) : grouped(String(value))
