@@ -68,6 +68,16 @@ struct HardeningTests {
         #expect(messages.filter { $0.contains("did you mean \"gpt-5-mini\"?") }.count == SuggestionBudget().remaining)
     }
 
+    /// Every unknown key is reported; suggestions stop after 256 per file.
+    @Test func unknownKeysAreAllReported() {
+        let yaml = "version: 1\nmodels:\n  m:\n    provider: p\n    tier: small\n"
+            + (0..<300).map { "    tierr\($0): x\n" }.joined() + "    tierr: x\n"
+        let result = load(yaml)
+        let unknown = result.diagnostics.filter { $0.code == .unknownKey }
+        #expect(unknown.count == 301)
+        #expect(unknown.filter { $0.message.contains("did you mean") }.count <= 256)
+    }
+
     @Test func boundedDistanceAgreesWithTheFullOne() {
         var generator = SplitMix(seed: 7)
         func word() -> [Unicode.Scalar] {
