@@ -7,6 +7,8 @@ struct PolicyValidator {
     let policy: PolicySet
     let options: PolicyLoadOptions
     private(set) var diagnostics: [Diagnostic] = []
+    /// "Did you mean" look-ups left for undefined references.
+    private var suggestions = SuggestionBudget()
 
     private let tiers: [String]
     private let modelNames: Set<String>
@@ -58,19 +60,19 @@ struct PolicyValidator {
 
     private mutating func reference(_ name: Located<String>, _ what: String, in known: Set<String>, context: String) {
         guard !known.contains(name.value) else { return }
-        let suggestion = TextMatching.didYouMean(name.value, among: known)
+        let suggestion = suggestions.didYouMean(name.value, among: known)
         let hint = known.isEmpty ? "; no \(what)s are defined" : suggestion
         report(.undefinedReference, "\(context) names the \(what) \"\(name.value)\", which is not defined\(hint)", at: name.location)
     }
 
     private mutating func tier(_ name: Located<String>, context: String) {
         guard !tiers.contains(name.value) else { return }
-        report(.undefinedReference, "\(context) names the tier \"\(name.value)\", which is not in settings.tiers (\(tiers.joined(separator: ", ")))\(TextMatching.didYouMean(name.value, among: tiers))", at: name.location)
+        report(.undefinedReference, "\(context) names the tier \"\(name.value)\", which is not in settings.tiers (\(tiers.joined(separator: ", ")))\(suggestions.didYouMean(name.value, among: tiers))", at: name.location)
     }
 
     private mutating func region(_ name: Located<String>, context: String) {
         guard let allowed = allowedRegions, !allowed.contains(name.value) else { return }
-        report(.undefinedReference, "\(context) names the region \"\(name.value)\", which is not in regions.allowed\(TextMatching.didYouMean(name.value, among: allowed))", at: name.location)
+        report(.undefinedReference, "\(context) names the region \"\(name.value)\", which is not in regions.allowed\(suggestions.didYouMean(name.value, among: allowed))", at: name.location)
     }
 
     /// A model name, alias or glob in an allow-list; plain names must resolve, globs should match something.
@@ -148,7 +150,7 @@ struct PolicyValidator {
         if let allowed = allowedRegions {
             for model in policy.models {
                 for name in model.regions ?? [] where !allowed.contains(name.value) {
-                    report(.undefinedReference, "models.\(model.name).regions names \"\(name.value)\", which is not in regions.allowed, so traffic can never run there\(TextMatching.didYouMean(name.value, among: allowed))", at: name.location, severity: .warning)
+                    report(.undefinedReference, "models.\(model.name).regions names \"\(name.value)\", which is not in regions.allowed, so traffic can never run there\(suggestions.didYouMean(name.value, among: allowed))", at: name.location, severity: .warning)
                 }
             }
         }
@@ -229,7 +231,7 @@ struct PolicyValidator {
             let context = "exceptions.\(exception.id)"
             for waived in exception.waives where !(ruleIds.contains(waived.value) || budgetIds.contains(waived.value) || builtins.contains(waived.value)) {
                 let known = ruleIds.union(budgetIds).union(builtins)
-                report(.undefinedReference, "\(context).waives names \"\(waived.value)\", which is not a rule id, budget id or built-in check\(TextMatching.didYouMean(waived.value, among: known))", at: waived.location)
+                report(.undefinedReference, "\(context).waives names \"\(waived.value)\", which is not a rule id, budget id or built-in check\(suggestions.didYouMean(waived.value, among: known))", at: waived.location)
             }
             if let when = exception.when { checkCondition(when, context: "\(context).when", owner: "exception \"\(exception.id)\"", counts: true) }
             let end = ExceptionExpiry.end(of: exception.expires.value, in: zone)
@@ -276,25 +278,41 @@ struct PolicyValidator {
         let models = Dictionary(policy.models.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         func canonical(_ name: String) -> String { aliases[name] ?? name }
 
-        // Cycles: a → b → … → a through model fallbacks.
-        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        // Cycles: a → b → … → a through model fallbacks. The depth-first
+        // search keeps its path on an explicit stack: a policy may chain
+        // hundreds of thousands of fallbacks, too deep for recursion.
+        var state: [String: Int] = [:]  // 1 on the current path, 2 done
         var reported: Set<String> = []
-        func visit(_ name: String, path: [String]) -> [String]? {
-            if state[name] == 2 { return nil }
-            if state[name] == 1 { return path + [name] }
-            state[name] = 1
-            defer { state[name] = 2 }
-            for next in models[name]?.fallbacks ?? [] {
-                let target = canonical(next.value)
-                guard target != name, models[target] != nil else { continue }
-                if let cycle = visit(target, path: path + [name]) { return cycle }
-            }
-            return nil
-        }
         for model in policy.models where state[model.name] == nil {
-            if let cycle = visit(model.name, path: []) {
-                let start = cycle.firstIndex(of: cycle[cycle.count - 1]) ?? 0
-                let loop = Array(cycle[start...])
+            var path: [(name: String, next: Int)] = [(model.name, 0)]
+            state[model.name] = 1
+            var cycle: [String]?
+            while let top = path.last {
+                let fallbacks = models[top.name]?.fallbacks ?? []
+                guard top.next < fallbacks.count else {
+                    state[top.name] = 2
+                    path.removeLast()
+                    continue
+                }
+                path[path.count - 1].next += 1
+                let target = canonical(fallbacks[top.next].value)
+                guard target != top.name, models[target] != nil else { continue }
+                switch state[target] {
+                case 2?:
+                    continue
+                case 1?:
+                    let names = path.map(\.name)
+                    cycle = Array(names[(names.firstIndex(of: target) ?? 0)...]) + [target]
+                default:
+                    state[target] = 1
+                    path.append((target, 0))
+                    continue
+                }
+                // The first cycle found from this model ends its search, as before.
+                for entry in path { state[entry.name] = 2 }
+                break
+            }
+            if let loop = cycle {
                 let key = Set(loop).sorted().joined(separator: ",")
                 if reported.insert(key).inserted, let first = models[loop[0]] {
                     let location = first.fallbacks.first { canonical($0.value) == loop[1] }?.location ?? first.location
@@ -303,9 +321,14 @@ struct PolicyValidator {
             }
         }
 
-        // Unusable fallbacks.
+        // Unusable fallbacks. Only fallback targets need an approval, and
+        // plain names are looked up rather than compared one by one, so that
+        // thousands of models and environment entries stay linear.
+        let targets = Set(policy.models.flatMap { model in model.fallbacks.map { canonical($0.value) } })
+        let approvals = policy.environments.map(EnvironmentApproval.Index.init)
         let approvedSomewhere = Set(policy.models.filter { model in
-            policy.environments.isEmpty || policy.environments.contains { EnvironmentApproval.approves($0, model: model, settings: policy.settings) }
+            targets.contains(model.name)
+                && (approvals.isEmpty || approvals.contains { $0.approves(model, settings: policy.settings) })
         }.map(\.name))
         for model in policy.models {
             for fallback in model.fallbacks {
@@ -366,6 +389,39 @@ enum EnvironmentApproval {
             return TextMatching.glob(pattern, matches: model.name) || model.aliases.contains { TextMatching.glob(pattern, matches: $0.value) }
         }
         return pattern == model.name || model.aliases.contains { $0.value == pattern }
+    }
+
+    /// An environment's model lists split into plain names (a set) and
+    /// globs, so that approving many models does not compare each one with
+    /// every entry. Same answers as ``approves(_:model:settings:)``.
+    struct Index {
+        let environment: EnvironmentDefinition
+        let names: Set<String>?
+        let globs: [String]
+        let excludedNames: Set<String>
+        let excludedGlobs: [String]
+
+        init(_ environment: EnvironmentDefinition) {
+            self.environment = environment
+            let patterns = environment.models?.map(\.value)
+            names = patterns.map { Set($0.filter { !TextMatching.isGlob($0) }) }
+            globs = patterns?.filter(TextMatching.isGlob) ?? []
+            let excluded = environment.exclude.map(\.value)
+            excludedNames = Set(excluded.filter { !TextMatching.isGlob($0) })
+            excludedGlobs = excluded.filter(TextMatching.isGlob)
+        }
+
+        func approves(_ model: ModelDefinition, settings: Settings) -> Bool {
+            if let names, !Self.matches(names, globs, model) { return false }
+            if let tiers = environment.tiers, !tiers.contains(where: { $0.value == model.tier.value }) { return false }
+            if Self.matches(excludedNames, excludedGlobs, model) { return false }
+            return true
+        }
+
+        private static func matches(_ names: Set<String>, _ globs: [String], _ model: ModelDefinition) -> Bool {
+            names.contains(model.name) || model.aliases.contains { names.contains($0.value) }
+                || globs.contains { EnvironmentApproval.matches($0, model) }
+        }
     }
 }
 

@@ -6,6 +6,10 @@ import PurserYAML
 final class DecodingContext {
     let file: String
     private(set) var diagnostics: [Diagnostic] = []
+    /// "Did you mean" look-ups left for unknown keys: a file of a million
+    /// unknown keys still gets a diagnostic for each, but suggestions only
+    /// for the first few hundred.
+    private var suggestions = SuggestionBudget(limit: 256)
 
     init(file: String) {
         self.file = file
@@ -50,7 +54,7 @@ final class DecodingContext {
             } else if let advice = hint[key] {
                 report(.unknownKey, "unknown key \"\(key)\" in \(path); \(advice)", at: pair.key)
             } else {
-                let suggestion = TextMatching.didYouMean(key, among: keys)
+                let suggestion = suggestions.didYouMean(key, among: keys)
                 let valid = suggestion.isEmpty ? "; valid keys: \(keys.joined(separator: ", "))" : suggestion
                 report(.unknownKey, "unknown key \"\(key)\" in \(path)\(valid)", at: pair.key)
             }

@@ -6,6 +6,8 @@ import PurserYAML
 struct PolicyAssembler {
     var diagnostics: [Diagnostic] = []
     var readFiles: [String] = []
+    /// "Did you mean" look-ups left for unknown price keys.
+    private var suggestions = SuggestionBudget()
 
     /// Price-source files read, with the name they are hashed under.
     var priceSourceBytes: [(String, [UInt8])] = []
@@ -197,7 +199,7 @@ struct PolicyAssembler {
                 ? "price_key \"\(priceKey.value)\" needs price_sources, and none are defined"
                 : known
                     ? "price_key \"\(priceKey.value)\" has no input and output token prices in the price sources"
-                    : "price_key \"\(priceKey.value)\" is not in any price source\(TextMatching.didYouMean(priceKey.value, among: tables.flatMap { $0.1.entries.keys }))"
+                    : "price_key \"\(priceKey.value)\" is not in any price source\(suggestions.didYouMean(priceKey.value, among: tables.flatMap { $0.1.entries.keys }))"
             diagnostics.append(Diagnostic(.undefinedReference, message, at: priceKey.location))
         }
         guard let tier = draft.tier else { return nil }

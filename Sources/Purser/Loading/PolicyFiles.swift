@@ -50,8 +50,8 @@ enum PolicyFiles {
             }
             if info.st_mode & S_IFMT == S_IFDIR {
                 var found: [String] = []
-                var visited: Set<DirectoryID> = []
-                walk(path, into: &found, problems: &problems, visited: &visited, tests: tests)
+                var visits = Visits()
+                walk(path, into: &found, problems: &problems, visits: &visits, tests: tests)
                 if found.isEmpty && !problems.contains(where: { $0.path.hasPrefix(path) }) {
                     let what = tests ? "test files (*.test.yaml, *.test.yml)" : "policy files (*.yaml, *.yml)"
                     problems.append(Problem(code: .noPolicies, message: "no \(what) found in directory \(path)", path: path))
@@ -72,8 +72,17 @@ enum PolicyFiles {
         let inode: UInt64
     }
 
+    /// The directories of one walk: those being read (a symlink back to one
+    /// is a loop) and every one already read (a second symlink to it adds
+    /// nothing; without this, symlinks that fan out to shared directories
+    /// make the walk exponential).
+    private struct Visits {
+        var open: Set<DirectoryID> = []
+        var done: Set<DirectoryID> = []
+    }
+
     private static func walk(_ directory: String, into files: inout [String], problems: inout [Problem],
-                             visited: inout Set<DirectoryID>, tests: Bool)
+                             visits: inout Visits, tests: Bool)
     {
         var info = stat()
         guard stat(directory, &info) == 0 else {
@@ -82,13 +91,15 @@ enum PolicyFiles {
             return
         }
         let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        guard visited.insert(id).inserted else {
+        guard !visits.open.contains(id) else {
             problems.append(Problem(code: .symlinkLoop,
                                     message: "symlink loop: \(directory) leads back to a directory already being read",
                                     path: directory))
             return
         }
-        defer { visited.remove(id) }
+        guard visits.done.insert(id).inserted else { return }
+        visits.open.insert(id)
+        defer { visits.open.remove(id) }
         guard let handle = opendir(directory) else {
             problems.append(Problem(code: .unreadableFile, message: describe(errno, path: directory), path: directory))
             return
@@ -114,31 +125,45 @@ enum PolicyFiles {
                 continue
             }
             if entryInfo.st_mode & S_IFMT == S_IFDIR {
-                walk(path, into: &files, problems: &problems, visited: &visited, tests: tests)
+                walk(path, into: &files, problems: &problems, visits: &visits, tests: tests)
             } else if isYAML(name) && isTestFile(name) == tests {
+                // Non-regular files (FIFOs, sockets, devices) are kept so that
+                // `read` reports them; opening a FIFO must never block the walk.
                 files.append(path)
             }
         }
     }
 
     /// Reads a whole file, refusing files over `limit` bytes before reading them.
+    ///
+    /// Only regular files are read. The file is opened non-blocking, so a
+    /// FIFO without a writer is refused at once instead of hanging the open.
     static func read(_ path: String, limit: Int) -> Result<[UInt8], Problem> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
             return .failure(Problem(code: code, message: describe(errno, path: path), path: path))
         }
         defer { close(fd) }
         var info = stat()
-        if fstat(fd, &info) == 0 {
-            if info.st_mode & S_IFMT == S_IFDIR {
-                return .failure(Problem(code: .unreadableFile, message: "\(path) is a directory", path: path))
-            }
-            if info.st_size > limit {
-                return .failure(Problem(
-                    code: .fileTooLarge,
-                    message: "the file is \(info.st_size) bytes; the limit is \(limit) bytes (16 MiB)", path: path))
-            }
+        guard fstat(fd, &info) == 0 else {
+            return .failure(Problem(code: .unreadableFile, message: describe(errno, path: path), path: path))
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            break
+        case S_IFDIR:
+            return .failure(Problem(code: .unreadableFile, message: "\(path) is a directory", path: path))
+        default:
+            return .failure(Problem(
+                code: .unreadableFile,
+                message: "\(path) is not a regular file (\(fileKind(info.st_mode))); policy files must be regular files",
+                path: path))
+        }
+        if info.st_size > limit {
+            return .failure(Problem(
+                code: .fileTooLarge,
+                message: "the file is \(info.st_size) bytes; the limit is \(limit) bytes (16 MiB)", path: path))
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(info.st_size > 0 ? Int(info.st_size) : 4096)
@@ -157,6 +182,17 @@ enum PolicyFiles {
             }
         }
         return .success(bytes)
+    }
+
+    /// A name for a non-regular file type, for messages.
+    private static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        default: return "a special file"
+        }
     }
 
     static func describe(_ error: Int32, path: String) -> String {

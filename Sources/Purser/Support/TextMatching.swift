@@ -38,13 +38,23 @@ enum TextMatching {
     static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a.unicodeScalars)
         let b = Array(b.unicodeScalars)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
+        var cells = 0
+        return distance(a, b, limit: max(a.count, b.count), cells: &cells) ?? max(a.count, b.count)
+    }
+
+    /// The distance of two scalar arrays if it is at most `limit`, else nil.
+    /// Stops as soon as every path through the table costs more than
+    /// `limit`; adds the number of table cells computed to `cells`.
+    static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar], limit: Int, cells: inout Int) -> Int? {
+        if a.isEmpty { return b.count <= limit ? b.count : nil }
+        if b.isEmpty { return a.count <= limit ? a.count : nil }
         var beforePrevious = [Int](repeating: 0, count: b.count + 1)
         var previous = Array(0...b.count)
         var current = [Int](repeating: 0, count: b.count + 1)
+        var previousMinimum = 0
         for i in 1...a.count {
             current[0] = i
+            var minimum = i
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
                 var best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
@@ -52,30 +62,80 @@ enum TextMatching {
                     best = min(best, beforePrevious[j - 2] + 1)
                 }
                 current[j] = best
+                minimum = min(minimum, best)
             }
+            cells += b.count
+            // A swap jumps from row i-1 to row i+1, so only both rows together bound the rest.
+            if minimum > limit && previousMinimum > limit { return nil }
+            previousMinimum = minimum
             (beforePrevious, previous, current) = (previous, current, beforePrevious)
         }
-        return previous[b.count]
+        return previous[b.count] <= limit ? previous[b.count] : nil
     }
 
-    /// The candidate closest to `name`, if it is close enough to be a likely typo.
+    /// Names longer than this (in Unicode scalars) get no suggestions: a
+    /// typo in them is implausible, and comparing them is costly.
+    static let maxSuggestionLength = 128
+
+    /// The most distance-table cells one suggestion may compute; past it the
+    /// best candidate so far is used. Keeps hostile policies (thousands of
+    /// long, near-identical names) from making a check quadratic.
+    static let maxSuggestionCells = 250_000
+
+    /// The candidate closest to `name`, if it is close enough to be a likely
+    /// typo: within a quarter of the shorter name's length (at least 1).
+    /// Ties go to the candidate that sorts first.
     static func suggestion(for name: String, among candidates: some Sequence<String>) -> String? {
-        var best: (String, Int)?
-        let lowered = name.lowercased()
+        let target = Array(name.lowercased().unicodeScalars)
+        guard !target.isEmpty, target.count <= maxSuggestionLength else { return nil }
+        var best: (candidate: String, score: Int)?
+        var cells = 0
         for candidate in candidates {
-            let score = distance(lowered, candidate.lowercased())
-            if let current = best, score > current.1 || (score == current.1 && candidate >= current.0) {
+            let length = candidate.unicodeScalars.count
+            cells += 1
+            guard length <= maxSuggestionLength else { continue }
+            let allowed = max(1, (min(target.count, length) + 2) / 4)
+            // The distance is at least the difference in length.
+            guard abs(length - target.count) <= allowed else { continue }
+            let limit = min(allowed, best?.score ?? allowed)
+            guard let score = distance(target, Array(candidate.lowercased().unicodeScalars), limit: limit, cells: &cells)
+            else {
+                if cells > maxSuggestionCells { break }
+                continue
+            }
+            if let current = best, score > current.score || (score == current.score && candidate >= current.candidate) {
                 continue
             }
             best = (candidate, score)
+            if cells > maxSuggestionCells { break }
         }
-        guard let (candidate, score) = best else { return nil }
-        let allowed = max(1, (min(name.count, candidate.count) + 2) / 4)
-        return score <= allowed ? candidate : nil
+        return best?.candidate
     }
 
     /// ` (did you mean "x"?)` or an empty string.
     static func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
         suggestion(for: name, among: candidates).map { "; did you mean \"\($0)\"?" } ?? ""
+    }
+}
+
+/// A budget of "did you mean" look-ups among user-defined names (models,
+/// teams, regions…): each look-up may scan every name, so a policy with
+/// thousands of undefined references to thousands of names would make the
+/// check quadratic. References past the budget are reported without a
+/// suggestion.
+struct SuggestionBudget {
+    /// Look-ups left.
+    private(set) var remaining: Int
+
+    /// A budget of `limit` look-ups (64 by default).
+    init(limit: Int = 64) {
+        remaining = limit
+    }
+
+    /// `; did you mean "x"?` or an empty string, while the budget lasts.
+    mutating func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
+        guard remaining > 0 else { return "" }
+        remaining -= 1
+        return TextMatching.didYouMean(name, among: candidates)
     }
 }
