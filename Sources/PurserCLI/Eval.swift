@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import Purser
+import PurserYAML
 
 /// `purser eval`: decisions for requests, as a gateway would get them.
 struct Eval: ParsableCommand {
@@ -65,8 +66,25 @@ struct Eval: ParsableCommand {
         var counts = BatchEvaluator.Counts()
 
         var pending = try reader.read(Self.chunkSize)
-        if reader.isAtEnd, let request = Self.singleRequest(pending) {
+        if reader.isAtEnd, Self.isSingleDocument(pending) {
             // The whole input is one JSON request spread over several lines.
+            let request: Request
+            do {
+                request = try RequestDecoder.decode(pending)
+            } catch {
+                let mark = pending.withUnsafeBufferPointer { YAMLMark(byteOffset: error.offset, in: $0) }
+                let json = JSONWriter(capacity: 256)
+                json.object { json in
+                    json.field("error", error.message)
+                    json.field("line", mark.line)
+                    json.field("column", mark.column)
+                }
+                json.newline()
+                try writer.write(json.bytes)
+                try writer.flush()
+                Output.error("purser: \(displayName):\(mark.line):\(mark.column): \(error.message)")
+                throw ExitCode(2)
+            }
             let decision = batch.mode == .evaluate ? enforcer.evaluate(request) : enforcer.authorize(request)
             try writer.write(Array((DecisionEncoder.json(decision) + "\n").utf8))
             try writer.flush()
@@ -104,16 +122,40 @@ struct Eval: ParsableCommand {
         if counts.denied > 0 { throw ExitCode(1) }
     }
 
-    /// The request, when the input is one JSON object over several lines; nil for JSON Lines.
-    static func singleRequest(_ bytes: [UInt8]) -> Request? {
-        var lines = 0
-        for line in bytes.split(separator: 0x0A) where line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
-            lines += 1
-            if lines > 1 { break }
+    /// Whether the input is one JSON document over several lines rather than JSON Lines.
+    ///
+    /// It is when it has more than one non-blank line and its first non-blank line
+    /// does not close what it opens (`{` alone, or `{"team": "payments",`).
+    static func isSingleDocument(_ bytes: [UInt8]) -> Bool {
+        let lines = bytes.split(separator: 0x0A).filter { line in
+            line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D })
         }
-        guard lines > 1 else { return nil }  // a single line is JSON Lines already
-        return try? RequestDecoder.decode(bytes)
+        guard lines.count > 1, let first = lines.first else { return false }
+        return (try? RequestDecoder.decode(Array(first))) == nil && !Self.isComplete(first)
     }
+
+    /// Whether a line holds a balanced JSON value (brackets outside strings all closed).
+    private static func isComplete(_ line: ArraySlice<UInt8>) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in line {
+            if inString {
+                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                continue
+            }
+            switch byte {
+            case 0x22: inString = true
+            case 0x7B, 0x5B: depth += 1
+            case 0x7D, 0x5D: depth -= 1
+            default: break
+            }
+        }
+        return depth <= 0
+    }
+
+    /// The input's name for messages.
+    private var displayName: String { input == "-" ? "<stdin>" : input }
 }
 
 extension BatchEvaluator.Counts {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import Foundation
 import Purser
 
 /// `purser test`: run the policy's test cases.
@@ -27,7 +28,9 @@ struct TestCommand: ParsableCommand {
             Failing cases print expected against actual; the last line is
             `N passed, N failed`.
 
-            The policy is --policy, else the directories given, else ./policies.
+            The policy is --policy; else the directories given when they hold policy
+            files, or their parent when they hold only tests (policies/tests ->
+            policies); else ./policies.
 
             Exit codes: 0 all passed; 1 a case failed; 2 an invalid policy or test file.
 
@@ -40,7 +43,7 @@ struct TestCommand: ParsableCommand {
     @Argument(help: "Test files or directories holding *.test.yaml (default: ./policies).")
     var paths: [String] = []
 
-    @Option(help: "The policy files or directories (default: the directories given, else ./policies).")
+    @Option(help: "The policy files or directories (default: the directories given or their parent, else ./policies).")
     var policy: [String] = []
 
     @Flag(help: "List the rules, budgets and exceptions no test exercised.")
@@ -55,11 +58,7 @@ struct TestCommand: ParsableCommand {
         if !policy.isEmpty {
             policyPaths = policy
         } else {
-            let directories = testPaths.filter { path in
-                var info = stat()
-                return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
-            }
-            policyPaths = directories.count == testPaths.count ? directories : ["policies"]
+            policyPaths = Self.policyDirectories(for: testPaths)
         }
         let policySet = try PolicyLoading.load(policyPaths)
         let compiled: CompiledPolicy
@@ -103,5 +102,49 @@ struct TestCommand: ParsableCommand {
         text += "\(results.count - failed) passed, \(failed) failed\n"
         try Output.write(text, to: nil)
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The policy directories for test paths given without `--policy`.
+    ///
+    /// A directory that holds policy files is the policy; one that holds only
+    /// tests (`policies/tests`) belongs to its parent's policy. Files, or
+    /// directories with neither, fall back to `./policies`.
+    static func policyDirectories(for testPaths: [String]) -> [String] {
+        var result: [String] = []
+        for path in testPaths {
+            guard isDirectory(path) else { return ["policies"] }
+            if holdsPolicyFiles(path) {
+                result.append(path)
+                continue
+            }
+            let parent = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
+            guard holdsPolicyFiles(parent) else { return ["policies"] }
+            result.append(relativeToWorkingDirectory(parent))
+        }
+        var seen = Set<String>()
+        return result.filter { seen.insert($0).inserted }
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// Whether a directory tree holds a `*.yaml`/`*.yml` file that is not a test file.
+    private static func holdsPolicyFiles(_ directory: String) -> Bool {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return false }
+        for case let name as String in walker {
+            let isYAML = name.hasSuffix(".yaml") || name.hasSuffix(".yml")
+            let isTest = name.hasSuffix(".test.yaml") || name.hasSuffix(".test.yml")
+            if isYAML && !isTest { return true }
+        }
+        return false
+    }
+
+    /// A path relative to the working directory when it lies inside it, so diagnostics stay short.
+    private static func relativeToWorkingDirectory(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        if path == cwd { return "." }
+        return path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
     }
 }
