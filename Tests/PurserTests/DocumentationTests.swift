@@ -3,8 +3,9 @@ import Testing
 @testable import Purser
 
 /// The documentation's examples are executable: every ```yaml block is a
-/// complete policy that checks clean. (YAML that is not a policy, such as a
-/// pre-commit configuration, is fenced as ```yml.)
+/// complete policy that checks clean, or a policy test file (top-level
+/// `tests:`) whose cases pass against the shipped `policies/`. (YAML that is
+/// neither, such as a pre-commit configuration, is fenced as ```yml.)
 @Suite("Documentation")
 struct DocumentationTests {
     /// The fenced blocks of a Markdown file whose info string is exactly `yaml`, with their line numbers.
@@ -36,9 +37,29 @@ struct DocumentationTests {
         }
         let blocks = try Self.yamlBlocks(path)
         #expect(!blocks.isEmpty)
-        for block in blocks {
+        for block in blocks where block.text.contains("\ntests:") {
+            try expectTestCasesPass(block.text, at: "\(file):\(block.line)")
+        }
+        for block in blocks where !block.text.contains("\ntests:") {
             let result = load(block.text, file: "\(file):\(block.line)")
             #expect(result.diagnostics.isEmpty, "the yaml block at \(file):\(block.line) does not check clean: \(result.diagnostics)")
+        }
+    }
+
+    /// Runs a test file from the docs against the shipped policies.
+    func expectTestCasesPass(_ text: String, at place: String) throws {
+        let directory = NSTemporaryDirectory() + "purser-doc-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/example.test.yaml"))
+        let loaded = PolicySet.load(paths: [repositoryRoot + "/policies"])
+        let policySet = try #require(loaded.policy)
+        let suite = PolicyTestSuite.load(paths: [directory], policy: policySet)
+        #expect(suite.diagnostics.isEmpty, "the test file at \(place) has problems: \(suite.diagnostics)")
+        #expect(!suite.cases.isEmpty)
+        let results = PolicyTestRunner(policy: try CompiledPolicy(policySet)).run(suite)
+        for result in results where !result.passed {
+            Issue.record("the test case \"\(result.testCase.name)\" at \(place) fails: \(result.failures)")
         }
     }
 
