@@ -53,7 +53,7 @@ enum EngineFixture {
     static func request(
         team: String? = "payments", environment: String? = "production", model: String = "sonnet",
         region: String? = nil, input: Int64 = 1000, output: Int64 = 500, cost: USD? = nil,
-        user: String? = nil, tags: [String: String] = [:], unavailable: [String] = [], reroute: Bool = true,
+        user: String? = nil, tags: Tags = [:], unavailable: [String] = [], reroute: Bool = true,
         at timestamp: Timestamp? = nil
     ) -> Request {
         Request(id: "r-1", timestamp: timestamp, team: team, environment: environment, model: model, region: region,

@@ -16,6 +16,8 @@ public struct AuditOptions: Sendable {
     public var runSize = 1_000_000
     /// How many malformed records are listed (all are counted).
     public var malformedListed = 1000
+    /// Whether records may be assessed from cached plans (tests compare against full assessment).
+    var usePlans = true
 
     /// The defaults.
     public init() {}
@@ -65,7 +67,11 @@ public final class Auditor: @unchecked Sendable {
         do {
             var sources: [any RecordSource] = []
             let evaluator = Evaluator(policy: policy)
-            for file in files { sources.append(StreamSource(reader: try open(file), file: file, evaluator: evaluator)) }
+            let depth = ParallelSource.depth(sources: files.count)
+            let plans = PlanPool(enabled: options.usePlans)
+            for file in files {
+                sources.append(ParallelSource(reader: try open(file), evaluator: evaluator, planPool: plans, depth: depth))
+            }
             return try replay(Merger(sources), files: files, spool: spool, sorted: false, malformed: [])
         } catch let error where error.message == AuditError.disorder.message {
             spool.reset()
@@ -98,12 +104,14 @@ public final class Auditor: @unchecked Sendable {
         for entry in initial { state.addMalformed(entry) }
         var count = 0
         defer { merger.cancel() }
-        while let record = try merger.next() {
-            for entry in merger.takeMalformed() {
-                if options.strictInput { throw AuditError("\(entry.location): \(entry.message) (--strict-input)") }
-                state.addMalformed(entry)
+        while try merger.advance() {
+            if !merger.pendingMalformed.isEmpty {
+                for entry in merger.takeMalformed() {
+                    if options.strictInput { throw AuditError("\(entry.location): \(entry.message) (--strict-input)") }
+                    state.addMalformed(entry)
+                }
             }
-            state.process(record)
+            merger.withCurrent { record in state.process(record) }
             count += 1
             if count & 0xFFFF == 0 {
                 state.evictClosedWindows()
@@ -140,6 +148,8 @@ struct ReplayState {
         var crossedInput: RecordLocation?
         /// The highest alert fraction fired, in parts per million.
         var alerted: Int64 = 0
+        /// The amount (in the primary unit) at which the next unfired alert fires; `Int64.max` when none is left.
+        var nextAlert: Int64 = .max
         var live = true
     }
 
@@ -166,6 +176,8 @@ struct ReplayState {
     private var otherTeamIDs: [String: Int] = [:]
     private var malformed: [MalformedRecord] = []
     private var latest = Timestamp(nanoseconds: Int64.min)
+    /// The slots of the record being processed (kept to save an allocation per record).
+    private var recordSlots: [Int32] = []
     var summary = AuditReport.Summary()
 
     init(policy: CompiledPolicy, spool: ViolationSpool, options: AuditOptions) {
@@ -184,8 +196,9 @@ struct ReplayState {
         if malformed.count < options.malformedListed { malformed.append(entry) }
     }
 
-    mutating func process(_ record: UsageRecord) {
-        let time = record.timestamp
+    /// Replays one record (read in place: the record is not copied).
+    mutating func process(_ record: UnsafePointer<UsageRecord>) {
+        let time = record.pointee.timestamp
         if let since = options.since, time < since { return }
         if let until = options.until, time >= until { return }
         summary.records += 1
@@ -193,38 +206,42 @@ struct ReplayState {
         summary.last = time
         if time > latest { latest = time }
 
-        let prepared = record.prepared ?? PreparedEvaluation(record, evaluator: evaluator)
+        let prepared = record.pointee.prepared ?? PreparedEvaluation(record, evaluator: evaluator)
         let resolved = prepared.resolved
-        let candidate = prepared.candidate
-        var assessment = prepared.assessment
-        let cost = assessment.cost
-        let input = prepared.input
+        let cost = prepared.assessment.cost
+        let staticViolations = prepared.assessment.violations
+        var budgetViolations: [Violation] = []
 
         // Each counter: find its slot once; a budget is violated when the counter, with this record, is over.
-        let counters = assessment.counters
-        var slotsUsed: [Int32] = []
-        slotsUsed.reserveCapacity(counters.count)
-        for offset in counters.indices {
-            let slot = slotFor(counters[offset].counter, counters[offset].limits)
-            slotsUsed.append(slot)
-            let before = CounterState(spent: slots[Int(slot)].spent, reserved: Amount())
-            if !counters[offset].admits(before), let violation = evaluator.budgetViolation(counters[offset], before, input, resolved) {
-                assessment.violations.append(violation)
+        recordSlots.removeAll(keepingCapacity: true)
+        prepared.replay.withUnsafeBufferPointer { entries in
+            for offset in entries.indices {
+                let slot = slotFor(entries[offset].line, prepared, offset)
+                recordSlots.append(slot)
+                let spent = slots[Int(slot)].spent
+                if !entries[offset].admits(after: spent) {
+                    let entry = prepared.assessment.counters[offset]
+                    if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
+                        budgetViolations.append(violation)
+                    }
+                }
             }
         }
-        let denied = assessment.violations.contains { $0.effect == .deny }
-        let reroute = denied ? whatIf(resolved, candidate) : nil
+        let denied = prepared.assessment.denied || budgetViolations.contains { $0.effect == .deny }
+        let reroute = denied ? whatIf(prepared) : nil
 
         // The spend happened: count it.
-        for offset in counters.indices {
-            count(counters, offset, slot: Int(slotsUsed[offset]), record: record)
+        prepared.replay.withUnsafeBufferPointer { entries in
+            for offset in entries.indices {
+                count(entries[offset], slot: Int(recordSlots[offset]), prepared, offset, record: record)
+            }
         }
 
         // Totals.
         let spend = cost ?? .zero
         if cost == nil { summary.unpricedRecords += 1 }
         summary.totalSpend += spend
-        let violations = assessment.violations.count
+        let violations = staticViolations.count + budgetViolations.count
         summary.violations += violations
         if denied {
             summary.violatingRecords += 1
@@ -237,31 +254,42 @@ struct ReplayState {
                 summary.blockableSpend += spend
             }
         }
-        Self.add(&teams, &otherTeams, resolved.team, record.request.team ?? "(none)", spend, violations, denied)
-        Self.add(&environments, &otherEnvironments, resolved.environment, record.request.environment ?? "(none)", spend, violations, denied)
+        let candidate = prepared.candidate
+        Self.add(&teams, &otherTeams, resolved.team, record.pointee.request.team ?? "(none)", spend, violations, denied)
+        Self.add(&environments, &otherEnvironments, resolved.environment, record.pointee.request.environment ?? "(none)", spend, violations, denied)
         Self.add(&models, &otherModels, candidate.model, candidate.modelName, spend, violations, denied)
         let day = CalendarWindow.index(of: time.seconds, period: .day, zone: policy.zone)
-        teamDays[teamRow(resolved.team, record.request.team ?? "(none)")][day, default: 0] &+= spend.nanos
+        teamDays[teamRow(resolved.team, record.pointee.request.team ?? "(none)")][day, default: 0] &+= spend.nanos
 
         guard violations > 0 else { return }
-        for violation in assessment.violations {
-            switch violation.effect {
-            case .deny: summary.denied += 1
-            case .warn: summary.warned += 1
-            case .waived: summary.waived += 1
-            case .rerouted: break
-            }
-            var total = byRule[violation.rule] ?? AuditTotal(name: violation.rule, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
-            total.records += 1
-            total.spend += spend
-            total.violations += 1
-            if violation.effect == .deny { total.violatingSpend += spend }
-            byRule[violation.rule] = total
-            spool.append(AuditViolation(
-                violation: violation, requestID: record.request.id, timestamp: time, team: record.request.team,
-                environment: record.request.environment, model: candidate.modelName, region: candidate.region, cost: cost,
-                input: record.location, reroute: violation.effect == .deny ? reroute : nil))
+        for violation in staticViolations {
+            report(violation, record: record, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
         }
+        for violation in budgetViolations {
+            report(violation, record: record, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
+        }
+    }
+
+    /// Counts one violation in the totals and spools it.
+    private mutating func report(_ violation: Violation, record: UnsafePointer<UsageRecord>, candidate: Evaluator.Candidate, cost: USD?, spend: USD,
+                                 reroute: AuditViolation.Reroute?)
+    {
+        switch violation.effect {
+        case .deny: summary.denied += 1
+        case .warn: summary.warned += 1
+        case .waived: summary.waived += 1
+        case .rerouted: break
+        }
+        var total = byRule[violation.rule] ?? AuditTotal(name: violation.rule, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
+        total.records += 1
+        total.spend += spend
+        total.violations += 1
+        if violation.effect == .deny { total.violatingSpend += spend }
+        byRule[violation.rule] = total
+        spool.append(AuditViolation(
+            violation: violation, requestID: record.pointee.request.id, timestamp: record.pointee.timestamp, team: record.pointee.request.team,
+            environment: record.pointee.request.environment, model: candidate.modelName, region: candidate.region, cost: cost,
+            input: record.pointee.location, reroute: violation.effect == .deny ? reroute : nil))
     }
 
     /// A total by id for names the policy defines, by name otherwise.
@@ -293,17 +321,20 @@ struct ReplayState {
         return teamDays.count - 1
     }
 
-    /// The slot of a counter, created on first use.
-    private mutating func slotFor(_ key: CounterKey, _ limits: BudgetLimits) -> Int32 {
-        let line = key.cacheLine & 4095
-        let cached = slotCache[line]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].key == key { return cached }
+    /// The slot of counter `offset` of a record (its key hashes to `line`), created on first use.
+    private mutating func slotFor(_ line: Int, _ prepared: PreparedEvaluation, _ offset: Int) -> Int32 {
+        let cacheIndex = line & 4095
+        let cached = slotCache[cacheIndex]
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].key == prepared.assessment.counters[offset].counter { return cached }
+        let entry = prepared.assessment.counters[offset]
+        let key = entry.counter
         if let slot = slotIndex[key] {
-            slotCache[line] = slot
+            slotCache[cacheIndex] = slot
             return slot
         }
         let end = policy.zone.utc(fromLocal: CalendarWindow.localStart(key.window + 1, period: key.period))
-        let slot = Slot(key: key, limits: limits, budget: policy.budgetLookup[key.budget] ?? -1, windowEnd: end)
+        var slot = Slot(key: key, limits: entry.limits, budget: policy.budgetLookup[key.budget] ?? -1, windowEnd: end)
+        slot.nextAlert = Self.nextAlert(entry, after: 0)
         let index: Int32
         if let free = freeSlots.popLast() {
             index = free
@@ -313,48 +344,69 @@ struct ReplayState {
             slots.append(slot)
         }
         slotIndex[key] = index
-        slotCache[line] = index
+        slotCache[cacheIndex] = index
         return index
+    }
+
+    /// The amount of a counter's primary unit (USD, else tokens, else requests).
+    @inline(__always)
+    private static func primaryAmount(_ limits: BudgetLimits, _ amount: Amount) -> Int64 {
+        if limits.usd != nil { return amount.usd }
+        if limits.tokens != nil { return amount.tokens }
+        return amount.requests
+    }
+
+    /// The primary amount at which the lowest alert above `fired` (ppm) fires; `Int64.max` when none.
+    private static func nextAlert(_ entry: CounterReservation, after fired: Int64) -> Int64 {
+        guard let threshold = entry.alerts.first(where: { $0 > fired }) else { return .max }
+        let limit: Int64
+        if let usd = entry.limits.usd { limit = usd.nanos } else if let tokens = entry.limits.tokens { limit = tokens } else if let requests = entry.limits.requests {
+            limit = requests
+        } else {
+            return .max
+        }
+        guard limit > 0 else { return .max }
+        // used × 1e6 >= limit × ppm  ⇔  used >= ceil(limit × ppm / 1e6)
+        let line = (Int128(limit) * Int128(threshold) + 999_999) / 1_000_000
+        return line > Int128(Int64.max) ? .max : Int64(line)
     }
 
     /// Where the policy would have sent a denied request: the first reroute candidate
     /// without a deny against the counters as they stood, re-priced at its model.
-    private func whatIf(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate) -> AuditViolation.Reroute? {
-        for candidate in evaluator.fallbacks(resolved, from: original) {
-            // Another region of the same model costs what the record cost; another model is re-priced from the usage.
-            var request = resolved.request
-            let sameModel = candidate.model == original.model
-            let repriced = !sameModel && candidate.model >= 0 && request.usage.totalTokens > 0
-                ? policy.models[Int(candidate.model)].rates?.cost(request.usage) : nil
-            if let repriced { request.cost = repriced }
-            let again = evaluator.resolve(request, now: resolved.timestamp)
-            var assessment = evaluator.assess(again, candidate)
-            guard !assessment.denied else { continue }
+    private func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
+        let options = prepared.reroutes ?? RerouteOption.options(prepared.resolved, prepared.candidate, evaluator: evaluator)
+        for option in options {
+            guard !option.assessment.denied else { continue }
+            var assessment = option.assessment
             let states = assessment.counters.map { CounterState(spent: slotIndex[$0.counter].map { slots[Int($0)].spent } ?? Amount(), reserved: Amount()) }
-            evaluator.applyBudgets(&assessment, states: states, again)
+            evaluator.applyBudgets(&assessment, states: states, option.resolved)
             guard !assessment.denied else { continue }
-            return AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: sameModel ? assessment.cost : repriced)
+            let candidate = assessment.candidate
+            return AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: option.sameModel ? assessment.cost : option.repriced)
         }
         return nil
     }
 
     /// Adds a record's amount to a counter, noting the first crossing of its cap and alert fractions.
-    private mutating func count(_ counters: [CounterReservation], _ offset: Int, slot index: Int, record: UsageRecord) {
+    private mutating func count(_ entry: ReplayCounter, slot index: Int, _ prepared: PreparedEvaluation, _ offset: Int,
+                                record: UnsafePointer<UsageRecord>)
+    {
         let before = slots[index].spent
-        let after = before + counters[offset].amount
+        let after = before + entry.amount
         slots[index].spent = after
-        if slots[index].crossedAt == nil, !counters[offset].admits(CounterState(spent: before, reserved: Amount())) {
-            slots[index].crossedAt = record.timestamp
-            slots[index].crossedInput = record.location
+        if slots[index].crossedAt == nil, !entry.admits(after: before) {
+            slots[index].crossedAt = record.pointee.timestamp
+            slots[index].crossedInput = record.pointee.location
         }
-        guard !counters[offset].alerts.isEmpty else { return }
-        let entry = counters[offset]
-        for threshold in entry.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
+        guard entry.hasAlerts, Self.primaryAmount(entry.limits, after) >= slots[index].nextAlert else { return }
+        let reservation = prepared.assessment.counters[offset]
+        for threshold in reservation.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
             slots[index].alerted = threshold
             let (unit, used, limit) = Self.primary(entry.limits, after)
-            alerts.append(AuditAlert(counter: entry.counter, threshold: threshold, unit: unit, used: used, limit: limit,
-                                     at: record.timestamp, input: record.location))
+            alerts.append(AuditAlert(counter: reservation.counter, threshold: threshold, unit: unit, used: used, limit: limit,
+                                     at: record.pointee.timestamp, input: record.pointee.location))
         }
+        slots[index].nextAlert = Self.nextAlert(reservation, after: slots[index].alerted)
     }
 
     /// The unit alerts and crossings are reported in: USD, else tokens, else requests.

@@ -170,7 +170,7 @@ public struct LineChunks {
     public mutating func next(maxLines: Int = Int.max, _ body: (Line) -> Void, tooLong: (Int) -> Void) throws(UsageLogError) -> Bool {
         var delivered = 0
         while delivered < maxLines {
-            if let newline = data[position...].firstIndex(of: 0x0A) {
+            if let newline = newline(from: position) {
                 emit(data[position..<newline], body, tooLong)
                 position = newline + 1
                 delivered += 1
@@ -188,6 +188,29 @@ public struct LineChunks {
             try refill(tooLong)
         }
         return true
+    }
+
+    /// Up to `maxLines` complete lines copied into one chunk that another thread can decode;
+    /// nil once the file is exhausted. Over-long lines are listed by number, not copied.
+    public mutating func nextChunk(maxLines: Int) throws(UsageLogError) -> LogChunk? {
+        var chunk = LogChunk()
+        let more = try next(maxLines: maxLines, { line in
+            let start = chunk.bytes.count
+            chunk.bytes.append(contentsOf: line.bytes)
+            chunk.lines.append(LogChunk.Line(start: start, end: chunk.bytes.count, number: line.number))
+        }, tooLong: { number in
+            chunk.tooLong.append(number)
+        })
+        return more || !chunk.lines.isEmpty || !chunk.tooLong.isEmpty ? chunk : nil
+    }
+
+    /// The index of the next newline at or after `start` in the chunk being split (memchr: vectorised).
+    private func newline(from start: Int) -> Int? {
+        guard start < data.count else { return nil }
+        return data.withUnsafeBufferPointer { buffer -> Int? in
+            guard let base = buffer.baseAddress, let found = memchr(base + start, 0x0A, buffer.count - start) else { return nil }
+            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        }
     }
 
     private mutating func emit(_ bytes: ArraySlice<UInt8>, _ body: (Line) -> Void, _ tooLong: (Int) -> Void) {
@@ -220,6 +243,27 @@ public struct LineChunks {
         let got = try file.read(appendingTo: &data, count: 4 << 20)
         if got == 0 || file.isAtEnd { atEnd = true }
     }
+}
+
+/// Whole lines of a log, copied out of the reader's buffer so that another
+/// thread can decode them while the reader cuts the next chunk.
+public struct LogChunk: Sendable {
+    /// Where one line is in `bytes` (newline and carriage return removed), and its 1-based number.
+    public struct Line: Sendable {
+        public let start: Int
+        public let end: Int
+        public let number: Int
+    }
+
+    /// The lines' bytes, back to back.
+    public var bytes: [UInt8] = []
+    /// The lines, in file order.
+    public var lines: [Line] = []
+    /// Numbers of the lines over the record-size limit (not copied).
+    public var tooLong: [Int] = []
+
+    /// An empty chunk.
+    public init() {}
 }
 
 extension String {

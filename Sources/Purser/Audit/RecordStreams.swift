@@ -69,97 +69,17 @@ enum BatchOrder {
     }
 }
 
-/// Reads one log on a background thread: parsing overlaps with evaluation.
-/// Each batch is sorted by time; a batch that starts before the previous one
-/// ended means the file is out of order beyond a batch (`AuditError.disorder`).
-final class StreamSource: RecordSource, @unchecked Sendable {
-    // `reader` is used only by the producer thread; `last` only by the consumer.
-    private enum Item: @unchecked Sendable {
-        case batch(RecordBatch)
-        case failure(String)
-        case end
-    }
-
-    private let queue = BoundedQueue<Item>(capacity: 3)
-    private let cancelled = Atomic<Bool>(false)
-    private var last: Timestamp?
-    private var finished = false
-
-    init(reader: any UsageLogReader, file: String, evaluator: Evaluator?) {
-        let queue = self.queue
-        let box = ReaderBox(reader)
-        let flag = cancelledFlag
-        DispatchQueue.global(qos: .userInitiated).async {
-            while !flag.load(ordering: .relaxed) {
-                do throws(UsageLogError) {
-                    guard var batch = try box.reader.next() else {
-                        queue.put(.end)
-                        return
-                    }
-                    BatchOrder.sort(&batch.records)
-                    if let evaluator {
-                        for index in batch.records.indices {
-                            batch.records[index].prepared = PreparedEvaluation(batch.records[index], evaluator: evaluator)
-                        }
-                    }
-                    queue.put(.batch(batch))
-                } catch {
-                    queue.put(.failure(error.description))
-                    return
-                }
-            }
-            queue.put(.end)
-        }
-    }
-
-    private var cancelledFlag: AtomicFlag { AtomicFlag(self) }
-
-    func next() throws(AuditError) -> RecordBatch? {
-        guard !finished else { return nil }
-        switch queue.take() {
-        case .end:
-            finished = true
-            return nil
-        case .failure(let message):
-            finished = true
-            throw AuditError(message)
-        case .batch(let batch):
-            if let first = batch.records.first, let last, first.timestamp < last { throw AuditError.disorder }
-            last = batch.records.last?.timestamp ?? last
-            return batch
-        }
-    }
-
-    func cancel() {
-        cancelled.store(true, ordering: .relaxed)
-        // Unblock the producer if it waits for space.
-        while !finished {
-            if case .batch = queue.take() { continue }
-            finished = true
-        }
-    }
-
-    fileprivate func isCancelled() -> Bool { cancelled.load(ordering: .relaxed) }
-}
-
-/// Lets the producer closure check cancellation without capturing the source strongly in a non-Sendable way.
-private struct AtomicFlag: @unchecked Sendable {
-    weak var source: StreamSource?
-    init(_ source: StreamSource) { self.source = source }
-    func load(ordering: AtomicLoadOrdering) -> Bool { source?.isCancelled() ?? true }
-}
-
-/// Hands a reader to the producer thread (which is then its only user).
-private final class ReaderBox: @unchecked Sendable {
-    let reader: any UsageLogReader
-    init(_ reader: any UsageLogReader) { self.reader = reader }
-}
-
 /// Merges sorted sources by time (ties: source order, then file order).
+///
+/// Records stay in their batches: `advance()` picks the next one and
+/// `withCurrent` lends it out, so the replay never copies a record, and
+/// finished batches are freed on a background thread.
 struct Merger {
     private var sources: [any RecordSource]
-    private var heads: [RecordBatch?]
+    private var heads: [RecordBatch]
     private var positions: [Int]
+    private var exhausted: [Bool]
+    private var current = (source: -1, position: 0)
     /// Malformed entries seen, handed to the caller as they come.
     private(set) var pendingMalformed: [MalformedRecord] = []
     /// Entries the readers left out on purpose, by reason.
@@ -167,8 +87,9 @@ struct Merger {
 
     init(_ sources: [any RecordSource]) {
         self.sources = sources
-        heads = Array(repeating: nil, count: sources.count)
+        heads = Array(repeating: RecordBatch(), count: sources.count)
         positions = Array(repeating: 0, count: sources.count)
+        exhausted = Array(repeating: false, count: sources.count)
     }
 
     /// Takes the malformed entries collected so far.
@@ -177,35 +98,63 @@ struct Merger {
         return pendingMalformed
     }
 
-    /// The next record in time order, or nil when every source is done.
-    mutating func next() throws(AuditError) -> UsageRecord? {
+    /// Moves to the next record in time order; false when every source is done.
+    mutating func advance() throws(AuditError) -> Bool {
+        if current.source >= 0 { positions[current.source] += 1 }
+        if sources.count == 1 {
+            // One log: no comparisons.
+            guard try fill(0) else { return false }
+            current = (0, positions[0])
+            return true
+        }
         var best = -1
         var bestTime = Timestamp(nanoseconds: Int64.max)
         for index in sources.indices {
             if !(try fill(index)) { continue }
-            guard let batch = heads[index] else { continue }
-            let time = batch.records[positions[index]].timestamp
+            let time = heads[index].records[positions[index]].timestamp
             if best < 0 || time < bestTime {
                 best = index
                 bestTime = time
             }
         }
-        guard best >= 0, let batch = heads[best] else { return nil }
-        let record = batch.records[positions[best]]
-        positions[best] += 1
-        return record
+        guard best >= 0 else {
+            current = (-1, 0)
+            return false
+        }
+        current = (best, positions[best])
+        return true
+    }
+
+    /// Lends the current record (after `advance()` returned true) to `body`.
+    @inline(__always)
+    func withCurrent<Result>(_ body: (UnsafePointer<UsageRecord>) -> Result) -> Result {
+        heads[current.source].records.withUnsafeBufferPointer { records in
+            body(records.baseAddress.unsafelyUnwrapped + current.position)
+        }
+    }
+
+    /// The next record in time order, copied out, or nil when every source is done.
+    mutating func next() throws(AuditError) -> UsageRecord? {
+        guard try advance() else { return nil }
+        return withCurrent { $0.pointee }
     }
 
     /// Makes sure source `index` has a record ready; false when it is exhausted.
     private mutating func fill(_ index: Int) throws(AuditError) -> Bool {
         while true {
-            if let batch = heads[index], positions[index] < batch.records.count { return true }
-            heads[index] = nil
+            if positions[index] < heads[index].records.count { return true }
+            if exhausted[index] { return false }
+            let finished = heads[index]
+            heads[index] = RecordBatch()
+            if !finished.records.isEmpty { BackgroundRelease.release(finished) }
             positions[index] = 0
-            guard let batch = try sources[index].next() else { return false }
+            guard let batch = try sources[index].next() else {
+                exhausted[index] = true
+                return false
+            }
             pendingMalformed.append(contentsOf: batch.malformed)
-            skipped.merge(batch.skipped, uniquingKeysWith: +)
-            if !batch.records.isEmpty { heads[index] = batch }
+            if !batch.skipped.isEmpty { skipped.merge(batch.skipped, uniquingKeysWith: +) }
+            heads[index] = batch
         }
     }
 

@@ -93,13 +93,90 @@ final class PreparedEvaluation: @unchecked Sendable {
     // Created on a reader thread, then only read by the replay thread.
     let resolved: Evaluator.Resolved
     let candidate: Evaluator.Candidate
-    var assessment: Evaluator.Assessment
-    let input: ConditionInput
+    let assessment: Evaluator.Assessment
+    /// For a record a non-budget violation denies: the reroute candidates,
+    /// assessed except for budgets (which the replay checks against its counters).
+    let reroutes: [RerouteOption]?
+    /// The counters' numbers, one per `assessment.counters` entry: what the replay
+    /// reads for every record, kept free of references so reading it costs no
+    /// reference counting.
+    let replay: [ReplayCounter]
 
-    init(_ record: UsageRecord, evaluator: Evaluator) {
-        resolved = evaluator.resolve(record.request, now: record.timestamp)
-        candidate = evaluator.original(resolved)
-        assessment = evaluator.assess(resolved, candidate)
-        input = evaluator.conditionInput(resolved, candidate, cost: assessment.cost)
+    init(_ record: UnsafePointer<UsageRecord>, evaluator: Evaluator, plans: PlanCache? = nil) {
+        resolved = evaluator.resolve(record.pointee.request, now: record.pointee.timestamp)
+        if let plans, let tests = evaluator.policy.planTests, let (candidate, assessment) = evaluator.planned(resolved, plans: plans, tests: tests) {
+            self.candidate = candidate
+            self.assessment = assessment
+        } else {
+            candidate = evaluator.original(resolved)
+            assessment = evaluator.assess(resolved, candidate)
+        }
+        reroutes = assessment.denied ? RerouteOption.options(resolved, candidate, evaluator: evaluator) : nil
+        let counters = assessment.counters
+        replay = Array(unsafeUninitializedCapacity: counters.count) { buffer, initialized in
+            for index in counters.indices { (buffer.baseAddress.unsafelyUnwrapped + index).initialize(to: ReplayCounter(counters[index])) }
+            initialized = counters.count
+        }
+    }
+}
+
+extension PreparedEvaluation {
+    /// The condition input of the record's candidate (for the rare budget violation's waiver check).
+    func input(_ evaluator: Evaluator) -> ConditionInput {
+        evaluator.conditionInput(resolved, candidate, cost: assessment.cost)
+    }
+}
+
+/// The numbers of one counter reservation (no references, so copying it is free).
+struct ReplayCounter {
+    let amount: Amount
+    let limits: BudgetLimits
+    /// The counter key's own hash (`CounterKey.cacheLine`).
+    let line: Int
+    let hasAlerts: Bool
+
+    init(_ entry: CounterReservation) {
+        amount = entry.amount
+        limits = entry.limits
+        line = entry.counter.cacheLine
+        hasAlerts = !entry.alerts.isEmpty
+    }
+
+    /// Whether a counter that has spent `spent` can take this amount without going over a cap.
+    @inline(__always)
+    func admits(after spent: Amount) -> Bool {
+        let used = spent + amount
+        if let usd = limits.usd, used.usd > usd.nanos { return false }
+        if let tokens = limits.tokens, used.tokens > tokens { return false }
+        if let requests = limits.requests, used.requests > requests { return false }
+        return true
+    }
+}
+
+/// A candidate the policy would have rerouted a denied record to, assessed
+/// with the record's usage re-priced at the candidate's model.
+struct RerouteOption {
+    /// The request as re-priced, resolved.
+    let resolved: Evaluator.Resolved
+    /// The assessment of the candidate, except budgets.
+    let assessment: Evaluator.Assessment
+    /// What the record would have cost on another model (nil for another region of the same model).
+    let repriced: USD?
+    /// Whether the candidate is the same model in another region.
+    let sameModel: Bool
+
+    /// The reroute candidates of a denied record, in order, each assessed except for budgets.
+    static func options(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator) -> [RerouteOption] {
+        let policy = evaluator.policy
+        return evaluator.fallbacks(resolved, from: original).map { candidate in
+            // Another region of the same model costs what the record cost; another model is re-priced from the usage.
+            var request = resolved.request
+            let sameModel = candidate.model == original.model
+            let repriced = !sameModel && candidate.model >= 0 && request.usage.totalTokens > 0
+                ? policy.models[Int(candidate.model)].rates?.cost(request.usage) : nil
+            if let repriced { request.cost = repriced }
+            let again = evaluator.resolve(request, now: resolved.timestamp)
+            return RerouteOption(resolved: again, assessment: evaluator.assess(again, candidate), repriced: repriced, sameModel: sameModel)
+        }
     }
 }

@@ -64,17 +64,21 @@ final class ViolationSpool: @unchecked Sendable {
             json.field("effect", violation.effect.rawValue)
             json.field("severity", violation.severity.rawValue)
             json.field("message", violation.message)
-            json.field("source", violation.source?.description)
+            if let source = violation.source {
+                json.field("source", file: source.file, line: source.line, column: source.column)
+            } else {
+                json.field("source", nil as String?)
+            }
             json.field("waived_by", violation.waivedBy)
             json.field("request_id", item.requestID)
-            json.field("timestamp", item.timestamp.description)
+            json.field("timestamp", timestamp: item.timestamp)
             json.field("team", item.team)
             json.field("environment", item.environment)
             json.field("model", item.model)
             json.field("region", item.region)
             json.key("cost")
             if let cost = item.cost { json.usd(cost) } else { json.null() }
-            json.field("input", item.input.description)
+            json.field("input", file: item.input.file, line: item.input.line)
             json.key("reroute")
             if let reroute = item.reroute {
                 json.object { json in

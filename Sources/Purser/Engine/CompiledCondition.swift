@@ -44,8 +44,8 @@ final class CompiledCondition: Sendable {
 
     let tests: [Test]
     let idSets: [IDSet]
-    let textSets: [Set<String>]
-    let numberSets: [Set<Int64>]
+    let textSets: [NameTable]
+    let numberSets: [NumberSet]
     let patterns: [String]
     let tagKeys: [String]
     /// For indexing: an id attribute this condition pins to a finite set of ids (positive equality only).
@@ -54,7 +54,7 @@ final class CompiledCondition: Sendable {
 
     var pinned: (attribute: IDAttribute, ids: [Int32])? { pinnedAttribute.map { ($0, pinnedIDs) } }
 
-    init(tests: [Test], idSets: [IDSet], textSets: [Set<String>], numberSets: [Set<Int64>], patterns: [String],
+    init(tests: [Test], idSets: [IDSet], textSets: [NameTable], numberSets: [NumberSet], patterns: [String],
          tagKeys: [String], pinned: (attribute: IDAttribute, ids: [Int32])?)
     {
         self.tests = tests
@@ -65,6 +65,23 @@ final class CompiledCondition: Sendable {
         self.tagKeys = tagKeys
         self.pinnedAttribute = pinned?.attribute
         self.pinnedIDs = pinned?.ids ?? []
+    }
+}
+
+/// A set of numbers; hours, weekdays and other values below 64 are a bitmask.
+struct NumberSet: Sendable {
+    private let small: UInt64
+    private let others: Set<Int64>
+
+    init(_ values: Set<Int64>) {
+        small = values.reduce(0) { mask, value in (0..<64).contains(value) ? mask | (1 << UInt64(value)) : mask }
+        others = values.filter { !(0..<64).contains($0) }
+    }
+
+    @inline(__always)
+    func contains(_ value: Int64) -> Bool {
+        if value >= 0, value < 64 { return small & (1 << UInt64(value)) != 0 }
+        return !others.isEmpty && others.contains(value)
     }
 }
 
@@ -133,6 +150,12 @@ extension CompiledCondition {
         return true
     }
 
+    /// Whether test `index` holds (for plan keys, which record each test's outcome).
+    @inline(__always)
+    func holds(test index: Int, _ input: ConditionInput) -> Bool {
+        holds(tests[index], input)
+    }
+
     private func holds(_ test: Test, _ input: ConditionInput) -> Bool {
         switch test.kind {
         case .id:
@@ -174,8 +197,8 @@ extension CompiledCondition {
 struct ConditionBuilder {
     var tests: [CompiledCondition.Test] = []
     var idSets: [IDSet] = []
-    var textSets: [Set<String>] = []
-    var numberSets: [Set<Int64>] = []
+    var textSets: [NameTable] = []
+    var numberSets: [NumberSet] = []
     var patterns: [String] = []
     var tagKeys: [String] = []
 
@@ -204,7 +227,7 @@ struct ConditionBuilder {
     }
 
     mutating func texts(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ values: Set<String>, negate: Bool) {
-        textSets.append(values)
+        textSets.append(NameTable(values.sorted()))
         let tagIndex = tag(key)
         tests.append(test(.text, attribute.rawValue, negate: negate, table: Int32(textSets.count - 1), tag: tagIndex))
     }
@@ -220,7 +243,7 @@ struct ConditionBuilder {
     }
 
     mutating func numbers(_ attribute: CompiledCondition.NumberAttribute, _ values: Set<Int64>, negate: Bool) {
-        numberSets.append(values)
+        numberSets.append(NumberSet(values))
         tests.append(test(.numbers, attribute.rawValue, negate: negate, table: Int32(numberSets.count - 1)))
     }
 

@@ -19,12 +19,12 @@ public final class CompiledPolicy: Sendable {
     let tiers: [String]
 
     let models: [CompiledModel]
-    let modelLookup: [String: Int32]
+    let modelLookup: NameTable
     let providers: Interner
     let environments: [CompiledEnvironment]
-    let environmentLookup: [String: Int32]
+    let environmentLookup: NameTable
     let teams: [CompiledTeam]
-    let teamLookup: [String: Int32]
+    let teamLookup: NameTable
     let regions: Interner
     /// `regions.allowed`, nil when any region is allowed.
     let allowedRegions: IDSet?
@@ -54,6 +54,8 @@ public final class CompiledPolicy: Sendable {
     let exceptions: [CompiledException]
     /// Exceptions by the id they waive.
     let exceptionsByTarget: [String: [Int32]]
+    /// The condition tests that, with the name ids, decide an assessment (nil: too many to plan by).
+    let planTests: PlanTests?
     /// Whether any condition uses `hour` or `weekday` (else local time is not computed).
     let usesLocalTime: Bool
 
@@ -82,14 +84,14 @@ public final class CompiledPolicy: Sendable {
             regions.intern(fallback.region.value)
             for target in fallback.targets { regions.intern(target.value) }
         }
-        var modelLookup: [String: Int32] = [:]
+        var modelLookup = NameTable()
+        for (index, model) in policy.models.enumerated() { modelLookup.insert(model.name, Int32(index)) }
         for (index, model) in policy.models.enumerated() {
-            modelLookup[model.name] = Int32(index)
-            for alias in model.aliases where modelLookup[alias.value] == nil { modelLookup[alias.value] = Int32(index) }
+            for alias in model.aliases { modelLookup.insert(alias.value, Int32(index)) }
         }
         self.modelLookup = modelLookup
-        let environmentLookup = Dictionary(policy.environments.enumerated().map { ($1.name, Int32($0)) }, uniquingKeysWith: { a, _ in a })
-        let teamLookup = Dictionary(policy.teams.enumerated().map { ($1.name, Int32($0)) }, uniquingKeysWith: { a, _ in a })
+        let environmentLookup = NameTable(policy.environments.map(\.name))
+        let teamLookup = NameTable(policy.teams.map(\.name))
         self.environmentLookup = environmentLookup
         self.teamLookup = teamLookup
 
@@ -178,6 +180,7 @@ public final class CompiledPolicy: Sendable {
             for target in exception.waives { byTarget[target.value, default: []].append(Int32(index)) }
         }
         exceptionsByTarget = byTarget
+        planTests = PlanTests(rules: rules, budgets: budgets, exceptions: exceptions)
         let conditions = policy.rules.flatMap { [$0.when, $0.unless] } + policy.budgets.map(\.when) + policy.exceptions.map(\.when)
         usesLocalTime = conditions.contains { condition in
             condition?.clauses.contains { $0.attribute == .hour || $0.attribute == .weekday } ?? false
@@ -373,7 +376,9 @@ final class CompiledBudget: Sendable {
     let scope: [ScopePart]
     let period: BudgetPeriod
     let limits: BudgetLimits
-    let overrides: [String: BudgetLimits]
+    /// Caps for particular scope keys: `overrideKeys` maps a key to its index in `overrideLimits`.
+    let overrideKeys: NameTable
+    let overrideLimits: [BudgetLimits]
     let alerts: [Int64]
     let onExceed: BudgetAction
     let location: SourceLocation
@@ -389,7 +394,9 @@ final class CompiledBudget: Sendable {
         self.scope = definition.scope
         self.period = definition.period
         self.limits = definition.limits
-        self.overrides = definition.overrides.mapValues(\.value)
+        let overrides = definition.overrides.sorted { $0.key < $1.key }
+        self.overrideKeys = NameTable(overrides.map(\.key))
+        self.overrideLimits = overrides.map(\.value.value)
         self.alerts = definition.alerts
         self.onExceed = definition.onExceed
         self.location = definition.location
@@ -401,7 +408,7 @@ final class CompiledBudget: Sendable {
     /// The caps for a scope key, honouring overrides.
     @inline(__always)
     func limits(forKey key: String) -> BudgetLimits {
-        overrides.isEmpty ? limits : overrides[key] ?? limits
+        overrideLimits.isEmpty ? limits : overrideKeys[key].map { overrideLimits[Int($0)] } ?? limits
     }
 }
 
@@ -469,9 +476,9 @@ struct DefinitionIndex: Sendable {
 /// Compiles `Condition`s against interned names.
 struct ConditionCompiler {
     let policy: PolicySet
-    let modelLookup: [String: Int32]
-    let environmentLookup: [String: Int32]
-    let teamLookup: [String: Int32]
+    let modelLookup: NameTable
+    let environmentLookup: NameTable
+    let teamLookup: NameTable
     let providers: Interner
 
     func compile(_ condition: Condition) -> CompiledCondition {
@@ -510,7 +517,7 @@ struct ConditionCompiler {
         case .team: return teamLookup[name]
         case .environment: return environmentLookup[name]
         case .model: return modelLookup[name]
-        case .provider: return providers.ids[name]
+        case .provider: return providers.id(name) >= 0 ? providers.id(name) : nil
         case .tier: return policy.settings.tiers.firstIndex { $0.value == name }.map(Int32.init)
         }
     }

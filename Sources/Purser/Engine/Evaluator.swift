@@ -15,15 +15,32 @@ struct Evaluator {
         let model: Int32
         let hour: Int64
         let weekday: Int64
+        /// Local wall-clock seconds in the policy's time zone, and the day and month window indices.
+        let local: Int64
+        let day: Int64
+        let month: Int64
 
-        init(request: Request, timestamp: Timestamp, team: Int32, environment: Int32, model: Int32, hour: Int64, weekday: Int64) {
+        init(request: Request, timestamp: Timestamp, team: Int32, environment: Int32, model: Int32, zone: ZoneRules) {
             self.request = request
             self.timestamp = timestamp
             self.team = team
             self.environment = environment
             self.model = model
-            self.hour = hour
-            self.weekday = weekday
+            local = zone.local(timestamp.seconds)
+            day = CalendarWindow.floorDiv(local, 86_400)
+            hour = (local - day * 86_400) / 3600
+            weekday = ((day + 3) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Monday
+            month = CalendarWindow.index(local: local, period: .month)
+        }
+
+        /// The request's window index for a budget period (computed once per request for days and months).
+        @inline(__always)
+        func window(_ period: BudgetPeriod) -> Int64 {
+            switch period {
+            case .day: return day
+            case .month: return month
+            default: return CalendarWindow.index(local: local, period: period)
+            }
         }
     }
 
@@ -52,21 +69,12 @@ struct Evaluator {
     // MARK: Resolution
 
     func resolve(_ request: Request, now: Timestamp) -> Resolved {
-        let timestamp = request.timestamp ?? now
-        var hour: Int64 = 0
-        var weekday: Int64 = 0
-        if policy.usesLocalTime {
-            let local = policy.zone.local(timestamp.seconds)
-            let days = CalendarWindow.floorDiv(local, 86_400)
-            hour = (local - days * 86_400) / 3600
-            weekday = ((days + 3) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Monday
-        }
-        return Resolved(
-            request: request, timestamp: timestamp,
+        Resolved(
+            request: request, timestamp: request.timestamp ?? now,
             team: request.team.flatMap { policy.teamLookup[$0] } ?? -1,
             environment: request.environment.flatMap { policy.environmentLookup[$0] } ?? -1,
             model: policy.modelLookup[request.model] ?? -1,
-            hour: hour, weekday: weekday)
+            zone: policy.zone)
     }
 
     /// A candidate with its region's id looked up once.
@@ -254,20 +262,16 @@ struct Evaluator {
         // Budgets: which counters the request counts against.
         var needsPrice = false
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: resolved.request.usage.totalTokens, requests: 1)
-        let seconds = resolved.timestamp.seconds
         assessment.counters.reserveCapacity(policy.budgetIndex.maximum)
         for bucket in 0..<4 {
             for index in policy.budgetIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
                 let budget = policy.budgets[Int(index)]
                 if let only = budget.team, only != resolved.team { continue }
                 if let when = budget.when, !when.matches(input) { continue }
-                guard let (key, keyHash) = scopeKey(budget.scope, resolved, candidate, model) else { continue }
-                let limits = budget.limits(forKey: key)
-                let window = CalendarWindow.index(of: seconds, period: budget.period, zone: policy.zone)
-                let counter = CounterKey(budget: budget.id, budgetHash: budget.idHash, key: key, keyHash: keyHash, period: budget.period, window: window)
                 let enforced = budget.onExceed == .deny && !(budget.waivable && waiver(for: budget.id, input, resolved) != nil)
-                assessment.counters.append(CounterReservation(counter: counter, amount: amount, limits: limits, enforced: enforced, alerts: budget.alerts))
-                if limits.usd != nil { needsPrice = true }
+                guard let counter = counter(budget, resolved, candidate, model, amount: amount, enforced: enforced) else { continue }
+                assessment.counters.append(counter)
+                if counter.limits.usd != nil { needsPrice = true }
             }
         }
         // An unknown model that is already denied needs no second, pricing violation.
@@ -297,8 +301,21 @@ struct Evaluator {
         return assessment
     }
 
+    /// The counter of a budget that applies to the request; nil when its scope key is missing a part.
+    @inline(__always)
+    func counter(_ budget: CompiledBudget, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                 amount: Amount, enforced: Bool, hashes: PlanCache? = nil) -> CounterReservation?
+    {
+        guard let (key, keyHash) = scopeKey(budget.scope, resolved, candidate, model, hashes: hashes) else { return nil }
+        let window = resolved.window(budget.period)
+        let counter = CounterKey(budget: budget.id, budgetHash: budget.idHash, key: key, keyHash: keyHash, period: budget.period, window: window)
+        return CounterReservation(counter: counter, amount: amount, limits: budget.limits(forKey: key), enforced: enforced, alerts: budget.alerts)
+    }
+
     /// `org`, `payments`, `payments/qa`… and its hash; nil when a part is missing (no user, no such tag).
-    private func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?) -> (String, Int)? {
+    private func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                          hashes: PlanCache?) -> (String, Int)? {
+        @inline(__always) func hash(_ name: String) -> Int { hashes?.hashValue(of: name) ?? name.hashValue }
         if scope.count == 1 {
             switch scope[0] {
             case .org: return ("org", Evaluator.orgHash)
@@ -315,10 +332,10 @@ struct Evaluator {
                 return (model.providerName, policy.providerHashes[Int(model.provider)])
             case .user:
                 guard let user = resolved.request.user else { return nil }
-                return (user, user.hashValue)
+                return (user, hash(user))
             case .tag(let key):
                 guard let value = resolved.request.tags[key] else { return nil }
-                return (value, value.hashValue)
+                return (value, hash(value))
             }
         }
         func part(_ part: ScopePart) -> String? {
@@ -338,7 +355,7 @@ struct Evaluator {
             if offset > 0 { key += "/" }
             key += value
         }
-        return (key, key.hashValue)
+        return (key, hash(key))
     }
 
     private static let orgHash = "org".hashValue

@@ -33,14 +33,12 @@ struct IDSet: Sendable, Hashable {
 /// Interns names into dense ids.
 struct Interner: Sendable {
     private(set) var names: [String] = []
-    private(set) var ids: [String: Int32] = [:]
+    private var ids = NameTable()
 
     @discardableResult
     mutating func intern(_ name: String) -> Int32 {
-        if let id = ids[name] { return id }
-        let id = Int32(names.count)
-        names.append(name)
-        ids[name] = id
+        let id = ids.insert(name, Int32(names.count))
+        if id == Int32(names.count) { names.append(name) }
         return id
     }
 

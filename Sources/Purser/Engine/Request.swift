@@ -47,7 +47,7 @@ public struct Request: Sendable, Hashable {
     /// The end user, for `user` budgets and conditions.
     public var user: String?
     /// Free-form tags, for `tag:KEY` budgets and `tags.KEY` conditions.
-    public var tags: [String: String]
+    public var tags: Tags
     /// Token counts (estimated for a request, actual for a usage record).
     public var usage: Usage
     /// The cost when known (overrides usage × price).
@@ -60,7 +60,7 @@ public struct Request: Sendable, Hashable {
     /// Creates a request.
     public init(
         id: String? = nil, timestamp: Timestamp? = nil, team: String? = nil, environment: String? = nil,
-        model: String, region: String? = nil, user: String? = nil, tags: [String: String] = [:],
+        model: String, region: String? = nil, user: String? = nil, tags: Tags = [:],
         usage: Usage = Usage(), cost: USD? = nil, unavailableRegions: [String] = [], allowReroute: Bool = true
     ) {
         self.id = id

@@ -82,7 +82,20 @@ struct RequestParser {
     }
 
     private mutating func decodeObject(_ scanner: inout JSONScanner) throws(JSONError) -> Request {
-        var request = Request(model: "")
+        // Fields are gathered in locals and the request built once at the end: assigning
+        // into a Request field by field made the optimiser copy it.
+        var id: String?
+        var timestamp: Timestamp?
+        var team: String?
+        var environment: String?
+        var model = ""
+        var region: String?
+        var user: String?
+        var tags = Tags()
+        var usage = Usage()
+        var cost: USD?
+        var unavailableRegions: [String] = []
+        var allowReroute = true
         var sawModel = false
         let start = scanner.index
         try scanner.beginObject()
@@ -90,16 +103,16 @@ struct RequestParser {
         while let key = try scanner.nextKey(first: &first) {
             let at = scanner.index
             if scanner.equals(key, "model") {
-                request.model = try name(&scanner, "model")
+                model = try name(&scanner, "model")
                 sawModel = true
             } else if scanner.equals(key, "team") {
-                request.team = try optionalName(&scanner, "team")
+                team = try optionalName(&scanner, "team")
             } else if scanner.equals(key, "environment") {
-                request.environment = try optionalName(&scanner, "environment")
+                environment = try optionalName(&scanner, "environment")
             } else if scanner.equals(key, "region") {
-                request.region = try optionalName(&scanner, "region")
+                region = try optionalName(&scanner, "region")
             } else if scanner.equals(key, "user") {
-                request.user = try optionalName(&scanner, "user")
+                user = try optionalName(&scanner, "user")
             } else if scanner.equals(key, "id") {
                 // Ids are unique: decode them directly rather than filling the name cache with them.
                 if try !scanner.null() {
@@ -108,34 +121,36 @@ struct RequestParser {
                     guard range.count <= RequestDecoder.maxNameBytes else {
                         throw JSONError("id is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
                     }
-                    request.id = try scanner.decodeString(range)
+                    id = try scanner.decodeString(range)
                 }
             } else if scanner.equals(key, "timestamp") {
                 if try !scanner.null() {
                     let range = try scanner.rawString()
-                    guard let timestamp = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range])) else {
+                    guard let parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range])) else {
                         let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(64)]), as: UTF8.self)
                         throw JSONError("timestamp \"\(text)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
                     }
-                    request.timestamp = timestamp
+                    timestamp = parsed
                 }
             } else if scanner.equals(key, "usage") {
-                request.usage = try usage(&scanner)
+                usage = try self.usage(&scanner)
             } else if scanner.equals(key, "cost") {
-                if try !scanner.null() {
+                if let nanos = scanner.plainNanos() {
+                    cost = USD(nanos: nanos)
+                } else if try !scanner.null() {
                     let text = try scanner.numberText()
                     guard let number = DecimalText(text), !number.negative,
                           let nanos = number.scaled(by: 9, rounding: true), let value = Int64(exactly: nanos),
                           value <= 1_000_000_000 * 1_000_000_000
                     else { throw JSONError("cost must be a non-negative number of USD below one billion, found \(text)", at: at) }
-                    request.cost = USD(nanos: value)
+                    cost = USD(nanos: value)
                 }
             } else if scanner.equals(key, "tags") {
-                request.tags = try tags(&scanner)
+                tags = try self.tags(&scanner)
             } else if scanner.equals(key, "unavailable_regions") {
-                request.unavailableRegions = try names(&scanner, "unavailable_regions")
+                unavailableRegions = try names(&scanner, "unavailable_regions")
             } else if scanner.equals(key, "allow_reroute") {
-                request.allowReroute = try scanner.null() ? true : try scanner.bool()
+                allowReroute = try scanner.null() ? true : try scanner.bool()
             } else {
                 let field = try scanner.decodeString(key)
                 let shown = field.count > 64 ? String(field.prefix(61)) + "…" : field
@@ -143,7 +158,8 @@ struct RequestParser {
             }
         }
         guard sawModel else { throw JSONError("the request has no \"model\"", at: start) }
-        return request
+        return Request(id: id, timestamp: timestamp, team: team, environment: environment, model: model, region: region, user: user,
+                       tags: tags, usage: usage, cost: cost, unavailableRegions: unavailableRegions, allowReroute: allowReroute)
     }
 
     private mutating func name(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(JSONError) -> String {
@@ -177,13 +193,13 @@ struct RequestParser {
         return result
     }
 
-    private mutating func tags(_ scanner: inout JSONScanner) throws(JSONError) -> [String: String] {
+    private mutating func tags(_ scanner: inout JSONScanner) throws(JSONError) -> Tags {
         if try scanner.null() { return [:] }
         guard scanner.peek() == UInt8(ascii: "{") else {
             throw JSONError("tags must be an object of strings, found \(scanner.tokenDescription())", at: scanner.index)
         }
         try scanner.beginObject()
-        var result: [String: String] = [:]
+        var result = Tags()
         var first = true
         while let key = try scanner.nextKey(first: &first) {
             guard result.count < RequestDecoder.maxTags else { throw JSONError("tags has more than \(RequestDecoder.maxTags) entries", at: key.lowerBound) }
@@ -229,6 +245,17 @@ struct RequestParser {
     }
 
     private func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
+        if scanner.peek().map({ $0 &- 48 < 10 }) == true {
+            let at = scanner.index
+            let value: Int64
+            do {
+                value = try scanner.integer()
+            } catch {
+                throw JSONError("\(field) must be a whole number of tokens up to \(RequestDecoder.maxTokens): \(error.message)", at: at)
+            }
+            guard value <= RequestDecoder.maxTokens else { throw JSONError("\(field) is \(value); the limit is \(RequestDecoder.maxTokens) tokens", at: at) }
+            return value
+        }
         if try scanner.null() { return 0 }
         let at = scanner.index
         guard let byte = scanner.peek(), byte == UInt8(ascii: "-") || (48...57).contains(byte) else {
@@ -273,13 +300,12 @@ struct NameCache {
         hash ^= hash >> 32
         hash |= 1  // never 0, the empty marker
         let slot = Int(hash & 4095)
-        if hashes[slot] == hash {
-            var cached = values[slot]
-            let equal = cached.withUTF8 { utf8 in
-                guard utf8.count == range.count, let left = utf8.baseAddress, let right = scanner.bytes.baseAddress else { return false }
-                return memcmp(left, right + range.lowerBound, range.count) == 0
+        if hashes[slot] == hash, let base = scanner.bytes.baseAddress {
+            let equal = values[slot].utf8.withContiguousStorageIfAvailable { utf8 in
+                guard utf8.count == range.count, let cached = utf8.baseAddress else { return utf8.count == range.count }
+                return memcmp(cached, base + range.lowerBound, range.count) == 0
             }
-            if equal { return cached }
+            if equal == true { return values[slot] }
         }
         let value = try scanner.decodeString(range)
         hashes[slot] = hash

@@ -96,20 +96,74 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// RFC 3339 in UTC with as many fractional digits as needed.
     public var description: String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Timestamp.maxTextBytes) { buffer in
+            guard let base = buffer.baseAddress else { return "" }
+            return String(decoding: UnsafeBufferPointer(start: base, count: format(into: base)), as: UTF8.self)
+        }
+    }
+
+    /// The longest text `format(into:)` writes.
+    static let maxTextBytes = 40
+
+    /// Writes `description` as bytes (at most ``maxTextBytes``) and returns how many.
+    @inline(__always)
+    func format(into out: UnsafeMutablePointer<UInt8>) -> Int {
         let seconds = self.seconds
         let nanos = nanoseconds - seconds * 1_000_000_000
         let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
         let secondOfDay = Int(seconds - Int64(days) * 86_400)
         let date = CivilDate(days: days)
-        var text = date.description + "T" + pad(secondOfDay / 3600) + ":" + pad(secondOfDay / 60 % 60) + ":"
-            + pad(secondOfDay % 60)
-        if nanos > 0 {
-            var fraction = String(nanos)
-            fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
-            while fraction.hasSuffix("0") { fraction.removeLast() }
-            text += "." + fraction
+        var count = 0
+        func digits(_ value: Int, _ width: Int) {
+            var value = value
+            if value < 0 {
+                out[count] = UInt8(ascii: "-")
+                count &+= 1
+                value = -value
+            }
+            var width = width
+            var probe = value
+            var needed = 1
+            while probe >= 10 {
+                probe /= 10
+                needed &+= 1
+            }
+            width = max(width, needed)
+            var position = count &+ width &- 1
+            for _ in 0..<width {
+                out[position] = UInt8(truncatingIfNeeded: value % 10) &+ 48
+                value /= 10
+                position &-= 1
+            }
+            count &+= width
         }
-        return text + "Z"
+        func byte(_ value: UInt8) {
+            out[count] = value
+            count &+= 1
+        }
+        digits(date.year, 4)
+        byte(UInt8(ascii: "-"))
+        digits(date.month, 2)
+        byte(UInt8(ascii: "-"))
+        digits(date.day, 2)
+        byte(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        byte(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        byte(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        if nanos > 0 {
+            byte(UInt8(ascii: "."))
+            var fraction = Int(nanos)
+            var width = 9
+            while fraction % 10 == 0 {
+                fraction /= 10
+                width -= 1
+            }
+            digits(fraction, width)
+        }
+        byte(UInt8(ascii: "Z"))
+        return count
     }
 }
 

@@ -197,7 +197,7 @@ public struct UsageGenerator: Sendable {
             let region = team.regions?.first?.value ?? model.regions?.first?.value
             result.append(Incident(day: day, calls: calls, request: Request(
                 team: team.name, environment: environment, model: model.name, region: region, user: user,
-                tags: tags, usage: usage)))
+                tags: Tags(tags), usage: usage)))
         }
         // 1. A frontier runaway in production: the unrestricted team with the largest daily cap goes 10% over it.
         let production = { (name: String) in
@@ -276,7 +276,7 @@ public struct UsageGenerator: Sendable {
         let cached = random.unit() < 0.3 ? Int64(Double(input) * random.unit() * 0.8) : 0
         return Request(
             team: profile.name, environment: environment, model: model, region: region,
-            user: profile.users[Int(random.next() % UInt64(profile.users.count))], tags: tags,
+            user: profile.users[Int(random.next() % UInt64(profile.users.count))], tags: Tags(tags),
             usage: Usage(inputTokens: input - cached, cachedInputTokens: cached, outputTokens: output))
     }
 

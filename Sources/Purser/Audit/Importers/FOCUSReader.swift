@@ -141,7 +141,7 @@ final class FOCUSReader: UsageLogReader {
         }
         var request = Request(
             timestamp: start, team: tags["team"], environment: tags["environment"] ?? tags["env"], model: model,
-            region: try ImportValues.name(text(columns.region), "RegionId"), user: tags["user"], tags: tags, cost: cost)
+            region: try ImportValues.name(text(columns.region), "RegionId"), user: tags["user"], tags: Tags(tags), cost: cost)
         request.usage = try usage(record)
         if !mapping.rules.isEmpty {
             try mapping.apply(to: &request) { path throws(RecordProblem) in

@@ -108,7 +108,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         batch.add(location, skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
             guard var request = try LiteLLMMapping.request(try entry(record)) else { return nil }
             if !mapping.rules.isEmpty {
-                let tags = request.tags
+                let tags = request.tags.dictionary
                 try mapping.apply(to: &request) { path throws(RecordProblem) in
                     try value(path, record, header, tags)
                 }

@@ -226,7 +226,7 @@ enum LiteLLMMapping {
             team: entry.teamID ?? entry.metadata.teamAlias,
             environment: tags["env"] ?? tags["environment"] ?? entry.metadata.environment,
             model: model, region: tags["region"] ?? entry.metadata.region ?? entry.apiBase.flatMap(Self.region(fromAPIBase:)),
-            user: entry.endUser ?? entry.user, tags: tags,
+            user: entry.endUser ?? entry.user, tags: Tags(tags),
             usage: Usage(inputTokens: input, cachedInputTokens: read, cacheWriteTokens: write, outputTokens: entry.completionTokens),
             cost: entry.spend)
     }

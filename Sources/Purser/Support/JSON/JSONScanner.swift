@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why JSON input was rejected, with the byte offset it was rejected at.
 public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong.
@@ -138,15 +144,19 @@ struct JSONScanner {
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(tokenDescription())") }
         index &+= 1
         let start = index
-        while index < bytes.count {
-            // Skip eight plain bytes at a time (no quote, backslash or control byte).
-            if index &+ 8 <= bytes.count, let base = bytes.baseAddress {
-                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                if !JSONScanner.hasSpecialByte(word) {
+        while true {
+            // Eight bytes at a time: skip plain words, else jump to the first special byte
+            // (the lowest flagged byte of the mask is always a real quote, backslash or control byte).
+            if index &+ 8 <= bytes.count {
+                let word = UnsafeRawPointer(bytes.baseAddress.unsafelyUnwrapped + index).loadUnaligned(as: UInt64.self)
+                let mask = JSONScanner.specialBytes(word.littleEndian)
+                if mask == 0 {
                     index &+= 8
                     continue
                 }
+                index &+= mask.trailingZeroBitCount &>> 3
             }
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let range = start..<index
@@ -164,35 +174,33 @@ struct JSONScanner {
         throw error("unterminated string")
     }
 
-    /// Whether any byte of a word is a quote, a backslash or below 0x20 (may be true for bytes >= 0x80; callers then look byte by byte).
+    /// The high bit of each byte of a little-endian word that may be a quote, a backslash or below 0x20.
+    ///
+    /// The lowest set bit is exact; bits above it may be false positives (a borrow carries upward),
+    /// so callers use only the lowest one.
     @inline(__always)
-    static func hasSpecialByte(_ word: UInt64) -> Bool {
+    static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         func zeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
         let quote = zeroByte(word ^ (ones &* 0x22))
         let backslash = zeroByte(word ^ (ones &* 0x5C))
         let control = (word &- (ones &* 0x20)) & ~word & highs
-        return (quote | backslash | control) != 0
+        return quote | backslash | control
     }
 
     /// Whether a raw string range holds escapes.
+    @inline(__always)
     func hasEscapes(_ range: Range<Int>) -> Bool {
-        for position in range where bytes[position] == UInt8(ascii: "\\") { return true }
-        return false
+        guard let base = bytes.baseAddress, !range.isEmpty else { return false }
+        return ByteSearch.first(UInt8(ascii: "\\"), in: base, from: range.lowerBound, to: range.upperBound) < range.upperBound
     }
 
     /// Compares a raw (unescaped) range to ASCII text.
     @inline(__always)
     func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
-        guard range.count == text.utf8CodeUnitCount else { return false }
-        let pointer = text.utf8Start
-        var offset = 0
-        for position in range {
-            if bytes[position] != pointer[offset] { return false }
-            offset &+= 1
-        }
-        return true
+        guard range.count == text.utf8CodeUnitCount, let base = bytes.baseAddress else { return false }
+        return memcmp(base + range.lowerBound, text.utf8Start, range.count) == 0
     }
 
     /// Decodes a string's contents, resolving escapes and validating UTF-8.
@@ -313,8 +321,61 @@ struct JSONScanner {
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
+    /// Consumes a plain non-negative decimal (`12`, `0.0123`) as an exact count of
+    /// 10^-9 units, when it has at most nine fractional digits, no exponent and
+    /// fits; otherwise consumes nothing and returns nil (callers then take the general path).
+    @inline(__always)
+    mutating func plainNanos() -> Int64? {
+        skipWhitespace()
+        var position = index
+        let count = bytes.count
+        guard position < count, bytes[position] &- 48 < 10 else { return nil }
+        if bytes[position] == 48, position &+ 1 < count, bytes[position &+ 1] &- 48 < 10 { return nil }  // leading zero: invalid JSON
+        var whole: Int64 = 0
+        var digits = 0
+        while position < count, bytes[position] &- 48 < 10 {
+            whole = whole &* 10 &+ Int64(bytes[position] &- 48)
+            digits &+= 1
+            position &+= 1
+        }
+        guard digits <= 9 else { return nil }  // up to a billion: leaves room for the nine fractional digits
+        var fraction: Int64 = 0
+        var scale: Int64 = 1_000_000_000
+        if position < count, bytes[position] == UInt8(ascii: ".") {
+            position &+= 1
+            var fractionDigits = 0
+            while position < count, bytes[position] &- 48 < 10 {
+                guard fractionDigits < 9 else { return nil }
+                scale /= 10
+                fraction = fraction &* 10 &+ Int64(bytes[position] &- 48)
+                fractionDigits &+= 1
+                position &+= 1
+            }
+            guard fractionDigits > 0 else { return nil }
+        }
+        if position < count, bytes[position] | 0x20 == UInt8(ascii: "e") { return nil }
+        index = position
+        return whole &* 1_000_000_000 &+ fraction &* scale
+    }
+
     /// Consumes a non-negative integer that fits in Int64 (`12`, also `12.0` and `1e3`).
     mutating func integer() throws(JSONError) -> Int64 {
+        skipWhitespace()
+        // Fast path: up to 18 plain digits, not followed by a fraction or an exponent.
+        var position = index
+        var quick: Int64 = 0
+        while position < bytes.count, position &- index < 18, bytes[position] &- 48 < 10 {
+            quick = quick &* 10 &+ Int64(bytes[position] &- 48)
+            position &+= 1
+        }
+        if position > index {
+            let next = position < bytes.count ? bytes[position] : 0x20
+            let leadingZero = bytes[index] == 48 && position &- index > 1
+            if next != UInt8(ascii: "."), next | 0x20 != UInt8(ascii: "e"), next &- 48 >= 10, !leadingZero {
+                index = position
+                return quick
+            }
+        }
         let start = index
         let range = try numberRange()
         // Fast path: plain digits.

@@ -339,6 +339,32 @@ public final class JSONWriter {
         afterKey = false
     }
 
+    /// `"name": "2026-11-01T04:00:00.64Z"`, formatted in place.
+    public func field(_ name: StaticString, timestamp: Timestamp) {
+        key(name)
+        beginValue()
+        reserve(Timestamp.maxTextBytes &+ 2)
+        put(UInt8(ascii: "\""))
+        used &+= timestamp.format(into: base + used)
+        put(UInt8(ascii: "\""))
+    }
+
+    /// `"name": "file:line"` (or `"file:line:column"`), without building the text first.
+    public func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
+        key(name)
+        beginValue()
+        appendEscaped(file)
+        used &-= 1  // reopen the string after the file name
+        reserve(44)
+        put(UInt8(ascii: ":"))
+        putDigits(UInt64(max(0, line)))
+        if let column {
+            put(UInt8(ascii: ":"))
+            putDigits(UInt64(max(0, column)))
+        }
+        put(UInt8(ascii: "\""))
+    }
+
     @inline(__always)
     func appendInteger(_ value: Int64) {
         reserve(21)

@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// A usage log reader whose decoding can run on several threads at once:
+/// cutting the file into chunks is cheap and done in order, decoding a
+/// chunk is the expensive part and may run anywhere.
+protocol ChunkedLogReader: UsageLogReader, Sendable {
+    /// The next chunk of raw entries in file order, or nil at the end (one caller at a time).
+    func nextChunk() throws(UsageLogError) -> LogChunk?
+    /// Decodes a chunk; safe to call from several threads at once.
+    func decode(_ chunk: LogChunk) -> RecordBatch
+}
+
+/// Reads one log with every core and hands its batches over in file order.
+///
+/// Jobs on the global dispatch pool each take the next part of the log in
+/// order (a chunk of lines, or a batch from a reader that cannot be split),
+/// then decode it, sort it by time and prepare each record's evaluation in
+/// parallel. A fixed number of jobs is in flight, so memory stays bounded;
+/// the consumer takes results by sequence number. A batch that starts
+/// before the previous one ended means the file is out of order beyond a
+/// batch (`AuditError.disorder`).
+final class ParallelSource: RecordSource, @unchecked Sendable {
+    // Shared state is behind `reading` and `results`; `expected`, `last` and
+    // `finished` belong to the consumer thread.
+    private enum Item: @unchecked Sendable {
+        case batch(RecordBatch)
+        case failure(String)
+        case end
+    }
+
+    /// The reader's side: the next sequence number, and whether reading stopped.
+    private struct Reading {
+        var sequence = 0
+        var stopped = false
+    }
+
+    private let reader: any UsageLogReader
+    private let chunked: (any ChunkedLogReader)?
+    private let evaluator: Evaluator?
+    private let planPool: PlanPool
+    private let reading = Mutex(Reading())
+    private let results = Mutex<[Int: Item]>([:])
+    private let ready = DispatchSemaphore(value: 0)
+    private let cancelled = Atomic<Bool>(false)
+    private var expected = 0
+    private var last: Timestamp?
+    private var finished = false
+
+    /// Starts reading `reader` with `depth` jobs in flight, preparing records with `evaluator`
+    /// (and the plans of `planPool`, shared by the sources of one audit).
+    init(reader: any UsageLogReader, evaluator: Evaluator?, planPool: PlanPool = PlanPool(), depth: Int) {
+        self.reader = reader
+        self.planPool = planPool
+        self.chunked = reader as? any ChunkedLogReader
+        self.evaluator = evaluator
+        for _ in 0..<max(1, depth) { submit() }
+    }
+
+    /// How many jobs to keep in flight for one of `sources` logs read at once.
+    static func depth(sources: Int) -> Int {
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        return sources <= 2 ? cores + 1 : 2
+    }
+
+    private func submit() {
+        DispatchQueue.global(qos: .userInitiated).async { [self] in work() }
+    }
+
+    /// One job: take the next part of the log in order, then decode and prepare it.
+    private func work() {
+        guard !cancelled.load(ordering: .relaxed) else { return }
+        var chunk: LogChunk?
+        var read: RecordBatch?
+        var failure: String?
+        let sequence = reading.withLock { state -> Int in
+            defer { state.sequence += 1 }
+            guard !state.stopped else { return state.sequence }
+            do throws(UsageLogError) {
+                if let chunked {
+                    if let next = try chunked.nextChunk() { chunk = next } else { state.stopped = true }
+                } else if let batch = try reader.next() {
+                    read = batch
+                } else {
+                    state.stopped = true
+                }
+            } catch {
+                state.stopped = true
+                failure = error.description
+            }
+            return state.sequence
+        }
+        if let chunk, let chunked { read = chunked.decode(chunk) }
+        let item: Item
+        if var batch = read.take() {
+            BatchOrder.sort(&batch.records)
+            if let evaluator { prepare(&batch, evaluator) }
+            item = .batch(batch)
+        } else if let failure {
+            item = .failure(failure)
+        } else {
+            item = .end
+        }
+        results.withLock { $0[sequence] = item }
+        ready.signal()
+    }
+
+    /// Prepares every record's order-independent evaluation, in place (no record is copied).
+    private func prepare(_ batch: inout RecordBatch, _ evaluator: Evaluator) {
+        let plans = planPool.take()
+        batch.records.withUnsafeMutableBufferPointer { records in
+            guard let base = records.baseAddress else { return }
+            for index in records.indices {
+                let record = base + index
+                record.pointee.prepared = PreparedEvaluation(UnsafePointer(record), evaluator: evaluator, plans: plans)
+            }
+        }
+        planPool.give(plans)
+    }
+
+    func next() throws(AuditError) -> RecordBatch? {
+        guard !finished else { return nil }
+        while true {
+            let sequence = expected
+            if let item = results.withLock({ $0.removeValue(forKey: sequence) }) {
+                expected += 1
+                switch item {
+                case .end:
+                    finished = true
+                    return nil
+                case .failure(let message):
+                    finished = true
+                    throw AuditError(message)
+                case .batch(let batch):
+                    submit()
+                    if let first = batch.records.first, let last, first.timestamp < last { throw AuditError.disorder }
+                    last = batch.records.last?.timestamp ?? last
+                    return batch
+                }
+            }
+            ready.wait()
+        }
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+        finished = true
+    }
+}
+
+/// Plan caches lent to the threads preparing records (a cache is used by one thread at a time).
+final class PlanPool: @unchecked Sendable {
+    // PlanCache is not thread-safe; the pool hands each one to a single job at a time.
+    private let idle = Mutex<[PlanCache]>([])
+    private let enabled: Bool
+
+    /// A pool; a disabled one lends no caches, so every record is assessed in full.
+    init(enabled: Bool = true) {
+        self.enabled = enabled
+    }
+
+    func take() -> PlanCache? { enabled ? idle.withLock { $0.popLast() } ?? PlanCache() : nil }
+
+    func give(_ cache: PlanCache?) {
+        guard let cache else { return }
+        idle.withLock { $0.append(cache) }
+    }
+}
+
+/// Releases large values on a background thread, so that the replay thread
+/// does not spend its time freeing batches it has finished with.
+enum BackgroundRelease {
+    private final class Box<Value>: @unchecked Sendable {
+        var value: Value?
+        init(_ value: Value) { self.value = value }
+    }
+
+    static func release<Value>(_ value: consuming Value) {
+        let box = Box(value)
+        DispatchQueue.global(qos: .utility).async { box.value = nil }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+@testable import Purser
+
+/// Property: an assessment built from a plan is exactly the assessment
+/// `original` + `assess` give, for every record of generated month-long logs,
+/// over the shipped policy set and a policy with every kind of scope,
+/// override, condition and exception.
+@Suite("Assessment plans")
+struct AssessmentPlanTests {
+    /// Budgets by user, tag and composite scopes with per-key overrides; rules and
+    /// budgets conditioned on tags, tokens, cost, hour and region; an exception that
+    /// expires mid-month.
+    static let scopes = """
+        version: 1
+        settings: {timezone: Europe/Berlin}
+        models:
+          small: {provider: acme, tier: small, price: {input: 1, output: 2}, regions: [eu-west-1, us-east-1]}
+          big: {provider: acme, tier: frontier, price: {input: 10, output: 30}, fallbacks: [small]}
+          free: {provider: other, tier: small}
+        environments:
+          production: {}
+          qa: {tiers: [small]}
+        teams:
+          payments: {budget: {day: 50}, max_request_cost: 0.5}
+          search: {regions: [eu-west-1]}
+        budgets:
+          - {id: per-user, scope: user, period: hour, tokens: 200000}
+          - {id: per-feature, scope: tag:feature, period: day, limit: 5, when: {tags.feature: {exists: true}}}
+          - id: team-env
+            scope: [team, environment]
+            period: month
+            limit: 100
+            limits: {payments/qa: 2, search/production: {tokens: 1000000}}
+            alerts: [0.5, 0.9]
+          - {id: big-in-office-hours, scope: model, period: day, limit: 20, when: {model: big, hour: {gte: 8, lt: 18}}}
+        rules:
+          - {id: long-prompts, when: {input_tokens: {gt: 6000}}, enforcement: audit, message: long prompt}
+          - {id: no-pii-in-qa, when: {environment: qa, tags.data: pii}, message: no pii in qa}
+          - {id: pricey, when: {cost: {gt: 0.2}}, unless: {tags.ticket: {exists: true}}, message: pricey}
+          - {id: eu-only-search, when: {team: search, region: [us-east-1]}, message: search stays in the EU}
+        exceptions:
+          - {id: pricey-for-payments, waives: [pricey], when: {team: payments}, expires: 2026-11-25, reason: launch}
+        """
+
+    static func records(_ policy: PolicySet, seed: UInt64, count: Int) -> [Request] {
+        var options = UsageGenerator.Options()
+        options.records = count
+        options.seed = seed
+        options.violationPercent = 10
+        var records = UsageGenerator(policy: policy, options: options).records()
+        // Vary what plans key on: users, tags and explicit regions, present or not.
+        var random = SeededRandom(seed: seed &+ 1)
+        for index in records.indices {
+            switch random.next() % 6 {
+            case 0: records[index].user = nil
+            case 1: records[index].tags["feature"] = ["chat", "search", "summaries"][Int(random.next() % 3)]
+            case 2: records[index].tags["data"] = "pii"
+            case 3: records[index].region = nil
+            case 4: records[index].tags["ticket"] = "T-\(random.next() % 5)"
+            default: break
+            }
+            if random.next() % 4 == 0 { records[index].cost = nil }
+        }
+        return records
+    }
+
+    static func expectPlansMatch(_ policySet: PolicySet, seeds: [UInt64], count: Int) throws {
+        let policy = try CompiledPolicy(policySet)
+        let tests = try #require(policy.planTests)
+        let evaluator = Evaluator(policy: policy)
+        let plans = PlanCache()
+        var planned = 0
+        for seed in seeds {
+            for request in records(policySet, seed: seed, count: count) {
+                let now = request.timestamp ?? Timestamp(seconds: 1_793_509_200)
+                let resolved = evaluator.resolve(request, now: now)
+                let candidate = evaluator.original(resolved)
+                let full = evaluator.assess(resolved, candidate)
+                guard let (plannedCandidate, assessment) = evaluator.planned(evaluator.resolve(request, now: now), plans: plans, tests: tests) else {
+                    continue
+                }
+                planned += 1
+                #expect(full.violations.isEmpty, "a plan was used for a request with violations: \(request)")
+                #expect(assessment.counters == full.counters, "counters differ for \(request)")
+                #expect(assessment.cost == full.cost)
+                #expect(plannedCandidate.model == candidate.model && plannedCandidate.region == candidate.region
+                        && plannedCandidate.regionID == candidate.regionID && plannedCandidate.noRegion == candidate.noRegion)
+            }
+        }
+        // The property must have been exercised, not skipped.
+        #expect(planned > seeds.count * count / 3, "only \(planned) requests were planned")
+    }
+
+    @Test func plansMatchFullAssessmentOnTheShippedPolicies() throws {
+        let loaded = PolicySet.load(paths: [repositoryRoot + "/policies"])
+        let policy = try #require(loaded.policy)
+        try Self.expectPlansMatch(policy, seeds: [1, 2, 3], count: 4000)
+    }
+
+    @Test func plansMatchFullAssessmentWithEveryKindOfScope() throws {
+        let loaded = load(Self.scopes)
+        let policy = try #require(loaded.policy, "\(loaded.diagnostics)")
+        try Self.expectPlansMatch(policy, seeds: [7, 8], count: 4000)
+    }
+
+    @Test func auditsAreIdenticalWithAndWithoutPlans() throws {
+        let loaded = load(Self.scopes)
+        let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let log = directory + "/usage.jsonl"
+        let lines = Self.records(policySet, seed: 11, count: 5000).enumerated().map { index, request in
+            var request = request
+            request.id = "r\(index)"
+            var json = JSONWriter()
+            RequestEncoder.encode(request, into: &json)
+            return json.text
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log))
+        let policy = try CompiledPolicy(policySet)
+        var options = AuditOptions()
+        options.temporaryDirectory = directory
+        var withoutPlans = options
+        withoutPlans.usePlans = false
+        let planned = try JSONSerialization.jsonObject(with: Data(render(try Auditor(policy: policy, options: options).run([log]))))
+        let full = try JSONSerialization.jsonObject(with: Data(render(try Auditor(policy: policy, options: withoutPlans).run([log]))))
+        #expect(NSDictionary(dictionary: try #require(planned as? [String: Any])).isEqual(to: try #require(full as? [String: Any])))
+    }
+
+    func render(_ report: AuditReport) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try AuditRenderer.render(report, as: .json) { bytes += $0 }
+        return bytes
+    }
+}
