@@ -4,8 +4,10 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import Dispatch
 import Purser
 import PurserYAML
+import Synchronization
 
 /// `purser eval`: decisions for requests, as a gateway would get them.
 struct Eval: ParsableCommand {
@@ -54,7 +56,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads for evaluation without a ledger (default: the number of cores).")
     var jobs: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
-    private static let chunkSize = 8 << 20
+    private static let chunkSize = 4 << 20
 
     func run() throws {
         let policy = try PolicyLoading.load(self.policy, now: now?.timestamp)
@@ -91,20 +93,45 @@ struct Eval: ParsableCommand {
             if !decision.isAllowed { throw ExitCode(1) }
             return
         }
+        // Chunks of whole lines are decided off this thread, `jobs` at a time (one
+        // at a time, in order, with a ledger), while this thread reads the next
+        // chunks and writes finished decisions in input order.
+        let parallel = batch.mode == .evaluate
+        let queue = parallel
+            ? DispatchQueue.global(qos: .userInitiated)
+            : DispatchQueue(label: "purser.eval.ledger", qos: .userInitiated)
+        let depth = parallel ? max(1, jobs) + 1 : 2
+        var inFlight: [DecisionJob] = []
+        func drain(keeping: Int) throws {
+            while inFlight.count > keeping {
+                let (decisions, partial) = inFlight.removeFirst().wait()
+                counts = counts.adding(partial)
+                try writer.write(decisions)
+            }
+        }
         var line = 1
         while true {
             let atEnd = reader.isAtEnd
             if let newline = atEnd ? pending.count - 1 : pending.lastIndex(of: 0x0A), newline >= 0 {
                 let cut = newline + 1
-                let (decisions, partial) = pending.withUnsafeBufferPointer { buffer in
-                    batch.runParallel(UnsafeBufferPointer(rebasing: buffer[0..<cut]), firstLine: line, parts: max(1, jobs))
+                let chunk = pending
+                pending = Array(chunk[cut...])
+                let job = DecisionJob()
+                let firstLine = line
+                queue.async {
+                    var decisions: [UInt8] = []
+                    decisions.reserveCapacity(cut * 4)
+                    let partial = chunk.withUnsafeBufferPointer { buffer in
+                        batch.run(UnsafeBufferPointer(rebasing: buffer[0..<cut]), firstLine: firstLine, into: &decisions)
+                    }
+                    job.finish(decisions, partial)
                 }
-                line += pending[0..<cut].count { $0 == 0x0A }
-                counts = counts.adding(partial)
-                try writer.write(decisions)
-                pending.removeFirst(cut)
+                inFlight.append(job)
+                line += Self.newlines(in: chunk, upTo: cut)
+                try drain(keeping: depth - 1)
             } else if pending.count > batch.maxLineBytes {
                 // A line longer than the limit: report it, then skip to its end without keeping it.
+                try drain(keeping: 0)
                 counts.malformed += 1
                 try writer.write(Array("{\"error\":\"the line is longer than \(batch.maxLineBytes) bytes\",\"line\":\(line),\"column\":1}\n".utf8))
                 pending = try reader.skipPastNewline()
@@ -114,12 +141,27 @@ struct Eval: ParsableCommand {
             if atEnd { break }
             pending.append(contentsOf: try reader.read(Self.chunkSize))
         }
+        try drain(keeping: 0)
         try writer.flush()
         if counts.malformed > 0 {
             Output.error("purser: \(counts.malformed) malformed request\(counts.malformed == 1 ? "" : "s") (see the \"error\" lines)")
         }
         if counts.malformed > 0 { throw ExitCode(2) }
         if counts.denied > 0 { throw ExitCode(1) }
+    }
+
+    /// How many line feeds `bytes` holds before `end`.
+    static func newlines(in bytes: [UInt8], upTo end: Int) -> Int {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return 0 }
+            var count = 0
+            var position = 0
+            while position < end, let found = memchr(base + position, 0x0A, end - position) {
+                count += 1
+                position = base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+            }
+            return count
+        }
     }
 
     /// Whether the input is one JSON document over several lines rather than JSON Lines.
@@ -166,5 +208,26 @@ extension BatchEvaluator.Counts {
         sum.denied += other.denied
         sum.malformed += other.malformed
         return sum
+    }
+}
+
+/// The decisions for one chunk of lines, decided on another thread.
+private final class DecisionJob: Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private let result = Mutex<(decisions: [UInt8], counts: BatchEvaluator.Counts)>(([], BatchEvaluator.Counts()))
+
+    /// Hands over the chunk's decisions and counts.
+    func finish(_ decisions: [UInt8], _ counts: BatchEvaluator.Counts) {
+        result.withLock { $0 = (decisions, counts) }
+        finished.signal()
+    }
+
+    /// Waits for the chunk to be decided and takes its decisions.
+    func wait() -> (decisions: [UInt8], counts: BatchEvaluator.Counts) {
+        finished.wait()
+        return result.withLock { value in
+            defer { value = ([], BatchEvaluator.Counts()) }
+            return value
+        }
     }
 }
