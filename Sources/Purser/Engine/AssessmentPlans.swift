@@ -239,10 +239,10 @@ extension Evaluator {
         assessment.counters.reserveCapacity(budgets.count)
         for planned in budgets {
             let budget = policy.budgets[Int(planned.index)]
-            guard let counter = counter(budget, resolved, candidate, model, amount: amount, enforced: planned.enforced, hashes: plans),
-                  cost != nil || counter.limits.usd == nil  // an unpriced request under a USD cap is a violation
+            guard let usd = appendCounter(budget, resolved, candidate, model, amount: amount, enforced: planned.enforced,
+                                          hashes: plans, to: &assessment.counters),
+                  cost != nil || !usd  // an unpriced request under a USD cap is a violation
             else { return nil }
-            assessment.counters.append(counter)
         }
         return (candidate, assessment)
     }

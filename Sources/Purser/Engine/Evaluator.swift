@@ -269,9 +269,9 @@ struct Evaluator {
                 if let only = budget.team, only != resolved.team { continue }
                 if let when = budget.when, !when.matches(input) { continue }
                 let enforced = budget.onExceed == .deny && !(budget.waivable && waiver(for: budget.id, input, resolved) != nil)
-                guard let counter = counter(budget, resolved, candidate, model, amount: amount, enforced: enforced) else { continue }
-                assessment.counters.append(counter)
-                if counter.limits.usd != nil { needsPrice = true }
+                guard let usd = appendCounter(budget, resolved, candidate, model, amount: amount, enforced: enforced,
+                                              to: &assessment.counters) else { continue }
+                if usd { needsPrice = true }
             }
         }
         // An unknown model that is already denied needs no second, pricing violation.
@@ -301,15 +301,20 @@ struct Evaluator {
         return assessment
     }
 
-    /// The counter of a budget that applies to the request; nil when its scope key is missing a part.
+    /// Appends the counter of a budget that applies to the request (built in place: a
+    /// reservation is too large to return cheaply); nil when its scope key is missing a
+    /// part, else whether the counter has a USD cap.
     @inline(__always)
-    func counter(_ budget: CompiledBudget, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
-                 amount: Amount, enforced: Bool, hashes: PlanCache? = nil) -> CounterReservation?
+    func appendCounter(_ budget: CompiledBudget, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                       amount: Amount, enforced: Bool, hashes: PlanCache? = nil, to counters: inout [CounterReservation]) -> Bool?
     {
         guard let (key, keyHash) = scopeKey(budget.scope, resolved, candidate, model, hashes: hashes) else { return nil }
-        let window = resolved.window(budget.period)
-        let counter = CounterKey(budget: budget.id, budgetHash: budget.idHash, key: key, keyHash: keyHash, period: budget.period, window: window)
-        return CounterReservation(counter: counter, amount: amount, limits: budget.limits(forKey: key), enforced: enforced, alerts: budget.alerts)
+        let limits = budget.limits(forKey: key)
+        counters.append(CounterReservation(
+            counter: CounterKey(budget: budget.id, budgetHash: budget.idHash, key: key, keyHash: keyHash, period: budget.period,
+                                window: resolved.window(budget.period)),
+            amount: amount, limits: limits, enforced: enforced, alerts: budget.alerts))
+        return limits.usd != nil
     }
 
     /// `org`, `payments`, `payments/qa`… and its hash; nil when a part is missing (no user, no such tag).
