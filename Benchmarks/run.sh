@@ -68,6 +68,9 @@ fi
 if want engine; then
   section "evaluate / authorize on the large generated policy (60 models, 20 environments, 500 teams, 1,000 budgets, 200 rules)"
   bench EngineBenchmarks '.*'
+  echo "authorize alone (release untimed), one thread, 1,000,000 calls:"
+  (cd "$here" && swift build -c release --scratch-path "$work/bench" --product purser-profile 2>&1 | tail -1) >/dev/null
+  "$work/bench/release/purser-profile" authorize 1000000
 fi
 
 if want eval; then
@@ -90,8 +93,11 @@ fi
 
 if want audit; then
   section "purser audit on Purser JSON Lines (end to end, shipped policies)"
+  # The same traffic density at both sizes (1M records a month): 10M records over
+  # 300 days, not one month, which would exhaust every budget early and make most
+  # records violations (a different, heavier workload).
   for n in 1000000 10000000; do
-    "$purser" generate --policy "$root/policies" --records "$n" --seed 7 -o "$work/usage-$n.jsonl"
+    "$purser" generate --policy "$root/policies" --records "$n" --days $((30 * n / 1000000)) --seed 7 -o "$work/usage-$n.jsonl"
     records=$(wc -l < "$work/usage-$n.jsonl")
     /usr/bin/time -f "%e %M" -o "$work/time" "$purser" audit --policy "$root/policies" --format jsonl --fail-on never "$work/usage-$n.jsonl" > /dev/null
     read -r secs kb < <(tail -1 "$work/time")

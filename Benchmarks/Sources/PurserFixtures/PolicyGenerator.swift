@@ -91,12 +91,21 @@ public struct PolicyGenerator: Sendable {
 
     /// A policy made of `lines` lines in several files, for `purser check` timing.
     public static func files(lines: Int) -> [(name: String, text: String)] {
-        var generator = PolicyGenerator()
-        // About 5 lines per team, 8 per model, 1 per rule.
-        generator.teams = max(10, lines / 10)
-        generator.rules = max(10, lines / 4)
-        generator.models = 60
-        let text = generator.yaml()
+        // Teams and rules grow together until the set has at least `lines` lines.
+        func generate(scale: Double) -> String {
+            var generator = PolicyGenerator()
+            generator.teams = max(10, Int(Double(lines) * scale / 10))
+            generator.rules = max(10, Int(Double(lines) * scale / 4))
+            generator.models = 60
+            return generator.yaml()
+        }
+        func count(_ text: String) -> Int { text.utf8.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
+        var scale = 1.0
+        var text = generate(scale: scale)
+        while count(text) < lines {
+            scale *= max(1.02, Double(lines) / Double(max(1, count(text))))
+            text = generate(scale: scale)
+        }
         // Split at section starts into separate files, each its own fragment.
         var files: [(String, String)] = []
         var current = ""

@@ -262,8 +262,38 @@ public struct LogChunk: Sendable {
     /// Numbers of the lines over the record-size limit (not copied).
     public var tooLong: [Int] = []
 
+    /// CSV records (for readers that split CSV): their fields, over `bytes`.
+    var csvFields: [CSVField] = []
+    /// Each CSV record's first field in `csvFields`, field count and line.
+    var csvRecords: [(firstField: Int, fieldCount: Int, line: Int)] = []
+    /// Entries found malformed while splitting.
+    var problems: [MalformedRecord] = []
+
     /// An empty chunk.
     public init() {}
+
+    /// Copies a CSV record's bytes and fields in.
+    mutating func append(_ record: CSVRecord) {
+        guard let first = record.fields.first, let last = record.fields.last else { return }
+        let offset = bytes.count - first.start
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: record.bytes[first.start..<last.end]))
+        csvRecords.append((firstField: csvFields.count, fieldCount: record.fields.count, line: record.line))
+        for field in record.fields {
+            csvFields.append(CSVField(start: field.start + offset, end: field.end + offset, escaped: field.escaped))
+        }
+    }
+
+    /// Calls `body` with each CSV record, in order.
+    func forEachCSVRecord(_ body: (CSVRecord) -> Void) {
+        bytes.withUnsafeBufferPointer { bytes in
+            csvFields.withUnsafeBufferPointer { fields in
+                for record in csvRecords {
+                    let slice = UnsafeBufferPointer(rebasing: fields[record.firstField..<(record.firstField + record.fieldCount)])
+                    body(CSVRecord(bytes: bytes, fields: slice, line: record.line))
+                }
+            }
+        }
+    }
 }
 
 extension String {

@@ -1,6 +1,12 @@
 /// Reads the CSV export of LiteLLM's `LiteLLM_SpendLogs` table: a header
 /// row, then one row per call; `metadata` and `request_tags` hold JSON.
-final class LiteLLMCSVReader: UsageLogReader {
+///
+/// Splitting the file into records is done in order (`nextChunk`); turning
+/// records into requests (`decode`) may run on several threads at once.
+final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
+    // `records`, `header`, `columns` and `done` change only in `nextChunk` (one
+    // caller at a time, in order); `header` and `columns` are set by the first
+    // chunk, before any chunk holding data is handed to `decode`.
     let format = UsageLogFormat.litellm
     private var records: CSVRecords
     private let file: String
@@ -8,7 +14,6 @@ final class LiteLLMCSVReader: UsageLogReader {
     private let mapping: FieldMapping
     private var header: CSVHeader?
     private var columns = Columns()
-    private let scratch = ScratchBuffer()
     private var done = false
 
     /// Where the columns the importer reads are.
@@ -58,22 +63,26 @@ final class LiteLLMCSVReader: UsageLogReader {
     }
 
     func next() throws(UsageLogError) -> RecordBatch? {
+        guard let chunk = try nextChunk() else { return nil }
+        return decode(chunk)
+    }
+
+    func nextChunk() throws(UsageLogError) -> LogChunk? {
         guard !done else { return nil }
-        var batch = RecordBatch()
-        batch.records.reserveCapacity(batchSize)
+        var chunk = LogChunk()
         var failure: UsageLogError?
-        while batch.entryCount < batchSize, failure == nil {
+        while chunk.csvRecords.count + chunk.problems.count < batchSize, failure == nil {
             let more = try records.next({ record in
                 if header == nil {
                     failure = readHeader(record)
                 } else {
-                    decode(record, into: &batch)
+                    chunk.append(record)
                 }
             }, malformed: { line, message in
                 if header == nil, failure == nil {
                     failure = UsageLogError("line \(line): the CSV header cannot be read: \(message)", file: file)
                 } else {
-                    batch.addMalformed(file, line, message)
+                    chunk.problems.append(MalformedRecord(location: RecordLocation(file: file, line: line), message: message))
                 }
             })
             if !more {
@@ -82,7 +91,17 @@ final class LiteLLMCSVReader: UsageLogReader {
             }
         }
         if let failure { throw failure }
-        return batch.isEmpty && done ? nil : batch
+        return chunk.csvRecords.isEmpty && chunk.problems.isEmpty && done ? nil : chunk
+    }
+
+    func decode(_ chunk: LogChunk) -> RecordBatch {
+        var batch = RecordBatch()
+        batch.records.reserveCapacity(chunk.csvRecords.count)
+        batch.malformed = chunk.problems
+        let scratch = ScratchBuffer()
+        chunk.forEachCSVRecord { record in decode(record, scratch: scratch, into: &batch) }
+        if !chunk.problems.isEmpty { batch.malformed.sort { $0.location < $1.location } }
+        return batch
     }
 
     private func readHeader(_ record: CSVRecord) -> UsageLogError? {
@@ -98,7 +117,7 @@ final class LiteLLMCSVReader: UsageLogReader {
         return nil
     }
 
-    private func decode(_ record: CSVRecord, into batch: inout RecordBatch) {
+    private func decode(_ record: CSVRecord, scratch: ScratchBuffer, into batch: inout RecordBatch) {
         let location = RecordLocation(file: file, line: record.line)
         guard let header, record.count == header.names.count else {
             batch.malformed.append(MalformedRecord(location: location, message:
@@ -106,18 +125,18 @@ final class LiteLLMCSVReader: UsageLogReader {
             return
         }
         batch.add(location, skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
-            guard var request = try LiteLLMMapping.request(try entry(record)) else { return nil }
+            guard var request = try LiteLLMMapping.request(try entry(record, scratch: scratch)) else { return nil }
             if !mapping.rules.isEmpty {
                 let tags = request.tags.dictionary
                 try mapping.apply(to: &request) { path throws(RecordProblem) in
-                    try value(path, record, header, tags)
+                    try value(path, record, header, tags, scratch: scratch)
                 }
             }
             return request
         }
     }
 
-    private func entry(_ record: CSVRecord) throws(RecordProblem) -> LiteLLMEntry {
+    private func entry(_ record: CSVRecord, scratch: ScratchBuffer) throws(RecordProblem) -> LiteLLMEntry {
         var entry = LiteLLMEntry()
         let columns = self.columns
         func name(_ column: Int?, _ field: String) throws(RecordProblem) -> String? {
@@ -190,7 +209,8 @@ final class LiteLLMCSVReader: UsageLogReader {
     }
 
     /// The value at a `--map` path: a column, a key inside a JSON column (`metadata.KEY`), or a request tag (`tags.KEY`).
-    private func value(_ path: FieldPath, _ record: CSVRecord, _ header: CSVHeader, _ tags: [String: String]) throws(RecordProblem) -> String? {
+    private func value(_ path: FieldPath, _ record: CSVRecord, _ header: CSVHeader, _ tags: [String: String],
+                       scratch: ScratchBuffer) throws(RecordProblem) -> String? {
         let parts = path.components
         if parts.count == 2, parts[0] == "tags", header.index("tags") == nil { return tags[parts[1]] }
         guard let column = header.index(parts[0]) else { return nil }
