@@ -2,6 +2,23 @@
 /// policy's catalog (tiers of models, providers, the hour and weekday ranges).
 struct ConditionAnalysis {
     let policy: PolicySet
+    /// Each model's tier and provider, by canonical name.
+    private let catalog: [String: (tier: String, provider: String)]
+    /// Canonical model names by alias.
+    private let aliases: [String: String]
+
+    /// Prepares the analysis of a policy's conditions (build it once per policy).
+    init(policy: PolicySet) {
+        self.policy = policy
+        var catalog: [String: (tier: String, provider: String)] = [:]
+        var aliases: [String: String] = [:]
+        for model in policy.models {
+            catalog[model.name] = (model.tier.value, model.provider)
+            for alias in model.aliases where aliases[alias.value] == nil { aliases[alias.value] = model.name }
+        }
+        self.catalog = catalog
+        self.aliases = aliases
+    }
 
     /// Why the condition can never hold, or nil when it can (or we cannot tell).
     func contradiction(in condition: Condition) -> String? {
@@ -20,8 +37,8 @@ struct ConditionAnalysis {
         }
         // Cross-attribute: the models named must have a tier and provider named.
         if let models = modelSet {
-            let candidates = policy.models.filter { models.contains($0.name) }
-            if let tiers = tierSet, !candidates.isEmpty, !candidates.contains(where: { tiers.contains($0.tier.value) }) {
+            let candidates = models.compactMap { catalog[$0] }
+            if let tiers = tierSet, !candidates.isEmpty, !candidates.contains(where: { tiers.contains($0.tier) }) {
                 return "no model it names (\(models.sorted().joined(separator: ", "))) has a tier in \(tiers.sorted().joined(separator: ", "))"
             }
             if let providers = providerSet, !candidates.isEmpty, !candidates.contains(where: { providers.contains($0.provider) }) {
@@ -32,8 +49,7 @@ struct ConditionAnalysis {
     }
 
     private func canonicalModel(_ name: String) -> String {
-        if policy.models.contains(where: { $0.name == name }) { return name }
-        return policy.models.first { $0.aliases.contains { $0.value == name } }?.name ?? name
+        catalog[name] != nil ? name : aliases[name] ?? name
     }
 
     /// The values a text clause allows, when it pins them to a finite set.

@@ -11,6 +11,7 @@ struct PolicyValidator {
     private var suggestions = SuggestionBudget()
 
     private let tiers: [String]
+    private let analysis: ConditionAnalysis
     private let modelNames: Set<String>
     private let aliases: [String: String]
     private let environments: Set<String>
@@ -24,6 +25,7 @@ struct PolicyValidator {
         self.policy = policy
         self.options = options
         tiers = policy.settings.tiers.map(\.value)
+        analysis = ConditionAnalysis(policy: policy)
         modelNames = Set(policy.models.map(\.name))
         var aliases: [String: String] = [:]
         for model in policy.models {
@@ -267,7 +269,7 @@ struct PolicyValidator {
                 }
             }
         }
-        if counts, let reason = ConditionAnalysis(policy: policy).contradiction(in: condition) {
+        if counts, let reason = analysis.contradiction(in: condition) {
             report(.unmatchableCondition, "\(owner) can never match: \(reason)", at: condition.location)
         }
     }
@@ -362,7 +364,7 @@ struct PolicyValidator {
         for model in policy.models where model.price == nil {
             let applying = usdBudgets.filter { budget in
                 guard let when = budget.when else { return true }
-                return ConditionAnalysis(policy: policy).mayMatch(when, model: model)
+                return analysis.mayMatch(when, model: model)
             }
             guard !applying.isEmpty else { continue }
             let names = applying.prefix(3).map(\.id).joined(separator: ", ") + (applying.count > 3 ? ", …" : "")
