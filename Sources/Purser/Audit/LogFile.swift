@@ -86,40 +86,6 @@ public final class LogFile {
     /// Whether the end of the file was reached.
     public var isAtEnd: Bool { reachedEnd && buffered.isEmpty }
 
-    /// Appends up to `count` bytes to `buffer` (reading straight into it); returns how many.
-    public func read(appendingTo buffer: inout [UInt8], count: Int) throws(UsageLogError) -> Int {
-        if !buffered.isEmpty {
-            let taken = buffered.count
-            buffer.append(contentsOf: buffered)
-            buffered = []
-            return taken
-        }
-        guard !reachedEnd else { return 0 }
-        let start = buffer.count
-        buffer.reserveCapacity(start + count)
-        var filled = 0
-        var failure: Int32 = 0
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        buffer.withUnsafeMutableBytes { raw in
-            while filled < count {
-                let got = Glibc.read(fd, raw.baseAddress.map { $0 + start + filled }, count - filled)
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                if got == 0 {
-                    reachedEnd = true
-                    return
-                }
-                filled += got
-            }
-        }
-        buffer.removeLast(count - filled)
-        if failure != 0 { throw UsageLogError(String(cString: strerror(failure)), file: path) }
-        return filled
-    }
-
     private func readRaw(_ count: Int) throws(UsageLogError) -> [UInt8] {
         guard !reachedEnd else { return [] }
         var result = [UInt8](repeating: 0, count: count)
@@ -240,7 +206,7 @@ public struct LineChunks {
             data.removeLast(position)
         }
         position = 0
-        let got = try file.read(appendingTo: &data, count: 4 << 20)
+        let got = try file.read(appendingTo: &data, upTo: 4 << 20)
         if got == 0 || file.isAtEnd { atEnd = true }
     }
 }

@@ -16,6 +16,14 @@ protocol ChunkedLogReader: UsageLogReader, Sendable {
     func decode(_ chunk: LogChunk) -> RecordBatch
 }
 
+extension ChunkedLogReader {
+    /// The next chunk, decoded on the calling thread.
+    func next() throws(UsageLogError) -> RecordBatch? {
+        guard let chunk = try nextChunk() else { return nil }
+        return decode(chunk)
+    }
+}
+
 /// Reads one log with every core and hands its batches over in file order.
 ///
 /// Jobs on the global dispatch pool each take the next part of the log in

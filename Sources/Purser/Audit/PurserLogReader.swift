@@ -21,11 +21,6 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         self.mapping = options.mapping
     }
 
-    func next() throws(UsageLogError) -> RecordBatch? {
-        guard let chunk = try nextChunk() else { return nil }
-        return decode(chunk)
-    }
-
     func nextChunk() throws(UsageLogError) -> LogChunk? {
         guard !done else { return nil }
         guard let chunk = try lines.nextChunk(maxLines: batchSize) else {

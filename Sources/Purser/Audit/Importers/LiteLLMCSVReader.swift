@@ -62,11 +62,6 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
         self.mapping = options.mapping
     }
 
-    func next() throws(UsageLogError) -> RecordBatch? {
-        guard let chunk = try nextChunk() else { return nil }
-        return decode(chunk)
-    }
-
     func nextChunk() throws(UsageLogError) -> LogChunk? {
         guard !done else { return nil }
         var chunk = LogChunk()
