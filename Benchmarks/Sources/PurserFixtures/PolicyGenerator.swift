@@ -1,22 +1,5 @@
 import Purser
 
-/// A deterministic random number generator (SplitMix64), so fixtures are the same on every machine.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) {
-        state = seed
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Generates large, valid policy sets for benchmarks.
 public struct PolicyGenerator: Sendable {
     public var models = 60
@@ -142,27 +125,7 @@ public struct PolicyGenerator: Sendable {
     /// One request as a JSON line (SPEC §5).
     public static func jsonLine(_ request: Request) -> String {
         var json = JSONWriter()
-        json.object { json in
-            json.field("id", request.id)
-            if let timestamp = request.timestamp { json.field("timestamp", timestamp.description) }
-            json.field("team", request.team)
-            json.field("environment", request.environment)
-            json.field("model", request.model)
-            if let region = request.region { json.field("region", region) }
-            if let user = request.user { json.field("user", user) }
-            if !request.tags.isEmpty {
-                json.field("tags", object: { json in
-                    for (key, value) in request.tags.sorted(by: { $0.key < $1.key }) {
-                        json.key(dynamic: key)
-                        json.string(value)
-                    }
-                })
-            }
-            json.field("usage", object: { json in
-                json.field("input_tokens", request.usage.inputTokens)
-                json.field("output_tokens", request.usage.outputTokens)
-            })
-        }
+        RequestEncoder.encode(request, into: &json)
         return json.text
     }
 }

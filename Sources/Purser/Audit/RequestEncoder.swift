@@ -12,7 +12,7 @@ public enum RequestEncoder {
             if let user = request.user { json.field("user", user) }
             if !request.tags.isEmpty {
                 json.field("tags", object: { json in
-                    for (key, value) in request.tags.sorted(by: { $0.key < $1.key }) {
+                    for (key, value) in request.tags {
                         json.key(dynamic: key)
                         json.string(value)
                     }

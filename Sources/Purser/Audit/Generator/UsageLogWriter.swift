@@ -162,7 +162,7 @@ public enum UsageLogWriter {
     static func litellmTags(_ request: Request) -> [String] {
         var tags = ["env:" + (request.environment ?? "unknown")]
         if let region = request.region { tags.append("region:" + region) }
-        for (key, value) in request.tags.sorted(by: { $0.key < $1.key }) { tags.append(key + ":" + value) }
+        for (key, value) in request.tags { tags.append(key + ":" + value) }
         return tags
     }
 
@@ -226,7 +226,7 @@ public enum UsageLogWriter {
             json.field("team", request.team)
             json.field("environment", request.environment)
             json.field("user", request.user)
-            for (key, value) in request.tags.sorted(by: { $0.key < $1.key }) {
+            for (key, value) in request.tags {
                 json.key(dynamic: key)
                 json.string(value)
             }
