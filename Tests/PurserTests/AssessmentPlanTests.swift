@@ -104,6 +104,39 @@ struct AssessmentPlanTests {
         try Self.expectPlansMatch(policy, seeds: [7, 8], count: 4000)
     }
 
+    /// The policy-wide condition table (what the evaluator's loops test) agrees with every
+    /// rule's, budget's and exception's own compiled condition, test by test.
+    @Test func conditionTableAgreesWithEachCondition() throws {
+        let loaded = load(Self.scopes)
+        let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")
+        let policy = try CompiledPolicy(policySet)
+        let evaluator = Evaluator(policy: policy)
+        var pairs: [(Int32, CompiledCondition)] = []
+        for (head, rule) in zip(policy.ruleHeads, policy.rules) {
+            if let when = rule.when { pairs.append((head.when, when)) } else { #expect(head.when == -1) }
+            if let unless = rule.unless { pairs.append((head.unless, unless)) } else { #expect(head.unless == -1) }
+        }
+        for (head, budget) in zip(policy.budgetHeads, policy.budgets) {
+            if let when = budget.when { pairs.append((head.when, when)) } else { #expect(head.when == -1) }
+        }
+        for (head, exception) in zip(policy.exceptionHeads, policy.exceptions) {
+            if let when = exception.when { pairs.append((head.when, when)) } else { #expect(head.when == -1) }
+        }
+        #expect(pairs.count == policy.conditions.count && pairs.count >= 8)
+        var outcomes = Set<Bool>()
+        for request in Self.records(policySet, seed: 5, count: 3000) {
+            let resolved = evaluator.resolve(request, now: Timestamp(seconds: 1_793_509_200))
+            let candidate = evaluator.original(resolved)
+            let input = evaluator.conditionInput(resolved, candidate, cost: request.cost)
+            for (number, condition) in pairs {
+                let alone = condition.matches(input)
+                #expect(policy.conditions.matches(number, input) == alone, "condition \(number) for \(request)")
+                outcomes.insert(alone)
+            }
+        }
+        #expect(outcomes == [true, false])
+    }
+
     @Test func auditsAreIdenticalWithAndWithoutPlans() throws {
         let loaded = load(Self.scopes)
         let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")

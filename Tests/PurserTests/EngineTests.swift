@@ -53,6 +53,47 @@ struct EngineTests {
         #expect(expired.summary == ["environment-model:rerouted"])
     }
 
+    /// Exceptions name rules, budgets and built-in checks; an id named by several
+    /// exceptions is waived by the first that is unexpired and whose `when` holds.
+    @Test func exceptionsWaiveRulesBudgetsAndChecksByID() throws {
+        let yaml = """
+            version: 1
+            models:
+              big: {provider: acme, tier: frontier, price: {input: 10, output: 30}}
+            environments:
+              production: {}
+              qa: {tiers: [small]}
+            teams:
+              payments: {}
+              search: {}
+            budgets:
+              - {id: tiny, scope: team, period: day, limit: 0.01}
+            rules:
+              - {id: long-prompts, when: {input_tokens: {gt: 5000}}, message: long prompt}
+            exceptions:
+              - {id: LAUNCH, waives: [long-prompts, tiny], when: {team: payments}, expires: 2026-11-30, reason: launch week}
+              - {id: SEARCH, waives: [long-prompts, tiny, environment-model], when: {team: search}, expires: 2026-12-31, reason: search}
+            """
+        let policy = try #require(PolicySet.load(yaml: yaml, file: "waivers.yaml").policy)
+        let enforcer = try Enforcer(policy: policy, clock: ManualClock(EngineFixture.monday))
+        func request(team: String, environment: String = "production", at time: Timestamp? = nil) -> Request {
+            Request(id: "r", timestamp: time, team: team, environment: environment, model: "big",
+                    usage: Usage(inputTokens: 6000, outputTokens: 1000))
+        }
+        let search = enforcer.evaluate(request(team: "search"))
+        #expect(search.decision == .allow)
+        #expect(search.summary == ["long-prompts:waived", "tiny:waived"])
+        #expect(search.violations.allSatisfy { $0.waivedBy == "SEARCH" })
+        let qa = enforcer.evaluate(request(team: "search", environment: "qa"))
+        #expect(qa.decision == .allow && qa.summary.first == "environment-model:waived")
+        let launch = enforcer.evaluate(request(team: "payments"))
+        #expect(launch.decision == .allow && launch.violations.map(\.waivedBy) == ["LAUNCH", "LAUNCH"])
+        // 2026-12-01T12:00:00Z: LAUNCH has expired and SEARCH's condition does not hold.
+        let later = enforcer.evaluate(request(team: "payments", at: Timestamp(seconds: 1_796_126_400)))
+        #expect(later.decision == .deny)
+        #expect(later.summary == ["long-prompts:deny", "tiny:deny"])
+    }
+
     @Test func aliasesResolveToTheCanonicalModel() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(team: "selfhost", environment: "dev", model: "mini-2025"))

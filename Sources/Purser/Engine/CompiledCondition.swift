@@ -42,29 +42,93 @@ final class CompiledCondition: Sendable {
         let high: Int64
     }
 
-    let tests: [Test]
-    let idSets: [IDSet]
-    let textSets: [NameTable]
-    let numberSets: [NumberSet]
-    let patterns: [String]
-    let tagKeys: [String]
+    /// The tests and their side tables (a table of this one condition).
+    let table: ConditionTable
+    /// The tests, in order.
+    var tests: [Test] { table.tests }
     /// For indexing: an id attribute this condition pins to a finite set of ids (positive equality only).
     let pinnedAttribute: IDAttribute?
     let pinnedIDs: [Int32]
 
     var pinned: (attribute: IDAttribute, ids: [Int32])? { pinnedAttribute.map { ($0, pinnedIDs) } }
 
-    init(tests: [Test], idSets: [IDSet], textSets: [NameTable], numberSets: [NumberSet], patterns: [String],
-         tagKeys: [String], pinned: (attribute: IDAttribute, ids: [Int32])?)
-    {
-        self.tests = tests
-        self.idSets = idSets
-        self.textSets = textSets
-        self.numberSets = numberSets
-        self.patterns = patterns
-        self.tagKeys = tagKeys
+    init(table: ConditionTable, pinned: (attribute: IDAttribute, ids: [Int32])?) {
+        self.table = table
         self.pinnedAttribute = pinned?.attribute
         self.pinnedIDs = pinned?.ids ?? []
+    }
+}
+
+/// Conditions as trivial tests over side tables, many conditions in one value.
+///
+/// A compiled policy keeps every condition of its rules, budgets and
+/// exceptions in one table and refers to them by number, so the evaluator's
+/// hot loops test conditions without touching a reference (no reference
+/// counting per rule).
+struct ConditionTable: Sendable {
+    /// Every test, condition after condition.
+    private(set) var tests: [CompiledCondition.Test] = []
+    /// Condition `c` is `tests[bounds[c] ..< bounds[c + 1]]`.
+    private(set) var bounds: [Int32] = [0]
+    private(set) var idSets: [IDSet] = []
+    private(set) var textSets: [NameTable] = []
+    private(set) var numberSets: [NumberSet] = []
+    private(set) var patterns: [String] = []
+    private(set) var tagKeys: [String] = []
+
+    /// The number of conditions.
+    var count: Int { bounds.count - 1 }
+
+    /// A table without conditions.
+    init() {}
+
+    /// A table of one condition without tests yet (for the builder).
+    fileprivate init(building: Void) {
+        bounds = [0, 0]
+    }
+
+    /// Appends the conditions of another table, returning the number its first condition gets here.
+    @discardableResult
+    mutating func append(_ other: ConditionTable) -> Int32 {
+        let first = Int32(count)
+        let (ids, texts, numbers, patternBase, tagBase) = (Int32(idSets.count), Int32(textSets.count), Int32(numberSets.count),
+                                                           Int32(patterns.count), Int32(tagKeys.count))
+        for test in other.tests {
+            let table: Int32
+            switch test.kind {
+            case .id: table = test.table + ids
+            case .text: table = test.table + texts
+            case .numbers: table = test.table + numbers
+            case .textGlob, .range, .exists: table = test.table  // unused, or the kind of `exists`
+            }
+            tests.append(CompiledCondition.Test(
+                kind: test.kind, attribute: test.attribute, negate: test.negate, flag: test.flag, table: table,
+                pattern: test.pattern >= 0 ? test.pattern + patternBase : -1, tag: test.tag >= 0 ? test.tag + tagBase : -1,
+                low: test.low, high: test.high))
+        }
+        for offset in 1..<other.bounds.count { bounds.append(Int32(tests.count) - Int32(other.tests.count) + other.bounds[offset]) }
+        idSets += other.idSets
+        textSets += other.textSets
+        numberSets += other.numberSets
+        patterns += other.patterns
+        tagKeys += other.tagKeys
+        return first
+    }
+
+    /// Appends one condition's test (for the builder).
+    fileprivate mutating func add(_ test: CompiledCondition.Test) {
+        tests.append(test)
+        bounds[bounds.count - 1] = Int32(tests.count)
+    }
+
+    fileprivate mutating func addIDSet(_ set: IDSet) -> Int32 { idSets.append(set); return Int32(idSets.count - 1) }
+    fileprivate mutating func addTextSet(_ set: NameTable) -> Int32 { textSets.append(set); return Int32(textSets.count - 1) }
+    fileprivate mutating func addNumberSet(_ set: NumberSet) -> Int32 { numberSets.append(set); return Int32(numberSets.count - 1) }
+    fileprivate mutating func addPattern(_ text: String) -> Int32 { patterns.append(text); return Int32(patterns.count - 1) }
+    fileprivate mutating func addTagKey(_ key: String) -> Int32 {
+        if let index = tagKeys.firstIndex(of: key) { return Int32(index) }
+        tagKeys.append(key)
+        return Int32(tagKeys.count - 1)
     }
 }
 
@@ -145,18 +209,28 @@ struct ConditionInput {
 extension CompiledCondition {
     /// Whether every test holds.
     @inline(__always)
-    func matches(_ input: ConditionInput) -> Bool {
-        for index in tests.indices where !holds(tests[index], input) { return false }
-        return true
-    }
+    func matches(_ input: ConditionInput) -> Bool { table.matches(0, input) }
 
     /// Whether test `index` holds (for plan keys, which record each test's outcome).
     @inline(__always)
-    func holds(test index: Int, _ input: ConditionInput) -> Bool {
-        holds(tests[index], input)
+    func holds(test index: Int, _ input: ConditionInput) -> Bool { table.holds(tests: index, input) }
+}
+
+extension ConditionTable {
+    /// Whether every test of condition `condition` holds.
+    @inline(__always)
+    func matches(_ condition: Int32, _ input: ConditionInput) -> Bool {
+        let c = Int(condition)
+        for index in Int(bounds[c])..<Int(bounds[c + 1]) where !holds(tests: index, input) { return false }
+        return true
     }
 
-    private func holds(_ test: Test, _ input: ConditionInput) -> Bool {
+    /// Whether `tests[index]` holds.
+    func holds(tests index: Int, _ input: ConditionInput) -> Bool {
+        typealias IDAttribute = CompiledCondition.IDAttribute
+        typealias TextAttribute = CompiledCondition.TextAttribute
+        typealias NumberAttribute = CompiledCondition.NumberAttribute
+        let test = tests[index]
         switch test.kind {
         case .id:
             guard let attribute = IDAttribute(rawValue: test.attribute) else { return false }
@@ -195,12 +269,7 @@ extension CompiledCondition {
 
 /// Builds a ``CompiledCondition``'s tests and side tables.
 struct ConditionBuilder {
-    var tests: [CompiledCondition.Test] = []
-    var idSets: [IDSet] = []
-    var textSets: [NameTable] = []
-    var numberSets: [NumberSet] = []
-    var patterns: [String] = []
-    var tagKeys: [String] = []
+    private var table = ConditionTable(building: ())
 
     private func test(_ kind: CompiledCondition.Test.Kind, _ attribute: UInt8, negate: Bool = false, flag: Bool = false,
                       table: Int32 = -1, pattern: Int32 = -1, tag: Int32 = -1, low: Int64 = 0, high: Int64 = 0) -> CompiledCondition.Test
@@ -209,59 +278,51 @@ struct ConditionBuilder {
                                tag: tag, low: low, high: high)
     }
 
-    private mutating func pattern(_ text: String) -> Int32 {
-        patterns.append(text)
-        return Int32(patterns.count - 1)
-    }
-
     private mutating func tag(_ key: String?) -> Int32 {
-        guard let key else { return -1 }
-        if let index = tagKeys.firstIndex(of: key) { return Int32(index) }
-        tagKeys.append(key)
-        return Int32(tagKeys.count - 1)
+        key.map { table.addTagKey($0) } ?? -1
     }
 
     mutating func ids(_ attribute: CompiledCondition.IDAttribute, _ set: IDSet, negate: Bool, glob: String?) {
-        idSets.append(set)
-        tests.append(test(.id, attribute.rawValue, negate: negate, table: Int32(idSets.count - 1), pattern: glob.map { pattern($0) } ?? -1))
+        let index = table.addIDSet(set)
+        let pattern = glob.map { table.addPattern($0) } ?? -1
+        table.add(test(.id, attribute.rawValue, negate: negate, table: index, pattern: pattern))
     }
 
     mutating func texts(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ values: Set<String>, negate: Bool) {
-        textSets.append(NameTable(values.sorted()))
+        let index = table.addTextSet(NameTable(values.sorted()))
         let tagIndex = tag(key)
-        tests.append(test(.text, attribute.rawValue, negate: negate, table: Int32(textSets.count - 1), tag: tagIndex))
+        table.add(test(.text, attribute.rawValue, negate: negate, table: index, tag: tagIndex))
     }
 
     mutating func glob(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ text: String) {
-        let index = pattern(text)
+        let index = table.addPattern(text)
         let tagIndex = tag(key)
-        tests.append(test(.textGlob, attribute.rawValue, pattern: index, tag: tagIndex))
+        table.add(test(.textGlob, attribute.rawValue, pattern: index, tag: tagIndex))
     }
 
     mutating func range(_ attribute: CompiledCondition.NumberAttribute, _ low: Int64, _ high: Int64) {
-        tests.append(test(.range, attribute.rawValue, low: low, high: high))
+        table.add(test(.range, attribute.rawValue, low: low, high: high))
     }
 
     mutating func numbers(_ attribute: CompiledCondition.NumberAttribute, _ values: Set<Int64>, negate: Bool) {
-        numberSets.append(NumberSet(values))
-        tests.append(test(.numbers, attribute.rawValue, negate: negate, table: Int32(numberSets.count - 1)))
+        let index = table.addNumberSet(NumberSet(values))
+        table.add(test(.numbers, attribute.rawValue, negate: negate, table: index))
     }
 
     mutating func exists(text attribute: CompiledCondition.TextAttribute, tag key: String?, _ expected: Bool) {
         let tagIndex = tag(key)
-        tests.append(test(.exists, attribute.rawValue, flag: expected, table: 0, tag: tagIndex))
+        table.add(test(.exists, attribute.rawValue, flag: expected, table: 0, tag: tagIndex))
     }
 
     mutating func exists(id attribute: CompiledCondition.IDAttribute, _ expected: Bool) {
-        tests.append(test(.exists, attribute.rawValue, flag: expected, table: 1))
+        table.add(test(.exists, attribute.rawValue, flag: expected, table: 1))
     }
 
     mutating func always(_ expected: Bool) {
-        tests.append(test(.exists, 0, flag: expected, table: 2))
+        table.add(test(.exists, 0, flag: expected, table: 2))
     }
 
     func build(pinned: (attribute: CompiledCondition.IDAttribute, ids: [Int32])?) -> CompiledCondition {
-        CompiledCondition(tests: tests, idSets: idSets, textSets: textSets, numberSets: numberSets, patterns: patterns,
-                          tagKeys: tagKeys, pinned: pinned)
+        CompiledCondition(table: table, pinned: pinned)
     }
 }

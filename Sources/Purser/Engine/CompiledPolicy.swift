@@ -52,8 +52,16 @@ public final class CompiledPolicy: Sendable {
     /// Whether any USD budget exists (for `unpriced-model`).
     let hasUSDBudgets: Bool
     let exceptions: [CompiledException]
-    /// Exceptions by the id they waive.
-    let exceptionsByTarget: [String: [Int32]]
+    /// Every condition of the rules, budgets and exceptions; the heads refer to them by number.
+    let conditions: ConditionTable
+    /// What the evaluator's loops read of each rule, budget and exception (plain values, same order).
+    let ruleHeads: [RuleHead]
+    let budgetHeads: [BudgetHead]
+    let exceptionHeads: [ExceptionHead]
+    /// Exception indices, by what they waive: a ``Waivers`` range selects the exceptions naming one id.
+    let waiverItems: [Int32]
+    /// The exceptions waiving each built-in check, by ``BuiltinCheck/ordinal``.
+    let checkWaivers: [Waivers]
     /// The condition tests that, with the name ids, decide an assessment (nil: too many to plan by).
     let planTests: PlanTests?
     /// Whether any condition uses `hour` or `weekday` (else local time is not computed).
@@ -149,10 +157,8 @@ public final class CompiledPolicy: Sendable {
         let rules = policy.rules.map { rule in
             CompiledRule(definition: rule, when: rule.when.map(compiler.compile), unless: rule.unless.map(compiler.compile))
         }
-        let waived = Set(policy.exceptions.flatMap { $0.waives.map(\.value) })
         let budgets = policy.budgets.map { budget in
-            CompiledBudget(definition: budget, when: budget.when.map(compiler.compile), team: budget.team.flatMap { teamLookup[$0] },
-                           waivable: waived.contains(budget.id))
+            CompiledBudget(definition: budget, when: budget.when.map(compiler.compile), team: budget.team.flatMap { teamLookup[$0] })
         }
         self.rules = rules
         self.budgets = budgets
@@ -179,10 +185,27 @@ public final class CompiledPolicy: Sendable {
         for (index, exception) in policy.exceptions.enumerated() {
             for target in exception.waives { byTarget[target.value, default: []].append(Int32(index)) }
         }
-        exceptionsByTarget = byTarget
+        var waiverItems: [Int32] = []
+        let waivers = { (id: String) -> Waivers in
+            guard let list = byTarget[id] else { return 0..<0 }
+            let start = Int32(waiverItems.count)
+            waiverItems += list
+            return start..<Int32(waiverItems.count)
+        }
+        var conditions = ConditionTable()
+        let number = { (condition: CompiledCondition?) -> Int32 in condition.map { conditions.append($0.table) } ?? -1 }
+        ruleHeads = rules.map { rule in RuleHead(when: number(rule.when), unless: number(rule.unless), waivers: waivers(rule.id)) }
+        budgetHeads = budgets.map { budget in
+            BudgetHead(team: budget.team ?? BudgetHead.anyTeam, when: number(budget.when), deny: budget.onExceed == .deny,
+                       waivers: waivers(budget.id))
+        }
+        exceptionHeads = exceptions.map { ExceptionHead(when: number($0.when), expiresAt: $0.expiresAt) }
+        checkWaivers = BuiltinCheck.allCases.map { waivers($0.rawValue) }
+        self.conditions = conditions
+        self.waiverItems = waiverItems
         planTests = PlanTests(rules: rules, budgets: budgets, exceptions: exceptions)
-        let conditions = policy.rules.flatMap { [$0.when, $0.unless] } + policy.budgets.map(\.when) + policy.exceptions.map(\.when)
-        usesLocalTime = conditions.contains { condition in
+        let written: [Condition?] = policy.rules.flatMap { [$0.when, $0.unless] } + policy.budgets.map(\.when) + policy.exceptions.map(\.when)
+        usesLocalTime = written.contains { condition in
             condition?.clauses.contains { $0.attribute == .hour || $0.attribute == .weekday } ?? false
         }
     }
@@ -385,10 +408,8 @@ final class CompiledBudget: Sendable {
     let when: CompiledCondition?
     /// For team shorthand: the only team whose requests count.
     let team: Int32?
-    /// Whether any exception names this budget (else the waiver lookup is skipped).
-    let waivable: Bool
 
-    init(definition: BudgetDefinition, when: CompiledCondition?, team: Int32?, waivable: Bool) {
+    init(definition: BudgetDefinition, when: CompiledCondition?, team: Int32?) {
         self.id = definition.id
         self.idHash = definition.id.hashValue
         self.scope = definition.scope
@@ -402,7 +423,6 @@ final class CompiledBudget: Sendable {
         self.location = definition.location
         self.when = when
         self.team = team
-        self.waivable = waivable
     }
 
     /// The caps for a scope key, honouring overrides.
@@ -410,6 +430,37 @@ final class CompiledBudget: Sendable {
     func limits(forKey key: String) -> BudgetLimits {
         overrideLimits.isEmpty ? limits : overrideKeys[key].map { overrideLimits[Int($0)] } ?? limits
     }
+}
+
+/// The exceptions that name one id: a range of ``CompiledPolicy/waiverItems``.
+typealias Waivers = Range<Int32>
+
+/// What the evaluator reads of a rule on every request (plain values: no reference counting).
+struct RuleHead: Sendable {
+    /// Condition numbers in ``CompiledPolicy/conditions``, or -1.
+    let when: Int32
+    let unless: Int32
+    let waivers: Waivers
+}
+
+/// What the evaluator reads of a budget on every request.
+struct BudgetHead: Sendable {
+    /// For team shorthand: the only team whose requests count, else `anyTeam`.
+    let team: Int32
+    /// A condition number in ``CompiledPolicy/conditions``, or -1.
+    let when: Int32
+    /// Whether going over denies.
+    let deny: Bool
+    let waivers: Waivers
+
+    static let anyTeam: Int32 = -2
+}
+
+/// What the evaluator reads of an exception.
+struct ExceptionHead: Sendable {
+    /// A condition number in ``CompiledPolicy/conditions``, or -1.
+    let when: Int32
+    let expiresAt: Timestamp
 }
 
 final class CompiledException: Sendable {
@@ -429,44 +480,52 @@ final class CompiledException: Sendable {
 /// Buckets of definitions (rules or budgets) by the team, model or
 /// environment their condition pins, plus those pinned to nothing. A request
 /// looks at four short lists instead of every definition.
+///
+/// Every list lives in one flat array of indices (`items`); a team, model or
+/// environment has a range into it, so walking a bucket copies no array.
 struct DefinitionIndex: Sendable {
-    let byTeam: [[Int32]]
-    let byModel: [[Int32]]
-    let byEnvironment: [[Int32]]
-    let unpinned: [Int32]
+    /// Definition indices, bucket after bucket: unpinned, then by team, by model, by environment.
+    let items: [Int32]
+    /// `starts[slot] ..< starts[slot + 1]` is the range of `items` of a slot: 0 is the unpinned
+    /// bucket, then one slot per team, per model and per environment.
+    private let starts: [Int32]
+    private let teams: Int
+    private let models: Int
 
     init(pins: [(attribute: CompiledCondition.IDAttribute, ids: [Int32])?], teams: Int, models: Int, environments: Int) {
-        var byTeam = [[Int32]](repeating: [], count: teams)
-        var byModel = [[Int32]](repeating: [], count: models)
-        var byEnvironment = [[Int32]](repeating: [], count: environments)
-        var unpinned: [Int32] = []
+        var buckets = [[Int32]](repeating: [], count: 1 + teams + models + environments)
         for (index, pin) in pins.enumerated() {
             let definition = Int32(index)
             switch pin?.attribute {
-            case .team?: for id in pin?.ids ?? [] { byTeam[Int(id)].append(definition) }
-            case .model?: for id in pin?.ids ?? [] { byModel[Int(id)].append(definition) }
-            case .environment?: for id in pin?.ids ?? [] { byEnvironment[Int(id)].append(definition) }
-            default: unpinned.append(definition)
+            case .team?: for id in pin?.ids ?? [] { buckets[1 + Int(id)].append(definition) }
+            case .model?: for id in pin?.ids ?? [] { buckets[1 + teams + Int(id)].append(definition) }
+            case .environment?: for id in pin?.ids ?? [] { buckets[1 + teams + models + Int(id)].append(definition) }
+            default: buckets[0].append(definition)
             }
         }
-        self.byTeam = byTeam
-        self.byModel = byModel
-        self.byEnvironment = byEnvironment
-        self.unpinned = unpinned
-        maximum = unpinned.count + (byTeam.map(\.count).max() ?? 0) + (byModel.map(\.count).max() ?? 0)
-            + (byEnvironment.map(\.count).max() ?? 0)
+        var starts: [Int32] = [0]
+        for bucket in buckets { starts.append(starts[starts.count - 1] + Int32(bucket.count)) }
+        items = buckets.flatMap { $0 }
+        self.starts = starts
+        self.teams = teams
+        self.models = models
+        let largest = { (range: Range<Int>) in range.map { buckets[$0].count }.max() ?? 0 }
+        maximum = buckets[0].count + largest(1..<1 + teams) + largest(1 + teams..<1 + teams + models)
+            + largest(1 + teams + models..<buckets.count)
     }
 
-    /// The definitions that may apply come from four buckets; `bucket(0…3, …)` returns each
-    /// (each definition is in at most one bucket for a request, so none repeats).
+    /// The definitions that may apply come from four buckets; `bucket(0…3, …)` returns the
+    /// range of `items` of each (each definition is in at most one bucket for a request, so none repeats).
     @inline(__always)
-    func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> [Int32] {
+    func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Range<Int> {
+        let slot: Int
         switch number {
-        case 0: return unpinned
-        case 1: return team >= 0 ? byTeam[Int(team)] : []
-        case 2: return model >= 0 ? byModel[Int(model)] : []
-        default: return environment >= 0 ? byEnvironment[Int(environment)] : []
+        case 0: slot = 0
+        case 1: guard team >= 0 else { return 0..<0 }; slot = 1 + Int(team)
+        case 2: guard model >= 0 else { return 0..<0 }; slot = 1 + teams + Int(model)
+        default: guard environment >= 0 else { return 0..<0 }; slot = 1 + teams + models + Int(environment)
         }
+        return Int(starts[slot])..<Int(starts[slot + 1])
     }
 
     /// The most definitions a request can see (for reserving capacity).

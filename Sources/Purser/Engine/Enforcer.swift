@@ -157,7 +157,7 @@ public final class Enforcer: Sendable {
             assessment.violations.append(evaluator.finish(
                 Violation(rule: check.rawValue, kind: check.kind, effect: allow ? .warn : .deny, severity: check.severity,
                           message: "the spend ledger is unavailable: \(error.message)", source: nil, waivedBy: nil),
-                input, resolved))
+                waivers: evaluator.policy.checkWaivers[check.ordinal], input, resolved))
             let waived = assessment.violations.last?.effect == .waived
             return .ledgerDown(allow: allow || waived)
         }

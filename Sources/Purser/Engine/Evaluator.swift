@@ -193,7 +193,7 @@ struct Evaluator {
         func add(_ check: BuiltinCheck, _ effect: ViolationEffect, _ message: String, _ source: SourceLocation?) {
             assessment.violations.append(finish(
                 Violation(rule: check.rawValue, kind: check.kind, effect: effect, severity: check.severity,
-                          message: message, source: source, waivedBy: nil), input, resolved))
+                          message: message, source: source, waivedBy: nil), waivers: policy.checkWaivers[check.ordinal], input, resolved))
         }
 
         // Unknown names.
@@ -264,12 +264,13 @@ struct Evaluator {
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: resolved.request.usage.totalTokens, requests: 1)
         assessment.counters.reserveCapacity(policy.budgetIndex.maximum)
         for bucket in 0..<4 {
-            for index in policy.budgetIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
-                let budget = policy.budgets[Int(index)]
-                if let only = budget.team, only != resolved.team { continue }
-                if let when = budget.when, !when.matches(input) { continue }
-                let enforced = budget.onExceed == .deny && !(budget.waivable && waiver(for: budget.id, input, resolved) != nil)
-                guard let usd = appendCounter(budget, resolved, candidate, model, amount: amount, enforced: enforced,
+            for position in policy.budgetIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
+                let index = Int(policy.budgetIndex.items[position])
+                let head = policy.budgetHeads[index]
+                if head.team != BudgetHead.anyTeam, head.team != resolved.team { continue }
+                if head.when >= 0, !policy.conditions.matches(head.when, input) { continue }
+                let enforced = head.deny && waiver(head.waivers, input, resolved) == nil
+                guard let usd = appendCounter(policy.budgets[index], resolved, candidate, model, amount: amount, enforced: enforced,
                                               to: &assessment.counters) else { continue }
                 if usd { needsPrice = true }
             }
@@ -284,13 +285,15 @@ struct Evaluator {
         let firstRule = assessment.violations.count
         var ruleOrder: [Int32] = []
         for bucket in 0..<4 {
-            for index in policy.ruleIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
+            for position in policy.ruleIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
+                let index = policy.ruleIndex.items[position]
+                let head = policy.ruleHeads[Int(index)]
+                if head.when >= 0, !policy.conditions.matches(head.when, input) { continue }
+                if head.unless >= 0, policy.conditions.matches(head.unless, input) { continue }
                 let rule = policy.rules[Int(index)]
-                if let when = rule.when, !when.matches(input) { continue }
-                if let unless = rule.unless, unless.matches(input) { continue }
                 assessment.violations.append(finish(
                     Violation(rule: rule.id, kind: .rule, effect: rule.effect, severity: rule.severity,
-                              message: rule.message, source: rule.location, waivedBy: nil), input, resolved))
+                              message: rule.message, source: rule.location, waivedBy: nil), waivers: head.waivers, input, resolved))
                 ruleOrder.append(index)
             }
         }
@@ -365,21 +368,21 @@ struct Evaluator {
 
     private static let orgHash = "org".hashValue
 
-    /// The first unexpired exception that waives `id` for this request.
-    func waiver(for id: String, _ input: ConditionInput, _ resolved: Resolved) -> CompiledException? {
-        guard let candidates = policy.exceptionsByTarget[id] else { return nil }
-        for index in candidates {
-            let exception = policy.exceptions[Int(index)]
-            guard resolved.timestamp < exception.expiresAt else { continue }
-            if let when = exception.when, !when.matches(input) { continue }
-            return exception
+    /// The first unexpired exception among `waivers` whose condition holds for this request.
+    func waiver(_ waivers: Waivers, _ input: ConditionInput, _ resolved: Resolved) -> CompiledException? {
+        for position in waivers {
+            let index = Int(policy.waiverItems[Int(position)])
+            let head = policy.exceptionHeads[index]
+            guard resolved.timestamp < head.expiresAt else { continue }
+            if head.when >= 0, !policy.conditions.matches(head.when, input) { continue }
+            return policy.exceptions[index]
         }
         return nil
     }
 
-    /// Applies exceptions (step 3) to a new violation.
-    func finish(_ violation: Violation, _ input: ConditionInput, _ resolved: Resolved) -> Violation {
-        guard let exception = waiver(for: violation.rule, input, resolved) else { return violation }
+    /// Applies exceptions (step 3) to a new violation: `waivers` are the exceptions naming its id.
+    func finish(_ violation: Violation, waivers: Waivers, _ input: ConditionInput, _ resolved: Resolved) -> Violation {
+        guard !waivers.isEmpty, let exception = waiver(waivers, input, resolved) else { return violation }
         var waived = violation
         waived.effect = .waived
         waived.waivedBy = exception.id
@@ -402,7 +405,7 @@ struct Evaluator {
         return finish(
             Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
                       message: budgetMessage(entry, state), source: budget.location, waivedBy: nil),
-            input, resolved)
+            waivers: policy.budgetHeads[Int(index)].waivers, input, resolved)
     }
 
     private func budgetMessage(_ entry: CounterReservation, _ state: CounterState) -> String {

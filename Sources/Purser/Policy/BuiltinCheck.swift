@@ -14,6 +14,24 @@ public enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     case unpricedModel = "unpriced-model"
     case ledgerUnavailable = "ledger-unavailable"
 
+    /// The check's position in `allCases` (for tables indexed by check).
+    var ordinal: Int {
+        switch self {
+        case .unknownTeam: return 0
+        case .unknownEnvironment: return 1
+        case .unknownModel: return 2
+        case .environmentModel: return 3
+        case .teamEnvironment: return 4
+        case .teamModel: return 5
+        case .regionNotAllowed: return 6
+        case .modelRegion: return 7
+        case .regionUnavailable: return 8
+        case .maxRequestCost: return 9
+        case .unpricedModel: return 10
+        case .ledgerUnavailable: return 11
+        }
+    }
+
     /// The violation kind of SPEC §4.
     public var kind: ViolationKind {
         switch self {
