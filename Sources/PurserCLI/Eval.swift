@@ -102,11 +102,14 @@ struct Eval: ParsableCommand {
             : DispatchQueue(label: "purser.eval.ledger", qos: .userInitiated)
         let depth = parallel ? max(1, jobs) + 1 : 2
         var inFlight: [DecisionJob] = []
+        // Each chunk's decisions are written into a pooled writer, so its pages stay mapped from chunk to chunk.
+        let writers = WriterPool()
         func drain(keeping: Int) throws {
             while inFlight.count > keeping {
                 let (decisions, partial) = inFlight.removeFirst().wait()
                 counts = counts.adding(partial)
-                try writer.write(decisions)
+                try decisions.writer.withBytes { try writer.write($0) }
+                writers.give(decisions)
             }
         }
         var line = 1
@@ -118,13 +121,12 @@ struct Eval: ParsableCommand {
                 pending = Array(chunk[cut...])
                 let job = DecisionJob()
                 let firstLine = line
+                let json = writers.take()
                 queue.async {
-                    var decisions: [UInt8] = []
-                    decisions.reserveCapacity(cut * 4)
                     let partial = chunk.withUnsafeBufferPointer { buffer in
-                        batch.run(UnsafeBufferPointer(rebasing: buffer[0..<cut]), firstLine: firstLine, into: &decisions)
+                        batch.run(UnsafeBufferPointer(rebasing: buffer[0..<cut]), firstLine: firstLine, into: json.writer)
                     }
-                    job.finish(decisions, partial)
+                    job.finish(json, partial)
                 }
                 inFlight.append(job)
                 line += Self.newlines(in: chunk, upTo: cut)
@@ -211,23 +213,43 @@ extension BatchEvaluator.Counts {
     }
 }
 
+/// A JSON writer handed from the reading thread to a job and back (one owner at a time).
+private struct PooledWriter: @unchecked Sendable {
+    let writer: JSONWriter
+}
+
+/// Writers kept between chunks, so their buffers are not allocated and faulted in again.
+private final class WriterPool {
+    private var free: [PooledWriter] = []
+
+    func take() -> PooledWriter {
+        free.popLast() ?? PooledWriter(writer: JSONWriter(capacity: 1 << 20))
+    }
+
+    func give(_ writer: PooledWriter) {
+        writer.writer.reset()
+        free.append(writer)
+    }
+}
+
 /// The decisions for one chunk of lines, decided on another thread.
 private final class DecisionJob: Sendable {
     private let finished = DispatchSemaphore(value: 0)
-    private let result = Mutex<(decisions: [UInt8], counts: BatchEvaluator.Counts)>(([], BatchEvaluator.Counts()))
+    private let result = Mutex<(decisions: PooledWriter?, counts: BatchEvaluator.Counts)>((nil, BatchEvaluator.Counts()))
 
     /// Hands over the chunk's decisions and counts.
-    func finish(_ decisions: [UInt8], _ counts: BatchEvaluator.Counts) {
+    func finish(_ decisions: PooledWriter, _ counts: BatchEvaluator.Counts) {
         result.withLock { $0 = (decisions, counts) }
         finished.signal()
     }
 
     /// Waits for the chunk to be decided and takes its decisions.
-    func wait() -> (decisions: [UInt8], counts: BatchEvaluator.Counts) {
+    func wait() -> (decisions: PooledWriter, counts: BatchEvaluator.Counts) {
         finished.wait()
         return result.withLock { value in
-            defer { value = ([], BatchEvaluator.Counts()) }
-            return value
+            defer { value = (nil, BatchEvaluator.Counts()) }
+            // finish() always stores a writer before signalling.
+            return (value.decisions ?? PooledWriter(writer: JSONWriter()), value.counts)
         }
     }
 }

@@ -16,19 +16,22 @@ enum Output {
 
     /// Writes every byte to a file descriptor, retrying short writes.
     static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        bytes.withUnsafeBufferPointer { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                guard let base = buffer.baseAddress else { return true }
-                let written = Glibc.write(fd, base + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += written
+        bytes.withUnsafeBufferPointer { writeAll($0, to: fd) }
+    }
+
+    /// Writes every byte of a buffer to a file descriptor, retrying short writes.
+    static func writeAll(_ buffer: UnsafeBufferPointer<UInt8>, to fd: Int32) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            guard let base = buffer.baseAddress else { return true }
+            let written = Glibc.write(fd, base + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
             }
-            return true
+            offset += written
         }
+        return true
     }
 
     /// Writes text to `path`, or to standard output when path is nil or `-`.
@@ -162,6 +165,20 @@ final class OutputWriter {
     func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    /// Writes bytes; a large block goes straight to the file after what is buffered (no copy).
+    func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+        guard bytes.count >= 1 << 16 else {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 20 { try flush() }
+            return
+        }
+        try flush()
+        guard Output.writeAll(bytes, to: fd) else {
+            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
     }
 
     func flush() throws {

@@ -53,8 +53,30 @@ public struct BatchEvaluator: Sendable {
     /// Decides every line of a chunk of complete lines; appends one JSON line per
     /// non-blank input line to `output` (a decision, or an error naming the line).
     public func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, into output: inout [UInt8]) -> Counts {
+        let json = JSONWriter(capacity: 1 << 16)
         var counts = Counts()
-        var json = JSONWriter()
+        run(chunk, firstLine: firstLine, counts: &counts, json: json) { json in
+            if json.count > 1 << 16 {
+                json.withBytes { output.append(contentsOf: $0) }
+                json.reset()
+            }
+        }
+        json.withBytes { output.append(contentsOf: $0) }
+        return counts
+    }
+
+    /// Decides every line of a chunk of complete lines, writing the JSON lines straight
+    /// into `json` (reuse one writer across chunks: its buffer stays allocated).
+    public func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, into json: JSONWriter) -> Counts {
+        var counts = Counts()
+        run(chunk, firstLine: firstLine, counts: &counts, json: json) { _ in }
+        return counts
+    }
+
+    private func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, counts: inout Counts, json: JSONWriter,
+                     afterEach: (JSONWriter) -> Void)
+    {
+        var json = json
         var encoder = DecisionEncoder()
         var parser = RequestParser()
         var start = 0
@@ -65,15 +87,10 @@ public struct BatchEvaluator: Sendable {
             while end < count, chunk[end] != 0x0A { end &+= 1 }
             let slice = UnsafeBufferPointer(rebasing: chunk[start..<end])
             decide(slice, line: line, counts: &counts, json: &json, encoder: &encoder, parser: &parser)
-            if json.count > 1 << 16 {
-                json.withBytes { output.append(contentsOf: $0) }
-                json.reset()
-            }
+            afterEach(json)
             start = end &+ 1
             line &+= 1
         }
-        json.withBytes { output.append(contentsOf: $0) }
-        return counts
     }
 
     /// Decides a chunk on every core: it is split at line boundaries and the parts
