@@ -216,11 +216,11 @@ struct ReplayState {
         recordSlots.removeAll(keepingCapacity: true)
         prepared.replay.withUnsafeBufferPointer { entries in
             for offset in entries.indices {
-                let slot = slotFor(entries[offset].line, prepared, offset)
+                let slot = slotFor(entries[offset], prepared, offset)
                 recordSlots.append(slot)
                 let spent = slots[Int(slot)].spent
                 if !entries[offset].admits(after: spent) {
-                    let entry = prepared.assessment.counters[offset]
+                    let entry = prepared.reservation(offset, evaluator)
                     if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
                         budgetViolations.append(violation)
                     }
@@ -321,19 +321,23 @@ struct ReplayState {
         return teamDays.count - 1
     }
 
-    /// The slot of counter `offset` of a record (its key hashes to `line`), created on first use.
-    private mutating func slotFor(_ line: Int, _ prepared: PreparedEvaluation, _ offset: Int) -> Int32 {
-        let cacheIndex = line & 4095
+    /// The slot of counter `offset` of a record, created on first use.
+    private mutating func slotFor(_ counter: ReplayCounter, _ prepared: PreparedEvaluation, _ offset: Int) -> Int32 {
+        let cacheIndex = counter.line & 4095
         let cached = slotCache[cacheIndex]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].key == prepared.assessment.counters[offset].counter { return cached }
-        let entry = prepared.assessment.counters[offset]
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.budget,
+           slots[Int(cached)].key.window == counter.window, slots[Int(cached)].key.key == counter.key
+        {
+            return cached
+        }
+        let entry = prepared.reservation(offset, evaluator)
         let key = entry.counter
         if let slot = slotIndex[key] {
             slotCache[cacheIndex] = slot
             return slot
         }
         let end = policy.zone.utc(fromLocal: CalendarWindow.localStart(key.window + 1, period: key.period))
-        var slot = Slot(key: key, limits: entry.limits, budget: policy.budgetLookup[key.budget] ?? -1, windowEnd: end)
+        var slot = Slot(key: key, limits: entry.limits, budget: counter.budget, windowEnd: end)
         slot.nextAlert = Self.nextAlert(entry, after: 0)
         let index: Int32
         if let free = freeSlots.popLast() {
@@ -399,7 +403,7 @@ struct ReplayState {
             slots[index].crossedInput = record.pointee.location
         }
         guard entry.hasAlerts, Self.primaryAmount(entry.limits, after) >= slots[index].nextAlert else { return }
-        let reservation = prepared.assessment.counters[offset]
+        let reservation = prepared.reservation(offset, evaluator)
         for threshold in reservation.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
             slots[index].alerted = threshold
             let (unit, used, limit) = Self.primary(entry.limits, after)

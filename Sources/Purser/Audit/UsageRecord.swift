@@ -97,26 +97,26 @@ final class PreparedEvaluation: @unchecked Sendable {
     /// For a record a non-budget violation denies: the reroute candidates,
     /// assessed except for budgets (which the replay checks against its counters).
     let reroutes: [RerouteOption]?
-    /// The counters' numbers, one per `assessment.counters` entry: what the replay
-    /// reads for every record, kept free of references so reading it costs no
-    /// reference counting.
+    /// The counters the record counts against, in assessment order. A planned
+    /// record's `assessment.counters` is empty: the replay rebuilds a counter's
+    /// full reservation (names, alerts) only when it needs one.
     let replay: [ReplayCounter]
 
     init(_ record: UnsafePointer<UsageRecord>, evaluator: Evaluator, plans: PlanCache? = nil) {
         resolved = evaluator.resolve(record.pointee.request, now: record.pointee.timestamp)
-        if let plans, let tests = evaluator.policy.planTests, let (candidate, assessment) = evaluator.planned(resolved, plans: plans, tests: tests) {
+        if let plans, let tests = evaluator.policy.planTests,
+           let (candidate, assessment, replay) = evaluator.plannedCounters(resolved, plans: plans, tests: tests)
+        {
             self.candidate = candidate
             self.assessment = assessment
+            self.replay = replay
         } else {
             candidate = evaluator.original(resolved)
             assessment = evaluator.assess(resolved, candidate)
+            let policy = evaluator.policy
+            replay = assessment.counters.map { entry in ReplayCounter(entry, budget: policy.budgetLookup[entry.counter.budget] ?? -1) }
         }
         reroutes = assessment.denied ? RerouteOption.options(resolved, candidate, evaluator: evaluator) : nil
-        let counters = assessment.counters
-        replay = Array(unsafeUninitializedCapacity: counters.count) { buffer, initialized in
-            for index in counters.indices { (buffer.baseAddress.unsafelyUnwrapped + index).initialize(to: ReplayCounter(counters[index])) }
-            initialized = counters.count
-        }
     }
 }
 
@@ -125,21 +125,43 @@ extension PreparedEvaluation {
     func input(_ evaluator: Evaluator) -> ConditionInput {
         evaluator.conditionInput(resolved, candidate, cost: assessment.cost)
     }
+
+    /// The full reservation of counter `offset` (built again for a planned record).
+    func reservation(_ offset: Int, _ evaluator: Evaluator) -> CounterReservation {
+        if offset < assessment.counters.count { return assessment.counters[offset] }
+        return evaluator.reservation(replay[offset])
+    }
 }
 
-/// The numbers of one counter reservation (no references, so copying it is free).
-struct ReplayCounter {
+/// One counter a record counts against: its identity (budget, scope key,
+/// window) and the numbers the replay reads for every record.
+struct ReplayCounter: Sendable {
     let amount: Amount
     let limits: BudgetLimits
     /// The counter key's own hash (`CounterKey.cacheLine`).
     let line: Int
+    let window: Int64
+    /// The scope key, e.g. `payments` or `payments/qa`.
+    let key: String
+    /// The budget's index in the compiled policy (-1 if unknown).
+    let budget: Int32
+    let enforced: Bool
     let hasAlerts: Bool
 
-    init(_ entry: CounterReservation) {
-        amount = entry.amount
-        limits = entry.limits
-        line = entry.counter.cacheLine
-        hasAlerts = !entry.alerts.isEmpty
+    init(amount: Amount, limits: BudgetLimits, line: Int, window: Int64, key: String, budget: Int32, enforced: Bool, hasAlerts: Bool) {
+        self.amount = amount
+        self.limits = limits
+        self.line = line
+        self.window = window
+        self.key = key
+        self.budget = budget
+        self.enforced = enforced
+        self.hasAlerts = hasAlerts
+    }
+
+    init(_ entry: CounterReservation, budget: Int32) {
+        self.init(amount: entry.amount, limits: entry.limits, line: entry.counter.cacheLine, window: entry.counter.window,
+                  key: entry.counter.key, budget: budget, enforced: entry.enforced, hasAlerts: !entry.alerts.isEmpty)
     }
 
     /// Whether a counter that has spent `spent` can take this amount without going over a cap.

@@ -29,11 +29,17 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
         self.key = key
         self.period = period
         self.window = window
-        // A cheap mix of three values already hashed; Dictionary rehashes it with its own seed.
+        self.hash = Self.mix(budgetHash: budgetHash, keyHash: keyHash, window: window)
+    }
+
+    /// The key's hash from its parts' hashes: a cheap mix of three values already
+    /// hashed (Dictionary rehashes it with its own seed).
+    @inline(__always)
+    static func mix(budgetHash: Int, keyHash: Int, window: Int64) -> Int {
         var mixed = UInt64(bitPattern: Int64(budgetHash)) &* 0x9E37_79B9_7F4A_7C15
         mixed = (mixed ^ UInt64(bitPattern: Int64(keyHash))) &* 0xBF58_476D_1CE4_E5B9
         mixed = (mixed ^ UInt64(bitPattern: window)) &* 0x94D0_49BB_1331_11EB
-        self.hash = Int(bitPattern: UInt(mixed ^ (mixed >> 31)))
+        return Int(bitPattern: UInt(mixed ^ (mixed >> 31)))
     }
 
     /// The key's own hash, for direct-mapped caches.

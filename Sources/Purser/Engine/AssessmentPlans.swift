@@ -16,36 +16,20 @@
 /// path through `assess`, so a plan gives exactly the counters `assess`
 /// would.
 struct PlanTests: Sendable {
-    /// One condition test whose outcome is a bit of the key.
-    struct Entry: Sendable {
-        let condition: CompiledCondition
-        let test: Int
-    }
-
-    /// The tests whose outcome depends on more than the name ids, one bit each.
-    let entries: [Entry]
+    /// The tests whose outcome depends on more than the name ids, one bit each:
+    /// indices into the policy's ``ConditionTable/tests``.
+    let entries: [Int]
     /// The tag keys budgets scope by (their presence is a bit each).
     let scopeTags: [String]
 
     /// The plan tests of a policy, or nil when it has too many for the key's bits.
-    init?(rules: [CompiledRule], budgets: [CompiledBudget], exceptions: [CompiledException]) {
-        var conditions: [CompiledCondition] = []
-        for rule in rules {
-            if let when = rule.when { conditions.append(when) }
-            if let unless = rule.unless { conditions.append(unless) }
-        }
-        conditions += budgets.compactMap(\.when) + exceptions.compactMap(\.when)
-        var entries: [Entry] = []
-        for condition in conditions {
-            for (index, test) in condition.tests.enumerated() where !test.isDecidedByIDs {
-                entries.append(Entry(condition: condition, test: index))
-            }
-        }
+    init?(conditions: ConditionTable, budgets: [CompiledBudget], exceptions: Int) {
+        let entries = conditions.tests.indices.filter { !conditions.tests[$0].isDecidedByIDs }
         var scopeTags: [String] = []
         for budget in budgets {
             for case .tag(let key) in budget.scope where !scopeTags.contains(key) { scopeTags.append(key) }
         }
-        guard entries.count <= 64, scopeTags.count <= 8, exceptions.count <= 48 else { return nil }
+        guard entries.count <= 64, scopeTags.count <= 8, exceptions <= 48 else { return nil }
         self.entries = entries
         self.scopeTags = scopeTags
     }
@@ -71,16 +55,22 @@ final class AssessmentPlan: Sendable {
     struct Budget: Sendable {
         let index: Int32
         let enforced: Bool
+        /// When the budget's scope is made of names the key fixes (org, team, environment,
+        /// model, provider): the counter's scope key, its hash and caps, the same for every request.
+        var fixed: (key: String, hash: Int, limits: BudgetLimits)?
     }
 
     /// Nil when the first request found a violation: requests with this key are assessed in full.
     let budgets: [Budget]?
     /// The region picked for requests that name none.
     let pickedRegion: String?
+    /// The canonical model name (kept here, in the thread's own cache, rather than read from the shared policy).
+    let modelName: String
 
-    init(budgets: [Budget]?, pickedRegion: String?) {
+    init(budgets: [Budget]?, pickedRegion: String?, modelName: String) {
         self.budgets = budgets
         self.pickedRegion = pickedRegion
+        self.modelName = modelName
     }
 }
 
@@ -181,27 +171,29 @@ extension CompiledCondition.Test {
 
 extension Evaluator {
     /// The key of a resolved request, or nil when it must be assessed in full.
+    ///
+    /// Reads only plain per-id arrays of the policy (no compiled object), so that
+    /// threads preparing records in parallel share no reference counts.
     func planKey(_ resolved: Resolved, tests: PlanTests) -> PlanKey? {
         let request = resolved.request
         guard resolved.team >= 0, resolved.environment >= 0, resolved.model >= 0, request.unavailableRegions.isEmpty else { return nil }
-        let model = policy.models[Int(resolved.model)]
-        let team = policy.teams[Int(resolved.team)]
         let region = request.region.map { policy.regions.id($0) } ?? -2
-        let cost = request.cost ?? model.rates?.cost(request.usage)
-        let candidate = Candidate(model: resolved.model, modelName: model.name, region: request.region, regionID: region, noRegion: false)
-        let input = conditionInput(resolved, candidate, cost: cost)
+        let cost = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
+        let input = ConditionInput(resolved: resolved, model: resolved.model, provider: policy.modelProviders[Int(resolved.model)],
+                                   tier: policy.modelTiers[Int(resolved.model)], modelName: request.model, providerName: nil,
+                                   region: request.region, cost: cost?.nanos)
         var bits: UInt64 = 0
-        for (offset, entry) in tests.entries.enumerated() where entry.condition.holds(test: entry.test, input) {
+        for (offset, test) in tests.entries.enumerated() where policy.conditions.holds(tests: test, input) {
             bits |= 1 << UInt64(offset)
         }
         var flags: UInt64 = 0
         if let cost {
             flags |= 1
-            if cost.nanos > team.maxRequestCostNanos { flags |= 2 }
+            if cost.nanos > policy.teamMaxRequestCosts[Int(resolved.team)] { flags |= 2 }
         }
         if request.user != nil { flags |= 4 }
         for (offset, key) in tests.scopeTags.enumerated() where request.tags[key] != nil { flags |= 1 << UInt64(8 + offset) }
-        for (offset, exception) in policy.exceptions.enumerated() where resolved.timestamp < exception.expiresAt {
+        for (offset, exception) in policy.exceptionHeads.enumerated() where resolved.timestamp < exception.expiresAt {
             flags |= 1 << UInt64(16 + offset)
         }
         return PlanKey(team: resolved.team, environment: resolved.environment, model: resolved.model, region: region,
@@ -211,6 +203,17 @@ extension Evaluator {
     /// The candidate and assessment of a request from its key's plan, or nil when it
     /// must be assessed in full (the caller then calls `original` and `assess`).
     func planned(_ resolved: Resolved, plans: PlanCache, tests: PlanTests) -> (Candidate, Assessment)? {
+        guard let (candidate, assessment, counters) = plannedCounters(resolved, plans: plans, tests: tests) else { return nil }
+        guard assessment.counters.isEmpty else { return (candidate, assessment) }
+        var full = assessment
+        full.counters = counters.map(reservation)
+        return (candidate, full)
+    }
+
+    /// Like `planned`, with the counters as ``ReplayCounter``s: for a request its key's plan
+    /// decides, the assessment's `counters` are left empty (building a reservation's names
+    /// and alerts costs more than the rest of a planned record).
+    func plannedCounters(_ resolved: Resolved, plans: PlanCache, tests: PlanTests) -> (Candidate, Assessment, [ReplayCounter])? {
         guard let key = planKey(resolved, tests: tests) else { return nil }
         let plan: AssessmentPlan
         if let known = plans[key] {
@@ -220,30 +223,60 @@ extension Evaluator {
             let assessment = assess(resolved, candidate)
             let clean = assessment.violations.isEmpty && !candidate.noRegion
             let budgets = clean ? assessment.counters.compactMap { entry in
-                policy.budgetLookup[entry.counter.budget].map { AssessmentPlan.Budget(index: $0, enforced: entry.enforced) }
+                policy.budgetLookup[entry.counter.budget].map { index in
+                    AssessmentPlan.Budget(index: index, enforced: entry.enforced,
+                                          fixed: policy.budgetHeads[Int(index)].keyFixedByNames
+                                              ? (entry.counter.key, entry.counter.key.hashValue, entry.limits) : nil)
+                }
             } : nil
             plan = AssessmentPlan(budgets: budgets?.count == assessment.counters.count ? budgets : nil,
-                                  pickedRegion: resolved.request.region == nil ? candidate.region : nil)
+                                  pickedRegion: resolved.request.region == nil ? candidate.region : nil,
+                                  modelName: candidate.modelName)
             plans[key] = plan
-            return plan.budgets == nil ? nil : (candidate, assessment)
+            guard let budgets = plan.budgets else { return nil }
+            let counters = zip(assessment.counters, budgets).map { ReplayCounter($0, budget: $1.index) }
+            return (candidate, assessment, counters)
         }
         guard let budgets = plan.budgets else { return nil }
-        let model = policy.models[Int(resolved.model)]
         let request = resolved.request
         let region = request.region ?? plan.pickedRegion
-        let candidate = Candidate(model: resolved.model, modelName: model.name, region: region,
+        let candidate = Candidate(model: resolved.model, modelName: plan.modelName, region: region,
                                   regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
-        let cost: USD? = request.cost ?? model.rates?.cost(request.usage)
-        var assessment = Assessment(candidate: candidate, cost: cost)
+        let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
+        let assessment = Assessment(candidate: candidate, cost: cost)
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: request.usage.totalTokens, requests: 1)
-        assessment.counters.reserveCapacity(budgets.count)
+        var counters: [ReplayCounter] = []
+        counters.reserveCapacity(budgets.count)
         for planned in budgets {
-            let budget = policy.budgets[Int(planned.index)]
-            guard let usd = appendCounter(budget, resolved, candidate, model, amount: amount, enforced: planned.enforced,
-                                          hashes: plans, to: &assessment.counters),
-                  cost != nil || !usd  // an unpriced request under a USD cap is a violation
-            else { return nil }
+            let head = policy.budgetHeads[Int(planned.index)]
+            let key: String
+            let keyHash: Int
+            let limits: BudgetLimits
+            if let fixed = planned.fixed {
+                (key, keyHash, limits) = fixed
+            } else if head.scope != .other, let simple = simpleKey(head.scope, resolved, candidate, nil, hashes: plans) {
+                let caps = head.hasOverrides ? policy.budgets[Int(planned.index)].limits(forKey: simple.0) : head.limits
+                (key, keyHash, limits) = (simple.0, simple.1, caps)
+            } else {
+                let budget = policy.budgets[Int(planned.index)]
+                guard let found = scopeKey(budget.scope, resolved, candidate, policy.models[Int(resolved.model)], hashes: plans) else { return nil }
+                (key, keyHash, limits) = (found.0, found.1, budget.limits(forKey: found.0))
+            }
+            // An unpriced request under a USD cap is a violation: assess it in full.
+            guard cost != nil || limits.usd == nil else { return nil }
+            let window = resolved.window(head.period)
+            counters.append(ReplayCounter(
+                amount: amount, limits: limits, line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
+                window: window, key: key, budget: planned.index, enforced: planned.enforced, hasAlerts: head.hasAlerts))
         }
-        return (candidate, assessment)
+        return (candidate, assessment, counters)
+    }
+
+    /// The full reservation of a replay counter: the budget's id, period and alerts with its key and numbers.
+    func reservation(_ counter: ReplayCounter) -> CounterReservation {
+        let budget = policy.budgets[Int(counter.budget)]
+        return CounterReservation(
+            counter: CounterKey(budget: budget.id, budgetHash: budget.idHash, key: counter.key, period: budget.period, window: counter.window),
+            amount: counter.amount, limits: counter.limits, enforced: counter.enforced, alerts: budget.alerts)
     }
 }

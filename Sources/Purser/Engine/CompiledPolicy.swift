@@ -44,6 +44,12 @@ public final class CompiledPolicy: Sendable {
     let budgetIndex: DefinitionIndex
     /// Budget index by id.
     let budgetLookup: [String: Int32]
+    /// Per model: its price as plain values, provider id and tier rank (read without touching a compiled object).
+    let modelRates: [Rates?]
+    let modelProviders: [Int32]
+    let modelTiers: [Int32]
+    /// Per team: `max_request_cost` in nano-USD, or Int64.max.
+    let teamMaxRequestCosts: [Int64]
     /// Hashes of team, environment, model and provider names, for counter keys.
     let teamHashes: [Int]
     let environmentHashes: [Int]
@@ -163,6 +169,10 @@ public final class CompiledPolicy: Sendable {
         self.rules = rules
         self.budgets = budgets
         budgetLookup = Dictionary(budgets.enumerated().map { ($1.id, Int32($0)) }, uniquingKeysWith: { first, _ in first })
+        modelRates = models.map(\.rates)
+        modelProviders = models.map(\.provider)
+        modelTiers = models.map(\.tier)
+        teamMaxRequestCosts = teams.map(\.maxRequestCostNanos)
         teamHashes = policy.teams.map(\.name.hashValue)
         environmentHashes = policy.environments.map(\.name.hashValue)
         modelHashes = policy.models.map(\.name.hashValue)
@@ -197,13 +207,20 @@ public final class CompiledPolicy: Sendable {
         ruleHeads = rules.map { rule in RuleHead(when: number(rule.when), unless: number(rule.unless), waivers: waivers(rule.id)) }
         budgetHeads = budgets.map { budget in
             BudgetHead(team: budget.team ?? BudgetHead.anyTeam, when: number(budget.when), deny: budget.onExceed == .deny,
-                       waivers: waivers(budget.id))
+                       waivers: waivers(budget.id), period: budget.period, idHash: budget.idHash, limits: budget.limits,
+                       hasOverrides: !budget.overrideLimits.isEmpty, hasAlerts: !budget.alerts.isEmpty, scope: SimpleScope(budget.scope),
+                       keyFixedByNames: budget.scope.allSatisfy { part in
+                           switch part {
+                           case .org, .team, .environment, .model, .provider: return true
+                           case .user, .tag: return false
+                           }
+                       })
         }
         exceptionHeads = exceptions.map { ExceptionHead(when: number($0.when), expiresAt: $0.expiresAt) }
         checkWaivers = BuiltinCheck.allCases.map { waivers($0.rawValue) }
         self.conditions = conditions
         self.waiverItems = waiverItems
-        planTests = PlanTests(rules: rules, budgets: budgets, exceptions: exceptions)
+        planTests = PlanTests(conditions: conditions, budgets: budgets, exceptions: exceptions.count)
         let written: [Condition?] = policy.rules.flatMap { [$0.when, $0.unless] } + policy.budgets.map(\.when) + policy.exceptions.map(\.when)
         usesLocalTime = written.contains { condition in
             condition?.clauses.contains { $0.attribute == .hour || $0.attribute == .weekday } ?? false
@@ -452,8 +469,38 @@ struct BudgetHead: Sendable {
     /// Whether going over denies.
     let deny: Bool
     let waivers: Waivers
+    let period: BudgetPeriod
+    /// The id's hash (for counter keys).
+    let idHash: Int
+    /// The caps when no override applies.
+    let limits: BudgetLimits
+    let hasOverrides: Bool
+    let hasAlerts: Bool
+    /// The scope when it is one part other than a tag or provider, else `.other`.
+    let scope: SimpleScope
+    /// Whether every part of the scope is a name fixed by the team, environment and model ids
+    /// (org, team, environment, model, provider): no user or tag.
+    let keyFixedByNames: Bool
 
     static let anyTeam: Int32 = -2
+}
+
+/// A one-part budget scope whose key is a name of the request (or `org`).
+enum SimpleScope: UInt8, Sendable {
+    case other, org, team, environment, model, provider, user
+
+    /// The simple scope of a budget's scope parts (`.other` for composite, tag and provider scopes).
+    init(_ parts: [ScopePart]) {
+        guard parts.count == 1 else { self = .other; return }
+        switch parts[0] {
+        case .org: self = .org
+        case .team: self = .team
+        case .environment: self = .environment
+        case .model: self = .model
+        case .user: self = .user
+        case .provider, .tag: self = .other
+        }
+    }
 }
 
 /// What the evaluator reads of an exception.

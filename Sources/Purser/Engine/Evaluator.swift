@@ -321,29 +321,20 @@ struct Evaluator {
     }
 
     /// `org`, `payments`, `payments/qa`… and its hash; nil when a part is missing (no user, no such tag).
-    private func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
-                          hashes: PlanCache?) -> (String, Int)? {
+    func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                  hashes: PlanCache?) -> (String, Int)? {
         @inline(__always) func hash(_ name: String) -> Int { hashes?.hashValue(of: name) ?? name.hashValue }
         if scope.count == 1 {
             switch scope[0] {
-            case .org: return ("org", Evaluator.orgHash)
-            case .team:
-                guard let name = resolved.request.team else { return nil }
-                return (name, resolved.team >= 0 ? policy.teamHashes[Int(resolved.team)] : name.hashValue)
-            case .environment:
-                guard let name = resolved.request.environment else { return nil }
-                return (name, resolved.environment >= 0 ? policy.environmentHashes[Int(resolved.environment)] : name.hashValue)
-            case .model:
-                return (candidate.modelName, candidate.model >= 0 ? policy.modelHashes[Int(candidate.model)] : candidate.modelName.hashValue)
-            case .provider:
-                guard let model else { return nil }
-                return (model.providerName, policy.providerHashes[Int(model.provider)])
-            case .user:
-                guard let user = resolved.request.user else { return nil }
-                return (user, hash(user))
             case .tag(let key):
                 guard let value = resolved.request.tags[key] else { return nil }
                 return (value, hash(value))
+            case .org: return simpleKey(.org, resolved, candidate, model, hashes: hashes)
+            case .team: return simpleKey(.team, resolved, candidate, model, hashes: hashes)
+            case .environment: return simpleKey(.environment, resolved, candidate, model, hashes: hashes)
+            case .model: return simpleKey(.model, resolved, candidate, model, hashes: hashes)
+            case .provider: return simpleKey(.provider, resolved, candidate, model, hashes: hashes)
+            case .user: return simpleKey(.user, resolved, candidate, model, hashes: hashes)
             }
         }
         func part(_ part: ScopePart) -> String? {
@@ -364,6 +355,31 @@ struct Evaluator {
             key += value
         }
         return (key, hash(key))
+    }
+
+    /// The key and hash of a one-part scope other than a tag (`model` is needed for `provider` only).
+    @inline(__always)
+    func simpleKey(_ scope: SimpleScope, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                   hashes: PlanCache?) -> (String, Int)? {
+        switch scope {
+        case .org: return ("org", Evaluator.orgHash)
+        case .team:
+            guard let name = resolved.request.team else { return nil }
+            return (name, resolved.team >= 0 ? policy.teamHashes[Int(resolved.team)] : name.hashValue)
+        case .environment:
+            guard let name = resolved.request.environment else { return nil }
+            return (name, resolved.environment >= 0 ? policy.environmentHashes[Int(resolved.environment)] : name.hashValue)
+        case .model:
+            return (candidate.modelName, candidate.model >= 0 ? policy.modelHashes[Int(candidate.model)] : candidate.modelName.hashValue)
+        case .provider:
+            guard let model else { return nil }
+            return (model.providerName, policy.providerHashes[Int(model.provider)])
+        case .user:
+            guard let user = resolved.request.user else { return nil }
+            return (user, hashes?.hashValue(of: user) ?? user.hashValue)
+        case .other:
+            return nil
+        }
     }
 
     private static let orgHash = "org".hashValue
