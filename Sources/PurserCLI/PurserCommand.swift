@@ -32,6 +32,7 @@ struct PurserCommand: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        MallocTuning.keepLargeBuffers()
         do {
             var command = try PurserCommand.parseAsRoot()
             try command.run()
@@ -48,5 +49,24 @@ enum Main {
             // Usage errors are exit code 2 (SPEC §6), not ArgumentParser's 64.
             exit(2)
         }
+    }
+}
+
+/// glibc malloc settings for Purser's allocation pattern.
+enum MallocTuning {
+    /// Audits and evals allocate and free buffers of a few MB at a high rate (chunks
+    /// read, records decoded, decisions written). glibc maps each such buffer afresh
+    /// (and the kernel faults in and zeroes every page); keeping them on the heap,
+    /// and freed memory for reuse, saves that. `mallopt` is looked up at run time
+    /// (the Glibc module does not import malloc.h); nothing happens without it.
+    static func keepLargeBuffers() {
+        #if canImport(Glibc)
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(nil, "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD (malloc.h)
+        _ = mallopt(mmapThreshold, 32 << 20)
+        _ = mallopt(trimThreshold, 512 << 20)
+        #endif
     }
 }
