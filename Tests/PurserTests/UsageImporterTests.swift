@@ -19,6 +19,16 @@ struct UsageImporterTests {
         return "{\"object\": \"page\", \"data\": [\(data.joined(separator: ", "))], \"has_more\": false, \"next_page\": null}"
     }
 
+    /// Exports write a missing value as `null`, `None` or `NULL`; other four-byte words are values.
+    @Test(arguments: [("null", true), ("None", true), ("NULL", true), ("nOnE", true), ("nul", false), ("nulls", false),
+                      ("noun", false), ("mull", false), ("n\u{0}ll", false), ("", false)])
+    func nullWords(_ text: String, _ expected: Bool) {
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBufferPointer { buffer in
+            #expect(ImportValues.isNullWord(buffer[...]) == expected, "\(text)")
+        }
+    }
+
     @Test func openAIResultBecomesOneRecord() throws {
         let imported = try importLog(Self.page([(1_795_737_600, [Self.result()])]) + "\n", format: .openaiUsage)
         let record = try #require(imported.records.first)

@@ -254,13 +254,11 @@ enum ImportValues {
 
     /// `null`, `None` or `NULL`: how exports write a missing value.
     static func isNullWord(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
-        switch bytes.count {
-        case 4:
-            let word = bytes.map { $0 | 0x20 }
-            return word == Array("null".utf8) || word == Array("none".utf8)
-        default:
-            return false
-        }
+        guard bytes.count == 4 else { return false }
+        let start = bytes.startIndex
+        let word = (UInt32(bytes[start]) | UInt32(bytes[start + 1]) << 8 | UInt32(bytes[start + 2]) << 16
+            | UInt32(bytes[start + 3]) << 24) | 0x2020_2020
+        return word == 0x6C6C_756E || word == 0x656E_6F6E  // "null", "none" (lowercased, little-endian)
     }
 
     /// The text without leading and trailing spaces and tabs.
