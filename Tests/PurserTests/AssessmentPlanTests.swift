@@ -137,6 +137,40 @@ struct AssessmentPlanTests {
         #expect(outcomes == [true, false])
     }
 
+    /// The rule index (buckets by pinned names, thresholds sorted within a bucket) finds
+    /// exactly the rules a scan of every rule finds, in definition order.
+    @Test func ruleIndexFindsWhatAFullScanFinds() throws {
+        // Many threshold rules, pinned and not, on several numbers, so buckets hold sorted groups.
+        var extra = ""
+        for index in 0..<60 {
+            let bound = [100, 2000, 6000, 9000, 20000][index % 5] + index
+            let pin = ["", "team: payments, ", "environment: qa, ", "model: big, "][index % 4]
+            let number = ["input_tokens", "output_tokens", "total_tokens"][index % 3]
+            let op = index % 2 == 0 ? "gt" : "gte"
+            extra += "\n  - {id: t\(index), when: {\(pin)\(number): {\(op): \(bound)}}, message: t\(index)}"
+        }
+        let yaml = Self.scopes.replacingOccurrences(of: "\nexceptions:", with: extra + "\nexceptions:")
+        let loaded = load(yaml)
+        let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")
+        let policy = try CompiledPolicy(policySet)
+        #expect(!policy.ruleIndex.guarded.isEmpty)
+        let evaluator = Evaluator(policy: policy)
+        var fired = 0
+        for request in Self.records(policySet, seed: 9, count: 3000) {
+            let resolved = evaluator.resolve(request, now: Timestamp(seconds: 1_793_509_200))
+            let candidate = evaluator.original(resolved)
+            let assessment = evaluator.assess(resolved, candidate)
+            let input = evaluator.conditionInput(resolved, candidate, cost: assessment.cost)
+            let scanned = policy.rules.filter { rule in
+                (rule.when?.matches(input) ?? true) && !(rule.unless?.matches(input) ?? false)
+            }.map(\.id)
+            let found = assessment.violations.filter { $0.kind == .rule }.map(\.rule)
+            #expect(found == scanned, "\(request)")
+            fired += found.count
+        }
+        #expect(fired > 1000, "the property must see rules fire")
+    }
+
     @Test func auditsAreIdenticalWithAndWithoutPlans() throws {
         let loaded = load(Self.scopes)
         let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")

@@ -20,6 +20,7 @@ func profile() {
     let requests = generator.requests(count: 4096)
     var allowed = 0
     var rerouted = 0
+    var violations = 0
     var latencies = [Int](repeating: 0, count: iterations)
     var start = timespec()
     var end = timespec()
@@ -33,11 +34,13 @@ func profile() {
         // A gateway settles or releases every authorization; keep the ledger in that steady state.
         if mode == "authorize" { _ = try? enforcer.release(decision) }
         if decision.rerouted { rerouted += 1 }
+        violations += decision.violations.count
     }
     latencies.sort()
     let p50 = latencies[iterations / 2]
     let p99 = latencies[iterations * 99 / 100]
-    print("\(mode): \(iterations) decisions, \(allowed) allowed, \(rerouted) rerouted; p50 \(p50) ns, p99 \(p99) ns (includes ~20 ns of clock reads)")
+    let perDecision = Double(violations) / Double(max(1, iterations))
+    print("\(mode): \(iterations) decisions, \(allowed) allowed, \(rerouted) rerouted, \(String(format: "%.1f", perDecision)) violations each; p50 \(p50) ns, p99 \(p99) ns (includes ~20 ns of clock reads)")
 }
 
 profile()

@@ -52,6 +52,16 @@ final class CompiledCondition: Sendable {
 
     var pinned: (attribute: IDAttribute, ids: [Int32])? { pinnedAttribute.map { ($0, pinnedIDs) } }
 
+    /// The highest lower bound the condition puts on a number (from `gt`/`gte`), for indexing:
+    /// the condition cannot hold for a request whose number is absent or below it.
+    var lowerBound: DefinitionIndex.Guard? {
+        var best: DefinitionIndex.Guard?
+        for test in tests where test.kind == .range && test.low > Int64.min && test.low > (best?.low ?? Int64.min) {
+            best = DefinitionIndex.Guard(attribute: test.attribute, low: test.low)
+        }
+        return best
+    }
+
     init(table: ConditionTable, pinned: (attribute: IDAttribute, ids: [Int32])?) {
         self.table = table
         self.pinnedAttribute = pinned?.attribute

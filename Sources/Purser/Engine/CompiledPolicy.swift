@@ -180,7 +180,8 @@ public final class CompiledPolicy: Sendable {
         let teamCount = policy.teams.count
         let environmentCount = policy.environments.count
         ruleIndex = DefinitionIndex(
-            pins: rules.map { $0.when?.pinned }, teams: teamCount, models: modelCount, environments: environmentCount)
+            pins: rules.map { $0.when?.pinned }, guards: rules.map { $0.when?.lowerBound },
+            teams: teamCount, models: modelCount, environments: environmentCount)
         budgetIndex = DefinitionIndex(
             pins: budgets.map { budget in budget.team.map { (.team, [$0]) } ?? budget.when?.pinned },
             teams: teamCount, models: modelCount, environments: environmentCount)
@@ -539,40 +540,104 @@ struct DefinitionIndex: Sendable {
     private let teams: Int
     private let models: Int
 
-    init(pins: [(attribute: CompiledCondition.IDAttribute, ids: [Int32])?], teams: Int, models: Int, environments: Int) {
-        var buckets = [[Int32]](repeating: [], count: 1 + teams + models + environments)
+    /// A lower bound a definition's condition puts on a number (`input_tokens: {gt: 100000}`):
+    /// the definition cannot apply to a request whose number is below it, or absent.
+    struct Guard: Sendable {
+        /// A ``CompiledCondition/NumberAttribute`` raw value.
+        let attribute: UInt8
+        let low: Int64
+    }
+
+    /// Guarded definitions of one bucket with the same attribute, by ascending bound: `guarded[range]`.
+    struct GuardGroup: Sendable {
+        let attribute: UInt8
+        let range: Range<Int>
+    }
+
+    /// Guarded definitions, group after group, with their bounds.
+    let guarded: [(low: Int64, index: Int32)]
+    /// `groupStarts[slot] ..< groupStarts[slot + 1]` are the guard groups of a slot.
+    private let groupStarts: [Int32]
+    let groups: [GuardGroup]
+
+    /// Indexes definitions by their pins; with `guards`, a bucket keeps its guarded definitions
+    /// apart, sorted by bound, so that a request skips those whose bound is above its number
+    /// (a policy with thousands of `input_tokens: {gt: N}` rules tests only those it can break).
+    init(pins: [(attribute: CompiledCondition.IDAttribute, ids: [Int32])?], guards: [Guard?]? = nil,
+         teams: Int, models: Int, environments: Int)
+    {
+        let slotCount = 1 + teams + models + environments
+        var buckets = [[Int32]](repeating: [], count: slotCount)
+        var guardedBuckets = [[UInt8: [(low: Int64, index: Int32)]]](repeating: [:], count: slotCount)
         for (index, pin) in pins.enumerated() {
             let definition = Int32(index)
+            var slots: [Int] = []
             switch pin?.attribute {
-            case .team?: for id in pin?.ids ?? [] { buckets[1 + Int(id)].append(definition) }
-            case .model?: for id in pin?.ids ?? [] { buckets[1 + teams + Int(id)].append(definition) }
-            case .environment?: for id in pin?.ids ?? [] { buckets[1 + teams + models + Int(id)].append(definition) }
-            default: buckets[0].append(definition)
+            case .team?: slots = (pin?.ids ?? []).map { 1 + Int($0) }
+            case .model?: slots = (pin?.ids ?? []).map { 1 + teams + Int($0) }
+            case .environment?: slots = (pin?.ids ?? []).map { 1 + teams + models + Int($0) }
+            default: slots = [0]
+            }
+            for slot in slots {
+                if let bound = guards?[index] {
+                    guardedBuckets[slot][bound.attribute, default: []].append((bound.low, definition))
+                } else {
+                    buckets[slot].append(definition)
+                }
             }
         }
         var starts: [Int32] = [0]
         for bucket in buckets { starts.append(starts[starts.count - 1] + Int32(bucket.count)) }
         items = buckets.flatMap { $0 }
         self.starts = starts
+        var guarded: [(low: Int64, index: Int32)] = []
+        var groups: [GuardGroup] = []
+        var groupStarts: [Int32] = [0]
+        for slot in 0..<slotCount {
+            for attribute in guardedBuckets[slot].keys.sorted() {
+                let sorted = (guardedBuckets[slot][attribute] ?? []).sorted { ($0.low, $0.index) < ($1.low, $1.index) }
+                groups.append(GuardGroup(attribute: attribute, range: guarded.count..<guarded.count + sorted.count))
+                guarded += sorted
+            }
+            groupStarts.append(Int32(groups.count))
+        }
+        self.guarded = guarded
+        self.groups = groups
+        self.groupStarts = groupStarts
         self.teams = teams
         self.models = models
-        let largest = { (range: Range<Int>) in range.map { buckets[$0].count }.max() ?? 0 }
-        maximum = buckets[0].count + largest(1..<1 + teams) + largest(1 + teams..<1 + teams + models)
-            + largest(1 + teams + models..<buckets.count)
+        let sizes = (0..<slotCount).map { slot in
+            buckets[slot].count + guardedBuckets[slot].values.reduce(0) { $0 + $1.count }
+        }
+        let largest = { (range: Range<Int>) in range.map { sizes[$0] }.max() ?? 0 }
+        maximum = sizes[0] + largest(1..<1 + teams) + largest(1 + teams..<1 + teams + models)
+            + largest(1 + teams + models..<slotCount)
+    }
+
+    /// The slot of bucket `number` (0 unpinned, 1 team, 2 model, 3 environment) for a request, or nil.
+    @inline(__always)
+    func slot(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Int? {
+        switch number {
+        case 0: return 0
+        case 1: return team >= 0 ? 1 + Int(team) : nil
+        case 2: return model >= 0 ? 1 + teams + Int(model) : nil
+        default: return environment >= 0 ? 1 + teams + models + Int(environment) : nil
+        }
     }
 
     /// The definitions that may apply come from four buckets; `bucket(0…3, …)` returns the
-    /// range of `items` of each (each definition is in at most one bucket for a request, so none repeats).
+    /// range of `items` of each (each definition is in at most one bucket for a request, so none
+    /// repeats). Guarded definitions are not in it: see ``groups(_:)``.
     @inline(__always)
     func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Range<Int> {
-        let slot: Int
-        switch number {
-        case 0: slot = 0
-        case 1: guard team >= 0 else { return 0..<0 }; slot = 1 + Int(team)
-        case 2: guard model >= 0 else { return 0..<0 }; slot = 1 + teams + Int(model)
-        default: guard environment >= 0 else { return 0..<0 }; slot = 1 + teams + models + Int(environment)
-        }
+        guard let slot = slot(number, team: team, model: model, environment: environment) else { return 0..<0 }
         return Int(starts[slot])..<Int(starts[slot + 1])
+    }
+
+    /// The guard groups of a slot, as a range of ``groups``.
+    @inline(__always)
+    func groups(_ slot: Int) -> Range<Int> {
+        Int(groupStarts[slot])..<Int(groupStarts[slot + 1])
     }
 
     /// The most definitions a request can see (for reserving capacity).

@@ -284,17 +284,31 @@ struct Evaluator {
         // Rules, reported in definition order.
         let firstRule = assessment.violations.count
         var ruleOrder: [Int32] = []
+        func test(_ index: Int32) {
+            let head = policy.ruleHeads[Int(index)]
+            if head.when >= 0, !policy.conditions.matches(head.when, input) { return }
+            if head.unless >= 0, policy.conditions.matches(head.unless, input) { return }
+            let rule = policy.rules[Int(index)]
+            assessment.violations.append(finish(
+                Violation(rule: rule.id, kind: .rule, effect: rule.effect, severity: rule.severity,
+                          message: rule.message, source: rule.location, waivedBy: nil), waivers: head.waivers, input, resolved))
+            ruleOrder.append(index)
+        }
         for bucket in 0..<4 {
+            guard let slot = policy.ruleIndex.slot(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) else { continue }
             for position in policy.ruleIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
-                let index = policy.ruleIndex.items[position]
-                let head = policy.ruleHeads[Int(index)]
-                if head.when >= 0, !policy.conditions.matches(head.when, input) { continue }
-                if head.unless >= 0, policy.conditions.matches(head.unless, input) { continue }
-                let rule = policy.rules[Int(index)]
-                assessment.violations.append(finish(
-                    Violation(rule: rule.id, kind: .rule, effect: rule.effect, severity: rule.severity,
-                              message: rule.message, source: rule.location, waivedBy: nil), waivers: head.waivers, input, resolved))
-                ruleOrder.append(index)
+                test(policy.ruleIndex.items[position])
+            }
+            // Rules needing a number at least some bound: only those whose bound the request reaches.
+            for group in policy.ruleIndex.groups(slot) {
+                let guardGroup = policy.ruleIndex.groups[group]
+                guard let attribute = CompiledCondition.NumberAttribute(rawValue: guardGroup.attribute),
+                      let value = input.number(attribute) else { continue }
+                for position in guardGroup.range {
+                    let (low, index) = policy.ruleIndex.guarded[position]
+                    if low > value { break }
+                    test(index)
+                }
             }
         }
         if ruleOrder.count > 1 {
