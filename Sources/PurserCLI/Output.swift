@@ -163,8 +163,7 @@ final class OutputWriter {
     }
 
     func write(_ bytes: [UInt8]) throws {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 20 { try flush() }
+        try bytes.withUnsafeBufferPointer { try write($0) }
     }
 
     /// Writes bytes; a large block goes straight to the file after what is buffered (no copy).

@@ -148,22 +148,6 @@ struct ReplayCounter: Sendable {
     let enforced: Bool
     let hasAlerts: Bool
 
-    init(amount: Amount, limits: BudgetLimits, line: Int, window: Int64, key: String, budget: Int32, enforced: Bool, hasAlerts: Bool) {
-        self.amount = amount
-        self.limits = limits
-        self.line = line
-        self.window = window
-        self.key = key
-        self.budget = budget
-        self.enforced = enforced
-        self.hasAlerts = hasAlerts
-    }
-
-    init(_ entry: CounterReservation, budget: Int32) {
-        self.init(amount: entry.amount, limits: entry.limits, line: entry.counter.cacheLine, window: entry.counter.window,
-                  key: entry.counter.key, budget: budget, enforced: entry.enforced, hasAlerts: !entry.alerts.isEmpty)
-    }
-
     /// Whether a counter that has spent `spent` can take this amount without going over a cap.
     @inline(__always)
     func admits(after spent: Amount) -> Bool {
@@ -172,6 +156,14 @@ struct ReplayCounter: Sendable {
         if let tokens = limits.tokens, used.tokens > tokens { return false }
         if let requests = limits.requests, used.requests > requests { return false }
         return true
+    }
+}
+
+extension ReplayCounter {
+    /// The replay counter of a full reservation of budget `budget`.
+    init(_ entry: CounterReservation, budget: Int32) {
+        self.init(amount: entry.amount, limits: entry.limits, line: entry.counter.cacheLine, window: entry.counter.window,
+                  key: entry.counter.key, budget: budget, enforced: entry.enforced, hasAlerts: !entry.alerts.isEmpty)
     }
 }
 

@@ -490,17 +490,24 @@ struct BudgetHead: Sendable {
 enum SimpleScope: UInt8, Sendable {
     case other, org, team, environment, model, provider, user
 
-    /// The simple scope of a budget's scope parts (`.other` for composite, tag and provider scopes).
-    init(_ parts: [ScopePart]) {
-        guard parts.count == 1 else { self = .other; return }
-        switch parts[0] {
+    /// The simple scope of one part; nil for a tag.
+    init?(_ part: ScopePart) {
+        switch part {
         case .org: self = .org
         case .team: self = .team
         case .environment: self = .environment
         case .model: self = .model
+        case .provider: self = .provider
         case .user: self = .user
-        case .provider, .tag: self = .other
+        case .tag: return nil
         }
+    }
+
+    /// The simple scope of a budget's scope parts for its head (`.other` for composite, tag
+    /// and provider scopes: a provider's key needs the compiled model).
+    init(_ parts: [ScopePart]) {
+        guard parts.count == 1, let simple = SimpleScope(parts[0]), simple != .provider else { self = .other; return }
+        self = simple
     }
 }
 
@@ -631,7 +638,13 @@ struct DefinitionIndex: Sendable {
     @inline(__always)
     func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Range<Int> {
         guard let slot = slot(number, team: team, model: model, environment: environment) else { return 0..<0 }
-        return Int(starts[slot])..<Int(starts[slot + 1])
+        return items(slot)
+    }
+
+    /// The unguarded definitions of a slot, as a range of ``items``.
+    @inline(__always)
+    func items(_ slot: Int) -> Range<Int> {
+        Int(starts[slot])..<Int(starts[slot + 1])
     }
 
     /// The guard groups of a slot, as a range of ``groups``.

@@ -296,7 +296,7 @@ struct Evaluator {
         }
         for bucket in 0..<4 {
             guard let slot = policy.ruleIndex.slot(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) else { continue }
-            for position in policy.ruleIndex.bucket(bucket, team: resolved.team, model: modelIndex, environment: resolved.environment) {
+            for position in policy.ruleIndex.items(slot) {
                 test(policy.ruleIndex.items[position])
             }
             // Rules needing a number at least some bound: only those whose bound the request reaches.
@@ -339,16 +339,10 @@ struct Evaluator {
                   hashes: PlanCache?) -> (String, Int)? {
         @inline(__always) func hash(_ name: String) -> Int { hashes?.hashValue(of: name) ?? name.hashValue }
         if scope.count == 1 {
-            switch scope[0] {
-            case .tag(let key):
+            if let simple = SimpleScope(scope[0]) { return simpleKey(simple, resolved, candidate, model, hashes: hashes) }
+            if case .tag(let key) = scope[0] {
                 guard let value = resolved.request.tags[key] else { return nil }
                 return (value, hash(value))
-            case .org: return simpleKey(.org, resolved, candidate, model, hashes: hashes)
-            case .team: return simpleKey(.team, resolved, candidate, model, hashes: hashes)
-            case .environment: return simpleKey(.environment, resolved, candidate, model, hashes: hashes)
-            case .model: return simpleKey(.model, resolved, candidate, model, hashes: hashes)
-            case .provider: return simpleKey(.provider, resolved, candidate, model, hashes: hashes)
-            case .user: return simpleKey(.user, resolved, candidate, model, hashes: hashes)
             }
         }
         func part(_ part: ScopePart) -> String? {

@@ -245,26 +245,19 @@ struct RequestParser {
     }
 
     private func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
-        if scanner.peek().map({ $0 &- 48 < 10 }) == true {
+        if scanner.peek().map({ $0 &- 48 < 10 }) != true {
+            // Not a plain digit: null, a negative number or not a number at all.
+            if try scanner.null() { return 0 }
             let at = scanner.index
-            let value: Int64
-            do {
-                value = try scanner.integer()
-            } catch {
-                throw JSONError("\(field) must be a whole number of tokens up to \(RequestDecoder.maxTokens): \(error.message)", at: at)
+            guard let byte = scanner.peek(), byte == UInt8(ascii: "-") || (48...57).contains(byte) else {
+                throw JSONError("\(field) must be a whole number, found \(scanner.tokenDescription())", at: at)
             }
-            guard value <= RequestDecoder.maxTokens else { throw JSONError("\(field) is \(value); the limit is \(RequestDecoder.maxTokens) tokens", at: at) }
-            return value
+            if byte == UInt8(ascii: "-") {
+                let text = try scanner.numberText()
+                throw JSONError("\(field) must not be negative, found \(text)", at: at)
+            }
         }
-        if try scanner.null() { return 0 }
         let at = scanner.index
-        guard let byte = scanner.peek(), byte == UInt8(ascii: "-") || (48...57).contains(byte) else {
-            throw JSONError("\(field) must be a whole number, found \(scanner.tokenDescription())", at: at)
-        }
-        if byte == UInt8(ascii: "-") {
-            let text = try scanner.numberText()
-            throw JSONError("\(field) must not be negative, found \(text)", at: at)
-        }
         let value: Int64
         do {
             value = try scanner.integer()
