@@ -206,7 +206,7 @@ struct ReplayState {
         summary.last = time
         if time > latest { latest = time }
 
-        let prepared = record.pointee.prepared ?? PreparedEvaluation(record, evaluator: evaluator)
+        let prepared = record.pointee.prepared ?? PreparedEvaluation(record.pointee.request, at: time, evaluator: evaluator)
         let resolved = prepared.resolved
         let cost = prepared.assessment.cost
         let staticViolations = prepared.assessment.violations
@@ -214,12 +214,14 @@ struct ReplayState {
 
         // Each counter: find its slot once; a budget is violated when the counter, with this record, is over.
         recordSlots.removeAll(keepingCapacity: true)
+        // Counters are read in place (through a pointer): copying one would retain its key.
         prepared.replay.withUnsafeBufferPointer { entries in
+            guard let base = entries.baseAddress else { return }
             for offset in entries.indices {
-                let slot = slotFor(entries[offset], prepared, offset)
+                let slot = slotFor(base + offset, prepared, offset)
                 recordSlots.append(slot)
                 let spent = slots[Int(slot)].spent
-                if !entries[offset].admits(after: spent) {
+                if !base[offset].admits(after: spent) {
                     let entry = prepared.reservation(offset, evaluator)
                     if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
                         budgetViolations.append(violation)
@@ -232,8 +234,9 @@ struct ReplayState {
 
         // The spend happened: count it.
         prepared.replay.withUnsafeBufferPointer { entries in
+            guard let base = entries.baseAddress else { return }
             for offset in entries.indices {
-                count(entries[offset], slot: Int(recordSlots[offset]), prepared, offset, record: record)
+                count(base + offset, slot: Int(recordSlots[offset]), prepared, offset, record: record)
             }
         }
 
@@ -255,23 +258,25 @@ struct ReplayState {
             }
         }
         let candidate = prepared.candidate
-        Self.add(&teams, &otherTeams, resolved.team, record.pointee.request.team ?? "(none)", spend, violations, denied)
-        Self.add(&environments, &otherEnvironments, resolved.environment, record.pointee.request.environment ?? "(none)", spend, violations, denied)
+        // The request is the prepared evaluation's (the record's own was moved there).
+        Self.add(&teams, &otherTeams, resolved.team, resolved.request.team ?? "(none)", spend, violations, denied)
+        Self.add(&environments, &otherEnvironments, resolved.environment, resolved.request.environment ?? "(none)", spend, violations, denied)
         Self.add(&models, &otherModels, candidate.model, candidate.modelName, spend, violations, denied)
         let day = CalendarWindow.index(of: time.seconds, period: .day, zone: policy.zone)
-        teamDays[teamRow(resolved.team, record.pointee.request.team ?? "(none)")][day, default: 0] &+= spend.nanos
+        teamDays[teamRow(resolved.team, resolved.request.team ?? "(none)")][day, default: 0] &+= spend.nanos
 
         guard violations > 0 else { return }
         for violation in staticViolations {
-            report(violation, record: record, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
+            report(violation, record: record, request: resolved.request, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
         }
         for violation in budgetViolations {
-            report(violation, record: record, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
+            report(violation, record: record, request: resolved.request, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
         }
     }
 
     /// Counts one violation in the totals and spools it.
-    private mutating func report(_ violation: Violation, record: UnsafePointer<UsageRecord>, candidate: Evaluator.Candidate, cost: USD?, spend: USD,
+    private mutating func report(_ violation: Violation, record: UnsafePointer<UsageRecord>, request: borrowing Request, candidate: Evaluator.Candidate,
+                                 cost: USD?, spend: USD,
                                  reroute: AuditViolation.Reroute?)
     {
         switch violation.effect {
@@ -287,8 +292,8 @@ struct ReplayState {
         if violation.effect == .deny { total.violatingSpend += spend }
         byRule[violation.rule] = total
         spool.append(AuditViolation(
-            violation: violation, requestID: record.pointee.request.id, timestamp: record.pointee.timestamp, team: record.pointee.request.team,
-            environment: record.pointee.request.environment, model: candidate.modelName, region: candidate.region, cost: cost,
+            violation: violation, requestID: request.id, timestamp: record.pointee.timestamp, team: request.team,
+            environment: request.environment, model: candidate.modelName, region: candidate.region, cost: cost,
             input: record.pointee.location, reroute: violation.effect == .deny ? reroute : nil))
     }
 
@@ -322,11 +327,11 @@ struct ReplayState {
     }
 
     /// The slot of counter `offset` of a record, created on first use.
-    private mutating func slotFor(_ counter: ReplayCounter, _ prepared: PreparedEvaluation, _ offset: Int) -> Int32 {
-        let cacheIndex = counter.line & 4095
+    private mutating func slotFor(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation, _ offset: Int) -> Int32 {
+        let cacheIndex = counter.pointee.line & 4095
         let cached = slotCache[cacheIndex]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.budget,
-           slots[Int(cached)].key.window == counter.window, slots[Int(cached)].key.key == counter.key
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
+           slots[Int(cached)].key.window == counter.pointee.window, slots[Int(cached)].key.key == counter.pointee.key
         {
             return cached
         }
@@ -337,7 +342,7 @@ struct ReplayState {
             return slot
         }
         let end = policy.zone.utc(fromLocal: CalendarWindow.localStart(key.window + 1, period: key.period))
-        var slot = Slot(key: key, limits: entry.limits, budget: counter.budget, windowEnd: end)
+        var slot = Slot(key: key, limits: entry.limits, budget: counter.pointee.budget, windowEnd: end)
         slot.nextAlert = Self.nextAlert(entry, after: 0)
         let index: Int32
         if let free = freeSlots.popLast() {
@@ -392,21 +397,21 @@ struct ReplayState {
     }
 
     /// Adds a record's amount to a counter, noting the first crossing of its cap and alert fractions.
-    private mutating func count(_ entry: ReplayCounter, slot index: Int, _ prepared: PreparedEvaluation, _ offset: Int,
+    private mutating func count(_ counter: UnsafePointer<ReplayCounter>, slot index: Int, _ prepared: PreparedEvaluation, _ offset: Int,
                                 record: UnsafePointer<UsageRecord>)
     {
         let before = slots[index].spent
-        let after = before + entry.amount
+        let after = before + counter.pointee.amount
         slots[index].spent = after
-        if slots[index].crossedAt == nil, !entry.admits(after: before) {
+        if slots[index].crossedAt == nil, !counter.pointee.admits(after: before) {
             slots[index].crossedAt = record.pointee.timestamp
             slots[index].crossedInput = record.pointee.location
         }
-        guard entry.hasAlerts, Self.primaryAmount(entry.limits, after) >= slots[index].nextAlert else { return }
+        guard counter.pointee.hasAlerts, Self.primaryAmount(counter.pointee.limits, after) >= slots[index].nextAlert else { return }
         let reservation = prepared.reservation(offset, evaluator)
         for threshold in reservation.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
             slots[index].alerted = threshold
-            let (unit, used, limit) = Self.primary(entry.limits, after)
+            let (unit, used, limit) = Self.primary(counter.pointee.limits, after)
             alerts.append(AuditAlert(counter: reservation.counter, threshold: threshold, unit: unit, used: used, limit: limit,
                                      at: record.pointee.timestamp, input: record.pointee.location))
         }

@@ -125,7 +125,8 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
             guard let base = records.baseAddress else { return }
             for index in records.indices {
                 let record = base + index
-                record.pointee.prepared = PreparedEvaluation(UnsafePointer(record), evaluator: evaluator, plans: plans)
+                record.pointee.prepared = PreparedEvaluation(record.pointee.takeRequest(), at: record.pointee.timestamp, evaluator: evaluator,
+                                                             plans: plans)
             }
         }
         planPool.give(plans)

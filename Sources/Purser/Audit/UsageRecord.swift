@@ -21,20 +21,30 @@ public struct RecordLocation: Sendable, Hashable, Comparable, CustomStringConver
 /// happened, with its actual cost when the log has one.
 public struct UsageRecord: Sendable {
     /// The request; its `timestamp` is always set, its `cost` is the actual cost when the log gives one.
-    public var request: Request
+    ///
+    /// A replay moves the request into the record's prepared evaluation (see ``PreparedEvaluation``)
+    /// rather than copying it: copying a request retains every name in it.
+    public private(set) var request: Request
     /// Where the record is in its log.
     public var location: RecordLocation
+    /// The record's time (logs require one).
+    public let timestamp: Timestamp
     /// The order-independent part of its evaluation, done by the reader's thread.
     var prepared: PreparedEvaluation?
 
     /// Creates a record.
     public init(request: Request, location: RecordLocation) {
+        timestamp = request.timestamp ?? Timestamp(nanoseconds: 0)
         self.request = request
         self.location = location
     }
 
-    /// The record's time (logs require one).
-    public var timestamp: Timestamp { request.timestamp ?? Timestamp(nanoseconds: 0) }
+    /// Moves the request out, leaving a placeholder (for a record whose evaluation is being prepared).
+    mutating func takeRequest() -> Request {
+        var taken = Request(model: "")
+        swap(&taken, &request)
+        return taken
+    }
 }
 
 /// A log entry that could not be read as a usage record. It is counted and
@@ -88,7 +98,7 @@ public struct UsageLogError: Error, Sendable, CustomStringConvertible {
 /// What can be evaluated for a record without knowing the counters: names
 /// resolved, the candidate, the non-budget violations and the counters it
 /// counts against. Computed on the reader threads, so the replay thread only
-/// does what depends on order.
+/// does what depends on order. It owns the record's request (`resolved.request`).
 final class PreparedEvaluation: @unchecked Sendable {
     // Created on a reader thread, then only read by the replay thread.
     let resolved: Evaluator.Resolved
@@ -102,8 +112,9 @@ final class PreparedEvaluation: @unchecked Sendable {
     /// full reservation (names, alerts) only when it needs one.
     let replay: [ReplayCounter]
 
-    init(_ record: UnsafePointer<UsageRecord>, evaluator: Evaluator, plans: PlanCache? = nil) {
-        resolved = evaluator.resolve(record.pointee.request, now: record.pointee.timestamp)
+    /// Prepares the evaluation of `request` (taken from a record: the evaluation keeps it).
+    init(_ request: consuming Request, at timestamp: Timestamp, evaluator: Evaluator, plans: PlanCache? = nil) {
+        resolved = evaluator.resolve(request, now: timestamp)
         if let plans, let tests = evaluator.policy.planTests,
            let (candidate, assessment, replay) = evaluator.plannedCounters(resolved, plans: plans, tests: tests)
         {

@@ -82,9 +82,15 @@ final class PlanCache: @unchecked Sendable {
     private var plans: [AssessmentPlan?]
     private var count = 0
     private var mask: Int
+    // The small caches below are raw buffers (allocated once, freed in deinit): as stored
+    // `var` arrays of a class, every access would pay a dynamic exclusivity check.
     /// `hashValue`s of scope keys (users, tag values) seen lately, by a cheap hash of their bytes.
-    private var hashedNames = Array(repeating: "", count: 1024)
-    private var hashedValues = Array(repeating: 0, count: 1024)
+    private let hashedNames = UnsafeMutableBufferPointer<String>.allocate(capacity: 1024)
+    private let hashedValues = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1024)
+    /// Budget caps by budget and scope key seen lately (see `limits`).
+    private let limitBudgets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 512)
+    private let limitKeys = UnsafeMutableBufferPointer<String>.allocate(capacity: 512)
+    private let limitValues = UnsafeMutableBufferPointer<BudgetLimits>.allocate(capacity: 512)
     /// Most plans kept; past it the cache starts again (keys are few in practice).
     static let capacity = 1 << 16
 
@@ -92,6 +98,21 @@ final class PlanCache: @unchecked Sendable {
         keys = Array(repeating: nil, count: 1024)
         plans = Array(repeating: nil, count: 1024)
         mask = 1023
+        hashedNames.initialize(repeating: "")
+        hashedValues.initialize(repeating: 0)
+        limitBudgets.initialize(repeating: -1)
+        limitKeys.initialize(repeating: "")
+        limitValues.initialize(repeating: BudgetLimits())
+    }
+
+    deinit {
+        for buffer in [hashedNames, limitKeys] {
+            buffer.deinitialize()
+            buffer.deallocate()
+        }
+        hashedValues.deallocate()
+        limitBudgets.deallocate()
+        limitValues.deallocate()
     }
 
     /// `name.hashValue`, remembered: scope keys repeat, and SipHash costs more than the rest of a counter.
@@ -102,6 +123,19 @@ final class PlanCache: @unchecked Sendable {
         let value = name.hashValue
         hashedNames[slot] = name
         hashedValues[slot] = value
+        return value
+    }
+
+    /// The caps of budget `budget` for scope key `key` (whose `hashValue` is `hash`), remembered:
+    /// looking up a budget's overrides costs a SipHash and a reference to the shared budget.
+    @inline(__always)
+    func limits(_ budget: Int32, key: String, hash: Int, policy: CompiledPolicy) -> BudgetLimits {
+        let slot = (hash ^ Int(budget) &* 0x9E37_79B9) & 511
+        if limitBudgets[slot] == budget, limitKeys[slot] == key { return limitValues[slot] }
+        let value = policy.budgets[Int(budget)].limits(forKey: key)
+        limitBudgets[slot] = budget
+        limitKeys[slot] = key
+        limitValues[slot] = value
         return value
     }
 
@@ -255,8 +289,14 @@ extension Evaluator {
             if let fixed = planned.fixed {
                 (key, keyHash, limits) = fixed
             } else if head.scope != .other, let simple = simpleKey(head.scope, resolved, candidate, nil, hashes: plans) {
-                let caps = head.hasOverrides ? policy.budgets[Int(planned.index)].limits(forKey: simple.0) : head.limits
+                let caps = head.hasOverrides ? plans.limits(planned.index, key: simple.0, hash: simple.1, policy: policy) : head.limits
                 (key, keyHash, limits) = (simple.0, simple.1, caps)
+            } else if head.tagScope {
+                // A missing tag leaves the budget out: assessed in full, like any missing scope part.
+                guard let value = resolved.request.tags[policy.budgetTags[Int(planned.index)]] else { return nil }
+                let hash = plans.hashValue(of: value)
+                (key, keyHash) = (value, hash)
+                limits = head.hasOverrides ? plans.limits(planned.index, key: value, hash: hash, policy: policy) : head.limits
             } else {
                 let budget = policy.budgets[Int(planned.index)]
                 guard let found = scopeKey(budget.scope, resolved, candidate, policy.models[Int(resolved.model)], hashes: plans) else { return nil }

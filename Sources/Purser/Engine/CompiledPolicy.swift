@@ -63,6 +63,8 @@ public final class CompiledPolicy: Sendable {
     /// What the evaluator's loops read of each rule, budget and exception (plain values, same order).
     let ruleHeads: [RuleHead]
     let budgetHeads: [BudgetHead]
+    /// The tag key of each budget scoped by one tag, "" for the others (by budget index).
+    let budgetTags: [String]
     let exceptionHeads: [ExceptionHead]
     /// Exception indices, by what they waive: a ``Waivers`` range selects the exceptions naming one id.
     let waiverItems: [Int32]
@@ -215,8 +217,10 @@ public final class CompiledPolicy: Sendable {
                            case .org, .team, .environment, .model, .provider: return true
                            case .user, .tag: return false
                            }
-                       })
+                       },
+                       tagScope: budget.scope.count == 1 && budget.scope[0].tagKey != nil)
         }
+        budgetTags = budgets.map { budget in budget.scope.count == 1 ? budget.scope[0].tagKey ?? "" : "" }
         exceptionHeads = exceptions.map { ExceptionHead(when: number($0.when), expiresAt: $0.expiresAt) }
         checkWaivers = BuiltinCheck.allCases.map { waivers($0.rawValue) }
         self.conditions = conditions
@@ -482,6 +486,8 @@ struct BudgetHead: Sendable {
     /// Whether every part of the scope is a name fixed by the team, environment and model ids
     /// (org, team, environment, model, provider): no user or tag.
     let keyFixedByNames: Bool
+    /// Whether the scope is one tag (`scope: tag:feature`; its key is in ``CompiledPolicy/budgetTags``).
+    let tagScope: Bool
 
     static let anyTeam: Int32 = -2
 }

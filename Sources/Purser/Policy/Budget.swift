@@ -39,6 +39,12 @@ public enum ScopePart: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The tag key of `tag:KEY`, else nil.
+    var tagKey: String? {
+        if case .tag(let key) = self { return key }
+        return nil
+    }
+
     /// The names `scope` accepts, for messages.
     static let names = ["org", "team", "environment", "user", "model", "provider", "tag:KEY"]
 
