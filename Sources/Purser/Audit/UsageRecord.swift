@@ -41,9 +41,12 @@ public struct UsageRecord: Sendable {
 
     /// Moves the request out, leaving a placeholder (for a record whose evaluation is being prepared).
     mutating func takeRequest() -> Request {
-        var taken = Request(model: "")
-        swap(&taken, &request)
-        return taken
+        // A move through the field's address: the request is not copied.
+        withUnsafeMutablePointer(to: &request) { field in
+            let taken = field.move()
+            field.initialize(to: Request(model: ""))
+            return taken
+        }
     }
 }
 

@@ -68,13 +68,13 @@ struct Evaluator {
 
     // MARK: Resolution
 
-    func resolve(_ request: Request, now: Timestamp) -> Resolved {
-        Resolved(
-            request: request, timestamp: request.timestamp ?? now,
-            team: request.team.flatMap { policy.teamLookup[$0] } ?? -1,
-            environment: request.environment.flatMap { policy.environmentLookup[$0] } ?? -1,
-            model: policy.modelLookup[request.model] ?? -1,
-            zone: policy.zone)
+    func resolve(_ request: consuming Request, now: Timestamp) -> Resolved {
+        // The ids first: the request is then moved into the resolved request, not copied.
+        let timestamp = request.timestamp ?? now
+        let team = request.team.flatMap { policy.teamLookup[$0] } ?? -1
+        let environment = request.environment.flatMap { policy.environmentLookup[$0] } ?? -1
+        let model = policy.modelLookup[request.model] ?? -1
+        return Resolved(request: request, timestamp: timestamp, team: team, environment: environment, model: model, zone: policy.zone)
     }
 
     /// A candidate with its region's id looked up once.
