@@ -172,7 +172,7 @@ struct ReplayState {
     private var otherEnvironments: [String: AuditTotal] = [:]
     private var otherModels: [String: AuditTotal] = [:]
     /// Spend per team (by id; unknown teams after them) per local day.
-    private var teamDays: [[Int64: Int64]]
+    private var teamDays: [DailySpend]
     private var otherTeamIDs: [String: Int] = [:]
     private var malformed: [MalformedRecord] = []
     private var latest = Timestamp(nanoseconds: Int64.min)
@@ -188,7 +188,7 @@ struct ReplayState {
         teams = Array(repeating: nil, count: policy.teams.count)
         environments = Array(repeating: nil, count: policy.environments.count)
         models = Array(repeating: nil, count: policy.models.count)
-        teamDays = Array(repeating: [:], count: policy.teams.count)
+        teamDays = Array(repeating: DailySpend(), count: policy.teams.count)
     }
 
     mutating func addMalformed(_ entry: MalformedRecord) {
@@ -262,8 +262,8 @@ struct ReplayState {
         Self.add(&teams, &otherTeams, resolved.team, resolved.request.team ?? "(none)", spend, violations, denied)
         Self.add(&environments, &otherEnvironments, resolved.environment, resolved.request.environment ?? "(none)", spend, violations, denied)
         Self.add(&models, &otherModels, candidate.model, candidate.modelName, spend, violations, denied)
-        let day = CalendarWindow.index(of: time.seconds, period: .day, zone: policy.zone)
-        teamDays[teamRow(resolved.team, resolved.request.team ?? "(none)")][day, default: 0] &+= spend.nanos
+        // The resolved request's local day is the record's (its time is the record's).
+        teamDays[teamRow(resolved.team, resolved.request.team ?? "(none)")].add(spend.nanos, day: resolved.day)
 
         guard violations > 0 else { return }
         for violation in staticViolations {
@@ -321,7 +321,7 @@ struct ReplayState {
     private mutating func teamRow(_ id: Int32, _ name: String) -> Int {
         if id >= 0 { return Int(id) }
         if let row = otherTeamIDs[name] { return row }
-        teamDays.append([:])
+        teamDays.append(DailySpend())
         otherTeamIDs[name] = teamDays.count - 1
         return teamDays.count - 1
     }
@@ -480,10 +480,37 @@ struct ReplayState {
         }
         var names = policy.teams.map(\.name)
         for (name, row) in otherTeamIDs.sorted(by: { $0.value < $1.value }) where row == names.count { names.append(name) }
-        report.series = zip(names, teamDays).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }.map { team, spend in
+        report.series = zip(names, teamDays.map(\.all)).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }.map { team, spend in
             SpendSeries(team: team, monthlyCap: caps[team] ?? nil,
                         days: spend.keys.sorted().map { (CalendarWindow.label($0, period: .day), USD(nanos: spend[$0] ?? 0)) })
         }
         return report
+    }
+}
+
+/// One team's spend (nanodollars) per local day index. Records come
+/// in time order, so the current day is summed in place and reaches the
+/// dictionary (and its hashing) only when the day changes.
+struct DailySpend {
+    private var days: [Int64: Int64] = [:]
+    private var day = Int64.min
+    private var sum: Int64 = 0
+
+    /// Adds spend on local day `day`.
+    @inline(__always)
+    mutating func add(_ nanos: Int64, day: Int64) {
+        if day != self.day {
+            if self.day != .min { days[self.day, default: 0] &+= sum }
+            self.day = day
+            sum = 0
+        }
+        sum &+= nanos
+    }
+
+    /// Every day with a record, and its spend.
+    var all: [Int64: Int64] {
+        var result = days
+        if day != .min { result[day, default: 0] &+= sum }
+        return result
     }
 }
