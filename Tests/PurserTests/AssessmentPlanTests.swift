@@ -26,7 +26,12 @@ struct AssessmentPlanTests {
           search: {regions: [eu-west-1]}
         budgets:
           - {id: per-user, scope: user, period: hour, tokens: 200000}
-          - {id: per-feature, scope: tag:feature, period: day, limit: 5, when: {tags.feature: {exists: true}}}
+          - id: per-feature
+            scope: tag:feature
+            period: day
+            limit: 5
+            limits: {search: 2, chat: {requests: 3}}
+            when: {tags.feature: {exists: true}}
           - id: team-env
             scope: [team, environment]
             period: month
