@@ -288,19 +288,19 @@ extension Evaluator {
             let limits: BudgetLimits
             if let fixed = planned.fixed {
                 (key, keyHash, limits) = fixed
-            } else if head.scope != .other, let simple = simpleKey(head.scope, resolved, candidate, nil, hashes: plans) {
-                let caps = head.hasOverrides ? plans.limits(planned.index, key: simple.0, hash: simple.1, policy: policy) : head.limits
-                (key, keyHash, limits) = (simple.0, simple.1, caps)
-            } else if head.tagScope {
-                // A missing tag leaves the budget out: assessed in full, like any missing scope part.
-                guard let value = resolved.request.tags[policy.budgetTags[Int(planned.index)]] else { return nil }
-                let hash = plans.hashValue(of: value)
-                (key, keyHash) = (value, hash)
-                limits = head.hasOverrides ? plans.limits(planned.index, key: value, hash: hash, policy: policy) : head.limits
             } else {
-                let budget = policy.budgets[Int(planned.index)]
-                guard let found = scopeKey(budget.scope, resolved, candidate, policy.models[Int(resolved.model)], hashes: plans) else { return nil }
-                (key, keyHash, limits) = (found.0, found.1, budget.limits(forKey: found.0))
+                let found: (String, Int)?
+                if head.scope != .other {
+                    found = simpleKey(head.scope, resolved, candidate, nil, hashes: plans)
+                } else if head.tagScope {
+                    found = resolved.request.tags[policy.budgetTags[Int(planned.index)]].map { ($0, plans.hashValue(of: $0)) }
+                } else {
+                    found = scopeKey(policy.budgets[Int(planned.index)].scope, resolved, candidate, policy.models[Int(resolved.model)], hashes: plans)
+                }
+                // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
+                guard let found else { return nil }
+                (key, keyHash) = found
+                limits = head.hasOverrides ? plans.limits(planned.index, key: key, hash: keyHash, policy: policy) : head.limits
             }
             // An unpriced request under a USD cap is a violation: assess it in full.
             guard cost != nil || limits.usd == nil else { return nil }
