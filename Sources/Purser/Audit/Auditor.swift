@@ -111,7 +111,7 @@ public final class Auditor: @unchecked Sendable {
                     state.addMalformed(entry)
                 }
             }
-            merger.withCurrent { record in state.process(record) }
+            merger.withCurrent { record, counters in state.process(record, counters) }
             count += 1
             if count & 0xFFFF == 0 {
                 state.evictClosedWindows()
@@ -196,8 +196,9 @@ struct ReplayState {
         if malformed.count < options.malformedListed { malformed.append(entry) }
     }
 
-    /// Replays one record (read in place: the record is not copied).
-    mutating func process(_ record: UnsafePointer<UsageRecord>) {
+    /// Replays one record (read in place: the record is not copied); `counters` are its batch's
+    /// (a planned record's counters are there).
+    mutating func process(_ record: UnsafePointer<UsageRecord>, _ counters: UnsafeBufferPointer<ReplayCounter>) {
         let time = record.pointee.timestamp
         if let since = options.since, time < since { return }
         if let until = options.until, time >= until { return }
@@ -206,7 +207,11 @@ struct ReplayState {
         summary.last = time
         if time > latest { latest = time }
 
-        let prepared = record.pointee.prepared ?? PreparedEvaluation(record.pointee.request, at: time, evaluator: evaluator)
+        let planned = record.pointee.planned
+        if let planned, processPlanned(planned, counters, record) { return }
+        // A planned record a counter does not admit is assessed in full (it will be a budget violation).
+        let prepared = record.pointee.prepared ?? planned.map { PreparedEvaluation($0.resolved, evaluator: evaluator) }
+            ?? PreparedEvaluation(record.pointee.request, at: time, evaluator: evaluator)
         let resolved = prepared.resolved
         let cost = prepared.assessment.cost
         let staticViolations = prepared.assessment.violations
@@ -274,6 +279,45 @@ struct ReplayState {
         }
     }
 
+    /// Replays a record its key's plan decided, unless a counter does not admit it (then false, and
+    /// nothing counted: the record is a budget violation and is assessed in full).
+    private mutating func processPlanned(_ planned: PlannedRecord, _ counters: UnsafeBufferPointer<ReplayCounter>,
+                                         _ record: UnsafePointer<UsageRecord>) -> Bool
+    {
+        guard let all = counters.baseAddress else { return planned.count == 0 ? countPlanned(planned, record) : false }
+        let base = all + Int(planned.start)
+        let count = Int(planned.count)
+        recordSlots.removeAll(keepingCapacity: true)
+        for offset in 0..<count {
+            let counter = base + offset
+            let slot = slotFor(counter, nil, offset)
+            guard counter.pointee.admits(after: slots[Int(slot)].spent) else { return false }
+            recordSlots.append(slot)
+        }
+        for offset in 0..<count {
+            let counter = base + offset
+            self.count(counter, slot: Int(recordSlots[offset]), nil, offset, record: record)
+        }
+        return countPlanned(planned, record)
+    }
+
+    /// The totals of a clean planned record (its team, environment and model are the policy's).
+    private mutating func countPlanned(_ planned: PlannedRecord, _ record: UnsafePointer<UsageRecord>) -> Bool {
+        let resolved = planned.resolved
+        let spend = planned.cost ?? .zero
+        if planned.cost == nil { summary.unpricedRecords += 1 }
+        summary.totalSpend += spend
+        let (team, environment, model) = (Int(resolved.team), Int(resolved.environment), Int(resolved.model))
+        if teams[team] == nil { teams[team] = AuditTotal(name: resolved.request.team ?? "(none)") }
+        teams[team]?.add(spend)
+        if environments[environment] == nil { environments[environment] = AuditTotal(name: resolved.request.environment ?? "(none)") }
+        environments[environment]?.add(spend)
+        if models[model] == nil { models[model] = AuditTotal(name: policy.models[model].name) }
+        models[model]?.add(spend)
+        teamDays[team].add(spend.nanos, day: resolved.day)
+        return true
+    }
+
     /// Counts one violation in the totals and spools it.
     private mutating func report(_ violation: Violation, record: UnsafePointer<UsageRecord>, request: borrowing Request, candidate: Evaluator.Candidate,
                                  cost: USD?, spend: USD,
@@ -327,7 +371,8 @@ struct ReplayState {
     }
 
     /// The slot of counter `offset` of a record, created on first use.
-    private mutating func slotFor(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation, _ offset: Int) -> Int32 {
+    /// The slot of counter `offset` of a record (of `prepared`, else a planned record), created on first use.
+    private mutating func slotFor(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation?, _ offset: Int) -> Int32 {
         let cacheIndex = counter.pointee.line & 4095
         let cached = slotCache[cacheIndex]
         if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
@@ -335,7 +380,7 @@ struct ReplayState {
         {
             return cached
         }
-        let entry = prepared.reservation(offset, evaluator)
+        let entry = reservation(counter, prepared, offset)
         let key = entry.counter
         if let slot = slotIndex[key] {
             slotCache[cacheIndex] = slot
@@ -355,6 +400,11 @@ struct ReplayState {
         slotIndex[key] = index
         slotCache[cacheIndex] = index
         return index
+    }
+
+    /// The full reservation of counter `offset` of a record (of `prepared`, else a planned record).
+    private func reservation(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation?, _ offset: Int) -> CounterReservation {
+        prepared?.reservation(offset, evaluator) ?? evaluator.reservation(counter.pointee)
     }
 
     /// The amount of a counter's primary unit (USD, else tokens, else requests).
@@ -397,7 +447,7 @@ struct ReplayState {
     }
 
     /// Adds a record's amount to a counter, noting the first crossing of its cap and alert fractions.
-    private mutating func count(_ counter: UnsafePointer<ReplayCounter>, slot index: Int, _ prepared: PreparedEvaluation, _ offset: Int,
+    private mutating func count(_ counter: UnsafePointer<ReplayCounter>, slot index: Int, _ prepared: PreparedEvaluation?, _ offset: Int,
                                 record: UnsafePointer<UsageRecord>)
     {
         let before = slots[index].spent
@@ -408,7 +458,7 @@ struct ReplayState {
             slots[index].crossedInput = record.pointee.location
         }
         guard counter.pointee.hasAlerts, Self.primaryAmount(counter.pointee.limits, after) >= slots[index].nextAlert else { return }
-        let reservation = prepared.reservation(offset, evaluator)
+        let reservation = reservation(counter, prepared, offset)
         for threshold in reservation.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
             slots[index].alerted = threshold
             let (unit, used, limit) = Self.primary(counter.pointee.limits, after)
@@ -512,5 +562,19 @@ struct DailySpend {
         var result = days
         if day != .min { result[day, default: 0] &+= sum }
         return result
+    }
+}
+
+extension AuditTotal {
+    /// An empty total.
+    init(name: String) {
+        self.init(name: name, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
+    }
+
+    /// Counts a clean record.
+    @inline(__always)
+    mutating func add(_ spend: USD) {
+        records += 1
+        self.spend += spend
     }
 }

@@ -118,17 +118,28 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
         ready.signal()
     }
 
-    /// Prepares every record's order-independent evaluation, in place (no record is copied).
+    /// Prepares every record's order-independent evaluation, in place (no record is copied):
+    /// a record its key's plan decides gets a ``PlannedRecord`` (its counters go to the
+    /// batch's `counters`), any other a full ``PreparedEvaluation``.
     private func prepare(_ batch: inout RecordBatch, _ evaluator: Evaluator) {
         let plans = planPool.take()
+        let tests = plans == nil ? nil : evaluator.policy.planTests
+        var counters = batch.counters
+        batch.counters = []
+        counters.reserveCapacity(batch.records.count * 2)
         batch.records.withUnsafeMutableBufferPointer { records in
             guard let base = records.baseAddress else { return }
             for index in records.indices {
                 let record = base + index
-                record.pointee.prepared = PreparedEvaluation(record.pointee.takeRequest(), at: record.pointee.timestamp, evaluator: evaluator,
-                                                             plans: plans)
+                let resolved = evaluator.resolve(record.pointee.takeRequest(), now: record.pointee.timestamp)
+                if let plans, let tests, let planned = evaluator.plannedRecord(resolved, plans: plans, tests: tests, counters: &counters) {
+                    record.pointee.planned = planned
+                } else {
+                    record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans)
+                }
             }
         }
+        batch.counters = counters
         planPool.give(plans)
     }
 

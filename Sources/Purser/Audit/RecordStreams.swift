@@ -133,6 +133,16 @@ struct Merger {
         }
     }
 
+    /// Lends the current record and its batch's counters (see ``PlannedRecord``) to `body`.
+    @inline(__always)
+    func withCurrent<Result>(_ body: (UnsafePointer<UsageRecord>, UnsafeBufferPointer<ReplayCounter>) -> Result) -> Result {
+        heads[current.source].counters.withUnsafeBufferPointer { counters in
+            heads[current.source].records.withUnsafeBufferPointer { records in
+                body(records.baseAddress.unsafelyUnwrapped + current.position, counters)
+            }
+        }
+    }
+
     /// The next record in time order, copied out, or nil when every source is done.
     mutating func next() throws(AuditError) -> UsageRecord? {
         guard try advance() else { return nil }

@@ -29,8 +29,11 @@ public struct UsageRecord: Sendable {
     public var location: RecordLocation
     /// The record's time (logs require one).
     public let timestamp: Timestamp
-    /// The order-independent part of its evaluation, done by the reader's thread.
+    /// The order-independent part of its evaluation, done by the reader's thread
+    /// (nil for a record its key's plan decided: see `planned`).
     var prepared: PreparedEvaluation?
+    /// For a record its key's plan decided on the reader's thread: all the replay needs.
+    var planned: PlannedRecord?
 
     /// Creates a record.
     public init(request: Request, location: RecordLocation) {
@@ -73,6 +76,8 @@ public struct RecordBatch: Sendable {
     public var malformed: [MalformedRecord]
     /// Entries left out on purpose (not usage, refunds, failed calls that cost nothing), counted by reason.
     public var skipped: [String: Int]
+    /// The counters of the batch's planned records (see ``PlannedRecord``), one array for the whole batch.
+    var counters: [ReplayCounter] = []
 
     /// Creates a batch.
     public init(records: [UsageRecord] = [], malformed: [MalformedRecord] = [], skipped: [String: Int] = [:]) {
@@ -116,8 +121,13 @@ final class PreparedEvaluation: @unchecked Sendable {
     let replay: [ReplayCounter]
 
     /// Prepares the evaluation of `request` (taken from a record: the evaluation keeps it).
-    init(_ request: consuming Request, at timestamp: Timestamp, evaluator: Evaluator, plans: PlanCache? = nil) {
-        resolved = evaluator.resolve(request, now: timestamp)
+    convenience init(_ request: consuming Request, at timestamp: Timestamp, evaluator: Evaluator, plans: PlanCache? = nil) {
+        self.init(evaluator.resolve(request, now: timestamp), evaluator: evaluator, plans: plans)
+    }
+
+    /// Prepares the evaluation of a resolved request (in full, without `plans`).
+    init(_ resolved: Evaluator.Resolved, evaluator: Evaluator, plans: PlanCache? = nil) {
+        self.resolved = resolved
         if let plans, let tests = evaluator.policy.planTests,
            let (candidate, assessment, replay) = evaluator.plannedCounters(resolved, plans: plans, tests: tests)
         {
@@ -145,6 +155,21 @@ extension PreparedEvaluation {
         if offset < assessment.counters.count { return assessment.counters[offset] }
         return evaluator.reservation(replay[offset])
     }
+}
+
+/// A clean record its key's plan decided on a reader's thread (see ``PlanCache``):
+/// no prepared evaluation, candidate or assessment is built for it, only its
+/// cost and counters. Should a counter not admit it, the replay assesses it
+/// in full from `resolved`.
+struct PlannedRecord: @unchecked Sendable {
+    // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
+    /// The resolved request (it owns the record's request).
+    let resolved: Evaluator.Resolved
+    /// The record's cost (nil when unpriced and no budget caps USD).
+    let cost: USD?
+    /// Where its counters are in its batch's `counters`.
+    let start: Int32
+    let count: Int32
 }
 
 /// One counter a record counts against: its identity (budget, scope key,

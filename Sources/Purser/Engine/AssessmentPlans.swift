@@ -277,10 +277,42 @@ extension Evaluator {
         let candidate = Candidate(model: resolved.model, modelName: plan.modelName, region: region,
                                   regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
         let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
-        let assessment = Assessment(candidate: candidate, cost: cost)
-        let amount = Amount(usd: cost?.nanos ?? 0, tokens: request.usage.totalTokens, requests: 1)
         var counters: [ReplayCounter] = []
         counters.reserveCapacity(budgets.count)
+        guard appendCounters(budgets, resolved, cost: cost, plan: plan, plans: plans, to: &counters) else { return nil }
+        return (candidate, Assessment(candidate: candidate, cost: cost), counters)
+    }
+
+    /// For a request whose key already has a clean plan: its record for the replay, with its
+    /// counters appended to `counters`; nil (nothing appended) when it must be assessed in full.
+    ///
+    /// Builds no candidate or assessment: a clean planned record needs only its cost and counters.
+    func plannedRecord(_ resolved: Resolved, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
+        guard let key = planKey(resolved, tests: tests), let plan = plans[key], let budgets = plan.budgets else { return nil }
+        let request = resolved.request
+        let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
+        let start = counters.count
+        guard appendCounters(budgets, resolved, cost: cost, plan: plan, plans: plans, to: &counters) else { return nil }
+        return PlannedRecord(resolved: resolved, cost: cost, start: Int32(start), count: Int32(counters.count - start))
+    }
+
+    /// Appends the counters of a request from its key's plan; false (and `counters` as it was)
+    /// when the request must be assessed in full.
+    private func appendCounters(_ budgets: [AssessmentPlan.Budget], _ resolved: Resolved, cost: USD?, plan: AssessmentPlan,
+                                plans: PlanCache, to counters: inout [ReplayCounter]) -> Bool
+    {
+        let start = counters.count
+        let amount = Amount(usd: cost?.nanos ?? 0, tokens: resolved.request.usage.totalTokens, requests: 1)
+        // The candidate only for a scope that names its model or region (most scopes do not).
+        var candidate: Candidate?
+        func planCandidate() -> Candidate {
+            if let candidate { return candidate }
+            let region = resolved.request.region ?? plan.pickedRegion
+            let made = Candidate(model: resolved.model, modelName: plan.modelName, region: region,
+                                 regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
+            candidate = made
+            return made
+        }
         for planned in budgets {
             let head = policy.budgetHeads[Int(planned.index)]
             let key: String
@@ -291,25 +323,32 @@ extension Evaluator {
             } else {
                 let found: (String, Int)?
                 if head.scope != .other {
-                    found = simpleKey(head.scope, resolved, candidate, nil, hashes: plans)
+                    found = simpleKey(head.scope, resolved, planCandidate(), nil, hashes: plans)
                 } else if head.tagScope {
                     found = resolved.request.tags[policy.budgetTags[Int(planned.index)]].map { ($0, plans.hashValue(of: $0)) }
                 } else {
-                    found = scopeKey(policy.budgets[Int(planned.index)].scope, resolved, candidate, policy.models[Int(resolved.model)], hashes: plans)
+                    found = scopeKey(policy.budgets[Int(planned.index)].scope, resolved, planCandidate(), policy.models[Int(resolved.model)],
+                                     hashes: plans)
                 }
                 // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
-                guard let found else { return nil }
+                guard let found else {
+                    counters.removeSubrange(start...)
+                    return false
+                }
                 (key, keyHash) = found
                 limits = head.hasOverrides ? plans.limits(planned.index, key: key, hash: keyHash, policy: policy) : head.limits
             }
             // An unpriced request under a USD cap is a violation: assess it in full.
-            guard cost != nil || limits.usd == nil else { return nil }
+            guard cost != nil || limits.usd == nil else {
+                counters.removeSubrange(start...)
+                return false
+            }
             let window = resolved.window(head.period)
             counters.append(ReplayCounter(
                 amount: amount, limits: limits, line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
                 window: window, key: key, budget: planned.index, enforced: planned.enforced, hasAlerts: head.hasAlerts))
         }
-        return (candidate, assessment, counters)
+        return true
     }
 
     /// The full reservation of a replay counter: the budget's id, period and alerts with its key and numbers.

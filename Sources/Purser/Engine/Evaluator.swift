@@ -367,7 +367,7 @@ struct Evaluator {
 
     /// The key and hash of a one-part scope other than a tag (`model` is needed for `provider` only).
     @inline(__always)
-    func simpleKey(_ scope: SimpleScope, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+    func simpleKey(_ scope: SimpleScope, _ resolved: Resolved, _ candidate: @autoclosure () -> Candidate, _ model: CompiledModel?,
                    hashes: PlanCache?) -> (String, Int)? {
         switch scope {
         case .org: return ("org", Evaluator.orgHash)
@@ -378,6 +378,7 @@ struct Evaluator {
             guard let name = resolved.request.environment else { return nil }
             return (name, resolved.environment >= 0 ? policy.environmentHashes[Int(resolved.environment)] : name.hashValue)
         case .model:
+            let candidate = candidate()
             return (candidate.modelName, candidate.model >= 0 ? policy.modelHashes[Int(candidate.model)] : candidate.modelName.hashValue)
         case .provider:
             guard let model else { return nil }
