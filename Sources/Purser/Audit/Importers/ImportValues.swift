@@ -313,7 +313,7 @@ extension FieldMapping {
 /// entries become `tags[key] = value`, plain entries `tags[entry] = "true"`.
 enum TagList {
     /// Adds one entry's raw bytes to `tags` (see ``add(_:to:)``).
-    static func add(_ entry: UnsafeBufferPointer<UInt8>, to tags: inout [String: String]) throws(RecordProblem) {
+    static func add(_ entry: UnsafeBufferPointer<UInt8>, to tags: inout Tags) throws(RecordProblem) {
         guard tags.count < RequestDecoder.maxTags else { return }
         let key: String?
         var value = "true"
@@ -328,7 +328,7 @@ enum TagList {
     }
 
     /// Adds the entries to `tags` (at most ``RequestDecoder/maxTags`` in all; later entries do not replace earlier ones).
-    static func add(_ entries: [String], to tags: inout [String: String]) throws(RecordProblem) {
+    static func add(_ entries: [String], to tags: inout Tags) throws(RecordProblem) {
         for entry in entries {
             guard tags.count < RequestDecoder.maxTags else { return }
             let key: String

@@ -36,7 +36,7 @@ enum JSONValues {
 
     /// Request tags (`["env:prod", "batch"]`): a JSON array of strings, or a
     /// string holding one, added to `tags` by ``TagList``; false for `null`.
-    static func tags(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String, into tags: inout [String: String]) throws(RecordProblem) -> Bool {
+    static func tags(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String, into tags: inout Tags) throws(RecordProblem) -> Bool {
         do {
             switch scanner.peek() {
             case UInt8(ascii: "n")?:

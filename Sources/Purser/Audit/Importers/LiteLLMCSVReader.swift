@@ -187,10 +187,10 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     /// `request_tags` as JSON (`["env:prod"]`), or leniently as `{a,b}` or `a,b`; nil when blank.
-    private static func tags(_ bytes: UnsafeBufferPointer<UInt8>) throws(RecordProblem) -> [String: String]? {
+    private static func tags(_ bytes: UnsafeBufferPointer<UInt8>) throws(RecordProblem) -> Tags? {
         let trimmed = ImportValues.trimmed(bytes)
         guard let first = trimmed.first else { return nil }
-        var tags: [String: String] = [:]
+        var tags = Tags()
         if first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") || ImportValues.isNullWord(trimmed) {
             var scanner = JSONScanner(bytes)
             let found = try JSONValues.tags(&scanner, "request_tags", into: &tags)

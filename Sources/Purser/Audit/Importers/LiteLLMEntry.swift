@@ -26,7 +26,7 @@ struct LiteLLMEntry {
     /// `status`: `success` or `failure`.
     var status: String?
     /// `request_tags` as tags, when the row has them.
-    var requestTags: [String: String]?
+    var requestTags: Tags?
     /// What the importer reads from `metadata`.
     var metadata = LiteLLMMetadata()
 
@@ -50,7 +50,7 @@ struct LiteLLMMetadata {
     var cacheRead: Int64?
     var cacheWrite: Int64?
     /// `tags` (the request's tags, which LiteLLM copies to `request_tags`).
-    var tags: [String: String]?
+    var tags: Tags?
 
     /// Reads the keys it uses from a metadata object (or a string holding one); other keys are skipped.
     static func read(_ scanner: inout JSONScanner) throws(RecordProblem) -> LiteLLMMetadata {
@@ -109,7 +109,7 @@ struct LiteLLMMetadata {
                 } else if scanner.equals(key, "usage_object") {
                     fromUsageObject = try Self.cacheCounts(&scanner, "metadata.usage_object")
                 } else if scanner.equals(key, "tags") {
-                    var found: [String: String] = [:]
+                    var found = Tags()
                     if try JSONValues.tags(&scanner, "metadata.tags", into: &found) { tags = found }
                 } else {
                     try scanner.skipValue()
@@ -210,7 +210,7 @@ enum LiteLLMMapping {
            model.utf8.dropFirst(provider.utf8.count).first == UInt8(ascii: "/"), model.utf8.starts(with: provider.utf8) {
             model = String(decoding: model.utf8.dropFirst(provider.utf8.count + 1), as: UTF8.self)
         }
-        var tags = entry.requestTags ?? entry.metadata.tags ?? [:]
+        var tags = entry.requestTags ?? entry.metadata.tags ?? Tags()
         if entry.failed { tags["status"] = "failure" }
         let read = entry.metadata.cacheRead ?? 0
         let write = entry.metadata.cacheWrite ?? 0
@@ -226,7 +226,7 @@ enum LiteLLMMapping {
             team: entry.teamID ?? entry.metadata.teamAlias,
             environment: tags["env"] ?? tags["environment"] ?? entry.metadata.environment,
             model: model, region: tags["region"] ?? entry.metadata.region ?? entry.apiBase.flatMap(Self.region(fromAPIBase:)),
-            user: entry.endUser ?? entry.user, tags: Tags(tags),
+            user: entry.endUser ?? entry.user, tags: tags,
             usage: Usage(inputTokens: input, cachedInputTokens: read, cacheWriteTokens: write, outputTokens: entry.completionTokens),
             cost: entry.spend)
     }

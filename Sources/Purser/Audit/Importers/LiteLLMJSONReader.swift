@@ -94,7 +94,7 @@ final class LiteLLMJSONReader: UsageLogReader {
                 } else if scanner.equals(key, "metadata") {
                     entry.metadata = try LiteLLMMetadata.read(&scanner)
                 } else if scanner.equals(key, "request_tags") {
-                    var tags: [String: String] = [:]
+                    var tags = Tags()
                     if try JSONValues.tags(&scanner, "request_tags", into: &tags) { entry.requestTags = tags }
                 } else {
                     try scanner.skipValue()
