@@ -198,6 +198,12 @@ struct AssessmentPlanTests {
         let planned = try JSONSerialization.jsonObject(with: Data(render(try Auditor(policy: policy, options: options).run([log]))))
         let full = try JSONSerialization.jsonObject(with: Data(render(try Auditor(policy: policy, options: withoutPlans).run([log]))))
         #expect(NSDictionary(dictionary: try #require(planned as? [String: Any])).isEqual(to: try #require(full as? [String: Any])))
+        // The log must take planned records over caps and past alert fractions: a planned record a
+        // counter does not admit is assessed in full, and alerts fire from planned counters.
+        let summary = try #require((planned as? [String: Any])?["summary"] as? [String: Any])
+        #expect(try #require(summary["budget_crossings"] as? Int) > 0)
+        #expect(try #require(summary["alerts"] as? Int) > 0)
+        #expect(try #require(summary["violations"] as? Int) > 0)
     }
 
     func render(_ report: AuditReport) throws -> [UInt8] {
