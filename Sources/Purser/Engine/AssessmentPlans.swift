@@ -273,14 +273,19 @@ extension Evaluator {
         }
         guard let budgets = plan.budgets else { return nil }
         let request = resolved.request
-        let region = request.region ?? plan.pickedRegion
-        let candidate = Candidate(model: resolved.model, modelName: plan.modelName, region: region,
-                                  regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
+        let candidate = plannedCandidate(resolved, plan)
         let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
         var counters: [ReplayCounter] = []
         counters.reserveCapacity(budgets.count)
-        guard appendCounters(budgets, resolved, cost: cost, plan: plan, plans: plans, to: &counters) else { return nil }
+        guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: candidate, plans: plans, to: &counters) else { return nil }
         return (candidate, Assessment(candidate: candidate, cost: cost), counters)
+    }
+
+    /// The candidate of a request its key's plan decides: its model, in its region or the one the plan picked.
+    private func plannedCandidate(_ resolved: Resolved, _ plan: AssessmentPlan) -> Candidate {
+        let region = resolved.request.region ?? plan.pickedRegion
+        return Candidate(model: resolved.model, modelName: plan.modelName, region: region,
+                         regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
     }
 
     /// For a request whose key already has a clean plan: its record for the replay, with its
@@ -292,24 +297,22 @@ extension Evaluator {
         let request = resolved.request
         let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
         let start = counters.count
-        guard appendCounters(budgets, resolved, cost: cost, plan: plan, plans: plans, to: &counters) else { return nil }
+        guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: nil, plans: plans, to: &counters) else { return nil }
         return PlannedRecord(resolved: resolved, cost: cost, start: Int32(start), count: Int32(counters.count - start))
     }
 
     /// Appends the counters of a request from its key's plan; false (and `counters` as it was)
-    /// when the request must be assessed in full.
+    /// when the request must be assessed in full. `candidate` is made when a scope needs it, if not given.
     private func appendCounters(_ budgets: [AssessmentPlan.Budget], _ resolved: Resolved, cost: USD?, plan: AssessmentPlan,
-                                plans: PlanCache, to counters: inout [ReplayCounter]) -> Bool
+                                candidate: Candidate?, plans: PlanCache, to counters: inout [ReplayCounter]) -> Bool
     {
         let start = counters.count
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: resolved.request.usage.totalTokens, requests: 1)
         // The candidate only for a scope that names its model or region (most scopes do not).
-        var candidate: Candidate?
+        var candidate = candidate
         func planCandidate() -> Candidate {
             if let candidate { return candidate }
-            let region = resolved.request.region ?? plan.pickedRegion
-            let made = Candidate(model: resolved.model, modelName: plan.modelName, region: region,
-                                 regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
+            let made = plannedCandidate(resolved, plan)
             candidate = made
             return made
         }
