@@ -370,7 +370,6 @@ struct ReplayState {
         return teamDays.count - 1
     }
 
-    /// The slot of counter `offset` of a record, created on first use.
     /// The slot of counter `offset` of a record (of `prepared`, else a planned record), created on first use.
     private mutating func slotFor(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation?, _ offset: Int) -> Int32 {
         let cacheIndex = counter.pointee.line & 4095

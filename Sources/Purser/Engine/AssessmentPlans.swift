@@ -212,7 +212,7 @@ extension Evaluator {
         let request = resolved.request
         guard resolved.team >= 0, resolved.environment >= 0, resolved.model >= 0, request.unavailableRegions.isEmpty else { return nil }
         let region = request.region.map { policy.regions.id($0) } ?? -2
-        let cost = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
+        let cost = knownModelCost(resolved)
         let input = ConditionInput(resolved: resolved, model: resolved.model, provider: policy.modelProviders[Int(resolved.model)],
                                    tier: policy.modelTiers[Int(resolved.model)], modelName: request.model, providerName: nil,
                                    region: request.region, cost: cost?.nanos)
@@ -272,13 +272,18 @@ extension Evaluator {
             return (candidate, assessment, counters)
         }
         guard let budgets = plan.budgets else { return nil }
-        let request = resolved.request
         let candidate = plannedCandidate(resolved, plan)
-        let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
+        let cost = knownModelCost(resolved)
         var counters: [ReplayCounter] = []
         counters.reserveCapacity(budgets.count)
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: candidate, plans: plans, to: &counters) else { return nil }
         return (candidate, Assessment(candidate: candidate, cost: cost), counters)
+    }
+
+    /// The cost of a request whose model the policy knows: the actual cost, else its usage at the model's rates.
+    @inline(__always)
+    private func knownModelCost(_ resolved: Resolved) -> USD? {
+        resolved.request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(resolved.request.usage)
     }
 
     /// The candidate of a request its key's plan decides: its model, in its region or the one the plan picked.
@@ -294,8 +299,7 @@ extension Evaluator {
     /// Builds no candidate or assessment: a clean planned record needs only its cost and counters.
     func plannedRecord(_ resolved: Resolved, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
         guard let key = planKey(resolved, tests: tests), let plan = plans[key], let budgets = plan.budgets else { return nil }
-        let request = resolved.request
-        let cost: USD? = request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(request.usage)
+        let cost = knownModelCost(resolved)
         let start = counters.count
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: nil, plans: plans, to: &counters) else { return nil }
         return PlannedRecord(resolved: resolved, cost: cost, start: Int32(start), count: Int32(counters.count - start))
