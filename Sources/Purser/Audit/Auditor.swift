@@ -308,14 +308,22 @@ struct ReplayState {
         if planned.cost == nil { summary.unpricedRecords += 1 }
         summary.totalSpend += spend
         let (team, environment, model) = (Int(resolved.team), Int(resolved.environment), Int(resolved.model))
-        if teams[team] == nil { teams[team] = AuditTotal(name: resolved.request.team ?? "(none)") }
-        teams[team]?.add(spend)
-        if environments[environment] == nil { environments[environment] = AuditTotal(name: resolved.request.environment ?? "(none)") }
-        environments[environment]?.add(spend)
-        if models[model] == nil { models[model] = AuditTotal(name: policy.models[model].name) }
-        models[model]?.add(spend)
+        Self.addClean(&teams, team, spend, name: resolved.request.team ?? "(none)")
+        Self.addClean(&environments, environment, spend, name: resolved.request.environment ?? "(none)")
+        Self.addClean(&models, model, spend, name: policy.models[model].name)
         teamDays[team].add(spend.nanos, day: resolved.day)
         return true
+    }
+
+    /// Adds a clean record's spend to total `index`, made (named `name`) on first use.
+    /// The total is moved out and back, never copied: a copy would retain its name.
+    @inline(__always)
+    private static func addClean(_ totals: inout [AuditTotal?], _ index: Int, _ spend: USD, name: @autoclosure () -> String) {
+        totals.withUnsafeMutableBufferPointer { buffer in
+            var total = buffer[index].take() ?? AuditTotal(name: name())
+            total.add(spend)
+            buffer[index] = total
+        }
     }
 
     /// Counts one violation in the totals and spools it.

@@ -124,6 +124,8 @@ public struct LineChunks {
     private var nextLine = 1
     private var skipping = false
     private var atEnd = false
+    /// The size of the last chunk (see `nextChunk`).
+    private var lastChunkBytes = 0
 
     /// Reads lines of `file`; lines over `limit` bytes are reported as too long.
     public init(file: LogFile, limit: Int) {
@@ -160,6 +162,10 @@ public struct LineChunks {
     /// nil once the file is exhausted. Over-long lines are listed by number, not copied.
     public mutating func nextChunk(maxLines: Int) throws(UsageLogError) -> LogChunk? {
         var chunk = LogChunk()
+        // Sized like the last chunk: growing the arrays line by line would copy them again and again.
+        chunk.bytes.reserveCapacity(lastChunkBytes + lastChunkBytes / 8 + 4096)
+        chunk.lines.reserveCapacity(min(maxLines, 1 << 16))
+        defer { lastChunkBytes = chunk.bytes.count }
         let more = try next(maxLines: maxLines, { line in
             let start = chunk.bytes.count
             chunk.bytes.append(contentsOf: line.bytes)

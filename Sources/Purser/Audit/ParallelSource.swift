@@ -56,6 +56,8 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
     private let results = Mutex<[Int: Item]>([:])
     private let ready = DispatchSemaphore(value: 0)
     private let cancelled = Atomic<Bool>(false)
+    /// Planned counters per record in the last prepared batch, in 1/256ths (to size the next batch's array).
+    private let countersPerRecord = Atomic<Int>(2 * 256)
     private var expected = 0
     private var last: Timestamp?
     private var finished = false
@@ -126,12 +128,15 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
         let tests = plans == nil ? nil : evaluator.policy.planTests
         var counters = batch.counters
         batch.counters = []
-        counters.reserveCapacity(batch.records.count * 2)
+        // As many as the last batch had per record, and some: growing the array would copy it.
+        let perRecord = countersPerRecord.load(ordering: .relaxed)
+        counters.reserveCapacity(batch.records.count * perRecord / 256 + batch.records.count / 4 + 16)
         batch.records.withUnsafeMutableBufferPointer { records in
             guard let base = records.baseAddress else { return }
             for index in records.indices {
                 let record = base + index
-                let resolved = evaluator.resolve(record.pointee.takeRequest(), now: record.pointee.timestamp)
+                guard let request = record.pointee.takeRequest() else { continue }
+                let resolved = evaluator.resolve(request, now: record.pointee.timestamp)
                 if let plans, let tests, let planned = evaluator.plannedRecord(resolved, plans: plans, tests: tests, counters: &counters) {
                     record.pointee.planned = planned
                 } else {
@@ -139,6 +144,7 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
                 }
             }
         }
+        if !batch.records.isEmpty { countersPerRecord.store(counters.count * 256 / batch.records.count, ordering: .relaxed) }
         batch.counters = counters
         planPool.give(plans)
     }

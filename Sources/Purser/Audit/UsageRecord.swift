@@ -23,8 +23,11 @@ public struct UsageRecord: Sendable {
     /// The request; its `timestamp` is always set, its `cost` is the actual cost when the log gives one.
     ///
     /// A replay moves the request into the record's prepared evaluation (see ``PreparedEvaluation``)
-    /// rather than copying it: copying a request retains every name in it.
-    public private(set) var request: Request
+    /// rather than copying it: copying a request retains every name in it. A record whose
+    /// request was moved out reads as a request for model `""`.
+    public var request: Request { stored ?? Request(model: "") }
+    /// The request until a replay takes it (nil after: no placeholder request is built or destroyed).
+    private var stored: Request?
     /// Where the record is in its log.
     public var location: RecordLocation
     /// The record's time (logs require one).
@@ -38,18 +41,13 @@ public struct UsageRecord: Sendable {
     /// Creates a record.
     public init(request: Request, location: RecordLocation) {
         timestamp = request.timestamp ?? Timestamp(nanoseconds: 0)
-        self.request = request
+        stored = request
         self.location = location
     }
 
-    /// Moves the request out, leaving a placeholder (for a record whose evaluation is being prepared).
-    mutating func takeRequest() -> Request {
-        // A move through the field's address: the request is not copied.
-        withUnsafeMutablePointer(to: &request) { field in
-            let taken = field.move()
-            field.initialize(to: Request(model: ""))
-            return taken
-        }
+    /// Moves the request out (for a record whose evaluation is being prepared); nil if already taken.
+    mutating func takeRequest() -> Request? {
+        stored.take()
     }
 }
 

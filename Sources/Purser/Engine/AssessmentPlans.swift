@@ -320,42 +320,48 @@ extension Evaluator {
             candidate = made
             return made
         }
-        for planned in budgets {
-            let head = policy.budgetHeads[Int(planned.index)]
-            let key: String
-            let keyHash: Int
-            let limits: BudgetLimits
-            if let fixed = planned.fixed {
-                (key, keyHash, limits) = fixed
-            } else {
-                let found: (String, Int)?
-                if head.scope != .other {
-                    found = simpleKey(head.scope, resolved, planCandidate(), nil, hashes: plans)
-                } else if head.tagScope {
-                    found = resolved.request.tags[policy.budgetTags[Int(planned.index)]].map { ($0, plans.hashValue(of: $0)) }
+        // The plan's budgets are read in place (copying one would retain its key).
+        return budgets.withUnsafeBufferPointer { budgets in
+            guard let first = budgets.baseAddress else { return true }
+            for position in budgets.indices {
+                let planned = first + position
+                let index = planned.pointee.index
+                let head = policy.budgetHeads[Int(index)]
+                let key: String
+                let keyHash: Int
+                let limits: BudgetLimits
+                if let fixed = planned.pointee.fixed {
+                    (key, keyHash, limits) = fixed
                 } else {
-                    found = scopeKey(policy.budgets[Int(planned.index)].scope, resolved, planCandidate(), policy.models[Int(resolved.model)],
-                                     hashes: plans)
+                    let found: (String, Int)?
+                    if head.scope != .other {
+                        found = simpleKey(head.scope, resolved, planCandidate(), nil, hashes: plans)
+                    } else if head.tagScope {
+                        found = resolved.request.tags[policy.budgetTags[Int(index)]].map { ($0, plans.hashValue(of: $0)) }
+                    } else {
+                        found = scopeKey(policy.budgets[Int(index)].scope, resolved, planCandidate(), policy.models[Int(resolved.model)],
+                                         hashes: plans)
+                    }
+                    // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
+                    guard let found else {
+                        counters.removeSubrange(start...)
+                        return false
+                    }
+                    (key, keyHash) = found
+                    limits = head.hasOverrides ? plans.limits(index, key: key, hash: keyHash, policy: policy) : head.limits
                 }
-                // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
-                guard let found else {
+                // An unpriced request under a USD cap is a violation: assess it in full.
+                guard cost != nil || limits.usd == nil else {
                     counters.removeSubrange(start...)
                     return false
                 }
-                (key, keyHash) = found
-                limits = head.hasOverrides ? plans.limits(planned.index, key: key, hash: keyHash, policy: policy) : head.limits
+                let window = resolved.window(head.period)
+                counters.append(ReplayCounter(
+                    amount: amount, limits: limits, line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
+                    window: window, key: key, budget: index, enforced: planned.pointee.enforced, hasAlerts: head.hasAlerts))
             }
-            // An unpriced request under a USD cap is a violation: assess it in full.
-            guard cost != nil || limits.usd == nil else {
-                counters.removeSubrange(start...)
-                return false
-            }
-            let window = resolved.window(head.period)
-            counters.append(ReplayCounter(
-                amount: amount, limits: limits, line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
-                window: window, key: key, budget: planned.index, enforced: planned.enforced, hasAlerts: head.hasAlerts))
+            return true
         }
-        return true
     }
 
     /// The full reservation of a replay counter: the budget's id, period and alerts with its key and numbers.

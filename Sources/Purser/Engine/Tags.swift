@@ -49,7 +49,14 @@ public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral
             switch (position.found, newValue) {
             case (true, let value?): entries[position.index].value = value
             case (true, nil): entries.remove(at: position.index)
-            case (false, let value?): entries.insert((key: key, value: value), at: position.index)
+            case (false, let value?):
+                // Logs mostly list tags in order: appending is the common case, and cheaper than inserting.
+                if position.index == entries.count {
+                    if entries.capacity == 0 { entries.reserveCapacity(4) }
+                    entries.append((key: key, value: value))
+                } else {
+                    entries.insert((key: key, value: value), at: position.index)
+                }
             case (false, nil): break
             }
         }
