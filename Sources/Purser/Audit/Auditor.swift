@@ -440,7 +440,18 @@ struct ReplayState {
     /// Where the policy would have sent a denied request: the first reroute candidate
     /// without a deny against the counters as they stood, re-priced at its model.
     private func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
-        let options = prepared.reroutes ?? RerouteOption.options(prepared.resolved, prepared.candidate, evaluator: evaluator)
+        guard let known = prepared.reroutes else {
+            return firstAllowed(RerouteOption.options(prepared.resolved, prepared.candidate, evaluator: evaluator))
+        }
+        if let reroute = firstAllowed(known) { return reroute }
+        // The prepared options stop at the first one only a budget could deny (the last, then):
+        // a budget denied it, so the ones after it are assessed now.
+        guard let last = known.last, !last.assessment.denied else { return nil }
+        return firstAllowed(RerouteOption.options(prepared.resolved, prepared.candidate, evaluator: evaluator, from: known.count))
+    }
+
+    /// The first of `options` that neither a check nor a counter (as it stands) denies.
+    private func firstAllowed(_ options: [RerouteOption]) -> AuditViolation.Reroute? {
         for option in options {
             guard !option.assessment.denied else { continue }
             var assessment = option.assessment

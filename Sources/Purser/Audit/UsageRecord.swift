@@ -110,8 +110,9 @@ final class PreparedEvaluation: @unchecked Sendable {
     let resolved: Evaluator.Resolved
     let candidate: Evaluator.Candidate
     let assessment: Evaluator.Assessment
-    /// For a record a non-budget violation denies: the reroute candidates,
-    /// assessed except for budgets (which the replay checks against its counters).
+    /// For a record a non-budget violation denies: the reroute candidates in order, assessed
+    /// except for budgets (which the replay checks against its counters), up to the first one
+    /// nothing but a budget could deny; the replay assesses the rest only if a budget denies that one.
     let reroutes: [RerouteOption]?
     /// The counters the record counts against, in assessment order. A planned
     /// record's `assessment.counters` is empty: the replay rebuilds a counter's
@@ -138,7 +139,7 @@ final class PreparedEvaluation: @unchecked Sendable {
             let policy = evaluator.policy
             replay = assessment.counters.map { entry in ReplayCounter(entry, budget: policy.budgetLookup[entry.counter.budget] ?? -1) }
         }
-        reroutes = assessment.denied ? RerouteOption.options(resolved, candidate, evaluator: evaluator) : nil
+        reroutes = assessment.denied ? RerouteOption.options(resolved, candidate, evaluator: evaluator, untilAllowed: true) : nil
     }
 }
 
@@ -216,10 +217,14 @@ struct RerouteOption {
     /// Whether the candidate is the same model in another region.
     let sameModel: Bool
 
-    /// The reroute candidates of a denied record, in order, each assessed except for budgets.
-    static func options(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator) -> [RerouteOption] {
+    /// The reroute candidates of a denied record, in order from the `start`th, each assessed
+    /// except for budgets; with `untilAllowed`, only up to the first one no other check denies.
+    static func options(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
+                        from start: Int = 0, untilAllowed: Bool = false) -> [RerouteOption]
+    {
         let policy = evaluator.policy
-        return evaluator.fallbacks(resolved, from: original).map { candidate in
+        var options: [RerouteOption] = []
+        for candidate in evaluator.fallbacks(resolved, from: original).dropFirst(start) {
             // Another region of the same model costs what the record cost; another model is re-priced from the usage.
             var request = resolved.request
             let sameModel = candidate.model == original.model
@@ -227,7 +232,10 @@ struct RerouteOption {
                 ? policy.models[Int(candidate.model)].rates?.cost(request.usage) : nil
             if let repriced { request.cost = repriced }
             let again = evaluator.resolve(request, now: resolved.timestamp)
-            return RerouteOption(resolved: again, assessment: evaluator.assess(again, candidate), repriced: repriced, sameModel: sameModel)
+            let option = RerouteOption(resolved: again, assessment: evaluator.assess(again, candidate), repriced: repriced, sameModel: sameModel)
+            options.append(option)
+            if untilAllowed, !option.assessment.denied { break }
         }
+        return options
     }
 }

@@ -7,10 +7,11 @@
 /// (user, tags, region, tokens, cost, hour), which exceptions are unexpired,
 /// whether the request is priced, over its team's max request cost, and
 /// which scope parts it has. Those facts are the ``PlanKey``. The first
-/// request with a key is assessed in full; when that finds no violation, the
-/// budgets it counted against become the key's plan, and later requests
-/// with the key only build their counters from it. Anything else (a
-/// violation, an unknown name, unavailable regions) is assessed in full.
+/// request with a key is assessed in full; the budgets it counted against
+/// and the violations it found become the key's plan, and later requests
+/// with the key only build their counters from it. Anything else (an
+/// unknown name, unavailable regions, a violation whose message quotes the
+/// request, such as its cost) is assessed in full.
 ///
 /// Nothing is approximated: two requests with the same key take the same
 /// path through `assess`, so a plan gives exactly the counters `assess`
@@ -60,17 +61,29 @@ final class AssessmentPlan: Sendable {
         var fixed: (key: String, hash: Int, limits: BudgetLimits)?
     }
 
-    /// Nil when the first request found a violation: requests with this key are assessed in full.
+    /// Nil when requests with this key are assessed in full.
     let budgets: [Budget]?
+    /// The violations every request with this key has, budgets aside (empty for a clean key).
+    let violations: [Violation]
     /// The region picked for requests that name none.
     let pickedRegion: String?
     /// The canonical model name (kept here, in the thread's own cache, rather than read from the shared policy).
     let modelName: String
 
-    init(budgets: [Budget]?, pickedRegion: String?, modelName: String) {
+    init(budgets: [Budget]?, violations: [Violation], pickedRegion: String?, modelName: String) {
         self.budgets = budgets
+        self.violations = violations
         self.pickedRegion = pickedRegion
         self.modelName = modelName
+    }
+
+    /// Whether violations found for one request with `key` are those of every request with it:
+    /// true unless a message quotes the request's own text or numbers (its cost, or the region
+    /// it names: the key holds the region's id, and names that compare equal may differ in bytes).
+    static func violationsFollow(from key: PlanKey, _ violations: [Violation]) -> Bool {
+        violations.allSatisfy { violation in
+            violation.kind != .cost && (violation.kind != .region || key.region == -2)
+        }
     }
 }
 
@@ -255,8 +268,8 @@ extension Evaluator {
         } else {
             let candidate = original(resolved)
             let assessment = assess(resolved, candidate)
-            let clean = assessment.violations.isEmpty && !candidate.noRegion
-            let budgets = clean ? assessment.counters.compactMap { entry in
+            let plannable = !candidate.noRegion && AssessmentPlan.violationsFollow(from: key, assessment.violations)
+            let budgets = plannable ? assessment.counters.compactMap { entry in
                 policy.budgetLookup[entry.counter.budget].map { index in
                     AssessmentPlan.Budget(index: index, enforced: entry.enforced,
                                           fixed: policy.budgetHeads[Int(index)].keyFixedByNames
@@ -264,6 +277,7 @@ extension Evaluator {
                 }
             } : nil
             plan = AssessmentPlan(budgets: budgets?.count == assessment.counters.count ? budgets : nil,
+                                  violations: plannable ? assessment.violations : [],
                                   pickedRegion: resolved.request.region == nil ? candidate.region : nil,
                                   modelName: candidate.modelName)
             plans[key] = plan
@@ -277,7 +291,7 @@ extension Evaluator {
         var counters: [ReplayCounter] = []
         counters.reserveCapacity(budgets.count)
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: candidate, plans: plans, to: &counters) else { return nil }
-        return (candidate, Assessment(candidate: candidate, cost: cost), counters)
+        return (candidate, Assessment(candidate: candidate, violations: plan.violations, cost: cost), counters)
     }
 
     /// The cost of a request whose model the policy knows: the actual cost, else its usage at the model's rates.
@@ -298,7 +312,9 @@ extension Evaluator {
     ///
     /// Builds no candidate or assessment: a clean planned record needs only its cost and counters.
     func plannedRecord(_ resolved: Resolved, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
-        guard let key = planKey(resolved, tests: tests), let plan = plans[key], let budgets = plan.budgets else { return nil }
+        guard let key = planKey(resolved, tests: tests), let plan = plans[key], let budgets = plan.budgets, plan.violations.isEmpty else {
+            return nil
+        }
         let cost = knownModelCost(resolved)
         let start = counters.count
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: nil, plans: plans, to: &counters) else { return nil }
