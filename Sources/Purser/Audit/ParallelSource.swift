@@ -124,7 +124,7 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
     /// a record its key's plan decides gets a ``PlannedRecord`` (its counters go to the
     /// batch's `counters`), any other a full ``PreparedEvaluation``.
     private func prepare(_ batch: inout RecordBatch, _ evaluator: Evaluator) {
-        let plans = planPool.take()
+        let plans = planPool.cache()
         let tests = plans == nil ? nil : evaluator.policy.planTests
         var counters = batch.counters
         batch.counters = []
@@ -146,7 +146,6 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
         }
         if !batch.records.isEmpty { countersPerRecord.store(counters.count * 256 / batch.records.count, ordering: .relaxed) }
         batch.counters = counters
-        planPool.give(plans)
     }
 
     func next() throws(AuditError) -> RecordBatch? {
@@ -179,22 +178,39 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
     }
 }
 
-/// Plan caches lent to the threads preparing records (a cache is used by one thread at a time).
+/// Plan caches for the threads preparing records: one per thread, kept by the thread.
+///
+/// A cache handed from thread to thread would move its tables and plans between
+/// cores' caches with every batch (and its plans' reference counts with them);
+/// a thread's own stays warm where it runs. A thread prepares one batch at a
+/// time, so its cache is never used twice at once.
 final class PlanPool: @unchecked Sendable {
-    // PlanCache is not thread-safe; the pool hands each one to a single job at a time.
-    private let idle = Mutex<[PlanCache]>([])
-    private let enabled: Bool
+    // `caches` is behind its mutex; `slot` is a thread-specific key, read and set only by its own thread.
+    private let caches = Mutex<[PlanCache]>([])
+    private var slot = pthread_key_t()
+    private let hasSlot: Bool
 
     /// A pool; a disabled one lends no caches, so every record is assessed in full.
     init(enabled: Bool = true) {
-        self.enabled = enabled
+        hasSlot = enabled && pthread_key_create(&slot, nil) == 0
     }
 
-    func take() -> PlanCache? { enabled ? idle.withLock { $0.popLast() } ?? PlanCache() : nil }
+    deinit {
+        // The caches are owned here; threads hold only unretained pointers, under this pool's key.
+        if hasSlot { pthread_key_delete(slot) }
+    }
 
-    func give(_ cache: PlanCache?) {
-        guard let cache else { return }
-        idle.withLock { $0.append(cache) }
+    /// The calling thread's cache (nil when disabled, or when the system had no thread-specific key left:
+    /// records are then assessed in full).
+    func cache() -> PlanCache? {
+        guard hasSlot else { return nil }
+        if let pointer = pthread_getspecific(slot) {
+            return Unmanaged<PlanCache>.fromOpaque(pointer).takeUnretainedValue()
+        }
+        let cache = PlanCache()
+        caches.withLock { $0.append(cache) }
+        pthread_setspecific(slot, Unmanaged.passUnretained(cache).toOpaque())
+        return cache
     }
 }
 
