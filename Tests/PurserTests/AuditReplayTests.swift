@@ -96,4 +96,26 @@ struct AuditReplayTests {
         #expect(violation.reroute == AuditViolation.Reroute(model: "sonnet", region: "eu-central-1", cost: USD(dollars: 3)))
         #expect(report.summary.reroutingSavings == USD(dollars: 2))
     }
+
+    @Test func reroutesPastAnOptionOnlyABudgetDenies() throws {
+        // As above, but sonnet's own daily cap ($1) is spent by an earlier call: the policy would
+        // have sent the opus call past sonnet to haiku ($1 instead of $5). The replay prepares
+        // options only up to sonnet (nothing but a budget denies it), so haiku is assessed late.
+        let yaml = EngineFixture.yaml.replacingOccurrences(
+            of: "\nbudgets:\n", with: "\nbudgets:\n  - {id: sonnet-day, scope: model, when: {model: sonnet}, period: day, limit: 1}\n")
+        #expect(yaml.contains("sonnet-day"))
+        let loaded = PolicySet.load(yaml: yaml, file: "engine.yaml")
+        let policy = try CompiledPolicy(try #require(loaded.policy, "\(loaded.diagnostics)"))
+        let lines = [
+            #"{"id":"s","timestamp":"2026-11-23T09:00:00Z","team":"eu","environment":"production","model":"sonnet","region":"eu-central-1","cost":2}"#,
+            #"{"id":"q","timestamp":"2026-11-23T10:00:00Z","team":"eu","environment":"qa","model":"opus","usage":{"input_tokens":1000000,"output_tokens":0}}"#,
+        ]
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+        let report = try Auditor(policy: policy).run([directory + "/a.jsonl"])
+        let opus = try #require(try Self.violations(report).first { $0.requestID == "q" && $0.violation.rule == "environment-model" })
+        #expect(opus.reroute == AuditViolation.Reroute(model: "haiku", region: "eu-central-1", cost: USD(dollars: 1)))
+        #expect(report.summary.reroutingSavings == USD(dollars: 4))
+    }
 }
