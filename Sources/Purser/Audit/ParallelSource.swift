@@ -137,10 +137,12 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
                 let record = base + index
                 guard let request = record.pointee.takeRequest() else { continue }
                 let resolved = evaluator.resolve(request, now: record.pointee.timestamp)
-                if let plans, let tests, let planned = evaluator.plannedRecord(resolved, plans: plans, tests: tests, counters: &counters) {
+                // The key once: a record its plan does not decide is prepared with the same key.
+                let key = tests.flatMap { evaluator.planKey(resolved, tests: $0) }
+                if let plans, let key, let planned = evaluator.plannedRecord(resolved, key: key, plans: plans, counters: &counters) {
                     record.pointee.planned = planned
                 } else {
-                    record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans)
+                    record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans, key: key)
                 }
             }
         }

@@ -124,12 +124,10 @@ final class PreparedEvaluation: @unchecked Sendable {
         self.init(evaluator.resolve(request, now: timestamp), evaluator: evaluator, plans: plans)
     }
 
-    /// Prepares the evaluation of a resolved request (in full, without `plans`).
-    init(_ resolved: Evaluator.Resolved, evaluator: Evaluator, plans: PlanCache? = nil) {
+    /// Prepares the evaluation of a resolved request (in full, without `plans` or without its plan `key`).
+    init(_ resolved: Evaluator.Resolved, evaluator: Evaluator, plans: PlanCache? = nil, key: PlanKey? = nil) {
         self.resolved = resolved
-        if let plans, let tests = evaluator.policy.planTests,
-           let (candidate, assessment, replay) = evaluator.plannedCounters(resolved, plans: plans, tests: tests)
-        {
+        if let plans, let key, let (candidate, assessment, replay) = evaluator.plannedCounters(resolved, key: key, plans: plans) {
             self.candidate = candidate
             self.assessment = assessment
             self.replay = replay

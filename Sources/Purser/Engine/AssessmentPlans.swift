@@ -250,7 +250,8 @@ extension Evaluator {
     /// The candidate and assessment of a request from its key's plan, or nil when it
     /// must be assessed in full (the caller then calls `original` and `assess`).
     func planned(_ resolved: Resolved, plans: PlanCache, tests: PlanTests) -> (Candidate, Assessment)? {
-        guard let (candidate, assessment, counters) = plannedCounters(resolved, plans: plans, tests: tests) else { return nil }
+        guard let key = planKey(resolved, tests: tests),
+              let (candidate, assessment, counters) = plannedCounters(resolved, key: key, plans: plans) else { return nil }
         guard assessment.counters.isEmpty else { return (candidate, assessment) }
         var full = assessment
         full.counters = counters.map(reservation)
@@ -260,8 +261,7 @@ extension Evaluator {
     /// Like `planned`, with the counters as ``ReplayCounter``s: for a request its key's plan
     /// decides, the assessment's `counters` are left empty (building a reservation's names
     /// and alerts costs more than the rest of a planned record).
-    func plannedCounters(_ resolved: Resolved, plans: PlanCache, tests: PlanTests) -> (Candidate, Assessment, [ReplayCounter])? {
-        guard let key = planKey(resolved, tests: tests) else { return nil }
+    func plannedCounters(_ resolved: Resolved, key: PlanKey, plans: PlanCache) -> (Candidate, Assessment, [ReplayCounter])? {
         let plan: AssessmentPlan
         if let known = plans[key] {
             plan = known
@@ -311,10 +311,8 @@ extension Evaluator {
     /// counters appended to `counters`; nil (nothing appended) when it must be assessed in full.
     ///
     /// Builds no candidate or assessment: a clean planned record needs only its cost and counters.
-    func plannedRecord(_ resolved: Resolved, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
-        guard let key = planKey(resolved, tests: tests), let plan = plans[key], let budgets = plan.budgets, plan.violations.isEmpty else {
-            return nil
-        }
+    func plannedRecord(_ resolved: Resolved, key: PlanKey, plans: PlanCache, counters: inout [ReplayCounter]) -> PlannedRecord? {
+        guard let plan = plans[key], let budgets = plan.budgets, plan.violations.isEmpty else { return nil }
         let cost = knownModelCost(resolved)
         let start = counters.count
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: nil, plans: plans, to: &counters) else { return nil }
