@@ -198,8 +198,8 @@ struct AssessmentPlanTests {
         options.temporaryDirectory = directory
         var withoutPlans = options
         withoutPlans.usePlans = false
-        let planned = try JSONSerialization.jsonObject(with: Data(render(try Auditor(policy: policy, options: options).run([log]))))
-        let full = try JSONSerialization.jsonObject(with: Data(render(try Auditor(policy: policy, options: withoutPlans).run([log]))))
+        let planned = try JSONSerialization.jsonObject(with: Data(Self.render(try Auditor(policy: policy, options: options).run([log]))))
+        let full = try JSONSerialization.jsonObject(with: Data(Self.render(try Auditor(policy: policy, options: withoutPlans).run([log]))))
         #expect(NSDictionary(dictionary: try #require(planned as? [String: Any])).isEqual(to: try #require(full as? [String: Any])))
         // The log must take planned records over caps and past alert fractions: a planned record a
         // counter does not admit is assessed in full, and alerts fire from planned counters.
@@ -209,7 +209,106 @@ struct AssessmentPlanTests {
         #expect(try #require(summary["violations"] as? Int) > 0)
     }
 
-    func render(_ report: AuditReport) throws -> [UInt8] {
+    /// Lines that test the shaped scan: names it must take from the full decoder (escapes,
+    /// whitespace, `null`, absent fields, unknown names, unavailable regions) and lines it
+    /// must leave to it (repeated and unknown fields, malformed values, a missing model or time).
+    static let edgeLines = [
+        #"{"id":"e1","timestamp":"2026-11-03T10:00:00Z","team":"payments","environment":"production","model":"small","user":"ann","usage":{"input_tokens":10,"output_tokens":5}}"#,
+        #"{"id":"e2","timestamp":"2026-11-03T10:00:01Z","team":"pay\u006dents","environment":"production","model":"small","user":"ann","usage":{"input_tokens":10,"output_tokens":5}}"#,
+        #"{ "id" : "e3", "timestamp" : "2026-11-03T10:00:02Z", "team" : "payments" , "environment":"production","model":"small","user":null,"tags":{"feature":"chat"},"cost":0.01}"#,
+        #"{"id":"e4","timestamp":"2026-11-03T10:00:03Z","team":"payments","team":"search","environment":"production","model":"small","cost":0.01}"#,
+        #"{"id":"e5","timestamp":"2026-11-03T10:00:04Z","team":"payments","environment":"production","model":"small","colour":"red"}"#,
+        #"{"id":"e6","timestamp":"2026-11-03T10:00:05Z","team":"payments","environment":"production","model":"small","usage":{"input_tokens":-1}}"#,
+        #"{"id":"e7","timestamp":"2026-11-03T10:00:06Z","team":"payments","environment":"production","user":"ann","cost":0.01}"#,
+        #"{"id":"e8","team":"payments","environment":"production","model":"small","cost":0.01}"#,
+        #"{"id":"e9","timestamp":"2026-11-03T10:00:08Z","team":"nobody","environment":"production","model":"small","cost":0.01}"#,
+        #"{"id":"e10","timestamp":"2026-11-03T10:00:09Z","team":"search","environment":"qa","model":"big","region":"us-east-1","unavailable_regions":["eu-west-1"],"allow_reroute":false,"cost":0.3}"#,
+        #"{"id":"e11","timestamp":"2026-11-03T10:00:10Z","team":"payments","environment":"production","model":"small","user":"","cost":0.01}"#,
+        #"{"id":"e12","timestamp":"2026-11-03T10:00:11Z","team":"payments","environment":"production","model":"small","tags":{"feature":"chat","feature":"search"},"cost":0.01}"#,
+        #"{"id":"e13","timestamp":"2026-11-03T10:00:12Z","team":"payments","environment":"production","model":"small","cost":0.01} trailing"#,
+    ]
+
+    /// Records decoded by their names (``RecordShape``) count, violate and cross caps exactly as
+    /// records decoded in full: the same report with and without plans, over generated records
+    /// whose names repeat and lines written to trip the shaped scan.
+    @Test func shapedDecodingMatchesFullDecoding() throws {
+        let loaded = load(Self.scopes)
+        let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")
+        var lines = Self.records(policySet, seed: 21, count: 6000).enumerated().map { index, request in
+            var request = request
+            request.id = "r\(index)"
+            return Self.line(request)
+        }
+        // Each edge line three times, so that the second and third find their names known.
+        for (offset, line) in Self.edgeLines.enumerated() {
+            for copy in 0..<3 { lines.insert(line, at: 500 + offset * 400 + copy * 7) }
+        }
+        let report = try Self.expectShapedMatchesFull(policySet, lines: lines)
+        // Every malformed edge line is reported, each time it appears.
+        #expect(report.summary.malformed == 3 * 6, "\(report.malformed.map(\.message))")
+    }
+
+    /// The same over a generated month for the shipped policies (their rules read tags, hours and tokens).
+    @Test func shapedDecodingMatchesFullDecodingOnTheShippedPolicies() throws {
+        let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = UsageGenerator.Options()
+        options.records = 20000
+        options.seed = 5
+        let report = try Self.expectShapedMatchesFull(policySet, lines: UsageGenerator(policy: policySet, options: options).records().map(Self.line))
+        #expect(report.summary.violations > 1000)
+    }
+
+    static func line(_ request: Request) -> String {
+        var json = JSONWriter()
+        RequestEncoder.encode(request, into: &json)
+        return json.text
+    }
+
+    /// Audits `lines` with and without plans, expects the same report, and that most records
+    /// were planned from their names; returns the report.
+    static func expectShapedMatchesFull(_ policySet: PolicySet, lines: [String]) throws -> AuditReport {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let log = directory + "/usage.jsonl"
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log))
+        let policy = try CompiledPolicy(policySet)
+
+        // The shaped path is taken: most records come out planned from their names.
+        var logOptions = UsageLogOptions()
+        logOptions.batchSize = 500
+        let reader = PurserLogReader(file: try LogFile(log), options: logOptions)
+        let evaluator = Evaluator(policy: policy)
+        let preparation = ShapedPreparation(evaluator: evaluator, plans: PlanCache(), tests: try #require(policy.planTests),
+                                            countersPerRecord: 512)
+        var shaped = 0
+        var total = 0
+        while let chunk = try reader.nextChunk() {
+            let batch = reader.decode(chunk, preparing: preparation)
+            total += batch.records.count
+            for var record in batch.records {
+                if case .shaped? = record.plannedRequest {
+                    shaped += 1
+                } else if let request = record.takeRequest() {
+                    // Prepared in full, as the audit does: this makes the plans later records find.
+                    let resolved = evaluator.resolve(request, now: record.timestamp)
+                    _ = PreparedEvaluation(resolved, evaluator: evaluator, plans: preparation.plans,
+                                           key: evaluator.planKey(resolved, tests: preparation.tests))
+                }
+            }
+        }
+        #expect(shaped > total / 3, "only \(shaped) of \(total) records were planned from their names")
+
+        var options = AuditOptions()
+        options.temporaryDirectory = directory
+        var withoutPlans = options
+        withoutPlans.usePlans = false
+        let planned = try Auditor(policy: policy, options: options).run([log])
+        let full = try Auditor(policy: policy, options: withoutPlans).run([log])
+        #expect(try render(planned) == render(full))
+        return planned
+    }
+
+    static func render(_ report: AuditReport) throws -> [UInt8] {
         var bytes: [UInt8] = []
         try AuditRenderer.render(report, as: .json) { bytes += $0 }
         return bytes

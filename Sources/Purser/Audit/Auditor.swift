@@ -210,7 +210,8 @@ struct ReplayState {
         let planned = record.pointee.planned
         if let planned, processPlanned(planned, counters, record) { return }
         // A planned record a counter does not admit is assessed in full (it will be a budget violation).
-        let prepared = record.pointee.prepared ?? planned.map { PreparedEvaluation($0.resolved, evaluator: evaluator) }
+        let prepared = record.pointee.prepared
+            ?? record.pointee.plannedRequest.map { PreparedEvaluation($0.resolved(evaluator, at: time), evaluator: evaluator) }
             ?? PreparedEvaluation(record.pointee.request, at: time, evaluator: evaluator)
         let resolved = prepared.resolved
         let cost = prepared.assessment.cost
@@ -303,15 +304,14 @@ struct ReplayState {
 
     /// The totals of a clean planned record (its team, environment and model are the policy's).
     private mutating func countPlanned(_ planned: PlannedRecord, _ record: UnsafePointer<UsageRecord>) -> Bool {
-        let resolved = planned.resolved
         let spend = planned.cost ?? .zero
         if planned.cost == nil { summary.unpricedRecords += 1 }
         summary.totalSpend += spend
-        let (team, environment, model) = (Int(resolved.team), Int(resolved.environment), Int(resolved.model))
-        Self.addClean(&teams, team, spend, name: resolved.request.team ?? "(none)")
-        Self.addClean(&environments, environment, spend, name: resolved.request.environment ?? "(none)")
+        let (team, environment, model) = (Int(planned.team), Int(planned.environment), Int(planned.model))
+        Self.addClean(&teams, team, spend, name: record.pointee.plannedRequest?.teamName ?? "(none)")
+        Self.addClean(&environments, environment, spend, name: record.pointee.plannedRequest?.environmentName ?? "(none)")
         Self.addClean(&models, model, spend, name: policy.models[model].name)
-        teamDays[team].add(spend.nanos, day: resolved.day)
+        teamDays[team].add(spend.nanos, day: planned.day)
         return true
     }
 

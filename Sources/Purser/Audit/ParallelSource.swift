@@ -14,9 +14,17 @@ protocol ChunkedLogReader: UsageLogReader, Sendable {
     func nextChunk() throws(UsageLogError) -> LogChunk?
     /// Decodes a chunk; safe to call from several threads at once.
     func decode(_ chunk: LogChunk) -> RecordBatch
+    /// Decodes a chunk, preparing the records it can as it goes (see ``RecordShape``); the others
+    /// are prepared after. Safe to call from several threads at once, each with its own preparation.
+    func decode(_ chunk: LogChunk, preparing: ShapedPreparation?) -> RecordBatch
 }
 
 extension ChunkedLogReader {
+    /// Readers that cannot prepare while decoding only decode.
+    func decode(_ chunk: LogChunk, preparing: ShapedPreparation?) -> RecordBatch {
+        decode(chunk)
+    }
+
     /// The next chunk, decoded on the calling thread.
     func next() throws(UsageLogError) -> RecordBatch? {
         guard let chunk = try nextChunk() else { return nil }
@@ -105,7 +113,7 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
             }
             return state.sequence
         }
-        if let chunk, let chunked { read = chunked.decode(chunk) }
+        if let chunk, let chunked { read = chunked.decode(chunk, preparing: preparation()) }
         let item: Item
         if var batch = read.take() {
             BatchOrder.sort(&batch.records)
@@ -120,9 +128,17 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
         ready.signal()
     }
 
+    /// What a reader needs to prepare records while it decodes them (nil without an evaluator or plans).
+    private func preparation() -> ShapedPreparation? {
+        guard let evaluator, let tests = evaluator.policy.planTests, let plans = planPool.cache() else { return nil }
+        return ShapedPreparation(evaluator: evaluator, plans: plans, tests: tests,
+                                 countersPerRecord: countersPerRecord.load(ordering: .relaxed))
+    }
+
     /// Prepares every record's order-independent evaluation, in place (no record is copied):
     /// a record its key's plan decides gets a ``PlannedRecord`` (its counters go to the
-    /// batch's `counters`), any other a full ``PreparedEvaluation``.
+    /// batch's `counters`), any other a full ``PreparedEvaluation``. Records the reader
+    /// prepared while decoding (see ``RecordShape``) have no request left and are passed over.
     private func prepare(_ batch: inout RecordBatch, _ evaluator: Evaluator) {
         let plans = planPool.cache()
         let tests = plans == nil ? nil : evaluator.policy.planTests
@@ -141,6 +157,7 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
                 let key = tests.flatMap { evaluator.planKey(resolved, tests: $0) }
                 if let plans, let key, let planned = evaluator.plannedRecord(resolved, key: key, plans: plans, counters: &counters) {
                     record.pointee.planned = planned
+                    record.pointee.plannedRequest = .resolved(resolved)
                 } else {
                     record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans, key: key)
                 }

@@ -31,7 +31,17 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     func decode(_ chunk: LogChunk) -> RecordBatch {
+        decode(chunk, preparing: nil)
+    }
+
+    func decode(_ chunk: LogChunk, preparing: ShapedPreparation?) -> RecordBatch {
+        // `--map` rewrites names after decoding: such records are decoded in full.
+        let preparing = mapping.rules.isEmpty ? preparing : nil
         var batch = RecordBatch()
+        if let preparing {
+            let lines = chunk.lines.count
+            batch.counters.reserveCapacity(lines * preparing.countersPerRecord / 256 + lines / 4 + 16)
+        }
         batch.records.reserveCapacity(chunk.lines.count)
         for number in chunk.tooLong {
             batch.malformed.append(MalformedRecord(
@@ -41,7 +51,12 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         parsers.with { parser in
             chunk.bytes.withUnsafeBufferPointer { buffer in
                 for line in chunk.lines {
-                    decode(UnsafeBufferPointer(rebasing: buffer[line.start..<line.end]), number: line.number, parser: &parser, into: &batch)
+                    let bytes = UnsafeBufferPointer(rebasing: buffer[line.start..<line.end])
+                    if let preparing {
+                        decodeShaped(bytes, number: line.number, preparing, parser: &parser, into: &batch)
+                    } else {
+                        decode(bytes, number: line.number, parser: &parser, into: &batch)
+                    }
                 }
             }
         }
@@ -49,22 +64,90 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         return batch
     }
 
-    private func decode(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, parser: inout RequestParser, into batch: inout RecordBatch) {
+    /// Decodes a line by its names (see ``RecordShape``): a record its plan decides is appended
+    /// prepared, any other with its request; a line with a name not seen yet is decoded in full
+    /// (which validates the name, or reports the line) and its names are remembered.
+    private func decodeShaped(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, _ preparing: ShapedPreparation,
+                              parser: inout RequestParser, into batch: inout RecordBatch) {
+        let tables = preparing.plans.shapes
+        var shapeKey = ShapeKey(tables.shapes.scratch)
+        var userKey = ShapeKey(tables.users.scratch)
+        var tagsKey = ShapeKey(tables.tags.scratch)
         var scanner = JSONScanner(buffer)
         guard scanner.peek() != nil else { return }  // blank line
+        guard let scanned = ShapedLine.scan(&scanner, shape: &shapeKey, user: &userKey, tags: &tagsKey),
+              let timestamp = scanned.timestamp
+        else {
+            return decode(buffer, number: number, parser: &parser, into: &batch)
+        }
+        let shapeHash = shapeKey.hash
+        let userHash = userKey.hash
+        let tagsHash = tagsKey.hash
+        var shape = tables.shapes.entry(shapeKey, hash: shapeHash)
+        var user = tables.users.entry(userKey, hash: userHash)
+        var tags = tables.tags.entry(tagsKey, hash: tagsHash)
+        if shape == nil || user == nil || tags == nil {
+            guard let request = decodeRequest(buffer, number: number, parser: &parser, into: &batch) else { return }
+            let evaluator = preparing.evaluator
+            if shape == nil {
+                var template = request
+                (template.id, template.timestamp, template.usage, template.cost, template.user, template.tags) = (nil, nil, Usage(), nil, nil, [:])
+                let made = RecordShape(key: shapeKey.bytes, hash: shapeHash, template: template,
+                                       names: evaluator.shapeNames(template, tests: preparing.tests))
+                tables.shapes.insert(made)
+                shape = made
+            }
+            if user == nil {
+                let tests = evaluator.textTests(Request(model: "", user: request.user), preparing.tests.userEntries)
+                let made = ShapedUser(key: userKey.bytes, hash: userHash, user: request.user, tests: tests)
+                tables.users.insert(made)
+                user = made
+            }
+            if tags == nil {
+                let tests = evaluator.textTests(Request(model: "", tags: request.tags), preparing.tests.tagEntries)
+                let made = ShapedTags(key: tagsKey.bytes, hash: tagsHash, tags: request.tags, tests: tests, scopeTags: preparing.tests.scopeTags)
+                tables.tags.insert(made)
+                tags = made
+            }
+        }
+        guard let shape, let user, let tags else { return }
+        let location = RecordLocation(file: file, line: number)
+        var numbers = scanned.numbers
+        (numbers.user, numbers.tags) = (user.user, tags.tags)
+        if let names = shape.names,
+           let planned = preparing.evaluator.shapedRecord(shape, names, user: user, tags: tags, numbers, at: timestamp,
+                                                          plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
+        {
+            batch.records.append(UsageRecord(planned: planned, request: .shaped(shape, numbers), timestamp: timestamp, location: location))
+        } else {
+            batch.records.append(UsageRecord(request: shape.request(numbers, timestamp: timestamp), location: location))
+        }
+    }
+
+    private func decode(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, parser: inout RequestParser, into batch: inout RecordBatch) {
+        guard let request = decodeRequest(buffer, number: number, parser: &parser, into: &batch) else { return }
+        batch.records.append(UsageRecord(request: consume request, location: RecordLocation(file: file, line: number)))
+    }
+
+    /// The request of a line, or nil for a blank line or one it reports as malformed.
+    private func decodeRequest(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, parser: inout RequestParser,
+                               into batch: inout RecordBatch) -> Request? {
+        var scanner = JSONScanner(buffer)
+        guard scanner.peek() != nil else { return nil }  // blank line
         let location = RecordLocation(file: file, line: number)
         do throws(RequestError) {
             var request = try parser.decode(&scanner)
             do throws(JSONError) { try scanner.expectEnd() } catch { throw RequestError(error.message, at: error.offset) }
             guard request.timestamp != nil else {
                 batch.malformed.append(MalformedRecord(location: location, message: "the record has no timestamp (usage logs need one)"))
-                return
+                return nil
             }
             if !mapping.rules.isEmpty { MappingApplication.apply(mapping, to: &request) }
-            batch.records.append(UsageRecord(request: consume request, location: location))
+            return request
         } catch {
             let column = YAMLMark(byteOffset: error.offset, in: buffer).column
             batch.malformed.append(MalformedRecord(location: location, message: "column \(column): \(error.message)"))
+            return nil
         }
     }
 }

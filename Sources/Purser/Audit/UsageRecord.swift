@@ -35,14 +35,24 @@ public struct UsageRecord: Sendable {
     /// The order-independent part of its evaluation, done by the reader's thread
     /// (nil for a record its key's plan decided: see `planned`).
     var prepared: PreparedEvaluation?
-    /// For a record its key's plan decided on the reader's thread: all the replay needs.
+    /// For a record its key's plan decided on the reader's thread: all the replay needs,
+    /// and the request should a counter not admit it.
     var planned: PlannedRecord?
+    var plannedRequest: PlannedRequest?
 
     /// Creates a record.
     public init(request: Request, location: RecordLocation) {
         timestamp = request.timestamp ?? Timestamp(nanoseconds: 0)
         stored = request
         self.location = location
+    }
+
+    /// Creates a record its key's plan decided while it was decoded (it has no request of its own).
+    init(planned: PlannedRecord, request: PlannedRequest, timestamp: Timestamp, location: RecordLocation) {
+        self.timestamp = timestamp
+        self.location = location
+        self.planned = planned
+        plannedRequest = request
     }
 
     /// Moves the request out (for a record whose evaluation is being prepared); nil if already taken.
@@ -157,16 +167,53 @@ extension PreparedEvaluation {
 /// A clean record its key's plan decided on a reader's thread (see ``PlanCache``):
 /// no prepared evaluation, candidate or assessment is built for it, only its
 /// cost and counters. Should a counter not admit it, the replay assesses it
-/// in full from `resolved`.
-struct PlannedRecord: @unchecked Sendable {
-    // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
-    /// The resolved request (it owns the record's request).
-    let resolved: Evaluator.Resolved
+/// in full from the record's ``PlannedRequest``.
+///
+/// Plain numbers only: the replay reads it for every record, and copying it retains nothing.
+struct PlannedRecord: Sendable {
+    /// The team, environment and model ids (the policy knows all three).
+    let team: Int32
+    let environment: Int32
+    let model: Int32
+    /// The local day (for the spend-per-day series).
+    let day: Int64
     /// The record's cost (nil when unpriced and no budget caps USD).
     let cost: USD?
     /// Where its counters are in its batch's `counters`.
     let start: Int32
     let count: Int32
+}
+
+/// A planned record's request (it owns the record's request): resolved, or (for a record
+/// decoded by its names) its shape and its own numbers.
+enum PlannedRequest: @unchecked Sendable {
+    // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
+    case resolved(Evaluator.Resolved)
+    case shaped(RecordShape, ShapedNumbers)
+
+    /// The team's name as the record gives it.
+    var teamName: String? {
+        switch self {
+        case .resolved(let resolved): return resolved.request.team
+        case .shaped(let shape, _): return shape.template.team
+        }
+    }
+
+    /// The environment's name as the record gives it.
+    var environmentName: String? {
+        switch self {
+        case .resolved(let resolved): return resolved.request.environment
+        case .shaped(let shape, _): return shape.template.environment
+        }
+    }
+
+    /// The resolved request, for assessing the record in full.
+    func resolved(_ evaluator: Evaluator, at timestamp: Timestamp) -> Evaluator.Resolved {
+        switch self {
+        case .resolved(let resolved): return resolved
+        case .shaped(let shape, let numbers): return evaluator.resolve(shape.request(numbers, timestamp: timestamp), now: timestamp)
+        }
+    }
 }
 
 /// One counter a record counts against: its identity (budget, scope key,

@@ -22,6 +22,15 @@ struct PlanTests: Sendable {
     let entries: [Int]
     /// The tag keys budgets scope by (their presence is a bit each).
     let scopeTags: [String]
+    /// The entries reading a request's text (region, user, tags): their outcome follows from its names.
+    /// `bit` is the entry's offset in `entries` (its bit in the key), `test` its index.
+    let textEntries: [(bit: Int, test: Int)]
+    /// The entries reading a number (tokens, cost, hour, weekday): tested for every request.
+    let numberEntries: [(bit: Int, test: Int)]
+    /// The text entries by the attribute they read: the user, a tag, or the region (and tests reading nothing).
+    let userEntries: [(bit: Int, test: Int)]
+    let tagEntries: [(bit: Int, test: Int)]
+    let regionEntries: [(bit: Int, test: Int)]
 
     /// The plan tests of a policy, or nil when it has too many for the key's bits.
     init?(conditions: ConditionTable, budgets: [CompiledBudget], exceptions: Int) {
@@ -33,6 +42,19 @@ struct PlanTests: Sendable {
         guard entries.count <= 64, scopeTags.count <= 8, exceptions <= 48 else { return nil }
         self.entries = entries
         self.scopeTags = scopeTags
+        let numbered = entries.enumerated().map { (bit: $0.offset, test: $0.element) }
+        let readsNumber = { (entry: (bit: Int, test: Int)) in [.range, .numbers].contains(conditions.tests[entry.test].kind) }
+        textEntries = numbered.filter { !readsNumber($0) }
+        numberEntries = numbered.filter(readsNumber)
+        // Text tests (`text`, `textGlob`, `exists` on text) read the attribute they name; `always` reads none.
+        let reads = { (entry: (bit: Int, test: Int), attribute: CompiledCondition.TextAttribute) in
+            let test = conditions.tests[entry.test]
+            let always = test.kind == .exists && test.table == 2
+            return !always && test.attribute == attribute.rawValue
+        }
+        userEntries = textEntries.filter { reads($0, .user) }
+        tagEntries = textEntries.filter { reads($0, .tag) }
+        regionEntries = textEntries.filter { !reads($0, .user) && !reads($0, .tag) }
     }
 }
 
@@ -47,6 +69,19 @@ struct PlanKey: Hashable {
     let tests: UInt64
     /// Bit 0: priced; 1: over the team's max request cost; 2: has a user;
     /// 8…15: has each scope tag; 16…63: each exception unexpired.
+    let flags: UInt64
+}
+
+/// The part of a ``PlanKey`` that a request's names decide; the rest follows from its numbers.
+struct PlanNames: Sendable {
+    let team: Int32
+    let environment: Int32
+    let model: Int32
+    /// As in ``PlanKey``.
+    let region: Int32
+    /// One bit per plan test reading text that holds.
+    let tests: UInt64
+    /// Bit 2: has a user; 8…15: has each scope tag.
     let flags: UInt64
 }
 
@@ -95,6 +130,8 @@ final class PlanCache: @unchecked Sendable {
     private var plans: [AssessmentPlan?]
     private var count = 0
     private var mask: Int
+    /// The names of the records this thread has decoded (see ``RecordShape``).
+    let shapes = ShapeTables()
     // The small caches below are raw buffers (allocated once, freed in deinit): as stored
     // `var` arrays of a class, every access would pay a dynamic exclusivity check.
     /// `hashValue`s of scope keys (users, tag values) seen lately, by a cheap hash of their bytes.
@@ -222,28 +259,59 @@ extension Evaluator {
     /// Reads only plain per-id arrays of the policy (no compiled object), so that
     /// threads preparing records in parallel share no reference counts.
     func planKey(_ resolved: Resolved, tests: PlanTests) -> PlanKey? {
+        guard let names = planNames(resolved, tests: tests) else { return nil }
+        return planKey(names, usage: resolved.request.usage, cost: knownModelCost(resolved), hour: resolved.hour,
+                       weekday: resolved.weekday, timestamp: resolved.timestamp, tests: tests)
+    }
+
+    /// The part of a request's plan key its names decide (ids, region, text tests, which scope
+    /// parts it has), or nil when it must be assessed in full.
+    func planNames(_ resolved: Resolved, tests: PlanTests) -> PlanNames? {
+        planNames(resolved, tests: tests, entries: tests.textEntries)
+    }
+
+    /// `planNames` with only the text tests `entries` (the others' bits clear).
+    func planNames(_ resolved: Resolved, tests: PlanTests, entries: [(bit: Int, test: Int)]) -> PlanNames? {
         let request = resolved.request
         guard resolved.team >= 0, resolved.environment >= 0, resolved.model >= 0, request.unavailableRegions.isEmpty else { return nil }
         let region = request.region.map { policy.regions.id($0) } ?? -2
-        let cost = knownModelCost(resolved)
+        // Text tests read no cost.
         let input = ConditionInput(resolved: resolved, model: resolved.model, provider: policy.modelProviders[Int(resolved.model)],
                                    tier: policy.modelTiers[Int(resolved.model)], modelName: request.model, providerName: nil,
-                                   region: request.region, cost: cost?.nanos)
+                                   region: request.region, cost: nil)
         var bits: UInt64 = 0
-        for (offset, test) in tests.entries.enumerated() where policy.conditions.holds(tests: test, input) {
-            bits |= 1 << UInt64(offset)
+        for entry in entries where policy.conditions.holds(tests: entry.test, input) {
+            bits |= 1 << UInt64(entry.bit)
         }
         var flags: UInt64 = 0
-        if let cost {
-            flags |= 1
-            if cost.nanos > policy.teamMaxRequestCosts[Int(resolved.team)] { flags |= 2 }
-        }
         if request.user != nil { flags |= 4 }
         for (offset, key) in tests.scopeTags.enumerated() where request.tags[key] != nil { flags |= 1 << UInt64(8 + offset) }
-        for (offset, exception) in policy.exceptionHeads.enumerated() where resolved.timestamp < exception.expiresAt {
+        return PlanNames(team: resolved.team, environment: resolved.environment, model: resolved.model, region: region,
+                         tests: bits, flags: flags)
+    }
+
+    /// The plan key of a request with `names`, from its numbers: `cost` is its known cost
+    /// (actual, else its usage at the model's rates), `hour` and `weekday` local.
+    @inline(__always)
+    func planKey(_ names: PlanNames, usage: Usage, cost: USD?, hour: Int64, weekday: Int64, timestamp: Timestamp,
+                 tests: PlanTests) -> PlanKey {
+        var bits = names.tests
+        for entry in tests.numberEntries {
+            let test = policy.conditions.tests[entry.test]
+            let value = CompiledCondition.NumberAttribute(rawValue: test.attribute).flatMap {
+                ConditionInput.number($0, usage: usage, cost: cost?.nanos, hour: hour, weekday: weekday)
+            }
+            if policy.conditions.holds(number: test, value) { bits |= 1 << UInt64(entry.bit) }
+        }
+        var flags = names.flags
+        if let cost {
+            flags |= 1
+            if cost.nanos > policy.teamMaxRequestCosts[Int(names.team)] { flags |= 2 }
+        }
+        for (offset, exception) in policy.exceptionHeads.enumerated() where timestamp < exception.expiresAt {
             flags |= 1 << UInt64(16 + offset)
         }
-        return PlanKey(team: resolved.team, environment: resolved.environment, model: resolved.model, region: region,
+        return PlanKey(team: names.team, environment: names.environment, model: names.model, region: names.region,
                        tests: bits, flags: flags)
     }
 
@@ -296,12 +364,12 @@ extension Evaluator {
 
     /// The cost of a request whose model the policy knows: the actual cost, else its usage at the model's rates.
     @inline(__always)
-    private func knownModelCost(_ resolved: Resolved) -> USD? {
+    func knownModelCost(_ resolved: Resolved) -> USD? {
         resolved.request.cost ?? policy.modelRates[Int(resolved.model)]?.cost(resolved.request.usage)
     }
 
     /// The candidate of a request its key's plan decides: its model, in its region or the one the plan picked.
-    private func plannedCandidate(_ resolved: Resolved, _ plan: AssessmentPlan) -> Candidate {
+    func plannedCandidate(_ resolved: Resolved, _ plan: AssessmentPlan) -> Candidate {
         let region = resolved.request.region ?? plan.pickedRegion
         return Candidate(model: resolved.model, modelName: plan.modelName, region: region,
                          regionID: region.map { policy.regions.id($0) } ?? -1, noRegion: false)
@@ -316,7 +384,8 @@ extension Evaluator {
         let cost = knownModelCost(resolved)
         let start = counters.count
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: nil, plans: plans, to: &counters) else { return nil }
-        return PlannedRecord(resolved: resolved, cost: cost, start: Int32(start), count: Int32(counters.count - start))
+        return PlannedRecord(team: resolved.team, environment: resolved.environment, model: resolved.model, day: resolved.day, cost: cost,
+                             start: Int32(start), count: Int32(counters.count - start))
     }
 
     /// Appends the counters of a request from its key's plan; false (and `counters` as it was)
@@ -341,28 +410,10 @@ extension Evaluator {
                 let planned = first + position
                 let index = planned.pointee.index
                 let head = policy.budgetHeads[Int(index)]
-                let key: String
-                let keyHash: Int
-                let limits: BudgetLimits
-                if let fixed = planned.pointee.fixed {
-                    (key, keyHash, limits) = fixed
-                } else {
-                    let found: (String, Int)?
-                    if head.scope != .other {
-                        found = simpleKey(head.scope, resolved, planCandidate(), nil, hashes: plans)
-                    } else if head.tagScope {
-                        found = resolved.request.tags[policy.budgetTags[Int(index)]].map { ($0, plans.hashValue(of: $0)) }
-                    } else {
-                        found = scopeKey(policy.budgets[Int(index)].scope, resolved, planCandidate(), policy.models[Int(resolved.model)],
-                                         hashes: plans)
-                    }
-                    // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
-                    guard let found else {
-                        counters.removeSubrange(start...)
-                        return false
-                    }
-                    (key, keyHash) = found
-                    limits = head.hasOverrides ? plans.limits(index, key: key, hash: keyHash, policy: policy) : head.limits
+                // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
+                guard let (key, keyHash, limits) = plannedScope(planned, head, resolved, planCandidate(), plans: plans) else {
+                    counters.removeSubrange(start...)
+                    return false
                 }
                 // An unpriced request under a USD cap is a violation: assess it in full.
                 guard cost != nil || limits.usd == nil else {
@@ -376,6 +427,25 @@ extension Evaluator {
             }
             return true
         }
+    }
+
+    /// The scope key of a planned budget for a request, its hash and the caps for it; nil when the
+    /// request lacks a part of the scope (no user, no such tag).
+    @inline(__always)
+    func plannedScope(_ planned: UnsafePointer<AssessmentPlan.Budget>, _ head: BudgetHead, _ resolved: Resolved,
+                      _ candidate: @autoclosure () -> Candidate, plans: PlanCache) -> (String, Int, BudgetLimits)? {
+        if let fixed = planned.pointee.fixed { return fixed }
+        let index = planned.pointee.index
+        let found: (String, Int)?
+        if head.scope != .other {
+            found = simpleKey(head.scope, resolved, candidate(), nil, hashes: plans)
+        } else if head.tagScope {
+            found = resolved.request.tags[policy.budgetTags[Int(index)]].map { ($0, plans.hashValue(of: $0)) }
+        } else {
+            found = scopeKey(policy.budgets[Int(index)].scope, resolved, candidate(), policy.models[Int(resolved.model)], hashes: plans)
+        }
+        guard let (key, keyHash) = found else { return nil }
+        return (key, keyHash, head.hasOverrides ? plans.limits(index, key: key, hash: keyHash, policy: policy) : head.limits)
     }
 
     /// The full reservation of a replay counter: the budget's id, period and alerts with its key and numbers.

@@ -202,7 +202,12 @@ struct ConditionInput {
 
     @inline(__always)
     func number(_ attribute: CompiledCondition.NumberAttribute) -> Int64? {
-        let usage = resolved.request.usage
+        Self.number(attribute, usage: resolved.request.usage, cost: cost, hour: resolved.hour, weekday: resolved.weekday)
+    }
+
+    /// A number attribute from the numbers it is read from (shared with plan keys made without an input).
+    @inline(__always)
+    static func number(_ attribute: CompiledCondition.NumberAttribute, usage: Usage, cost: Int64?, hour: Int64, weekday: Int64) -> Int64? {
         switch attribute {
         case .inputTokens: return usage.inputTokens
         case .cachedInputTokens: return usage.cachedInputTokens
@@ -210,8 +215,8 @@ struct ConditionInput {
         case .outputTokens: return usage.outputTokens
         case .totalTokens: return usage.totalTokens
         case .cost: return cost
-        case .hour: return resolved.hour
-        case .weekday: return resolved.weekday
+        case .hour: return hour
+        case .weekday: return weekday
         }
     }
 }
@@ -259,12 +264,8 @@ extension ConditionTable {
                   let value = input.text(attribute, tag: test.tag >= 0 ? tagKeys[Int(test.tag)] : nil)
             else { return false }
             return TextMatching.glob(patterns[Int(test.pattern)], matches: value)
-        case .range:
-            guard let attribute = NumberAttribute(rawValue: test.attribute), let value = input.number(attribute) else { return false }
-            return value >= test.low && value <= test.high
-        case .numbers:
-            guard let attribute = NumberAttribute(rawValue: test.attribute), let value = input.number(attribute) else { return test.negate }
-            return numberSets[Int(test.table)].contains(value) != test.negate
+        case .range, .numbers:
+            return holds(number: test, NumberAttribute(rawValue: test.attribute).flatMap(input.number))
         case .exists:
             if test.table == 1, let attribute = IDAttribute(rawValue: test.attribute) {
                 return (input.id(attribute) >= 0 || input.name(attribute) != nil) == test.flag
@@ -274,6 +275,16 @@ extension ConditionTable {
             }
             return test.flag
         }
+    }
+}
+
+extension ConditionTable {
+    /// Whether a `range` or `numbers` test holds for the value of its attribute (nil when absent).
+    @inline(__always)
+    func holds(number test: CompiledCondition.Test, _ value: Int64?) -> Bool {
+        guard let value else { return test.kind == .numbers && test.negate }
+        if test.kind == .range { return value >= test.low && value <= test.high }
+        return numberSets[Int(test.table)].contains(value) != test.negate
     }
 }
 

@@ -26,6 +26,29 @@ struct Evaluator {
             self.team = team
             self.environment = environment
             self.model = model
+            let clock = LocalClock(timestamp, zone: zone)
+            (local, day, hour, weekday, month) = (clock.local, clock.day, clock.hour, clock.weekday, clock.month)
+        }
+
+        /// The request's window index for a budget period (computed once per request for days and months).
+        @inline(__always)
+        func window(_ period: BudgetPeriod) -> Int64 {
+            LocalClock.window(period, local: local, day: day, month: month)
+        }
+    }
+
+    /// An instant on the policy's wall clock: what conditions and budget windows read of a time.
+    struct LocalClock {
+        /// Local wall-clock seconds in the policy's time zone.
+        let local: Int64
+        /// The local day and month window indices.
+        let day: Int64
+        let month: Int64
+        let hour: Int64
+        /// 0 = Monday.
+        let weekday: Int64
+
+        init(_ timestamp: Timestamp, zone: ZoneRules) {
             local = zone.local(timestamp.seconds)
             day = CalendarWindow.floorDiv(local, 86_400)
             hour = (local - day * 86_400) / 3600
@@ -33,9 +56,14 @@ struct Evaluator {
             month = CalendarWindow.index(local: local, period: .month)
         }
 
-        /// The request's window index for a budget period (computed once per request for days and months).
+        /// The window index for a budget period.
         @inline(__always)
         func window(_ period: BudgetPeriod) -> Int64 {
+            Self.window(period, local: local, day: day, month: month)
+        }
+
+        @inline(__always)
+        static func window(_ period: BudgetPeriod, local: Int64, day: Int64, month: Int64) -> Int64 {
             switch period {
             case .day: return day
             case .month: return month

@@ -101,7 +101,6 @@ struct RequestParser {
         try scanner.beginObject()
         var first = true
         while let key = try scanner.nextKey(first: &first) {
-            let at = scanner.index
             if scanner.equals(key, "model") {
                 model = try name(&scanner, "model")
                 sawModel = true
@@ -114,37 +113,13 @@ struct RequestParser {
             } else if scanner.equals(key, "user") {
                 user = try optionalName(&scanner, "user")
             } else if scanner.equals(key, "id") {
-                // Ids are unique: decode them directly rather than filling the name cache with them.
-                if try !scanner.null() {
-                    let at = scanner.index
-                    let range = try scanner.rawString()
-                    guard range.count <= RequestDecoder.maxNameBytes else {
-                        throw JSONError("id is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
-                    }
-                    id = try scanner.decodeString(range)
-                }
+                id = try Self.id(&scanner)
             } else if scanner.equals(key, "timestamp") {
-                if try !scanner.null() {
-                    let range = try scanner.rawString()
-                    guard let parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range])) else {
-                        let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(64)]), as: UTF8.self)
-                        throw JSONError("timestamp \"\(text)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
-                    }
-                    timestamp = parsed
-                }
+                timestamp = try Self.timestamp(&scanner)
             } else if scanner.equals(key, "usage") {
-                usage = try self.usage(&scanner)
+                usage = try Self.usage(&scanner)
             } else if scanner.equals(key, "cost") {
-                if let nanos = scanner.plainNanos() {
-                    cost = USD(nanos: nanos)
-                } else if try !scanner.null() {
-                    let text = try scanner.numberText()
-                    guard let number = DecimalText(text), !number.negative,
-                          let nanos = number.scaled(by: 9, rounding: true), let value = Int64(exactly: nanos),
-                          value <= 1_000_000_000 * 1_000_000_000
-                    else { throw JSONError("cost must be a non-negative number of USD below one billion, found \(text)", at: at) }
-                    cost = USD(nanos: value)
-                }
+                cost = try Self.cost(&scanner)
             } else if scanner.equals(key, "tags") {
                 tags = try self.tags(&scanner)
             } else if scanner.equals(key, "unavailable_regions") {
@@ -161,6 +136,46 @@ struct RequestParser {
         return Request(id: id, timestamp: timestamp, team: team, environment: environment, model: model, region: region, user: user,
                        tags: tags, usage: usage, cost: cost, unavailableRegions: unavailableRegions, allowReroute: allowReroute)
     }
+
+    // MARK: Fields that are not names (shared with the shaped decoding of usage logs)
+
+    /// An `id` (ids are unique: decoded directly rather than filling the name cache with them).
+    static func id(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+        guard try !scanner.null() else { return nil }
+        let at = scanner.index
+        let range = try scanner.rawString()
+        guard range.count <= RequestDecoder.maxNameBytes else {
+            throw JSONError("id is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
+        }
+        return try scanner.decodeString(range)
+    }
+
+    /// A `timestamp`: RFC 3339.
+    static func timestamp(_ scanner: inout JSONScanner) throws(JSONError) -> Timestamp? {
+        let at = scanner.index
+        guard try !scanner.null() else { return nil }
+        let range = try scanner.rawString()
+        guard let parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range])) else {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(64)]), as: UTF8.self)
+            throw JSONError("timestamp \"\(text)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
+        }
+        return parsed
+    }
+
+    /// A `cost` in USD, exact to the nano-dollar.
+    static func cost(_ scanner: inout JSONScanner) throws(JSONError) -> USD? {
+        let at = scanner.index
+        if let nanos = scanner.plainNanos() { return USD(nanos: nanos) }
+        guard try !scanner.null() else { return nil }
+        let text = try scanner.numberText()
+        guard let number = DecimalText(text), !number.negative,
+              let nanos = number.scaled(by: 9, rounding: true), let value = Int64(exactly: nanos),
+              value <= 1_000_000_000 * 1_000_000_000
+        else { throw JSONError("cost must be a non-negative number of USD below one billion, found \(text)", at: at) }
+        return USD(nanos: value)
+    }
+
+    // MARK: Names
 
     private mutating func name(_ scanner: inout JSONScanner, _ field: @autoclosure () -> String) throws(JSONError) -> String {
         let at = scanner.index
@@ -218,7 +233,8 @@ struct RequestParser {
         return result
     }
 
-    private mutating func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
+    /// A `usage` object.
+    static func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
         var usage = Usage()
         if try scanner.null() { return usage }
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -244,7 +260,7 @@ struct RequestParser {
         return usage
     }
 
-    private func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
+    private static func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
         if scanner.peek().map({ $0 &- 48 < 10 }) != true {
             // Not a plain digit: null, a negative number or not a number at all.
             if try scanner.null() { return 0 }

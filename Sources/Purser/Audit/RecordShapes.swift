@@ -1,0 +1,503 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Usage records decoded by their shape: the names they carry.
+///
+/// A month of logs repeats a few dozen teams, environments, models, regions,
+/// users and tag sets across millions of lines. A line's names decide
+/// everything about its evaluation except what its numbers (time, tokens,
+/// cost) decide, so a reader preparing records keeps, per thread, the names
+/// it has seen, keyed by their exact JSON bytes: a ``RecordShape`` for the
+/// team, environment, model and region (and unavailable regions, allow
+/// reroute), a ``ShapedUser`` for the user and a ``ShapedTags`` for the tags.
+/// Each holds its part of the plan key (``PlanNames``: ids, and the outcome
+/// of the plan tests reading its text). A line whose names are all known is
+/// read without building a string: its numbers are parsed, its plan key is
+/// the three parts plus what the numbers decide, and its counters come from
+/// the shape's counters under that plan, keyed by the user or a tag where a
+/// budget's scope says so. A line with a new name, a line the shaped scan
+/// does not take (an unknown or repeated field, anything malformed) and a
+/// record its plan does not decide take the full path, so nothing is
+/// decided differently (see ``PlanTests``).
+
+/// What a record has of its own besides its team, environment, model and region.
+struct ShapedNumbers: Sendable {
+    var id: String?
+    var usage = Usage()
+    /// The actual cost, when the line gives one.
+    var cost: USD?
+    /// The user and tags (kept to rebuild the request should it be assessed in full).
+    var user: String?
+    var tags = Tags()
+}
+
+/// Something a reader knows by the JSON bytes it was read from.
+protocol ShapeEntry: AnyObject {
+    /// The bytes (see ``ShapeKey``).
+    var key: [UInt8] { get }
+    var hash: UInt64 { get }
+}
+
+/// One combination of team, environment, model and region (and unavailable regions,
+/// allow reroute) as it appears in a log.
+///
+/// Made on a reader thread and used by that thread; the replay thread reads only `template`.
+final class RecordShape: ShapeEntry, @unchecked Sendable {
+    let key: [UInt8]
+    let hash: UInt64
+    /// A request with the shape's names and no id, time, usage, cost, user or tags.
+    let template: Request
+    /// The part of its records' plan keys its names decide (the bits of tests reading the region);
+    /// nil when they are assessed in full.
+    let names: PlanNames?
+    /// The last few plan keys its records had, with their counters (nil: the plan does not decide
+    /// them). Read and written by the reader thread only; a raw buffer, so that reading it costs
+    /// no exclusivity check.
+    private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: ShapeCounters?)?>
+    private let next: UnsafeMutablePointer<Int>
+
+    init(key: UnsafeBufferPointer<UInt8>, hash: UInt64, template: Request, names: PlanNames?) {
+        self.key = Array(key)
+        self.hash = hash
+        self.template = template
+        self.names = names
+        memo = .allocate(capacity: 8)
+        memo.initialize(repeating: nil)
+        next = .allocate(capacity: 1)
+        next.initialize(to: 0)
+    }
+
+    deinit {
+        memo.deinitialize()
+        memo.deallocate()
+        next.deallocate()
+    }
+
+    /// A record's request: the shape's names with its own user, tags, numbers and time.
+    func request(_ numbers: ShapedNumbers, timestamp: Timestamp) -> Request {
+        var request = template
+        request.id = numbers.id
+        request.timestamp = timestamp
+        request.usage = numbers.usage
+        request.cost = numbers.cost
+        request.user = numbers.user
+        request.tags = numbers.tags
+        return request
+    }
+
+    /// The counters of this shape's records with plan key `key` (nil when its plan does not decide
+    /// them), remembered; `make` finds them (and gives false when there is no plan yet, which is not remembered).
+    @inline(__always)
+    func counters(_ key: PlanKey, _ make: () -> (found: Bool, counters: ShapeCounters?)) -> ShapeCounters? {
+        for index in 0..<memo.count {
+            guard let entry = memo[index] else { break }
+            if entry.key == key { return entry.counters }
+        }
+        let (found, made) = make()
+        if found {
+            memo[next.pointee] = (key, made)
+            next.pointee = (next.pointee + 1) & 7
+        }
+        return made
+    }
+}
+
+/// A user as it appears in a log (or its absence: `null`).
+final class ShapedUser: ShapeEntry, @unchecked Sendable {
+    let key: [UInt8]
+    let hash: UInt64
+    let user: String?
+    /// Its `hashValue` (for counter keys of budgets scoped by user).
+    let userHash: Int
+    /// The plan tests reading the user that hold; bit 2 when there is a user.
+    let tests: UInt64
+    let flags: UInt64
+
+    init(key: UnsafeBufferPointer<UInt8>, hash: UInt64, user: String?, tests: UInt64) {
+        self.key = Array(key)
+        self.hash = hash
+        self.user = user
+        self.userHash = user?.hashValue ?? 0
+        self.tests = tests
+        self.flags = user == nil ? 0 : 4
+    }
+}
+
+/// A tag set as it appears in a log.
+final class ShapedTags: ShapeEntry, @unchecked Sendable {
+    let key: [UInt8]
+    let hash: UInt64
+    let tags: Tags
+    /// The plan tests reading a tag that hold; bits 8…15 for the scope tags it has.
+    let tests: UInt64
+    let flags: UInt64
+    /// The value of each of ``PlanTests/scopeTags`` and its `hashValue`, nil when absent.
+    let scopeValues: [(value: String, hash: Int)?]
+
+    init(key: UnsafeBufferPointer<UInt8>, hash: UInt64, tags: Tags, tests: UInt64, scopeTags: [String]) {
+        self.key = Array(key)
+        self.hash = hash
+        self.tags = tags
+        self.tests = tests
+        scopeValues = scopeTags.map { tag in tags[tag].map { ($0, $0.hashValue) } }
+        var flags: UInt64 = 0
+        for (offset, value) in scopeValues.enumerated() where value != nil { flags |= 1 << UInt64(8 + offset) }
+        self.flags = flags
+    }
+}
+
+/// The counters every record of one shape counts against under one plan: only the
+/// amount, the window and (for budgets scoped by user or by a tag) the key differ.
+struct ShapeCounters {
+    struct Counter {
+        enum Source: UInt8 {
+            /// `key`, `keyHash` and `limits` are the counter's.
+            case fixed
+            /// The key is the record's user.
+            case user
+            /// The key is the record's value of scope tag `tag`.
+            case tag
+        }
+
+        let source: Source
+        let tag: Int
+        let key: String
+        let keyHash: Int
+        /// The caps (for a user or tag key: unless the budget overrides them by key).
+        let limits: BudgetLimits
+        let overrides: Bool
+        let budget: Int32
+        let budgetHash: Int
+        let period: BudgetPeriod
+        let enforced: Bool
+        let hasAlerts: Bool
+    }
+
+    /// Nil when a budget's scope joins a user or tag to other parts: such records are assessed in full.
+    let counters: [Counter]?
+}
+
+/// The bytes a name is known by: for each field, a field code (below 0x20, so
+/// never inside a JSON value) and the raw JSON value.
+struct ShapeKey {
+    enum Field: UInt8 {
+        case team = 1, environment, model, region, user, tags, unavailableRegions, allowReroute
+    }
+
+    let base: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    private(set) var count = 0
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        base = buffer.baseAddress.unsafelyUnwrapped
+        capacity = buffer.count
+    }
+
+    /// Appends a field; false when the key would be longer than the buffer.
+    @inline(__always)
+    mutating func append(_ field: Field, _ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let source = value.baseAddress, count + 1 + value.count <= capacity else { return false }
+        base[count] = field.rawValue
+        (base + count + 1).update(from: source, count: value.count)
+        count += 1 + value.count
+        return true
+    }
+
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    /// A hash of the bytes (never 0, the empty marker).
+    var hash: UInt64 {
+        var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
+        var position = 0
+        while position &+ 8 <= count {
+            hash = (hash ^ UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            hash ^= hash >> 29
+            position &+= 8
+        }
+        while position < count {
+            hash = (hash ^ UInt64(base[position])) &* 0x94D0_49BB_1331_11EB
+            position &+= 1
+        }
+        // A full avalanche: the table indexes by the top bits.
+        hash = (hash ^ (hash >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        hash = (hash ^ (hash >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+        return (hash ^ (hash >> 33)) | 1
+    }
+}
+
+/// One thread's names of one kind: an open-addressing table by ``ShapeKey``.
+final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
+    // Raw buffers, allocated once: a class's stored arrays would pay an exclusivity check per access.
+    private let hashes: UnsafeMutableBufferPointer<UInt64>
+    private let entries: UnsafeMutableBufferPointer<Entry?>
+    /// Scratch space for one line's key.
+    let scratch: UnsafeMutableBufferPointer<UInt8>
+    private let count: UnsafeMutablePointer<Int>
+    /// Slots in the table; past half full it starts again (names are dozens to thousands in practice).
+    static var slots: Int { 1 << bits }
+    private static var bits: Int { 13 }
+
+    init() {
+        hashes = .allocate(capacity: Self.slots)
+        hashes.initialize(repeating: 0)
+        entries = .allocate(capacity: Self.slots)
+        entries.initialize(repeating: nil)
+        scratch = .allocate(capacity: 4096)
+        count = .allocate(capacity: 1)
+        count.initialize(to: 0)
+    }
+
+    deinit {
+        entries.deinitialize()
+        entries.deallocate()
+        hashes.deallocate()
+        scratch.deallocate()
+        count.deallocate()
+    }
+
+    /// The entry with exactly these key bytes.
+    @inline(__always)
+    func entry(_ key: ShapeKey, hash: UInt64) -> Entry? {
+        let (bytes, length) = (key.base, key.count)
+        let mask = Self.slots - 1
+        var slot = Int(truncatingIfNeeded: hash >> UInt64(64 - Self.bits))
+        while hashes[slot] != 0 {
+            if hashes[slot] == hash, let entry = entries[slot], entry.key.count == length,
+               entry.key.withUnsafeBufferPointer({ memcmp($0.baseAddress.unsafelyUnwrapped, bytes, length) == 0 })
+            {
+                return entry
+            }
+            slot = (slot &+ 1) & mask
+        }
+        return nil
+    }
+
+    /// Adds an entry not in the table.
+    func insert(_ entry: Entry) {
+        if count.pointee * 2 >= Self.slots {
+            hashes.update(repeating: 0)
+            entries.update(repeating: nil)
+            count.pointee = 0
+        }
+        let mask = Self.slots - 1
+        var slot = Int(truncatingIfNeeded: entry.hash >> UInt64(64 - Self.bits))
+        while hashes[slot] != 0 { slot = (slot &+ 1) & mask }
+        hashes[slot] = entry.hash
+        entries[slot] = entry
+        count.pointee += 1
+    }
+}
+
+/// One thread's shapes, users and tag sets (owned by the thread's ``PlanCache``).
+final class ShapeTables: @unchecked Sendable {
+    let shapes = ShapeTable<RecordShape>()
+    let users = ShapeTable<ShapedUser>()
+    let tags = ShapeTable<ShapedTags>()
+}
+
+/// What a reader needs to prepare records while decoding them: the evaluator and the thread's plans.
+/// (A class: passed to every line, a struct of references would be retained for each.)
+final class ShapedPreparation: @unchecked Sendable {
+    // Used by the one thread it was made for.
+    let evaluator: Evaluator
+    let plans: PlanCache
+    let tests: PlanTests
+    /// Counters per record expected, in 1/256ths (to size the batch's counter array once).
+    let countersPerRecord: Int
+
+    init(evaluator: Evaluator, plans: PlanCache, tests: PlanTests, countersPerRecord: Int) {
+        self.evaluator = evaluator
+        self.plans = plans
+        self.tests = tests
+        self.countersPerRecord = countersPerRecord
+    }
+}
+
+/// Reading a Purser log line by its shape.
+enum ShapedLine {
+    /// What the shaped scan read of a line.
+    struct Scanned {
+        var numbers = ShapedNumbers()
+        var timestamp: Timestamp?
+    }
+
+    /// Scans one line: its numbers are parsed; the raw bytes of its team, environment, model,
+    /// region (and unavailable regions, allow reroute) are appended to `shape`, of its user to
+    /// `user` and of its tags to `tags`. Nil when the line is to be decoded in full (an unknown
+    /// or repeated field, anything malformed, a key too long): the full decoder then finds the
+    /// same values, or reports the error.
+    static func scan(_ scanner: inout JSONScanner, shape: inout ShapeKey, user: inout ShapeKey, tags: inout ShapeKey) -> Scanned? {
+        var scanned = Scanned()
+        var seen: UInt16 = 0
+        do throws(JSONError) {
+            try scanner.beginObject()
+            var first = true
+            while let name = try scanner.nextKey(first: &first) {
+                let field: ShapeKey.Field
+                switch name.count {
+                case 2 where scanner.equals(name, "id"):
+                    guard seen & 0x100 == 0 else { return nil }
+                    seen |= 0x100
+                    scanned.numbers.id = try RequestParser.id(&scanner)
+                    continue
+                case 9 where scanner.equals(name, "timestamp"):
+                    guard seen & 0x200 == 0 else { return nil }
+                    seen |= 0x200
+                    scanned.timestamp = try RequestParser.timestamp(&scanner)
+                    continue
+                case 5 where scanner.equals(name, "usage"):
+                    guard seen & 0x400 == 0 else { return nil }
+                    seen |= 0x400
+                    scanned.numbers.usage = try RequestParser.usage(&scanner)
+                    continue
+                case 4 where scanner.equals(name, "cost"):
+                    guard seen & 0x800 == 0 else { return nil }
+                    seen |= 0x800
+                    scanned.numbers.cost = try RequestParser.cost(&scanner)
+                    continue
+                case 4 where scanner.equals(name, "team"): field = .team
+                case 11 where scanner.equals(name, "environment"): field = .environment
+                case 5 where scanner.equals(name, "model"): field = .model
+                case 6 where scanner.equals(name, "region"): field = .region
+                case 4 where scanner.equals(name, "user"): field = .user
+                case 4 where scanner.equals(name, "tags"): field = .tags
+                case 19 where scanner.equals(name, "unavailable_regions"): field = .unavailableRegions
+                case 13 where scanner.equals(name, "allow_reroute"): field = .allowReroute
+                default: return nil
+                }
+                // A repeated name field: the full decoder checks every occurrence.
+                let bit: UInt16 = 1 << UInt16(field.rawValue)
+                guard seen & bit == 0 else { return nil }
+                seen |= bit
+                _ = scanner.peek()
+                let start = scanner.index
+                try scanner.skipValue()
+                let value = UnsafeBufferPointer(rebasing: scanner.bytes[start..<scanner.index])
+                switch field {
+                case .user: guard user.append(field, value) else { return nil }
+                case .tags: guard tags.append(field, value) else { return nil }
+                default: guard shape.append(field, value) else { return nil }
+                }
+            }
+            try scanner.expectEnd()
+        } catch {
+            return nil
+        }
+        return scanned
+    }
+}
+
+extension Evaluator {
+    /// The part of a shape's plan keys its names decide (nil: its records are assessed in full):
+    /// ids, region, and the plan tests reading the region.
+    func shapeNames(_ template: Request, tests: PlanTests) -> PlanNames? {
+        planNames(resolve(template, now: Timestamp(nanoseconds: 0)), tests: tests, entries: tests.regionEntries)
+    }
+
+    /// The plan tests reading the user or the tags (`entries`) that hold for `request` (which has only those).
+    func textTests(_ request: Request, _ entries: [(bit: Int, test: Int)]) -> UInt64 {
+        let resolved = resolve(request, now: Timestamp(nanoseconds: 0))
+        let input = ConditionInput(resolved: resolved, model: -1, provider: -1, tier: -1, modelName: request.model, providerName: nil,
+                                   region: nil, cost: nil)
+        var bits: UInt64 = 0
+        for entry in entries where policy.conditions.holds(tests: entry.test, input) { bits |= 1 << UInt64(entry.bit) }
+        return bits
+    }
+
+    /// A record of known names as its key's plan decides it, its counters appended to `counters`;
+    /// nil (nothing appended) when the plan does not decide it and it must be prepared in full.
+    ///
+    /// Gives exactly what ``plannedRecord(_:key:plans:counters:)`` gives for the record's request.
+    func shapedRecord(_ shape: RecordShape, _ shapeNames: PlanNames, user: ShapedUser, tags: ShapedTags, _ numbers: ShapedNumbers,
+                      at timestamp: Timestamp, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
+        let clock = LocalClock(timestamp, zone: policy.zone)
+        let cost = numbers.cost ?? policy.modelRates[Int(shapeNames.model)]?.cost(numbers.usage)
+        let names = PlanNames(team: shapeNames.team, environment: shapeNames.environment, model: shapeNames.model,
+                              region: shapeNames.region, tests: shapeNames.tests | user.tests | tags.tests,
+                              flags: shapeNames.flags | user.flags | tags.flags)
+        let key = planKey(names, usage: numbers.usage, cost: cost, hour: clock.hour, weekday: clock.weekday, timestamp: timestamp,
+                          tests: tests)
+        let known = shape.counters(key) {
+            guard let plan = plans[key] else { return (false, nil) }
+            guard plan.budgets != nil, plan.violations.isEmpty else { return (true, nil) }
+            return (true, shapeCounters(shape, plan, plans: plans, tests: tests))
+        }
+        guard let templates = known?.counters else { return nil }
+        let amount = Amount(usd: cost?.nanos ?? 0, tokens: numbers.usage.totalTokens, requests: 1)
+        let start = counters.count
+        let complete = templates.withUnsafeBufferPointer { templates -> Bool in
+            guard let first = templates.baseAddress else { return true }
+            for position in templates.indices {
+                let counter = first + position
+                let key: String
+                let keyHash: Int
+                switch counter.pointee.source {
+                case .fixed:
+                    (key, keyHash) = (counter.pointee.key, counter.pointee.keyHash)
+                case .user:
+                    guard let name = user.user else { return false }
+                    (key, keyHash) = (name, user.userHash)
+                case .tag:
+                    guard let value = tags.scopeValues[counter.pointee.tag] else { return false }
+                    (key, keyHash) = value
+                }
+                let limits = counter.pointee.overrides
+                    ? plans.limits(counter.pointee.budget, key: key, hash: keyHash, policy: policy) : counter.pointee.limits
+                // An unpriced request under a USD cap is a violation: assess it in full.
+                guard cost != nil || limits.usd == nil else { return false }
+                let window = clock.window(counter.pointee.period)
+                counters.append(ReplayCounter(
+                    amount: amount, limits: limits,
+                    line: CounterKey.mix(budgetHash: counter.pointee.budgetHash, keyHash: keyHash, window: window),
+                    window: window, key: key, budget: counter.pointee.budget, enforced: counter.pointee.enforced,
+                    hasAlerts: counter.pointee.hasAlerts))
+            }
+            return true
+        }
+        guard complete else {
+            counters.removeSubrange(start...)
+            return nil
+        }
+        return PlannedRecord(team: names.team, environment: names.environment, model: names.model, day: clock.day, cost: cost,
+                             start: Int32(start), count: Int32(counters.count - start))
+    }
+
+    /// The counters of a shape's records under a clean plan: a budget's key is fixed by the
+    /// names, or the record's user, or one of its tags.
+    private func shapeCounters(_ shape: RecordShape, _ plan: AssessmentPlan, plans: PlanCache, tests: PlanTests) -> ShapeCounters {
+        guard let budgets = plan.budgets else { return ShapeCounters(counters: nil) }
+        let resolved = resolve(shape.template, now: Timestamp(nanoseconds: 0))
+        let candidate = plannedCandidate(resolved, plan)
+        var made: [ShapeCounters.Counter] = []
+        let complete = budgets.withUnsafeBufferPointer { budgets -> Bool in
+            guard let first = budgets.baseAddress else { return true }
+            for position in budgets.indices {
+                let planned = first + position
+                let index = planned.pointee.index
+                let head = policy.budgetHeads[Int(index)]
+                var source = ShapeCounters.Counter.Source.fixed
+                var tag = -1
+                var fixed: (String, Int, BudgetLimits) = ("", 0, head.limits)
+                if planned.pointee.fixed == nil, head.scope == .user {
+                    source = .user
+                } else if planned.pointee.fixed == nil, head.tagScope {
+                    guard let offset = tests.scopeTags.firstIndex(of: policy.budgetTags[Int(index)]) else { return false }
+                    (source, tag) = (.tag, offset)
+                } else {
+                    // Fixed by the names; a scope joining a user or tag to other parts finds none here.
+                    guard let found = plannedScope(planned, head, resolved, candidate, plans: plans) else { return false }
+                    fixed = found
+                }
+                made.append(ShapeCounters.Counter(
+                    source: source, tag: tag, key: fixed.0, keyHash: fixed.1, limits: fixed.2,
+                    overrides: source != .fixed && head.hasOverrides, budget: index, budgetHash: head.idHash, period: head.period,
+                    enforced: planned.pointee.enforced, hasAlerts: head.hasAlerts))
+            }
+            return true
+        }
+        return ShapeCounters(counters: complete ? made : nil)
+    }
+}
