@@ -57,7 +57,8 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     /// them). Read and written by the reader thread only; a raw buffer, so that reading it costs
     /// no exclusivity check.
     private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: ShapeCounters?)?>
-    private let next: UnsafeMutablePointer<Int>
+    /// The memo slot written next (round robin).
+    private var next = 0
 
     init(key: UnsafeBufferPointer<UInt8>, hash: UInt64, template: Request, names: PlanNames?) {
         self.key = Array(key)
@@ -66,14 +67,11 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
         self.names = names
         memo = .allocate(capacity: 8)
         memo.initialize(repeating: nil)
-        next = .allocate(capacity: 1)
-        next.initialize(to: 0)
     }
 
     deinit {
         memo.deinitialize()
         memo.deallocate()
-        next.deallocate()
     }
 
     /// A record's request: the shape's names with its own user, tags, numbers and time.
@@ -98,8 +96,8 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
         }
         let (found, made) = make()
         if found {
-            memo[next.pointee] = (key, made)
-            next.pointee = (next.pointee + 1) & 7
+            memo[next] = (key, made)
+            next = (next + 1) & 7
         }
         return made
     }
@@ -209,33 +207,17 @@ struct ShapeKey {
     var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
 
     /// A hash of the bytes (never 0, the empty marker).
-    var hash: UInt64 {
-        var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
-        var position = 0
-        while position &+ 8 <= count {
-            hash = (hash ^ UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            hash ^= hash >> 29
-            position &+= 8
-        }
-        while position < count {
-            hash = (hash ^ UInt64(base[position])) &* 0x94D0_49BB_1331_11EB
-            position &+= 1
-        }
-        // A full avalanche: the table indexes by the top bits.
-        hash = (hash ^ (hash >> 33)) &* 0xFF51_AFD7_ED55_8CCD
-        hash = (hash ^ (hash >> 33)) &* 0xC4CE_B9FE_1A85_EC53
-        return (hash ^ (hash >> 33)) | 1
-    }
+    var hash: UInt64 { ByteHash.hash(base, count: count) }
 }
 
 /// One thread's names of one kind: an open-addressing table by ``ShapeKey``.
 final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
-    // Raw buffers, allocated once: a class's stored arrays would pay an exclusivity check per access.
+    // Raw buffers, allocated once: a class's stored arrays would pay an exclusivity check per lookup.
     private let hashes: UnsafeMutableBufferPointer<UInt64>
     private let entries: UnsafeMutableBufferPointer<Entry?>
     /// Scratch space for one line's key.
     let scratch: UnsafeMutableBufferPointer<UInt8>
-    private let count: UnsafeMutablePointer<Int>
+    private var count = 0
     /// Slots in the table; past half full it starts again (names are dozens to thousands in practice).
     static var slots: Int { 1 << bits }
     private static var bits: Int { 13 }
@@ -246,8 +228,6 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
         entries = .allocate(capacity: Self.slots)
         entries.initialize(repeating: nil)
         scratch = .allocate(capacity: 4096)
-        count = .allocate(capacity: 1)
-        count.initialize(to: 0)
     }
 
     deinit {
@@ -255,7 +235,6 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
         entries.deallocate()
         hashes.deallocate()
         scratch.deallocate()
-        count.deallocate()
     }
 
     /// The entry with exactly these key bytes.
@@ -277,17 +256,17 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
 
     /// Adds an entry not in the table.
     func insert(_ entry: Entry) {
-        if count.pointee * 2 >= Self.slots {
+        if count * 2 >= Self.slots {
             hashes.update(repeating: 0)
             entries.update(repeating: nil)
-            count.pointee = 0
+            count = 0
         }
         let mask = Self.slots - 1
         var slot = Int(truncatingIfNeeded: entry.hash >> UInt64(64 - Self.bits))
         while hashes[slot] != 0 { slot = (slot &+ 1) & mask }
         hashes[slot] = entry.hash
         entries[slot] = entry
-        count.pointee += 1
+        count += 1
     }
 }
 
@@ -331,7 +310,7 @@ enum ShapedLine {
     /// same values, or reports the error.
     static func scan(_ scanner: inout JSONScanner, shape: inout ShapeKey, user: inout ShapeKey, tags: inout ShapeKey) -> Scanned? {
         var scanned = Scanned()
-        var seen: UInt16 = 0
+        var seen: UInt8 = 0
         do throws(JSONError) {
             try scanner.beginObject()
             var first = true
@@ -339,23 +318,15 @@ enum ShapedLine {
                 let field: ShapeKey.Field
                 switch name.count {
                 case 2 where scanner.equals(name, "id"):
-                    guard seen & 0x100 == 0 else { return nil }
-                    seen |= 0x100
                     scanned.numbers.id = try RequestParser.id(&scanner)
                     continue
                 case 9 where scanner.equals(name, "timestamp"):
-                    guard seen & 0x200 == 0 else { return nil }
-                    seen |= 0x200
                     scanned.timestamp = try RequestParser.timestamp(&scanner)
                     continue
                 case 5 where scanner.equals(name, "usage"):
-                    guard seen & 0x400 == 0 else { return nil }
-                    seen |= 0x400
                     scanned.numbers.usage = try RequestParser.usage(&scanner)
                     continue
                 case 4 where scanner.equals(name, "cost"):
-                    guard seen & 0x800 == 0 else { return nil }
-                    seen |= 0x800
                     scanned.numbers.cost = try RequestParser.cost(&scanner)
                     continue
                 case 4 where scanner.equals(name, "team"): field = .team
@@ -368,8 +339,9 @@ enum ShapedLine {
                 case 13 where scanner.equals(name, "allow_reroute"): field = .allowReroute
                 default: return nil
                 }
-                // A repeated name field: the full decoder checks every occurrence.
-                let bit: UInt16 = 1 << UInt16(field.rawValue)
+                // A repeated name field: the full decoder checks every occurrence. (Repeated numbers
+                // are parsed here as there, each occurrence checked and the last kept.)
+                let bit: UInt8 = 1 << (field.rawValue - 1)
                 guard seen & bit == 0 else { return nil }
                 seen |= bit
                 _ = scanner.peek()

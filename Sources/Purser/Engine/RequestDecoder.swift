@@ -292,24 +292,12 @@ struct NameCache {
 
     /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
     mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
-        guard range.count <= 64, !scanner.hasEscapes(range) else { return try scanner.decodeString(range) }
-        var hash = UInt64(range.count) &* 0x9E37_79B9_7F4A_7C15
-        if let base = scanner.bytes.baseAddress {
-            var position = range.lowerBound
-            while position &+ 8 <= range.upperBound {
-                hash = (hash ^ UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-                hash ^= hash >> 29
-                position &+= 8
-            }
-            while position < range.upperBound {
-                hash = (hash ^ UInt64(base[position])) &* 0x94D0_49BB_1331_11EB
-                position &+= 1
-            }
+        guard range.count <= 64, !scanner.hasEscapes(range), let base = scanner.bytes.baseAddress else {
+            return try scanner.decodeString(range)
         }
-        hash ^= hash >> 32
-        hash |= 1  // never 0, the empty marker
+        let hash = ByteHash.hash(base + range.lowerBound, count: range.count)  // never 0, the empty marker
         let slot = Int(hash & 4095)
-        if hashes[slot] == hash, let base = scanner.bytes.baseAddress {
+        if hashes[slot] == hash {
             let equal = values[slot].utf8.withContiguousStorageIfAvailable { utf8 in
                 guard utf8.count == range.count, let cached = utf8.baseAddress else { return utf8.count == range.count }
                 return memcmp(cached, base + range.lowerBound, range.count) == 0

@@ -68,3 +68,25 @@ enum ByteSearch {
         return total
     }
 }
+
+/// A fast hash of a short byte span (names, keys), for tables that compare the bytes on a match.
+enum ByteHash {
+    /// Mixes eight bytes at a time, then avalanches, so any bits of the result may index a table. Never 0.
+    @inline(__always)
+    static func hash(_ base: UnsafePointer<UInt8>, count: Int) -> UInt64 {
+        var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
+        var position = 0
+        while position &+ 8 <= count {
+            hash = (hash ^ UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            hash ^= hash >> 29
+            position &+= 8
+        }
+        while position < count {
+            hash = (hash ^ UInt64(base[position])) &* 0x94D0_49BB_1331_11EB
+            position &+= 1
+        }
+        hash = (hash ^ (hash >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        hash = (hash ^ (hash >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+        return (hash ^ (hash >> 33)) | 1
+    }
+}
