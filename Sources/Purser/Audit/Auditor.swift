@@ -104,18 +104,23 @@ public final class Auditor: @unchecked Sendable {
         for entry in initial { state.addMalformed(entry) }
         var count = 0
         defer { merger.cancel() }
-        while try merger.advance() {
+        while try merger.advance(run: true) {
             if !merger.pendingMalformed.isEmpty {
                 for entry in merger.takeMalformed() {
                     if options.strictInput { throw AuditError("\(entry.location): \(entry.message) (--strict-input)") }
                     state.addMalformed(entry)
                 }
             }
-            merger.withCurrent { record, counters in state.process(record, counters) }
-            count += 1
-            if count & 0xFFFF == 0 {
-                state.evictClosedWindows()
-                progress?(AuditProgress(phase: "replaying", records: count))
+            merger.withRun { records, counters in
+                guard let first = records.baseAddress else { return }
+                for offset in records.indices {
+                    state.process(first + offset, counters)
+                    count += 1
+                    if count & 0xFFFF == 0 {
+                        state.evictClosedWindows()
+                        progress?(AuditProgress(phase: "replaying", records: count))
+                    }
+                }
             }
         }
         for entry in merger.takeMalformed() {

@@ -50,12 +50,16 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         }
         parsers.with { parser in
             chunk.bytes.withUnsafeBufferPointer { buffer in
-                for line in chunk.lines {
-                    let bytes = UnsafeBufferPointer(rebasing: buffer[line.start..<line.end])
-                    if let preparing {
-                        decodeShaped(bytes, number: line.number, preparing, parser: &parser, into: &batch)
-                    } else {
-                        decode(bytes, number: line.number, parser: &parser, into: &batch)
+                // Bound once, not per line (a binding per line retains and releases them).
+                if let preparing {
+                    let tables = preparing.plans.shapes
+                    for line in chunk.lines {
+                        let bytes = UnsafeBufferPointer(rebasing: buffer[line.start..<line.end])
+                        decodeShaped(bytes, number: line.number, preparing, tables, parser: &parser, into: &batch)
+                    }
+                } else {
+                    for line in chunk.lines {
+                        decode(UnsafeBufferPointer(rebasing: buffer[line.start..<line.end]), number: line.number, parser: &parser, into: &batch)
                     }
                 }
             }
@@ -68,8 +72,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     /// prepared, any other with its request; a line with a name not seen yet is decoded in full
     /// (which validates the name, or reports the line) and its names are remembered.
     private func decodeShaped(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, _ preparing: ShapedPreparation,
-                              parser: inout RequestParser, into batch: inout RecordBatch) {
-        let tables = preparing.plans.shapes
+                              _ tables: ShapeTables, parser: inout RequestParser, into batch: inout RecordBatch) {
         var shapeKey = ShapeKey(tables.shapes.scratch)
         var userKey = ShapeKey(tables.users.scratch)
         var tagsKey = ShapeKey(tables.tags.scratch)
@@ -89,38 +92,45 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         if shape == nil || user == nil || tags == nil {
             guard let request = decodeRequest(buffer, number: number, parser: &parser, into: &batch) else { return }
             let evaluator = preparing.evaluator
-            if shape == nil {
+            if shape == nil, !tables.shapes.isFull {
                 var template = request
                 (template.id, template.timestamp, template.usage, template.cost, template.user, template.tags) = (nil, nil, Usage(), nil, nil, [:])
-                let made = RecordShape(key: shapeKey.bytes, hash: shapeHash, template: template,
-                                       names: evaluator.shapeNames(template, tests: preparing.tests))
-                tables.shapes.insert(made)
-                shape = made
+                shape = tables.shapes.insert(RecordShape(key: shapeKey.bytes, hash: shapeHash, template: template,
+                                                         names: evaluator.shapeNames(template, tests: preparing.tests)))
             }
-            if user == nil {
+            if user == nil, !tables.users.isFull {
                 let tests = evaluator.textTests(Request(model: "", user: request.user), preparing.tests.userEntries)
-                let made = ShapedUser(key: userKey.bytes, hash: userHash, user: request.user, tests: tests)
-                tables.users.insert(made)
-                user = made
+                user = tables.users.insert(ShapedUser(key: userKey.bytes, hash: userHash, user: request.user, tests: tests))
             }
-            if tags == nil {
+            if tags == nil, !tables.tags.isFull {
                 let tests = evaluator.textTests(Request(model: "", tags: request.tags), preparing.tests.tagEntries)
-                let made = ShapedTags(key: tagsKey.bytes, hash: tagsHash, tags: request.tags, tests: tests, scopeTags: preparing.tests.scopeTags)
-                tables.tags.insert(made)
-                tags = made
+                tags = tables.tags.insert(ShapedTags(key: tagsKey.bytes, hash: tagsHash, tags: request.tags, tests: tests,
+                                                     scopeTags: preparing.tests.scopeTags))
+            }
+            guard shape != nil, user != nil, tags != nil else {
+                // A table is full: this line's names are not remembered.
+                batch.records.append(UsageRecord(request: request, location: RecordLocation(file: file, line: number)))
+                return
             }
         }
         guard let shape, let user, let tags else { return }
+        let shaped = ShapedRequest(shape: shape, user: user, tags: tags, numbers: scanned.numbers)
         let location = RecordLocation(file: file, line: number)
-        var numbers = scanned.numbers
-        (numbers.user, numbers.tags) = (user.user, tags.tags)
-        if let names = shape.names,
-           let planned = preparing.evaluator.shapedRecord(shape, names, user: user, tags: tags, numbers, at: timestamp,
-                                                          plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
-        {
-            batch.records.append(UsageRecord(planned: planned, request: .shaped(shape, numbers), timestamp: timestamp, location: location))
+        // The entries are lent, not retained (the tables keep them).
+        let planned = shape._withUnsafeGuaranteedRef { shape -> PlannedRecord? in
+            guard let names = shape.names else { return nil }
+            return user._withUnsafeGuaranteedRef { user in
+                tags._withUnsafeGuaranteedRef { tags in
+                    preparing.evaluator.shapedRecord(shape, names, user: user, tags: tags, shaped.numbers, at: timestamp,
+                                                     plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
+                }
+            }
+        }
+        if let planned {
+            let record = UsageRecord(planned: planned, request: .shaped(shaped), timestamp: timestamp, location: consume location)
+            batch.records.append(consume record)
         } else {
-            batch.records.append(UsageRecord(request: shape.request(numbers, timestamp: timestamp), location: location))
+            batch.records.append(UsageRecord(request: shaped.request(at: timestamp), location: consume location))
         }
     }
 

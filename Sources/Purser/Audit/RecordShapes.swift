@@ -23,15 +23,40 @@ import Darwin
 /// record its plan does not decide take the full path, so nothing is
 /// decided differently (see ``PlanTests``).
 
-/// What a record has of its own besides its team, environment, model and region.
+/// What a record has of its own besides its names.
 struct ShapedNumbers: Sendable {
     var id: String?
     var usage = Usage()
     /// The actual cost, when the line gives one.
     var cost: USD?
-    /// The user and tags (kept to rebuild the request should it be assessed in full).
-    var user: String?
-    var tags = Tags()
+}
+
+/// A record decoded by its names: its entries and its own numbers, enough to rebuild its
+/// request should it be assessed in full.
+///
+/// The entries are referred to without a reference count (counting them for every record, on
+/// the reading, replaying and freeing threads, cost more than reading the record): their
+/// ``ShapeTable`` keeps every entry it made until the audit is done.
+struct ShapedRequest: @unchecked Sendable {
+    // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
+    private let shapeEntry: Unmanaged<RecordShape>
+    private let userEntry: Unmanaged<ShapedUser>
+    private let tagsEntry: Unmanaged<ShapedTags>
+    let numbers: ShapedNumbers
+
+    init(shape: Unmanaged<RecordShape>, user: Unmanaged<ShapedUser>, tags: Unmanaged<ShapedTags>, numbers: ShapedNumbers) {
+        (shapeEntry, userEntry, tagsEntry) = (shape, user, tags)
+        self.numbers = numbers
+    }
+
+    var shape: RecordShape { shapeEntry.takeUnretainedValue() }
+    var user: ShapedUser { userEntry.takeUnretainedValue() }
+    var tags: ShapedTags { tagsEntry.takeUnretainedValue() }
+
+    /// The record's request at `timestamp`.
+    func request(at timestamp: Timestamp) -> Request {
+        shape.request(numbers, user: user.user, tags: tags.tags, timestamp: timestamp)
+    }
 }
 
 /// Something a reader knows by the JSON bytes it was read from.
@@ -75,14 +100,14 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     }
 
     /// A record's request: the shape's names with its own user, tags, numbers and time.
-    func request(_ numbers: ShapedNumbers, timestamp: Timestamp) -> Request {
+    func request(_ numbers: ShapedNumbers, user: String?, tags: Tags, timestamp: Timestamp) -> Request {
         var request = template
         request.id = numbers.id
         request.timestamp = timestamp
         request.usage = numbers.usage
         request.cost = numbers.cost
-        request.user = numbers.user
-        request.tags = numbers.tags
+        request.user = user
+        request.tags = tags
         return request
     }
 
@@ -211,16 +236,25 @@ struct ShapeKey {
 }
 
 /// One thread's names of one kind: an open-addressing table by ``ShapeKey``.
+///
+/// The table keeps every entry it made (records refer to them without a reference count,
+/// see ``ShapedRequest``) up to ``limit``; past that it makes no more, and lines with names
+/// it does not know are decoded in full, so memory stays bounded however many names a log has.
 final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
     // Raw buffers, allocated once: a class's stored arrays would pay an exclusivity check per lookup.
     private let hashes: UnsafeMutableBufferPointer<UInt64>
-    private let entries: UnsafeMutableBufferPointer<Entry?>
+    private let entries: UnsafeMutableBufferPointer<Unmanaged<Entry>?>
     /// Scratch space for one line's key.
     let scratch: UnsafeMutableBufferPointer<UInt8>
+    /// Entries in the index.
     private var count = 0
-    /// Slots in the table; past half full it starts again (names are dozens to thousands in practice).
+    /// Every entry made (the index forgets some when it starts again; records may still refer to them).
+    private var kept: [Entry] = []
+    /// Slots in the index; past half full it starts again (names are dozens to thousands in practice).
     static var slots: Int { 1 << bits }
     private static var bits: Int { 13 }
+    /// Most entries one table makes.
+    static var limit: Int { 1 << 14 }
 
     init() {
         hashes = .allocate(capacity: Self.slots)
@@ -237,15 +271,18 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
         scratch.deallocate()
     }
 
-    /// The entry with exactly these key bytes.
+    /// The entry with exactly these key bytes (unretained: the table keeps it).
     @inline(__always)
-    func entry(_ key: ShapeKey, hash: UInt64) -> Entry? {
+    func entry(_ key: ShapeKey, hash: UInt64) -> Unmanaged<Entry>? {
         let (bytes, length) = (key.base, key.count)
         let mask = Self.slots - 1
         var slot = Int(truncatingIfNeeded: hash >> UInt64(64 - Self.bits))
         while hashes[slot] != 0 {
-            if hashes[slot] == hash, let entry = entries[slot], entry.key.count == length,
-               entry.key.withUnsafeBufferPointer({ memcmp($0.baseAddress.unsafelyUnwrapped, bytes, length) == 0 })
+            if hashes[slot] == hash, let entry = entries[slot],
+               entry._withUnsafeGuaranteedRef({ entry in
+                   entry.key.count == length
+                       && entry.key.withUnsafeBufferPointer { memcmp($0.baseAddress.unsafelyUnwrapped, bytes, length) == 0 }
+               })
             {
                 return entry
             }
@@ -254,19 +291,25 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
         return nil
     }
 
-    /// Adds an entry not in the table.
-    func insert(_ entry: Entry) {
+    /// Whether the table makes no more entries (see ``limit``).
+    var isFull: Bool { kept.count >= Self.limit }
+
+    /// Adds an entry not in the table (unless it is full) and gives it back, unretained.
+    func insert(_ entry: Entry) -> Unmanaged<Entry>? {
+        guard !isFull else { return nil }
         if count * 2 >= Self.slots {
             hashes.update(repeating: 0)
             entries.update(repeating: nil)
             count = 0
         }
+        kept.append(entry)
         let mask = Self.slots - 1
         var slot = Int(truncatingIfNeeded: entry.hash >> UInt64(64 - Self.bits))
         while hashes[slot] != 0 { slot = (slot &+ 1) & mask }
         hashes[slot] = entry.hash
-        entries[slot] = entry
+        entries[slot] = Unmanaged.passUnretained(entry)
         count += 1
+        return entries[slot]
     }
 }
 
@@ -383,7 +426,7 @@ extension Evaluator {
     /// nil (nothing appended) when the plan does not decide it and it must be prepared in full.
     ///
     /// Gives exactly what ``plannedRecord(_:key:plans:counters:)`` gives for the record's request.
-    func shapedRecord(_ shape: RecordShape, _ shapeNames: PlanNames, user: ShapedUser, tags: ShapedTags, _ numbers: ShapedNumbers,
+    func shapedRecord(_ shape: RecordShape, _ shapeNames: PlanNames, user: ShapedUser, tags: ShapedTags, _ numbers: borrowing ShapedNumbers,
                       at timestamp: Timestamp, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
         let clock = LocalClock(timestamp, zone: policy.zone)
         let cost = numbers.cost ?? policy.modelRates[Int(shapeNames.model)]?.cost(numbers.usage)

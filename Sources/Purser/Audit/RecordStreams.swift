@@ -64,22 +64,40 @@ enum BatchOrder {
         }
         if !sorted {
             let order = records.indices.sorted { (records[$0].timestamp, $0) < (records[$1].timestamp, $1) }
-            records = order.map { records[$0] }
+            permute(&records, order)
+        }
+    }
+
+    /// Puts `records[order[i]]` at `i`, moving records by swaps (copying one would retain its names).
+    private static func permute(_ records: inout [UsageRecord], _ order: [Int]) {
+        var placed = [Bool](repeating: false, count: order.count)
+        records.withUnsafeMutableBufferPointer { records in
+            for start in order.indices where !placed[start] {
+                // Follow the cycle through `start`: each step brings the record that belongs at `position`.
+                var position = start
+                placed[position] = true
+                while order[position] != start {
+                    records.swapAt(position, order[position])
+                    position = order[position]
+                    placed[position] = true
+                }
+            }
         }
     }
 }
 
 /// Merges sorted sources by time (ties: source order, then file order).
 ///
-/// Records stay in their batches: `advance()` picks the next one and
-/// `withCurrent` lends it out, so the replay never copies a record, and
+/// Records stay in their batches: `advance(run:)` picks the next ones and
+/// `withRun` lends them out, so the replay never copies a record, and
 /// finished batches are freed on a background thread.
 struct Merger {
     private var sources: [any RecordSource]
     private var heads: [RecordBatch]
     private var positions: [Int]
     private var exhausted: [Bool]
-    private var current = (source: -1, position: 0)
+    /// The current run: its source, its first record's position and its length.
+    private var current = (source: -1, position: 0, count: 0)
     /// Malformed entries seen, handed to the caller as they come.
     private(set) var pendingMalformed: [MalformedRecord] = []
     /// Entries the readers left out on purpose, by reason.
@@ -100,11 +118,17 @@ struct Merger {
 
     /// Moves to the next record in time order; false when every source is done.
     mutating func advance() throws(AuditError) -> Bool {
-        if current.source >= 0 { positions[current.source] += 1 }
+        try advance(run: false)
+    }
+
+    /// Moves to the next run of records in time order: with one log the rest of its current
+    /// batch, else the next record; false when every source is done.
+    mutating func advance(run: Bool) throws(AuditError) -> Bool {
+        if current.source >= 0 { positions[current.source] += current.count }
         if sources.count == 1 {
             // One log: no comparisons.
             guard try fill(0) else { return false }
-            current = (0, positions[0])
+            current = (0, positions[0], run ? heads[0].records.count - positions[0] : 1)
             return true
         }
         var best = -1
@@ -118,10 +142,10 @@ struct Merger {
             }
         }
         guard best >= 0 else {
-            current = (-1, 0)
+            current = (-1, 0, 0)
             return false
         }
-        current = (best, positions[best])
+        current = (best, positions[best], 1)
         return true
     }
 
@@ -133,12 +157,13 @@ struct Merger {
         }
     }
 
-    /// Lends the current record and its batch's counters (see ``PlannedRecord``) to `body`.
+    /// Lends the current run (after `advance(run:)` returned true) and its batch's counters
+    /// (see ``PlannedRecord``) to `body`: the records are read in place, batch by batch.
     @inline(__always)
-    func withCurrent<Result>(_ body: (UnsafePointer<UsageRecord>, UnsafeBufferPointer<ReplayCounter>) -> Result) -> Result {
+    func withRun<Result>(_ body: (UnsafeBufferPointer<UsageRecord>, UnsafeBufferPointer<ReplayCounter>) -> Result) -> Result {
         heads[current.source].counters.withUnsafeBufferPointer { counters in
             heads[current.source].records.withUnsafeBufferPointer { records in
-                body(records.baseAddress.unsafelyUnwrapped + current.position, counters)
+                body(UnsafeBufferPointer(rebasing: records[current.position..<(current.position + current.count)]), counters)
             }
         }
     }

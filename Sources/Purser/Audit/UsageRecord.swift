@@ -189,13 +189,13 @@ struct PlannedRecord: Sendable {
 enum PlannedRequest: @unchecked Sendable {
     // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
     case resolved(Evaluator.Resolved)
-    case shaped(RecordShape, ShapedNumbers)
+    case shaped(ShapedRequest)
 
     /// The team's name as the record gives it.
     var teamName: String? {
         switch self {
         case .resolved(let resolved): return resolved.request.team
-        case .shaped(let shape, _): return shape.template.team
+        case .shaped(let shaped): return shaped.shape.template.team
         }
     }
 
@@ -203,7 +203,7 @@ enum PlannedRequest: @unchecked Sendable {
     var environmentName: String? {
         switch self {
         case .resolved(let resolved): return resolved.request.environment
-        case .shaped(let shape, _): return shape.template.environment
+        case .shaped(let shaped): return shaped.shape.template.environment
         }
     }
 
@@ -211,7 +211,7 @@ enum PlannedRequest: @unchecked Sendable {
     func resolved(_ evaluator: Evaluator, at timestamp: Timestamp) -> Evaluator.Resolved {
         switch self {
         case .resolved(let resolved): return resolved
-        case .shaped(let shape, let numbers): return evaluator.resolve(shape.request(numbers, timestamp: timestamp), now: timestamp)
+        case .shaped(let shaped): return evaluator.resolve(shaped.request(at: timestamp), now: timestamp)
         }
     }
 }

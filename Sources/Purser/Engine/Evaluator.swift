@@ -48,7 +48,7 @@ struct Evaluator {
         /// 0 = Monday.
         let weekday: Int64
 
-        init(_ timestamp: Timestamp, zone: ZoneRules) {
+        init(_ timestamp: Timestamp, zone: borrowing ZoneRules) {  // borrowing: an init would take (retain) it
             local = zone.local(timestamp.seconds)
             day = CalendarWindow.floorDiv(local, 86_400)
             hour = (local - day * 86_400) / 3600

@@ -3,13 +3,15 @@ import Foundation
 /// A time zone's UTC offsets as a table of transitions, so that converting
 /// an instant to local calendar time is a binary search and integer maths,
 /// not a Foundation calendar call.
-public final class ZoneRules: Sendable {
+public final class ZoneRules: @unchecked Sendable {
+    // Immutable after init. The tables are raw buffers: reading a class's array
+    // retains it, and every record's local time reads them.
     /// The IANA identifier.
     public let identifier: String
     /// UTC seconds at which a new offset takes effect, ascending.
-    private let transitions: [Int64]
+    private let transitions: UnsafeBufferPointer<Int64>
     /// `offsets[i]` is in effect before `transitions[i]`; the last one after all.
-    private let offsets: [Int32]
+    private let offsets: UnsafeBufferPointer<Int32>
 
     /// The zone table for 1970–2200, or nil for an unknown identifier.
     public init?(identifier: String) {
@@ -30,8 +32,19 @@ public final class ZoneRules: Sendable {
             date = next
         }
         offsets.append(current)
-        self.transitions = transitions
-        self.offsets = offsets
+        self.transitions = Self.buffer(transitions)
+        self.offsets = Self.buffer(offsets)
+    }
+
+    deinit {
+        transitions.deallocate()
+        offsets.deallocate()
+    }
+
+    private static func buffer<Element>(_ elements: [Element]) -> UnsafeBufferPointer<Element> {
+        let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: elements.count)
+        _ = buffer.initialize(from: elements)
+        return UnsafeBufferPointer(buffer)
     }
 
     /// UTC, with no transitions.
@@ -39,8 +52,8 @@ public final class ZoneRules: Sendable {
 
     private init(fixed identifier: String) {
         self.identifier = identifier
-        self.transitions = []
-        self.offsets = [0]
+        self.transitions = Self.buffer([])
+        self.offsets = Self.buffer([0])
     }
 
     /// The offset from UTC in seconds at an instant.
