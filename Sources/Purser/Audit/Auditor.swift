@@ -388,7 +388,7 @@ struct ReplayState {
         let cacheIndex = counter.pointee.line & 4095
         let cached = slotCache[cacheIndex]
         if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
-           slots[Int(cached)].key.window == counter.pointee.window, slots[Int(cached)].key.key == counter.pointee.key
+           slots[Int(cached)].key.window == counter.pointee.window, counter.pointee.hasKey(slots[Int(cached)].key.key)
         {
             return cached
         }

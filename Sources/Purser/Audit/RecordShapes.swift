@@ -128,13 +128,28 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     }
 }
 
+/// A scope key (a user, a tag's value, or a key the names fix) kept for the whole audit, so that
+/// replay counters refer to it without a reference count: counting references to the same key
+/// from every record, on the reading and freeing threads, costs more than the rest of a counter.
+final class SharedKey: @unchecked Sendable {
+    // Immutable.
+    let text: String
+    /// `text.hashValue`.
+    let hash: Int
+
+    init(_ text: String, hash: Int) {
+        self.text = text
+        self.hash = hash
+    }
+}
+
 /// A user as it appears in a log (or its absence: `null`).
 final class ShapedUser: ShapeEntry, @unchecked Sendable {
     let key: [UInt8]
     let hash: UInt64
     let user: String?
-    /// Its `hashValue` (for counter keys of budgets scoped by user).
-    let userHash: Int
+    /// The user as a counter key (budgets scoped by user).
+    let scopeKey: SharedKey?
     /// The plan tests reading the user that hold; bit 2 when there is a user.
     let tests: UInt64
     let flags: UInt64
@@ -143,7 +158,7 @@ final class ShapedUser: ShapeEntry, @unchecked Sendable {
         self.key = Array(key)
         self.hash = hash
         self.user = user
-        self.userHash = user?.hashValue ?? 0
+        self.scopeKey = user.map { SharedKey($0, hash: $0.hashValue) }
         self.tests = tests
         self.flags = user == nil ? 0 : 4
     }
@@ -157,15 +172,15 @@ final class ShapedTags: ShapeEntry, @unchecked Sendable {
     /// The plan tests reading a tag that hold; bits 8…15 for the scope tags it has.
     let tests: UInt64
     let flags: UInt64
-    /// The value of each of ``PlanTests/scopeTags`` and its `hashValue`, nil when absent.
-    let scopeValues: [(value: String, hash: Int)?]
+    /// The value of each of ``PlanTests/scopeTags`` as a counter key, nil when absent.
+    let scopeValues: [SharedKey?]
 
     init(key: UnsafeBufferPointer<UInt8>, hash: UInt64, tags: Tags, tests: UInt64, scopeTags: [String]) {
         self.key = Array(key)
         self.hash = hash
         self.tags = tags
         self.tests = tests
-        scopeValues = scopeTags.map { tag in tags[tag].map { ($0, $0.hashValue) } }
+        scopeValues = scopeTags.map { tag in tags[tag].map { SharedKey($0, hash: $0.hashValue) } }
         var flags: UInt64 = 0
         for (offset, value) in scopeValues.enumerated() where value != nil { flags |= 1 << UInt64(8 + offset) }
         self.flags = flags
@@ -187,8 +202,8 @@ struct ShapeCounters {
 
         let source: Source
         let tag: Int
-        let key: String
-        let keyHash: Int
+        /// The key, kept by the plan cache (see ``PlanCache/sharedKey(_:hash:)``).
+        let key: SharedKey
         /// The caps (for a user or tag key: unless the budget overrides them by key).
         let limits: BudgetLimits
         let overrides: Bool
@@ -447,20 +462,22 @@ extension Evaluator {
             guard let first = templates.baseAddress else { return true }
             for position in templates.indices {
                 let counter = first + position
-                let key: String
-                let keyHash: Int
+                // The key is referred to, not retained: the plan cache, user or tag set keeps it.
+                let key: Unmanaged<SharedKey>
                 switch counter.pointee.source {
                 case .fixed:
-                    (key, keyHash) = (counter.pointee.key, counter.pointee.keyHash)
+                    key = Unmanaged.passUnretained(counter.pointee.key)
                 case .user:
-                    guard let name = user.user else { return false }
-                    (key, keyHash) = (name, user.userHash)
+                    guard let name = user.scopeKey else { return false }
+                    key = Unmanaged.passUnretained(name)
                 case .tag:
                     guard let value = tags.scopeValues[counter.pointee.tag] else { return false }
-                    (key, keyHash) = value
+                    key = Unmanaged.passUnretained(value)
                 }
+                let keyHash = key._withUnsafeGuaranteedRef { $0.hash }
                 let limits = counter.pointee.overrides
-                    ? plans.limits(counter.pointee.budget, key: key, hash: keyHash, policy: policy) : counter.pointee.limits
+                    ? key._withUnsafeGuaranteedRef { plans.limits(counter.pointee.budget, key: $0.text, hash: keyHash, policy: policy) }
+                    : counter.pointee.limits
                 // An unpriced request under a USD cap is a violation: assess it in full.
                 guard cost != nil || limits.usd == nil else { return false }
                 let window = clock.window(counter.pointee.period)
@@ -507,7 +524,7 @@ extension Evaluator {
                     fixed = found
                 }
                 made.append(ShapeCounters.Counter(
-                    source: source, tag: tag, key: fixed.0, keyHash: fixed.1, limits: fixed.2,
+                    source: source, tag: tag, key: plans.sharedKey(fixed.0, hash: fixed.1), limits: fixed.2,
                     overrides: source != .fixed && head.hasOverrides, budget: index, budgetHash: head.idHash, period: head.period,
                     enforced: planned.pointee.enforced, hasAlerts: head.hasAlerts))
             }

@@ -224,12 +224,42 @@ struct ReplayCounter: Sendable {
     /// The counter key's own hash (`CounterKey.cacheLine`).
     let line: Int
     let window: Int64
-    /// The scope key, e.g. `payments` or `payments/qa`.
-    let key: String
+    /// The scope key, e.g. `payments` or `payments/qa`, when the counter has its own.
+    private let ownKey: String
+    /// The scope key, when a reader keeps it (see ``SharedKey``).
+    private let sharedKey: Unmanaged<SharedKey>?
     /// The budget's index in the compiled policy (-1 if unknown).
     let budget: Int32
     let enforced: Bool
     let hasAlerts: Bool
+
+    /// A counter with its own scope key.
+    init(amount: Amount, limits: BudgetLimits, line: Int, window: Int64, key: String, budget: Int32, enforced: Bool, hasAlerts: Bool) {
+        (self.amount, self.limits, self.line, self.window) = (amount, limits, line, window)
+        (ownKey, sharedKey) = (key, nil)
+        (self.budget, self.enforced, self.hasAlerts) = (budget, enforced, hasAlerts)
+    }
+
+    /// A counter whose scope key a reader keeps.
+    init(amount: Amount, limits: BudgetLimits, line: Int, window: Int64, key: Unmanaged<SharedKey>, budget: Int32, enforced: Bool,
+         hasAlerts: Bool) {
+        (self.amount, self.limits, self.line, self.window) = (amount, limits, line, window)
+        (ownKey, sharedKey) = ("", key)
+        (self.budget, self.enforced, self.hasAlerts) = (budget, enforced, hasAlerts)
+    }
+
+    /// The scope key, e.g. `payments` or `payments/qa`.
+    var key: String {
+        if let sharedKey { return sharedKey.takeUnretainedValue().text }
+        return ownKey
+    }
+
+    /// Whether the scope key is `other` (read in place: no copy of the key).
+    @inline(__always)
+    func hasKey(_ other: String) -> Bool {
+        if let sharedKey { return sharedKey._withUnsafeGuaranteedRef { $0.text == other } }
+        return ownKey == other
+    }
 
     /// Whether a counter that has spent `spent` can take this amount without going over a cap.
     @inline(__always)

@@ -141,6 +141,9 @@ final class PlanCache: @unchecked Sendable {
     private let limitBudgets = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 512)
     private let limitKeys = UnsafeMutableBufferPointer<String>.allocate(capacity: 512)
     private let limitValues = UnsafeMutableBufferPointer<BudgetLimits>.allocate(capacity: 512)
+    /// Scope keys the policy's names fix, kept for the whole audit (see ``SharedKey``); as many as
+    /// the policy has teams, environments and models in its budgets' scopes.
+    private var sharedKeys: [String: SharedKey] = [:]
     /// Most plans kept; past it the cache starts again (keys are few in practice).
     static let capacity = 1 << 16
 
@@ -163,6 +166,14 @@ final class PlanCache: @unchecked Sendable {
         hashedValues.deallocate()
         limitBudgets.deallocate()
         limitValues.deallocate()
+    }
+
+    /// The kept ``SharedKey`` for `text` (whose `hashValue` is `hash`).
+    func sharedKey(_ text: String, hash: Int) -> SharedKey {
+        if let known = sharedKeys[text] { return known }
+        let key = SharedKey(text, hash: hash)
+        sharedKeys[text] = key
+        return key
     }
 
     /// `name.hashValue`, remembered: scope keys repeat, and SipHash costs more than the rest of a counter.
