@@ -166,14 +166,50 @@ public struct LineChunks {
         chunk.bytes.reserveCapacity(lastChunkBytes + lastChunkBytes / 8 + 4096)
         chunk.lines.reserveCapacity(min(maxLines, 1 << 16))
         defer { lastChunkBytes = chunk.bytes.count }
-        let more = try next(maxLines: maxLines, { line in
-            let start = chunk.bytes.count
-            chunk.bytes.append(contentsOf: line.bytes)
-            chunk.lines.append(LogChunk.Line(start: start, end: chunk.bytes.count, number: line.number))
-        }, tooLong: { number in
-            chunk.tooLong.append(number)
-        })
+        var more = true
+        var taken = 0
+        while taken < maxLines {
+            // Whole lines already in the buffer are copied in one block.
+            let run = takeRun(maxLines: maxLines - taken, into: &chunk)
+            taken += run
+            if run > 0 { continue }
+            // Anything else (the end of the buffer, an over-long line, a skipped tail): line by line.
+            more = try next(maxLines: 1, { line in
+                let start = chunk.bytes.count
+                chunk.bytes.append(contentsOf: line.bytes)
+                chunk.lines.append(LogChunk.Line(start: start, end: chunk.bytes.count, number: line.number))
+            }, tooLong: { number in
+                chunk.tooLong.append(number)
+            })
+            guard more else { break }
+            taken += 1
+        }
         return more || !chunk.lines.isEmpty || !chunk.tooLong.isEmpty ? chunk : nil
+    }
+
+    /// Takes up to `maxLines` complete lines within the record-size limit from the buffer into
+    /// `chunk`, copying their bytes at once; the number taken (0 when the next line is not such a line).
+    private mutating func takeRun(maxLines: Int, into chunk: inout LogChunk) -> Int {
+        guard !skipping, position < data.count else { return 0 }
+        let (limit, first) = (limit, position)
+        var (position, line, taken) = (first, nextLine, 0)
+        let base = chunk.bytes.count
+        data.withUnsafeBufferPointer { buffer in
+            guard let start = buffer.baseAddress else { return }
+            while taken < maxLines, position < buffer.count,
+                  let found = memchr(start + position, 0x0A, buffer.count - position)
+            {
+                let newline = UnsafeRawPointer(found) - UnsafeRawPointer(start)
+                var end = newline
+                if end > position, buffer[end - 1] == 0x0D { end -= 1 }
+                guard end - position <= limit else { break }
+                chunk.lines.append(LogChunk.Line(start: base + position - first, end: base + end - first, number: line))
+                (position, line, taken) = (newline + 1, line + 1, taken + 1)
+            }
+            if taken > 0 { chunk.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[first..<position])) }
+        }
+        (self.position, nextLine) = (position, line)
+        return taken
     }
 
     /// The index of the next newline at or after `start` in the chunk being split (memchr: vectorised).
