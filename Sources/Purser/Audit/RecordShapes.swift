@@ -192,7 +192,7 @@ final class ShapedTags: ShapeEntry, @unchecked Sendable {
 struct ShapeCounters {
     struct Counter {
         enum Source: UInt8 {
-            /// `key`, `keyHash` and `limits` are the counter's.
+            /// `key` and `limits` are the counter's.
             case fixed
             /// The key is the record's user.
             case user
@@ -268,10 +268,12 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
     /// Slots in the index; past half full it starts again (names are dozens to thousands in practice).
     static var slots: Int { 1 << bits }
     private static var bits: Int { 13 }
-    /// Most entries one table makes.
-    static var limit: Int { 1 << 14 }
+    /// Most entries the table makes.
+    let limit: Int
 
-    init() {
+    /// A table making at most `limit` entries.
+    init(limit: Int = 1 << 14) {
+        self.limit = limit
         hashes = .allocate(capacity: Self.slots)
         hashes.initialize(repeating: 0)
         entries = .allocate(capacity: Self.slots)
@@ -307,7 +309,7 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
     }
 
     /// Whether the table makes no more entries (see ``limit``).
-    var isFull: Bool { kept.count >= Self.limit }
+    var isFull: Bool { kept.count >= limit }
 
     /// Adds an entry not in the table (unless it is full) and gives it back, unretained.
     func insert(_ entry: Entry) -> Unmanaged<Entry>? {
@@ -330,9 +332,16 @@ final class ShapeTable<Entry: ShapeEntry>: @unchecked Sendable {
 
 /// One thread's shapes, users and tag sets (owned by the thread's ``PlanCache``).
 final class ShapeTables: @unchecked Sendable {
-    let shapes = ShapeTable<RecordShape>()
-    let users = ShapeTable<ShapedUser>()
-    let tags = ShapeTable<ShapedTags>()
+    let shapes: ShapeTable<RecordShape>
+    let users: ShapeTable<ShapedUser>
+    let tags: ShapeTable<ShapedTags>
+
+    /// Tables making at most `limit` entries each.
+    init(limit: Int = 1 << 14) {
+        shapes = ShapeTable(limit: limit)
+        users = ShapeTable(limit: limit)
+        tags = ShapeTable(limit: limit)
+    }
 }
 
 /// What a reader needs to prepare records while decoding them: the evaluator and the thread's plans.

@@ -131,7 +131,7 @@ final class PlanCache: @unchecked Sendable {
     private var count = 0
     private var mask: Int
     /// The names of the records this thread has decoded (see ``RecordShape``).
-    let shapes = ShapeTables()
+    let shapes: ShapeTables
     // The small caches below are raw buffers (allocated once, freed in deinit): as stored
     // `var` arrays of a class, every access would pay a dynamic exclusivity check.
     /// `hashValue`s of scope keys (users, tag values) seen lately, by a cheap hash of their bytes.
@@ -147,7 +147,9 @@ final class PlanCache: @unchecked Sendable {
     /// Most plans kept; past it the cache starts again (keys are few in practice).
     static let capacity = 1 << 16
 
-    init() {
+    /// A cache whose name tables make at most `shapeLimit` entries each (see ``ShapeTable``).
+    init(shapeLimit: Int = 1 << 14) {
+        shapes = ShapeTables(limit: shapeLimit)
         keys = Array(repeating: nil, count: 1024)
         plans = Array(repeating: nil, count: 1024)
         mask = 1023

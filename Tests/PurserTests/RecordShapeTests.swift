@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import Purser
+
+/// The tables a reader keeps of the names it has seen (see ``RecordShape``), and
+/// the order of records within a batch.
+@Suite("Record shapes")
+struct RecordShapeTests {
+    /// A key of one user field with the raw JSON `value`, in `table`'s scratch space.
+    static func userKey(_ table: ShapeTable<ShapedUser>, _ value: String) -> ShapeKey {
+        var key = ShapeKey(table.scratch)
+        let bytes = Array(value.utf8)
+        let appended = bytes.withUnsafeBufferPointer { key.append(.user, $0) }
+        #expect(appended)
+        return key
+    }
+
+    @Test func aTableFindsWhatItMadeAndMakesNoMorePastItsLimit() {
+        let table = ShapeTable<ShapedUser>(limit: 2)
+        for name in ["alice", "bob"] {
+            let key = Self.userKey(table, "\"\(name)\"")
+            #expect(table.entry(key, hash: key.hash) == nil)
+            let made = table.insert(ShapedUser(key: key.bytes, hash: key.hash, user: name, tests: 0))
+            #expect(made?.takeUnretainedValue().user == name)
+        }
+        #expect(table.isFull)
+        let carol = Self.userKey(table, "\"carol\"")
+        #expect(table.insert(ShapedUser(key: carol.bytes, hash: carol.hash, user: "carol", tests: 0)) == nil)
+        #expect(table.entry(carol, hash: carol.hash) == nil)
+        // What it made is still found, by exact bytes only.
+        for name in ["alice", "bob"] {
+            let key = Self.userKey(table, "\"\(name)\"")
+            #expect(table.entry(key, hash: key.hash)?.takeUnretainedValue().user == name)
+        }
+        let spaced = Self.userKey(table, "\"alice\" ")
+        #expect(table.entry(spaced, hash: spaced.hash) == nil)
+    }
+
+    /// A log with more users than the reader's tables take: lines with names the tables
+    /// know are read by their names, the others in full, and every record is the one
+    /// the full decoder reads.
+    @Test func linesWithNamesPastTheTableLimitAreDecodedInFull() throws {
+        let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = UsageGenerator.Options()
+        options.records = 3000
+        options.seed = 9
+        let requests = UsageGenerator(policy: policySet, options: options).records().enumerated().map { index, request in
+            var request = request
+            // A few repeated users first, then one new user per line.
+            request.user = index < 1000 ? "user-\(index % 10)" : "user-\(index)"
+            return request
+        }
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let log = directory + "/usage.jsonl"
+        try Data((requests.map(AssessmentPlanTests.line).joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log))
+
+        let policy = try CompiledPolicy(policySet)
+        let evaluator = Evaluator(policy: policy)
+        let preparation = ShapedPreparation(evaluator: evaluator, plans: PlanCache(shapeLimit: 1000), tests: try #require(policy.planTests),
+                                            countersPerRecord: 512)
+        var logOptions = UsageLogOptions()
+        logOptions.batchSize = 250
+        let shapedReader = PurserLogReader(file: try LogFile(log), options: logOptions)
+        let fullReader = PurserLogReader(file: try LogFile(log), options: logOptions)
+        var (records, shaped) = (0, 0)
+        while let chunk = try shapedReader.nextChunk() {
+            let fullChunk = try #require(try fullReader.nextChunk())
+            let batch = shapedReader.decode(chunk, preparing: preparation)
+            let full = fullReader.decode(fullChunk)
+            try #require(batch.records.count == full.records.count)
+            #expect(batch.malformed.isEmpty)
+            for (record, expected) in zip(batch.records, full.records) {
+                records += 1
+                let request: Request
+                if case .shaped(let known)? = record.plannedRequest {
+                    shaped += 1
+                    request = known.request(at: record.timestamp)
+                } else {
+                    var record = record
+                    let taken = record.takeRequest()
+                    request = try #require(taken)
+                    // Prepared in full, as the audit does: this makes the plans later records find.
+                    let resolved = evaluator.resolve(request, now: record.timestamp)
+                    _ = PreparedEvaluation(resolved, evaluator: evaluator, plans: preparation.plans,
+                                           key: evaluator.planKey(resolved, tests: preparation.tests))
+                }
+                #expect(request == expected.request, "\(record.location)")
+                #expect(record.location == expected.location)
+            }
+        }
+        #expect(records == requests.count)
+        #expect(preparation.plans.shapes.users.isFull)
+        // The first thousand lines repeat ten users: many of them are read by their names; after
+        // them every line has a new user, read in full.
+        #expect(shaped > 300 && shaped <= 1000, "\(shaped) of \(records) read by their names")
+    }
+
+    @Test func aBatchIsSortedByTimeKeepingFileOrderForTies() {
+        let seconds: [Int64] = [5, 3, 3, 9, 1, 5, 3, 0, 9, 2]
+        var records = seconds.enumerated().map { line, second in
+            UsageRecord(request: Request(timestamp: Timestamp(nanoseconds: second * 1_000_000_000), model: "m"),
+                        location: RecordLocation(file: "usage.jsonl", line: line + 1))
+        }
+        BatchOrder.sort(&records)
+        let expected = seconds.enumerated().sorted { ($0.element, $0.offset) < ($1.element, $1.offset) }.map { $0.offset + 1 }
+        #expect(records.map(\.location.line) == expected)
+        #expect(records.map(\.request.model) == Array(repeating: "m", count: seconds.count))
+    }
+}
