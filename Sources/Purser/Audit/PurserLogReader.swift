@@ -9,6 +9,8 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     let format = UsageLogFormat.purser
     private var lines: LineChunks
     private let file: String
+    /// The file's interned name, for records' locations.
+    private let name: LogName
     private let batchSize: Int
     private let mapping: FieldMapping
     private var done = false
@@ -17,6 +19,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
         self.file = file.path
+        self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
     }
@@ -45,7 +48,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         batch.records.reserveCapacity(chunk.lines.count)
         for number in chunk.tooLong {
             batch.malformed.append(MalformedRecord(
-                location: RecordLocation(file: file, line: number),
+                location: RecordLocation(file: name, line: number),
                 message: "the record is longer than the record-size limit"))
         }
         parsers.with { parser in
@@ -109,13 +112,13 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
             }
             guard shape != nil, user != nil, tags != nil else {
                 // A table is full: this line's names are not remembered.
-                batch.records.append(UsageRecord(request: request, location: RecordLocation(file: file, line: number)))
+                batch.records.append(UsageRecord(request: request, location: RecordLocation(file: name, line: number)))
                 return
             }
         }
         guard let shape, let user, let tags else { return }
         let shaped = ShapedRequest(shape: shape, user: user, tags: tags, numbers: scanned.numbers)
-        let location = RecordLocation(file: file, line: number)
+        let location = RecordLocation(file: name, line: number)
         // The entries are lent, not retained (the tables keep them).
         let planned = shape._withUnsafeGuaranteedRef { shape -> PlannedRecord? in
             guard let names = shape.names else { return nil }
@@ -136,7 +139,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
 
     private func decode(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, parser: inout RequestParser, into batch: inout RecordBatch) {
         guard let request = decodeRequest(buffer, number: number, parser: &parser, into: &batch) else { return }
-        batch.records.append(UsageRecord(request: consume request, location: RecordLocation(file: file, line: number)))
+        batch.records.append(UsageRecord(request: consume request, location: RecordLocation(file: name, line: number)))
     }
 
     /// The request of a line, or nil for a blank line or one it reports as malformed.
@@ -144,7 +147,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
                                into batch: inout RecordBatch) -> Request? {
         var scanner = JSONScanner(buffer)
         guard scanner.peek() != nil else { return nil }  // blank line
-        let location = RecordLocation(file: file, line: number)
+        let location = RecordLocation(file: name, line: number)
         do throws(RequestError) {
             var request = try parser.decode(&scanner)
             do throws(JSONError) { try scanner.expectEnd() } catch { throw RequestError(error.message, at: error.offset) }

@@ -84,6 +84,9 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: ShapeCounters?)?>
     /// The memo slot written next (round robin).
     private var next = 0
+    /// Every plan key's counters found so far (a shape's records have more plan keys over a log
+    /// than the memo holds, and finding counters again costs more than this lookup).
+    private var known: [PlanKey: ShapeCounters?] = [:]
 
     init(key: UnsafeBufferPointer<UInt8>, hash: UInt64, template: Request, names: PlanNames?) {
         self.key = Array(key)
@@ -119,12 +122,20 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
             guard let entry = memo[index] else { break }
             if entry.key == key { return entry.counters }
         }
-        let (found, made) = make()
-        if found {
-            memo[next] = (key, made)
-            next = (next + 1) & 7
+        let counters: ShapeCounters?
+        if let remembered = known[key] {
+            counters = remembered
+        } else {
+            let (found, made) = make()
+            guard found else { return made }
+            // Bounded: a shape with this many plan keys starts again.
+            if known.count >= 4096 { known.removeAll() }
+            known[key] = made
+            counters = made
         }
-        return made
+        memo[next] = (key, counters)
+        next = (next + 1) & 7
+        return counters
     }
 }
 

@@ -1,13 +1,22 @@
+import Synchronization
+
 /// Where a usage record came from: a log file and a line (the first line of a CSV record).
 public struct RecordLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The log file, as given.
-    public let file: String
+    public var file: String { name.path }
     /// The 1-based line.
     public let line: Int
+    /// The file, by number (see ``LogName``).
+    let name: LogName
 
     /// Creates a location.
     public init(file: String, line: Int) {
-        self.file = file
+        self.init(file: LogName(file), line: line)
+    }
+
+    /// Creates a location in a file whose name a reader interned once.
+    init(file: LogName, line: Int) {
+        self.name = file
         self.line = line
     }
 
@@ -15,6 +24,30 @@ public struct RecordLocation: Sendable, Hashable, Comparable, CustomStringConver
 
     /// `file:line`.
     public var description: String { "\(file):\(line)" }
+}
+
+/// A log file's name, interned for the life of the process: a record's location holds its
+/// number, not a string (every record holding the same string would count references to it
+/// from the reading, replaying and freeing threads).
+struct LogName: Sendable, Hashable {
+    /// The process's names, each once, by number.
+    private static let names = Mutex<(numbers: [String: Int32], paths: [String])>(([:], []))
+
+    let number: Int32
+
+    /// The number of `path` (made on first use).
+    init(_ path: String) {
+        number = Self.names.withLock { names in
+            if let known = names.numbers[path] { return known }
+            let number = Int32(names.paths.count)
+            names.paths.append(path)
+            names.numbers[path] = number
+            return number
+        }
+    }
+
+    /// The path, as given.
+    var path: String { Self.names.withLock { $0.paths[Int(number)] } }
 }
 
 /// One usage record of a log, mapped onto a request (SPEC §5): spend that

@@ -9,6 +9,8 @@ final class FOCUSReader: UsageLogReader {
     let format = UsageLogFormat.focus
     private var records: CSVRecords
     private let file: String
+    /// The file's interned name, for records' locations.
+    private let name: LogName
     private let batchSize: Int
     private let mapping: FieldMapping
     private var header: CSVHeader?
@@ -53,6 +55,7 @@ final class FOCUSReader: UsageLogReader {
     init(file: LogFile, options: UsageLogOptions) {
         self.records = CSVRecords(file: file, limit: options.maxRecordBytes)
         self.file = file.path
+        self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
     }
@@ -95,7 +98,7 @@ final class FOCUSReader: UsageLogReader {
     }
 
     private func decode(_ record: CSVRecord, into batch: inout RecordBatch) {
-        let location = RecordLocation(file: file, line: record.line)
+        let location = RecordLocation(file: name, line: record.line)
         guard let header, record.count == header.names.count else {
             batch.malformed.append(MalformedRecord(location: location, message:
                 "the record has \(record.count) field\(record.count == 1 ? "" : "s"); the header has \(header?.names.count ?? 0)"))

@@ -10,6 +10,8 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     let format = UsageLogFormat.litellm
     private var records: CSVRecords
     private let file: String
+    /// The file's interned name, for records' locations.
+    private let name: LogName
     private let batchSize: Int
     private let mapping: FieldMapping
     private var header: CSVHeader?
@@ -58,6 +60,7 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     init(file: LogFile, options: UsageLogOptions) {
         self.records = CSVRecords(file: file, limit: options.maxRecordBytes)
         self.file = file.path
+        self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
     }
@@ -77,7 +80,7 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
                 if header == nil, failure == nil {
                     failure = UsageLogError("line \(line): the CSV header cannot be read: \(message)", file: file)
                 } else {
-                    chunk.problems.append(MalformedRecord(location: RecordLocation(file: file, line: line), message: message))
+                    chunk.problems.append(MalformedRecord(location: RecordLocation(file: name, line: line), message: message))
                 }
             })
             if !more {
@@ -113,7 +116,7 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     private func decode(_ record: CSVRecord, scratch: ScratchBuffer, into batch: inout RecordBatch) {
-        let location = RecordLocation(file: file, line: record.line)
+        let location = RecordLocation(file: name, line: record.line)
         guard let header, record.count == header.names.count else {
             batch.malformed.append(MalformedRecord(location: location, message:
                 "the record has \(record.count) field\(record.count == 1 ? "" : "s"); the header has \(header?.names.count ?? 0)"))

@@ -5,6 +5,8 @@ final class LiteLLMJSONReader: UsageLogReader {
     let format = UsageLogFormat.litellm
     private var lines: LineChunks
     private let file: String
+    /// The file's interned name, for records' locations.
+    private let name: LogName
     private let batchSize: Int
     private let mapping: FieldMapping
     private var done = false
@@ -12,6 +14,7 @@ final class LiteLLMJSONReader: UsageLogReader {
     init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
         self.file = file.path
+        self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
     }
@@ -39,7 +42,7 @@ final class LiteLLMJSONReader: UsageLogReader {
         bytes.withUnsafeBufferPointer { buffer in
             var scanner = JSONScanner(buffer)
             guard scanner.peek() != nil else { return }  // blank line
-            batch.add(RecordLocation(file: file, line: number), skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
+            batch.add(RecordLocation(file: name, line: number), skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
                 let entry = try Self.entry(&scanner)
                 guard var request = try LiteLLMMapping.request(entry) else { return nil }
                 if !mapping.rules.isEmpty {

@@ -14,6 +14,8 @@ final class OpenAIUsageReader: UsageLogReader {
 
     private var documents: JSONDocuments
     private let file: String
+    /// The file's interned name, for records' locations.
+    private let name: LogName
     private let batchSize: Int
     private let recordLimit: Int
     private let mapping: FieldMapping
@@ -22,6 +24,7 @@ final class OpenAIUsageReader: UsageLogReader {
     init(file: LogFile, options: UsageLogOptions) {
         self.documents = JSONDocuments(file: file, limit: max(options.maxRecordBytes, Self.pageLimit))
         self.file = file.path
+        self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.recordLimit = options.maxRecordBytes
         self.mapping = options.mapping
@@ -113,7 +116,7 @@ final class OpenAIUsageReader: UsageLogReader {
                 _ = scanner.peek()
                 let begin = scanner.index
                 let line = lines.line(at: scanner.index)
-                let location = RecordLocation(file: file, line: line)
+                let location = RecordLocation(file: name, line: line)
                 var item = scanner
                 try scanner.skipValue()
                 if scanner.index - begin > recordLimit {
