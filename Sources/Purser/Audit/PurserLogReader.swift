@@ -81,7 +81,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         var tagsKey = ShapeKey(tables.tags.scratch)
         var scanner = JSONScanner(buffer)
         guard scanner.peek() != nil else { return }  // blank line
-        guard let scanned = ShapedLine.scan(&scanner, shape: &shapeKey, user: &userKey, tags: &tagsKey),
+        guard let scanned = ShapedLine.scan(&scanner, keys: tables.keys, shape: &shapeKey, user: &userKey, tags: &tagsKey),
               let timestamp = scanned.timestamp
         else {
             return decode(buffer, number: number, parser: &parser, into: &batch)

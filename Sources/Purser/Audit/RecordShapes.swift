@@ -346,6 +346,8 @@ final class ShapeTables: @unchecked Sendable {
     let shapes: ShapeTable<RecordShape>
     let users: ShapeTable<ShapedUser>
     let tags: ShapeTable<ShapedTags>
+    /// The order of fields in the lines read.
+    let keys = ShapedLine.KeyOrder()
 
     /// Tables making at most `limit` entries each.
     init(limit: Int = 1 << 14) {
@@ -375,6 +377,93 @@ final class ShapedPreparation: @unchecked Sendable {
 
 /// Reading a Purser log line by its shape.
 enum ShapedLine {
+    /// The fields of a Purser log line.
+    enum Key: UInt8, CaseIterable {
+        case id, timestamp, usage, cost, team, environment, model, region, user, tags, unavailableRegions, allowReroute
+
+        var name: String {
+            switch self {
+            case .id: "id"
+            case .timestamp: "timestamp"
+            case .usage: "usage"
+            case .cost: "cost"
+            case .team: "team"
+            case .environment: "environment"
+            case .model: "model"
+            case .region: "region"
+            case .user: "user"
+            case .tags: "tags"
+            case .unavailableRegions: "unavailable_regions"
+            case .allowReroute: "allow_reroute"
+            }
+        }
+
+        /// The field named by the raw key `range` of `scanner` (nil: not a field the shaped scan reads).
+        init?(_ range: Range<Int>, in scanner: JSONScanner) {
+            let key: Key? = switch range.count {
+            case 2 where scanner.equals(range, "id"): .id
+            case 9 where scanner.equals(range, "timestamp"): .timestamp
+            case 5 where scanner.equals(range, "usage"): .usage
+            case 4 where scanner.equals(range, "cost"): .cost
+            case 4 where scanner.equals(range, "team"): .team
+            case 11 where scanner.equals(range, "environment"): .environment
+            case 5 where scanner.equals(range, "model"): .model
+            case 6 where scanner.equals(range, "region"): .region
+            case 4 where scanner.equals(range, "user"): .user
+            case 4 where scanner.equals(range, "tags"): .tags
+            case 19 where scanner.equals(range, "unavailable_regions"): .unavailableRegions
+            case 13 where scanner.equals(range, "allow_reroute"): .allowReroute
+            default: nil
+            }
+            guard let key else { return nil }
+            self = key
+        }
+    }
+
+    /// The order of the fields in the last lines one thread read, and each field's key as
+    /// compact JSON writes it: a line written like the last one has its keys matched as
+    /// literals (one compare each) instead of scanned; any other line is scanned as before.
+    final class KeyOrder: @unchecked Sendable {
+        // Used by one thread. Raw buffers: a class's arrays would pay an exclusivity check per read.
+        /// `"key":` and `,"key":` by field.
+        private let literals: UnsafeMutableBufferPointer<JSONLiteral>
+        /// The field at each position, `0xFF` when unknown.
+        private let order: UnsafeMutableBufferPointer<UInt8>
+
+        init() {
+            let keys = Key.allCases
+            literals = .allocate(capacity: 2 * keys.count)
+            for key in keys {
+                (literals.baseAddress.unsafelyUnwrapped + 2 * Int(key.rawValue)).initialize(to: JSONLiteral("\"\(key.name)\":"))
+                (literals.baseAddress.unsafelyUnwrapped + 2 * Int(key.rawValue) + 1).initialize(to: JSONLiteral(",\"\(key.name)\":"))
+            }
+            order = .allocate(capacity: 16)
+            order.initialize(repeating: 0xFF)
+        }
+
+        deinit {
+            literals.deallocate()
+            order.deallocate()
+        }
+
+        /// The field at `position` in the last line, if known.
+        @inline(__always)
+        func expected(at position: Int) -> Key? {
+            position < order.count ? Key(rawValue: order[position]) : nil
+        }
+
+        /// The key of `key` as it follows `{` (`first`) or another field.
+        @inline(__always)
+        func literal(_ key: Key, first: Bool) -> JSONLiteral {
+            literals[2 * Int(key.rawValue) + (first ? 0 : 1)]
+        }
+
+        /// Remembers that `key` was at `position`.
+        func learn(_ key: Key, at position: Int) {
+            if position < order.count { order[position] = key.rawValue }
+        }
+    }
+
     /// What the shaped scan read of a line.
     struct Scanned {
         var numbers = ShapedNumbers()
@@ -386,36 +475,48 @@ enum ShapedLine {
     /// `user` and of its tags to `tags`. Nil when the line is to be decoded in full (an unknown
     /// or repeated field, anything malformed, a key too long): the full decoder then finds the
     /// same values, or reports the error.
-    static func scan(_ scanner: inout JSONScanner, shape: inout ShapeKey, user: inout ShapeKey, tags: inout ShapeKey) -> Scanned? {
+    static func scan(_ scanner: inout JSONScanner, keys: KeyOrder, shape: inout ShapeKey, user: inout ShapeKey,
+                     tags: inout ShapeKey) -> Scanned? {
         var scanned = Scanned()
         var seen: UInt8 = 0
         do throws(JSONError) {
             try scanner.beginObject()
-            var first = true
-            while let name = try scanner.nextKey(first: &first) {
+            var position = 0
+            while true {
+                let key: Key
+                if let expected = keys.expected(at: position), scanner.take(keys.literal(expected, first: position == 0)) {
+                    // The key this position had in the last line, written compactly: matched at once.
+                    key = expected
+                } else {
+                    var first = position == 0
+                    guard let name = try scanner.nextKey(first: &first) else { break }
+                    guard let found = Key(name, in: scanner) else { return nil }
+                    keys.learn(found, at: position)
+                    key = found
+                }
+                position += 1
                 let field: ShapeKey.Field
-                switch name.count {
-                case 2 where scanner.equals(name, "id"):
+                switch key {
+                case .id:
                     scanned.numbers.id = try RequestParser.id(&scanner)
                     continue
-                case 9 where scanner.equals(name, "timestamp"):
+                case .timestamp:
                     scanned.timestamp = try RequestParser.timestamp(&scanner)
                     continue
-                case 5 where scanner.equals(name, "usage"):
+                case .usage:
                     scanned.numbers.usage = try RequestParser.usage(&scanner)
                     continue
-                case 4 where scanner.equals(name, "cost"):
+                case .cost:
                     scanned.numbers.cost = try RequestParser.cost(&scanner)
                     continue
-                case 4 where scanner.equals(name, "team"): field = .team
-                case 11 where scanner.equals(name, "environment"): field = .environment
-                case 5 where scanner.equals(name, "model"): field = .model
-                case 6 where scanner.equals(name, "region"): field = .region
-                case 4 where scanner.equals(name, "user"): field = .user
-                case 4 where scanner.equals(name, "tags"): field = .tags
-                case 19 where scanner.equals(name, "unavailable_regions"): field = .unavailableRegions
-                case 13 where scanner.equals(name, "allow_reroute"): field = .allowReroute
-                default: return nil
+                case .team: field = .team
+                case .environment: field = .environment
+                case .model: field = .model
+                case .region: field = .region
+                case .user: field = .user
+                case .tags: field = .tags
+                case .unavailableRegions: field = .unavailableRegions
+                case .allowReroute: field = .allowReroute
                 }
                 // A repeated name field: the full decoder checks every occurrence. (Repeated numbers
                 // are parsed here as there, each occurrence checked and the last kept.)

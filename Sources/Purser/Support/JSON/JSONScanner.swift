@@ -115,6 +115,27 @@ struct JSONScanner {
         return range
     }
 
+    /// Consumes `literal` if the input continues with exactly its bytes (no whitespace skipped).
+    @inline(__always)
+    mutating func take(_ literal: borrowing JSONLiteral) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        let start = base + index
+        if index &+ 24 <= bytes.count {
+            // Three words, masked to the literal's length: no call, no loop.
+            let raw = UnsafeRawPointer(start)
+            let first = raw.loadUnaligned(as: UInt64.self).littleEndian ^ literal.words.0
+            let second = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian ^ literal.words.1
+            let third = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian ^ literal.words.2
+            guard (first & literal.masks.0) | (second & literal.masks.1) | (third & literal.masks.2) == 0 else { return false }
+        } else {
+            // Near the end of the input: byte by byte.
+            guard index &+ literal.count <= bytes.count else { return false }
+            for offset in 0..<literal.count where start[offset] != literal.byte(offset) { return false }
+        }
+        index &+= literal.count
+        return true
+    }
+
     /// Consumes `[`.
     mutating func beginArray() throws(JSONError) {
         try expect(UInt8(ascii: "["), "an array")
@@ -489,5 +510,35 @@ enum UTF8Check {
             index &+= length
         }
         return true
+    }
+}
+
+/// Bytes a scanner may find next (e.g. `,"model":` in compact JSON), kept as masked
+/// words so that ``JSONScanner/take(_:)`` compares them without a call or a loop.
+struct JSONLiteral: Sendable {
+    let count: Int
+    /// The bytes as little-endian words, zero past the end; `masks` keep only the literal's bytes.
+    let words: (UInt64, UInt64, UInt64)
+    let masks: (UInt64, UInt64, UInt64)
+
+    /// A literal of at most 24 bytes.
+    init(_ text: String) {
+        let bytes = Array(text.utf8)
+        count = bytes.count
+        precondition(count <= 24, "a JSON literal is at most 24 bytes")
+        var words: [UInt64] = [0, 0, 0]
+        var masks: [UInt64] = [0, 0, 0]
+        for (offset, byte) in bytes.enumerated() {
+            words[offset / 8] |= UInt64(byte) << UInt64(8 * (offset % 8))
+            masks[offset / 8] |= 0xFF << UInt64(8 * (offset % 8))
+        }
+        self.words = (words[0], words[1], words[2])
+        self.masks = (masks[0], masks[1], masks[2])
+    }
+
+    /// The byte at `offset` (below `count`).
+    func byte(_ offset: Int) -> UInt8 {
+        let word = offset < 8 ? words.0 : offset < 16 ? words.1 : words.2
+        return UInt8(truncatingIfNeeded: word >> UInt64(8 * (offset % 8)))
     }
 }
