@@ -242,7 +242,19 @@ struct RequestParser {
         }
         try scanner.beginObject()
         var first = true
-        while let key = try scanner.nextKey(first: &first) {
+        while true {
+            // Compact keys (as Purser and most encoders write them) are matched as literals.
+            if let field = quickUsageKey(&scanner, first: first) {
+                first = false
+                switch field {
+                case 0: usage.inputTokens = try count(&scanner, "usage.input_tokens")
+                case 1: usage.cachedInputTokens = try count(&scanner, "usage.cached_input_tokens")
+                case 2: usage.cacheWriteTokens = try count(&scanner, "usage.cache_write_tokens")
+                default: usage.outputTokens = try count(&scanner, "usage.output_tokens")
+                }
+                continue
+            }
+            guard let key = try scanner.nextKey(first: &first) else { break }
             if scanner.equals(key, "input_tokens") {
                 usage.inputTokens = try count(&scanner, "usage.input_tokens")
             } else if scanner.equals(key, "output_tokens") {
@@ -258,6 +270,27 @@ struct RequestParser {
             }
         }
         return usage
+    }
+
+    /// `"input_tokens":` and the other usage keys, then each with a leading comma.
+    private static let usageKeys = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"].map { JSONLiteral("\"\($0)\":") }
+        + ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"].map { JSONLiteral(",\"\($0)\":") }
+
+    /// The usage field (0 input, 1 cached input, 2 cache write, 3 output) whose compact key comes
+    /// next, consumed; nil (nothing consumed) for anything else.
+    @inline(__always)
+    private static func quickUsageKey(_ scanner: inout JSONScanner, first: Bool) -> Int? {
+        let base = first ? 0 : 4
+        let at = scanner.index + (first ? 1 : 2)
+        guard at + 6 < scanner.bytes.count else { return nil }
+        let field: Int
+        switch scanner.bytes[at] {
+        case UInt8(ascii: "i"): field = 0
+        case UInt8(ascii: "o"): field = 3
+        case UInt8(ascii: "c"): field = scanner.bytes[at + 5] == UInt8(ascii: "d") ? 1 : 2
+        default: return nil
+        }
+        return scanner.take(usageKeys[base + field]) ? field : nil
     }
 
     private static func count(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> Int64 {
