@@ -79,9 +79,9 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     /// nil when they are assessed in full.
     let names: PlanNames?
     /// The last few plan keys its records had, with their counters (nil: the plan does not decide
-    /// them). Read and written by the reader thread only; a raw buffer, so that reading it costs
-    /// no exclusivity check.
-    private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: ShapeCounters?)?>
+    /// them), unretained (`known` keeps them). Read and written by the reader thread only; a raw
+    /// buffer of plain values, so that reading it costs no exclusivity check and no reference count.
+    private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: Unmanaged<ShapeCounters>?)?>
     /// The memo slot written next (round robin).
     private var next = 0
     /// Every plan key's counters found so far (a shape's records have more plan keys over a log
@@ -115,9 +115,10 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     }
 
     /// The counters of this shape's records with plan key `key` (nil when its plan does not decide
-    /// them), remembered; `make` finds them (and gives false when there is no plan yet, which is not remembered).
+    /// them), remembered, unretained (the shape keeps them); `make` finds them (and gives false
+    /// when there is no plan yet, which is not remembered).
     @inline(__always)
-    func counters(_ key: PlanKey, _ make: () -> (found: Bool, counters: ShapeCounters?)) -> ShapeCounters? {
+    func counters(_ key: PlanKey, _ make: () -> (found: Bool, counters: ShapeCounters?)) -> Unmanaged<ShapeCounters>? {
         for index in 0..<memo.count {
             guard let entry = memo[index] else { break }
             if entry.key == key { return entry.counters }
@@ -127,15 +128,20 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
             counters = remembered
         } else {
             let (found, made) = make()
-            guard found else { return made }
-            // Bounded: a shape with this many plan keys starts again.
-            if known.count >= 4096 { known.removeAll() }
+            guard found else { return nil }
+            // Bounded: a shape with this many plan keys starts again (and forgets what the memo refers to).
+            if known.count >= 4096 {
+                known.removeAll()
+                memo.update(repeating: nil)
+                next = 0
+            }
             known[key] = made
             counters = made
         }
-        memo[next] = (key, counters)
+        let unretained = counters.map { Unmanaged.passUnretained($0) }
+        memo[next] = (key, unretained)
         next = (next + 1) & 7
-        return counters
+        return unretained
     }
 }
 
@@ -200,7 +206,8 @@ final class ShapedTags: ShapeEntry, @unchecked Sendable {
 
 /// The counters every record of one shape counts against under one plan: only the
 /// amount, the window and (for budgets scoped by user or by a tag) the key differ.
-struct ShapeCounters {
+final class ShapeCounters: @unchecked Sendable {
+    // Immutable; used by the thread that made it.
     struct Counter {
         enum Source: UInt8 {
             /// `key` and `limits` are the counter's.
@@ -226,7 +233,22 @@ struct ShapeCounters {
     }
 
     /// Nil when a budget's scope joins a user or tag to other parts: such records are assessed in full.
-    let counters: [Counter]?
+    /// (A raw buffer: records read it without retaining an array.)
+    let counters: UnsafeMutableBufferPointer<Counter>?
+
+    init(counters: [Counter]?) {
+        self.counters = counters.map { counters in
+            let buffer = UnsafeMutableBufferPointer<Counter>.allocate(capacity: counters.count)
+            _ = buffer.initialize(from: counters)
+            return buffer
+        }
+    }
+
+    deinit {
+        guard let counters else { return }
+        counters.deinitialize()
+        counters.deallocate()
+    }
 }
 
 /// The bytes a name is known by: for each field, a field code (below 0x20, so
@@ -576,10 +598,11 @@ extension Evaluator {
             guard plan.budgets != nil, plan.violations.isEmpty else { return (true, nil) }
             return (true, shapeCounters(shape, plan, plans: plans, tests: tests))
         }
-        guard let templates = known?.counters else { return nil }
+        // Lent, not retained: the shape keeps its counters.
+        guard let templates = known?._withUnsafeGuaranteedRef({ $0.counters }) else { return nil }
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: numbers.usage.totalTokens, requests: 1)
         let start = counters.count
-        let complete = templates.withUnsafeBufferPointer { templates -> Bool in
+        let complete = { () -> Bool in
             guard let first = templates.baseAddress else { return true }
             for position in templates.indices {
                 let counter = first + position
@@ -609,7 +632,7 @@ extension Evaluator {
                     hasAlerts: counter.pointee.hasAlerts))
             }
             return true
-        }
+        }()
         guard complete else {
             counters.removeSubrange(start...)
             return nil
