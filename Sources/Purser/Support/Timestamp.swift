@@ -47,13 +47,16 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             index += width
             return value
         }
-        func expect(_ allowed: UInt8...) -> Bool {
-            guard index < bytes.count, allowed.contains(bytes[index]) else { return false }
+        // One byte that must be `allowed` (or `other`): no variadic array per call.
+        func expect(_ allowed: UInt8, or other: UInt8? = nil, or third: UInt8? = nil) -> Bool {
+            guard index < bytes.count else { return false }
+            let byte = bytes[index]
+            guard byte == allowed || byte == other || byte == third else { return false }
             index += 1
             return true
         }
         guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
-              expect(84, 116, 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
+              expect(84, or: 116, or: 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
               let second = number(2)
         else { return nil }
         var fraction: Int64 = 0
@@ -78,7 +81,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             index += 1
         } else {
             let sign = bytes[index] == 45 ? -1 : 1
-            guard expect(43, 45), let oh = number(2), expect(58), let om = number(2), oh < 24, om < 60 else {
+            guard expect(43, or: 45), let oh = number(2), expect(58), let om = number(2), oh < 24, om < 60 else {
                 return nil
             }
             offsetSeconds = sign * (oh * 3600 + om * 60)

@@ -379,9 +379,23 @@ public final class JSONWriter {
             reserve(utf8.count &+ 2)
             put(UInt8(ascii: "\""))
             var start = 0
-            for index in 0..<utf8.count {
+            var index = 0
+            while index < utf8.count {
+                // Eight bytes at a time while none needs escaping (see `JSONScanner.specialBytes`).
+                if index &+ 8 <= utf8.count, let base = utf8.baseAddress {
+                    let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                    let mask = JSONScanner.specialBytes(word.littleEndian)
+                    if mask == 0 {
+                        index &+= 8
+                        continue
+                    }
+                    index &+= mask.trailingZeroBitCount &>> 3
+                }
                 let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                    index &+= 1
+                    continue
+                }
                 if index > start { append(UnsafeBufferPointer(rebasing: utf8[start..<index])) }
                 reserve(7)
                 put(0x5C)
@@ -399,6 +413,7 @@ public final class JSONWriter {
                     put(JSONWriter.hexDigit(byte & 15))
                 }
                 start = index + 1
+                index &+= 1
             }
             if start < utf8.count { append(UnsafeBufferPointer(rebasing: utf8[start...])) }
             append(UInt8(ascii: "\""))
