@@ -403,7 +403,7 @@ enum ShapedLine {
     enum Key: UInt8, CaseIterable {
         case id, timestamp, usage, cost, team, environment, model, region, user, tags, unavailableRegions, allowReroute
 
-        var name: String {
+        var name: StaticString {
             switch self {
             case .id: "id"
             case .timestamp: "timestamp"
@@ -422,22 +422,7 @@ enum ShapedLine {
 
         /// The field named by the raw key `range` of `scanner` (nil: not a field the shaped scan reads).
         init?(_ range: Range<Int>, in scanner: JSONScanner) {
-            let key: Key? = switch range.count {
-            case 2 where scanner.equals(range, "id"): .id
-            case 9 where scanner.equals(range, "timestamp"): .timestamp
-            case 5 where scanner.equals(range, "usage"): .usage
-            case 4 where scanner.equals(range, "cost"): .cost
-            case 4 where scanner.equals(range, "team"): .team
-            case 11 where scanner.equals(range, "environment"): .environment
-            case 5 where scanner.equals(range, "model"): .model
-            case 6 where scanner.equals(range, "region"): .region
-            case 4 where scanner.equals(range, "user"): .user
-            case 4 where scanner.equals(range, "tags"): .tags
-            case 19 where scanner.equals(range, "unavailable_regions"): .unavailableRegions
-            case 13 where scanner.equals(range, "allow_reroute"): .allowReroute
-            default: nil
-            }
-            guard let key else { return nil }
+            guard let key = Key.allCases.first(where: { scanner.equals(range, $0.name) }) else { return nil }
             self = key
         }
     }
@@ -456,8 +441,8 @@ enum ShapedLine {
             let keys = Key.allCases
             literals = .allocate(capacity: 2 * keys.count)
             for key in keys {
-                (literals.baseAddress.unsafelyUnwrapped + 2 * Int(key.rawValue)).initialize(to: JSONLiteral("\"\(key.name)\":"))
-                (literals.baseAddress.unsafelyUnwrapped + 2 * Int(key.rawValue) + 1).initialize(to: JSONLiteral(",\"\(key.name)\":"))
+                (literals.baseAddress.unsafelyUnwrapped + 2 * Int(key.rawValue)).initialize(to: JSONLiteral("\"\(key.name.description)\":"))
+                (literals.baseAddress.unsafelyUnwrapped + 2 * Int(key.rawValue) + 1).initialize(to: JSONLiteral(",\"\(key.name.description)\":"))
             }
             order = .allocate(capacity: 16)
             order.initialize(repeating: 0xFF)
