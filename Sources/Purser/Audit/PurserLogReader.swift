@@ -8,7 +8,6 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     // `decode(_:)` touches only immutable state and the parser pool, so any thread may run it.
     let format = UsageLogFormat.purser
     private var lines: LineChunks
-    private let file: String
     /// The file's interned name, for records' locations.
     private let name: LogName
     private let batchSize: Int
@@ -18,7 +17,6 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
 
     init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
-        self.file = file.path
         self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
@@ -130,10 +128,9 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
             }
         }
         if let planned {
-            let record = UsageRecord(planned: planned, request: .shaped(shaped), timestamp: timestamp, location: consume location)
-            batch.records.append(consume record)
+            batch.records.append(UsageRecord(planned: planned, request: .shaped(shaped), timestamp: timestamp, location: location))
         } else {
-            batch.records.append(UsageRecord(request: shaped.request(at: timestamp), location: consume location))
+            batch.records.append(UsageRecord(request: shaped.request(at: timestamp), location: location))
         }
     }
 
