@@ -30,6 +30,23 @@ struct TimeTests {
         #expect(Timestamp(rfc3339: text) == nil)
     }
 
+    /// Every byte of the date and time read in place: a wrong digit or separator anywhere is rejected.
+    @Test(arguments: 0..<19)
+    func rejectsAWrongByteAtEveryPosition(position: Int) {
+        let valid = Array("2026-11-22T10:00:00Z".utf8)
+        for replacement in [UInt8(ascii: "x"), UInt8(ascii: "/"), UInt8(ascii: ":") + 1, UInt8(ascii: "0") - 1] {
+            var bytes = valid
+            bytes[position] = replacement
+            #expect(Timestamp(rfc3339: String(decoding: bytes, as: UTF8.self)) == nil, "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        // A digit where a separator belongs.
+        if [4, 7, 10, 13, 16].contains(position) {
+            var bytes = valid
+            bytes[position] = UInt8(ascii: "1")
+            #expect(Timestamp(rfc3339: String(decoding: bytes, as: UTF8.self)) == nil)
+        }
+    }
+
     @Test func civilDatesRoundTrip() {
         for days in stride(from: -1000, through: 200_000, by: 37) {
             let date = CivilDate(days: days)

@@ -35,7 +35,25 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses RFC 3339 from raw bytes.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
-        var index = 0
+        // `YYYY-MM-DDTHH:MM:SS` is nineteen bytes at fixed places, and a zone follows: read them
+        // in place (every record of a log has a timestamp).
+        guard bytes.count >= 20, let base = bytes.baseAddress else { return nil }
+        var invalid = false
+        @inline(__always) func digits(_ at: Int, _ count: Int) -> Int {
+            var value = 0
+            for offset in at..<(at + count) {
+                let digit = base[offset] &- 48
+                if digit > 9 { invalid = true }
+                value = value &* 10 &+ Int(digit)
+            }
+            return value
+        }
+        guard base[4] == 45, base[7] == 45, base[10] == 84 || base[10] == 116 || base[10] == 32, base[13] == 58, base[16] == 58
+        else { return nil }
+        let (year, month, day) = (digits(0, 4), digits(5, 2), digits(8, 2))
+        let (hour, minute, second) = (digits(11, 2), digits(14, 2), digits(17, 2))
+        guard !invalid else { return nil }
+        var index = 19
         func number(_ width: Int) -> Int? {
             guard index + width <= bytes.count else { return nil }
             var value = 0
@@ -47,29 +65,25 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             index += width
             return value
         }
-        // One byte that must be `allowed` (or `other`): no variadic array per call.
-        func expect(_ allowed: UInt8, or other: UInt8? = nil, or third: UInt8? = nil) -> Bool {
+        // One byte that must be `allowed` (or `other`).
+        func expect(_ allowed: UInt8, or other: UInt8? = nil) -> Bool {
             guard index < bytes.count else { return false }
             let byte = bytes[index]
-            guard byte == allowed || byte == other || byte == third else { return false }
+            guard byte == allowed || byte == other else { return false }
             index += 1
             return true
         }
-        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
-              expect(84, or: 116, or: 32), let hour = number(2), expect(58), let minute = number(2), expect(58),
-              let second = number(2)
-        else { return nil }
         var fraction: Int64 = 0
         if index < bytes.count, bytes[index] == 46 {  // "."
             index += 1
-            var digits = 0
+            var fractionDigits = 0
             while index < bytes.count, (48...57).contains(bytes[index]) {
-                if digits < 9 { fraction = fraction * 10 + Int64(bytes[index] - 48) }
-                digits += 1
+                if fractionDigits < 9 { fraction = fraction * 10 + Int64(bytes[index] - 48) }
+                fractionDigits += 1
                 index += 1
             }
-            guard digits > 0 else { return nil }
-            var scale = digits
+            guard fractionDigits > 0 else { return nil }
+            var scale = fractionDigits
             while scale < 9 {
                 fraction *= 10
                 scale += 1
