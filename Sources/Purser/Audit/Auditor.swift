@@ -293,18 +293,20 @@ struct ReplayState {
         guard let all = counters.baseAddress else { return planned.count == 0 ? countPlanned(planned, record) : false }
         let base = all + Int(planned.start)
         let count = Int(planned.count)
-        recordSlots.removeAll(keepingCapacity: true)
-        for offset in 0..<count {
-            let counter = base + offset
-            let slot = slotFor(counter, nil, offset)
-            guard counter.pointee.admits(after: slots[Int(slot)].spent) else { return false }
-            recordSlots.append(slot)
+        // The record's slots on the stack (an array member would check its uniqueness on every append).
+        let admitted = withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(count, 1)) { found -> Bool in
+            for offset in 0..<count {
+                let counter = base + offset
+                let slot = slotFor(counter, nil, offset)
+                guard counter.pointee.admits(after: slots[Int(slot)].spent) else { return false }
+                found[offset] = slot
+            }
+            for offset in 0..<count {
+                self.count(base + offset, slot: Int(found[offset]), nil, offset, record: record)
+            }
+            return true
         }
-        for offset in 0..<count {
-            let counter = base + offset
-            self.count(counter, slot: Int(recordSlots[offset]), nil, offset, record: record)
-        }
-        return countPlanned(planned, record)
+        return admitted && countPlanned(planned, record)
     }
 
     /// The totals of a clean planned record (its team, environment and model are the policy's).
