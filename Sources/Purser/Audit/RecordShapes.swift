@@ -530,9 +530,10 @@ enum ShapedLine {
                 let bit: UInt8 = 1 << (field.rawValue - 1)
                 guard seen & bit == 0 else { return nil }
                 seen |= bit
-                _ = scanner.peek()
+                let first = scanner.peek()
                 let start = scanner.index
-                try scanner.skipValue()
+                // Names are strings (or null, or for tags an object): a string is read directly.
+                if first == UInt8(ascii: "\"") { _ = try scanner.rawString() } else { try scanner.skipValue() }
                 let value = UnsafeBufferPointer(rebasing: scanner.bytes[start..<scanner.index])
                 switch field {
                 case .user: guard user.append(field, value) else { return nil }
