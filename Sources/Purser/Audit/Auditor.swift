@@ -460,11 +460,13 @@ struct ReplayState {
     /// The first of `options` that neither a check nor a counter (as it stands) denies.
     private func firstAllowed(_ options: [RerouteOption]) -> AuditViolation.Reroute? {
         for option in options {
-            guard !option.assessment.denied else { continue }
-            var assessment = option.assessment
-            let states = assessment.counters.map { CounterState(spent: slotIndex[$0.counter].map { slots[Int($0)].spent } ?? Amount(), reserved: Amount()) }
-            evaluator.applyBudgets(&assessment, states: states, option.resolved)
+            let assessment = option.assessment
             guard !assessment.denied else { continue }
+            let counters = assessment.counters
+            let denied = evaluator.budgetsDeny(assessment, spent: { offset in
+                slotIndex[counters[offset].counter].map { slots[Int($0)].spent } ?? Amount()
+            }, option.resolved)
+            guard !denied else { continue }
             let candidate = assessment.candidate
             return AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: option.sameModel ? assessment.cost : option.repriced)
         }

@@ -450,6 +450,22 @@ struct Evaluator {
         }
     }
 
+    /// Whether a budget would deny the assessment's request, its counters standing at `spent`
+    /// (the counter's settled spend, by offset): `applyBudgets` would add a deny, found without
+    /// building the violations' messages.
+    func budgetsDeny(_ assessment: Assessment, spent: (Int) -> Amount, _ resolved: Resolved) -> Bool {
+        var input: ConditionInput?
+        for (offset, entry) in assessment.counters.enumerated() where !entry.admits(CounterState(spent: spent(offset))) {
+            guard let index = policy.budgetLookup[entry.counter.budget], policy.budgets[Int(index)].onExceed == .deny else { continue }
+            let waivers = policy.budgetHeads[Int(index)].waivers
+            if waivers.isEmpty { return true }
+            let made = input ?? conditionInput(resolved, assessment.candidate, cost: assessment.cost)
+            input = made
+            if waiver(waivers, made, resolved) == nil { return true }
+        }
+        return false
+    }
+
     /// The violation of a counter that the request takes over its caps (the caller checked `admits`).
     func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: ConditionInput, _ resolved: Resolved) -> Violation? {
         guard let index = policy.budgetLookup[entry.counter.budget] else { return nil }
