@@ -144,7 +144,8 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
         let tests = plans == nil ? nil : evaluator.policy.planTests
         var counters = batch.counters
         batch.counters = []
-        // As many as the last batch had per record, and some: growing the array would copy it.
+        // As many as the last batch had per record, and some: growing the array would copy it. (The
+        // reader reserved more margin, so that this rarely asks for more than it already has.)
         let perRecord = countersPerRecord.load(ordering: .relaxed)
         counters.reserveCapacity(batch.records.count * perRecord / 256 + batch.records.count / 4 + 16)
         batch.records.withUnsafeMutableBufferPointer { records in

@@ -41,7 +41,9 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         var batch = RecordBatch()
         if let preparing {
             let lines = chunk.lines.count
-            batch.counters.reserveCapacity(lines * preparing.countersPerRecord / 256 + lines / 4 + 16)
+            // A margin of half a counter per record: the records left to prepare after decoding
+            // append to the same array, which would otherwise be copied to grow.
+            batch.counters.reserveCapacity(lines * preparing.countersPerRecord / 256 + lines / 2 + 16)
         }
         batch.records.reserveCapacity(chunk.lines.count)
         for number in chunk.tooLong {
