@@ -447,30 +447,32 @@ struct ReplayState {
     /// Where the policy would have sent a denied request: the first reroute candidate
     /// without a deny against the counters as they stood, re-priced at its model.
     private func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
-        guard let known = prepared.reroutes else {
-            return firstAllowed(RerouteOption.options(prepared.resolved, prepared.candidate, evaluator: evaluator))
+        var found: AuditViolation.Reroute?
+        if let known = prepared.reroutes {
+            for option in known where found == nil { found = allowed(option) }
+            // The prepared options stop at the first one only a budget could deny (the last, then):
+            // a budget denied it, so the ones after it are assessed now.
+            guard found == nil, let last = known.last, !last.assessment.denied else { return found }
         }
-        if let reroute = firstAllowed(known) { return reroute }
-        // The prepared options stop at the first one only a budget could deny (the last, then):
-        // a budget denied it, so the ones after it are assessed now.
-        guard let last = known.last, !last.assessment.denied else { return nil }
-        return firstAllowed(RerouteOption.options(prepared.resolved, prepared.candidate, evaluator: evaluator, from: known.count))
+        // Assessed one at a time, up to the first one allowed.
+        RerouteOption.forEach(prepared.resolved, prepared.candidate, evaluator: evaluator, from: prepared.reroutes?.count ?? 0) { option in
+            found = allowed(option)
+            return found != nil
+        }
+        return found
     }
 
-    /// The first of `options` that neither a check nor a counter (as it stands) denies.
-    private func firstAllowed(_ options: [RerouteOption]) -> AuditViolation.Reroute? {
-        for option in options {
-            let assessment = option.assessment
-            guard !assessment.denied else { continue }
-            let counters = assessment.counters
-            let denied = evaluator.budgetsDeny(assessment, spent: { offset in
-                slotIndex[counters[offset].counter].map { slots[Int($0)].spent } ?? Amount()
-            }, option.resolved)
-            guard !denied else { continue }
-            let candidate = assessment.candidate
-            return AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: option.sameModel ? assessment.cost : option.repriced)
-        }
-        return nil
+    /// Where an option would have sent the request, unless a check or a counter (as it stands) denies it.
+    private func allowed(_ option: RerouteOption) -> AuditViolation.Reroute? {
+        let assessment = option.assessment
+        guard !assessment.denied else { return nil }
+        let counters = assessment.counters
+        let denied = evaluator.budgetsDeny(assessment, spent: { offset in
+            slotIndex[counters[offset].counter].map { slots[Int($0)].spent } ?? Amount()
+        }, option.resolved)
+        guard !denied else { return nil }
+        let candidate = assessment.candidate
+        return AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: option.sameModel ? assessment.cost : option.repriced)
     }
 
     /// Adds a record's amount to a counter, noting the first crossing of its cap and alert fractions.

@@ -327,11 +327,24 @@ struct RerouteOption {
 
     /// The reroute candidates of a denied record, in order from the `start`th, each assessed
     /// except for budgets; with `untilAllowed`, only up to the first one no other check denies.
+    /// An option a check before the budgets denies has no counters or rules (see `assess`).
     static func options(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
                         from start: Int = 0, untilAllowed: Bool = false) -> [RerouteOption]
     {
-        let policy = evaluator.policy
         var options: [RerouteOption] = []
+        forEach(resolved, original, evaluator: evaluator, from: start) { option in
+            options.append(option)
+            return untilAllowed && !option.assessment.denied
+        }
+        return options
+    }
+
+    /// Assesses the reroute candidates of a denied record in order from the `start`th, handing
+    /// each to `body` until it returns true (found what it looked for).
+    static func forEach(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
+                        from start: Int = 0, _ body: (RerouteOption) -> Bool)
+    {
+        let policy = evaluator.policy
         for candidate in evaluator.fallbacks(resolved, from: original).dropFirst(start) {
             // Another region of the same model costs what the record cost; another model is re-priced from the usage.
             var request = resolved.request
@@ -340,10 +353,8 @@ struct RerouteOption {
                 ? policy.models[Int(candidate.model)].rates?.cost(request.usage) : nil
             if let repriced { request.cost = repriced }
             let again = evaluator.resolve(request, now: resolved.timestamp)
-            let option = RerouteOption(resolved: again, assessment: evaluator.assess(again, candidate), repriced: repriced, sameModel: sameModel)
-            options.append(option)
-            if untilAllowed, !option.assessment.denied { break }
+            let assessment = evaluator.assess(again, candidate, untilDenied: true)
+            if body(RerouteOption(resolved: again, assessment: assessment, repriced: repriced, sameModel: sameModel)) { return }
         }
-        return options
     }
 }

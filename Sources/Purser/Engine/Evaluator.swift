@@ -208,7 +208,11 @@ struct Evaluator {
     }
 
     /// Every violation except budget caps (which need counter states), and the counters to check.
-    func assess(_ resolved: Resolved, _ candidate: Candidate) -> Assessment {
+    ///
+    /// With `untilDenied`, a candidate that a check before the budgets denies (an unknown
+    /// name, access, region, max request cost) is returned at once, without its counters and
+    /// rules: for a reroute option that is out anyway, only `denied` is read.
+    func assess(_ resolved: Resolved, _ candidate: Candidate, untilDenied: Bool = false) -> Assessment {
         let modelIndex = candidate.model
         let model = modelIndex >= 0 ? policy.models[Int(modelIndex)] : nil
         let cost: USD? = resolved.request.cost ?? model?.rates?.cost(resolved.request.usage)
@@ -286,6 +290,7 @@ struct Evaluator {
         if let team, let cost, cost.nanos > team.maxRequestCostNanos, let max = team.maxRequestCost {
             add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above the max_request_cost of team \(team.name) (\(max.value) USD)", max.location)
         }
+        if untilDenied, assessment.denied { return assessment }
 
         // Budgets: which counters the request counts against.
         var needsPrice = false
