@@ -112,6 +112,34 @@ struct AssessmentPlanTests {
         try Self.expectPlansMatch(policy, seeds: [7, 8], count: 4000)
     }
 
+    /// Property: `assess(untilDenied: true)` on every reroute candidate of generated requests
+    /// denies exactly when the full assessment does, and is the full assessment when it does not.
+    @Test(arguments: ["shipped", "scopes"])
+    func assessUntilDeniedAgreesWithFullAssessment(_ which: String) throws {
+        let loaded = which == "shipped" ? PolicySet.load(paths: [repositoryRoot + "/policies"]) : load(Self.scopes)
+        let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")
+        let evaluator = Evaluator(policy: try CompiledPolicy(policySet))
+        var (stoppedEarly, assessedInFull) = (0, 0)
+        for request in Self.records(policySet, seed: 13, count: 3000) {
+            let resolved = evaluator.resolve(request, now: request.timestamp ?? Timestamp(seconds: 1_793_509_200))
+            let original = evaluator.original(resolved)
+            for candidate in [original] + evaluator.fallbacks(resolved, from: original) {
+                let full = evaluator.assess(resolved, candidate)
+                let quick = evaluator.assess(resolved, candidate, untilDenied: true)
+                #expect(quick.denied == full.denied, "\(request) on \(candidate.modelName)")
+                if quick.counters.isEmpty, !full.counters.isEmpty || quick.violations != full.violations {
+                    #expect(quick.denied)
+                    stoppedEarly += 1
+                } else {
+                    #expect(quick.violations == full.violations && quick.counters == full.counters && quick.cost == full.cost)
+                    assessedInFull += 1
+                }
+            }
+        }
+        // Both paths must have been exercised.
+        #expect(stoppedEarly > 100 && assessedInFull > 100, "\(stoppedEarly) stopped early, \(assessedInFull) in full")
+    }
+
     /// The policy-wide condition table (what the evaluator's loops test) agrees with every
     /// rule's, budget's and exception's own compiled condition, test by test.
     @Test func conditionTableAgreesWithEachCondition() throws {
