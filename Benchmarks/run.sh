@@ -25,6 +25,21 @@ if ! command -v hyperfine >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null 2>&1 || true
 fi
 
+# Machines of one kind differ in speed from session to session (seen: 3x): a fixed CPU-bound
+# workload, timed first, tells how fast this one is, so that figures of two runs can be compared.
+section "Machine reference"
+python3 - <<'PY'
+import statistics, time
+runs = []
+for _ in range(3):
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    runs.append(time.perf_counter() - start)
+print('a Python loop of 10M additions: median %.2f s of 3 (the lower, the faster machine)' % statistics.median(runs))
+PY
+
 section "Build (release, clean)"
 (cd "$root" && swift build -c release --scratch-path "$work/build" 2>&1 | tail -1)
 purser="$work/build/release/purser"
