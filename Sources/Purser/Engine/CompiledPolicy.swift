@@ -43,7 +43,7 @@ public final class CompiledPolicy: Sendable {
     let budgets: [CompiledBudget]
     let budgetIndex: DefinitionIndex
     /// Budget index by id.
-    let budgetLookup: [String: Int32]
+    let budgetLookup: NameTable
     /// Per model: its price as plain values, provider id and tier rank (read without touching a compiled object).
     let modelRates: [Rates?]
     let modelProviders: [Int32]
@@ -170,7 +170,7 @@ public final class CompiledPolicy: Sendable {
         }
         self.rules = rules
         self.budgets = budgets
-        budgetLookup = Dictionary(budgets.enumerated().map { ($1.id, Int32($0)) }, uniquingKeysWith: { first, _ in first })
+        budgetLookup = NameTable(budgets.map(\.id))
         modelRates = models.map(\.rates)
         modelProviders = models.map(\.provider)
         modelTiers = models.map(\.tier)
