@@ -67,9 +67,14 @@ struct PlanKey: Hashable {
     let region: Int32
     /// One bit per plan test that holds.
     let tests: UInt64
-    /// Bit 0: priced; 1: over the team's max request cost; 2: has a user;
-    /// 8…15: has each scope tag; 16…63: each exception unexpired.
+    /// Bit 0: priced; 1: over the team's max request cost; 2: has a user; 3: names its region
+    /// as the policy writes it (``regionAsPolicy``); 8…15: has each scope tag; 16…63: each
+    /// exception unexpired.
     let flags: UInt64
+
+    /// The flag of a request naming its region byte for byte as the policy does: a violation
+    /// quoting the region then reads the same for every request with the key.
+    static let regionAsPolicy: UInt64 = 1 << 3
 }
 
 /// The part of a ``PlanKey`` that a request's names decide; the rest follows from its numbers.
@@ -81,7 +86,7 @@ struct PlanNames: Sendable {
     let region: Int32
     /// One bit per plan test reading text that holds.
     let tests: UInt64
-    /// Bit 2: has a user; 8…15: has each scope tag.
+    /// Bit 2: has a user; 3: names its region as the policy does; 8…15: has each scope tag.
     let flags: UInt64
 }
 
@@ -114,10 +119,11 @@ final class AssessmentPlan: Sendable {
 
     /// Whether violations found for one request with `key` are those of every request with it:
     /// true unless a message quotes the request's own text or numbers (its cost, or the region
-    /// it names: the key holds the region's id, and names that compare equal may differ in bytes).
+    /// it names in other bytes than the policy's name for it: the key holds the region's id, and
+    /// names that compare equal may differ in bytes).
     static func violationsFollow(from key: PlanKey, _ violations: [Violation]) -> Bool {
         violations.allSatisfy { violation in
-            violation.kind != .cost && (violation.kind != .region || key.region == -2)
+            violation.kind != .cost && (violation.kind != .region || key.region == -2 || key.flags & PlanKey.regionAsPolicy != 0)
         }
     }
 }
@@ -298,6 +304,9 @@ extension Evaluator {
         }
         var flags: UInt64 = 0
         if request.user != nil { flags |= 4 }
+        if region >= 0, let named = request.region, policy.regions.names[Int(region)].utf8.elementsEqual(named.utf8) {
+            flags |= PlanKey.regionAsPolicy
+        }
         for (offset, key) in tests.scopeTags.enumerated() where request.tags[key] != nil { flags |= 1 << UInt64(8 + offset) }
         return PlanNames(team: resolved.team, environment: resolved.environment, model: resolved.model, region: region,
                          tests: bits, flags: flags)
