@@ -144,6 +144,45 @@ struct AssessmentPlanTests {
         #expect(stoppedEarly > 100 && assessedInFull > 100, "\(stoppedEarly) stopped early, \(assessedInFull) in full")
     }
 
+    /// Property: `budgetsDeny` (the what-if's check of an option's counters) denies exactly when
+    /// `applyBudgets` adds a deny, with counters empty, at their caps and far over them; the
+    /// policy has a budget that only warns and one an exception waives.
+    @Test func budgetsDenyAgreesWithApplyBudgets() throws {
+        let yaml = Self.scopes
+            .replacingOccurrences(of: "period: month\n    limit: 100", with: "period: month\n    limit: 100\n    on_exceed: warn")
+            .replacingOccurrences(of: "\nexceptions:\n", with: """
+
+                exceptions:
+                  - {id: ticketed-overuse, waives: [per-user], when: {tags.ticket: {exists: true}}, expires: 2027-01-01, reason: tickets}
+
+                """)
+        let loaded = load(yaml)
+        let policySet = try #require(loaded.policy, "\(loaded.diagnostics)")
+        let evaluator = Evaluator(policy: try CompiledPolicy(policySet))
+        var outcomes: [String: Int] = [:]
+        for request in Self.records(policySet, seed: 17, count: 3000) {
+            let resolved = evaluator.resolve(request, now: request.timestamp ?? Timestamp(seconds: 1_793_509_200))
+            let assessment = evaluator.assess(resolved, evaluator.original(resolved))
+            let levels: [(CounterReservation) -> Amount] = [
+                { _ in Amount() },
+                { entry in Amount(usd: entry.limits.usd?.nanos ?? 0, tokens: entry.limits.tokens ?? 0, requests: entry.limits.requests ?? 0) },
+                { _ in Amount(usd: 1 << 50, tokens: 1 << 50, requests: 1 << 50) },
+            ]
+            for level in levels {
+                let spent = assessment.counters.map(level)
+                var applied = assessment
+                evaluator.applyBudgets(&applied, states: spent.map { CounterState(spent: $0) }, resolved)
+                let budgetDenies = applied.violations.dropFirst(assessment.violations.count).contains { $0.effect == .deny }
+                #expect(evaluator.budgetsDeny(assessment, spent: { spent[$0] }, resolved) == budgetDenies, "\(request)")
+                for violation in applied.violations.dropFirst(assessment.violations.count) {
+                    outcomes[violation.effect.rawValue, default: 0] += 1
+                }
+            }
+        }
+        // Every way a counter over its cap can end: denied, only warned, waived.
+        #expect(outcomes["deny", default: 0] > 0 && outcomes["warn", default: 0] > 0 && outcomes["waived", default: 0] > 0, "\(outcomes)")
+    }
+
     /// The policy-wide condition table (what the evaluator's loops test) agrees with every
     /// rule's, budget's and exception's own compiled condition, test by test.
     @Test func conditionTableAgreesWithEachCondition() throws {
