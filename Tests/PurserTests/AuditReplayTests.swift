@@ -104,7 +104,7 @@ struct AuditReplayTests {
         let yaml = EngineFixture.yaml.replacingOccurrences(
             of: "\nbudgets:\n", with: "\nbudgets:\n  - {id: sonnet-day, scope: model, when: {model: sonnet}, period: day, limit: 1}\n")
         #expect(yaml.contains("sonnet-day"))
-        let loaded = PolicySet.load(yaml: yaml, file: "engine.yaml")
+        let loaded = load(yaml, file: "engine.yaml")
         let policy = try CompiledPolicy(try #require(loaded.policy, "\(loaded.diagnostics)"))
         let lines = [
             #"{"id":"s","timestamp":"2026-11-23T09:00:00Z","team":"eu","environment":"production","model":"sonnet","region":"eu-central-1","cost":2}"#,

@@ -18,7 +18,7 @@ struct BudgetTests {
         """
 
     static func enforcer(_ yaml: String = capped, clock: ManualClock = ManualClock(EngineFixture.monday), ledger: InMemoryLedger = InMemoryLedger()) throws -> Enforcer {
-        let policy = try #require(PolicySet.load(yaml: yaml).policy)
+        let policy = try #require(load(yaml).policy)
         return try Enforcer(policy: policy, ledger: ledger, clock: clock)
     }
 

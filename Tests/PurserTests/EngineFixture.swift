@@ -37,7 +37,7 @@ enum EngineFixture {
         """
 
     static let policy: PolicySet = {
-        let result = PolicySet.load(yaml: yaml, file: "engine.yaml")
+        let result = load(yaml, file: "engine.yaml")
         guard let policy = result.policy else { fatalError("fixture policy is invalid: \(result.diagnostics)") }
         return policy
     }()

@@ -74,7 +74,7 @@ struct EngineTests {
               - {id: LAUNCH, waives: [long-prompts, tiny], when: {team: payments}, expires: 2026-11-30, reason: launch week}
               - {id: SEARCH, waives: [long-prompts, tiny, environment-model], when: {team: search}, expires: 2026-12-31, reason: search}
             """
-        let policy = try #require(PolicySet.load(yaml: yaml, file: "waivers.yaml").policy)
+        let policy = try #require(load(yaml, file: "waivers.yaml").policy)
         let enforcer = try Enforcer(policy: policy, clock: ManualClock(EngineFixture.monday))
         func request(team: String, environment: String = "production", at time: Timestamp? = nil) -> Request {
             Request(id: "r", timestamp: time, team: team, environment: environment, model: "big",

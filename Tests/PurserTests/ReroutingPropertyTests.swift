@@ -87,7 +87,7 @@ struct ReroutingPropertyTests {
         var rerouted = 0
         for _ in 0..<150 {
             let yaml = Self.policy(&generator)
-            let result = PolicySet.load(yaml: yaml)
+            let result = load(yaml)
             let policy = try #require(result.policy, "generated policy is invalid: \(result.diagnostics)\n\(yaml)")
             let enforcer = try Enforcer(policy: policy, clock: ManualClock(EngineFixture.monday))
             for _ in 0..<60 {
