@@ -107,4 +107,33 @@ struct RecordShapeTests {
         #expect(records.map(\.location.line) == expected)
         #expect(records.map(\.request.model) == Array(repeating: "m", count: seconds.count))
     }
+
+    /// The id values the shaped scan keeps as bytes (short, plain) and those it decodes at
+    /// once: either way it reads the id the full decoder reads, or fails as it fails.
+    @Test(arguments: [
+        (#""""#, true), (#""r""#, true), (#""req-00000001""#, true), (#""0123456789abcdef""#, true),
+        (#""0123456789abcdefg""#, false), (#""caf\u00e9""#, false), (#""café""#, false), (#""a\"b""#, false),
+        (#""a\\""#, false), ("null", false), (#""\#(String(repeating: "x", count: 2000))""#, false), ("17", false),
+        ("\"\u{01}\"", false), ("\"abc", false),
+    ])
+    func anIdIsReadAsTheFullDecoderReadsIt(json: String, short: Bool) {
+        let bytes = Array((json + ",").utf8)
+        bytes.withUnsafeBufferPointer { buffer in
+            var scanned = JSONScanner(buffer)
+            var full = JSONScanner(buffer)
+            let result = Result { () throws(JSONError) in try ScannedID.scan(&scanned) }
+            let expected = Result { () throws(JSONError) in try RequestParser.id(&full) }
+            switch (result, expected) {
+            case (.success(let id), .success(let text)):
+                #expect(id?.text == text)
+                if case .short? = id { #expect(short) } else { #expect(!short) }
+                #expect(scanned.index == full.index)
+            case (.failure(let error), .failure(let fullError)):
+                #expect(error == fullError)
+                #expect(!short)
+            default:
+                Issue.record("\(json): \(result) but the full decoder gives \(expected)")
+            }
+        }
+    }
 }

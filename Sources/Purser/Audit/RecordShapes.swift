@@ -25,10 +25,56 @@ import Darwin
 
 /// What a record has of its own besides its names.
 struct ShapedNumbers: Sendable {
-    var id: String?
+    var id: ScannedID?
     var usage = Usage()
     /// The actual cost, when the line gives one.
     var cost: USD?
+}
+
+/// A record's id as its line writes it. A short plain id (16 bytes or fewer, ASCII, no escapes)
+/// is kept as its bytes: most records are never reported, and making a string of every
+/// record's id cost more than the rest of its numbers. Any other id is decoded at once.
+enum ScannedID: Sendable, Equatable {
+    /// Up to 16 bytes, little-endian, zero after the id (a JSON string holds no raw zero byte).
+    case short(UInt64, UInt64)
+    case text(String)
+
+    /// The id.
+    var text: String {
+        switch self {
+        case .text(let text): return text
+        case .short(let low, let high):
+            return withUnsafeBytes(of: (low.littleEndian, high.littleEndian)) { raw in
+                let count = raw.firstIndex(of: 0) ?? raw.count
+                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[..<count]), as: UTF8.self)
+            }
+        }
+    }
+
+    /// Reads an `id` field's value (nil for null), checked as ``RequestParser/id(_:)`` checks it.
+    static func scan(_ scanner: inout JSONScanner) throws(JSONError) -> ScannedID? {
+        guard let range = try RequestParser.idRange(&scanner) else { return nil }
+        let count = range.count
+        guard count <= 16, let base = scanner.bytes.baseAddress else { return .text(try scanner.decodeString(range)) }
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { raw in
+            raw.baseAddress.unsafelyUnwrapped.copyMemory(from: base + range.lowerBound, byteCount: count)
+        }
+        let low = UInt64(littleEndian: words.0)
+        let high = UInt64(littleEndian: words.1)
+        // Not ASCII, or an escape: decoded (and checked) as any id.
+        if (low | high) & 0x8080_8080_8080_8080 != 0 || hasBackslash(low) || hasBackslash(high) {
+            return .text(try scanner.decodeString(range))
+        }
+        return .short(low, high)
+    }
+
+    @inline(__always)
+    private static func hasBackslash(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let x = word ^ (ones &* 0x5C)
+        return (x &- ones) & ~x & (ones &* 0x80) != 0
+    }
 }
 
 /// A record decoded by its names: its entries and its own numbers, enough to rebuild its
@@ -105,7 +151,7 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     /// A record's request: the shape's names with its own user, tags, numbers and time.
     func request(_ numbers: ShapedNumbers, user: String?, tags: Tags, timestamp: Timestamp) -> Request {
         var request = template
-        request.id = numbers.id
+        request.id = numbers.id?.text
         request.timestamp = timestamp
         request.usage = numbers.usage
         request.cost = numbers.cost
@@ -505,7 +551,7 @@ enum ShapedLine {
                 let field: ShapeKey.Field
                 switch key {
                 case .id:
-                    scanned.numbers.id = try RequestParser.id(&scanner)
+                    scanned.numbers.id = try ScannedID.scan(&scanner)
                     continue
                 case .timestamp:
                     scanned.timestamp = try RequestParser.timestamp(&scanner)

@@ -141,13 +141,19 @@ struct RequestParser {
 
     /// An `id` (ids are unique: decoded directly rather than filling the name cache with them).
     static func id(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+        guard let range = try idRange(&scanner) else { return nil }
+        return try scanner.decodeString(range)
+    }
+
+    /// An `id`'s raw (undecoded) string, its length checked; nil for null.
+    static func idRange(_ scanner: inout JSONScanner) throws(JSONError) -> Range<Int>? {
         guard try !scanner.null() else { return nil }
         let at = scanner.index
         let range = try scanner.rawString()
         guard range.count <= RequestDecoder.maxNameBytes else {
             throw JSONError("id is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
         }
-        return try scanner.decodeString(range)
+        return range
     }
 
     /// A `timestamp`: RFC 3339.
