@@ -70,11 +70,15 @@ struct AssessmentPlanTests {
         return records
     }
 
-    static func expectPlansMatch(_ policySet: PolicySet, seeds: [UInt64], count: Int, regionViolations: Bool = false) throws {
+    /// With `threads` caches sharing their plans, used in turn (as the threads of an audit would).
+    static func expectPlansMatch(_ policySet: PolicySet, seeds: [UInt64], count: Int, regionViolations: Bool = false,
+                                 threads: Int = 1) throws {
         let policy = try CompiledPolicy(policySet)
         let tests = try #require(policy.planTests)
         let evaluator = Evaluator(policy: policy)
-        let plans = PlanCache()
+        let shared = SharedPlans()
+        let caches = (0..<threads).map { _ in PlanCache(shared: shared) }
+        var turn = 0
         var planned = 0
         var plannedWithViolations = 0
         var plannedNamedRegionViolations = 0
@@ -84,6 +88,8 @@ struct AssessmentPlanTests {
                 let resolved = evaluator.resolve(request, now: now)
                 let candidate = evaluator.original(resolved)
                 let full = evaluator.assess(resolved, candidate)
+                let plans = caches[turn % threads]
+                turn += 1
                 guard let (plannedCandidate, assessment) = evaluator.planned(evaluator.resolve(request, now: now), plans: plans, tests: tests) else {
                     continue
                 }
@@ -114,6 +120,48 @@ struct AssessmentPlanTests {
         let loaded = load(Self.scopes)
         let policy = try #require(loaded.policy, "\(loaded.diagnostics)")
         try Self.expectPlansMatch(policy, seeds: [7, 8], count: 4000)
+    }
+
+    /// The same with three threads' caches taking one another's plans.
+    @Test(arguments: ["shipped", "scopes"])
+    func plansTakenFromOtherThreadsMatchFullAssessment(_ which: String) throws {
+        let loaded = which == "shipped" ? PolicySet.load(paths: [repositoryRoot + "/policies"]) : load(Self.scopes)
+        let policy = try #require(loaded.policy, "\(loaded.diagnostics)")
+        try Self.expectPlansMatch(policy, seeds: [4], count: 4000, regionViolations: which == "shipped", threads: 3)
+    }
+
+    /// A plan one thread made is found by the other threads of its audit, as a copy with strings
+    /// of its own (threads must not count references to the same strings), and by no other audit's.
+    @Test func aPlanIsSharedWithTheOtherThreadsOfItsAuditOnly() throws {
+        let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        let policy = try CompiledPolicy(policySet)
+        let tests = try #require(policy.planTests)
+        let evaluator = Evaluator(policy: policy)
+        let shared = SharedPlans()
+        let (first, second, elsewhere) = (PlanCache(shared: shared), PlanCache(shared: shared), PlanCache(shared: SharedPlans()))
+        var checked = 0
+        for request in Self.records(policySet, seed: 9, count: 300) {
+            let resolved = evaluator.resolve(request, now: request.timestamp ?? Timestamp(seconds: 1_793_509_200))
+            guard let key = evaluator.planKey(resolved, tests: tests), first[key] == nil else { continue }
+            _ = evaluator.planned(resolved, plans: first, tests: tests)
+            let made = try #require(first[key])
+            #expect(elsewhere[key] == nil)
+            let taken = try #require(second[key])
+            #expect(taken !== made)
+            #expect(second[key] === taken, "a taken plan is kept by the thread that took it")
+            #expect(taken.modelName == made.modelName && taken.pickedRegion == made.pickedRegion)
+            #expect(taken.violations == made.violations)
+            #expect(taken.budgets?.map(\.index) == made.budgets?.map(\.index))
+            #expect(taken.budgets?.map { $0.fixed?.key } == made.budgets?.map { $0.fixed?.key })
+            if made.modelName.utf8.count > 15 {
+                // Not small (inline) strings: the copy's bytes are stored elsewhere.
+                var copy = taken.modelName, original = made.modelName
+                let addresses = (copy.withUTF8 { $0.baseAddress }, original.withUTF8 { $0.baseAddress })
+                #expect(addresses.0 != addresses.1)
+            }
+            checked += 1
+        }
+        #expect(checked > 20, "only \(checked) new plan keys")
     }
 
     /// Property: `assess(untilDenied: true)` on every reroute candidate of generated requests

@@ -207,6 +207,8 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
 final class PlanPool: @unchecked Sendable {
     // `caches` is behind its mutex; `slot` is a thread-specific key, read and set only by its own thread.
     private let caches = Mutex<[PlanCache]>([])
+    /// The plans the caches' threads made, for one another.
+    private let shared = SharedPlans()
     private var slot = pthread_key_t()
     private let hasSlot: Bool
 
@@ -227,7 +229,7 @@ final class PlanPool: @unchecked Sendable {
         if let pointer = pthread_getspecific(slot) {
             return Unmanaged<PlanCache>.fromOpaque(pointer).takeUnretainedValue()
         }
-        let cache = PlanCache()
+        let cache = PlanCache(shared: shared)
         caches.withLock { $0.append(cache) }
         pthread_setspecific(slot, Unmanaged.passUnretained(cache).toOpaque())
         return cache

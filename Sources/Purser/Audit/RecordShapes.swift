@@ -125,9 +125,10 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     /// nil when they are assessed in full.
     let names: PlanNames?
     /// The last few plan keys its records had, with their counters (nil: the plan does not decide
-    /// them), unretained (`known` keeps them). Read and written by the reader thread only; a raw
-    /// buffer of plain values, so that reading it costs no exclusivity check and no reference count.
-    private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: Unmanaged<ShapeCounters>?)?>
+    /// them): the counters' own buffer, which `known` keeps (reading it through its ``ShapeCounters``
+    /// cost a cache miss per record). Read and written by the reader thread only; a raw buffer of
+    /// plain values, so that reading it costs no exclusivity check and no reference count.
+    private let memo: UnsafeMutableBufferPointer<(key: PlanKey, counters: UnsafeMutableBufferPointer<ShapeCounters.Counter>?)?>
     /// The memo slot written next (round robin).
     private var next = 0
     /// Every plan key's counters found so far (a shape's records have more plan keys over a log
@@ -161,10 +162,10 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
     }
 
     /// The counters of this shape's records with plan key `key` (nil when its plan does not decide
-    /// them), remembered, unretained (the shape keeps them); `make` finds them (and gives false
-    /// when there is no plan yet, which is not remembered).
+    /// them), remembered; the buffer is the shape's (valid while the shape lives). `make` finds
+    /// them (and gives false when there is no plan yet, which is not remembered).
     @inline(__always)
-    func counters(_ key: PlanKey, _ make: () -> (found: Bool, counters: ShapeCounters?)) -> Unmanaged<ShapeCounters>? {
+    func counters(_ key: PlanKey, _ make: () -> (found: Bool, counters: ShapeCounters?)) -> UnsafeMutableBufferPointer<ShapeCounters.Counter>? {
         for index in 0..<memo.count {
             guard let entry = memo[index] else { break }
             if entry.key == key { return entry.counters }
@@ -184,10 +185,10 @@ final class RecordShape: ShapeEntry, @unchecked Sendable {
             known[key] = made
             counters = made
         }
-        let unretained = counters.map { Unmanaged.passUnretained($0) }
-        memo[next] = (key, unretained)
+        let buffer = counters?.counters
+        memo[next] = (key, buffer)
         next = (next + 1) & 7
-        return unretained
+        return buffer
     }
 }
 
@@ -211,8 +212,10 @@ final class ShapedUser: ShapeEntry, @unchecked Sendable {
     let key: [UInt8]
     let hash: UInt64
     let user: String?
-    /// The user as a counter key (budgets scoped by user).
+    /// The user as a counter key (budgets scoped by user), and its hash (kept here: reading it
+    /// from the key object cost a cache miss per record).
     let scopeKey: SharedKey?
+    let scopeHash: Int
     /// The plan tests reading the user that hold; bit 2 when there is a user.
     let tests: UInt64
     let flags: UInt64
@@ -222,6 +225,7 @@ final class ShapedUser: ShapeEntry, @unchecked Sendable {
         self.hash = hash
         self.user = user
         self.scopeKey = user.map { SharedKey($0, hash: $0.hashValue) }
+        self.scopeHash = scopeKey?.hash ?? 0
         self.tests = tests
         self.flags = user == nil ? 0 : 4
     }
@@ -266,8 +270,9 @@ final class ShapeCounters: @unchecked Sendable {
 
         let source: Source
         let tag: Int
-        /// The key, kept by the plan cache (see ``PlanCache/sharedKey(_:hash:)``).
+        /// The key, kept by the plan cache (see ``PlanCache/sharedKey(_:hash:)``), and its hash.
         let key: SharedKey
+        let keyHash: Int
         /// The caps (for a user or tag key: unless the budget overrides them by key).
         let limits: BudgetLimits
         let overrides: Bool
@@ -631,7 +636,7 @@ extension Evaluator {
             return (true, shapeCounters(shape, plan, plans: plans, tests: tests))
         }
         // Lent, not retained: the shape keeps its counters.
-        guard let templates = known?._withUnsafeGuaranteedRef({ $0.counters }) else { return nil }
+        guard let templates = known else { return nil }
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: numbers.usage.totalTokens, requests: 1)
         let start = counters.count
         let complete = { () -> Bool in
@@ -640,17 +645,21 @@ extension Evaluator {
                 let counter = first + position
                 // The key is referred to, not retained: the plan cache, user or tag set keeps it.
                 let key: Unmanaged<SharedKey>
+                let keyHash: Int
                 switch counter.pointee.source {
                 case .fixed:
+                    // The hash is the counter's own (reading it from the key object cost a cache miss).
                     key = Unmanaged.passUnretained(counter.pointee.key)
+                    keyHash = counter.pointee.keyHash
                 case .user:
                     guard let name = user.scopeKey else { return false }
                     key = Unmanaged.passUnretained(name)
+                    keyHash = user.scopeHash
                 case .tag:
                     guard let value = tags.scopeValues[counter.pointee.tag] else { return false }
                     key = Unmanaged.passUnretained(value)
+                    keyHash = value.hash
                 }
-                let keyHash = key._withUnsafeGuaranteedRef { $0.hash }
                 let limits = counter.pointee.overrides
                     ? key._withUnsafeGuaranteedRef { plans.limits(counter.pointee.budget, key: $0.text, hash: keyHash, policy: policy) }
                     : counter.pointee.limits
@@ -700,7 +709,7 @@ extension Evaluator {
                     fixed = found
                 }
                 made.append(ShapeCounters.Counter(
-                    source: source, tag: tag, key: plans.sharedKey(fixed.0, hash: fixed.1), limits: fixed.2,
+                    source: source, tag: tag, key: plans.sharedKey(fixed.0, hash: fixed.1), keyHash: fixed.1, limits: fixed.2,
                     overrides: source != .fixed && head.hasOverrides, budget: index, budgetHash: head.idHash, period: head.period,
                     enforced: planned.pointee.enforced, hasAlerts: head.hasAlerts))
             }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Assessments remembered by what decides them, for replaying millions of
 /// records that differ mostly in their numbers.
 ///
@@ -117,6 +119,18 @@ final class AssessmentPlan: Sendable {
         self.modelName = modelName
     }
 
+    /// The plan with strings of its own: a thread taking another's plan copies the strings its records
+    /// refer to, so that threads do not count references to the same strings (see ``SharedPlans``).
+    func threadCopy() -> AssessmentPlan {
+        func own(_ text: String) -> String { String(decoding: Array(text.utf8), as: UTF8.self) }
+        let budgets = budgets?.map { budget in
+            var copy = budget
+            copy.fixed = budget.fixed.map { (own($0.key), $0.hash, $0.limits) }
+            return copy
+        }
+        return AssessmentPlan(budgets: budgets, violations: violations, pickedRegion: pickedRegion.map(own), modelName: own(modelName))
+    }
+
     /// Whether violations found for one request with `key` are those of every request with it:
     /// true unless a message quotes the request's own text or numbers (its cost, or the region
     /// it names in other bytes than the policy's name for it: the key holds the region's id, and
@@ -124,6 +138,27 @@ final class AssessmentPlan: Sendable {
     static func violationsFollow(from key: PlanKey, _ violations: [Violation]) -> Bool {
         violations.allSatisfy { violation in
             violation.kind != .cost && (violation.kind != .region || key.region == -2 || key.flags & PlanKey.regionAsPolicy != 0)
+        }
+    }
+}
+
+/// The plans every thread of one audit has made, so that a plan key is assessed in full once
+/// rather than once per thread (a plan is the same whichever request made it). Taken only when
+/// a thread's own ``PlanCache`` lacks a key, so the lock is rare.
+final class SharedPlans: Sendable {
+    private let plans = Mutex<[PlanKey: AssessmentPlan]>([:])
+
+    init() {}
+
+    /// The plan of `key`, if a thread made one.
+    func plan(_ key: PlanKey) -> AssessmentPlan? {
+        plans.withLock { $0[key] }
+    }
+
+    /// Gives the other threads `plan` (up to ``PlanCache/capacity`` plans).
+    func publish(_ plan: AssessmentPlan, for key: PlanKey) {
+        plans.withLock { plans in
+            if plans.count < PlanCache.capacity { plans[key] = plan }
         }
     }
 }
@@ -152,10 +187,14 @@ final class PlanCache: @unchecked Sendable {
     private var sharedKeys: [String: SharedKey] = [:]
     /// Most plans kept; past it the cache starts again (keys are few in practice).
     static let capacity = 1 << 16
+    /// The plans the other threads of the audit made (nil: this thread's own only).
+    private let shared: SharedPlans?
 
-    /// A cache whose name tables make at most `shapeLimit` entries each (see ``ShapeTable``).
-    init(shapeLimit: Int = 1 << 14) {
+    /// A cache whose name tables make at most `shapeLimit` entries each (see ``ShapeTable``),
+    /// taking the plans other threads made from `shared` and giving it its own.
+    init(shapeLimit: Int = 1 << 14, shared: SharedPlans? = nil) {
         shapes = ShapeTables(limit: shapeLimit)
+        self.shared = shared
         keys = Array(repeating: nil, count: 1024)
         plans = Array(repeating: nil, count: 1024)
         mask = 1023
@@ -217,6 +256,7 @@ final class PlanCache: @unchecked Sendable {
         return Int(truncatingIfNeeded: h ^ (h >> 32))
     }
 
+    /// The plan of `key` this thread made or (copied) another made; setting one keeps it for this thread only.
     subscript(key: PlanKey) -> AssessmentPlan? {
         get {
             var slot = Self.hash(key) & mask
@@ -224,7 +264,10 @@ final class PlanCache: @unchecked Sendable {
                 if stored == key { return plans[slot] }
                 slot = (slot &+ 1) & mask
             }
-            return nil
+            guard let made = shared?.plan(key) else { return nil }
+            let copy = made.threadCopy()
+            self[key] = copy
+            return copy
         }
         set {
             guard let newValue else { return }
@@ -242,6 +285,12 @@ final class PlanCache: @unchecked Sendable {
             plans[slot] = newValue
             count += 1
         }
+    }
+
+    /// Keeps a plan this thread made, and gives it to the other threads.
+    func insert(_ plan: AssessmentPlan, for key: PlanKey) {
+        self[key] = plan
+        shared?.publish(plan, for: key)
     }
 
     private func clear(size: Int) {
@@ -370,7 +419,7 @@ extension Evaluator {
                                   violations: plannable ? assessment.violations : [],
                                   pickedRegion: resolved.request.region == nil ? candidate.region : nil,
                                   modelName: candidate.modelName)
-            plans[key] = plan
+            plans.insert(plan, for: key)
             guard let budgets = plan.budgets else { return nil }
             let counters = zip(assessment.counters, budgets).map { ReplayCounter($0, budget: $1.index) }
             return (candidate, assessment, counters)
