@@ -136,4 +136,35 @@ struct RecordShapeTests {
             }
         }
     }
+
+    /// A record holds one stage of its audit at a time: its request until it is taken, then its
+    /// prepared evaluation or its plan. Taking the request of a record that has none (a record
+    /// planned while it was decoded) leaves the record as it was.
+    @Test func aRecordGivesItsRequestOnceAndKeepsItsPlan() throws {
+        let location = RecordLocation(file: "usage.jsonl", line: 7)
+        var record = UsageRecord(request: Request(timestamp: Timestamp(seconds: 60), model: "gpt-5", cost: USD(nanos: 5)), location: location)
+        #expect(record.request.model == "gpt-5")
+        let first = record.takeRequest()
+        let taken = try #require(first)
+        #expect(taken.model == "gpt-5" && taken.cost == USD(nanos: 5))
+        let second = record.takeRequest()
+        #expect(second == nil)
+        #expect(record.request.model == "")
+        #expect(record.planned == nil && record.prepared == nil && record.plannedRequest == nil)
+
+        let evaluator = Evaluator(policy: try CompiledPolicy(try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)))
+        let resolved = evaluator.resolve(taken, now: Timestamp(seconds: 60))
+        let plan = PlannedRecord(team: 1, environment: 2, model: 3, day: 4, cost: USD(nanos: 5), start: 6, count: 7)
+        var planned = UsageRecord(planned: plan, request: .resolved(resolved), timestamp: Timestamp(seconds: 60), location: location)
+        let none = planned.takeRequest()
+        #expect(none == nil)
+        #expect(planned.planned?.count == 7 && planned.planned?.model == 3)
+        #expect(planned.plannedRequest?.teamName == resolved.request.team)
+        #expect(planned.timestamp == Timestamp(seconds: 60) && planned.location == location)
+
+        record.prepared = PreparedEvaluation(resolved, evaluator: evaluator)
+        #expect(record.prepared?.resolved.request.model == "gpt-5")
+        let again = record.takeRequest()
+        #expect(record.planned == nil && again == nil)
+    }
 }

@@ -157,8 +157,7 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
                 // The key once: a record its plan does not decide is prepared with the same key.
                 let key = tests.flatMap { evaluator.planKey(resolved, tests: $0) }
                 if let plans, let key, let planned = evaluator.plannedRecord(resolved, key: key, plans: plans, counters: &counters) {
-                    record.pointee.planned = planned
-                    record.pointee.plannedRequest = .resolved(resolved)
+                    record.pointee.plan(planned, request: .resolved(resolved))
                 } else {
                     record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans, key: key)
                 }

@@ -58,25 +58,54 @@ public struct UsageRecord: Sendable {
     /// A replay moves the request into the record's prepared evaluation (see ``PreparedEvaluation``)
     /// rather than copying it: copying a request retains every name in it. A record whose
     /// request was moved out reads as a request for model `""`.
-    public var request: Request { stored ?? Request(model: "") }
-    /// The request until a replay takes it (nil after: no placeholder request is built or destroyed).
-    private var stored: Request?
+    public var request: Request {
+        if case .request(let request) = stage { return request }
+        return Request(model: "")
+    }
     /// Where the record is in its log.
     public var location: RecordLocation
     /// The record's time (logs require one).
     public let timestamp: Timestamp
+    /// What the record holds at its stage of an audit: one of the request, its prepared
+    /// evaluation or its plan, never two (so a record is half the size it would be with a field each;
+    /// batches of records are written by the readers and read by the replay).
+    private var stage: Stage
+
+    private enum Stage {
+        /// As read, until a replay takes the request.
+        case request(Request)
+        /// The request taken, nothing prepared yet.
+        case taken
+        case prepared(PreparedEvaluation)
+        case planned(PlannedRecord, PlannedRequest)
+    }
+
     /// The order-independent part of its evaluation, done by the reader's thread
     /// (nil for a record its key's plan decided: see `planned`).
-    var prepared: PreparedEvaluation?
+    var prepared: PreparedEvaluation? {
+        get {
+            if case .prepared(let prepared) = stage { return prepared }
+            return nil
+        }
+        set { stage = newValue.map { .prepared($0) } ?? .taken }
+    }
+
     /// For a record its key's plan decided on the reader's thread: all the replay needs,
-    /// and the request should a counter not admit it.
-    var planned: PlannedRecord?
-    var plannedRequest: PlannedRequest?
+    /// and (`plannedRequest`) the request should a counter not admit it.
+    var planned: PlannedRecord? {
+        if case .planned(let planned, _) = stage { return planned }
+        return nil
+    }
+
+    var plannedRequest: PlannedRequest? {
+        if case .planned(_, let request) = stage { return request }
+        return nil
+    }
 
     /// Creates a record.
     public init(request: Request, location: RecordLocation) {
         timestamp = request.timestamp ?? Timestamp(nanoseconds: 0)
-        stored = request
+        stage = .request(request)
         self.location = location
     }
 
@@ -84,13 +113,21 @@ public struct UsageRecord: Sendable {
     init(planned: PlannedRecord, request: PlannedRequest, timestamp: Timestamp, location: RecordLocation) {
         self.timestamp = timestamp
         self.location = location
-        self.planned = planned
-        plannedRequest = request
+        stage = .planned(planned, request)
     }
 
     /// Moves the request out (for a record whose evaluation is being prepared); nil if already taken.
     mutating func takeRequest() -> Request? {
-        stored.take()
+        guard case .request = stage else { return nil }
+        var taken = Stage.taken
+        swap(&taken, &stage)
+        if case .request(let request) = consume taken { return request }
+        return nil
+    }
+
+    /// Records that its key's plan decided it (its request taken, now `request`).
+    mutating func plan(_ planned: PlannedRecord, request: PlannedRequest) {
+        stage = .planned(planned, request)
     }
 }
 
