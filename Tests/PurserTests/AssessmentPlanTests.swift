@@ -130,6 +130,25 @@ struct AssessmentPlanTests {
         try Self.expectPlansMatch(policy, seeds: [4], count: 4000, regionViolations: which == "shipped", threads: 3)
     }
 
+    /// Jobs borrow warm caches: a cache given back is lent again (its plans and names with it),
+    /// two jobs at once never hold the same one, and a disabled pool lends none.
+    @Test func aPoolLendsEachCacheToOneJobAtATime() throws {
+        let pool = PlanPool()
+        let first = try #require(pool.borrow())
+        let second = try #require(pool.borrow())
+        #expect(first !== second)
+        pool.giveBack(first)
+        let third = try #require(pool.borrow())
+        #expect(third === first)
+        pool.giveBack(second)
+        pool.giveBack(third)
+        let again = [pool.borrow(), pool.borrow(), pool.borrow()].compactMap { $0 }
+        #expect(again.count == 3)
+        #expect(Set(again.map(ObjectIdentifier.init)).count == 3)
+        #expect(again.filter { $0 === first || $0 === second }.count == 2)
+        #expect(PlanPool(enabled: false).borrow() == nil)
+    }
+
     /// A plan one thread made is found by the other threads of its audit, as a copy with strings
     /// of its own (threads must not count references to the same strings), and by no other audit's.
     @Test func aPlanIsSharedWithTheOtherThreadsOfItsAuditOnly() throws {

@@ -113,11 +113,13 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
             }
             return state.sequence
         }
-        if let chunk, let chunked { read = chunked.decode(chunk, preparing: preparation()) }
+        let plans = evaluator == nil ? nil : planPool.borrow()
+        defer { planPool.giveBack(plans) }
+        if let chunk, let chunked { read = chunked.decode(chunk, preparing: preparation(plans)) }
         let item: Item
         if var batch = read.take() {
             BatchOrder.sort(&batch.records)
-            if let evaluator { prepare(&batch, evaluator) }
+            if let evaluator { prepare(&batch, evaluator, plans: plans) }
             item = .batch(batch)
         } else if let failure {
             item = .failure(failure)
@@ -129,8 +131,8 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
     }
 
     /// What a reader needs to prepare records while it decodes them (nil without an evaluator or plans).
-    private func preparation() -> ShapedPreparation? {
-        guard let evaluator, let tests = evaluator.policy.planTests, let plans = planPool.cache() else { return nil }
+    private func preparation(_ plans: PlanCache?) -> ShapedPreparation? {
+        guard let evaluator, let tests = evaluator.policy.planTests, let plans else { return nil }
         return ShapedPreparation(evaluator: evaluator, plans: plans, tests: tests,
                                  countersPerRecord: countersPerRecord.load(ordering: .relaxed))
     }
@@ -139,8 +141,7 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
     /// a record its key's plan decides gets a ``PlannedRecord`` (its counters go to the
     /// batch's `counters`), any other a full ``PreparedEvaluation``. Records the reader
     /// prepared while decoding (see ``RecordShape``) have no request left and are passed over.
-    private func prepare(_ batch: inout RecordBatch, _ evaluator: Evaluator) {
-        let plans = planPool.cache()
+    private func prepare(_ batch: inout RecordBatch, _ evaluator: Evaluator, plans: PlanCache?) {
         let tests = plans == nil ? nil : evaluator.policy.planTests
         var counters = batch.counters
         batch.counters = []
@@ -197,41 +198,33 @@ final class ParallelSource: RecordSource, @unchecked Sendable {
     }
 }
 
-/// Plan caches for the threads preparing records: one per thread, kept by the thread.
+/// Plan caches for the jobs preparing records, lent to one job at a time.
 ///
-/// A cache handed from thread to thread would move its tables and plans between
-/// cores' caches with every batch (and its plans' reference counts with them);
-/// a thread's own stays warm where it runs. A thread prepares one batch at a
-/// time, so its cache is never used twice at once.
-final class PlanPool: @unchecked Sendable {
-    // `caches` is behind its mutex; `slot` is a thread-specific key, read and set only by its own thread.
-    private let caches = Mutex<[PlanCache]>([])
-    /// The plans the caches' threads made, for one another.
+/// A cache warms up as it sees a log's names and plan keys, so caches are kept by the pool, not by
+/// threads: the dispatch pool starts and retires threads as it likes (a run of 400,000 records made
+/// sixteen per-thread caches, each starting cold). As many caches are made as jobs ever ran at once.
+final class PlanPool: Sendable {
+    private let idle = Mutex<[PlanCache]>([])
+    /// The plans the caches made, for one another.
     private let shared = SharedPlans()
-    private var slot = pthread_key_t()
-    private let hasSlot: Bool
+    private let enabled: Bool
 
     /// A pool; a disabled one lends no caches, so every record is assessed in full.
     init(enabled: Bool = true) {
-        hasSlot = enabled && pthread_key_create(&slot, nil) == 0
+        self.enabled = enabled
     }
 
-    deinit {
-        // The caches are owned here; threads hold only unretained pointers, under this pool's key.
-        if hasSlot { pthread_key_delete(slot) }
+    /// A cache for one job (nil when disabled): one a finished job gave back, else a new one.
+    /// The job gives it back with `giveBack` and uses it on one thread meanwhile.
+    func borrow() -> PlanCache? {
+        guard enabled else { return nil }
+        return idle.withLock { $0.popLast() } ?? PlanCache(shared: shared)
     }
 
-    /// The calling thread's cache (nil when disabled, or when the system had no thread-specific key left:
-    /// records are then assessed in full).
-    func cache() -> PlanCache? {
-        guard hasSlot else { return nil }
-        if let pointer = pthread_getspecific(slot) {
-            return Unmanaged<PlanCache>.fromOpaque(pointer).takeUnretainedValue()
-        }
-        let cache = PlanCache(shared: shared)
-        caches.withLock { $0.append(cache) }
-        pthread_setspecific(slot, Unmanaged.passUnretained(cache).toOpaque())
-        return cache
+    /// Takes back a cache lent by `borrow`.
+    func giveBack(_ cache: PlanCache?) {
+        guard let cache else { return }
+        idle.withLock { $0.append(cache) }
     }
 }
 
