@@ -232,7 +232,7 @@ struct ReplayState {
                 let slot = slotFor(base + offset, prepared, offset)
                 recordSlots.append(slot)
                 let spent = slots[Int(slot)].spent
-                if !base[offset].admits(after: spent) {
+                if !base[offset].admits(after: spent, under: slots[Int(slot)].limits) {
                     let entry = prepared.reservation(offset, evaluator)
                     if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
                         budgetViolations.append(violation)
@@ -298,7 +298,7 @@ struct ReplayState {
             for offset in 0..<count {
                 let counter = base + offset
                 let slot = slotFor(counter, nil, offset)
-                guard counter.pointee.admits(after: slots[Int(slot)].spent) else { return false }
+                guard counter.pointee.admits(after: slots[Int(slot)].spent, under: slots[Int(slot)].limits) else { return false }
                 found[offset] = slot
             }
             for offset in 0..<count {
@@ -482,15 +482,15 @@ struct ReplayState {
         let before = slots[index].spent
         let after = before + counter.pointee.amount
         slots[index].spent = after
-        if slots[index].crossedAt == nil, !counter.pointee.admits(after: before) {
+        if slots[index].crossedAt == nil, !counter.pointee.admits(after: before, under: slots[index].limits) {
             slots[index].crossedAt = record.pointee.timestamp
             slots[index].crossedInput = record.pointee.location
         }
-        guard counter.pointee.hasAlerts, Self.primaryAmount(counter.pointee.limits, after) >= slots[index].nextAlert else { return }
+        guard counter.pointee.hasAlerts, Self.primaryAmount(slots[index].limits, after) >= slots[index].nextAlert else { return }
         let reservation = reservation(counter, prepared, offset)
         for threshold in reservation.crossedAlerts(before: before, after: after) where threshold > slots[index].alerted {
             slots[index].alerted = threshold
-            let (unit, used, limit) = Self.primary(counter.pointee.limits, after)
+            let (unit, used, limit) = Self.primary(slots[index].limits, after)
             alerts.append(AuditAlert(counter: reservation.counter, threshold: threshold, unit: unit, used: used, limit: limit,
                                      at: record.pointee.timestamp, input: record.pointee.location))
         }

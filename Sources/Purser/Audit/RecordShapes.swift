@@ -660,14 +660,17 @@ extension Evaluator {
                     key = Unmanaged.passUnretained(value)
                     keyHash = value.hash
                 }
-                let limits = counter.pointee.overrides
-                    ? key._withUnsafeGuaranteedRef { plans.limits(counter.pointee.budget, key: $0.text, hash: keyHash, policy: policy) }
-                    : counter.pointee.limits
-                // An unpriced request under a USD cap is a violation: assess it in full.
-                guard cost != nil || limits.usd == nil else { return false }
+                // An unpriced request under a USD cap is a violation: assess it in full. (The caps
+                // are not the counter's to carry: the replay reads them from the counter's slot.)
+                if cost == nil {
+                    let limits = counter.pointee.overrides
+                        ? key._withUnsafeGuaranteedRef { plans.limits(counter.pointee.budget, key: $0.text, hash: keyHash, policy: policy) }
+                        : counter.pointee.limits
+                    guard limits.usd == nil else { return false }
+                }
                 let window = clock.window(counter.pointee.period)
                 counters.append(ReplayCounter(
-                    amount: amount, limits: limits,
+                    amount: amount,
                     line: CounterKey.mix(budgetHash: counter.pointee.budgetHash, keyHash: keyHash, window: window),
                     window: window, key: key, budget: counter.pointee.budget, enforced: counter.pointee.enforced,
                     hasAlerts: counter.pointee.hasAlerts))

@@ -493,7 +493,7 @@ extension Evaluator {
                 }
                 let window = resolved.window(head.period)
                 counters.append(ReplayCounter(
-                    amount: amount, limits: limits, line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
+                    amount: amount, line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
                     window: window, key: key, budget: index, enforced: planned.pointee.enforced, hasAlerts: head.hasAlerts))
             }
             return true
@@ -522,8 +522,9 @@ extension Evaluator {
     /// The full reservation of a replay counter: the budget's id, period and alerts with its key and numbers.
     func reservation(_ counter: ReplayCounter) -> CounterReservation {
         let budget = policy.budgets[Int(counter.budget)]
+        let key = counter.key
         return CounterReservation(
-            counter: CounterKey(budget: budget.id, budgetHash: budget.idHash, key: counter.key, period: budget.period, window: counter.window),
-            amount: counter.amount, limits: counter.limits, enforced: counter.enforced, alerts: budget.alerts)
+            counter: CounterKey(budget: budget.id, budgetHash: budget.idHash, key: key, period: budget.period, window: counter.window),
+            amount: counter.amount, limits: budget.limits(forKey: key), enforced: counter.enforced, alerts: budget.alerts)
     }
 }
