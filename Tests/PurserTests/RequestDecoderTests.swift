@@ -92,4 +92,99 @@ struct RequestDecoderTests {
         }
         #expect(decoded > 0 && decoded < 20_000)
     }
+
+    /// Reads `json` (followed by `,`) with `usage` and with the field-by-field reader alone.
+    private static func bothUsageReaders(_ json: String) -> (fast: Result<Usage, JSONError>, full: Result<Usage, JSONError>,
+                                                             compact: Usage?, same: Bool) {
+        Array((json + ",").utf8).withUnsafeBufferPointer { buffer in
+            var fast = JSONScanner(buffer)
+            var full = JSONScanner(buffer)
+            var compact = JSONScanner(buffer)
+            let fastResult = Result { () throws(JSONError) in try RequestParser.usage(&fast) }
+            let fullResult = Result { () throws(JSONError) in try RequestParser.usageByField(&full) }
+            let compactUsage = RequestParser.compactUsage(&compact)
+            return (fastResult, fullResult, compactUsage, fast.index == full.index)
+        }
+    }
+
+    /// A usage object written compactly with plain counts is read in one pass; anything else
+    /// falls back to the field-by-field reader. Either way the result (or error) and the bytes
+    /// consumed are the field-by-field reader's.
+    @Test(arguments: [
+        (#"{"input_tokens":3274,"output_tokens":486}"#, true),
+        (#"{"output_tokens":0,"input_tokens":1}"#, true),
+        (#"{"input_tokens":1,"cached_input_tokens":2,"cache_write_tokens":3,"output_tokens":4}"#, true),
+        (#"{"input_tokens":5,"input_tokens":6}"#, true),
+        (#"{"input_tokens":1000000000000}"#, true),
+        (#"{"input_tokens":1000000000001}"#, false),
+        (#"{"input_tokens":999999999999999999999}"#, false),
+        (#"{"input_tokens":012}"#, false),
+        (#"{"input_tokens":1.0}"#, false),
+        (#"{"input_tokens":1e3}"#, false),
+        (#"{"input_tokens":-1}"#, false),
+        (#"{"input_tokens":null}"#, false),
+        (#"{"input_tokens": 1}"#, false),
+        (#"{ "input_tokens":1}"#, false),
+        (#"{"input_tokens":1 }"#, false),
+        (#"{"input_tokens":1,}"#, false),
+        (#"{"input_tokens":1,"oops":2}"#, false),
+        (#"{"input_tokens":1"#, false),
+        (#"{}"#, false),
+        ("null", false),
+        (#" {"input_tokens":1}"#, false),
+        (#"[1]"#, false),
+    ])
+    func aCompactUsageIsReadAsFieldByField(json: String, compact: Bool) {
+        let (fast, full, compactUsage, same) = Self.bothUsageReaders(json)
+        #expect((compactUsage != nil) == compact, "\(json)")
+        switch (fast, full) {
+        case (.success(let usage), .success(let expected)):
+            #expect(usage == expected, "\(json)")
+            #expect(compactUsage == nil || compactUsage == expected)
+            #expect(same, "\(json): consumed a different number of bytes")
+        case (.failure(let error), .failure(let expected)):
+            #expect(error == expected, "\(json)")
+        default:
+            Issue.record("\(json): \(fast) but field by field \(full)")
+        }
+    }
+
+    /// The same on generated usage objects: known and unknown keys, counts of every length
+    /// (leading zeros, signs, fractions), spaces here and there.
+    @Test func generatedUsageIsReadAsFieldByField() {
+        var generator = SplitMix(seed: 11)
+        let keys = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "input", "outputs_tokens"]
+        var compact = 0
+        for _ in 0..<3000 {
+            var json = "{"
+            let fields = Int(generator.next() % 5)
+            for field in 0..<fields {
+                if field > 0 { json += generator.next() % 20 == 0 ? ", " : "," }
+                let key = generator.next() % 12 == 0 ? keys[Int(generator.next() % 6)] : keys[Int(generator.next() % 4)]
+                json += "\"\(key)\":"
+                if generator.next() % 20 == 0 { json += " " }
+                switch generator.next() % 12 {
+                case 0: json += "0" + String(generator.next() % 100)
+                case 1: json += "-" + String(generator.next() % 100)
+                case 2: json += String(generator.next() % 100) + ".5"
+                case 3: json += String(generator.next())
+                case 4: json += "null"
+                default: json += String(generator.next() % UInt64(1 + generator.next() % 2_000_000_000_000))
+                }
+            }
+            json += generator.next() % 30 == 0 ? " }" : "}"
+            let (fast, full, compactUsage, same) = Self.bothUsageReaders(json)
+            if compactUsage != nil { compact += 1 }
+            switch (fast, full) {
+            case (.success(let usage), .success(let expected)):
+                #expect(usage == expected && same, "\(json)")
+            case (.failure(let error), .failure(let expected)):
+                #expect(error == expected, "\(json)")
+            default:
+                Issue.record("\(json): \(fast) but field by field \(full)")
+            }
+        }
+        // Both paths were exercised.
+        #expect(compact > 300 && compact < 2900, "\(compact) of 3000 read compactly")
+    }
 }

@@ -241,6 +241,12 @@ struct RequestParser {
 
     /// A `usage` object.
     static func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
+        if let usage = compactUsage(&scanner) { return usage }
+        return try usageByField(&scanner)
+    }
+
+    /// A `usage` object read field by field, each count checked (any spacing, null, errors).
+    static func usageByField(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
         var usage = Usage()
         if try scanner.null() { return usage }
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -276,6 +282,34 @@ struct RequestParser {
             }
         }
         return usage
+    }
+
+    /// A usage object written compactly with plain counts (`{"input_tokens":12,"output_tokens":3}`,
+    /// as Purser and most encoders write it), read in one pass; nil (nothing consumed) for anything
+    /// else (spaces, null, other keys, a count that is not plain digits or is too large), which
+    /// ``usageByField(_:)`` then reads and checks.
+    @inline(__always)
+    static func compactUsage(_ scanner: inout JSONScanner) -> Usage? {
+        var copy = scanner
+        guard copy.take(byte: UInt8(ascii: "{")) else { return nil }
+        var usage = Usage()
+        var first = true
+        while true {
+            guard let field = quickUsageKey(&copy, first: first), let count = copy.plainCount(upTo: RequestDecoder.maxTokens) else {
+                return nil
+            }
+            first = false
+            switch field {
+            case 0: usage.inputTokens = count
+            case 1: usage.cachedInputTokens = count
+            case 2: usage.cacheWriteTokens = count
+            default: usage.outputTokens = count
+            }
+            if copy.take(byte: UInt8(ascii: "}")) {
+                scanner = copy
+                return usage
+            }
+        }
     }
 
     /// `"input_tokens":` and the other usage keys, then each with a leading comma.

@@ -342,6 +342,35 @@ struct JSONScanner {
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
+    /// Consumes `byte` if it is next (no whitespace skipped).
+    @inline(__always)
+    mutating func take(byte: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index &+= 1
+        return true
+    }
+
+    /// Consumes a count written as plain digits (`0`, `12`; no whitespace, sign, fraction or
+    /// exponent) at most `limit`, followed by `,` or `}`; otherwise consumes nothing and returns
+    /// nil (callers then take the general path, which reports what is wrong).
+    @inline(__always)
+    mutating func plainCount(upTo limit: Int64) -> Int64? {
+        var position = index
+        let count = bytes.count
+        var value: Int64 = 0
+        // At most 18 digits: no overflow.
+        while position < count, position &- index < 18, bytes[position] &- 48 < 10 {
+            value = value &* 10 &+ Int64(bytes[position] &- 48)
+            position &+= 1
+        }
+        let digits = position &- index
+        guard digits > 0, position < count, bytes[position] == UInt8(ascii: ",") || bytes[position] == UInt8(ascii: "}"),
+              digits == 1 || bytes[index] != 48, value <= limit
+        else { return nil }
+        index = position
+        return value
+    }
+
     /// Consumes a plain non-negative decimal (`12`, `0.0123`) as an exact count of
     /// 10^-9 units, when it has at most nine fractional digits, no exponent and
     /// fits; otherwise consumes nothing and returns nil (callers then take the general path).
