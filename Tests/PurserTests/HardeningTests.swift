@@ -101,6 +101,20 @@ struct HardeningTests {
         #expect(TextMatching.suggestion(for: "zzzzzz", among: ["budget", "models"]) == nil)
         #expect(TextMatching.suggestion(for: String(repeating: "a", count: 500), among: [String(repeating: "a", count: 499)]) == nil)
     }
+
+    /// Byte equality of names: canonically equivalent strings (which `==` equates) differ.
+    @Test(arguments: [
+        ("us-east-1", "us-east-1", true), ("us-east-1", "us-east-2", false), ("us-east-1", "us-east-1 ", false),
+        ("", "", true), ("", "a", false), ("caf\u{E9}", "cafe\u{301}", false), ("caf\u{E9}", "caf\u{E9}", true),
+        (String(repeating: "region-", count: 40), String(repeating: "region-", count: 40), true),
+    ])
+    func namesAreComparedByTheirBytes(first: String, second: String, same: Bool) {
+        #expect(first.hasSameUTF8(as: second) == same)
+        #expect(second.hasSameUTF8(as: first) == same)
+        #expect(first.hasSameUTF8(as: second) == first.utf8.elementsEqual(second.utf8))
+        #expect(String(first.dropFirst(0)).hasSameUTF8(as: second) == same)
+        if !same { #expect(("caf\u{E9}" == "cafe\u{301}") && !"caf\u{E9}".hasSameUTF8(as: "cafe\u{301}")) }
+    }
 }
 
 /// A small seeded generator, so the generated policies are the same on every run.

@@ -353,7 +353,7 @@ extension Evaluator {
         }
         var flags: UInt64 = 0
         if request.user != nil { flags |= 4 }
-        if region >= 0, let named = request.region, policy.regions.names[Int(region)].utf8.elementsEqual(named.utf8) {
+        if region >= 0, let named = request.region, policy.regions.names[Int(region)].hasSameUTF8(as: named) {
             flags |= PlanKey.regionAsPolicy
         }
         for (offset, key) in tests.scopeTags.enumerated() where request.tags[key] != nil { flags |= 1 << UInt64(8 + offset) }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Glob patterns (`*`, `?`) over names, and "did you mean" suggestions.
 enum TextMatching {
     /// Whether a name is a glob pattern rather than a plain name.
@@ -137,5 +143,22 @@ struct SuggestionBudget {
         guard remaining > 0 else { return "" }
         remaining -= 1
         return TextMatching.didYouMean(name, among: candidates)
+    }
+}
+
+extension String {
+    /// Whether the two strings are the same UTF-8 bytes (`==` also equates canonically
+    /// equivalent strings, such as a precomposed `é` and `e` with a combining accent).
+    @inline(__always)
+    func hasSameUTF8(as other: String) -> Bool {
+        let compared = utf8.withContiguousStorageIfAvailable { mine in
+            other.utf8.withContiguousStorageIfAvailable { theirs -> Bool in
+                guard mine.count == theirs.count else { return false }
+                guard let first = mine.baseAddress, let second = theirs.baseAddress else { return true }
+                return memcmp(first, second, mine.count) == 0
+            }
+        }
+        // Both native strings (the usual case) are compared in place; any other by their views.
+        return (compared ?? nil) ?? utf8.elementsEqual(other.utf8)
     }
 }
