@@ -180,4 +180,34 @@ struct LiteLLMImporterTests {
         #expect(imported.records.map(\.request.id) == ["multi", "after"])
         #expect(imported.lines == [2, 5])
     }
+
+    /// Names read through the cache are the names read without it, or fail as they fail:
+    /// repeated and distinct names, spaces, null words, invalid UTF-8, names over the limit.
+    @Test func cachedNamesAreTheNamesReadWithoutTheCache() {
+        var generator = SplitMix(seed: 5)
+        let pieces: [[UInt8]] = [Array("payments".utf8), Array("gpt-5".utf8), Array(" qa ".utf8), Array("null".utf8), [],
+                                 Array("caf\u{E9}".utf8), [0xC3], [0xFF, 0x41], Array(String(repeating: "n", count: 300).utf8),
+                                 Array("us-east-1".utf8), Array("None".utf8)]
+        var cache = NameCache()
+        var cachedHits = 0
+        for _ in 0..<5000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<(1 + Int(generator.next() % 2)) { bytes += pieces[Int(generator.next() % UInt64(pieces.count))] }
+            if generator.next() % 4 == 0 { bytes += Array(String(generator.next() % 50).utf8) }
+            bytes.withUnsafeBufferPointer { buffer in
+                let plain = Result { () throws(RecordProblem) in try ImportValues.name(buffer, "team") }
+                let cached = Result { () throws(RecordProblem) in try ImportValues.name(buffer, "team", cache: &cache) }
+                switch (plain, cached) {
+                case (.success(let name), .success(let cachedName)):
+                    #expect(name == cachedName && name?.utf8.elementsEqual(cachedName?.utf8 ?? "".utf8) != false)
+                    if name != nil { cachedHits += 1 }
+                case (.failure(let problem), .failure(let cachedProblem)):
+                    #expect(problem.message == cachedProblem.message)
+                default:
+                    Issue.record("\(bytes): \(plain) without the cache, \(cached) with it")
+                }
+            }
+        }
+        #expect(cachedHits > 1000)
+    }
 }

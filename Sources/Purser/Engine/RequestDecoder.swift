@@ -365,19 +365,26 @@ struct NameCache {
 
     /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
     mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
-        guard range.count <= 64, !scanner.hasEscapes(range), let base = scanner.bytes.baseAddress else {
-            return try scanner.decodeString(range)
-        }
-        let hash = ByteHash.hash(base + range.lowerBound, count: range.count)  // never 0, the empty marker
+        guard range.count <= 64, !scanner.hasEscapes(range) else { return try scanner.decodeString(range) }
+        return try string(UnsafeBufferPointer(rebasing: scanner.bytes[range])) { _ throws(JSONError) in try scanner.decodeString(range) }
+    }
+
+    /// The string whose UTF-8 is `bytes`: cached when seen before, else made by `make` (and cached
+    /// if short; a `make` that throws caches nothing).
+    @inline(__always)
+    mutating func string<E: Error>(_ bytes: UnsafeBufferPointer<UInt8>,
+                                   _ make: (UnsafeBufferPointer<UInt8>) throws(E) -> String) throws(E) -> String {
+        guard bytes.count <= 64, let base = bytes.baseAddress else { return try make(bytes) }
+        let hash = ByteHash.hash(base, count: bytes.count)  // never 0, the empty marker
         let slot = Int(hash & 4095)
         if hashes[slot] == hash {
             let equal = values[slot].utf8.withContiguousStorageIfAvailable { utf8 in
-                guard utf8.count == range.count, let cached = utf8.baseAddress else { return utf8.count == range.count }
-                return memcmp(cached, base + range.lowerBound, range.count) == 0
+                guard utf8.count == bytes.count, let cached = utf8.baseAddress else { return utf8.count == bytes.count }
+                return memcmp(cached, base, bytes.count) == 0
             }
             if equal == true { return values[slot] }
         }
-        let value = try scanner.decodeString(range)
+        let value = try make(bytes)
         hashes[slot] = hash
         values[slot] = value
         return value

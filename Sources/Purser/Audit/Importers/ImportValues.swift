@@ -223,6 +223,18 @@ enum ImportValues {
         return try utf8(UnsafeBufferPointer(rebasing: bytes), field())
     }
 
+    /// `name(_:_:)` through a cache of names by their bytes (a log repeats its names on every line).
+    @inline(__always)
+    static func name(_ text: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String,
+                     cache: inout NameCache) throws(RecordProblem) -> String? {
+        let bytes = trimmed(text)
+        if bytes.isEmpty || isNullWord(bytes) { return nil }
+        guard bytes.count <= RequestDecoder.maxNameBytes else {
+            throw RecordProblem("\(field()) is \(bytes.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
+        }
+        return try cache.string(UnsafeBufferPointer(rebasing: bytes)) { bytes throws(RecordProblem) in try utf8(bytes, field()) }
+    }
+
     /// Text from UTF-8 bytes (quickly for ASCII); a problem when it is not UTF-8.
     @inline(__always)
     static func utf8(_ bytes: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(RecordProblem) -> String {

@@ -97,7 +97,8 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
         batch.records.reserveCapacity(chunk.csvRecords.count)
         batch.malformed = chunk.problems
         let scratch = ScratchBuffer()
-        chunk.forEachCSVRecord { record in decode(record, scratch: scratch, into: &batch) }
+        var names = NameCache()
+        chunk.forEachCSVRecord { record in decode(record, scratch: scratch, names: &names, into: &batch) }
         if !chunk.problems.isEmpty { batch.malformed.sort { $0.location < $1.location } }
         return batch
     }
@@ -115,7 +116,7 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
         return nil
     }
 
-    private func decode(_ record: CSVRecord, scratch: ScratchBuffer, into batch: inout RecordBatch) {
+    private func decode(_ record: CSVRecord, scratch: ScratchBuffer, names: inout NameCache, into batch: inout RecordBatch) {
         let location = RecordLocation(file: name, line: record.line)
         guard let header, record.count == header.names.count else {
             batch.malformed.append(MalformedRecord(location: location, message:
@@ -123,7 +124,7 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
             return
         }
         batch.add(location, skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
-            guard var request = try LiteLLMMapping.request(try entry(record, scratch: scratch)) else { return nil }
+            guard var request = try LiteLLMMapping.request(try entry(record, scratch: scratch, names: &names)) else { return nil }
             if !mapping.rules.isEmpty {
                 let tags = request.tags.dictionary
                 try mapping.apply(to: &request) { path throws(RecordProblem) in
@@ -134,14 +135,19 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
         }
     }
 
-    private func entry(_ record: CSVRecord, scratch: ScratchBuffer) throws(RecordProblem) -> LiteLLMEntry {
+    private func entry(_ record: CSVRecord, scratch: ScratchBuffer, names: inout NameCache) throws(RecordProblem) -> LiteLLMEntry {
         var entry = LiteLLMEntry()
         let columns = self.columns
+        // Names repeat from line to line: taken from the cache (request ids, which do not, are not cached).
         func name(_ column: Int?, _ field: String) throws(RecordProblem) -> String? {
             guard let column else { return nil }
-            return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try ImportValues.name(bytes, field) }
+            return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
+                try ImportValues.name(bytes, field, cache: &names)
+            }
         }
-        entry.requestID = try name(columns.requestID, "request_id")
+        entry.requestID = try columns.requestID.flatMap { column throws(RecordProblem) in
+            try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try ImportValues.name(bytes, "request_id") }
+        }
         if let column = columns.spend {
             let raw = record.raw(column)
             if !ImportValues.isBlank(raw) {
