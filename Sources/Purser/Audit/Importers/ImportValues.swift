@@ -215,24 +215,28 @@ enum ImportValues {
 
     /// A name (team, model, user, tag…): nil when blank or `null`; a problem when over the name limit or not UTF-8.
     static func name(_ text: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String) throws(RecordProblem) -> String? {
-        let bytes = trimmed(text)
-        if bytes.isEmpty || isNullWord(bytes) { return nil }
-        guard bytes.count <= RequestDecoder.maxNameBytes else {
-            throw RecordProblem("\(field()) is \(bytes.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
-        }
-        return try utf8(UnsafeBufferPointer(rebasing: bytes), field())
+        guard let bytes = try nameBytes(text, field()) else { return nil }
+        return try utf8(bytes, field())
     }
 
     /// `name(_:_:)` through a cache of names by their bytes (a log repeats its names on every line).
     @inline(__always)
     static func name(_ text: UnsafeBufferPointer<UInt8>, _ field: @autoclosure () -> String,
                      cache: inout NameCache) throws(RecordProblem) -> String? {
+        guard let bytes = try nameBytes(text, field()) else { return nil }
+        return try cache.string(bytes) { bytes throws(RecordProblem) in try utf8(bytes, field()) }
+    }
+
+    /// A name's bytes, trimmed: nil when blank or `null`; a problem when over the name limit.
+    @inline(__always)
+    private static func nameBytes(_ text: UnsafeBufferPointer<UInt8>,
+                                  _ field: @autoclosure () -> String) throws(RecordProblem) -> UnsafeBufferPointer<UInt8>? {
         let bytes = trimmed(text)
         if bytes.isEmpty || isNullWord(bytes) { return nil }
         guard bytes.count <= RequestDecoder.maxNameBytes else {
             throw RecordProblem("\(field()) is \(bytes.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)")
         }
-        return try cache.string(UnsafeBufferPointer(rebasing: bytes)) { bytes throws(RecordProblem) in try utf8(bytes, field()) }
+        return UnsafeBufferPointer(rebasing: bytes)
     }
 
     /// Text from UTF-8 bytes (quickly for ASCII); a problem when it is not UTF-8.
