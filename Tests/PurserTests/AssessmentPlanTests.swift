@@ -171,7 +171,7 @@ struct AssessmentPlanTests {
             #expect(taken.modelName == made.modelName && taken.pickedRegion == made.pickedRegion)
             #expect(taken.violations == made.violations)
             #expect(taken.budgets?.map(\.index) == made.budgets?.map(\.index))
-            #expect(taken.budgets?.map { $0.fixed?.key } == made.budgets?.map { $0.fixed?.key })
+            #expect(taken.budgets?.map(\.fixedKey) == made.budgets?.map(\.fixedKey))
             if made.modelName.utf8.count > 15 {
                 // Not small (inline) strings: the copy's bytes are stored elsewhere.
                 var copy = taken.modelName, original = made.modelName

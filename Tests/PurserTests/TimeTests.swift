@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Purser
 
@@ -75,5 +76,66 @@ struct TimeTests {
     @Test(arguments: ["", "10", "m", "10x", "-5m", "0s"])
     func rejectsDurations(text: String) {
         #expect(DurationText.seconds(text) == nil)
+    }
+
+    /// A timestamp parsed after others (its date and hour taken from the last one's when they
+    /// match) reads as it reads alone, valid or not: generated texts a few minutes apart, in
+    /// every accepted form, some with a byte changed.
+    @Test func aTimestampReadAfterOthersReadsAsItReadsAlone() {
+        var generator = SplitMix(seed: 3)
+        var hours = HourPrefix()
+        var instant: Int64 = 1_774_700_000  // 2026-03-28, before Berlin's and after New York's DST change
+        var valid = 0
+        for _ in 0..<20_000 {
+            instant += Int64(generator.next() % 900) - (generator.next() % 50 == 0 ? 7200 : 0)
+            let offset = [0, 3600, -18_000, 19_800, -1800][Int(generator.next() % 5)]
+            let local = instant + Int64(offset)
+            let date = CivilDate(days: Int(local / 86_400))
+            let second = Int(local % 86_400)
+            var text = String(format: "%04d-%02d-%02d", date.year, date.month, date.day)
+            text += ["T", "t", " "][Int(generator.next() % 3)]
+            text += String(format: "%02d:%02d:%02d", second / 3600, second / 60 % 60, second % 60)
+            if generator.next() % 2 == 0 { text += "." + String(generator.next() % 1_000_000_000_000) }
+            if offset == 0, generator.next() % 2 == 0 {
+                text += generator.next() % 2 == 0 ? "Z" : "z"
+            } else {
+                text += String(format: "%@%02d:%02d", offset < 0 ? "-" : "+", abs(offset) / 3600, abs(offset) / 60 % 60)
+            }
+            var bytes = Array(text.utf8)
+            if generator.next() % 10 == 0 {
+                bytes[Int(generator.next() % UInt64(bytes.count))] = [UInt8(ascii: "9"), UInt8(ascii: "x"), UInt8(ascii: ":")][Int(generator.next() % 3)]
+            }
+            bytes.withUnsafeBufferPointer { buffer in
+                let afterOthers = Timestamp.parse(buffer, hours: &hours)
+                let alone = Timestamp.parse(buffer)
+                #expect(afterOthers == alone, "\(String(decoding: buffer, as: UTF8.self))")
+                if let alone {
+                    valid += 1
+                    #expect(alone.seconds == Timestamp(rfc3339: String(decoding: buffer, as: UTF8.self))?.seconds)
+                }
+            }
+            // The unchanged text is the instant it was made from.
+            if let parsed = Timestamp(rfc3339: text) { #expect(parsed.seconds == instant, "\(text)") }
+        }
+        #expect(valid > 15_000)
+    }
+
+    /// The clock read through the span of the day before is the clock read alone, in zones with
+    /// DST, half-hour offsets and a half-hour DST change, forwards and sometimes back in time.
+    @Test(arguments: ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"])
+    func aClockReadThroughItsDaySpanIsTheClockReadAlone(zone identifier: String) throws {
+        let zone = try #require(ZoneRules(identifier: identifier))
+        var generator = SplitMix(seed: 9)
+        var span = Evaluator.LocalClock.Span()
+        // 2026-03-01 to past 2026-11-02: both DST changes of either hemisphere.
+        var seconds: Int64 = 1_772_323_200
+        while seconds < 1_794_000_000 {
+            seconds += Int64(generator.next() % 5400) - (generator.next() % 40 == 0 ? 86_400 : 0)
+            let timestamp = Timestamp(seconds: seconds)
+            let spanned = Evaluator.LocalClock(timestamp, zone: zone, span: &span)
+            let alone = Evaluator.LocalClock(timestamp, zone: zone)
+            #expect(spanned.local == alone.local && spanned.day == alone.day && spanned.hour == alone.hour
+                        && spanned.weekday == alone.weekday && spanned.month == alone.month, "\(identifier) \(timestamp)")
+        }
     }
 }

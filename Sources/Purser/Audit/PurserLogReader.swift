@@ -56,9 +56,10 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
                 // Bound once, not per line (a binding per line retains and releases them).
                 if let preparing {
                     let tables = preparing.plans.shapes
+                    var clock = Evaluator.LocalClock.Span()
                     for line in chunk.lines {
                         let bytes = UnsafeBufferPointer(rebasing: buffer[line.start..<line.end])
-                        decodeShaped(bytes, number: line.number, preparing, tables, parser: &parser, into: &batch)
+                        decodeShaped(bytes, number: line.number, preparing, tables, clock: &clock, parser: &parser, into: &batch)
                     }
                 } else {
                     for line in chunk.lines {
@@ -75,13 +76,15 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     /// prepared, any other with its request; a line with a name not seen yet is decoded in full
     /// (which validates the name, or reports the line) and its names are remembered.
     private func decodeShaped(_ buffer: UnsafeBufferPointer<UInt8>, number: Int, _ preparing: ShapedPreparation,
-                              _ tables: ShapeTables, parser: inout RequestParser, into batch: inout RecordBatch) {
+                              _ tables: ShapeTables, clock: inout Evaluator.LocalClock.Span, parser: inout RequestParser,
+                              into batch: inout RecordBatch) {
         var shapeKey = ShapeKey(tables.shapes.scratch)
         var userKey = ShapeKey(tables.users.scratch)
         var tagsKey = ShapeKey(tables.tags.scratch)
         var scanner = JSONScanner(buffer)
         guard scanner.peek() != nil else { return }  // blank line
-        guard let scanned = ShapedLine.scan(&scanner, keys: tables.keys, shape: &shapeKey, user: &userKey, tags: &tagsKey),
+        guard let scanned = ShapedLine.scan(&scanner, keys: tables.keys, shape: &shapeKey, user: &userKey, tags: &tagsKey,
+                                            hours: &parser.hours),
               let timestamp = scanned.timestamp
         else {
             return decode(buffer, number: number, parser: &parser, into: &batch)
@@ -125,7 +128,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
             return user._withUnsafeGuaranteedRef { user in
                 tags._withUnsafeGuaranteedRef { tags in
                     preparing.evaluator.shapedRecord(shape, names, user: user, tags: tags, shaped.numbers, at: timestamp,
-                                                     plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
+                                                     clock: &clock, plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
                 }
             }
         }

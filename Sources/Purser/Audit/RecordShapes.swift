@@ -534,7 +534,7 @@ enum ShapedLine {
     /// or repeated field, anything malformed, a key too long): the full decoder then finds the
     /// same values, or reports the error.
     static func scan(_ scanner: inout JSONScanner, keys: KeyOrder, shape: inout ShapeKey, user: inout ShapeKey,
-                     tags: inout ShapeKey) -> Scanned? {
+                     tags: inout ShapeKey, hours: inout HourPrefix) -> Scanned? {
         var scanned = Scanned()
         var seen: UInt8 = 0
         do throws(JSONError) {
@@ -559,7 +559,7 @@ enum ShapedLine {
                     scanned.numbers.id = try ScannedID.scan(&scanner)
                     continue
                 case .timestamp:
-                    scanned.timestamp = try RequestParser.timestamp(&scanner)
+                    scanned.timestamp = try RequestParser.timestamp(&scanner, hours: &hours)
                     continue
                 case .usage:
                     scanned.numbers.usage = try RequestParser.usage(&scanner)
@@ -622,8 +622,9 @@ extension Evaluator {
     ///
     /// Gives exactly what ``plannedRecord(_:key:plans:counters:)`` gives for the record's request.
     func shapedRecord(_ shape: RecordShape, _ shapeNames: PlanNames, user: ShapedUser, tags: ShapedTags, _ numbers: borrowing ShapedNumbers,
-                      at timestamp: Timestamp, plans: PlanCache, tests: PlanTests, counters: inout [ReplayCounter]) -> PlannedRecord? {
-        let clock = LocalClock(timestamp, zone: policy.zone)
+                      at timestamp: Timestamp, clock span: inout LocalClock.Span, plans: PlanCache, tests: PlanTests,
+                      counters: inout [ReplayCounter]) -> PlannedRecord? {
+        let clock = LocalClock(timestamp, zone: policy.zone, span: &span)
         let cost = numbers.cost ?? policy.modelRates[Int(shapeNames.model)]?.cost(numbers.usage)
         let names = PlanNames(team: shapeNames.team, environment: shapeNames.environment, model: shapeNames.model,
                               region: shapeNames.region, tests: shapeNames.tests | user.tests | tags.tests,
@@ -701,9 +702,9 @@ extension Evaluator {
                 var source = ShapeCounters.Counter.Source.fixed
                 var tag = -1
                 var fixed: (String, Int, BudgetLimits) = ("", 0, head.limits)
-                if planned.pointee.fixed == nil, head.scope == .user {
+                if planned.pointee.fixedKey == nil, head.scope == .user {
                     source = .user
-                } else if planned.pointee.fixed == nil, head.tagScope {
+                } else if planned.pointee.fixedKey == nil, head.tagScope {
                     guard let offset = tests.scopeTags.firstIndex(of: policy.budgetTags[Int(index)]) else { return false }
                     (source, tag) = (.tag, offset)
                 } else {

@@ -99,8 +99,12 @@ final class AssessmentPlan: Sendable {
         let index: Int32
         let enforced: Bool
         /// When the budget's scope is made of names the key fixes (org, team, environment,
-        /// model, provider): the counter's scope key, its hash and caps, the same for every request.
-        var fixed: (key: String, hash: Int, limits: BudgetLimits)?
+        /// model, provider): the counter's scope key, the same for every request, with its hash
+        /// and caps. (Three fields rather than one optional tuple or struct: copying that optional
+        /// went through its type metadata, 110 to 190 instructions for every budget of a record.)
+        var fixedKey: String?
+        var fixedHash = 0
+        var fixedLimits = BudgetLimits()
     }
 
     /// Nil when requests with this key are assessed in full.
@@ -125,7 +129,7 @@ final class AssessmentPlan: Sendable {
         func own(_ text: String) -> String { String(decoding: Array(text.utf8), as: UTF8.self) }
         let budgets = budgets?.map { budget in
             var copy = budget
-            copy.fixed = budget.fixed.map { (own($0.key), $0.hash, $0.limits) }
+            copy.fixedKey = budget.fixedKey.map(own)
             return copy
         }
         return AssessmentPlan(budgets: budgets, violations: violations, pickedRegion: pickedRegion.map(own), modelName: own(modelName))
@@ -410,9 +414,10 @@ extension Evaluator {
             let plannable = !candidate.noRegion && AssessmentPlan.violationsFollow(from: key, assessment.violations)
             let budgets = plannable ? assessment.counters.compactMap { entry in
                 policy.budgetLookup[entry.counter.budget].map { index in
-                    AssessmentPlan.Budget(index: index, enforced: entry.enforced,
-                                          fixed: policy.budgetHeads[Int(index)].keyFixedByNames
-                                              ? (entry.counter.key, entry.counter.key.hashValue, entry.limits) : nil)
+                    policy.budgetHeads[Int(index)].keyFixedByNames
+                        ? AssessmentPlan.Budget(index: index, enforced: entry.enforced, fixedKey: entry.counter.key,
+                                                fixedHash: entry.counter.key.hashValue, fixedLimits: entry.limits)
+                        : AssessmentPlan.Budget(index: index, enforced: entry.enforced)
                 }
             } : nil
             plan = AssessmentPlan(budgets: budgets?.count == assessment.counters.count ? budgets : nil,
@@ -466,23 +471,21 @@ extension Evaluator {
     {
         let start = counters.count
         let amount = Amount(usd: cost?.nanos ?? 0, tokens: resolved.request.usage.totalTokens, requests: 1)
-        // The candidate only for a scope that names its model or region (most scopes do not).
+        // The candidate only for a scope that names its model or region (most scopes do not), made
+        // once, in place: a local function capturing it as a variable boxed it on the heap and
+        // copied it for every budget.
         var candidate = candidate
-        func planCandidate() -> Candidate {
-            if let candidate { return candidate }
-            let made = plannedCandidate(resolved, plan)
-            candidate = made
-            return made
-        }
         // The plan's budgets are read in place (copying one would retain its key).
-        return budgets.withUnsafeBufferPointer { budgets in
+        return withUnsafeMutablePointer(to: &candidate) { candidate in budgets.withUnsafeBufferPointer { budgets in
             guard let first = budgets.baseAddress else { return true }
             for position in budgets.indices {
                 let planned = first + position
                 let index = planned.pointee.index
                 let head = policy.budgetHeads[Int(index)]
                 // A missing scope part (no user, no such tag) leaves the budget out: assess in full.
-                guard let (key, keyHash, limits) = plannedScope(planned, head, resolved, planCandidate(), plans: plans) else {
+                guard let (key, keyHash, limits) = plannedScope(planned, head, resolved, lazyCandidate(candidate, resolved, plan),
+                                                               plans: plans)
+                else {
                     counters.removeSubrange(start...)
                     return false
                 }
@@ -497,7 +500,16 @@ extension Evaluator {
                     window: window, key: key, budget: index, enforced: planned.pointee.enforced, hasAlerts: head.hasAlerts))
             }
             return true
-        }
+        } }
+    }
+
+    /// The candidate in `made`, made from the plan and kept there the first time it is asked for.
+    @inline(__always)
+    private func lazyCandidate(_ made: UnsafeMutablePointer<Candidate?>, _ resolved: Resolved, _ plan: AssessmentPlan) -> Candidate {
+        if let candidate = made.pointee { return candidate }
+        let candidate = plannedCandidate(resolved, plan)
+        made.pointee = candidate
+        return candidate
     }
 
     /// The scope key of a planned budget for a request, its hash and the caps for it; nil when the
@@ -505,7 +517,7 @@ extension Evaluator {
     @inline(__always)
     func plannedScope(_ planned: UnsafePointer<AssessmentPlan.Budget>, _ head: BudgetHead, _ resolved: Resolved,
                       _ candidate: @autoclosure () -> Candidate, plans: PlanCache) -> (String, Int, BudgetLimits)? {
-        if let fixed = planned.pointee.fixed { return fixed }
+        if let key = planned.pointee.fixedKey { return (key, planned.pointee.fixedHash, planned.pointee.fixedLimits) }
         let index = planned.pointee.index
         let found: (String, Int)?
         if head.scope != .other {

@@ -56,6 +56,44 @@ struct Evaluator {
             month = CalendarWindow.index(local: local, period: .month)
         }
 
+        /// The clock at `timestamp`, its day, weekday and month taken from `span` when the instant
+        /// falls within it (else found and kept there): the records of a log mostly share the day
+        /// of the record before.
+        init(_ timestamp: Timestamp, zone: borrowing ZoneRules, span: inout Span) {
+            let seconds = timestamp.seconds
+            if seconds < span.from || seconds >= span.until { span = Span(seconds, zone: zone) }
+            local = seconds &+ span.offset
+            day = span.day
+            hour = (local &- day &* 86_400) / 3600
+            weekday = span.weekday
+            month = span.month
+        }
+
+        /// The UTC instants of one local day (cut short where the zone's offset changes), with
+        /// the day's offset, window indices and weekday. Holds no instant at first.
+        struct Span {
+            fileprivate var from: Int64 = 0
+            fileprivate var until: Int64 = 0
+            fileprivate var offset: Int64 = 0
+            fileprivate var day: Int64 = 0
+            fileprivate var month: Int64 = 0
+            fileprivate var weekday: Int64 = 0
+
+            init() {}
+
+            /// The span of the instant `seconds`.
+            fileprivate init(_ seconds: Int64, zone: borrowing ZoneRules) {
+                let (offset, changed, changes) = zone.offsetSpan(atUTC: seconds)
+                let local = seconds + offset
+                let day = CalendarWindow.floorDiv(local, 86_400)
+                let dayStart = day * 86_400 - offset
+                (from, until) = (max(changed, dayStart), min(changes, dayStart + 86_400))
+                (self.offset, self.day) = (offset, day)
+                month = CalendarWindow.index(local: local, period: .month)
+                weekday = ((day + 3) % 7 + 7) % 7
+            }
+        }
+
         /// The window index for a budget period.
         @inline(__always)
         func window(_ period: BudgetPeriod) -> Int64 {

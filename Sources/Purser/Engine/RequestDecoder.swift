@@ -71,6 +71,8 @@ public enum RequestDecoder {
 /// decoded and validated once.
 struct RequestParser {
     private var names = NameCache()
+    /// The date and hour of the last timestamp read (see ``HourPrefix``).
+    var hours = HourPrefix()
 
     /// Decodes the object at the scanner's position.
     mutating func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
@@ -115,7 +117,7 @@ struct RequestParser {
             } else if scanner.equals(key, "id") {
                 id = try Self.id(&scanner)
             } else if scanner.equals(key, "timestamp") {
-                timestamp = try Self.timestamp(&scanner)
+                timestamp = try Self.timestamp(&scanner, hours: &hours)
             } else if scanner.equals(key, "usage") {
                 usage = try Self.usage(&scanner)
             } else if scanner.equals(key, "cost") {
@@ -157,11 +159,11 @@ struct RequestParser {
     }
 
     /// A `timestamp`: RFC 3339.
-    static func timestamp(_ scanner: inout JSONScanner) throws(JSONError) -> Timestamp? {
+    static func timestamp(_ scanner: inout JSONScanner, hours: inout HourPrefix) throws(JSONError) -> Timestamp? {
         let at = scanner.index
         guard try !scanner.null() else { return nil }
         let range = try scanner.rawString()
-        guard let parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range])) else {
+        guard let parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range]), hours: &hours) else {
             let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(64)]), as: UTF8.self)
             throw JSONError("timestamp \"\(text)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
         }

@@ -35,23 +35,36 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses RFC 3339 from raw bytes.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        var hours = HourPrefix()
+        return parse(bytes, hours: &hours)
+    }
+
+    /// Parses RFC 3339 from raw bytes, taking the date and hour from `hours` when the text starts
+    /// as the last text it parsed did (and keeping the new ones there otherwise): the records of
+    /// a log mostly share them with the record before.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, hours: inout HourPrefix) -> Timestamp? {
         // `YYYY-MM-DDTHH:MM:SS` is nineteen bytes at fixed places, and a zone follows: read them
         // in place (every record of a log has a timestamp).
         guard bytes.count >= 20, let base = bytes.baseAddress else { return nil }
-        var invalid = false
-        @inline(__always) func digits(_ at: Int, _ count: Int) -> Int {
-            var value = 0
-            for offset in at..<(at + count) {
-                let digit = base[offset] &- 48
-                if digit > 9 { invalid = true }
-                value = value &* 10 &+ Int(digit)
-            }
-            return value
+        let raw = UnsafeRawPointer(base)
+        // `YYYY-MM-DDTHH`: thirteen bytes, as two words (the second masked to its first five).
+        let prefix = (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & 0xFF_FFFF_FFFF)
+        let hourStart: Int64
+        if prefix == hours.prefix {
+            hourStart = hours.start
+        } else {
+            guard let start = HourPrefix.start(base) else { return nil }
+            hours = HourPrefix(prefix: prefix, start: start)
+            hourStart = start
         }
-        guard base[4] == 45, base[7] == 45, base[10] == 84 || base[10] == 116 || base[10] == 32, base[13] == 58, base[16] == 58
-        else { return nil }
-        let (year, month, day) = (digits(0, 4), digits(5, 2), digits(8, 2))
-        let (hour, minute, second) = (digits(11, 2), digits(14, 2), digits(17, 2))
+        var invalid = false
+        @inline(__always) func digits(_ at: Int) -> Int {
+            let (tens, ones) = (base[at] &- 48, base[at + 1] &- 48)
+            if tens > 9 || ones > 9 { invalid = true }
+            return Int(tens) &* 10 &+ Int(ones)
+        }
+        guard base[13] == 58, base[16] == 58 else { return nil }
+        let (minute, second) = (digits(14), digits(17))
         guard !invalid else { return nil }
         var index = 19
         func number(_ width: Int) -> Int? {
@@ -100,12 +113,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             }
             offsetSeconds = sign * (oh * 3600 + om * 60)
         }
-        guard index == bytes.count, (1970...2261).contains(year), (1...12).contains(month),
-              day >= 1, day <= CivilDate.daysInMonth(year: year, month: month),
-              hour < 24, minute < 60, second < 61
-        else { return nil }
-        let days = CivilDate.daysFromCivil(year: year, month: month, day: day)
-        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offsetSeconds)
+        guard index == bytes.count, minute < 60, second < 61 else { return nil }
+        let seconds = hourStart + Int64(minute * 60 + min(second, 59)) - Int64(offsetSeconds)
         let (nanos, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return nil }
         return Timestamp(nanoseconds: nanos + fraction)
@@ -181,6 +190,43 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         }
         byte(UInt8(ascii: "Z"))
         return count
+    }
+}
+
+/// The date and hour of the RFC 3339 text a parser read last (`2026-11-22T10`), and the
+/// instant they stand for, so that the next timestamp of a log, mostly within the same hour,
+/// does not read and check its date again. Holds nothing at first (no text starts with zeros).
+struct HourPrefix {
+    /// The text's first thirteen bytes, as two little-endian words.
+    fileprivate(set) var prefix: (UInt64, UInt64) = (0, 0)
+    /// Seconds since the epoch at the start of that hour, before any UTC offset.
+    fileprivate(set) var start: Int64 = 0
+
+    init() {}
+
+    fileprivate init(prefix: (UInt64, UInt64), start: Int64) {
+        (self.prefix, self.start) = (prefix, start)
+    }
+
+    /// The seconds of `YYYY-MM-DDTHH` (also `t` or a space for `T`) at `base`, checked: years
+    /// 1970–2261, months 1–12, the month's days, hours 0–23; nil for anything else.
+    fileprivate static func start(_ base: UnsafePointer<UInt8>) -> Int64? {
+        var invalid = false
+        @inline(__always) func digits(_ at: Int, _ count: Int) -> Int {
+            var value = 0
+            for offset in at..<(at + count) {
+                let digit = base[offset] &- 48
+                if digit > 9 { invalid = true }
+                value = value &* 10 &+ Int(digit)
+            }
+            return value
+        }
+        guard base[4] == 45, base[7] == 45, base[10] == 84 || base[10] == 116 || base[10] == 32 else { return nil }
+        let (year, month, day, hour) = (digits(0, 4), digits(5, 2), digits(8, 2), digits(11, 2))
+        guard !invalid, (1970...2261).contains(year), (1...12).contains(month), day >= 1,
+              day <= CivilDate.daysInMonth(year: year, month: month), hour < 24
+        else { return nil }
+        return Int64(CivilDate.daysFromCivil(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600)
     }
 }
 

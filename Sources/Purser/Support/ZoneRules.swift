@@ -69,6 +69,20 @@ public final class ZoneRules: @unchecked Sendable {
         return Int64(offsets[low])
     }
 
+    /// The offset from UTC at an instant, and the instants between which it holds (from the
+    /// transition before, inclusive, to the next one, exclusive; unbounded where there is none).
+    @inline(__always)
+    func offsetSpan(atUTC seconds: Int64) -> (offset: Int64, from: Int64, until: Int64) {
+        if transitions.isEmpty { return (Int64(offsets[0]), .min, .max) }
+        var low = 0
+        var high = transitions.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if transitions[mid] <= seconds { low = mid + 1 } else { high = mid }
+        }
+        return (Int64(offsets[low]), low > 0 ? transitions[low - 1] : .min, low < transitions.count ? transitions[low] : .max)
+    }
+
     /// Local wall-clock seconds since 1970-01-01T00:00 (local) at an instant.
     @inline(__always)
     public func local(_ utcSeconds: Int64) -> Int64 {
