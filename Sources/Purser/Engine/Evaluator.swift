@@ -49,11 +49,8 @@ struct Evaluator {
         let weekday: Int64
 
         init(_ timestamp: Timestamp, zone: borrowing ZoneRules) {  // borrowing: an init would take (retain) it
-            local = zone.local(timestamp.seconds)
-            day = CalendarWindow.floorDiv(local, 86_400)
-            hour = (local - day * 86_400) / 3600
-            weekday = ((day + 3) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Monday
-            month = CalendarWindow.index(local: local, period: .month)
+            var span = Span()
+            self.init(timestamp, zone: zone, span: &span)
         }
 
         /// The clock at `timestamp`, its day, weekday and month taken from `span` when the instant
@@ -90,7 +87,7 @@ struct Evaluator {
                 (from, until) = (max(changed, dayStart), min(changes, dayStart + 86_400))
                 (self.offset, self.day) = (offset, day)
                 month = CalendarWindow.index(local: local, period: .month)
-                weekday = ((day + 3) % 7 + 7) % 7
+                weekday = ((day + 3) % 7 + 7) % 7  // 1970-01-01 was a Thursday; 0 = Monday
             }
         }
 
