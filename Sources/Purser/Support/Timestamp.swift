@@ -48,7 +48,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         guard bytes.count >= 20, let base = bytes.baseAddress else { return nil }
         let raw = UnsafeRawPointer(base)
         // `YYYY-MM-DDTHH`: thirteen bytes, as two words (the second masked to its first five).
-        let prefix = (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & 0xFF_FFFF_FFFF)
+        let prefix = (UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)),
+                      UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & 0xFF_FFFF_FFFF)
         let hourStart: Int64
         if prefix == hours.prefix {
             hourStart = hours.start
@@ -58,13 +59,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
             hourStart = start
         }
         var invalid = false
-        @inline(__always) func digits(_ at: Int) -> Int {
-            let (tens, ones) = (base[at] &- 48, base[at + 1] &- 48)
-            if tens > 9 || ones > 9 { invalid = true }
-            return Int(tens) &* 10 &+ Int(ones)
-        }
         guard base[13] == 58, base[16] == 58 else { return nil }
-        let (minute, second) = (digits(14), digits(17))
+        let (minute, second) = (decimal(base, 14, 2, invalid: &invalid), decimal(base, 17, 2, invalid: &invalid))
         guard !invalid else { return nil }
         var index = 19
         func number(_ width: Int) -> Int? {
@@ -212,15 +208,7 @@ struct HourPrefix {
     /// 1970–2261, months 1–12, the month's days, hours 0–23; nil for anything else.
     fileprivate static func start(_ base: UnsafePointer<UInt8>) -> Int64? {
         var invalid = false
-        @inline(__always) func digits(_ at: Int, _ count: Int) -> Int {
-            var value = 0
-            for offset in at..<(at + count) {
-                let digit = base[offset] &- 48
-                if digit > 9 { invalid = true }
-                value = value &* 10 &+ Int(digit)
-            }
-            return value
-        }
+        func digits(_ at: Int, _ count: Int) -> Int { decimal(base, at, count, invalid: &invalid) }
         guard base[4] == 45, base[7] == 45, base[10] == 84 || base[10] == 116 || base[10] == 32 else { return nil }
         let (year, month, day, hour) = (digits(0, 4), digits(5, 2), digits(8, 2), digits(11, 2))
         guard !invalid, (1970...2261).contains(year), (1...12).contains(month), day >= 1,
@@ -228,6 +216,18 @@ struct HourPrefix {
         else { return nil }
         return Int64(CivilDate.daysFromCivil(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600)
     }
+}
+
+/// The value of the `count` decimal digits at `base + at`; sets `invalid` when a byte is not a digit.
+@inline(__always)
+private func decimal(_ base: UnsafePointer<UInt8>, _ at: Int, _ count: Int, invalid: inout Bool) -> Int {
+    var value = 0
+    for offset in at..<(at + count) {
+        let digit = base[offset] &- 48
+        if digit > 9 { invalid = true }
+        value = value &* 10 &+ Int(digit)
+    }
+    return value
 }
 
 @inline(__always)
