@@ -118,4 +118,59 @@ struct AuditReplayTests {
         #expect(opus.reroute == AuditViolation.Reroute(model: "haiku", region: "eu-central-1", cost: USD(dollars: 1)))
         #expect(report.summary.reroutingSavings == USD(dollars: 4))
     }
+
+    /// A violation of a made-up record `number`, with fields that vary with it (some nil).
+    static func spooled(_ number: Int) -> AuditViolation {
+        let violation = Violation(rule: "rule-\(number % 7)", kind: .rule, effect: number % 3 == 0 ? .warn : .deny, severity: .high,
+                                  message: "record \(number) says \"\(String(repeating: "é", count: number % 50))\"",
+                                  source: SourceLocation(file: "policies/rules.yaml", line: number % 90 + 1, column: 3),
+                                  waivedBy: number % 11 == 0 ? "EXC-\(number)" : nil)
+        return AuditViolation(
+            violation: violation, requestID: number % 5 == 0 ? nil : "req-\(number)",
+            timestamp: Timestamp(seconds: EngineFixture.monday.seconds + Int64(number)), team: "team-\(number % 13)",
+            environment: number % 4 == 0 ? nil : "production", model: "gpt-5-mini", region: "us-east-1",
+            cost: USD(dollars: Int64(number), cents: Int64(number % 100)), input: RecordLocation(file: "usage.jsonl", line: number + 1),
+            reroute: number % 2 == 0 ? AuditViolation.Reroute(model: "haiku", region: nil, cost: USD(dollars: 1)) : nil)
+    }
+
+    /// The spool writes full buffers on another thread while the next one fills: whatever the
+    /// buffers' boundaries, every violation comes back once, whole and in order, also after a reset.
+    @Test func theSpoolGivesBackEveryViolationInOrderAcrossBuffers() throws {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let spool = try ViolationSpool(directory: directory)
+        for number in 0..<3_000 { spool.append(Self.spooled(number)) }
+        spool.reset()
+        // About 9 MiB: nine buffers handed to the writing queue, and a partial last one.
+        let numbers = Array(10_000..<40_000)
+        for number in numbers { spool.append(Self.spooled(number)) }
+        spool.flush()
+        #expect(spool.failure == nil)
+        var lines: [String] = []
+        try spool.forEach { lines.append($0.requestID ?? "-") }
+        #expect(spool.count == numbers.count)
+        #expect(lines == numbers.map { Self.spooled($0).requestID ?? "-" })
+        var back: [String] = []
+        try spool.forEachChunk { chunk in back.append(String(decoding: chunk, as: UTF8.self)) }
+        let expected = numbers.map { number -> String in
+            var json = JSONWriter()
+            ViolationSpool.encode(Self.spooled(number), into: &json)
+            return json.text + "\n"
+        }
+        #expect(back.joined() == expected.joined())
+    }
+
+    /// A spool the disk refuses (`/dev/full`: no space left) says so, and the audit fails
+    /// with that message instead of a report that misses violations.
+    @Test func aSpoolTheDiskRefusesIsAnError() throws {
+        let descriptor = open("/dev/full", O_WRONLY | O_CLOEXEC)
+        try #require(descriptor >= 0)
+        let spool = ViolationSpool(descriptor: descriptor, path: "/dev/full")
+        for number in 0..<6_000 { spool.append(Self.spooled(number)) }
+        spool.flush()
+        let failure = try #require(spool.failure)
+        #expect(failure.contains("cannot write the violation spool /dev/full"))
+        #expect(failure.contains(String(cString: strerror(ENOSPC))))
+        #expect(throws: AuditError.self) { try spool.forEach { _ in } }
+    }
 }

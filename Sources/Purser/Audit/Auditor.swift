@@ -129,6 +129,7 @@ public final class Auditor: @unchecked Sendable {
         }
         state.summary.skipped = skipped.merging(merger.skipped, uniquingKeysWith: +)
         spool.flush()
+        if let failure = spool.failure { throw AuditError(failure) }
         progress?(AuditProgress(phase: "done", records: count))
         return state.report()
     }

@@ -3,16 +3,43 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+import Synchronization
 
 /// Violations on disk, as SPEC §6 JSON Lines, so that a replay of millions of
 /// records keeps memory flat however many violations it finds.
+///
+/// The replay thread encodes violations into a 1 MiB buffer; a full buffer is
+/// written by a background queue while the replay goes on in a second one
+/// (two buffers at most, so memory stays bounded). A write that fails (a full
+/// disk) is kept as ``failure``; the audit reports it instead of a report
+/// that silently misses violations.
 final class ViolationSpool: @unchecked Sendable {
-    // Written by one thread during the replay, read after it; never both at once.
+    // `buffer` and `count` belong to the thread that appends (the replay), and the spool is read
+    // after the replay; `spare` and `failed` are shared with the writing queue, behind their locks.
     let path: String
     private var fd: Int32
-    private var buffer = JSONWriter()
+    /// Whether `path` is the spool's own temporary file, removed with the spool.
+    private let ownsFile: Bool
+    private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
     private(set) var count = 0
+    private let writing = DispatchQueue(label: "purser.violation-spool")
+    /// Buffers the writing queue has emptied, for the appender to fill again.
+    private let spare = Mutex<[WriterBox]>([])
+    /// One permit per buffer that may be out with the writing queue.
+    private let permits = DispatchSemaphore(value: 1)
+    private let failed = Mutex<String?>(nil)
 
+    /// Bytes gathered before they are handed to the writing queue.
+    static let bufferSize = 1 << 20
+
+    /// A buffer on its way to the writing queue and back.
+    private final class WriterBox: @unchecked Sendable {
+        let writer: JSONWriter
+        init(_ writer: JSONWriter) { self.writer = writer }
+    }
+
+    /// A spool in a new temporary file of `directory`, removed when the spool goes.
     init(directory: String) throws(UsageLogError) {
         var template = Array((directory + "/purser-violations-XXXXXX").utf8CString)
         fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
@@ -20,39 +47,77 @@ final class ViolationSpool: @unchecked Sendable {
             throw UsageLogError("cannot create a temporary file: \(String(cString: strerror(errno)))", file: directory)
         }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        ownsFile = true
+    }
+
+    /// A spool writing to an open descriptor that it closes but does not remove (tests: `/dev/full`).
+    init(descriptor: Int32, path: String) {
+        fd = descriptor
+        self.path = path
+        ownsFile = false
     }
 
     deinit {
+        writing.sync {}
         if fd >= 0 { close(fd) }
-        unlink(path)
+        if ownsFile { unlink(path) }
     }
+
+    /// Why writing the spool failed, if it did: the violations after it are missing.
+    var failure: String? { failed.withLock { $0 } }
 
     /// Appends one violation line.
     func append(_ item: AuditViolation) {
         ViolationSpool.encode(item, into: &buffer)
         buffer.newline()
         count += 1
-        if buffer.count > 1 << 20 { flush() }
+        if buffer.count >= Self.bufferSize { handOff() }
     }
 
     /// Drops everything written (a replay that restarts).
     func reset() {
+        writing.sync {}
         buffer.reset()
         count = 0
+        failed.withLock { $0 = nil }
         _ = ftruncate(fd, 0)
         lseek(fd, 0, SEEK_SET)
     }
 
+    /// Writes everything appended so far and waits until it is on file.
     func flush() {
-        buffer.withBytes { pointer in
-            var offset = 0
-            while offset < pointer.count, let base = pointer.baseAddress {
-                let written = write(fd, base + offset, pointer.count - offset)
-                if written <= 0 { if errno == EINTR { continue } else { break } }
-                offset += written
+        if buffer.count > 0 { handOff() }
+        writing.sync {}
+    }
+
+    /// Gives the filled buffer to the writing queue and goes on with an empty one; waits while
+    /// the other buffer is still out.
+    private func handOff() {
+        permits.wait()
+        let full = WriterBox(buffer)
+        buffer = spare.withLock { $0.popLast() }?.writer ?? JSONWriter(capacity: Self.bufferSize + 4096)
+        writing.async { [self] in
+            full.writer.withBytes { bytes in
+                guard let problem = Self.write(bytes, to: fd) else { return }
+                // The first failure tells what went wrong; later ones follow from it.
+                failed.withLock { $0 = $0 ?? "cannot write the violation spool \(path): \(problem)" }
             }
+            full.writer.reset()
+            spare.withLock { $0.append(full) }
+            permits.signal()
         }
-        buffer.reset()
+    }
+
+    /// Writes all of `bytes`; the error's text if the system refused.
+    private static func write(_ bytes: UnsafeBufferPointer<UInt8>, to fd: Int32) -> String? {
+        var offset = 0
+        while offset < bytes.count, let base = bytes.baseAddress {
+            let written = Glibc.write(fd, base + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return written < 0 ? String(cString: strerror(errno)) : "the disk took no bytes" }
+            offset += written
+        }
+        return nil
     }
 
     /// One violation in the `--format jsonl` shape.
@@ -94,8 +159,11 @@ final class ViolationSpool: @unchecked Sendable {
     }
 
     /// Reads the spool back in chunks of whole lines.
+    ///
+    /// Throws when the spool could not be written whole (see ``failure``).
     func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
         flush()
+        if let failure { throw AuditError(failure) }
         let reader = fd >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1
         guard reader >= 0 else { return }
         defer { close(reader) }
