@@ -114,6 +114,8 @@ if want audit; then
   # The machine is noisy: the median of 5 runs (3 at 10M), each run's time listed; peak RSS is the largest.
   for n in 1000000 10000000; do
     "$purser" generate --policy "$root/policies" --records "$n" --days $((30 * n / 1000000)) --seed 7 -o "$work/usage-$n.jsonl"
+    # Written back to disk before timing: the kernel flushing the generator's output would compete with the audit.
+    sync
     records=$(wc -l < "$work/usage-$n.jsonl")
     runs=$([ "$n" = 1000000 ] && echo 5 || echo 3)
     : > "$work/times"
@@ -134,6 +136,7 @@ PY
   done
   section "purser audit on LiteLLM CSV"
   "$purser" generate --policy "$root/policies" --format litellm-csv --records 1000000 --seed 7 -o "$work/spend.csv"
+  sync
   records=$(($(wc -l < "$work/spend.csv") - 1))
   /usr/bin/time -f "%e %M" -o "$work/time" "$purser" audit --policy "$root/policies" --format jsonl --fail-on never --input-format litellm "$work/spend.csv" > /dev/null
   read -r secs kb < <(tail -1 "$work/time")
