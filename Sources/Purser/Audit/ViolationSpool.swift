@@ -58,7 +58,7 @@ final class ViolationSpool: @unchecked Sendable {
     }
 
     deinit {
-        writing.sync {}
+        // Nothing is left to write here: each write in flight holds the spool.
         if fd >= 0 { close(fd) }
         if ownsFile { unlink(path) }
     }
