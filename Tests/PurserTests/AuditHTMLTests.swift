@@ -61,7 +61,7 @@ import Testing
     @Test func capChartMarksTheDayTheCapWasCrossed() throws {
         let days = (1...30).map { CivilDate(year: 2026, month: 11, day: $0) }
         let series = SpendSeries(team: "t", monthlyCap: USD(dollars: 100),
-                                 days: days.map { ($0.description, USD(dollars: 10)) })
+                                 days: days.map { ($0.description, USDTotal(USD(dollars: 10))) })
         let crossings = AuditCharts.crossings(series, days: days)
         #expect(crossings.count == 1)
         #expect(crossings.first?.day.description == "2026-11-11")  // $110 > $100 on the 11th

@@ -70,11 +70,11 @@ public struct AuditTotal: Sendable, Hashable {
     /// Records (for rules: violations).
     public var records: Int
     /// Their spend.
-    public var spend: USD
+    public var spend: USDTotal
     /// Violations among them (any effect).
     public var violations: Int
     /// Spend of records with a deny violation.
-    public var violatingSpend: USD
+    public var violatingSpend: USDTotal
 }
 
 /// Daily spend of a team, against its monthly cap (for charts).
@@ -83,7 +83,7 @@ public struct SpendSeries: Sendable {
     /// The team's monthly cap, when it has one.
     public let monthlyCap: USD?
     /// Spend per local day, in day order: (day label, spend that day).
-    public let days: [(day: String, spend: USD)]
+    public let days: [(day: String, spend: USDTotal)]
 }
 
 /// What a violation's rule id refers to: a built-in check, a budget or a rule (for rule lists in reports).
@@ -118,7 +118,7 @@ public struct AuditReport: Sendable {
         public var first: Timestamp?
         public var last: Timestamp?
         /// Every record's cost.
-        public var totalSpend = USD.zero
+        public var totalSpend = USDTotal.zero
         /// Records without a cost (no price, no cost in the log).
         public var unpricedRecords = 0
         /// Violations by effect.
@@ -128,13 +128,13 @@ public struct AuditReport: Sendable {
         public var waived = 0
         /// Records with at least one unwaived deny violation, and their spend.
         public var violatingRecords = 0
-        public var spendBreakingPolicy = USD.zero
+        public var spendBreakingPolicy = USDTotal.zero
         /// Violating records the policy would have rerouted, and what that would have saved.
         public var reroutable = 0
-        public var reroutingSavings = USD.zero
+        public var reroutingSavings = USDTotal.zero
         /// Violating records the policy would have denied outright, and their spend.
         public var blockable = 0
-        public var blockableSpend = USD.zero
+        public var blockableSpend = USDTotal.zero
         /// Whether the input had to be sorted by time.
         public var sorted = false
     }

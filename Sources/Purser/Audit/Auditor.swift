@@ -263,7 +263,10 @@ struct ReplayState {
             summary.spendBreakingPolicy += spend
             if let reroute {
                 summary.reroutable += 1
-                if let rerouted = reroute.cost, rerouted < spend { summary.reroutingSavings += spend - rerouted }
+                if let rerouted = reroute.cost, rerouted < spend {
+                    // Both are non-negative, so the difference is in range.
+                    summary.reroutingSavings += USDTotal(nanos: Int128(spend.nanos) - Int128(rerouted.nanos))
+                }
             } else {
                 summary.blockable += 1
                 summary.blockableSpend += spend
@@ -275,7 +278,7 @@ struct ReplayState {
         Self.add(&environments, &otherEnvironments, resolved.environment, resolved.request.environment ?? "(none)", spend, violations, denied)
         Self.add(&models, &otherModels, candidate.model, candidate.modelName, spend, violations, denied)
         // The resolved request's local day is the record's (its time is the record's).
-        teamDays[teamRow(resolved.team, resolved.request.team ?? "(none)")].add(spend.nanos, day: resolved.day)
+        teamDays[teamRow(resolved.team, resolved.request.team ?? "(none)")].add(spend, day: resolved.day)
 
         guard violations > 0 else { return }
         for violation in staticViolations {
@@ -319,7 +322,7 @@ struct ReplayState {
         Self.addClean(&teams, team, spend, name: record.pointee.plannedRequest?.teamName ?? "(none)")
         Self.addClean(&environments, environment, spend, name: record.pointee.plannedRequest?.environmentName ?? "(none)")
         Self.addClean(&models, model, spend, name: policy.models[model].name)
-        teamDays[team].add(spend.nanos, day: planned.day)
+        teamDays[team].add(spend, day: planned.day)
         return true
     }
 
@@ -562,35 +565,35 @@ struct ReplayState {
         for (name, row) in otherTeamIDs.sorted(by: { $0.value < $1.value }) where row == names.count { names.append(name) }
         report.series = zip(names, teamDays.map(\.all)).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }.map { team, spend in
             SpendSeries(team: team, monthlyCap: caps[team] ?? nil,
-                        days: spend.keys.sorted().map { (CalendarWindow.label($0, period: .day), USD(nanos: spend[$0] ?? 0)) })
+                        days: spend.keys.sorted().map { (CalendarWindow.label($0, period: .day), spend[$0] ?? .zero) })
         }
         return report
     }
 }
 
-/// One team's spend (nanodollars) per local day index. Records come
+/// One team's spend per local day index. Records come
 /// in time order, so the current day is summed in place and reaches the
 /// dictionary (and its hashing) only when the day changes.
 struct DailySpend {
-    private var days: [Int64: Int64] = [:]
+    private var days: [Int64: USDTotal] = [:]
     private var day = Int64.min
-    private var sum: Int64 = 0
+    private var sum = USDTotal.zero
 
     /// Adds spend on local day `day`.
     @inline(__always)
-    mutating func add(_ nanos: Int64, day: Int64) {
+    mutating func add(_ spend: USD, day: Int64) {
         if day != self.day {
-            if self.day != .min { days[self.day, default: 0] &+= sum }
+            if self.day != .min { days[self.day, default: .zero] += sum }
             self.day = day
-            sum = 0
+            sum = .zero
         }
-        sum &+= nanos
+        sum += spend
     }
 
     /// Every day with a record, and its spend.
-    var all: [Int64: Int64] {
+    var all: [Int64: USDTotal] {
         var result = days
-        if day != .min { result[day, default: 0] &+= sum }
+        if day != .min { result[day, default: .zero] += sum }
         return result
     }
 }

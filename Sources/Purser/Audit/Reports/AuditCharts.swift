@@ -26,16 +26,16 @@ enum AuditCharts {
         return (first.days...last.days).map { CivilDate(days: $0) }
     }
 
-    /// Cumulative spend within each month, per day of `days`.
+    /// Cumulative spend within each month, per day of `days` (held at ``USD/max`` for plotting).
     static func cumulative(_ series: SpendSeries, days: [CivilDate]) -> [USD] {
-        var spend: [String: USD] = [:]
+        var spend: [String: USDTotal] = [:]
         for entry in series.days { spend[entry.day, default: .zero] += entry.spend }
         var out: [USD] = []
-        var total = USD.zero
+        var total = USDTotal.zero
         for (index, day) in days.enumerated() {
             if index > 0 && (day.year, day.month) != (days[index - 1].year, days[index - 1].month) { total = .zero }
             total += spend[day.description] ?? .zero
-            out.append(total)
+            out.append(total.clamped)
         }
         return out
     }

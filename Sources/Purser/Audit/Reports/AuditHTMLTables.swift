@@ -5,7 +5,7 @@ enum AuditHTMLTables {
         case text(String)
         case number(String)
         /// An amount shown to the cent, exact in the tooltip.
-        case money(USD)
+        case money(USDTotal)
         /// An amount in a budget unit (money to the cent, exact in the tooltip).
         case amount(Int64, BudgetStatus.Unit)
         case mono(String)
@@ -27,7 +27,7 @@ enum AuditHTMLTables {
                 return "<td class=\"num\" title=\"\(HTMLText.escape(ReportText.money(value)))\">\(HTMLText.escape(ReportText.cents(value)))</td>"
             case .amount(let value, let unit):
                 guard unit == .usd else { return Cell.number(ReportText.amount(value, unit)).html }
-                return Cell.money(USD(nanos: value)).html
+                return Cell.money(USDTotal(USD(nanos: value))).html
             case .mono(let text): return "<td class=\"mono\">\(HTMLText.escape(text))</td>"
             case .message(let text): return "<td class=\"msg\">\(HTMLText.escape(text))</td>"
             case .path(let text): return "<td class=\"path\">\(HTMLText.escape(text))</td>"
@@ -128,7 +128,7 @@ enum AuditHTMLTables {
         try report.forEachViolation(first: limit) { item in
             try out.append(row([.mono(item.timestamp.description), .input(item.input), .name(item.violation.rule),
                                 .badge(item.violation.effect.rawValue), .name(item.team ?? "–"), .name(item.environment ?? "–"),
-                                .name(item.model), (item.cost.map { .money($0) } ?? .number("–")), .message(item.violation.message)]))
+                                .name(item.model), (item.cost.map { .money(USDTotal($0)) } ?? .number("–")), .message(item.violation.message)]))
         }
         try out.append(close)
         if total > shown {

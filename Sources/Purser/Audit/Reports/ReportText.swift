@@ -20,6 +20,11 @@ enum ReportText {
     /// `$12,034.5` → `$12,034.50`: grouped thousands, at least two decimals, every digit
     /// of the exact amount kept (`$0.0123` stays `$0.0123`); built on `USD.description`.
     static func money(_ value: USD) -> String {
+        money(USDTotal(value))
+    }
+
+    /// ``money(_:)-(USD)`` for a total, which may be past one amount's range.
+    static func money(_ value: USDTotal) -> String {
         var text = value.description
         let negative = text.hasPrefix("-")
         if negative { text.removeFirst() }
@@ -32,10 +37,15 @@ enum ReportText {
     /// `$2,872.68`: rounded to the cent for reading (half away from zero); amounts under a
     /// cent keep their digits (`$0.0029`), so nothing non-zero reads as `$0.00`.
     static func cents(_ value: USD) -> String {
+        cents(USDTotal(value))
+    }
+
+    /// ``cents(_:)-(USD)`` for a total, which may be past one amount's range.
+    static func cents(_ value: USDTotal) -> String {
         let magnitude = value.nanos.magnitude
         guard magnitude >= 10_000_000 || magnitude == 0 else { return money(value) }
-        let rounded = (magnitude + 5_000_000) / 10_000_000 * 10_000_000
-        return money(USD(nanos: value.nanos < 0 ? -Int64(rounded) : Int64(rounded)))
+        let rounded = Int128(magnitude / 10_000_000 + (magnitude % 10_000_000 >= 5_000_000 ? 1 : 0)) * 10_000_000
+        return money(USDTotal(nanos: value.nanos < 0 ? -rounded : rounded))
     }
 
     /// `1234567` → `1,234,567`.

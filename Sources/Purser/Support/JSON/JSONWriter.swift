@@ -203,6 +203,15 @@ public final class JSONWriter {
         appendNanos(value.nanos)
     }
 
+    /// Writes an exact total as a JSON number; totals past one amount's range keep every digit.
+    public func usd(_ value: USDTotal) {
+        if let amount = value.amount {
+            usd(amount)
+        } else {
+            raw(value.description)
+        }
+    }
+
     /// Appends nano-units as the shortest exact decimal.
     @inline(__always)
     func appendNanos(_ nanos: Int64) {
@@ -310,6 +319,12 @@ public final class JSONWriter {
 
     /// `"name": 0.0123` (exact)
     public func field(_ name: StaticString, _ value: USD) {
+        key(name)
+        usd(value)
+    }
+
+    /// `"name": 18000000000.5` (exact, for totals)
+    public func field(_ name: StaticString, _ value: USDTotal) {
         key(name)
         usd(value)
     }
