@@ -336,11 +336,7 @@ struct ReplayCounter: Sendable {
     /// Whether a counter with caps `limits` that has spent `spent` can take this amount without going over one.
     @inline(__always)
     func admits(after spent: Amount, under limits: BudgetLimits) -> Bool {
-        let used = spent + amount
-        if let usd = limits.usd, used.usd > usd.nanos { return false }
-        if let tokens = limits.tokens, used.tokens > tokens { return false }
-        if let requests = limits.requests, used.requests > requests { return false }
-        return true
+        CounterReservation.admits(CounterState(spent: spent), amount, limits)
     }
 }
 

@@ -156,7 +156,7 @@ public final class InMemoryLedger: Ledger {
                 state.counters[entry.counter, default: Counter()].state.reserved -= entry.amount
             }
         }
-        let cutoff = Timestamp(nanoseconds: now.nanoseconds &- retention &* 1_000_000_000)
+        let cutoff = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) - Int128(retention) * 1_000_000_000))
         while state.settledHead < state.settledOrder.count, state.settledOrder[state.settledHead].0 < cutoff {
             state.settled[state.settledOrder[state.settledHead].1] = nil
             state.settledHead += 1

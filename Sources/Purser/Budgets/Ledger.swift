@@ -66,6 +66,11 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What a counter counts: USD (nano-dollars), tokens and requests.
+///
+/// Sums saturate at `Int64.max` instead of wrapping (docs/policy-language.md,
+/// "Numbers and their ranges"): a counter that reaches it stays over every cap,
+/// so a hostile amount can never turn a counter negative and reopen its budget.
+/// Caps are compared exactly, in 128 bits (``CounterReservation/admits(_:)``).
 public struct Amount: Sendable, Hashable {
     /// Nano-dollars.
     public var usd: Int64
@@ -84,12 +89,21 @@ public struct Amount: Sendable, Hashable {
     /// Nothing.
     public static let zero = Amount()
 
+    /// The sum, field by field, saturating at the `Int64` range.
     public static func + (lhs: Amount, rhs: Amount) -> Amount {
-        Amount(usd: lhs.usd &+ rhs.usd, tokens: lhs.tokens &+ rhs.tokens, requests: lhs.requests &+ rhs.requests)
+        Amount(usd: saturating(lhs.usd, rhs.usd, +), tokens: saturating(lhs.tokens, rhs.tokens, +),
+               requests: saturating(lhs.requests, rhs.requests, +))
     }
 
+    /// The difference, field by field, saturating at the `Int64` range.
     public static func - (lhs: Amount, rhs: Amount) -> Amount {
-        Amount(usd: lhs.usd &- rhs.usd, tokens: lhs.tokens &- rhs.tokens, requests: lhs.requests &- rhs.requests)
+        Amount(usd: saturating(lhs.usd, rhs.usd, -), tokens: saturating(lhs.tokens, rhs.tokens, -),
+               requests: saturating(lhs.requests, rhs.requests, -))
+    }
+
+    @inline(__always)
+    private static func saturating(_ lhs: Int64, _ rhs: Int64, _ operation: (Int128, Int128) -> Int128) -> Int64 {
+        Int64(clamping: operation(Int128(lhs), Int128(rhs)))
     }
 
     public static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
@@ -135,12 +149,22 @@ public struct CounterReservation: Sendable, Hashable {
         self.alerts = alerts
     }
 
-    /// SPEC §3 step 5: `spent + reserved + estimate <= limit`, for every limit set.
+    /// `spent + reserved + estimate <= limit`, for every limit set (docs/policy-language.md,
+    /// "Budgets"), summed exactly in 128 bits so that no amount can wrap past a cap.
     public func admits(_ state: CounterState) -> Bool {
-        let used = state.used + amount
-        if let usd = limits.usd, used.usd > usd.nanos { return false }
-        if let tokens = limits.tokens, used.tokens > tokens { return false }
-        if let requests = limits.requests, used.requests > requests { return false }
+        Self.admits(state, amount, limits)
+    }
+
+    /// Whether a counter in `state` can take `amount` under `limits` (the one check every
+    /// ledger and the audit's replay use).
+    @inline(__always)
+    static func admits(_ state: CounterState, _ amount: Amount, _ limits: BudgetLimits) -> Bool {
+        func within(_ spent: Int64, _ reserved: Int64, _ added: Int64, _ limit: Int64) -> Bool {
+            Int128(spent) + Int128(reserved) + Int128(added) <= Int128(limit)
+        }
+        if let usd = limits.usd, !within(state.spent.usd, state.reserved.usd, amount.usd, usd.nanos) { return false }
+        if let tokens = limits.tokens, !within(state.spent.tokens, state.reserved.tokens, amount.tokens, tokens) { return false }
+        if let requests = limits.requests, !within(state.spent.requests, state.reserved.requests, amount.requests, requests) { return false }
         return true
     }
 

@@ -36,7 +36,7 @@ public final class ManualClock: PurserClock {
 
     /// Moves the clock forward by seconds.
     public func advance(seconds: Int64) {
-        current.withLock { $0 = Timestamp(nanoseconds: $0.nanoseconds + seconds * 1_000_000_000) }
+        current.withLock { $0 = Timestamp(nanoseconds: Int64(clamping: Int128($0.nanoseconds) + Int128(seconds) * 1_000_000_000)) }
     }
 
     /// Sets the clock.

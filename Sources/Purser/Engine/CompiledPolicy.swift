@@ -332,12 +332,10 @@ struct Rates: Sendable {
         output = price.output.yoctoDollars
     }
 
-    /// The cost of usage, rounded to the nano-dollar; nil on overflow.
+    /// The cost of usage, rounded to the nano-dollar; nil when it is past ``USD/max``.
     @inline(__always)
     func cost(_ usage: Usage) -> USD? {
-        let yocto = Int128(usage.inputTokens) * input + Int128(usage.cachedInputTokens) * cachedInput
-            + Int128(usage.cacheWriteTokens) * cacheWrite + Int128(usage.outputTokens) * output
-        return CostArithmetic.nanos(fromYocto: yocto).map(USD.init(nanos:))
+        CostArithmetic.cost(usage, input: input, cachedInput: cachedInput, cacheWrite: cacheWrite, output: output)
     }
 }
 

@@ -59,7 +59,12 @@ public struct BudgetStatus: Sendable, Hashable {
     public let reserved: Int64
 
     /// What is left: limit − spent − reserved (negative when over).
-    public var remaining: Int64 { limit &- spent &- reserved }
+    public var remaining: Int64 { Self.remaining(limit: limit, spent: spent, reserved: reserved) }
+
+    /// limit − spent − reserved, worked out in 128 bits and clamped to the `Int64` range.
+    static func remaining(limit: Int64, spent: Int64, reserved: Int64) -> Int64 {
+        Int64(clamping: Int128(limit) - Int128(spent) - Int128(reserved))
+    }
 
     /// The cap in USD, for `usd` statuses.
     public var limitUSD: USD? { unit == .usd ? USD(nanos: limit) : nil }

@@ -81,7 +81,7 @@ public struct DecisionEncoder {
         json.appendStatic(",\"reserved\":")
         amount(reserved, usd, json)
         json.appendStatic(",\"remaining\":")
-        amount(limit &- spent &- reserved, usd, json)
+        amount(BudgetStatus.remaining(limit: limit, spent: spent, reserved: reserved), usd, json)
         json.append(UInt8(ascii: "}"))
     }
 

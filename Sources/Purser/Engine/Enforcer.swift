@@ -139,7 +139,7 @@ public final class Enforcer: Sendable {
                 return assessment.denied ? .refused : .admitted(states, [])
             }
             let ttl = evaluator.policy.flags.reservationTTLSeconds
-            let expiry = Timestamp(nanoseconds: now.nanoseconds &+ ttl &* 1_000_000_000)
+            let expiry = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) + Int128(ttl) * 1_000_000_000))
             switch try ledger.reserve(id, assessment.counters, expiresAt: expiry, now: now) {
             case .exceeded(_, let states):
                 evaluator.applyBudgets(&assessment, states: states, resolved)

@@ -321,7 +321,12 @@ struct Evaluator {
             }
         }
 
-        // Cost.
+        // Cost. A priced model whose cost came out nil was past USD's range (only usage built in
+        // code can get there: the decoders cap token counts, `check` caps prices): it is over
+        // every cap, so it is denied whatever the settings say of unpriced models.
+        if cost == nil, resolved.request.cost == nil, let model, model.rates != nil {
+            add(.unpricedModel, .deny, "the cost of this usage at \(model.name)'s price is out of range (more than \(USD.max) USD)", model.location)
+        }
         if let team, let cost, cost.nanos > team.maxRequestCostNanos, let max = team.maxRequestCost {
             add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above the max_request_cost of team \(team.name) (\(max.value) USD)", max.location)
         }
@@ -344,7 +349,7 @@ struct Evaluator {
             }
         }
         // An unknown model that is already denied needs no second, pricing violation.
-        if needsPrice && cost == nil && (model != nil || settings.unknownModel == .warn) {
+        if needsPrice && cost == nil && model?.rates == nil && (model != nil || settings.unknownModel == .warn) {
             let effect: ViolationEffect = settings.unpricedModel == .deny ? .deny : .warn
             add(.unpricedModel, effect, "\(candidate.modelName) has no price and the request gives no cost, so its USD budgets cannot count it", model?.location)
         }
@@ -518,13 +523,17 @@ struct Evaluator {
     }
 
     private func budgetMessage(_ entry: CounterReservation, _ state: CounterState) -> String {
-        let used = state.used + entry.amount
+        // Exact, in 128 bits: a saturated counter still reads as what it would reach.
+        func used(_ spent: Int64, _ reserved: Int64, _ amount: Int64) -> Int128 { Int128(spent) + Int128(reserved) + Int128(amount) }
+        let usedUSD = used(state.spent.usd, state.reserved.usd, entry.amount.usd)
+        let usedTokens = used(state.spent.tokens, state.reserved.tokens, entry.amount.tokens)
+        let usedRequests = used(state.spent.requests, state.reserved.requests, entry.amount.requests)
         var parts: [String] = []
-        if let usd = entry.limits.usd, used.usd > usd.nanos {
-            parts.append("\(USD(nanos: used.usd)) of \(usd) USD")
+        if let usd = entry.limits.usd, usedUSD > Int128(usd.nanos) {
+            parts.append("\(USDTotal(nanos: usedUSD)) of \(usd) USD")
         }
-        if let tokens = entry.limits.tokens, used.tokens > tokens { parts.append("\(used.tokens) of \(tokens) tokens") }
-        if let requests = entry.limits.requests, used.requests > requests { parts.append("\(used.requests) of \(requests) requests") }
+        if let tokens = entry.limits.tokens, usedTokens > Int128(tokens) { parts.append("\(usedTokens) of \(tokens) tokens") }
+        if let requests = entry.limits.requests, usedRequests > Int128(requests) { parts.append("\(usedRequests) of \(requests) requests") }
         let counter = entry.counter
         return "budget \(counter.budget) for \(counter.key) in \(counter.windowLabel) would reach " + parts.joined(separator: " and ")
     }

@@ -18,15 +18,19 @@ public struct Usage: Sendable, Hashable {
     }
 
     /// All tokens: input, cached, cache write and output.
-    public var totalTokens: Int64 { inputTokens &+ cachedInputTokens &+ cacheWriteTokens &+ outputTokens }
+    ///
+    /// Saturates at `Int64.max`: counts a decoder accepts (at most
+    /// ``RequestDecoder/maxTokens`` each) never get near it.
+    public var totalTokens: Int64 {
+        let sum = Int128(inputTokens) + Int128(cachedInputTokens) + Int128(cacheWriteTokens) + Int128(outputTokens)
+        return Int64(clamping: sum)
+    }
 
-    /// The exact cost at a price, rounded to the nano-dollar; nil on overflow.
+    /// The exact cost at a price, rounded to the nano-dollar; nil when a count is
+    /// negative or the cost is past ``USD/max``.
     public func cost(at price: Price) -> USD? {
-        let yocto = Int128(inputTokens) * price.input.yoctoDollars
-            + Int128(cachedInputTokens) * price.cachedInput.yoctoDollars
-            + Int128(cacheWriteTokens) * price.cacheWrite.yoctoDollars
-            + Int128(outputTokens) * price.output.yoctoDollars
-        return CostArithmetic.nanos(fromYocto: yocto).map(USD.init(nanos:))
+        CostArithmetic.cost(self, input: price.input.yoctoDollars, cachedInput: price.cachedInput.yoctoDollars,
+                            cacheWrite: price.cacheWrite.yoctoDollars, output: price.output.yoctoDollars)
     }
 }
 

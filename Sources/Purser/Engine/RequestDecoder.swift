@@ -28,8 +28,12 @@ public enum RequestDecoder {
     public static let maxNameBytes = 1024
     /// The most tags a request may carry.
     public static let maxTags = 64
-    /// The largest token count accepted (one trillion).
-    public static let maxTokens: Int64 = 1_000_000_000_000
+    /// The largest token count accepted for each kind of token (100 billion).
+    ///
+    /// With prices at most ``TokenPrice/max``, the cost of any accepted usage is at most
+    /// 4 × 10^11 tokens × 0.01 USD = 4 billion USD, inside ``USD/max`` (docs/policy-language.md,
+    /// "Numbers and their ranges").
+    public static let maxTokens: Int64 = 100_000_000_000
 
     /// The fields of a request, for "did you mean" on unknown ones.
     static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",

@@ -168,8 +168,8 @@ final class DecodingContext {
         return value
     }
 
-    /// A non-negative amount of USD with at most nine decimal places.
-    func usd(_ node: YAMLNode, _ path: String) -> USD? {
+    /// A non-negative amount of USD with at most nine decimal places, at most `max`.
+    func usd(_ node: YAMLNode, _ path: String, max: USD = .max) -> USD? {
         guard let (text, number) = numberText(node, path, expected: "an amount of USD (a number like 250 or 0.05)") else {
             return nil
         }
@@ -177,8 +177,12 @@ final class DecodingContext {
             report(.invalidValue, "\(path) must not be negative, found \(text)", at: node)
             return nil
         }
-        guard let nanos = number.scaled(by: 9, rounding: false), let value = Int64(exactly: nanos) else {
-            report(.invalidValue, "\(path) has more than 9 decimal places or is too large: \(text)", at: node)
+        guard let nanos = number.scaled(by: 9, rounding: true), nanos <= Int128(max.nanos) else {
+            report(.invalidValue, "\(path) is \(text) USD, out of range (0..\(max))", at: node)
+            return nil
+        }
+        guard let exact = number.scaled(by: 9, rounding: false), let value = Int64(exactly: exact) else {
+            report(.invalidValue, "\(path) has more than 9 decimal places: \(text)", at: node)
             return nil
         }
         return USD(nanos: value)
@@ -195,6 +199,10 @@ final class DecodingContext {
         }
         guard let price = TokenPrice(perMillion: text) else {
             report(.invalidValue, "\(path) is too precise or too large: \(text)", at: node)
+            return nil
+        }
+        guard price <= TokenPrice.max else {
+            report(.invalidValue, "\(path) is \(text) USD per 1M tokens, out of range (0..\(TokenPrice.max.perMillionDescription))", at: node)
             return nil
         }
         return price

@@ -86,12 +86,14 @@ struct FragmentDecoder {
             settings.ledgerUnavailable = choice
         }
         if let value = fields["reservation_ttl"] {
-            if value.scalarStyle == .plain, let text = value.scalar, let seconds = Int64(text), seconds > 0 {
+            if value.scalarStyle == .plain, let text = value.scalar, let seconds = Int64(text), seconds > 0,
+               seconds <= DurationText.maxSeconds
+            {
                 settings.reservationTTLSeconds = seconds
             } else if let text = value.scalar, let seconds = DurationText.seconds(text) {
                 settings.reservationTTLSeconds = seconds
             } else {
-                context.report(.invalidValue, "settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, found \(context.shown(value))", at: value)
+                context.report(.invalidValue, "settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, from 1s to 30d, found \(context.shown(value))", at: value)
             }
         }
         if let value = fields["reroute"], let flag = context.bool(value, "settings.reroute") {
@@ -169,7 +171,7 @@ struct FragmentDecoder {
             if let entries = context.fields(node, "\(path).budget", keys: periods)?.node.mapping {
                 for entry in entries {
                     guard let key = entry.key.scalar, let period = BudgetPeriod(rawValue: key),
-                          let limit = context.usd(entry.value, "\(path).budget.\(key)")
+                          let limit = context.usd(entry.value, "\(path).budget.\(key)", max: BudgetLimits.maxUSD)
                     else { continue }
                     shorthand.append(BudgetShorthand(period: period, limit: limit, location: context.location(entry.key)))
                 }
@@ -224,9 +226,9 @@ struct FragmentDecoder {
         }
         let period = fields.required("period", path, context).flatMap { context.choice($0, "\(path).period", as: BudgetPeriod.self) }
         var limits = BudgetLimits()
-        limits.usd = fields["limit"].flatMap { context.usd($0, "\(path).limit") }
-        limits.tokens = fields["tokens"].flatMap { context.integer($0, "\(path).tokens") }
-        limits.requests = fields["requests"].flatMap { context.integer($0, "\(path).requests") }
+        limits.usd = fields["limit"].flatMap { context.usd($0, "\(path).limit", max: BudgetLimits.maxUSD) }
+        limits.tokens = fields["tokens"].flatMap { context.integer($0, "\(path).tokens", in: 0...BudgetLimits.maxCount) }
+        limits.requests = fields["requests"].flatMap { context.integer($0, "\(path).requests", in: 0...BudgetLimits.maxCount) }
         if fields["limit"] == nil && fields["tokens"] == nil && fields["requests"] == nil {
             context.report(.missingKey, "\(path) needs a cap: limit (USD), tokens or requests", at: node)
         }
@@ -239,11 +241,12 @@ struct FragmentDecoder {
                 if entry.value.mapping != nil {
                     guard let parts = context.fields(entry.value, entryPath, keys: ["limit", "tokens", "requests"]) else { continue }
                     override = BudgetLimits(
-                        usd: parts["limit"].flatMap { context.usd($0, "\(entryPath).limit") } ?? limits.usd,
-                        tokens: parts["tokens"].flatMap { context.integer($0, "\(entryPath).tokens") } ?? limits.tokens,
-                        requests: parts["requests"].flatMap { context.integer($0, "\(entryPath).requests") } ?? limits.requests)
+                        usd: parts["limit"].flatMap { context.usd($0, "\(entryPath).limit", max: BudgetLimits.maxUSD) } ?? limits.usd,
+                        tokens: parts["tokens"].flatMap { context.integer($0, "\(entryPath).tokens", in: 0...BudgetLimits.maxCount) } ?? limits.tokens,
+                        requests: parts["requests"].flatMap { context.integer($0, "\(entryPath).requests", in: 0...BudgetLimits.maxCount) }
+                            ?? limits.requests)
                 } else if fields["limit"] != nil {
-                    guard let usd = context.usd(entry.value, entryPath) else { continue }
+                    guard let usd = context.usd(entry.value, entryPath, max: BudgetLimits.maxUSD) else { continue }
                     override = BudgetLimits(usd: usd, tokens: limits.tokens, requests: limits.requests)
                 } else {
                     context.report(.invalidValue, "\(entryPath): a bare number overrides limit (USD), which this budget does not set; write {tokens: N} or {requests: N}", at: entry.value)

@@ -108,6 +108,9 @@ public struct PriceTable: Sendable {
         guard let price = TokenPrice(perToken: text) else {
             throw JSONError("\"\(key)\".\(field) is \(text): negative, too precise (beyond 1e-24 USD) or too large", at: start)
         }
+        guard price <= TokenPrice.max else {
+            throw JSONError("\"\(key)\".\(field) is \(text) USD per token, out of range (0..0.01, that is 10000 USD per 1M tokens)", at: start)
+        }
         return price
     }
 }

@@ -79,6 +79,16 @@ public struct BudgetLimits: Sendable, Hashable {
 
     /// Whether no cap is set.
     public var isEmpty: Bool { usd == nil && tokens == nil && requests == nil }
+
+    /// The largest USD cap a policy may set: one billion USD.
+    ///
+    /// A counter at this cap plus the costliest request a policy allows (4 billion USD,
+    /// see ``RequestDecoder/maxTokens``) still fits a signed 64-bit count of nano-dollars,
+    /// so no ledger, in memory or in a database's BIGINT, can overflow on the way to a cap.
+    public static let maxUSD = USD(nanos: 1_000_000_000 * USD.scale)
+
+    /// The largest token or request cap a policy may set: 10^15.
+    public static let maxCount: Int64 = 1_000_000_000_000_000
 }
 
 /// What a budget does when a request would take it over its limit.

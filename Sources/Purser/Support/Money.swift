@@ -1,11 +1,17 @@
 /// An exact amount of US dollars with nano-dollar (1e-9 USD) resolution.
 ///
 /// Money never passes through binary floating point: amounts are parsed from
-/// decimal text and printed back as decimal text. The range is about
-/// ±9.2 billion USD, far beyond any budget.
+/// decimal text and printed back as decimal text. One amount holds about
+/// ±9.2 billion USD (``max``); its arithmetic never wraps and never traps:
+/// ``adding(_:)`` and ``subtracting(_:)`` return nil past the range, and sums
+/// of many amounts are kept as a ``USDTotal``, which cannot overflow
+/// (docs/policy-language.md, "Numbers and their ranges").
 public struct USD: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Nano-dollars in one dollar.
     public static let scale: Int64 = 1_000_000_000
+
+    /// The largest amount: 9,223,372,036.854775807 USD.
+    public static let max = USD(nanos: Int64.max)
 
     /// The amount in nano-dollars.
     public var nanos: Int64
@@ -15,12 +21,15 @@ public struct USD: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.nanos = nanos
     }
 
-    /// Creates an amount of whole dollars.
+    /// Creates an amount of whole dollars, for amounts written in code.
+    ///
+    /// Past ``max`` this stops the program, as an out-of-range array index does;
+    /// amounts that come from input go through ``init(_:)``, which returns nil.
     public init(dollars: Int64) {
         self.nanos = dollars * USD.scale
     }
 
-    /// Creates an amount of dollars and cents: `USD(dollars: 12, cents: 50)` is $12.50.
+    /// Creates an amount of dollars and cents (`USD(dollars: 12, cents: 50)` is $12.50), for amounts written in code.
     public init(dollars: Int64, cents: Int64) {
         self.nanos = dollars * USD.scale + cents * 10_000_000
     }
@@ -40,14 +49,75 @@ public struct USD: Sendable, Hashable, Comparable, CustomStringConvertible {
     public static let zero = USD(nanos: 0)
 
     public static func < (lhs: USD, rhs: USD) -> Bool { lhs.nanos < rhs.nanos }
-    public static func + (lhs: USD, rhs: USD) -> USD { USD(nanos: lhs.nanos &+ rhs.nanos) }
-    public static func - (lhs: USD, rhs: USD) -> USD { USD(nanos: lhs.nanos &- rhs.nanos) }
-    public static func += (lhs: inout USD, rhs: USD) { lhs.nanos &+= rhs.nanos }
-    public static func -= (lhs: inout USD, rhs: USD) { lhs.nanos &-= rhs.nanos }
+
+    /// The sum, or nil when it is out of range.
+    public func adding(_ other: USD) -> USD? {
+        let (sum, overflow) = nanos.addingReportingOverflow(other.nanos)
+        return overflow ? nil : USD(nanos: sum)
+    }
+
+    /// The difference, or nil when it is out of range.
+    public func subtracting(_ other: USD) -> USD? {
+        let (difference, overflow) = nanos.subtractingReportingOverflow(other.nanos)
+        return overflow ? nil : USD(nanos: difference)
+    }
 
     /// The shortest exact decimal text: `12`, `0.0123`, `-3.5`.
     public var description: String {
         DecimalText.format(Int128(nanos), scale: 9)
+    }
+}
+
+/// An exact sum of USD amounts, in nano-dollars, for reports' totals.
+///
+/// Its 128 bits hold the sum of 2^63 amounts of ``USD/max`` each, so adding
+/// one ``USD`` per record can never overflow: a report totals $18 billion of
+/// records as $18 billion, where a 64-bit sum would have wrapped.
+public struct USDTotal: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The sum in nano-dollars.
+    public private(set) var nanos: Int128
+
+    /// Creates a total from nano-dollars.
+    public init(nanos: Int128) {
+        self.nanos = nanos
+    }
+
+    /// Creates a total holding one amount.
+    public init(_ amount: USD) {
+        self.nanos = Int128(amount.nanos)
+    }
+
+    /// Nothing yet.
+    public static let zero = USDTotal(nanos: 0)
+
+    /// Adds one amount (cannot overflow: see the type's summary).
+    public static func += (lhs: inout USDTotal, rhs: USD) {
+        lhs.nanos += Int128(rhs.nanos)
+    }
+
+    /// Adds another total; saturates at the 128-bit range, which no sum of amounts reaches.
+    public static func += (lhs: inout USDTotal, rhs: USDTotal) {
+        let (sum, overflow) = lhs.nanos.addingReportingOverflow(rhs.nanos)
+        lhs.nanos = overflow ? (rhs.nanos < 0 ? Int128.min : Int128.max) : sum
+    }
+
+    public static func < (lhs: USDTotal, rhs: USDTotal) -> Bool { lhs.nanos < rhs.nanos }
+
+    /// Whether a total equals one amount.
+    public static func == (lhs: USDTotal, rhs: USD) -> Bool { lhs.nanos == Int128(rhs.nanos) }
+
+    /// Whether a total equals an amount that may be missing (never, when it is).
+    public static func == (lhs: USDTotal, rhs: USD?) -> Bool { rhs.map { lhs == $0 } ?? false }
+
+    /// The total as one amount, or nil when it is past ``USD/max``.
+    public var amount: USD? { Int64(exactly: nanos).map(USD.init(nanos:)) }
+
+    /// The total as one amount, held at ±``USD/max`` past the range (for chart coordinates, never for figures).
+    var clamped: USD { USD(nanos: Int64(clamping: nanos)) }
+
+    /// The shortest exact decimal text: `12`, `0.0123`, `18000000000`.
+    public var description: String {
+        DecimalText.format(nanos, scale: 9)
     }
 }
 
@@ -87,6 +157,13 @@ public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// Free.
     public static let zero = TokenPrice(yoctoDollars: 0)
 
+    /// The highest price a policy or price source may set: 10,000 USD per 1M tokens
+    /// (0.01 USD a token; LiteLLM's table tops out just under it).
+    ///
+    /// With at most ``RequestDecoder/maxTokens`` tokens of each kind, no accepted request
+    /// costs more than 4 billion USD, so a cost always fits a ``USD``.
+    public static let max = TokenPrice(yoctoDollars: 10_000_000_000_000_000_000_000)
+
     public static func < (lhs: TokenPrice, rhs: TokenPrice) -> Bool { lhs.yoctoDollars < rhs.yoctoDollars }
 
     /// The price per million tokens as exact decimal text.
@@ -102,11 +179,35 @@ enum CostArithmetic {
     /// Units of 1e-24 USD in one nano-dollar.
     static let yoctoPerNano: Int128 = 1_000_000_000_000_000
 
-    /// Rounds an amount in 1e-24 USD to nano-dollars, half away from zero.
+    /// Rounds an amount in 1e-24 USD to nano-dollars, half away from zero; nil past ``USD/max``.
+    ///
+    /// Divides before rounding, so no input, `Int128.min` and `.max` included, overflows.
     static func nanos(fromYocto yocto: Int128) -> Int64? {
+        let (quotient, remainder) = yocto.quotientAndRemainder(dividingBy: yoctoPerNano)
         let half = yoctoPerNano / 2
-        let rounded = yocto >= 0 ? (yocto + half) / yoctoPerNano : (yocto - half) / yoctoPerNano
+        var rounded = quotient
+        if remainder >= half { rounded += 1 } else if remainder <= -half { rounded -= 1 }
         return Int64(exactly: rounded)
+    }
+
+    /// The cost of token counts at per-token prices (1e-24 USD), rounded to the nano-dollar.
+    ///
+    /// Nil when the exact cost is past ``USD/max`` or a count is negative: every product
+    /// and sum is checked, so even `Int64.max` tokens at the largest price cannot trap.
+    @inline(__always)
+    static func cost(_ usage: Usage, input: Int128, cachedInput: Int128, cacheWrite: Int128, output: Int128) -> USD? {
+        guard usage.inputTokens >= 0, usage.cachedInputTokens >= 0, usage.cacheWriteTokens >= 0, usage.outputTokens >= 0 else {
+            return nil
+        }
+        let (a, o1) = Int128(usage.inputTokens).multipliedReportingOverflow(by: input)
+        let (b, o2) = Int128(usage.cachedInputTokens).multipliedReportingOverflow(by: cachedInput)
+        let (c, o3) = Int128(usage.cacheWriteTokens).multipliedReportingOverflow(by: cacheWrite)
+        let (d, o4) = Int128(usage.outputTokens).multipliedReportingOverflow(by: output)
+        let (ab, o5) = a.addingReportingOverflow(b)
+        let (cd, o6) = c.addingReportingOverflow(d)
+        let (sum, o7) = ab.addingReportingOverflow(cd)
+        guard !(o1 || o2 || o3 || o4 || o5 || o6 || o7) else { return nil }
+        return nanos(fromYocto: sum).map(USD.init(nanos:))
     }
 }
 

@@ -11,9 +11,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         self.nanoseconds = nanoseconds
     }
 
-    /// Creates an instant from whole seconds since the Unix epoch.
+    /// Creates an instant from whole seconds since the Unix epoch, held within the
+    /// representable years (1677 to 2262) rather than overflowing.
     public init(seconds: Int64) {
-        self.nanoseconds = seconds * 1_000_000_000
+        self.nanoseconds = Int64(clamping: Int128(seconds) * 1_000_000_000)
     }
 
     /// Whole seconds since the epoch, rounded down.
@@ -303,7 +304,10 @@ struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible {
 
 /// A length of time written as `10m`, `90s`, `1h30m`, `2d`.
 struct DurationText {
-    /// Parses a duration into seconds; nil if malformed or not positive.
+    /// The longest duration accepted: 30 days.
+    static let maxSeconds: Int64 = 30 * 86_400
+
+    /// Parses a duration into seconds; nil if malformed, not positive or longer than ``maxSeconds``.
     static func seconds(_ text: String) -> Int64? {
         var total: Int64 = 0
         var value: Int64 = 0
@@ -323,7 +327,8 @@ struct DurationText {
                 case UInt8(ascii: "h"): 3600
                 default: 86_400
                 }
-                total += value * unit
+                total += value * unit  // at most 2.6e6 + 1e9 × 86,400: no overflow
+                guard total <= maxSeconds else { return nil }
                 value = 0
                 sawDigit = false
                 sawUnit = true
