@@ -247,3 +247,36 @@ struct MoneyRangeTests {
         #expect(DurationText.seconds("29d23h59m60s") == 2_592_000)
     }
 }
+
+/// Negative amounts from code that skips the decoders: they would take spend off a counter.
+@Suite("Negative amounts")
+struct NegativeAmountTests {
+    @Test func negativeUsageOrCostIsDeniedAndNeverReserved() throws {
+        let ledger = InMemoryLedger()
+        let (enforcer, clock) = try EngineFixture.enforcer(ledger: ledger)
+        var negativeTokens = EngineFixture.request(model: "haiku")
+        negativeTokens.usage = Usage(inputTokens: -1_000_000, outputTokens: 10)
+        var negativeCost = EngineFixture.request(model: "haiku")
+        negativeCost.cost = USD(nanos: -5 * USD.scale)
+        for request in [negativeTokens, negativeCost] {
+            let decision = enforcer.authorize(request)
+            #expect(decision.decision == .deny)
+            #expect(decision.violations.contains { $0.rule == "unpriced-model" && $0.message.contains("negative") })
+        }
+        #expect(ledger.snapshot(now: clock.now()).values.allSatisfy { $0.spent == .zero && $0.reserved == .zero })
+    }
+
+    @Test func settlingANegativeAmountIsAnError() throws {
+        let ledger = InMemoryLedger()
+        let (enforcer, clock) = try EngineFixture.enforcer(ledger: ledger)
+        let decision = enforcer.authorize(EngineFixture.request(model: "haiku"))
+        #expect(decision.isAllowed)
+        #expect(throws: LedgerError.self) { try enforcer.settle(decision, cost: USD(nanos: -1)) }
+        #expect(throws: LedgerError.self) { try enforcer.settle(decision, usage: Usage(inputTokens: -1)) }
+        #expect(throws: LedgerError.self) { try enforcer.record(EngineFixture.request(model: "haiku", cost: USD(nanos: -1))) }
+        #expect(ledger.snapshot(now: clock.now()).values.allSatisfy { $0.spent.usd >= 0 && $0.reserved.usd >= 0 })
+        // Usage past the range settles as USD.max: spend is never dropped.
+        let settled = try enforcer.settle(decision, usage: Usage(inputTokens: Int64.max, outputTokens: Int64.max))
+        #expect(settled.cost == USD.max)
+    }
+}

@@ -84,6 +84,15 @@ public struct SpendSeries: Sendable {
     public let monthlyCap: USD?
     /// Spend per local day, in day order: (day label, spend that day).
     public let days: [(day: String, spend: USDTotal)]
+
+    /// One series adding up several teams' spend day by day, without a cap (for charts).
+    static func grouping(_ series: [SpendSeries], as name: String) -> SpendSeries {
+        var sums: [String: USDTotal] = [:]
+        for one in series {
+            for (day, spend) in one.days { sums[day, default: .zero] += spend }
+        }
+        return SpendSeries(team: name, monthlyCap: nil, days: sums.keys.sorted().map { ($0, sums[$0] ?? .zero) })
+    }
 }
 
 /// What a violation's rule id refers to: a built-in check, a budget or a rule (for rule lists in reports).

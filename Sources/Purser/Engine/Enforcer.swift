@@ -208,8 +208,15 @@ public final class Enforcer: Sendable {
 
     /// Replaces a decision's reservation with the actual usage, priced at the decision's model.
     /// Idempotent by decision id: a second settle counts nothing.
+    ///
+    /// Usage whose cost is past ``USD/max`` counts as ``USD/max`` (spend is never dropped);
+    /// negative token counts are an error.
     public func settle(_ decision: Decision, usage: Usage) throws(LedgerError) -> Settlement {
-        try settle(decision, cost: decision.pricedModel?.rates?.cost(usage), tokens: usage.totalTokens)
+        guard min(usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens) >= 0 else {
+            throw LedgerError("cannot settle \(decision.id): token counts must not be negative")
+        }
+        let cost = decision.pricedModel?.rates.map { $0.cost(usage) ?? USD.max }
+        return try settle(decision, cost: cost, tokens: usage.totalTokens)
     }
 
     /// Replaces a decision's reservation with an actual cost (when the provider reports it).
@@ -219,6 +226,9 @@ public final class Enforcer: Sendable {
 
     private func settle(_ decision: Decision, cost: USD?, tokens: Int64?) throws(LedgerError) -> Settlement {
         guard decision.isAllowed else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
+        // A negative amount would take spend off a counter and reopen its budget.
+        if let cost, cost.nanos < 0 { throw LedgerError("cannot settle \(decision.id): the cost \(cost) USD is negative") }
+        if let tokens, tokens < 0 { throw LedgerError("cannot settle \(decision.id): the token count \(tokens) is negative") }
         let actual = decision.counters.map { entry in
             CounterReservation(counter: entry.counter,
                                amount: Amount(usd: cost?.nanos ?? 0, tokens: tokens ?? entry.amount.tokens, requests: 1),
@@ -234,6 +244,10 @@ public final class Enforcer: Sendable {
     /// policy says of it. The request's `cost` is used when set, else its usage is
     /// priced at its model.
     public func record(_ request: Request) throws(LedgerError) -> Settlement {
+        let usage = request.usage
+        guard min(usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens) >= 0,
+              (request.cost?.nanos ?? 0) >= 0
+        else { throw LedgerError("cannot record spend with a negative cost or token count") }
         let policy = self.policy
         let evaluator = Evaluator(policy: policy)
         let resolved = evaluator.resolve(request, now: clock.now())

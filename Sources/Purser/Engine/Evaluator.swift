@@ -324,7 +324,12 @@ struct Evaluator {
         // Cost. A priced model whose cost came out nil was past USD's range (only usage built in
         // code can get there: the decoders cap token counts, `check` caps prices): it is over
         // every cap, so it is denied whatever the settings say of unpriced models.
-        if cost == nil, resolved.request.cost == nil, let model, model.rates != nil {
+        let usage = resolved.request.usage
+        if min(usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens) < 0 {
+            add(.unpricedModel, .deny, "the request's token counts must not be negative", nil)
+        } else if let given = resolved.request.cost, given.nanos < 0 {
+            add(.unpricedModel, .deny, "the request's cost must not be negative, found \(given) USD", nil)
+        } else if cost == nil, resolved.request.cost == nil, let model, model.rates != nil {
             add(.unpricedModel, .deny, "the cost of this usage at \(model.name)'s price is out of range (more than \(USD.max) USD)", model.location)
         }
         if let team, let cost, cost.nanos > team.maxRequestCostNanos, let max = team.maxRequestCost {

@@ -97,6 +97,18 @@ final class FOCUSReader: UsageLogReader {
         return nil
     }
 
+    /// The categories FOCUS defines besides Usage; any other value is counted as one kind,
+    /// so a file of thousands of made-up categories cannot make thousands of summary lines.
+    static let knownCategories = ["Purchase", "Tax", "Credit", "Adjustment"]
+
+    /// The reason a non-usage row is skipped: `focus: Tax charge`, or `focus: other ChargeCategory` for unknown values.
+    static func skipReason(category: String) -> String {
+        guard let known = knownCategories.first(where: { $0.lowercased() == category.lowercased() }) else {
+            return "focus: other ChargeCategory (not Usage, Purchase, Tax, Credit or Adjustment)"
+        }
+        return "focus: \(known) charge"
+    }
+
     private func decode(_ record: CSVRecord, into batch: inout RecordBatch) {
         let location = RecordLocation(file: name, line: record.line)
         guard let header, record.count == header.names.count else {
@@ -108,7 +120,7 @@ final class FOCUSReader: UsageLogReader {
         if let column = columns.category {
             let category = record.string(column).trimmingSpaces
             if !category.isEmpty, category.lowercased() != "usage" {
-                batch.skipped["focus: \(category) charge", default: 0] += 1
+                batch.skipped[Self.skipReason(category: category), default: 0] += 1
                 return
             }
         }

@@ -90,17 +90,29 @@ enum AuditHTML {
         return HTMLText.escape(String(text[..<cents])) + "<span class=\"extra\">" + HTMLText.escape(String(text[cents...])) + "</span>"
     }
 
-    /// One cumulative-spend chart per team, capped teams closest to (or over) their cap first.
+    /// The most teams charted one by one; the rest share one chart, so a log naming
+    /// thousands of teams cannot make a page of thousands of charts.
+    static let chartedTeams = 24
+
+    /// One cumulative-spend chart per team, capped teams closest to (or over) their cap first;
+    /// past ``chartedTeams``, the remaining teams' spend in one chart.
     static func capCharts(_ report: AuditReport) -> String {
         var html = "<section aria-labelledby=\"caps\">\n<h2 id=\"caps\">Spend against monthly caps</h2>\n"
         let days = AuditCharts.days(report.series)
         guard !days.isEmpty else { return html + "<p class=\"empty\">No spend recorded.</p>\n</section>\n" }
         // Teams with a cap first (highest share of it first), then the rest by spend.
-        let ordered = report.series.map { series in (series, AuditCharts.cumulative(series, days: days).max() ?? .zero) }
+        var ordered = report.series.map { series in (series, AuditCharts.cumulative(series, days: days).max() ?? .zero) }
             .sorted { lhs, rhs in
                 let left = share(lhs.1, lhs.0.monthlyCap), right = share(rhs.1, rhs.0.monthlyCap)
                 return left != right ? left > right : (lhs.1, rhs.0.team) > (rhs.1, lhs.0.team)
             }
+        if ordered.count > chartedTeams {
+            let rest = ordered[(chartedTeams - 1)...].map(\.0)
+            let grouped = SpendSeries.grouping(rest, as: "\(ReportText.count(rest.count)) other teams")
+            ordered = Array(ordered.prefix(chartedTeams - 1)) + [(grouped, AuditCharts.cumulative(grouped, days: days).max() ?? .zero)]
+            html += "<p class=\"note\">The \(chartedTeams - 1) teams closest to their caps are charted one by one; the last chart "
+                + "adds up the other \(ReportText.count(rest.count)). Every team is in the totals below and in the JSON and CSV reports.</p>\n"
+        }
         html += "<div class=\"legend\"><span><i class=\"line\"></i>cumulative spend in the month</span>"
             + "<span><i class=\"dash\"></i>the team's monthly cap</span><span><i class=\"dot\"></i>first day over the cap</span></div>\n"
         html += "<div class=\"grid\">\n"
