@@ -7,6 +7,8 @@
 //                 (PolicySet.load(files:)), checks and the SARIF renderer
 //   FuzzRequest   RequestDecoder on raw bytes (evaluated against a fixed
 //                 policy when it decodes), and PriceTable(litellmJSON:)
+//   FuzzMoney     prices, caps and TTLs written into a policy, then hostile
+//                 usage and costs authorized and settled against a ledger
 //
 // Build and run for a bounded time with `./run.sh [SECONDS] [TARGET]`; it
 // builds with
@@ -35,6 +37,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "FuzzRequest",
+            dependencies: ["FuzzDriver", .product(name: "Purser", package: "Purser")]
+        ),
+        .executableTarget(
+            name: "FuzzMoney",
             dependencies: ["FuzzDriver", .product(name: "Purser", package: "Purser")]
         ),
     ]

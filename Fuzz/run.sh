@@ -4,7 +4,7 @@
 #   Fuzz/run.sh [SECONDS] [TARGET]
 #
 #   SECONDS  how long each target runs (default 60)
-#   TARGET   FuzzYAML, FuzzRequest, yaml, request or all (default all)
+#   TARGET   FuzzYAML, FuzzRequest, FuzzMoney, yaml, request, money or all (default all)
 #
 # Targets run one after the other (one core). Each keeps a working corpus in
 # Fuzz/corpus/<target>/ (git-ignored), seeded from Fuzz/seeds/<kind>/, and
@@ -22,17 +22,18 @@ set -euo pipefail
 seconds=${1:-60}
 target=${2:-all}
 case "$seconds" in
-  '' | *[!0-9]*) echo "usage: $0 [SECONDS] [FuzzYAML|FuzzRequest|all]" >&2; exit 2 ;;
+  '' | *[!0-9]*) echo "usage: $0 [SECONDS] [FuzzYAML|FuzzRequest|FuzzMoney|all]" >&2; exit 2 ;;
 esac
 
 fuzz_dir=$(cd "$(dirname "$0")" && pwd)
 cd "$fuzz_dir"
 
 case "$target" in
-  all) targets=(FuzzYAML FuzzRequest) ;;
+  all) targets=(FuzzYAML FuzzRequest FuzzMoney) ;;
   FuzzYAML | yaml) targets=(FuzzYAML) ;;
   FuzzRequest | request) targets=(FuzzRequest) ;;
-  *) echo "$0: unknown target '$target' (FuzzYAML, FuzzRequest or all)" >&2; exit 2 ;;
+  FuzzMoney | money) targets=(FuzzMoney) ;;
+  *) echo "$0: unknown target '$target' (FuzzYAML, FuzzRequest, FuzzMoney or all)" >&2; exit 2 ;;
 esac
 
 scratch=.build-fuzz
@@ -56,6 +57,7 @@ for name in "${targets[@]}"; do
   case "$name" in
     FuzzYAML) kind=yaml; dict=yaml.dict ;;
     FuzzRequest) kind=request; dict=request.dict ;;
+    FuzzMoney) kind=money; dict=money.dict ;;
   esac
   mkdir -p "corpus/$name"
   log="logs/$name.log"
