@@ -86,7 +86,7 @@ struct ImporterAuditTests {
         var options = AuditOptions()
         options.temporaryDirectory = NSTemporaryDirectory()
         let auditor = Auditor(policy: try CompiledPolicy(policy), options: options)
-        return try auditor.run([repositoryRoot + "/examples/usage/samples/" + sample])
+        return try auditor.run([repositoryRoot + "/examples/samples/" + sample])
     }
 
     static func violations(_ report: AuditReport) throws -> [(Int, String, String)] {
