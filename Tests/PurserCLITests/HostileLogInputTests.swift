@@ -285,4 +285,24 @@ struct HostileLogInputTests {
         let after = Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("purser-stdin") }
         #expect(after.subtracting(before).isEmpty, "left in /tmp: \(after.subtracting(before))")
     }
+
+    /// A LiteLLM CSV row with a 1.2 MB `messages` column (a long-context call, $45.75) is counted:
+    /// the total is $45.81, not $0.06 (only the columns Purser reads are held to the size limit).
+    @Test func theMostExpensiveCallIsCounted() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let turn = "{\"\"role\"\": \"\"user\"\", \"\"content\"\": \"\"a long document, line after line\n\"\"},"
+        let messages = "\"[" + String(repeating: turn, count: 1_200_000 / turn.utf8.count + 1) + "{}]\""
+        func row(_ id: String, _ spend: String, _ minute: Int, _ messages: String) -> String {
+            "\(id),\(spend),2026-11-02 10:\(String(format: "%02d", minute)):00.000000,gpt-5-mini,growth,\(messages),success\n"
+        }
+        try directory.write("spend.csv", "request_id,spend,startTime,model,team_id,messages,status\n"
+            + row("a", "0.03", 1, "[]") + row("b", "45.75", 2, messages) + row("c", "0.03", 3, "[]"))
+        let result = try Self.shell("\(Self.audit) spend.csv", in: directory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let (summary, malformed) = try Self.report(result)
+        #expect(summary["records"] as? Int == 3)
+        #expect(summary["total_spend"] as? Double == 45.81)
+        #expect(malformed["count"] as? Int == 0)
+    }
 }
