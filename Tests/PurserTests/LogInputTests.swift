@@ -125,6 +125,13 @@ struct LogInputTests {
         let report = try Auditor(policy: AuditReplayTests.policy).run(inputs)
         #expect(report.summary.records == 10)
         #expect(report.summary.skippedFiles == inputs.skipped)
+        // Every report with a summary lists them.
+        for format in [AuditReportFormat.table, .html, .json] {
+            var bytes: [UInt8] = []
+            try AuditRenderer.render(report, as: format) { bytes += $0 }
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(text.contains("the same file as \(directory)/x.jsonl, read once"), "\(format)")
+        }
     }
 
     /// `--max-malformed` takes a count or a percentage of the entries read.
