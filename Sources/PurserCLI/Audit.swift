@@ -116,10 +116,12 @@ struct Audit: ParsableCommand {
         options.until = until?.timestamp
         options.strictInput = strictInput
         if let maxMalformed { options.maxMalformed = maxMalformed }
-        let files: LogInputs
+        var files = LogInputs()
         do {
-            files = try LogInputs(logs, temporaryDirectory: options.temporaryDirectory)
+            for path in logs { try files.add(path, temporaryDirectory: options.temporaryDirectory) }
         } catch {
+            // What was skipped on the way explains an empty directory.
+            for file in files.skipped { Output.error("purser: \(file.path): skipped: \(file.reason)") }
             Output.error("purser: \(error.description)")
             throw ExitCode(2)
         }

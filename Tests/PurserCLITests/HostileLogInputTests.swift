@@ -173,6 +173,19 @@ struct HostileLogInputTests {
         #expect(skipped.contains("logs/.hidden.jsonl: a hidden file"))
     }
 
+    /// A directory with no log in it is an error (exit 2) that still lists what it skipped and why.
+    @Test func aDirectoryWithoutLogsListsWhatItSkipped() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("logs/notes.txt", "not a log\n")
+        try directory.write("logs/old.jsonl.zst", bytes: [0x28, 0xB5, 0x2F, 0xFD])
+        let result = try Self.shell("\(Self.audit) logs", in: directory.path)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("logs/notes.txt: skipped: not a usage log name"), "\(result.stderr)")
+        #expect(result.stderr.contains("logs/old.jsonl.zst: skipped: compressed with zstd"))
+        #expect(result.stderr.contains("logs: no usage logs"))
+    }
+
     /// A gzip file named directly is read; a truncated one is a located error (exit 2), not a short count.
     @Test func gzipIsReadAndATruncatedOneIsAnError() throws {
         let directory = try TemporaryDirectory()
