@@ -76,4 +76,26 @@ struct LongCSVRecordTests {
         #expect(message == "column \"metadata\" is \(size) bytes, longer than the field-size limit (1048576 bytes)")
         #expect(read.malformed.first?.location.line == 2)
     }
+
+    /// FOCUS too: a long column it does not read (`BillingAccountName` here) is streamed past.
+    @Test func aLongFOCUSColumnPurserDoesNotReadIsStreamedPast() throws {
+        let sample = try String(contentsOfFile: repositoryRoot + "/examples/samples/focus-1.0.csv", encoding: .utf8)
+        let lines = sample.split(separator: "\n").map(String.init)
+        let long = "\"" + String(repeating: "Acme, \"\"the\"\" corp\n", count: 300_000) + "\""
+        let text = lines[0] + "\n" + lines[1].replacingOccurrences(of: "Acme Corp", with: long) + "\n" + lines[2] + "\n"
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/focus.csv"))
+        var options = UsageLogOptions()
+        options.format = .focus
+        let reader = try UsageLogs.open(directory + "/focus.csv", options: options)
+        var costs: [USD] = []
+        var malformed: [MalformedRecord] = []
+        while let batch = try reader.next() {
+            costs += batch.records.map { $0.request.cost ?? .zero }
+            malformed += batch.malformed
+        }
+        #expect(malformed.isEmpty, "\(malformed.map(\.message))")
+        #expect(costs == [USD("12.75"), USD("9.3")].compactMap { $0 })
+    }
 }
