@@ -173,6 +173,16 @@ struct HostileLogInputTests {
         #expect(skipped.contains("logs/.hidden.jsonl: a hidden file"))
     }
 
+    /// Standard input redirected from a file is read from where its offset stands, as a stream would be.
+    @Test func standardInputFromAFileStartsAtItsOffset() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("x.jsonl", Self.log(100))
+        let result = try Self.shell("{ head -n 1 > /dev/null; \(Self.audit) -; } < x.jsonl", in: directory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Self.report(result).summary["records"] as? Int == 99)
+    }
+
     /// A directory with no log in it is an error (exit 2) that still lists what it skipped and why.
     @Test func aDirectoryWithoutLogsListsWhatItSkipped() throws {
         let directory = try TemporaryDirectory()

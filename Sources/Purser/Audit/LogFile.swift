@@ -13,7 +13,7 @@ public final class LogFile {
     /// The path, as given.
     public let path: String
     private let source: LogSource
-    private var offset: Int64 = 0
+    private var offset: Int64
     private let inflater: GzipInflater?
     private var buffered: [UInt8] = []
     private var reachedEnd = false
@@ -27,6 +27,7 @@ public final class LogFile {
     public init(_ source: LogSource) throws(UsageLogError) {
         self.source = source
         path = source.name
+        offset = source.start
         inflater = source.compression == .gzip ? try GzipInflater(name: source.name) : nil
         let head = try readRaw(3)
         buffered = head == [0xEF, 0xBB, 0xBF] ? [] : head

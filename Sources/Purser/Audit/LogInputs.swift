@@ -38,14 +38,17 @@ public final class LogSource: @unchecked Sendable {
     /// How the bytes are stored.
     public let compression: LogCompression
     let descriptor: Int32
-    /// How many bytes to read (a regular file's length when opened); nil: to the end.
+    /// Where the log starts in the file (standard input redirected from a file part-read already: its offset).
+    let start: Int64
+    /// Where it ends (a regular file's length when opened); nil: at the end of the file.
     let length: Int64?
 
-    private init(name: String, identity: FileIdentity, compression: LogCompression, descriptor: Int32, length: Int64?) {
+    private init(name: String, identity: FileIdentity, compression: LogCompression, descriptor: Int32, start: Int64 = 0, length: Int64?) {
         self.name = name
         self.identity = identity
         self.compression = compression
         self.descriptor = descriptor
+        self.start = start
         self.length = length
     }
 
@@ -99,6 +102,8 @@ public final class LogSource: @unchecked Sendable {
         var descriptor = fd
         // A regular file of length 0 may still be a file system's generated one (/proc): read it to the end.
         var length: Int64? = size > 0 ? size : nil
+        // Standard input redirected from a file starts where its offset is (usually 0).
+        var start = kind == S_IFREG && name == "-" ? max(0, Int64(lseek(fd, 0, SEEK_CUR))) : 0
         if kind != S_IFREG {
             defer { close(fd) }
             let spool = try TemporaryFile.anonymous(in: temporaryDirectory)
@@ -109,16 +114,17 @@ public final class LogSource: @unchecked Sendable {
                 throw error
             }
             descriptor = spool
+            start = 0
         }
         var magic = [UInt8](repeating: 0, count: 4)
-        let got = magic.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 4, 0) }
+        let got = magic.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 4, off_t(start)) }
         let head = magic.prefix(max(got, 0))
         if head.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
             close(descriptor)
             throw UsageLogError(LogNames.zstdReason, file: name)
         }
         let compression: LogCompression = head.starts(with: [0x1F, 0x8B]) ? .gzip : .none
-        return LogSource(name: name, identity: identity, compression: compression, descriptor: descriptor, length: length)
+        return LogSource(name: name, identity: identity, compression: compression, descriptor: descriptor, start: start, length: length)
     }
 
     /// Copies everything `from` holds into `to`; returns the number of bytes.
