@@ -5,6 +5,7 @@
 // Module layout (dependencies point down only):
 //
 //   CYAML        system library: libyaml through pkg-config `yaml-0.1`
+//   CZlib        system library: zlib through pkg-config `zlib` (gzip-compressed usage logs)
 //   PurserYAML   hardened YAML reader: located node tree, SPEC §8 limits
 //   Purser       policy model, checks, compiler, engine, ledgers, audit
 //   PurserCLI    the thin `purser` executable (swift-argument-parser)
@@ -33,6 +34,11 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         .target(
             name: "PurserYAML",
             dependencies: ["CYAML"]
@@ -41,6 +47,7 @@ let package = Package(
             name: "Purser",
             dependencies: [
                 "PurserYAML",
+                "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

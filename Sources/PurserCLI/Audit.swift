@@ -13,16 +13,27 @@ struct Audit: ParsableCommand {
             it came from, budget crossings (when, by how much), alerts, the spend that
             broke policy, and what rerouting would have saved.
 
+            Logs are files, directories (walked recursively: *.jsonl, *.ndjson, *.json,
+            *.csv, *.log in any case, each also gzip-compressed as .gz) or - for standard
+            input. Each file is read once, however often it is named; every file not read
+            (a repeat, a hidden or non-log name, a .zst) is listed with the reason on
+            standard error and in the report. A UTF-8 byte order mark is skipped.
+
             Malformed records are counted and listed by file and line, and the audit
-            goes on (unless --strict-input).
+            goes on (unless --strict-input); a log with malformed records was not
+            audited whole, so the audit then exits 1 whatever --fail-on says, unless
+            --max-malformed tolerates that many. Records outside --since/--until are
+            counted in the summary, not replayed.
 
             Formats: table (default on a terminal), json (default otherwise), jsonl
             (one violation per line), csv, html (one self-contained page with charts),
             sarif, ocsf (OCSF Compliance Findings, one per line).
 
-            Exit codes: 0 nothing at or above --fail-on; 1 violations found;
-            2 an unreadable log, a malformed record under --strict-input, bad
-            arguments or an invalid policy.
+            Exit codes: 0 nothing at or above --fail-on and no malformed record beyond
+            --max-malformed; 1 violations found, or more malformed records than
+            --max-malformed allows; 2 an unreadable log, a malformed record under
+            --strict-input, bad arguments (--since not before --until) or an invalid
+            policy.
 
             Examples:
               purser audit examples/usage/*.jsonl
@@ -64,6 +75,11 @@ struct Audit: ParsableCommand {
     @Flag(name: .customLong("strict-input"), help: "Fail (exit 2) on the first malformed record.")
     var strictInput = false
 
+    @Option(name: .customLong("max-malformed"),
+            help: ArgumentHelp("Tolerate this many malformed records (a count, or a percentage of the records read such as 0.1%) instead of exiting 1.",
+                               valueName: "n"))
+    var maxMalformed: MalformedTolerance?
+
     @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output.")
     var output: String?
 
@@ -72,6 +88,9 @@ struct Audit: ParsableCommand {
 
     func validate() throws {
         if logs.isEmpty { throw ValidationError("Give at least one usage log.") }
+        if let since = since?.timestamp, let until = until?.timestamp, since >= until {
+            throw ValidationError("--since (\(since)) must be before --until (\(until)): no record could be in that window.")
+        }
     }
 
     func run() throws {
@@ -96,7 +115,19 @@ struct Audit: ParsableCommand {
         options.since = since?.timestamp
         options.until = until?.timestamp
         options.strictInput = strictInput
-        let files = try StandardInput.spoolIfNeeded(LogPaths.expand(logs))
+        if let maxMalformed { options.maxMalformed = maxMalformed }
+        var files = LogInputs()
+        do {
+            for path in logs { try files.add(path, temporaryDirectory: options.temporaryDirectory) }
+        } catch {
+            // What was skipped on the way explains an empty directory.
+            for file in files.skipped { Output.error("purser: \(file.path): skipped: \(file.reason)") }
+            Output.error("purser: \(error.description)")
+            throw ExitCode(2)
+        }
+        for file in files.skipped {
+            Output.error("purser: \(file.path): skipped: \(file.reason)")
+        }
         let auditor = Auditor(policy: compiled, options: options)
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
         auditor.progress = { progress in bar.update(progress) }
@@ -128,8 +159,18 @@ struct Audit: ParsableCommand {
         for (reason, count) in summary.skipped.sorted(by: { $0.key < $1.key }) {
             Output.error("purser: \(count) log entr\(count == 1 ? "y" : "ies") left out: \(reason)")
         }
+        if summary.outOfWindow > 0 {
+            Output.error("purser: \(summary.outOfWindow) record\(summary.outOfWindow == 1 ? "" : "s") outside --since/--until, not replayed")
+        }
         if summary.malformed > 0 {
-            Output.error("purser: \(summary.malformed) malformed record\(summary.malformed == 1 ? "" : "s") skipped (listed in the report)")
+            let records = "\(summary.malformed) malformed record\(summary.malformed == 1 ? "" : "s") skipped (listed in the report)"
+            if summary.malformedExceeded {
+                let allowed = summary.malformedAllowed
+                Output.error("purser: \(records); the logs were not audited whole (exit 1): "
+                             + (allowed == 0 ? "pass --max-malformed to tolerate some" : "--max-malformed allows \(allowed)"))
+                throw ExitCode(1)
+            }
+            Output.error("purser: \(records); tolerated: --max-malformed allows \(summary.malformedAllowed)")
         }
         switch failOn {
         case .deny: if summary.denied > 0 { throw ExitCode(1) }
@@ -140,4 +181,10 @@ struct Audit: ParsableCommand {
 }
 
 extension AuditReportFormat: ExpressibleByArgument {}
+
+extension MalformedTolerance: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(argument)
+    }
+}
 extension UsageLogFormat: ExpressibleByArgument {}

@@ -195,62 +195,6 @@ final class OutputWriter {
     }
 }
 
-/// Log paths as given: directories become the log files in them (sorted, hidden entries skipped).
-enum LogPaths {
-    static let extensions = [".jsonl", ".ndjson", ".json", ".csv", ".log"]
-
-    static func expand(_ paths: [String]) throws -> [String] {
-        var files: [String] = []
-        for path in paths {
-            var info = stat()
-            guard path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                files.append(path)
-                continue
-            }
-            guard let directory = opendir(path) else {
-                Output.error("purser: cannot read \(path): \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-            var names: [String] = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if !name.hasPrefix("."), extensions.contains(where: name.hasSuffix) { names.append(name) }
-            }
-            closedir(directory)
-            guard !names.isEmpty else {
-                Output.error("purser: no usage logs (\(extensions.joined(separator: ", "))) in \(path)")
-                throw ExitCode(2)
-            }
-            files.append(contentsOf: names.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 })
-        }
-        return files
-    }
-}
-
-/// Standard input as a log: copied to a temporary file, since a replay may read its logs twice.
-enum StandardInput {
-    static func spoolIfNeeded(_ paths: [String]) throws -> [String] {
-        guard paths.contains("-") else { return paths }
-        let reader = try ChunkReader("-")
-        var template = Array("/tmp/purser-stdin-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else {
-            Output.error("purser: cannot create a temporary file: \(String(cString: strerror(errno)))")
-            throw ExitCode(2)
-        }
-        defer { close(fd) }
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        while !reader.isAtEnd {
-            let chunk = try reader.read(1 << 20)
-            guard Output.writeAll(chunk, to: fd) else {
-                Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-        }
-        return paths.map { $0 == "-" ? path : $0 }
-    }
-}
-
 /// A one-line progress indicator on standard error, for long runs on a terminal.
 final class ProgressBar: @unchecked Sendable {
     // Updated from the auditor's thread only.

@@ -146,6 +146,18 @@ public struct AuditReport: Sendable {
         public var blockableSpend = USDTotal.zero
         /// Whether the input had to be sorted by time.
         public var sorted = false
+        /// Files and directories not read (a repeat of a log, a name that is not a log's), and why.
+        public var skippedFiles: [SkippedLog] = []
+        /// Records read but outside `--since`/`--until`: not replayed, not in any total but this one.
+        public var outOfWindow = 0
+        /// How many malformed records `--max-malformed` allows (0: none).
+        public var malformedAllowed = 0
+
+        /// Malformed records within the tolerance (all of them, or 0 when there are more than it allows).
+        public var malformedTolerated: Int { malformed <= malformedAllowed ? malformed : 0 }
+        /// Whether there are more malformed records than the tolerance allows: the log was
+        /// not audited whole, and `purser audit` exits 1 (docs/audit-reports.md, "Exit codes").
+        public var malformedExceeded: Bool { malformed > malformedAllowed }
     }
 
     public internal(set) var summary = Summary()

@@ -10,6 +10,8 @@ public struct AuditOptions: Sendable {
     public var until: Timestamp?
     /// Fail on the first malformed record instead of counting it.
     public var strictInput = false
+    /// How many malformed records an audit tolerates (`--max-malformed`); none by default.
+    public var maxMalformed = MalformedTolerance.count(0)
     /// Where spool and sort files go.
     public var temporaryDirectory = NSTemporaryDirectory()
     /// Records per sorted run when the input has to be sorted.
@@ -21,6 +23,40 @@ public struct AuditOptions: Sendable {
 
     /// The defaults.
     public init() {}
+}
+
+/// How many malformed records an audit tolerates (`--max-malformed`, docs/audit-reports.md, "Exit codes").
+public enum MalformedTolerance: Sendable, Hashable, CustomStringConvertible {
+    /// At most this many.
+    case count(Int)
+    /// At most this percentage of the entries read (records, out-of-window records and malformed ones).
+    case percent(Double)
+
+    /// Parses `10` or `0.1%`; nil for anything else (negative, not a number, over 100%).
+    public init?(_ text: String) {
+        if text.hasSuffix("%") {
+            guard let value = Double(text.dropLast()), value.isFinite, value >= 0, value <= 100 else { return nil }
+            self = .percent(value)
+        } else {
+            guard let value = Int(text), value >= 0 else { return nil }
+            self = .count(value)
+        }
+    }
+
+    /// The most malformed records allowed among `entries` entries read.
+    public func allowed(of entries: Int) -> Int {
+        switch self {
+        case .count(let count): return count
+        case .percent(let percent): return Int((Double(entries) * percent / 100).rounded(.down))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .count(let count): return String(count)
+        case .percent(let percent): return "\(percent)%"
+        }
+    }
 }
 
 /// Progress of a replay, for a progress bar.
@@ -54,9 +90,21 @@ public final class Auditor: @unchecked Sendable {
         self.options = options
     }
 
+    /// Replays the logs at these paths (files, directories, `-`) and returns the report.
+    public func run(_ paths: [String]) throws(AuditError) -> AuditReport {
+        let inputs: LogInputs
+        do throws(UsageLogError) {
+            inputs = try LogInputs(paths, temporaryDirectory: options.temporaryDirectory)
+        } catch {
+            throw AuditError(error.description)
+        }
+        return try run(inputs)
+    }
+
     /// Replays the logs and returns the report. Throws when a log cannot be read at
     /// all, or on the first malformed record with `strictInput`.
-    public func run(_ files: [String]) throws(AuditError) -> AuditReport {
+    public func run(_ inputs: LogInputs) throws(AuditError) -> AuditReport {
+        let files = inputs.sources
         let spool: ViolationSpool
         do throws(UsageLogError) {
             spool = try ViolationSpool(directory: options.temporaryDirectory)
@@ -72,7 +120,7 @@ public final class Auditor: @unchecked Sendable {
             for file in files {
                 sources.append(ParallelSource(reader: try open(file), evaluator: evaluator, planPool: plans, depth: depth))
             }
-            return try replay(Merger(sources), files: files, spool: spool, sorted: false, malformed: [])
+            return try replay(Merger(sources), inputs: inputs, spool: spool, sorted: false, malformed: [])
         } catch let error where error.message == AuditError.disorder.message {
             spool.reset()
         }
@@ -82,11 +130,11 @@ public final class Auditor: @unchecked Sendable {
         if options.strictInput, let first = malformed.first {
             throw AuditError("\(first.location): \(first.message) (--strict-input)")
         }
-        return try replay(Merger(try sorter.sources(files: files)), files: files, spool: spool, sorted: true, malformed: malformed,
+        return try replay(Merger(try sorter.sources()), inputs: inputs, spool: spool, sorted: true, malformed: malformed,
                           skipped: sorter.skipped)
     }
 
-    private func open(_ file: String) throws(AuditError) -> any UsageLogReader {
+    private func open(_ file: LogSource) throws(AuditError) -> any UsageLogReader {
         do throws(UsageLogError) {
             return try UsageLogs.open(file, options: options.logs)
         } catch {
@@ -94,12 +142,13 @@ public final class Auditor: @unchecked Sendable {
         }
     }
 
-    private func replay(_ merger: consuming Merger, files: [String], spool: ViolationSpool, sorted: Bool,
+    private func replay(_ merger: consuming Merger, inputs: LogInputs, spool: ViolationSpool, sorted: Bool,
                         malformed initial: [MalformedRecord], skipped: [String: Int] = [:]) throws(AuditError) -> AuditReport
     {
         var merger = merger
         var state = ReplayState(policy: policy, spool: spool, options: options)
-        state.summary.files = files
+        state.summary.files = inputs.sources.map(\.name)
+        state.summary.skippedFiles = inputs.skipped
         state.summary.sorted = sorted
         for entry in initial { state.addMalformed(entry) }
         var count = 0
@@ -128,6 +177,8 @@ public final class Auditor: @unchecked Sendable {
             state.addMalformed(entry)
         }
         state.summary.skipped = skipped.merging(merger.skipped, uniquingKeysWith: +)
+        let summary = state.summary
+        state.summary.malformedAllowed = options.maxMalformed.allowed(of: summary.records + summary.outOfWindow + summary.malformed)
         spool.flush()
         if let failure = spool.failure { throw AuditError(failure) }
         progress?(AuditProgress(phase: "done", records: count))
@@ -206,8 +257,14 @@ struct ReplayState {
     /// (a planned record's counters are there).
     mutating func process(_ record: UnsafePointer<UsageRecord>, _ counters: UnsafeBufferPointer<ReplayCounter>) {
         let time = record.pointee.timestamp
-        if let since = options.since, time < since { return }
-        if let until = options.until, time >= until { return }
+        if let since = options.since, time < since {
+            summary.outOfWindow += 1
+            return
+        }
+        if let until = options.until, time >= until {
+            summary.outOfWindow += 1
+            return
+        }
         summary.records += 1
         if summary.first == nil { summary.first = time }
         summary.last = time

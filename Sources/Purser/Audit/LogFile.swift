@@ -5,29 +5,32 @@ import Darwin
 #endif
 
 /// A log file read in large chunks, with the first bytes available for format detection.
+///
+/// Reads a ``LogSource`` from its start with `pread` (readers of one source never share an
+/// offset), up to the length it had when it was opened; gzip is decompressed as it is read;
+/// a leading UTF-8 byte order mark is skipped (docs/audit-reports.md, "Input").
 public final class LogFile {
     /// The path, as given.
     public let path: String
-    private let fd: Int32
+    private let source: LogSource
+    private var offset: Int64
+    private let inflater: GzipInflater?
     private var buffered: [UInt8] = []
     private var reachedEnd = false
 
-    /// Opens a file for reading.
-    public init(_ path: String) throws(UsageLogError) {
-        self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw UsageLogError(PolicyFiles.describe(errno, path: path).replacingFirst(path + ": ", with: ""), file: path)
-        }
-        var info = stat()
-        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-            close(fd)
-            throw UsageLogError("is a directory, not a log file", file: path)
-        }
+    /// Opens a file for reading (a non-regular file is copied to a temporary file first).
+    public convenience init(_ path: String) throws(UsageLogError) {
+        try self.init(try LogSource.open(path))
     }
 
-    deinit {
-        close(fd)
+    /// Reads a log source from its start.
+    public init(_ source: LogSource) throws(UsageLogError) {
+        self.source = source
+        path = source.name
+        offset = source.start
+        inflater = source.compression == .gzip ? try GzipInflater(name: source.name) : nil
+        let head = try readRaw(3)
+        buffered = head == [0xEF, 0xBB, 0xBF] ? [] : head
     }
 
     /// The first `count` bytes (fewer for a short file), without consuming them.
@@ -61,25 +64,17 @@ public final class LogFile {
         let old = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: count))
         var filled = 0
-        var failure: Int32 = 0
+        var failure: UsageLogError?
         buffer.withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return }
-            while filled < count {
-                let got = Glibc.read(fd, base + old + filled, count - filled)
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                if got == 0 {
-                    reachedEnd = true
-                    return
-                }
-                filled += got
+            do throws(UsageLogError) {
+                filled = try fill(base + old, count)
+            } catch {
+                failure = error
             }
         }
         buffer.removeLast(count - filled)
-        if failure != 0 { throw UsageLogError(String(cString: strerror(failure)), file: path) }
+        if let failure { throw failure }
         return filled
     }
 
@@ -90,22 +85,51 @@ public final class LogFile {
         guard !reachedEnd else { return [] }
         var result = [UInt8](repeating: 0, count: count)
         var filled = 0
-        while filled < count {
-            let got = result.withUnsafeMutableBytes { raw in
-                Glibc.read(fd, raw.baseAddress.map { $0 + filled }, count - filled)
+        var failure: UsageLogError?
+        result.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            do throws(UsageLogError) {
+                filled = try fill(base, count)
+            } catch {
+                failure = error
             }
+        }
+        if let failure { throw failure }
+        result.removeLast(count - filled)
+        return result
+    }
+
+    /// Fills up to `count` bytes at `target`, decompressing when the source is gzip; fewer only at the end.
+    private func fill(_ target: UnsafeMutableRawPointer, _ count: Int) throws(UsageLogError) -> Int {
+        if let inflater {
+            let got = try inflater.decompress(into: target, count: count) { buffer, wanted throws(UsageLogError) in
+                try readSource(buffer, wanted)
+            }
+            if got < count { reachedEnd = true }
+            return got
+        }
+        let got = try readSource(target, count)
+        if got < count { reachedEnd = true }
+        return got
+    }
+
+    /// Reads up to `count` bytes of the source at the current offset (fewer only at its end).
+    private func readSource(_ target: UnsafeMutableRawPointer, _ count: Int) throws(UsageLogError) -> Int {
+        var filled = 0
+        while filled < count {
+            var wanted = count - filled
+            if let length = source.length { wanted = Int(min(Int64(wanted), max(0, length - offset))) }
+            guard wanted > 0 else { break }
+            let got = pread(source.descriptor, target + filled, wanted, off_t(offset))
             if got < 0 {
                 if errno == EINTR { continue }
                 throw UsageLogError(String(cString: strerror(errno)), file: path)
             }
-            if got == 0 {
-                reachedEnd = true
-                break
-            }
+            if got == 0 { break }
             filled += got
+            offset += Int64(got)
         }
-        result.removeLast(count - filled)
-        return result
+        return filled
     }
 }
 

@@ -14,9 +14,12 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     private let mapping: FieldMapping
     private var done = false
     private let parsers = ParserPool()
+    /// The record-size limit (for messages).
+    private let maxRecordBytes: Int
 
     init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
+        self.maxRecordBytes = options.maxRecordBytes
         self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
@@ -49,7 +52,7 @@ final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         for number in chunk.tooLong {
             batch.malformed.append(MalformedRecord(
                 location: RecordLocation(file: name, line: number),
-                message: "the record is longer than the record-size limit"))
+                message: CSVRecords.tooLong(maxRecordBytes)))
         }
         parsers.with { parser in
             chunk.bytes.withUnsafeBufferPointer { buffer in

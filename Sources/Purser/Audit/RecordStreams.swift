@@ -199,9 +199,11 @@ struct Merger {
 }
 
 /// Sorts logs that are out of time order, beyond memory: records are cut into
-/// sorted runs written to temporary files, which are then merged.
+/// sorted runs written to temporary files, which are then merged. The run files
+/// are unlinked as soon as they are created (read back through their descriptors),
+/// so an interrupted sort leaves nothing behind (docs/audit-reports.md, "Input").
 final class ExternalSort {
-    private var runs: [String] = []
+    private var runs: [LogSource] = []
     private let directory: String
     private let runSize: Int
 
@@ -210,15 +212,11 @@ final class ExternalSort {
         self.runSize = runSize
     }
 
-    deinit {
-        for run in runs { unlink(run) }
-    }
-
     /// Entries the readers left out on purpose, by reason (after `split`).
     private(set) var skipped: [String: Int] = [:]
 
     /// Reads every file and writes its records as sorted runs; returns the malformed entries.
-    func split(_ files: [String], options: UsageLogOptions, progress: (Int) -> Void) throws(AuditError) -> [MalformedRecord] {
+    func split(_ files: [LogSource], options: UsageLogOptions, progress: (Int) -> Void) throws(AuditError) -> [MalformedRecord] {
         var malformed: [MalformedRecord] = []
         var buffer: [UsageRecord] = []
         buffer.reserveCapacity(runSize)
@@ -256,19 +254,21 @@ final class ExternalSort {
     }
 
     /// Sources reading the runs back, each in time order.
-    func sources(files: [String]) throws(AuditError) -> [any RecordSource] {
+    func sources() throws(AuditError) -> [any RecordSource] {
         var result: [any RecordSource] = []
-        for run in runs { result.append(try RunSource(path: run, files: files)) }
+        for run in runs { result.append(try RunSource(run)) }
         return result
     }
 
     private func writeRun(_ buffer: inout [UsageRecord]) throws(AuditError) {
         BatchOrder.sort(&buffer)
-        var template = Array((directory + "/purser-run-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { pointer in pointer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else { throw AuditError("cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        runs.append(String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        let fd: Int32
+        do throws(UsageLogError) {
+            fd = try TemporaryFile.anonymous(in: directory)
+        } catch {
+            throw AuditError("cannot create a temporary file in \(directory): \(error.message)")
+        }
+        runs.append(LogSource(run: fd))
         var json = JSONWriter()
         for record in buffer {
             // <file name length> \t <file> \t <line> \t <request json>: the framing is raw bytes,
@@ -304,9 +304,9 @@ final class RunSource: RecordSource {
     private var lines: LineChunks
     private var done = false
 
-    init(path: String, files: [String]) throws(AuditError) {
+    init(_ run: LogSource) throws(AuditError) {
         do throws(UsageLogError) {
-            lines = LineChunks(file: try LogFile(path), limit: Int.max)
+            lines = LineChunks(file: try LogFile(run), limit: Int.max)
         } catch {
             throw AuditError(error.description)
         }

@@ -142,7 +142,13 @@ public enum UsageLogs {
 
     /// Opens a reader for a log file, detecting its format when asked.
     public static func open(_ path: String, options: UsageLogOptions) throws(UsageLogError) -> any UsageLogReader {
-        let file = try LogFile(path)
+        try open(LogSource.open(path), options: options)
+    }
+
+    /// Opens a reader over a log source from its start, detecting its format when asked.
+    public static func open(_ source: LogSource, options: UsageLogOptions) throws(UsageLogError) -> any UsageLogReader {
+        let file = try LogFile(source)
+        let path = source.name
         var format = options.format
         if format == .auto {
             let head = try file.peek(detectionBytes)

@@ -19,8 +19,6 @@ final class ViolationSpool: @unchecked Sendable {
     // after the replay; `spare` and `failed` are shared with the writing queue, behind their locks.
     let path: String
     private var fd: Int32
-    /// Whether `path` is the spool's own temporary file, removed with the spool.
-    private let ownsFile: Bool
     private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
     private(set) var count = 0
     private let writing = DispatchQueue(label: "purser.violation-spool")
@@ -39,28 +37,22 @@ final class ViolationSpool: @unchecked Sendable {
         init(_ writer: JSONWriter) { self.writer = writer }
     }
 
-    /// A spool in a new temporary file of `directory`, removed when the spool goes.
+    /// A spool in a new anonymous temporary file of `directory`: unlinked as soon as it is
+    /// created, so that no exit leaves it behind (docs/audit-reports.md, "Input").
     init(directory: String) throws(UsageLogError) {
-        var template = Array((directory + "/purser-violations-XXXXXX").utf8CString)
-        fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else {
-            throw UsageLogError("cannot create a temporary file: \(String(cString: strerror(errno)))", file: directory)
-        }
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        ownsFile = true
+        fd = try TemporaryFile.anonymous(in: directory)
+        path = directory + "/(violation spool)"
     }
 
-    /// A spool writing to an open descriptor that it closes but does not remove (tests: `/dev/full`).
+    /// A spool writing to an open descriptor that it closes (tests: `/dev/full`).
     init(descriptor: Int32, path: String) {
         fd = descriptor
         self.path = path
-        ownsFile = false
     }
 
     deinit {
         // Nothing is left to write here: each write in flight holds the spool.
         if fd >= 0 { close(fd) }
-        if ownsFile { unlink(path) }
     }
 
     /// Why writing the spool failed, if it did: the violations after it are missing.
@@ -164,15 +156,16 @@ final class ViolationSpool: @unchecked Sendable {
     func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
         flush()
         if let failure { throw AuditError(failure) }
-        let reader = fd >= 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1
-        guard reader >= 0 else { return }
-        defer { close(reader) }
+        guard fd >= 0 else { return }
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
         while true {
-            let got = chunk.withUnsafeMutableBytes { Glibc.read(reader, $0.baseAddress, $0.count) }
+            // Read by offset: the spool's file has no name to open again.
+            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
             if got < 0 && errno == EINTR { continue }
             if got <= 0 { break }
+            offset += off_t(got)
             pending.append(contentsOf: chunk[0..<got])
             if let newline = pending.lastIndex(of: 0x0A) {
                 try body(Array(pending[...newline]))

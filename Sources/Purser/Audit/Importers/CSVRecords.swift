@@ -96,7 +96,11 @@ struct CSVRecord {
 /// Quoted fields may hold commas, doubled quotes and line breaks; lines may
 /// end in CRLF; a UTF-8 byte order mark is skipped; blank lines are ignored.
 /// A record longer than the record-size limit is reported once and its
-/// bytes dropped until it ends, so a 100 MB field never sits in memory. A
+/// bytes dropped until it ends, so a 100 MB field never sits in memory;
+/// once the reader has said which columns it uses (``keep(columns:names:)``),
+/// the limit applies to those columns only, and a long record is streamed
+/// through, the other columns' bytes dropped as they pass (a LiteLLM row with a
+/// megabyte of `messages` is still counted: docs/importers.md, "Limits"). A
 /// record that is not well-formed (a quote inside an unquoted field, text
 /// after a closing quote, a file that ends inside quotes) is reported with
 /// its line, and splitting goes on after it.
@@ -115,12 +119,45 @@ struct CSVRecords {
     private var atStart = true
     /// While an over-long record is dropped: whether the drop is inside quotes.
     private var skippingQuoted: Bool?
+    /// The columns the reader uses (nil until it says: then every column counts against the limit).
+    private var kept: [Bool]?
+    /// The header's column names, for messages.
+    private var columnNames: [String] = []
+    /// A record over the limit being streamed through, keeping only the columns used.
+    private var long: LongRecord?
 
-    /// Reads records of `file`; records over `limit` bytes are reported as too long.
-    init(file: LogFile, limit: Int) {
+    /// Reads records of `file`; records over `limit` bytes are reported as too long, unless
+    /// `columnsUsed` says from the header which columns are read: then only those are held to it.
+    init(file: LogFile, limit: Int, columnsUsed: (@Sendable (CSVHeader) -> Set<Int>)? = nil) {
         self.file = file
         self.limit = max(limit, 1)
+        self.columnsUsed = columnsUsed
         fields.reserveCapacity(64)
+    }
+
+    /// Which columns a reader uses, from the header (the first record); nil: every column counts.
+    private let columnsUsed: (@Sendable (CSVHeader) -> Set<Int>)?
+    /// The header has not been delivered yet.
+    private var awaitingHeader = true
+
+    /// Applies the size limit to these columns only (by position; `names` for messages):
+    /// the others may be any length, and are dropped as they stream past in a long record.
+    private mutating func keep(columns: Set<Int>, names: [String]) {
+        let count = max(names.count, (columns.max() ?? -1) + 1)
+        kept = (0..<count).map { columns.contains($0) }
+        columnNames = names
+    }
+
+    /// Hands a well-formed record to `body`; the first one is the header, from which the
+    /// columns used are learnt (when the reader said how).
+    private mutating func deliver(_ record: CSVRecord, _ body: (CSVRecord) -> Void) {
+        body(record)
+        guard awaitingHeader else { return }
+        awaitingHeader = false
+        if let columnsUsed {
+            let header = CSVHeader(record)
+            keep(columns: columnsUsed(header), names: header.names)
+        }
     }
 
     /// Calls `body` with each complete record of the next chunk and `malformed`
@@ -153,6 +190,10 @@ struct CSVRecords {
     private mutating func split(_ buffer: UnsafeBufferPointer<UInt8>, from first: Int, atEnd: Bool, _ body: (CSVRecord) -> Void,
                                 _ malformed: (Int, String) -> Void) -> Int {
         var start = first
+        if long != nil {
+            guard let end = streamLong(buffer, from: start, atEnd: atEnd, body, malformed) else { return buffer.count }
+            start = end
+        }
         if let quoted = skippingQuoted {
             let (end, newlines, stillQuoted) = Self.skip(buffer, from: start, quoted: quoted)
             nextLine += newlines
@@ -168,8 +209,15 @@ struct CSVRecords {
             switch scan {
             case .incomplete:
                 let rest = buffer.count - start
+                if rest > limit, kept != nil {
+                    // Stream it: only the columns used are kept (and held to the limit).
+                    long = LongRecord(line: nextLine)
+                    guard let end = streamLong(buffer, from: start, atEnd: atEnd, body, malformed) else { return buffer.count }
+                    start = end
+                    continue
+                }
                 if rest > limit {
-                    malformed(nextLine, Self.tooLong)
+                    malformed(nextLine, Self.tooLong(limit))
                     let (end, newlines, quoted) = Self.skip(buffer, from: start, quoted: false)
                     nextLine += newlines
                     if let end {
@@ -184,10 +232,18 @@ struct CSVRecords {
                 let length = end - start
                 let blank = fields.count == 1 && fields[0].start == fields[0].end && problem == nil
                     && length <= 2 && (length == 0 || buffer[start] == 0x0A || buffer[start] == 0x0D)
-                if length > limit {
-                    malformed(nextLine, Self.tooLong)
+                if length > limit, kept == nil {
+                    malformed(nextLine, Self.tooLong(limit))
                 } else if let problem {
                     malformed(nextLine, problem)
+                } else if length > limit, let kept, let (column, size) = longestKept(kept, buffer) {
+                    // Only the columns used are held to the limit.
+                    malformed(nextLine, tooLong(column: column, size: size))
+                } else if !blank, awaitingHeader {
+                    let fields = self.fields
+                    fields.withUnsafeBufferPointer { fields in
+                        deliver(CSVRecord(bytes: buffer, fields: fields, line: nextLine), body)
+                    }
                 } else if !blank {
                     fields.withUnsafeBufferPointer { fields in
                         body(CSVRecord(bytes: buffer, fields: fields, line: nextLine))
@@ -200,7 +256,199 @@ struct CSVRecords {
         return start
     }
 
-    static let tooLong = "the record is longer than the record-size limit"
+    /// The message for a record over the limit, which it names with its size.
+    static func tooLong(_ limit: Int) -> String {
+        "the record is longer than the record-size limit (\(limit) bytes)"
+    }
+
+    /// The message for a used column over the limit.
+    private func tooLong(column: Int, size: Int) -> String {
+        let name = column < columnNames.count ? "\"\(columnNames[column])\"" : "\(column + 1)"
+        return "column \(name) is \(size) bytes, longer than the field-size limit (\(limit) bytes)"
+    }
+
+    /// The first used column of the scanned record (in `fields`) over the limit, and its size.
+    private func longestKept(_ kept: [Bool], _ buffer: UnsafeBufferPointer<UInt8>) -> (Int, Int)? {
+        for (index, field) in fields.enumerated() where index < kept.count && kept[index] && field.end - field.start > limit {
+            return (index, field.end - field.start)
+        }
+        return nil
+    }
+
+    /// A record over the limit on its way through: the used columns' text, the others empty.
+    private struct LongRecord {
+        enum State { case fieldStart, unquoted, quoted, quoteSeen, closed }
+        /// The line it starts on.
+        let line: Int
+        var bytes: [UInt8] = []
+        var fields: [CSVField] = []
+        var state = State.fieldStart
+        var field = CSVField(start: 0, end: 0, escaped: false)
+        /// Bytes of the current field's text (kept or not).
+        var size = 0
+        var newlines = 0
+        var problem: String?
+        /// The first used column over the limit, and its size so far.
+        var over: (column: Int, size: Int)?
+
+        init(line: Int) {
+            self.line = line
+        }
+    }
+
+    /// Feeds a long record's bytes from `start`: the index past its end when it ends in the
+    /// buffer (it is then delivered or reported), nil when the buffer ends first.
+    private mutating func streamLong(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int, atEnd: Bool,
+                                     _ body: (CSVRecord) -> Void, _ malformed: (Int, String) -> Void) -> Int?
+    {
+        guard var record = long else { return start }
+        let kept = self.kept ?? []
+        let limit = self.limit
+        var index = start
+        var ended = false
+        /// Whether the current field's bytes are kept.
+        func keeping(_ record: LongRecord) -> Bool {
+            let column = record.fields.count
+            return column < kept.count && kept[column] && record.over == nil
+        }
+        func add(_ bytes: UnsafeBufferPointer<UInt8>, _ record: inout LongRecord) {
+            record.size += bytes.count
+            let column = record.fields.count
+            guard column < kept.count, kept[column] else { return }
+            if record.size > limit {
+                // Held to the limit: counted from here on, not kept.
+                if record.over == nil { record.over = (column, record.size) }
+                if record.over?.column == column { record.over?.size = record.size }
+                return
+            }
+            if record.over == nil { record.bytes.append(contentsOf: bytes) }
+        }
+        func append(_ byte: UInt8, _ record: inout LongRecord) {
+            withUnsafePointer(to: byte) { add(UnsafeBufferPointer(start: $0, count: 1), &record) }
+        }
+        func endField(_ record: inout LongRecord, lineEnd: Bool = false) {
+            if keeping(record) {
+                record.field.end = record.bytes.count
+                // CRLF: the CR is not part of an unquoted last field.
+                if lineEnd, record.state == .unquoted, record.field.end > record.field.start, record.bytes.last == 0x0D {
+                    record.bytes.removeLast()
+                    record.field.end -= 1
+                }
+            } else {
+                record.field = CSVField(start: record.bytes.count, end: record.bytes.count, escaped: false)
+            }
+            record.fields.append(record.field)
+            record.field = CSVField(start: record.bytes.count, end: record.bytes.count, escaped: false)
+            record.size = 0
+            record.state = .fieldStart
+        }
+        while index < buffer.count, !ended {
+            // Inside a field: up to its next delimiter at once (vectorised), the rest byte by byte.
+            if record.state == .quoted || record.state == .unquoted, let base = buffer.baseAddress {
+                let stop = record.state == .quoted
+                    ? ByteSearch.first(0x22, in: base, from: index, to: buffer.count)
+                    : ByteSearch.firstDelimiter(in: base, from: index, to: buffer.count)
+                if stop > index {
+                    if record.state == .quoted { record.newlines += ByteSearch.count(0x0A, in: base, from: index, to: stop) }
+                    add(UnsafeBufferPointer(rebasing: buffer[index..<stop]), &record)
+                    index = stop
+                    continue
+                }
+            }
+            let byte = buffer[index]
+            index += 1
+            switch record.state {
+            case .fieldStart:
+                record.field = CSVField(start: record.bytes.count, end: record.bytes.count, escaped: false)
+                if byte == 0x22 {
+                    record.state = .quoted
+                    record.field.start = record.bytes.count
+                } else if byte == 0x2C {
+                    record.state = .unquoted
+                    endField(&record)
+                } else if byte == 0x0A {
+                    record.state = .unquoted
+                    endField(&record, lineEnd: true)
+                    record.newlines += 1
+                    ended = true
+                } else {
+                    record.state = .unquoted
+                    append(byte, &record)
+                }
+            case .unquoted:
+                if byte == 0x2C {
+                    endField(&record)
+                } else if byte == 0x0A {
+                    endField(&record, lineEnd: true)
+                    record.newlines += 1
+                    ended = true
+                } else {
+                    if byte == 0x22 { record.problem = record.problem ?? "a quote inside unquoted field \(record.fields.count + 1)" }
+                    append(byte, &record)
+                }
+            case .quoted:
+                if byte == 0x22 {
+                    record.state = .quoteSeen
+                } else {
+                    if byte == 0x0A { record.newlines += 1 }
+                    append(byte, &record)
+                }
+            case .quoteSeen:
+                if byte == 0x22 {
+                    // `""`: kept doubled, as `CSVField.escaped` expects.
+                    record.field.escaped = true
+                    append(byte, &record)
+                    append(byte, &record)
+                    record.state = .quoted
+                } else if byte == 0x2C {
+                    endField(&record)
+                } else if byte == 0x0A {
+                    endField(&record, lineEnd: true)
+                    record.newlines += 1
+                    ended = true
+                } else {
+                    if byte != 0x0D { record.problem = record.problem ?? "text after the closing quote of field \(record.fields.count + 1)" }
+                    record.state = .closed
+                }
+            case .closed:
+                if byte == 0x2C {
+                    endField(&record)
+                } else if byte == 0x0A {
+                    endField(&record, lineEnd: true)
+                    record.newlines += 1
+                    ended = true
+                }
+            }
+            if record.fields.count > 1 << 16 {
+                record.problem = record.problem ?? "the record has more than 65536 fields"
+                record.fields.removeAll()
+                record.bytes.removeAll()
+            }
+        }
+        if !ended && atEnd {
+            if record.state == .quoted { record.problem = record.problem ?? "the file ends inside a quoted field (a truncated record?)" }
+            endField(&record, lineEnd: true)
+            ended = true
+        }
+        guard ended else {
+            long = record
+            return nil
+        }
+        long = nil
+        nextLine += record.newlines
+        if let problem = record.problem {
+            malformed(record.line, problem)
+        } else if let over = record.over {
+            malformed(record.line, tooLong(column: over.column, size: over.size))
+        } else {
+            record.bytes.withUnsafeBufferPointer { bytes in
+                record.fields.withUnsafeBufferPointer { fields in
+                    deliver(CSVRecord(bytes: bytes, fields: fields, line: record.line), body)
+                }
+            }
+        }
+        return index
+    }
 
     private enum Scan {
         /// The record ends before `end` (past its line break); it spans `newlines` line breaks.

@@ -50,10 +50,24 @@ final class FOCUSReader: UsageLogReader {
             tags = header.index("Tags")
             model = header.index("x_Model", "x_ModelName", "x_ModelId")
         }
+
+        /// The positions read, `--map` paths' columns included: only these are held to the record-size limit
+        /// (docs/importers.md, "Limits").
+        static func used(_ header: CSVHeader, mapping: FieldMapping) -> Set<Int> {
+            let columns = Columns(header)
+            var used = Set([columns.start, columns.billedCost, columns.currency, columns.category, columns.quantity, columns.unit,
+                            columns.sku, columns.description, columns.region, columns.resourceName, columns.tags,
+                            columns.model].compactMap { $0 })
+            for rule in mapping.rules {
+                if let column = header.index(rule.path.components[0]) { used.insert(column) }
+            }
+            return used
+        }
     }
 
     init(file: LogFile, options: UsageLogOptions) {
-        self.records = CSVRecords(file: file, limit: options.maxRecordBytes)
+        let mapping = options.mapping
+        self.records = CSVRecords(file: file, limit: options.maxRecordBytes) { header in Columns.used(header, mapping: mapping) }
         self.file = file.path
         self.name = LogName(file.path)
         self.batchSize = options.batchSize

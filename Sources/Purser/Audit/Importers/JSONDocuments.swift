@@ -102,7 +102,7 @@ struct JSONDocuments {
                     }
                     valueStart = nil
                 } else if let start = valueStart, index - start > limit {
-                    malformed(valueLine, CSVRecords.tooLong)
+                    malformed(valueLine, CSVRecords.tooLong(limit))
                     dropping = true
                     valueStart = nil
                 }

@@ -55,10 +55,24 @@ final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
             metadata = header.index("metadata")
             requestTags = header.index("request_tags")
         }
+
+        /// The positions read, `--map` paths' columns included: only these are held to the record-size limit
+        /// (a megabyte of `messages` streams past; docs/importers.md, "Limits").
+        static func used(_ header: CSVHeader, mapping: FieldMapping) -> Set<Int> {
+            let columns = Columns(header)
+            var used = Set([columns.requestID, columns.spend, columns.prompt, columns.completion, columns.start, columns.model,
+                            columns.modelGroup, columns.provider, columns.apiBase, columns.user, columns.endUser, columns.teamID,
+                            columns.status, columns.metadata, columns.requestTags].compactMap { $0 })
+            for rule in mapping.rules {
+                if let column = header.index(rule.path.components[0]) { used.insert(column) }
+            }
+            return used
+        }
     }
 
     init(file: LogFile, options: UsageLogOptions) {
-        self.records = CSVRecords(file: file, limit: options.maxRecordBytes)
+        let mapping = options.mapping
+        self.records = CSVRecords(file: file, limit: options.maxRecordBytes) { header in Columns.used(header, mapping: mapping) }
         self.file = file.path
         self.name = LogName(file.path)
         self.batchSize = options.batchSize

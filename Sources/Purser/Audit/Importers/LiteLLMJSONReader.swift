@@ -11,8 +11,12 @@ final class LiteLLMJSONReader: UsageLogReader {
     private let mapping: FieldMapping
     private var done = false
 
+    /// The record-size limit (for messages).
+    private let limit: Int
+
     init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
+        self.limit = options.maxRecordBytes
         self.file = file.path
         self.name = LogName(file.path)
         self.batchSize = options.batchSize
@@ -27,7 +31,7 @@ final class LiteLLMJSONReader: UsageLogReader {
             let more = try lines.next({ line in
                 decode(line.bytes, number: line.number, into: &batch)
             }, tooLong: { number in
-                batch.addMalformed(file, number, CSVRecords.tooLong)
+                batch.addMalformed(file, number, CSVRecords.tooLong(limit))
             })
             if !more {
                 done = true

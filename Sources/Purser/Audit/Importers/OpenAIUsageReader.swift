@@ -120,7 +120,7 @@ final class OpenAIUsageReader: UsageLogReader {
                 var item = scanner
                 try scanner.skipValue()
                 if scanner.index - begin > recordLimit {
-                    batch.addMalformed(file, line, CSVRecords.tooLong)
+                    batch.addMalformed(file, line, CSVRecords.tooLong(recordLimit))
                     continue
                 }
                 let range = UnsafeBufferPointer(rebasing: scanner.bytes[item.index..<scanner.index])

@@ -51,7 +51,9 @@ enum AuditHTML {
             ("Time zone", report.timezone),
             ("Policy revision", report.policyRevision),
             ("Usage logs", summary.files.isEmpty ? "none" : summary.files.joined(separator: ", ")),
-        ]
+        ] + (summary.skippedFiles.isEmpty ? [] : [
+            ("Files skipped", summary.skippedFiles.map { "\($0.path) (\($0.reason))" }.joined(separator: ", ")),
+        ]) + (summary.outOfWindow > 0 ? [("Outside --since/--until", ReportText.plural(summary.outOfWindow, "record") + " (not replayed)")] : [])
         for (label, value) in fields { html += "<dt>\(label)</dt><dd>\(HTMLText.escape(value))</dd>\n" }
         return html + "</dl>\n</header>\n"
     }
@@ -77,7 +79,10 @@ enum AuditHTML {
                      "\(ReportText.plural(summary.blockable, "record")) with no reroute")
         html += card("Budget crossings", ReportText.count(report.budgets.count), ReportText.plural(report.alerts.count, "alert"),
                      report.budgets.isEmpty ? "" : "bad")
-        html += card("Malformed records", ReportText.count(summary.malformed), "counted and skipped")
+        html += card("Malformed records", ReportText.count(summary.malformed),
+                     summary.malformedTolerated > 0 ? "tolerated: --max-malformed allows \(ReportText.count(summary.malformedAllowed))"
+                         : summary.malformed > 0 ? "skipped: the logs were not audited whole" : "counted and skipped",
+                     summary.malformedExceeded ? "bad" : "")
         return html + "</div>\n</section>\n"
     }
 

@@ -87,6 +87,8 @@ enum AuditJSON {
         section.reset()
         section.object { json in
             json.field("count", report.summary.malformed)
+            json.field("allowed", report.summary.malformedAllowed)
+            json.field("tolerated", report.summary.malformedTolerated)
             json.field("records", array: { json in
                 for entry in report.malformed {
                     json.object { json in
@@ -114,6 +116,15 @@ enum AuditJSON {
                 for reason in summary.skipped.keys.sorted() {
                     json.key(dynamic: reason)
                     json.integer(Int64(summary.skipped[reason] ?? 0))
+                }
+            })
+            json.field("out_of_window", summary.outOfWindow)
+            json.field("skipped_files", array: { json in
+                for file in summary.skippedFiles {
+                    json.object { json in
+                        json.field("path", file.path)
+                        json.field("reason", file.reason)
+                    }
                 }
             })
             json.field("first", summary.first?.description)

@@ -32,6 +32,9 @@ enum AuditSARIF {
             json.field("timezone", report.timezone)
             json.field("records", report.summary.records)
             json.field("malformed", report.summary.malformed)
+            json.field("malformed_tolerated", report.summary.malformedTolerated)
+            json.field("out_of_window", report.summary.outOfWindow)
+            json.field("skipped_files", report.summary.skippedFiles.count)
             json.field("total_spend", report.summary.totalSpend)
         }
         json.appendRaw(properties.bytes)

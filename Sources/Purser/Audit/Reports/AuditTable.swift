@@ -39,7 +39,13 @@ enum AuditTable {
         fields.add("Policy revision", report.policyRevision)
         fields.add("Time zone", report.timezone)
         fields.add("Files", summary.files.isEmpty ? "none" : summary.files.joined(separator: ", "))
+        if !summary.skippedFiles.isEmpty {
+            fields.add("Files skipped", summary.skippedFiles.map { "\($0.path) (\($0.reason))" }.joined(separator: ", "))
+        }
         fields.add("Records", ReportText.count(summary.records) + (summary.sorted ? " (sorted by time on disk first)" : ""))
+        if summary.outOfWindow > 0 {
+            fields.add("Outside --since/--until", ReportText.plural(summary.outOfWindow, "record") + " (not replayed)")
+        }
         fields.add("Period", ReportText.period(summary))
         fields.add("Total spend", ReportText.money(summary.totalSpend)
             + (summary.unpricedRecords > 0 ? " (\(ReportText.plural(summary.unpricedRecords, "record")) without a cost)" : ""))
@@ -50,7 +56,9 @@ enum AuditTable {
         fields.add("Blockable spend", "\(ReportText.money(summary.blockableSpend)) (\(ReportText.plural(summary.blockable, "record")) with no reroute)")
         fields.add("Budget crossings", ReportText.count(report.budgets.count))
         fields.add("Alerts", ReportText.count(report.alerts.count))
-        fields.add("Malformed records", ReportText.count(summary.malformed))
+        fields.add("Malformed records", ReportText.count(summary.malformed)
+            + (summary.malformedTolerated > 0 ? " (tolerated: --max-malformed allows \(ReportText.count(summary.malformedAllowed)))"
+                : summary.malformed > 0 ? " (the log was not audited whole)" : ""))
         return "Summary\n" + fields.render()
     }
 
