@@ -27,7 +27,7 @@ struct ReportSizeTests {
     }
 
     @Test func unknownFOCUSChargeCategoriesShareOneReason() throws {
-        let source = try String(contentsOfFile: repositoryRoot + "/examples/usage/samples/focus-1.0.csv", encoding: .utf8)
+        let source = try String(contentsOfFile: repositoryRoot + "/examples/samples/focus-1.0.csv", encoding: .utf8)
         var lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let template = lines[1]
         for index in 0..<2_000 {
