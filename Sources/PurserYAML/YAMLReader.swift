@@ -45,7 +45,11 @@ public struct YAMLReader: Sendable {
                 "the file is \(bytes.count) bytes; the limit is \(limits.maxBytes) bytes (16 MiB)",
                 at: YAMLMark(line: 1, column: 1))
         }
-        let result: Result<[YAMLDocument], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
+        let result: Result<[YAMLDocument], YAMLError> = bytes.withUnsafeBufferPointer { whole in
+            // A leading UTF-8 byte order mark (as Windows editors write) is not content: skipped,
+            // so columns on the first line are those an editor shows.
+            let hasBOM = whole.count >= 3 && whole[0] == 0xEF && whole[1] == 0xBB && whole[2] == 0xBF
+            let buffer = hasBOM ? UnsafeBufferPointer(rebasing: whole[3...]) : whole
             if let problem = InputValidation.firstProblem(in: buffer) { return .failure(problem) }
             var builder = TreeBuilder(file: file, limits: limits, input: buffer)
             do throws(YAMLError) {
