@@ -70,12 +70,14 @@ struct Audit: ParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not show a progress bar on a terminal.")
     var noProgress = false
 
+    @OptionGroup var reading: PolicyReadOptions
+
     func validate() throws {
         if logs.isEmpty { throw ValidationError("Give at least one usage log.") }
     }
 
     func run() throws {
-        let policySet = try PolicyLoading.load(policy)
+        let policySet = try PolicyLoading.load(policy, output: output, reading: reading)
         let compiled: CompiledPolicy
         do {
             compiled = try CompiledPolicy(policySet)
@@ -97,6 +99,7 @@ struct Audit: ParsableCommand {
         options.until = until?.timestamp
         options.strictInput = strictInput
         let files = try StandardInput.spoolIfNeeded(LogPaths.expand(logs))
+        try Output.refuseOverwriting(output, inputs: files)
         let auditor = Auditor(policy: compiled, options: options)
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
         auditor.progress = { progress in bar.update(progress) }
@@ -117,7 +120,7 @@ struct Audit: ParsableCommand {
             renderOptions.width = Output.terminalWidth
             renderOptions.toolVersion = PurserVersion.current
             try AuditRenderer.render(report, as: chosen, options: renderOptions) { try writer.write($0) }
-            try writer.flush()
+            try writer.commit()
         } catch let exit as ExitCode {
             throw exit
         } catch {

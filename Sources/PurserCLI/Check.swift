@@ -42,10 +42,13 @@ struct Check: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
     var quiet = false
 
+    @OptionGroup var reading: PolicyReadOptions
+
     func run() throws {
-        var options = PolicyLoadOptions()
-        options.now = now?.timestamp
+        let options = reading.options(now: now?.timestamp)
         let result = PolicySet.load(paths: paths.isEmpty ? ["policies"] : paths, options: options)
+        let checked = paths.isEmpty ? ["policies"] : paths
+        try Output.refuseOverwriting(output, inputs: checked + result.files)
         let report = CheckReport(result, strict: strict)
         try Output.write(report.render(format, toolVersion: PurserVersion.current), to: output)
         if !quiet { Output.error(report.summary) }
