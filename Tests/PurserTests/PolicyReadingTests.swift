@@ -73,3 +73,15 @@ struct PolicyReadingTests {
         #expect(result.diagnostics.allSatisfy { $0.message.utf8.count < 400 }, "\(result.diagnostics.map(\.message.utf8.count))")
     }
 }
+
+extension PolicyReadingTests {
+    @Test func yamlErrorsQuoteOnlyAnExcerptOfAKey() {
+        let key = String(repeating: "k", count: 1 << 20)
+        do {
+            _ = try YAMLReader().read("? \(key)\n: 1\n? \(key)\n: 2\n", file: "p.yaml")
+            Issue.record("a duplicate key was accepted")
+        } catch {
+            #expect(error.message.hasPrefix("duplicate key \"kkk") && error.message.utf8.count < 200, "\(error.message.utf8.count) bytes")
+        }
+    }
+}
