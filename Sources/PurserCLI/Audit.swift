@@ -64,7 +64,7 @@ struct Audit: ParsableCommand {
     @Flag(name: .customLong("strict-input"), help: "Fail (exit 2) on the first malformed record.")
     var strictInput = false
 
-    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @Flag(name: .customLong("no-progress"), help: "Do not show a progress bar on a terminal.")

@@ -33,7 +33,7 @@ struct Check: ParsableCommand {
     @Flag(help: "Fail on warnings as well as errors.")
     var strict = false
 
-    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @Option(help: ArgumentHelp("Check exception expiry as of this date or RFC 3339 time (default: now).", valueName: "time"))

@@ -47,7 +47,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Count spend in a ledger: memory (authorize, then settle at the estimate).")
     var ledger: LedgerChoice?
 
-    @Option(name: .shortAndLong, help: "Write decisions to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write decisions to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @Option(help: ArgumentHelp("Use this time for requests without a timestamp (default: the clock).", valueName: "time"))

@@ -41,7 +41,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Percent of records that break the policy.")
     var violations = 6
 
-    @Option(name: .shortAndLong, help: "Write to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @OptionGroup var reading: PolicyReadOptions
