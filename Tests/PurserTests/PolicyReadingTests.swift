@@ -13,9 +13,9 @@ struct PolicyReadingTests {
     static let base = "version: 1\nteams:\n  payments: {}\n"
 
     @Test func aByteOrderMarkIsSkipped() throws {
-        let documents = try YAMLReader().read([0xEF, 0xBB, 0xBF] + Array(Self.base.utf8), file: "p.yaml")
+        let documents = try YAMLReader().read([0xEF, 0xBB, 0xBF] + Array(("---\n" + Self.base).utf8), file: "p.yaml")
         #expect(documents.count == 1 && documents[0].root.mapping?.first?.key.scalar == "version")
-        let result = PolicySet.load(files: [("p.yaml", [0xEF, 0xBB, 0xBF] + Array(Self.base.utf8))])
+        let result = PolicySet.load(files: [("p.yaml", [0xEF, 0xBB, 0xBF] + Array(("%YAML 1.1\n---\n" + Self.base).utf8))])
         #expect(result.policy != nil, "\(result.diagnostics)")
     }
 
