@@ -80,11 +80,13 @@ struct Audit: ParsableCommand {
                                valueName: "n"))
     var maxMalformed: MalformedTolerance?
 
-    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @Flag(name: .customLong("no-progress"), help: "Do not show a progress bar on a terminal.")
     var noProgress = false
+
+    @OptionGroup var reading: PolicyReadOptions
 
     func validate() throws {
         if logs.isEmpty { throw ValidationError("Give at least one usage log.") }
@@ -94,7 +96,7 @@ struct Audit: ParsableCommand {
     }
 
     func run() throws {
-        let policySet = try PolicyLoading.load(policy)
+        let policySet = try PolicyLoading.load(policy, output: output, reading: reading)
         let compiled: CompiledPolicy
         do {
             compiled = try CompiledPolicy(policySet)
@@ -128,6 +130,7 @@ struct Audit: ParsableCommand {
         for file in files.skipped {
             Output.error("purser: \(file.path): skipped: \(file.reason)")
         }
+        try Output.refuseOverwriting(output, sources: files.sources)
         let auditor = Auditor(policy: compiled, options: options)
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
         auditor.progress = { progress in bar.update(progress) }
@@ -148,7 +151,7 @@ struct Audit: ParsableCommand {
             renderOptions.width = Output.terminalWidth
             renderOptions.toolVersion = PurserVersion.current
             try AuditRenderer.render(report, as: chosen, options: renderOptions) { try writer.write($0) }
-            try writer.flush()
+            try writer.commit()
         } catch let exit as ExitCode {
             throw exit
         } catch {

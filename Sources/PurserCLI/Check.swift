@@ -33,7 +33,7 @@ struct Check: ParsableCommand {
     @Flag(help: "Fail on warnings as well as errors.")
     var strict = false
 
-    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write the report to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @Option(help: ArgumentHelp("Check exception expiry as of this date or RFC 3339 time (default: now).", valueName: "time"))
@@ -42,10 +42,13 @@ struct Check: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the summary line on standard error.")
     var quiet = false
 
+    @OptionGroup var reading: PolicyReadOptions
+
     func run() throws {
-        var options = PolicyLoadOptions()
-        options.now = now?.timestamp
+        let options = reading.options(now: now?.timestamp)
         let result = PolicySet.load(paths: paths.isEmpty ? ["policies"] : paths, options: options)
+        let checked = paths.isEmpty ? ["policies"] : paths
+        try Output.refuseOverwriting(output, inputs: checked + result.files)
         let report = CheckReport(result, strict: strict)
         try Output.write(report.render(format, toolVersion: PurserVersion.current), to: output)
         if !quiet { Output.error(report.summary) }

@@ -47,7 +47,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Count spend in a ledger: memory (authorize, then settle at the estimate).")
     var ledger: LedgerChoice?
 
-    @Option(name: .shortAndLong, help: "Write decisions to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write decisions to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
 
     @Option(help: ArgumentHelp("Use this time for requests without a timestamp (default: the clock).", valueName: "time"))
@@ -56,10 +56,13 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads for evaluation without a ledger (default: the number of cores).")
     var jobs: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
+    @OptionGroup var reading: PolicyReadOptions
+
     private static let chunkSize = 4 << 20
 
     func run() throws {
-        let policy = try PolicyLoading.load(self.policy, now: now?.timestamp)
+        let policy = try PolicyLoading.load(self.policy, now: now?.timestamp, output: output, reading: reading)
+        try Output.refuseOverwriting(output, inputs: [input])
         let enforcer = try PolicyLoading.enforcer(policy, now: now?.timestamp)
         let batch = BatchEvaluator(enforcer: enforcer, mode: ledger == nil ? .evaluate : .authorizeAndSettle)
         let reader = try ChunkReader(input)
@@ -68,6 +71,8 @@ struct Eval: ParsableCommand {
         var counts = BatchEvaluator.Counts()
 
         var pending = try reader.read(Self.chunkSize)
+        // A leading UTF-8 byte order mark (as some Windows editors write) is skipped.
+        if pending.starts(with: [0xEF, 0xBB, 0xBF]) { pending.removeFirst(3) }
         if reader.isAtEnd, Self.isSingleDocument(pending) {
             // The whole input is one JSON request spread over several lines.
             let request: Request
@@ -83,13 +88,13 @@ struct Eval: ParsableCommand {
                 }
                 json.newline()
                 try writer.write(json.bytes)
-                try writer.flush()
+                try writer.commit()
                 Output.error("purser: \(displayName):\(mark.line):\(mark.column): \(error.message)")
                 throw ExitCode(2)
             }
             let decision = batch.mode == .evaluate ? enforcer.evaluate(request) : enforcer.authorize(request)
             try writer.write(Array((DecisionEncoder.json(decision) + "\n").utf8))
-            try writer.flush()
+            try writer.commit()
             if !decision.isAllowed { throw ExitCode(1) }
             return
         }
@@ -144,7 +149,7 @@ struct Eval: ParsableCommand {
             pending.append(contentsOf: try reader.read(Self.chunkSize))
         }
         try drain(keeping: 0)
-        try writer.flush()
+        try writer.commit()
         if counts.malformed > 0 {
             Output.error("purser: \(counts.malformed) malformed request\(counts.malformed == 1 ? "" : "s") (see the \"error\" lines)")
         }

@@ -41,8 +41,10 @@ struct Generate: ParsableCommand {
     @Option(help: "Percent of records that break the policy.")
     var violations = 6
 
-    @Option(name: .shortAndLong, help: "Write to a file instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
+
+    @OptionGroup var reading: PolicyReadOptions
 
     func validate() throws {
         guard records >= 0 else { throw ValidationError("--records must not be negative.") }
@@ -51,7 +53,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let policySet = try PolicyLoading.load(policy)
+        let policySet = try PolicyLoading.load(policy, output: output, reading: reading)
         var options = UsageGenerator.Options()
         options.records = records
         options.seed = seed
@@ -74,7 +76,7 @@ struct Generate: ParsableCommand {
         }
         if let failure { throw failure }
         try writer.write(stream.footer())
-        try writer.flush()
+        try writer.commit()
     }
 }
 

@@ -8,9 +8,11 @@ import Purser
 
 /// Writing results to stdout or a file, and messages to stderr.
 enum Output {
-    /// Writes a message line to standard error.
+    /// Writes a message line to standard error, with terminal escapes and other control
+    /// characters (from policy names, logs, file names) replaced (``TerminalText``).
     static func error(_ message: String) {
-        let line = message.hasSuffix("\n") ? message : message + "\n"
+        let safe = TerminalText.sanitized(message, keepingNewlines: true)
+        let line = safe.hasSuffix("\n") ? safe : safe + "\n"
         _ = writeAll(Array(line.utf8), to: STDERR_FILENO)
     }
 
@@ -40,19 +42,39 @@ enum Output {
     }
 
     /// Writes bytes to `path`, or to standard output when path is nil or `-`.
+    ///
+    /// A file is written whole or not at all: into a temporary file beside it, renamed over it at the end.
     static func write(_ bytes: [UInt8], to path: String?) throws {
-        guard let path, path != "-" else {
-            _ = writeAll(bytes, to: STDOUT_FILENO)
-            return
-        }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+        let writer = try OutputWriter(path)
+        defer { writer.close() }
+        try writer.write(bytes)
+        try writer.commit()
+    }
+
+    /// Refuses an output file that is one of the inputs (the same device and inode, so also
+    /// through symlinks and hard links): `-o` must never truncate what is being read.
+    static func refuseOverwriting(_ output: String?, inputs: [String]) throws {
+        guard let output, output != "-" else { return }
+        var target = stat()
+        guard stat(output, &target) == 0, target.st_mode & S_IFMT == S_IFREG else { return }
+        for input in inputs where input != "-" {
+            var info = stat()
+            guard stat(input, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino else { continue }
+            let same = input == output ? "" : " (the same file as \(input))"
+            error("purser: refusing to write to \(output): it is one of the inputs\(same); choose another -o file")
             throw ExitCode(2)
         }
-        defer { close(fd) }
-        guard writeAll(bytes, to: fd) else {
-            error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+    }
+
+    /// Refuses an output that is one of the opened logs (by device and inode, so a symlink,
+    /// a hard link or a file found in a directory counts too).
+    static func refuseOverwriting(_ output: String?, sources: [LogSource]) throws {
+        guard let output, output != "-" else { return }
+        var target = stat()
+        guard stat(output, &target) == 0, target.st_mode & S_IFMT == S_IFREG else { return }
+        for source in sources where source.identity.device == UInt64(target.st_dev) && source.identity.inode == UInt64(target.st_ino) {
+            let same = source.name == output ? "" : " (the same file as \(source.name))"
+            error("purser: refusing to write to \(output): it is one of the inputs\(same); choose another -o file")
             throw ExitCode(2)
         }
     }
@@ -144,22 +166,65 @@ final class ChunkReader {
 }
 
 /// A buffered writer to a file or standard output.
+///
+/// A regular file is written atomically: into a temporary file in the same directory, which
+/// ``commit()`` renames over the target; ``close()`` without a commit (a failed write, a full
+/// disk, an error) removes it and leaves the target as it was. Devices and FIFOs
+/// (`/dev/stdout`, `/dev/null`) are written directly.
 final class OutputWriter {
     private let fd: Int32
     private let path: String
+    /// The temporary file being written, renamed to `target` on commit.
+    private var temporary: String?
+    /// The file the temporary one replaces (the symlink's target when `path` is a symlink).
+    private let target: String
     private var buffer: [UInt8] = []
+    private var closed = false
 
     init(_ path: String?) throws {
         self.path = path ?? "-"
         guard let path, path != "-" else {
             fd = STDOUT_FILENO
+            target = "-"
             return
         }
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
+        var info = stat()
+        let exists = stat(path, &info) == 0
+        if exists && info.st_mode & S_IFMT != S_IFREG {
+            // A device, a FIFO or a directory: opened as it is (a directory fails with a clear message).
+            fd = open(path, O_WRONLY | O_CLOEXEC)
+            target = path
+            guard fd >= 0 else {
+                Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            return
+        }
+        // Through a symlink, the file it points to is replaced, not the link.
+        let resolved = exists ? (realpath(path, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        } ?? path) : path
+        target = resolved
+        let directory = resolved.lastIndex(of: "/").map { String(resolved[...$0]) } ?? ""
+        let name = resolved.split(separator: "/").last.map(String.init) ?? "output"
+        var template = Array("\(directory).\(name.prefix(64)).purser-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard created >= 0 else {
             Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
             throw ExitCode(2)
         }
+        _ = fcntl(created, F_SETFD, FD_CLOEXEC)
+        fd = created
+        temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // The mode a new file would get (0644 less the umask), or the replaced file's.
+        let mask = umask(0)
+        umask(mask)
+        _ = fchmod(fd, exists ? info.st_mode & 0o7777 : 0o644 & ~mask)
+    }
+
+    deinit {
+        close()
     }
 
     func write(_ bytes: [UInt8]) throws {
@@ -174,24 +239,55 @@ final class OutputWriter {
             return
         }
         try flush()
-        guard Output.writeAll(bytes, to: fd) else {
-            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode(2)
-        }
+        guard Output.writeAll(bytes, to: fd) else { throw failure() }
     }
 
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        guard Output.writeAll(buffer, to: fd) else {
-            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode(2)
-        }
+        guard Output.writeAll(buffer, to: fd) else { throw failure() }
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Reports a failed write and removes the temporary file.
+    private func failure() -> ExitCode {
+        Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+        buffer.removeAll()
+        close()
+        return ExitCode(2)
+    }
+
+    /// Flushes and puts the file in place: the output is complete.
+    func commit() throws {
+        try flush()
+        guard let temporary, !closed else { return }
+        // No fsync: it would cost the timed runs of docs/performance.md, and a crash is not a partial
+        // write. close() still reports late errors (NFS, quotas).
+        guard Glibc.close(fd) == 0 else {
+            closed = true
+            throw failure()
+        }
+        closed = true
+        guard rename(temporary, target) == 0 else {
+            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+            unlink(temporary)
+            self.temporary = nil
+            throw ExitCode(2)
+        }
+        self.temporary = nil
+    }
+
+    /// Flushes standard output or a device; a temporary file not committed is removed.
     func close() {
-        try? flush()
+        if temporary == nil { try? flush() }
+        guard !closed else {
+            if let temporary { unlink(temporary) }
+            temporary = nil
+            return
+        }
+        closed = true
         if fd != STDOUT_FILENO { Glibc.close(fd) }
+        if let temporary { unlink(temporary) }
+        temporary = nil
     }
 }
 

@@ -1,13 +1,40 @@
 import ArgumentParser
 import Purser
 
+/// How policy files are read: where, and how much (docs/policy-language.md, "Input limits").
+struct PolicyReadOptions: ParsableArguments {
+    @Flag(name: .customLong("allow-outside-root"),
+          help: "Follow symlinks and price_sources that lead outside the policy paths given (refused by default).")
+    var allowOutsideRoot = false
+
+    @Option(name: .customLong("max-policy-bytes"),
+            help: ArgumentHelp("The most bytes of YAML all policy files may hold together.", valueName: "bytes"))
+    var maxPolicyBytes: Int = PolicyLoadOptions().maxTotalBytes
+
+    func validate() throws {
+        guard maxPolicyBytes > 0 else { throw ValidationError("--max-policy-bytes must be positive.") }
+    }
+
+    /// The load options these flags give.
+    func options(now: Timestamp? = nil) -> PolicyLoadOptions {
+        var options = PolicyLoadOptions()
+        options.now = now
+        options.allowOutsideRoots = allowOutsideRoot
+        options.maxTotalBytes = maxPolicyBytes
+        return options
+    }
+}
+
 /// Loads the policy set a command needs: diagnostics go to standard error,
 /// and an invalid policy is exit code 2 (SPEC §6).
 enum PolicyLoading {
-    static func load(_ paths: [String], now: Timestamp? = nil) throws -> PolicySet {
-        var options = PolicyLoadOptions()
+    /// Loads the policy; `output` (a command's `-o`) must not be one of the files read.
+    static func load(_ paths: [String], now: Timestamp? = nil, output: String? = nil,
+                     reading: PolicyReadOptions? = nil) throws -> PolicySet {
+        var options = reading?.options(now: now) ?? PolicyLoadOptions()
         options.now = now
         let result = PolicySet.load(paths: paths, options: options)
+        try Output.refuseOverwriting(output, inputs: paths + result.files)
         for diagnostic in result.diagnostics {
             Output.error(diagnostic.description)
         }

@@ -52,6 +52,8 @@ struct TestCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print passing cases too.")
     var verbose = false
 
+    @OptionGroup var reading: PolicyReadOptions
+
     func run() throws {
         let testPaths = paths.isEmpty ? ["policies"] : paths
         let policyPaths: [String]
@@ -60,7 +62,7 @@ struct TestCommand: ParsableCommand {
         } else {
             policyPaths = Self.policyDirectories(for: testPaths)
         }
-        let policySet = try PolicyLoading.load(policyPaths)
+        let policySet = try PolicyLoading.load(policyPaths, reading: reading)
         let compiled: CompiledPolicy
         do {
             compiled = try CompiledPolicy(policySet)
@@ -68,7 +70,7 @@ struct TestCommand: ParsableCommand {
             Output.error("purser: \(error.message)")
             throw ExitCode(2)
         }
-        let suite = PolicyTestSuite.load(paths: testPaths, policy: policySet)
+        let suite = PolicyTestSuite.load(paths: testPaths, policy: policySet, allowOutsideRoots: reading.allowOutsideRoot)
         for diagnostic in suite.diagnostics { Output.error(diagnostic.description) }
         if suite.diagnostics.contains(where: { $0.severity == .error }) {
             Output.error("purser: the test files have errors; no case was run")
@@ -100,7 +102,8 @@ struct TestCommand: ParsableCommand {
         }
         let failed = results.count { !$0.passed }
         text += "\(results.count - failed) passed, \(failed) failed\n"
-        try Output.write(text, to: nil)
+        // Test names and policy values may hold control characters (YAML escapes): made safe for a terminal.
+        try Output.write(TerminalText.sanitized(text, keepingNewlines: true), to: nil)
         if failed > 0 { throw ExitCode(1) }
     }
 

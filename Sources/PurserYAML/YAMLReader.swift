@@ -45,7 +45,11 @@ public struct YAMLReader: Sendable {
                 "the file is \(bytes.count) bytes; the limit is \(limits.maxBytes) bytes (16 MiB)",
                 at: YAMLMark(line: 1, column: 1))
         }
-        let result: Result<[YAMLDocument], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
+        let result: Result<[YAMLDocument], YAMLError> = bytes.withUnsafeBufferPointer { whole in
+            // A leading UTF-8 byte order mark (as Windows editors write) is not content: skipped,
+            // so columns on the first line are those an editor shows.
+            let hasBOM = whole.count >= 3 && whole[0] == 0xEF && whole[1] == 0xBB && whole[2] == 0xBF
+            let buffer = hasBOM ? UnsafeBufferPointer(rebasing: whole[3...]) : whole
             if let problem = InputValidation.firstProblem(in: buffer) { return .failure(problem) }
             var builder = TreeBuilder(file: file, limits: limits, input: buffer)
             do throws(YAMLError) {
@@ -163,14 +167,14 @@ private struct TreeBuilder {
             guard let frame = stack.popLast() else { return }
             if frame.isMapping, let key = frame.pendingKey {
                 // libyaml always emits a value, but keep the tree honest regardless.
-                throw YAMLError(.syntax, "the key \"\(key.scalar ?? "")\" has no value", at: key.mark)
+                throw YAMLError(.syntax, "the key \"\(excerpt(key.scalar ?? ""))\" has no value", at: key.mark)
             }
             let content: YAMLNode.Content = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
             try complete(YAMLNode(content, mark: frame.mark), size: frame.size, anchor: frame.anchor)
         case YAML_ALIAS_EVENT:
             let name = string(event.data.alias.anchor)
             guard let target = anchors[name] else {
-                throw YAMLError(.aliasExpansion, "the alias *\(name) names no anchor defined before it", at: mark)
+                throw YAMLError(.aliasExpansion, "the alias *\(excerpt(name)) names no anchor defined before it", at: mark)
             }
             aliasNodes += target.size
             guard aliasNodes <= limits.maxAliasNodes else {
@@ -235,7 +239,7 @@ private struct TreeBuilder {
     private func duplicate(_ key: String, at mark: YAMLMark, first: YAMLMark) -> YAMLError {
         YAMLError(
             .duplicateKey,
-            "duplicate key \"\(key)\" (first defined at line \(first.line), column \(first.column))", at: mark)
+            "duplicate key \"\(excerpt(key))\" (first defined at line \(first.line), column \(first.column))", at: mark)
     }
 
     /// Only the core tags for strings, sequences and mappings are allowed.
@@ -284,6 +288,13 @@ private struct TreeBuilder {
         guard let pointer, count > 0 else { return "" }
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
+}
+
+/// Text from the input as a message quotes it: at most 40 characters, so a key of megabytes
+/// is not repeated whole (docs/policy-language.md, "Input limits").
+func excerpt(_ text: String) -> String {
+    guard text.utf8.count > 40 else { return text }
+    return text.count > 40 ? String(text.prefix(37)) + "…" : text
 }
 
 /// A valid pointer for empty input (libyaml reads zero bytes from it).

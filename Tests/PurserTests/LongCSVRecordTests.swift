@@ -56,7 +56,7 @@ struct LongCSVRecordTests {
             + Self.row("c", spend: "0.03", minute: 3, messages: "[\"short\"]")
         let read = try Self.read(text)
         #expect(read.malformed.isEmpty, "\(read.malformed.map(\.message))")
-        #expect(read.costs.reduce(USD.zero, +) == USD("45.81"))
+        #expect(read.costs.reduce(into: USDTotal.zero) { $0 += $1 } == USD("45.81"))
         #expect(read.lines == [2, 3, 4 + newlines])
         #expect(read.ids == ["a", "b", "c"])
     }

@@ -536,7 +536,9 @@ enum ShapedLine {
     static func scan(_ scanner: inout JSONScanner, keys: KeyOrder, shape: inout ShapeKey, user: inout ShapeKey,
                      tags: inout ShapeKey, hours: inout HourPrefix) -> Scanned? {
         var scanned = Scanned()
-        var seen: UInt8 = 0
+        // Every field once: a repeated one (`"cost":0.5,"cost":0.000001`) sends the line to the
+        // full decoder, which reports it with both places (one bit test per field).
+        var seen: UInt16 = 0
         do throws(JSONError) {
             try scanner.beginObject()
             var position = 0
@@ -553,6 +555,9 @@ enum ShapedLine {
                     key = found
                 }
                 position += 1
+                let keyBit: UInt16 = 1 << UInt16(key.rawValue)
+                guard seen & keyBit == 0 else { return nil }
+                seen |= keyBit
                 let field: ShapeKey.Field
                 switch key {
                 case .id:
@@ -576,11 +581,6 @@ enum ShapedLine {
                 case .unavailableRegions: field = .unavailableRegions
                 case .allowReroute: field = .allowReroute
                 }
-                // A repeated name field: the full decoder checks every occurrence. (Repeated numbers
-                // are parsed here as there, each occurrence checked and the last kept.)
-                let bit: UInt8 = 1 << (field.rawValue - 1)
-                guard seen & bit == 0 else { return nil }
-                seen |= bit
                 let first = scanner.peek()
                 let start = scanner.index
                 // Names are strings (or null, or for tags an object): a string is read directly.

@@ -171,13 +171,17 @@ public enum CheckCatalog {
             nonTriggering: [.policy(base)]),
         Entry(
             code: .fileTooLarge, stage: .input,
-            summary: "A policy file is larger than 16 MiB; it is refused before it is read.",
+            summary: "A policy file is larger than 16 MiB, or the files together larger than 32 MiB (`--max-policy-bytes`); refused before being read.",
             triggering: [.files([("policy.yaml", .large(bytes: 17 * 1024 * 1024))])],
             nonTriggering: [.policy(base)]),
         Entry(
             code: .unreadableFile, stage: .input,
-            summary: "A path does not exist or cannot be read (a dangling symlink, missing permission).",
-            triggering: [.files([("policy.yaml", .symlink(to: "missing.yaml"))]), .files([], check: "no-such-dir")],
+            summary: "A path does not exist or cannot be read (a dangling symlink, missing permission, a symlink out of the policy directory); a name that is not UTF-8 is skipped with a warning.",
+            triggering: [
+                .files([("policy.yaml", .symlink(to: "missing.yaml"))]), .files([], check: "no-such-dir"),
+                .files([("policies/base.yaml", .text(base)), ("policies/shared.yaml", .symlink(to: "../elsewhere/shared.yaml")),
+                        ("elsewhere/shared.yaml", .text("version: 1\n"))], check: "policies"),
+            ],
             nonTriggering: [.policy(base)]),
         Entry(
             code: .symlinkLoop, stage: .input,
@@ -194,10 +198,11 @@ public enum CheckCatalog {
             nonTriggering: [.files([("policies/base.yaml", .text(base))], check: "policies")]),
         Entry(
             code: .priceSource, stage: .input,
-            summary: "A `price_sources` file cannot be read or is not LiteLLM price JSON.",
+            summary: "A `price_sources` file cannot be read, lies outside the policy paths (without `--allow-outside-root`), or is not LiteLLM price JSON.",
             triggering: [
                 .policy("version: 1\nprice_sources: [prices.json]\n"),
                 .files([("policy.yaml", .text("version: 1\nprice_sources: [prices.json]\n")), ("prices.json", .text("{\"gpt-5\": {\"input_cost_per_token\": 1.25e-06,}}"))]),
+                .files([("policies/policy.yaml", .text("version: 1\nprice_sources: [/etc/passwd]\n"))], check: "policies"),
             ],
             nonTriggering: [
                 .files([

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PurserYAML
 
 /// Why a request could not be read, and where.
 public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -103,35 +104,53 @@ struct RequestParser {
         var unavailableRegions: [String] = []
         var allowReroute = true
         var sawModel = false
+        // Each field once: a repeated key is an error, as in YAML (docs/policy-language.md), not "the last wins".
+        var seen: UInt16 = 0
         let start = scanner.index
         try scanner.beginObject()
         var first = true
         while let key = try scanner.nextKey(first: &first) {
             if scanner.equals(key, "model") {
+                try Self.once(&seen, 1 << 0, key, in: scanner, object: start)
                 model = try name(&scanner, "model")
                 sawModel = true
             } else if scanner.equals(key, "team") {
+                try Self.once(&seen, 1 << 1, key, in: scanner, object: start)
                 team = try optionalName(&scanner, "team")
             } else if scanner.equals(key, "environment") {
+                try Self.once(&seen, 1 << 2, key, in: scanner, object: start)
                 environment = try optionalName(&scanner, "environment")
             } else if scanner.equals(key, "region") {
+                try Self.once(&seen, 1 << 3, key, in: scanner, object: start)
                 region = try optionalName(&scanner, "region")
             } else if scanner.equals(key, "user") {
+                try Self.once(&seen, 1 << 4, key, in: scanner, object: start)
                 user = try optionalName(&scanner, "user")
             } else if scanner.equals(key, "id") {
+                try Self.once(&seen, 1 << 5, key, in: scanner, object: start)
                 id = try Self.id(&scanner)
             } else if scanner.equals(key, "timestamp") {
+                try Self.once(&seen, 1 << 6, key, in: scanner, object: start)
                 timestamp = try Self.timestamp(&scanner, hours: &hours)
             } else if scanner.equals(key, "usage") {
+                try Self.once(&seen, 1 << 7, key, in: scanner, object: start)
                 usage = try Self.usage(&scanner)
             } else if scanner.equals(key, "cost") {
+                try Self.once(&seen, 1 << 8, key, in: scanner, object: start)
                 cost = try Self.cost(&scanner)
             } else if scanner.equals(key, "tags") {
+                try Self.once(&seen, 1 << 9, key, in: scanner, object: start)
                 tags = try self.tags(&scanner)
             } else if scanner.equals(key, "unavailable_regions") {
+                try Self.once(&seen, 1 << 10, key, in: scanner, object: start)
                 unavailableRegions = try names(&scanner, "unavailable_regions")
             } else if scanner.equals(key, "allow_reroute") {
-                allowReroute = try scanner.null() ? true : try scanner.bool()
+                try Self.once(&seen, 1 << 11, key, in: scanner, object: start)
+                guard try !scanner.null() else { continue }
+                guard let byte = scanner.peek(), byte == UInt8(ascii: "t") || byte == UInt8(ascii: "f") else {
+                    throw JSONError("allow_reroute must be true or false, found \(scanner.tokenDescription())", at: scanner.index)
+                }
+                allowReroute = try scanner.bool()
             } else {
                 let field = try scanner.decodeString(key)
                 let shown = field.count > 64 ? String(field.prefix(61)) + "…" : field
@@ -141,6 +160,38 @@ struct RequestParser {
         guard sawModel else { throw JSONError("the request has no \"model\"", at: start) }
         return Request(id: id, timestamp: timestamp, team: team, environment: environment, model: model, region: region, user: user,
                        tags: tags, usage: usage, cost: cost, unavailableRegions: unavailableRegions, allowReroute: allowReroute)
+    }
+
+    /// Marks a field as read, throwing if it was read before in this object.
+    @inline(__always)
+    static func once<Bits: FixedWidthInteger>(_ seen: inout Bits, _ bit: Bits, _ key: Range<Int>, in scanner: JSONScanner, object start: Int,
+                                             prefix: StaticString = "") throws(JSONError) {
+        guard seen & bit == 0 else { throw duplicate(key, in: scanner, object: start, prefix: prefix) }
+        seen |= bit
+    }
+
+    /// The error for a key repeated in the object at `start`, located at the repeat and naming the first.
+    ///
+    /// Only on the error path: the object is scanned again to find the first occurrence.
+    static func duplicate(_ key: Range<Int>, in scanner: JSONScanner, object start: Int, prefix: StaticString = "") -> JSONError {
+        let name = (try? scanner.decodeString(key)) ?? ""
+        let shown = name.count > 64 ? String(name.prefix(61)) + "…" : name
+        var first = key.lowerBound
+        var again = JSONScanner(scanner.bytes, from: start)
+        do throws(JSONError) {
+            try again.beginObject()
+            var isFirst = true
+            while let other = try again.nextKey(first: &isFirst), other.lowerBound < key.lowerBound {
+                if (try? again.decodeString(other)) == name {
+                    first = other.lowerBound
+                    break
+                }
+                try again.skipValue()
+            }
+        } catch {}
+        let mark = YAMLMark(byteOffset: first - 1, in: scanner.bytes)
+        let place = mark.line == 1 ? "column \(mark.column)" : "line \(mark.line), column \(mark.column)"
+        return JSONError("duplicate field \"\(prefix)\(shown)\" (first at \(place)); each field may appear once", at: key.lowerBound - 1)
     }
 
     // MARK: Fields that are not names (shared with the shaped decoding of usage logs)
@@ -155,6 +206,7 @@ struct RequestParser {
     static func idRange(_ scanner: inout JSONScanner) throws(JSONError) -> Range<Int>? {
         guard try !scanner.null() else { return nil }
         let at = scanner.index
+        guard scanner.peek() == UInt8(ascii: "\"") else { throw JSONError("id must be a string, found \(scanner.tokenDescription())", at: at) }
         let range = try scanner.rawString()
         guard range.count <= RequestDecoder.maxNameBytes else {
             throw JSONError("id is \(range.count) bytes long; the limit is \(RequestDecoder.maxNameBytes)", at: at)
@@ -166,10 +218,17 @@ struct RequestParser {
     static func timestamp(_ scanner: inout JSONScanner, hours: inout HourPrefix) throws(JSONError) -> Timestamp? {
         let at = scanner.index
         guard try !scanner.null() else { return nil }
+        guard scanner.peek() == UInt8(ascii: "\"") else {
+            throw JSONError("timestamp must be a string (an RFC 3339 time), found \(scanner.tokenDescription())", at: scanner.index)
+        }
         let range = try scanner.rawString()
         guard let parsed = Timestamp.parse(UnsafeBufferPointer(rebasing: scanner.bytes[range]), hours: &hours) else {
             let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(64)]), as: UTF8.self)
-            throw JSONError("timestamp \"\(text)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
+            let shown = range.count > 64 ? text + "…" : text
+            if Timestamp.isOutOfRange(text) {
+                throw JSONError("timestamp \"\(shown)\" is out of range (\(Timestamp.supportedRange))", at: at)
+            }
+            throw JSONError("timestamp \"\(shown)\" is not an RFC 3339 time like 2026-11-22T10:00:00Z", at: at)
         }
         return parsed
     }
@@ -179,11 +238,17 @@ struct RequestParser {
         let at = scanner.index
         if let nanos = scanner.plainNanos() { return USD(nanos: nanos) }
         guard try !scanner.null() else { return nil }
+        guard let next = scanner.peek(), next == UInt8(ascii: "-") || next &- 48 < 10 else {
+            throw JSONError("cost must be a number of USD, found \(scanner.tokenDescription())", at: scanner.index)
+        }
         let text = try scanner.numberText()
-        guard let number = DecimalText(text), !number.negative,
-              let nanos = number.scaled(by: 9, rounding: true), let value = Int64(exactly: nanos),
+        let shown = text.count > 40 ? String(text.prefix(37)) + "…" : text
+        guard let number = DecimalText(text), !number.negative else {
+            throw JSONError("cost must not be negative, found \(shown)", at: at)
+        }
+        guard let nanos = number.scaled(by: 9, rounding: true), let value = Int64(exactly: nanos),
               value <= 1_000_000_000 * 1_000_000_000
-        else { throw JSONError("cost must be a non-negative number of USD below one billion, found \(text)", at: at) }
+        else { throw JSONError("cost is out of range (0..1000000000 USD), found \(shown)", at: at) }
         return USD(nanos: value)
     }
 
@@ -210,6 +275,9 @@ struct RequestParser {
 
     private mutating func names(_ scanner: inout JSONScanner, _ field: String) throws(JSONError) -> [String] {
         if try scanner.null() { return [] }
+        guard scanner.peek() == UInt8(ascii: "[") else {
+            throw JSONError("\(field) must be an array of strings, found \(scanner.tokenDescription())", at: scanner.index)
+        }
         try scanner.beginArray()
         var result: [String] = []
         var first = true
@@ -225,6 +293,7 @@ struct RequestParser {
         guard scanner.peek() == UInt8(ascii: "{") else {
             throw JSONError("tags must be an object of strings, found \(scanner.tokenDescription())", at: scanner.index)
         }
+        let start = scanner.index
         try scanner.beginObject()
         var result = Tags()
         var first = true
@@ -232,15 +301,14 @@ struct RequestParser {
             guard result.count < RequestDecoder.maxTags else { throw JSONError("tags has more than \(RequestDecoder.maxTags) entries", at: key.lowerBound) }
             guard key.count <= RequestDecoder.maxNameBytes else { throw JSONError("a tag name is longer than \(RequestDecoder.maxNameBytes) bytes", at: key.lowerBound) }
             let name = try names.string(key, in: scanner)
+            guard result[name] == nil else { throw RequestParser.duplicate(key, in: scanner, object: start, prefix: "tags.") }
             let at = scanner.index
-            let value: String
-            switch scanner.peek() {
-            case UInt8(ascii: "\"")?: value = try self.name(&scanner, "tags.\(name)")
-            case UInt8(ascii: "t")?, UInt8(ascii: "f")?: value = try scanner.bool() ? "true" : "false"
-            case UInt8(ascii: "-")?, (48...57)?: value = try scanner.numberText()
-            default: throw JSONError("tags.\(name) must be a string, number or boolean, found \(scanner.tokenDescription())", at: at)
+            // Tag values are strings (docs/library.md): `"n": 3` is rejected rather than turned into "3".
+            guard scanner.peek() == UInt8(ascii: "\"") else {
+                let shown = name.count > 64 ? String(name.prefix(61)) + "…" : name
+                throw JSONError("tags.\(shown) must be a string, found \(scanner.tokenDescription())", at: at)
             }
-            result[name] = value
+            result[name] = try self.name(&scanner, "tags.\(name)")
         }
         return result
     }
@@ -258,12 +326,21 @@ struct RequestParser {
         guard scanner.peek() == UInt8(ascii: "{") else {
             throw JSONError("usage must be an object, found \(scanner.tokenDescription())", at: scanner.index)
         }
+        let start = scanner.index
         try scanner.beginObject()
         var first = true
+        var seen: UInt8 = 0
         while true {
             // Compact keys (as Purser and most encoders write them) are matched as literals.
+            let keyStart = scanner.index + (first ? 1 : 2)
             if let field = quickUsageKey(&scanner, first: first) {
                 first = false
+                let bit: UInt8 = 1 << field
+                guard seen & bit == 0 else {
+                    let key = keyStart..<(keyStart + usageFieldNames[field].utf8CodeUnitCount)
+                    throw RequestParser.duplicate(key, in: scanner, object: start, prefix: "usage.")
+                }
+                seen |= bit
                 switch field {
                 case 0: usage.inputTokens = try count(&scanner, "usage.input_tokens")
                 case 1: usage.cachedInputTokens = try count(&scanner, "usage.cached_input_tokens")
@@ -273,6 +350,9 @@ struct RequestParser {
                 continue
             }
             guard let key = try scanner.nextKey(first: &first) else { break }
+            if let field = usageFieldNames.firstIndex(where: { scanner.equals(key, $0) }) {
+                try once(&seen, 1 << UInt8(field), key, in: scanner, object: start, prefix: "usage.")
+            }
             if scanner.equals(key, "input_tokens") {
                 usage.inputTokens = try count(&scanner, "usage.input_tokens")
             } else if scanner.equals(key, "output_tokens") {
@@ -300,10 +380,15 @@ struct RequestParser {
         guard copy.take(byte: UInt8(ascii: "{")) else { return nil }
         var usage = Usage()
         var first = true
+        var seen: UInt8 = 0
         while true {
-            guard let field = quickUsageKey(&copy, first: first), let count = copy.plainCount(upTo: RequestDecoder.maxTokens) else {
+            guard let field = quickUsageKey(&copy, first: first), seen & (1 << field) == 0,
+                  let count = copy.plainCount(upTo: RequestDecoder.maxTokens)
+            else {
+                // A repeated key too: the field-by-field reading reports it.
                 return nil
             }
+            seen |= 1 << field
             first = false
             switch field {
             case 0: usage.inputTokens = count
@@ -317,6 +402,9 @@ struct RequestParser {
             }
         }
     }
+
+    /// The usage fields, by the numbers ``quickUsageKey(_:first:)`` gives them.
+    private static let usageFieldNames: [StaticString] = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"]
 
     /// `"input_tokens":` and the other usage keys, then each with a leading comma.
     private static let usageKeys = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens"].map { JSONLiteral("\"\($0)\":") }
@@ -357,10 +445,24 @@ struct RequestParser {
         do {
             value = try scanner.integer()
         } catch {
+            // A whole number too large for 64 bits (1e23) is out of range; a fraction is not a count.
+            var again = JSONScanner(scanner.bytes, from: at)
+            if let range = try? again.numberRange(), let number = DecimalText(String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self)),
+               number.exponent >= 0 {
+                throw outOfRange(field, range, in: scanner)
+            }
             throw JSONError("\(field) must be a whole number of tokens up to \(RequestDecoder.maxTokens): \(error.message)", at: at)
         }
-        guard value <= RequestDecoder.maxTokens else { throw JSONError("\(field) is \(value); the limit is \(RequestDecoder.maxTokens) tokens", at: at) }
+        guard value <= RequestDecoder.maxTokens else {
+            throw JSONError("\(field) is out of range (0..\(RequestDecoder.maxTokens)), found \(value)", at: at)
+        }
         return value
+    }
+
+    /// `FIELD is out of range (0..MAX), found TEXT`, the text cut short.
+    private static func outOfRange(_ field: String, _ range: Range<Int>, in scanner: JSONScanner) -> JSONError {
+        let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(40)]), as: UTF8.self)
+        return JSONError("\(field) is out of range (0..\(RequestDecoder.maxTokens)), found \(text)\(range.count > 40 ? "…" : "")", at: range.lowerBound)
     }
 }
 

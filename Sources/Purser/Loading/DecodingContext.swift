@@ -30,8 +30,14 @@ final class DecodingContext {
     /// A rendering of a scalar for messages, shortened when long.
     func shown(_ node: YAMLNode) -> String {
         guard let text = node.scalar else { return node.kindDescription }
-        let short = text.count > 40 ? String(text.prefix(37)) + "…" : text
-        return "\"\(short)\""
+        return "\"\(Self.cut(text))\""
+    }
+
+    /// Text from the input as messages echo it: at most `limit` characters, so a value of
+    /// megabytes is never repeated whole (docs/checks.md).
+    static func cut(_ text: String, limit: Int = 40) -> String {
+        guard text.utf8.count > limit else { return text }
+        return text.count > limit ? String(text.prefix(limit - 3)) + "…" : text
     }
 
     // MARK: Mappings
@@ -52,11 +58,11 @@ final class DecodingContext {
             if keys.contains(key) {
                 known[key] = pair
             } else if let advice = hint[key] {
-                report(.unknownKey, "unknown key \"\(key)\" in \(path); \(advice)", at: pair.key)
+                report(.unknownKey, "unknown key \"\(Self.cut(key))\" in \(path); \(advice)", at: pair.key)
             } else {
                 let suggestion = suggestions.didYouMean(key, among: keys)
                 let valid = suggestion.isEmpty ? "; valid keys: \(keys.joined(separator: ", "))" : suggestion
-                report(.unknownKey, "unknown key \"\(key)\" in \(path)\(valid)", at: pair.key)
+                report(.unknownKey, "unknown key \"\(Self.cut(key))\" in \(path)\(valid)", at: pair.key)
             }
         }
         return Fields(node: node, pairs: known)
@@ -97,7 +103,7 @@ final class DecodingContext {
     func name(_ node: YAMLNode, _ path: String, allowGlob: Bool = false) -> Located<String>? {
         guard let text = string(node, path) else { return nil }
         guard isValidName(text, allowGlob: allowGlob) else {
-            let what = text.isEmpty ? "empty" : "\"\(text)\""
+            let what = text.isEmpty ? "empty" : shown(node)
             let rule = allowGlob ? "" : ", '*' or '?'"
             report(.invalidValue, "\(path) is \(what); names must be non-empty, without spaces\(rule)", at: node)
             return nil
@@ -156,13 +162,13 @@ final class DecodingContext {
     func integer(_ node: YAMLNode, _ path: String, in range: ClosedRange<Int64> = 0...Int64.max) -> Int64? {
         let expected = range.lowerBound >= 0 ? "a whole number" : "an integer"
         guard let (text, number) = numberText(node, path, expected: expected) else { return nil }
-        guard let exact = number.scaled(by: 0, rounding: false), let value = Int64(exactly: exact) else {
-            report(.wrongType, "\(path) must be \(expected), found \(text)", at: node)
+        guard number.exponent >= 0 || number.digits.isEmpty else {
+            report(.wrongType, "\(path) must be \(expected), found \(Self.cut(text))", at: node)
             return nil
         }
-        guard range.contains(value) else {
-            let bounds = range.upperBound == Int64.max ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
-            report(.invalidValue, "\(path) must be \(bounds), found \(text)", at: node)
+        // A whole number too large for 64 bits is out of range, not of the wrong form.
+        guard let exact = number.scaled(by: 0, rounding: false), let value = Int64(exactly: exact), range.contains(value) else {
+            report(.invalidValue, "\(path) is out of range (\(range.lowerBound)..\(range.upperBound)), found \(Self.cut(text))", at: node)
             return nil
         }
         return value
@@ -174,15 +180,15 @@ final class DecodingContext {
             return nil
         }
         guard !number.negative else {
-            report(.invalidValue, "\(path) must not be negative, found \(text)", at: node)
+            report(.invalidValue, "\(path) must not be negative, found \(Self.cut(text))", at: node)
             return nil
         }
-        guard let nanos = number.scaled(by: 9, rounding: true), nanos <= Int128(max.nanos) else {
-            report(.invalidValue, "\(path) is \(text) USD, out of range (0..\(max))", at: node)
+        guard number.exponent >= -9 || number.digits.isEmpty else {
+            report(.invalidValue, "\(path) has more than 9 decimal places: \(Self.cut(text))", at: node)
             return nil
         }
-        guard let exact = number.scaled(by: 9, rounding: false), let value = Int64(exactly: exact) else {
-            report(.invalidValue, "\(path) has more than 9 decimal places: \(text)", at: node)
+        guard let nanos = number.scaled(by: 9, rounding: false), nanos <= Int128(max.nanos), let value = Int64(exactly: nanos) else {
+            report(.invalidValue, "\(path) is out of range (0..\(max)), found \(Self.cut(text))", at: node)
             return nil
         }
         return USD(nanos: value)
@@ -194,15 +200,15 @@ final class DecodingContext {
             return nil
         }
         guard !number.negative else {
-            report(.invalidValue, "\(path) must not be negative, found \(text)", at: node)
+            report(.invalidValue, "\(path) must not be negative, found \(Self.cut(text))", at: node)
             return nil
         }
-        guard let price = TokenPrice(perMillion: text) else {
-            report(.invalidValue, "\(path) is too precise or too large: \(text)", at: node)
+        guard number.exponent >= -(TokenPrice.scale - 6) || number.digits.isEmpty else {
+            report(.invalidValue, "\(path) has more than \(TokenPrice.scale - 6) decimal places: \(Self.cut(text))", at: node)
             return nil
         }
-        guard price <= TokenPrice.max else {
-            report(.invalidValue, "\(path) is \(text) USD per 1M tokens, out of range (0..\(TokenPrice.max.perMillionDescription))", at: node)
+        guard let price = TokenPrice(perMillion: text), price <= TokenPrice.max else {
+            report(.invalidValue, "\(path) is out of range (0..\(TokenPrice.max.perMillionDescription) USD per 1M tokens), found \(Self.cut(text))", at: node)
             return nil
         }
         return price
@@ -214,7 +220,7 @@ final class DecodingContext {
         guard let ppm = number.scaled(by: 6, rounding: false), let value = Int64(exactly: ppm), value > 0,
               value <= max * 1_000_000
         else {
-            report(.invalidValue, "\(path) must be a fraction above 0 and at most \(max), with at most 6 decimal places; found \(text)", at: node)
+            report(.invalidValue, "\(path) must be a fraction above 0 and at most \(max), with at most 6 decimal places; found \(Self.cut(text))", at: node)
             return nil
         }
         return value

@@ -333,6 +333,8 @@ struct FragmentDecoder {
                 expires = Located(.date(year: date.year, month: date.month, day: date.day), at: context.location(node))
             } else if let instant = Timestamp(rfc3339: text) {
                 expires = Located(.instant(instant), at: context.location(node))
+            } else if Timestamp.isOutOfRange(text) {
+                context.report(.invalidValue, "\(path).expires is out of range (\(Timestamp.supportedRange)), found \(context.shown(node))", at: node)
             } else {
                 context.report(.invalidValue, "\(path).expires must be a date (2026-12-31) or an RFC 3339 time (2026-12-31T18:00:00Z), found \(context.shown(node))", at: node)
             }

@@ -160,6 +160,15 @@ struct PolicyAssembler {
         var tables: [(Located<String>, PriceTable)] = []
         for source in sources.value {
             let path = PolicyFiles.resolve(source.value, relativeTo: PolicyFiles.directory(of: source.location.file))
+            // Kept inside the directories given (docs/policy-language.md, "Input limits"): a policy
+            // must not make Purser read, or quote, /etc/shadow.
+            if let roots = options.readRoots, let real = PolicyFiles.realPath(path), !PolicyFiles.isInside(real, roots: roots) {
+                diagnostics.append(Diagnostic(
+                    .priceSource,
+                    "price source \(path) is outside the policy directories; Purser reads only inside the paths given (--allow-outside-root reads it)",
+                    at: source.location))
+                continue
+            }
             switch PolicyFiles.read(path, limit: 256 * 1024 * 1024) {
             case .failure(let problem):
                 diagnostics.append(Diagnostic(.priceSource, "price source \(problem.message)", at: source.location))

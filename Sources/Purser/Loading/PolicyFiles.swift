@@ -14,6 +14,57 @@ enum PolicyFiles {
         let code: DiagnosticCode
         let message: String
         let path: String
+        /// The severity when not the code's default (a skipped file is a warning).
+        var severity: Diagnostic.Severity?
+
+        /// The problem as a diagnostic at its path.
+        var diagnostic: Diagnostic {
+            Diagnostic(code, severity ?? code.defaultSeverity, message, at: SourceLocation(file: path))
+        }
+    }
+
+    /// The real (symlink-free, absolute) path of an existing file or directory.
+    static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(validatingCString: pointer)
+    }
+
+    /// Whether a real path lies inside one of the real `roots` (or is one).
+    static func isInside(_ real: String, roots: [String]) -> Bool {
+        roots.contains { root in real == root || real.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
+    }
+
+    /// The directories reads are kept inside: each directory given, and the directory of each file given.
+    static func roots(of paths: [String]) -> [String] {
+        paths.compactMap { path in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return realPath(info.st_mode & S_IFMT == S_IFDIR ? path : directory(of: path))
+        }
+    }
+
+    /// A file name's bytes for a message, invalid UTF-8 shown as `\xNN`.
+    static func escapedName(_ bytes: some Sequence<UInt8>) -> String {
+        var out = ""
+        var pending: [UInt8] = []
+        func flush() {
+            guard !pending.isEmpty else { return }
+            if let text = String(validating: pending, as: UTF8.self) {
+                out += text
+            } else {
+                for byte in pending {
+                    out += byte < 0x80 ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16, uppercase: true)
+                }
+            }
+            pending.removeAll()
+        }
+        for byte in bytes {
+            pending.append(byte)
+            if byte < 0x80 { flush() }
+        }
+        flush()
+        return out
     }
 
     /// Whether a file name is a policy test file (`*.test.yaml`, `*.test.yml`).
@@ -38,7 +89,13 @@ enum PolicyFiles {
     /// The files of a policy set (SPEC §1): explicit files as given, and every
     /// `*.yaml`/`*.yml` under directories (recursively, sorted by path),
     /// leaving out test files and hidden entries.
-    static func discover(_ paths: [String], tests: Bool = false) -> (files: [String], problems: [Problem]) {
+    ///
+    /// Unless `allowOutsideRoots`, a symlink under a directory that leads outside it is refused
+    /// (docs/policy-language.md, "Input limits"); entries whose names are not UTF-8 are skipped
+    /// with a warning.
+    static func discover(_ paths: [String], tests: Bool = false, allowOutsideRoots: Bool = false)
+        -> (files: [String], problems: [Problem])
+    {
         var files: [String] = []
         var problems: [Problem] = []
         for path in paths {
@@ -51,7 +108,8 @@ enum PolicyFiles {
             if info.st_mode & S_IFMT == S_IFDIR {
                 var found: [String] = []
                 var visits = Visits()
-                walk(path, into: &found, problems: &problems, visits: &visits, tests: tests)
+                let root = allowOutsideRoots ? nil : realPath(path).map { (given: path, real: $0) }
+                walk(path, into: &found, problems: &problems, visits: &visits, tests: tests, root: root)
                 if found.isEmpty && !problems.contains(where: { $0.path.hasPrefix(path) }) {
                     let what = tests ? "test files (*.test.yaml, *.test.yml)" : "policy files (*.yaml, *.yml)"
                     problems.append(Problem(code: .noPolicies, message: "no \(what) found in directory \(path)", path: path))
@@ -82,7 +140,7 @@ enum PolicyFiles {
     }
 
     private static func walk(_ directory: String, into files: inout [String], problems: inout [Problem],
-                             visits: inout Visits, tests: Bool)
+                             visits: inout Visits, tests: Bool, root: (given: String, real: String)?)
     {
         var info = stat()
         guard stat(directory, &info) == 0 else {
@@ -107,14 +165,38 @@ enum PolicyFiles {
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            if bytes.first == UInt8(ascii: ".") { continue }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                // Such a name cannot be a path here; skipping it (loudly) beats failing the whole set.
+                let shown = escapedName(bytes)
+                let isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
+                if isDirectory || isYAML(shown) {
+                    let path = directory.hasSuffix("/") ? directory + shown : directory + "/" + shown
+                    problems.append(Problem(
+                        code: .unreadableFile,
+                        message: "skipped \(isDirectory ? "the directory" : "the file") \(path): its name is not UTF-8; rename it",
+                        path: path, severity: .warning))
+                }
+                continue
             }
-            if name.hasPrefix(".") { continue }
             names.append(name)
         }
         for name in names.sorted() {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            var linkInfo = stat()
+            if let root, lstat(path, &linkInfo) == 0, linkInfo.st_mode & S_IFMT == S_IFLNK,
+               let target = realPath(path), !isInside(target, roots: [root.real])
+            {
+                // A symlink out of the directory given: its target is not read (nor quoted).
+                if isYAML(name) || isDirectory(target) {
+                    problems.append(Problem(
+                        code: .unreadableFile,
+                        message: "\(path) is a symlink to \(target), outside \(root.given); policy files are read only inside the directories given (--allow-outside-root reads it)",
+                        path: path))
+                }
+                continue
+            }
             var entryInfo = stat()
             guard stat(path, &entryInfo) == 0 else {
                 // A dangling or looping symlink: report it only if it looks like a policy.
@@ -125,7 +207,7 @@ enum PolicyFiles {
                 continue
             }
             if entryInfo.st_mode & S_IFMT == S_IFDIR {
-                walk(path, into: &files, problems: &problems, visits: &visits, tests: tests)
+                walk(path, into: &files, problems: &problems, visits: &visits, tests: tests, root: root)
             } else if isYAML(name) && isTestFile(name) == tests {
                 // Non-regular files (FIFOs, sockets, devices) are kept so that
                 // `read` reports them; opening a FIFO must never block the walk.
@@ -182,6 +264,11 @@ enum PolicyFiles {
             }
         }
         return .success(bytes)
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
     /// A name for a non-regular file type, for messages.

@@ -13,14 +13,26 @@ extension PolicySet {
     ///
     /// - Returns: the policy when no error was found, and all diagnostics.
     public static func load(paths: [String], options: PolicyLoadOptions = PolicyLoadOptions()) -> PolicyLoadResult {
-        let (files, problems) = PolicyFiles.discover(paths)
-        var diagnostics = problems.map { Diagnostic($0.code, $0.message, at: SourceLocation(file: $0.path)) }
+        var options = options
+        if !options.allowOutsideRoots { options.readRoots = PolicyFiles.roots(of: paths) }
+        let (files, problems) = PolicyFiles.discover(paths, allowOutsideRoots: options.allowOutsideRoots)
+        var diagnostics = problems.map(\.diagnostic)
         var sources: [(String, [UInt8])] = []
+        var total = 0
         for file in files {
-            switch PolicyFiles.read(file, limit: options.yamlLimits.maxBytes) {
+            // The whole set is limited too, not only each file (docs/policy-language.md, "Input limits").
+            let left = options.maxTotalBytes - total
+            switch PolicyFiles.read(file, limit: min(options.yamlLimits.maxBytes, max(left, 0))) {
+            case .failure(let problem) where problem.code == .fileTooLarge && left < options.yamlLimits.maxBytes:
+                diagnostics.append(Diagnostic(
+                    .fileTooLarge,
+                    "the policy files together are larger than the limit of \(options.maxTotalBytes) bytes (maxTotalBytes, --max-policy-bytes); \(total) bytes were read before this file",
+                    at: SourceLocation(file: file)))
+                return PolicyLoadResult(policy: nil, diagnostics: diagnostics.sorted(), files: sources.map(\.0))
             case .failure(let problem):
                 diagnostics.append(Diagnostic(problem.code, problem.message, at: SourceLocation(file: file)))
             case .success(let bytes):
+                total += bytes.count
                 sources.append((file, bytes))
             }
         }

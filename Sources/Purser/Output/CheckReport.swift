@@ -28,7 +28,7 @@ public struct CheckReport: Sendable {
     /// SPEC §6: 2 when input could not be read, 1 for errors (or warnings
     /// under `--strict`), 0 when clean.
     public var exitCode: Int32 {
-        if diagnostics.contains(where: { $0.code.isInputError }) { return 2 }
+        if diagnostics.contains(where: { $0.code.isInputError && $0.severity == .error }) { return 2 }
         if errorCount > 0 || (strict && warningCount > 0) { return 1 }
         return 0
     }

@@ -62,7 +62,7 @@ public struct PolicyLoadResult: Sendable {
     /// The number of warnings.
     public var warningCount: Int { diagnostics.count { $0.severity == .warning } }
     /// Whether some input could not be read or parsed at all (exit code 2).
-    public var hasInputErrors: Bool { diagnostics.contains { $0.code.isInputError } }
+    public var hasInputErrors: Bool { diagnostics.contains { $0.code.isInputError && $0.severity == .error } }
 }
 
 /// How to load a policy set.
@@ -73,6 +73,14 @@ public struct PolicyLoadOptions: Sendable {
     public var now: Timestamp?
     /// Days before expiry that an exception is reported as expiring (14).
     public var expiryWarningDays = 14
+    /// The most bytes of YAML all the files of a policy set may hold together (32 MiB; each
+    /// file is also limited by ``yamlLimits``). See docs/policy-language.md, "Input limits".
+    public var maxTotalBytes = 32 * 1024 * 1024
+    /// Whether symlinks under a policy directory and `price_sources` may lead outside the
+    /// directories given (off: such reads are refused; `--allow-outside-root`).
+    public var allowOutsideRoots = false
+    /// The real paths reads are kept inside, set by ``PolicySet/load(paths:options:)``; nil: anywhere.
+    var readRoots: [String]?
 
     /// The defaults.
     public init() {}

@@ -41,9 +41,10 @@ public struct Diagnostic: Sendable, Hashable, Comparable, CustomStringConvertibl
         return lhs.message < rhs.message
     }
 
-    /// The fixed text form: `FILE:LINE:COL: error|warning: MESSAGE [code]`.
+    /// The fixed text form: `FILE:LINE:COL: error|warning: MESSAGE [code]`, on one line, with
+    /// control and bidi characters (from names or file names) replaced (``TerminalText``).
     public var description: String {
-        "\(location): \(severity.rawValue): \(message) [\(code.id)]"
+        TerminalText.sanitized("\(location): \(severity.rawValue): \(message) [\(code.id)]")
     }
 }
 

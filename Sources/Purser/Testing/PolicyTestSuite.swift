@@ -52,9 +52,10 @@ public struct PolicyTestSuite: Sendable {
     public let files: [String]
 
     /// Loads test files from files and directories (`*.test.yaml`, `*.test.yml`).
-    public static func load(paths: [String], policy: PolicySet) -> PolicyTestSuite {
-        let (files, problems) = PolicyFiles.discover(paths, tests: true)
-        var diagnostics = problems.map { Diagnostic($0.code, $0.message, at: SourceLocation(file: $0.path)) }
+    /// Symlinks out of a directory given are refused unless `allowOutsideRoots`.
+    public static func load(paths: [String], policy: PolicySet, allowOutsideRoots: Bool = false) -> PolicyTestSuite {
+        let (files, problems) = PolicyFiles.discover(paths, tests: true, allowOutsideRoots: allowOutsideRoots)
+        var diagnostics = problems.map(\.diagnostic)
         var cases: [Case] = []
         let reader = YAMLReader()
         for file in files {
@@ -99,11 +100,15 @@ struct TestCaseDecoder {
         let keys = ["name", "now", "spend", "request", "expect"]
         guard let fields = context.fields(node, "tests[\(index)]", keys: keys) else { return nil }
         let name = fields["name"].flatMap { context.string($0, "tests[\(index)].name") } ?? "tests[\(index)]"
-        let path = "tests[\(index)] (\(name))"
+        let path = "tests[\(index)] (\(DecodingContext.cut(name)))"
         var now: Timestamp?
         if let value = fields["now"], let text = context.string(value, "\(path).now") {
             now = Timestamp(rfc3339: text) ?? Timestamp(rfc3339: text + "T00:00:00Z")
-            if now == nil { context.report(.invalidValue, "\(path).now must be an RFC 3339 time, found \(context.shown(value))", at: value) }
+            if now == nil, Timestamp.isOutOfRange(text) {
+                context.report(.invalidValue, "\(path).now is out of range (\(Timestamp.supportedRange)), found \(context.shown(value))", at: value)
+            } else if now == nil {
+                context.report(.invalidValue, "\(path).now must be an RFC 3339 time, found \(context.shown(value))", at: value)
+            }
         }
         // Decode every part before giving up, so that one run reports every problem.
         let decodedRequest = fields.required("request", path, context).flatMap { request($0, path) }

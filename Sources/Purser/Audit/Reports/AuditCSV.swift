@@ -2,6 +2,7 @@
 ///
 /// - Rows end in CRLF; a field holding a comma, a quote, CR or LF is quoted, its quotes doubled.
 /// - A missing value (JSON null) is an empty field.
+/// - C0 and C1 controls other than CR and LF, and bidi formatting characters, become U+FFFD.
 /// - Formula injection guard: a *text* field that starts with `=`, `+`, `-`, `@`, a tab or CR
 ///   gets a leading `'`, so a spreadsheet shows it as text instead of running it (OWASP's
 ///   advice). Team names, messages and request ids come from logs and are untrusted. The money
@@ -37,7 +38,11 @@ enum AuditCSV {
 
     /// A text field: guarded against formulas, then quoted if it must be.
     static func text(_ value: String?) -> String {
-        guard var value, !value.isEmpty else { return "" }
+        guard let raw = value, !raw.isEmpty else { return "" }
+        // Controls other than CR and LF (which RFC 4180 quoting keeps) are replaced: ESC, BEL,
+        // NUL, C1 and bidi overrides would reach the terminal of whoever views the file.
+        var value = raw.unicodeScalars.contains(where: { $0 != "\r" && $0 != "\n" && $0 != "\t" && TerminalText.isUnsafe($0, keepingNewlines: true) })
+            ? TerminalText.sanitizedKeepingLineBreaks(raw) : raw
         if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) { value = "'" + value }
         return quoted(value)
     }

@@ -93,18 +93,10 @@ enum ReportText {
         }.joined()
     }
 
-    /// Text from a log made safe for a terminal or a one-line cell: control characters
-    /// (including ESC, so no terminal escape sequences) become spaces.
+    /// Text from a log made safe for a terminal or a one-line cell: control and bidi characters
+    /// (including ESC, so no terminal escape sequences) become spaces (``TerminalText``).
     static func oneLine(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var out = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars { out.append(isControl(scalar) ? " " : scalar) }
-        return String(out)
-    }
-
-    /// C0 and C1 controls and the Unicode line and paragraph separators.
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        TerminalText.sanitized(text, replacement: " ")
     }
 
     /// Inserts thousands separators into a run of digits.
