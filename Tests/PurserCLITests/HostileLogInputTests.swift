@@ -32,49 +32,9 @@ struct HostileLogInputTests {
     /// Runs a bash script with `$PURSER` set to the binary and `$POLICY` to the repository's
     /// policy, in `directory`, with the test time limit (a hang is a failure, not a stall).
     static func shell(_ script: String, in directory: String, environment extra: [String: String] = [:]) throws -> Purser.Result {
-        let capture = try TemporaryDirectory()
-        defer { capture.remove() }
-        let outPath = capture.path + "/stdout"
-        let errPath = capture.path + "/stderr"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-        defer {
-            try? out.close()
-            try? err.close()
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        environment["PURSER"] = Purser.executable
-        environment["POLICY"] = policy
+        var environment = ["PURSER": Purser.executable, "POLICY": policy]
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        let start = Date()
-        try process.run()
-        var timedOut = false
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > Purser.timeLimit {
-                timedOut = true
-                process.terminate()
-                break
-            }
-            usleep(5_000)
-        }
-        process.waitUntilExit()
-        return Purser.Result(
-            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "",
-            status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
-            timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+        return try Purser.run(["-c", script], in: directory, executable: "/bin/bash", environment: environment)
     }
 
     /// The JSON report's `summary` and `malformed` objects.

@@ -57,6 +57,13 @@ enum Purser {
     /// at most ``timeLimit`` seconds. Output goes to files, never pipes, so a
     /// large report cannot block the child.
     static func run(_ arguments: [String], in directory: String) throws -> Result {
+        try run(arguments, in: directory, executable: executable)
+    }
+
+    /// Runs any program (`/bin/bash -c …` for pipes and FIFOs) the same way, with extra
+    /// environment variables.
+    static func run(_ arguments: [String], in directory: String, executable: String,
+                    environment extra: [String: String] = [:]) throws -> Result {
         let capture = try TemporaryDirectory()
         defer { capture.remove() }
         let outPath = capture.path + "/stdout"
@@ -81,6 +88,7 @@ enum Purser {
         // Crashes should end the child at once, not wait for a backtracer.
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
 
         let start = Date()

@@ -10,8 +10,9 @@
 //
 //   .package(url: "https://github.com/purser-dev/purser", from: "0.1.0"),
 //
-// Purser reads YAML with the system libyaml: `apt-get install libyaml-dev`
-// (Debian, Ubuntu) or `brew install libyaml` (macOS) first.
+// Purser reads YAML with the system libyaml and gzip logs with zlib:
+// `apt-get install libyaml-dev zlib1g-dev`
+// (Debian, Ubuntu) or `brew install libyaml zlib` (macOS) first.
 import PackageDescription
 
 let package = Package(

@@ -123,7 +123,7 @@ struct ScriptRunner {
             return results
         }
 
-        var settled = USD.zero
+        var settled = USDTotal.zero
         for result in results {
             decisions.append(result.decision)
             if case .completed(_, let settlement) = result.outcome, settlement.outcome == .settled, let cost = settlement.cost {
@@ -132,9 +132,9 @@ struct ScriptRunner {
                 failures.append("\(result.decision.requestID ?? "?"): a burst call was not settled")
             }
         }
-        print("   \(results.count) calls: \(results.count { $0.decision.isAllowed }) allowed, settled \(dollars(settled)) in total")
-        if let before, let after = spent(on: teamDay), after - before == settled {
-            print("   team.data-platform.day grew by exactly \(dollars(after - before))")
+        print("   \(results.count) calls: \(results.count { $0.decision.isAllowed }) allowed, settled \(dollars(settled.amount)) in total")
+        if let before, let after = spent(on: teamDay), let grown = after.subtracting(before), settled == grown {
+            print("   team.data-platform.day grew by exactly \(dollars(grown))")
         } else {
             failures.append("the burst's spend does not add up on team.data-platform.day")
         }
@@ -179,7 +179,7 @@ struct ScriptRunner {
             let (lines, reserved) = try counterTable(decisions, ledger: ledger, now: clock.now())
             for line in lines { print("   " + line) }
             // Every reservation was settled, released or has expired.
-            if reserved != .zero { failures.append("\(dollars(reserved)) still reserved at the end") }
+            if reserved != .zero { failures.append("\(dollars(reserved.amount)) still reserved at the end") }
         } catch {
             failures.append("cannot read the counters: \(error.message)")
         }
