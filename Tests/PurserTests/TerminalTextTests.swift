@@ -30,7 +30,11 @@ struct TerminalTextTests {
         #expect(ReportText.oneLine("a\u{1B}[2Jb\u{202E}c") == "a [2Jb c")
         let field = AuditCSV.text(Self.hostile)
         #expect(!field.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\u{202E}" || $0 == "\u{9B}" || $0 == "\u{0}" })
-        // Line breaks stay, quoted as RFC 4180 says.
+        // Line breaks stay, quoted as RFC 4180 says; a CR that ends no line would overwrite it.
         #expect(AuditCSV.text("a\nb") == "\"a\nb\"")
+        #expect(AuditCSV.text("a\r\nb") == "\"a\r\nb\"")
+        #expect(AuditCSV.text("ok\rFAKE PASS") == "\"ok\u{FFFD}FAKE PASS\"" || AuditCSV.text("ok\rFAKE PASS") == "ok\u{FFFD}FAKE PASS")
+        #expect(AuditCSV.text("end\r").unicodeScalars.contains("\u{FFFD}"))
+        #expect(!field.unicodeScalars.contains("\r"))
     }
 }

@@ -19,15 +19,31 @@ public enum TerminalText {
         return String(out)
     }
 
-    /// The text with unsafe characters replaced by U+FFFD except CR, LF and tab (for CSV cells,
-    /// where RFC 4180 quoting keeps line breaks).
+    /// The text with unsafe characters replaced by U+FFFD except line breaks (LF and CRLF) and
+    /// tab, for CSV cells, where RFC 4180 quoting keeps line breaks. A CR that does not end a
+    /// line is replaced: on a terminal it would move back and overwrite the line.
     static func sanitizedKeepingLineBreaks(_ text: String) -> String {
         var out = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            let kept = scalar == "\r" || scalar == "\n" || scalar == "\t" || !isUnsafe(scalar, keepingNewlines: true)
+        let scalars = Array(text.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() {
+            let lineBreak = scalar == "\n" || (scalar == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n")
+            let kept = lineBreak || scalar == "\t" || !isUnsafe(scalar, keepingNewlines: true)
             out.append(kept ? scalar : "\u{FFFD}")
         }
         return String(out)
+    }
+
+    /// Whether CSV text needs ``sanitizedKeepingLineBreaks(_:)``: an unsafe character other
+    /// than a line break or a tab.
+    static func needsSanitizingKeepingLineBreaks(_ text: String) -> Bool {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return false }
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            if previous == "\r" && scalar != "\n" { return true }
+            if scalar != "\r" && scalar != "\n" && scalar != "\t" && isUnsafe(scalar, keepingNewlines: true) { return true }
+            previous = scalar
+        }
+        return previous == "\r"
     }
 
     /// Whether a scalar must not reach a terminal as it is.

@@ -39,10 +39,9 @@ enum AuditCSV {
     /// A text field: guarded against formulas, then quoted if it must be.
     static func text(_ value: String?) -> String {
         guard let raw = value, !raw.isEmpty else { return "" }
-        // Controls other than CR and LF (which RFC 4180 quoting keeps) are replaced: ESC, BEL,
-        // NUL, C1 and bidi overrides would reach the terminal of whoever views the file.
-        var value = raw.unicodeScalars.contains(where: { $0 != "\r" && $0 != "\n" && $0 != "\t" && TerminalText.isUnsafe($0, keepingNewlines: true) })
-            ? TerminalText.sanitizedKeepingLineBreaks(raw) : raw
+        // Controls other than line breaks (which RFC 4180 quoting keeps) are replaced: ESC, BEL,
+        // NUL, a lone CR, C1 and bidi overrides would reach the terminal of whoever views the file.
+        var value = TerminalText.needsSanitizingKeepingLineBreaks(raw) ? TerminalText.sanitizedKeepingLineBreaks(raw) : raw
         if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) { value = "'" + value }
         return quoted(value)
     }
