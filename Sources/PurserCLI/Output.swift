@@ -54,26 +54,26 @@ enum Output {
     /// Refuses an output file that is one of the inputs (the same device and inode, so also
     /// through symlinks and hard links): `-o` must never truncate what is being read.
     static func refuseOverwriting(_ output: String?, inputs: [String]) throws {
-        guard let output, output != "-" else { return }
-        var target = stat()
-        guard stat(output, &target) == 0, target.st_mode & S_IFMT == S_IFREG else { return }
-        for input in inputs where input != "-" {
+        let identities = inputs.compactMap { input -> (name: String, device: UInt64, inode: UInt64)? in
             var info = stat()
-            guard stat(input, &info) == 0, info.st_dev == target.st_dev, info.st_ino == target.st_ino else { continue }
-            let same = input == output ? "" : " (the same file as \(input))"
-            error("purser: refusing to write to \(output): it is one of the inputs\(same); choose another -o file")
-            throw ExitCode(2)
+            guard input != "-", stat(input, &info) == 0 else { return nil }
+            return (input, UInt64(info.st_dev), UInt64(info.st_ino))
         }
+        try refuseOverwriting(output, identities: identities)
     }
 
-    /// Refuses an output that is one of the opened logs (by device and inode, so a symlink,
-    /// a hard link or a file found in a directory counts too).
+    /// Refuses an output that is one of the opened logs (a file found in a directory counts too).
     static func refuseOverwriting(_ output: String?, sources: [LogSource]) throws {
+        try refuseOverwriting(output, identities: sources.map { ($0.name, $0.identity.device, $0.identity.inode) })
+    }
+
+    /// Refuses an output whose device and inode are one input's.
+    private static func refuseOverwriting(_ output: String?, identities: [(name: String, device: UInt64, inode: UInt64)]) throws {
         guard let output, output != "-" else { return }
         var target = stat()
         guard stat(output, &target) == 0, target.st_mode & S_IFMT == S_IFREG else { return }
-        for source in sources where source.identity.device == UInt64(target.st_dev) && source.identity.inode == UInt64(target.st_ino) {
-            let same = source.name == output ? "" : " (the same file as \(source.name))"
+        for input in identities where input.device == UInt64(target.st_dev) && input.inode == UInt64(target.st_ino) {
+            let same = input.name == output ? "" : " (the same file as \(input.name))"
             error("purser: refusing to write to \(output): it is one of the inputs\(same); choose another -o file")
             throw ExitCode(2)
         }

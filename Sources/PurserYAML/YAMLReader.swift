@@ -290,11 +290,12 @@ private struct TreeBuilder {
     }
 }
 
-/// Text from the input as a message quotes it: at most 40 characters, so a key of megabytes
-/// is not repeated whole (docs/policy-language.md, "Input limits").
-func excerpt(_ text: String) -> String {
-    guard text.utf8.count > 40 else { return text }
-    return text.count > 40 ? String(text.prefix(37)) + "…" : text
+/// Text from the input as a message quotes it: at most `limit` characters, so a key of megabytes
+/// is not repeated whole (docs/policy-language.md, "Input limits"). Every message of the
+/// reader, the policy decoder and the request decoder cuts through this one function.
+package func excerpt(_ text: String, limit: Int = 40) -> String {
+    guard text.utf8.count > limit else { return text }
+    return text.count > limit ? String(text.prefix(limit - 3)) + "…" : text
 }
 
 /// A valid pointer for empty input (libyaml reads zero bytes from it).

@@ -191,16 +191,6 @@ enum LogNames {
         if extensions.contains(where: plain.hasSuffix) { return nil }
         return "not a usage log name (" + extensions.joined(separator: ", ") + ", each optionally .gz)"
     }
-
-    /// A file name's bytes as text: UTF-8 as it is, other bytes as `\xNN`.
-    static func display(_ bytes: some Collection<UInt8>) -> String {
-        if let text = String(validating: bytes, as: UTF8.self) { return text }
-        var text = ""
-        for byte in bytes {
-            if byte < 0x80 { text.unicodeScalars.append(Unicode.Scalar(byte)) } else { text += "\\x" + String(byte, radix: 16, uppercase: true) }
-        }
-        return text
-    }
 }
 
 /// The logs of an audit: the paths given, directories walked recursively, each file opened
@@ -276,7 +266,7 @@ public struct LogInputs: Sendable {
         let separator: [UInt8] = path.last == 0x2F ? [] : [0x2F]
         for entry in entries.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let full = path + separator + entry
-            let shown = LogNames.display(full)
+            let shown = PolicyFiles.escapedName(full)
             var info = stat()
             let cFull = (full + [0]).map { CChar(bitPattern: $0) }
             guard stat(cFull, &info) == 0 else {
@@ -296,7 +286,7 @@ public struct LogInputs: Sendable {
                 skipped.append(SkippedLog(path: shown, reason: "not a regular file (a FIFO, socket or device; name it to read it)"))
                 continue
             }
-            if let reason = LogNames.skipReason(LogNames.display(entry)) {
+            if let reason = LogNames.skipReason(PolicyFiles.escapedName(entry)) {
                 skipped.append(SkippedLog(path: shown, reason: reason))
                 continue
             }

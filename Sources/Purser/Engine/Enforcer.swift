@@ -212,9 +212,7 @@ public final class Enforcer: Sendable {
     /// Usage whose cost is past ``USD/max`` counts as ``USD/max`` (spend is never dropped);
     /// negative token counts are an error.
     public func settle(_ decision: Decision, usage: Usage) throws(LedgerError) -> Settlement {
-        guard min(usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens) >= 0 else {
-            throw LedgerError("cannot settle \(decision.id): token counts must not be negative")
-        }
+        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(decision.id): token counts must not be negative") }
         let cost = decision.pricedModel?.rates.map { $0.cost(usage) ?? USD.max }
         return try settle(decision, cost: cost, tokens: usage.totalTokens)
     }
@@ -244,10 +242,9 @@ public final class Enforcer: Sendable {
     /// policy says of it. The request's `cost` is used when set, else its usage is
     /// priced at its model.
     public func record(_ request: Request) throws(LedgerError) -> Settlement {
-        let usage = request.usage
-        guard min(usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens) >= 0,
-              (request.cost?.nanos ?? 0) >= 0
-        else { throw LedgerError("cannot record spend with a negative cost or token count") }
+        guard !request.usage.hasNegativeCount, (request.cost?.nanos ?? 0) >= 0 else {
+            throw LedgerError("cannot record spend with a negative cost or token count")
+        }
         let policy = self.policy
         let evaluator = Evaluator(policy: policy)
         let resolved = evaluator.resolve(request, now: clock.now())

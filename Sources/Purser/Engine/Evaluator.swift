@@ -324,8 +324,7 @@ struct Evaluator {
         // Cost. A priced model whose cost came out nil was past USD's range (only usage built in
         // code can get there: the decoders cap token counts, `check` caps prices): it is over
         // every cap, so it is denied whatever the settings say of unpriced models.
-        let usage = resolved.request.usage
-        if min(usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens) < 0 {
+        if resolved.request.usage.hasNegativeCount {
             add(.unpricedModel, .deny, "the request's token counts must not be negative", nil)
         } else if let given = resolved.request.cost, given.nanos < 0 {
             add(.unpricedModel, .deny, "the request's cost must not be negative, found \(given) USD", nil)

@@ -26,6 +26,11 @@ public struct Usage: Sendable, Hashable {
         return Int64(clamping: sum)
     }
 
+    /// Whether a count is negative (only usage built in code can be: the decoders refuse it).
+    var hasNegativeCount: Bool {
+        min(inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens) < 0
+    }
+
     /// The exact cost at a price, rounded to the nano-dollar; nil when a count is
     /// negative or the cost is past ``USD/max``.
     public func cost(at price: Price) -> USD? {

@@ -153,7 +153,7 @@ struct RequestParser {
                 allowReroute = try scanner.bool()
             } else {
                 let field = try scanner.decodeString(key)
-                let shown = field.count > 64 ? String(field.prefix(61)) + "…" : field
+                let shown = excerpt(field, limit: 64)
                 throw JSONError("unknown field \"\(shown)\"\(TextMatching.didYouMean(field, among: RequestDecoder.fields))", at: key.lowerBound)
             }
         }
@@ -175,7 +175,7 @@ struct RequestParser {
     /// Only on the error path: the object is scanned again to find the first occurrence.
     static func duplicate(_ key: Range<Int>, in scanner: JSONScanner, object start: Int, prefix: StaticString = "") -> JSONError {
         let name = (try? scanner.decodeString(key)) ?? ""
-        let shown = name.count > 64 ? String(name.prefix(61)) + "…" : name
+        let shown = excerpt(name, limit: 64)
         var first = key.lowerBound
         var again = JSONScanner(scanner.bytes, from: start)
         do throws(JSONError) {
@@ -242,7 +242,7 @@ struct RequestParser {
             throw JSONError("cost must be a number of USD, found \(scanner.tokenDescription())", at: scanner.index)
         }
         let text = try scanner.numberText()
-        let shown = text.count > 40 ? String(text.prefix(37)) + "…" : text
+        let shown = excerpt(text)
         guard let number = DecimalText(text), !number.negative else {
             throw JSONError("cost must not be negative, found \(shown)", at: at)
         }
@@ -305,7 +305,7 @@ struct RequestParser {
             let at = scanner.index
             // Tag values are strings (docs/library.md): `"n": 3` is rejected rather than turned into "3".
             guard scanner.peek() == UInt8(ascii: "\"") else {
-                let shown = name.count > 64 ? String(name.prefix(61)) + "…" : name
+                let shown = excerpt(name, limit: 64)
                 throw JSONError("tags.\(shown) must be a string, found \(scanner.tokenDescription())", at: at)
             }
             result[name] = try self.name(&scanner, "tags.\(name)")
@@ -335,12 +335,8 @@ struct RequestParser {
             let keyStart = scanner.index + (first ? 1 : 2)
             if let field = quickUsageKey(&scanner, first: first) {
                 first = false
-                let bit: UInt8 = 1 << field
-                guard seen & bit == 0 else {
-                    let key = keyStart..<(keyStart + usageFieldNames[field].utf8CodeUnitCount)
-                    throw RequestParser.duplicate(key, in: scanner, object: start, prefix: "usage.")
-                }
-                seen |= bit
+                let key = keyStart..<(keyStart + usageFieldNames[field].utf8CodeUnitCount)
+                try RequestParser.once(&seen, 1 << field, key, in: scanner, object: start, prefix: "usage.")
                 switch field {
                 case 0: usage.inputTokens = try count(&scanner, "usage.input_tokens")
                 case 1: usage.cachedInputTokens = try count(&scanner, "usage.cached_input_tokens")

@@ -30,15 +30,9 @@ final class DecodingContext {
     /// A rendering of a scalar for messages, shortened when long.
     func shown(_ node: YAMLNode) -> String {
         guard let text = node.scalar else { return node.kindDescription }
-        return "\"\(Self.cut(text))\""
+        return "\"\(excerpt(text))\""
     }
 
-    /// Text from the input as messages echo it: at most `limit` characters, so a value of
-    /// megabytes is never repeated whole (docs/checks.md).
-    static func cut(_ text: String, limit: Int = 40) -> String {
-        guard text.utf8.count > limit else { return text }
-        return text.count > limit ? String(text.prefix(limit - 3)) + "…" : text
-    }
 
     // MARK: Mappings
 
@@ -58,11 +52,11 @@ final class DecodingContext {
             if keys.contains(key) {
                 known[key] = pair
             } else if let advice = hint[key] {
-                report(.unknownKey, "unknown key \"\(Self.cut(key))\" in \(path); \(advice)", at: pair.key)
+                report(.unknownKey, "unknown key \"\(excerpt(key))\" in \(path); \(advice)", at: pair.key)
             } else {
                 let suggestion = suggestions.didYouMean(key, among: keys)
                 let valid = suggestion.isEmpty ? "; valid keys: \(keys.joined(separator: ", "))" : suggestion
-                report(.unknownKey, "unknown key \"\(Self.cut(key))\" in \(path)\(valid)", at: pair.key)
+                report(.unknownKey, "unknown key \"\(excerpt(key))\" in \(path)\(valid)", at: pair.key)
             }
         }
         return Fields(node: node, pairs: known)
@@ -163,12 +157,12 @@ final class DecodingContext {
         let expected = range.lowerBound >= 0 ? "a whole number" : "an integer"
         guard let (text, number) = numberText(node, path, expected: expected) else { return nil }
         guard number.exponent >= 0 || number.digits.isEmpty else {
-            report(.wrongType, "\(path) must be \(expected), found \(Self.cut(text))", at: node)
+            report(.wrongType, "\(path) must be \(expected), found \(excerpt(text))", at: node)
             return nil
         }
         // A whole number too large for 64 bits is out of range, not of the wrong form.
         guard let exact = number.scaled(by: 0, rounding: false), let value = Int64(exactly: exact), range.contains(value) else {
-            report(.invalidValue, "\(path) is out of range (\(range.lowerBound)..\(range.upperBound)), found \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) is out of range (\(range.lowerBound)..\(range.upperBound)), found \(excerpt(text))", at: node)
             return nil
         }
         return value
@@ -180,15 +174,15 @@ final class DecodingContext {
             return nil
         }
         guard !number.negative else {
-            report(.invalidValue, "\(path) must not be negative, found \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) must not be negative, found \(excerpt(text))", at: node)
             return nil
         }
         guard number.exponent >= -9 || number.digits.isEmpty else {
-            report(.invalidValue, "\(path) has more than 9 decimal places: \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) has more than 9 decimal places: \(excerpt(text))", at: node)
             return nil
         }
         guard let nanos = number.scaled(by: 9, rounding: false), nanos <= Int128(max.nanos), let value = Int64(exactly: nanos) else {
-            report(.invalidValue, "\(path) is out of range (0..\(max)), found \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) is out of range (0..\(max)), found \(excerpt(text))", at: node)
             return nil
         }
         return USD(nanos: value)
@@ -200,15 +194,15 @@ final class DecodingContext {
             return nil
         }
         guard !number.negative else {
-            report(.invalidValue, "\(path) must not be negative, found \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) must not be negative, found \(excerpt(text))", at: node)
             return nil
         }
         guard number.exponent >= -(TokenPrice.scale - 6) || number.digits.isEmpty else {
-            report(.invalidValue, "\(path) has more than \(TokenPrice.scale - 6) decimal places: \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) has more than \(TokenPrice.scale - 6) decimal places: \(excerpt(text))", at: node)
             return nil
         }
         guard let price = TokenPrice(perMillion: text), price <= TokenPrice.max else {
-            report(.invalidValue, "\(path) is out of range (0..\(TokenPrice.max.perMillionDescription) USD per 1M tokens), found \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) is out of range (0..\(TokenPrice.max.perMillionDescription) USD per 1M tokens), found \(excerpt(text))", at: node)
             return nil
         }
         return price
@@ -220,7 +214,7 @@ final class DecodingContext {
         guard let ppm = number.scaled(by: 6, rounding: false), let value = Int64(exactly: ppm), value > 0,
               value <= max * 1_000_000
         else {
-            report(.invalidValue, "\(path) must be a fraction above 0 and at most \(max), with at most 6 decimal places; found \(Self.cut(text))", at: node)
+            report(.invalidValue, "\(path) must be a fraction above 0 and at most \(max), with at most 6 decimal places; found \(excerpt(text))", at: node)
             return nil
         }
         return value

@@ -106,7 +106,7 @@ public struct PriceTable: Sendable {
         let start = scanner.index
         let text = try scanner.numberText()
         guard let price = TokenPrice(perToken: text) else {
-            throw JSONError("\"\(DecodingContext.cut(key))\".\(field) is \(DecodingContext.cut(text)): negative, too precise (beyond 1e-24 USD) or too large", at: start)
+            throw JSONError("\"\(excerpt(key))\".\(field) is \(excerpt(text)): negative, too precise (beyond 1e-24 USD) or too large", at: start)
         }
         guard price <= TokenPrice.max else {
             throw JSONError("\"\(key)\".\(field) is \(text) USD per token, out of range (0..0.01, that is 10000 USD per 1M tokens)", at: start)

@@ -21,29 +21,20 @@ public enum TerminalText {
 
     /// The text with unsafe characters replaced by U+FFFD except line breaks (LF and CRLF) and
     /// tab, for CSV cells, where RFC 4180 quoting keeps line breaks. A CR that does not end a
-    /// line is replaced: on a terminal it would move back and overwrite the line.
+    /// line is replaced: on a terminal it would move back and overwrite the line. Text with
+    /// nothing to replace is returned as it is.
     static func sanitizedKeepingLineBreaks(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return text }
         let scalars = Array(text.unicodeScalars)
-        for (index, scalar) in scalars.enumerated() {
-            let lineBreak = scalar == "\n" || (scalar == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n")
-            let kept = lineBreak || scalar == "\t" || !isUnsafe(scalar, keepingNewlines: true)
-            out.append(kept ? scalar : "\u{FFFD}")
+        func kept(_ index: Int) -> Bool {
+            let scalar = scalars[index]
+            if scalar == "\r" { return index + 1 < scalars.count && scalars[index + 1] == "\n" }
+            return scalar == "\n" || scalar == "\t" || !isUnsafe(scalar, keepingNewlines: true)
         }
+        guard !scalars.indices.allSatisfy(kept) else { return text }
+        var out = String.UnicodeScalarView()
+        for index in scalars.indices { out.append(kept(index) ? scalars[index] : "\u{FFFD}") }
         return String(out)
-    }
-
-    /// Whether CSV text needs ``sanitizedKeepingLineBreaks(_:)``: an unsafe character other
-    /// than a line break or a tab.
-    static func needsSanitizingKeepingLineBreaks(_ text: String) -> Bool {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return false }
-        var previous: Unicode.Scalar?
-        for scalar in text.unicodeScalars {
-            if previous == "\r" && scalar != "\n" { return true }
-            if scalar != "\r" && scalar != "\n" && scalar != "\t" && isUnsafe(scalar, keepingNewlines: true) { return true }
-            previous = scalar
-        }
-        return previous == "\r"
     }
 
     /// Whether a scalar must not reach a terminal as it is.

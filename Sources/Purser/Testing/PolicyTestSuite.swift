@@ -100,7 +100,7 @@ struct TestCaseDecoder {
         let keys = ["name", "now", "spend", "request", "expect"]
         guard let fields = context.fields(node, "tests[\(index)]", keys: keys) else { return nil }
         let name = fields["name"].flatMap { context.string($0, "tests[\(index)].name") } ?? "tests[\(index)]"
-        let path = "tests[\(index)] (\(DecodingContext.cut(name)))"
+        let path = "tests[\(index)] (\(excerpt(name)))"
         var now: Timestamp?
         if let value = fields["now"], let text = context.string(value, "\(path).now") {
             now = Timestamp(rfc3339: text) ?? Timestamp(rfc3339: text + "T00:00:00Z")

@@ -342,6 +342,12 @@ struct CSVRecords {
             record.size = 0
             record.state = .fieldStart
         }
+        /// Ends the last field at a line feed outside quotes: the record is complete.
+        func endLine(_ record: inout LongRecord) {
+            endField(&record, lineEnd: true)
+            record.newlines += 1
+            ended = true
+        }
         while index < buffer.count, !ended {
             // Inside a field: up to its next delimiter at once (vectorised), the rest byte by byte.
             if record.state == .quoted || record.state == .unquoted, let base = buffer.baseAddress {
@@ -368,9 +374,7 @@ struct CSVRecords {
                     endField(&record)
                 } else if byte == 0x0A {
                     record.state = .unquoted
-                    endField(&record, lineEnd: true)
-                    record.newlines += 1
-                    ended = true
+                    endLine(&record)
                 } else {
                     record.state = .unquoted
                     append(byte, &record)
@@ -379,9 +383,7 @@ struct CSVRecords {
                 if byte == 0x2C {
                     endField(&record)
                 } else if byte == 0x0A {
-                    endField(&record, lineEnd: true)
-                    record.newlines += 1
-                    ended = true
+                    endLine(&record)
                 } else {
                     if byte == 0x22 { record.problem = record.problem ?? "a quote inside unquoted field \(record.fields.count + 1)" }
                     append(byte, &record)
@@ -403,9 +405,7 @@ struct CSVRecords {
                 } else if byte == 0x2C {
                     endField(&record)
                 } else if byte == 0x0A {
-                    endField(&record, lineEnd: true)
-                    record.newlines += 1
-                    ended = true
+                    endLine(&record)
                 } else {
                     if byte != 0x0D { record.problem = record.problem ?? "text after the closing quote of field \(record.fields.count + 1)" }
                     record.state = .closed
@@ -414,9 +414,7 @@ struct CSVRecords {
                 if byte == 0x2C {
                     endField(&record)
                 } else if byte == 0x0A {
-                    endField(&record, lineEnd: true)
-                    record.newlines += 1
-                    ended = true
+                    endLine(&record)
                 }
             }
             if record.fields.count > 1 << 16 {

@@ -41,7 +41,7 @@ enum AuditCSV {
         guard let raw = value, !raw.isEmpty else { return "" }
         // Controls other than line breaks (which RFC 4180 quoting keeps) are replaced: ESC, BEL,
         // NUL, a lone CR, C1 and bidi overrides would reach the terminal of whoever views the file.
-        var value = TerminalText.needsSanitizingKeepingLineBreaks(raw) ? TerminalText.sanitizedKeepingLineBreaks(raw) : raw
+        var value = TerminalText.sanitizedKeepingLineBreaks(raw)
         if let first = value.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) { value = "'" + value }
         return quoted(value)
     }
