@@ -2,16 +2,22 @@
 //
 // Purser — a policy-as-code budget enforcer for LLM usage.
 //
-// Module layout (dependencies point down only):
+// Modules by stage; each depends only on the ones above it, and the compiler
+// enforces it (a module cannot import one that is not among its dependencies):
 //
-//   CYAML        system library: libyaml through pkg-config `yaml-0.1`
-//   CZlib        system library: zlib through pkg-config `zlib` (gzip-compressed usage logs)
-//   PurserYAML   hardened YAML reader: located node tree, SPEC §8 limits
-//   Purser       policy model, checks, compiler, engine, ledgers, audit
-//   PurserCLI    the thin `purser` executable (swift-argument-parser)
+//   CYAML, CZlib   system libraries: libyaml and zlib through pkg-config
+//   PurserYAML     hardened YAML reader: a located node tree with size and depth limits
+//   PurserCore     foundation: exact money, time and zones, JSON scanner and writer, byte search
+//   PurserPolicy   the policy language: model, loading, validation, `purser check` diagnostics
+//   Purser         the engine a gateway links: compile, evaluate, budgets and the `Ledger`
+//                  protocol, `Enforcer`, request and decision wire formats, policy tests
+//   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
+//   PurserCLI      the thin `purser` executable (swift-argument-parser)
 //
-// Benchmarks live in their own package under `Benchmarks/` so that
-// `swift test` never builds them.
+// The `Purser` product is the engine and the policy layer beneath it, nothing of the
+// audit; a gateway that depends on it compiles none of the importers or renderers.
+// Benchmarks live in their own package under `Benchmarks/` so that `swift test`
+// never builds them. docs/architecture.md says why each line is where it is.
 import PackageDescription
 
 let package = Package(
@@ -20,6 +26,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Purser", targets: ["Purser"]),
+        .library(name: "PurserAudit", targets: ["PurserAudit"]),
         .executable(name: "purser", targets: ["PurserCLI"]),
     ],
     dependencies: [
@@ -44,9 +51,24 @@ let package = Package(
             dependencies: ["CYAML"]
         ),
         .target(
-            name: "Purser",
+            name: "PurserCore"
+        ),
+        .target(
+            name: "PurserPolicy",
             dependencies: [
+                "PurserCore",
                 "PurserYAML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "Purser",
+            dependencies: ["PurserYAML", "PurserCore", "PurserPolicy"]
+        ),
+        .target(
+            name: "PurserAudit",
+            dependencies: [
+                "Purser",
                 "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -55,20 +77,39 @@ let package = Package(
             name: "PurserCLI",
             dependencies: [
                 "Purser",
+                "PurserAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Tests mirror the modules: one test target each, plus the fixtures they share.
+        .target(
+            name: "PurserTestSupport",
+            dependencies: ["Purser"],
+            path: "Tests/PurserTestSupport"
         ),
         .testTarget(
             name: "PurserYAMLTests",
             dependencies: ["PurserYAML"]
         ),
         .testTarget(
+            name: "PurserCoreTests",
+            dependencies: ["PurserCore"]
+        ),
+        .testTarget(
+            name: "PurserPolicyTests",
+            dependencies: ["PurserPolicy", "PurserTestSupport"]
+        ),
+        .testTarget(
             name: "PurserTests",
-            dependencies: ["Purser", .product(name: "CSV", package: "CSV.swift")]
+            dependencies: ["Purser", "PurserTestSupport"]
+        ),
+        .testTarget(
+            name: "PurserAuditTests",
+            dependencies: ["PurserAudit", "PurserTestSupport", .product(name: "CSV", package: "CSV.swift")]
         ),
         .testTarget(
             name: "PurserCLITests",
-            dependencies: ["PurserCLI", "Purser"]
+            dependencies: ["PurserCLI", "PurserAudit"]
         ),
     ]
 )

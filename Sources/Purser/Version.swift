@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// Purser's version, as `purser --version` prints it.
 public enum PurserVersion {
     /// The semantic version of this build.

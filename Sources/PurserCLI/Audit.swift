@@ -1,3 +1,4 @@
+import PurserAudit
 import ArgumentParser
 import Purser
 

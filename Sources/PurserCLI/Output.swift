@@ -1,3 +1,4 @@
+import PurserAudit
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

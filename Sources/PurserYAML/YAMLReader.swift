@@ -42,7 +42,7 @@ public struct YAMLReader: Sendable {
         guard bytes.count <= limits.maxBytes else {
             throw YAMLError(
                 .tooLarge,
-                "the file is \(bytes.count) bytes; the limit is \(limits.maxBytes) bytes (16 MiB)",
+                "the file is \(bytes.count) bytes; the limit is \(byteCount(limits.maxBytes))",
                 at: YAMLMark(line: 1, column: 1))
         }
         let result: Result<[YAMLDocument], YAMLError> = bytes.withUnsafeBufferPointer { whole in
@@ -288,6 +288,13 @@ private struct TreeBuilder {
         guard let pointer, count > 0 else { return "" }
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
+}
+
+/// A size limit as messages give it: `16777216 bytes (16 MiB)`, from the limit in force
+/// (the YAML reader's, a policy file's, a price source's), never a hard-coded figure.
+package func byteCount(_ bytes: Int) -> String {
+    let mebibyte = 1 << 20
+    return bytes >= mebibyte && bytes % mebibyte == 0 ? "\(bytes) bytes (\(bytes / mebibyte) MiB)" : "\(bytes) bytes"
 }
 
 /// Text from the input as a message quotes it: at most `limit` characters, so a key of megabytes

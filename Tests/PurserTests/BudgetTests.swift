@@ -1,5 +1,6 @@
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 @Suite("Budgets and ledger")
 struct BudgetTests {

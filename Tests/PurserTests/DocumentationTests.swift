@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 /// The documentation's examples are executable: every ```yaml block is a
 /// complete policy that checks clean, or a policy test file (top-level

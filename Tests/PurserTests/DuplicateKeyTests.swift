@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 /// Requests and usage records with a key written twice are rejected, located, rather than
 /// judged by whichever value came last (issue #19, item 12).
@@ -39,24 +40,6 @@ struct DuplicateKeyTests {
             #expect(throws: RequestError.self) { try RequestDecoder.decode(json) }
         }
         #expect((try? RequestDecoder.decode(#"{"model":"m","tags":{"n":"3"}}"#))?.tags["n"] == "3")
-    }
-
-    /// The audit's shaped fast path sends a line with a repeated key to the full decoder,
-    /// which reports it: neither value is counted.
-    @Test func auditReportsRepeatedKeysAsMalformed() throws {
-        let good = #"{"id":"r-1","timestamp":"2026-11-23T10:00:00Z","team":"payments","environment":"production","model":"haiku","cost":1}"#
-        let lines = [
-            good, good.replacingOccurrences(of: "r-1", with: "r-2"),
-            #"{"id":"r-3","timestamp":"2026-11-23T10:01:00Z","team":"payments","environment":"production","model":"haiku","cost":0.5,"cost":0.000001}"#,
-            #"{"id":"r-4","timestamp":"2026-11-23T10:02:00Z","team":"payments","environment":"production","model":"haiku","model":"opus","cost":1}"#,
-            #"{"id":"r-5","timestamp":"2026-11-23T10:03:00Z","team":"payments","environment":"production","model":"haiku","cost":1,"usage":{"input_tokens":1,"input_tokens":9}}"#,
-        ]
-        let report = try AuditReplayTests.audit([("a.jsonl", lines.joined(separator: "\n") + "\n")])
-        #expect(report.summary.records == 2)
-        #expect(report.summary.malformed == 3)
-        #expect(report.malformed.map(\.location.line) == [3, 4, 5])
-        #expect(report.malformed.allSatisfy { $0.message.contains("duplicate field") })
-        #expect(report.summary.totalSpend == USD(dollars: 2))
     }
 
     @Test func outOfRangeValuesSaySo() {

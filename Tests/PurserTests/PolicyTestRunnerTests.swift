@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 @Suite("purser test cases")
 struct PolicyTestRunnerTests {

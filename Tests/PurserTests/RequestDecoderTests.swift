@@ -1,5 +1,6 @@
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 @Suite("Request decoding")
 struct RequestDecoderTests {
@@ -73,7 +74,7 @@ struct RequestDecoderTests {
 
     /// Property: no byte string crashes the decoder (seeded mutation of valid requests).
     @Test func survivesMutatedInput() {
-        var generator = SeededGenerator(seed: 7)
+        var generator = SeededRandom(seed: 7)
         let valid = Array(#"{"id":"r","timestamp":"2026-11-22T10:00:00Z","team":"t","model":"m","tags":{"a":"b"},"usage":{"input_tokens":12,"output_tokens":3},"cost":0.5,"unavailable_regions":["x"]}"#.utf8)
         let alphabet = Array(#"{}[]":,-0123456789.eE\ntrufalsn"#.utf8) + [0, 0xFF, 0xC3, 0x80]
         var decoded = 0
@@ -153,7 +154,7 @@ struct RequestDecoderTests {
     /// The same on generated usage objects: known and unknown keys, counts of every length
     /// (leading zeros, signs, fractions), spaces here and there.
     @Test func generatedUsageIsReadAsFieldByField() {
-        var generator = SplitMix(seed: 11)
+        var generator = SeededRandom(seed: 11)
         let keys = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "input", "outputs_tokens"]
         var compact = 0
         for _ in 0..<3000 {

@@ -1,5 +1,6 @@
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 /// Property: rerouting never lands on a model or region the policy forbids
 /// for that request, over generated policies and requests.
@@ -8,11 +9,11 @@ struct ReroutingPropertyTests {
     static let regions = ["us-east-1", "us-west-2", "eu-central-1", "eu-west-1", "ap-south-1"]
     static let tiers = ["small", "standard", "frontier"]
 
-    static func pick<T>(_ items: [T], _ generator: inout SeededGenerator) -> T {
+    static func pick<T>(_ items: [T], _ generator: inout SeededRandom) -> T {
         items[Int.random(in: 0..<items.count, using: &generator)]
     }
 
-    static func subset(_ items: [String], _ generator: inout SeededGenerator, minimum: Int = 1) -> [String] {
+    static func subset(_ items: [String], _ generator: inout SeededRandom, minimum: Int = 1) -> [String] {
         let chosen = items.filter { _ in Bool.random(using: &generator) }
         return chosen.count >= minimum ? chosen : Array(items.prefix(minimum))
     }
@@ -20,7 +21,7 @@ struct ReroutingPropertyTests {
     static func list(_ names: [String]) -> String { "[" + names.joined(separator: ", ") + "]" }
 
     /// A random valid policy (fallbacks point to earlier models, so they never loop).
-    static func policy(_ generator: inout SeededGenerator) -> String {
+    static func policy(_ generator: inout SeededRandom) -> String {
         // Regions named by environments, teams and fallbacks must be in regions.allowed when it is set.
         let allowed: [String]? = Bool.random(using: &generator) ? subset(regions, &generator, minimum: 2) : nil
         let usable = allowed ?? regions
@@ -82,7 +83,7 @@ struct ReroutingPropertyTests {
     }
 
     @Test func reroutingNeverLandsWhereThePolicyForbids() throws {
-        var generator = SeededGenerator(seed: 2026)
+        var generator = SeededRandom(seed: 2026)
         var allowed = 0
         var rerouted = 0
         for _ in 0..<150 {

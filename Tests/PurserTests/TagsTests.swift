@@ -1,5 +1,6 @@
 import Testing
-@testable import Purser
+import Purser
+import PurserTestSupport
 
 /// `Tags` behaves like a `[String: String]` dictionary kept sorted by name.
 @Suite("Request tags")

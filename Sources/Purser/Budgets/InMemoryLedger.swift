@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 import Synchronization
 
 /// A ledger in process memory: one lock around a dictionary of counters.
@@ -7,25 +9,25 @@ import Synchronization
 /// are remembered for `settledRetention` so a late duplicate settle counts once.
 public final class InMemoryLedger: Ledger {
     private struct Counter {
-        var state = CounterState()
+        package var state = CounterState()
         /// The highest alert fraction already fired (parts per million): each fires once per counter.
-        var alerted: Int64 = 0
+        package var alerted: Int64 = 0
     }
 
     private struct Held {
-        let entries: [CounterReservation]
-        let expiresAt: Timestamp
+        package let entries: [CounterReservation]
+        package let expiresAt: Timestamp
     }
 
     private struct State {
-        var counters: [CounterKey: Counter] = [:]
-        var held: [DecisionID: Held] = [:]
+        package var counters: [CounterKey: Counter] = [:]
+        package var held: [DecisionID: Held] = [:]
         /// Reservations by expiry, earliest first (a binary min-heap).
-        var expiries: [(Timestamp, DecisionID)] = []
-        var settled: [DecisionID: Timestamp] = [:]
+        package var expiries: [(Timestamp, DecisionID)] = []
+        package var settled: [DecisionID: Timestamp] = [:]
         /// Settled ids in settlement order, for pruning.
-        var settledOrder: [(Timestamp, DecisionID)] = []
-        var settledHead = 0
+        package var settledOrder: [(Timestamp, DecisionID)] = []
+        package var settledHead = 0
     }
 
     private let state = Mutex(State())

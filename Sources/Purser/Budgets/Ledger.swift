@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// Identifies one budget counter: the budget id, the scope key and the
 /// calendar window. Keys use names, not indexes, so counters survive a
 /// policy reload that reorders definitions.
@@ -19,12 +21,12 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Creates a key with the budget id's hash already known (compiled budgets keep it).
-    init(budget: String, budgetHash: Int, key: String, period: BudgetPeriod, window: Int64) {
+    package init(budget: String, budgetHash: Int, key: String, period: BudgetPeriod, window: Int64) {
         self.init(budget: budget, budgetHash: budgetHash, key: key, keyHash: key.hashValue, period: period, window: window)
     }
 
     /// Creates a key with both hashes known (compiled names keep theirs).
-    init(budget: String, budgetHash: Int, key: String, keyHash: Int, period: BudgetPeriod, window: Int64) {
+    package init(budget: String, budgetHash: Int, key: String, keyHash: Int, period: BudgetPeriod, window: Int64) {
         self.budget = budget
         self.key = key
         self.period = period
@@ -35,7 +37,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     /// The key's hash from its parts' hashes: a cheap mix of three values already
     /// hashed (Dictionary rehashes it with its own seed).
     @inline(__always)
-    static func mix(budgetHash: Int, keyHash: Int, window: Int64) -> Int {
+    package static func mix(budgetHash: Int, keyHash: Int, window: Int64) -> Int {
         var mixed = UInt64(bitPattern: Int64(budgetHash)) &* 0x9E37_79B9_7F4A_7C15
         mixed = (mixed ^ UInt64(bitPattern: Int64(keyHash))) &* 0xBF58_476D_1CE4_E5B9
         mixed = (mixed ^ UInt64(bitPattern: window)) &* 0x94D0_49BB_1331_11EB
@@ -43,7 +45,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The key's own hash, for direct-mapped caches.
-    var cacheLine: Int { hash }
+    package var cacheLine: Int { hash }
 
     public static func == (lhs: CounterKey, rhs: CounterKey) -> Bool {
         lhs.hash == rhs.hash && lhs.window == rhs.window && lhs.period == rhs.period && lhs.budget == rhs.budget && lhs.key == rhs.key
@@ -158,7 +160,7 @@ public struct CounterReservation: Sendable, Hashable {
     /// Whether a counter in `state` can take `amount` under `limits` (the one check every
     /// ledger and the audit's replay use).
     @inline(__always)
-    static func admits(_ state: CounterState, _ amount: Amount, _ limits: BudgetLimits) -> Bool {
+    package static func admits(_ state: CounterState, _ amount: Amount, _ limits: BudgetLimits) -> Bool {
         func within(_ spent: Int64, _ reserved: Int64, _ added: Int64, _ limit: Int64) -> Bool {
             Int128(spent) + Int128(reserved) + Int128(added) <= Int128(limit)
         }

@@ -1,19 +1,21 @@
+import PurserCore
+import PurserPolicy
 /// Calendar windows of budget periods in a policy's time zone.
 ///
 /// A window is identified by an integer index per period (months since
 /// year 0, ISO weeks since 1970, local days since 1970…), so a counter key
 /// never needs a string and nothing ever "resets": a new window is a new key.
-enum CalendarWindow {
+package enum CalendarWindow {
     /// The window index of an instant for a period.
     @inline(__always)
-    static func index(of seconds: Int64, period: BudgetPeriod, zone: ZoneRules) -> Int64 {
+    package static func index(of seconds: Int64, period: BudgetPeriod, zone: ZoneRules) -> Int64 {
         let local = zone.local(seconds)
         return index(local: local, period: period)
     }
 
     /// The window index of a local wall-clock time (seconds since local 1970-01-01T00:00).
     @inline(__always)
-    static func index(local: Int64, period: BudgetPeriod) -> Int64 {
+    package static func index(local: Int64, period: BudgetPeriod) -> Int64 {
         switch period {
         case .minute: return floorDiv(local, 60)
         case .hour: return floorDiv(local, 3600)
@@ -30,14 +32,14 @@ enum CalendarWindow {
     }
 
     @inline(__always)
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    package static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
     /// The label of a window (SPEC §4): `2026`, `2026-Q4`, `2026-11`, `2026-W47`,
     /// `2026-11-22`, `2026-11-22T10`, `2026-11-22T10:05`.
-    static func label(_ index: Int64, period: BudgetPeriod) -> String {
+    package static func label(_ index: Int64, period: BudgetPeriod) -> String {
         switch period {
         case .year: return pad(Int(index), width: 4)
         case .quarter: return pad(Int(floorDiv(index, 4)), width: 4) + "-Q" + String(Int(index - floorDiv(index, 4) * 4) + 1)
@@ -69,7 +71,7 @@ enum CalendarWindow {
     }
 
     /// The local start of a window, as local seconds since 1970.
-    static func localStart(_ index: Int64, period: BudgetPeriod) -> Int64 {
+    package static func localStart(_ index: Int64, period: BudgetPeriod) -> Int64 {
         switch period {
         case .minute: return index * 60
         case .hour: return index * 3600
@@ -85,7 +87,7 @@ enum CalendarWindow {
     }
 
     /// Parses a label back into a window index (for `spend:` seeding and ledgers).
-    static func index(label: String, period: BudgetPeriod) -> Int64? {
+    package static func index(label: String, period: BudgetPeriod) -> Int64? {
         for candidate in candidates(near: label, period: period) where CalendarWindow.label(candidate, period: period) == label {
             return candidate
         }

@@ -1,3 +1,6 @@
+import PurserCore
+import PurserPolicy
+import PurserYAML
 import Dispatch
 
 /// Decides a stream of JSON Lines requests: parse, decide, encode, in input
@@ -27,7 +30,7 @@ public struct BatchEvaluator: Sendable {
         /// Creates zero counts.
         public init() {}
 
-        static func + (lhs: Counts, rhs: Counts) -> Counts {
+        package static func + (lhs: Counts, rhs: Counts) -> Counts {
             var sum = lhs
             sum.decisions += rhs.decisions
             sum.allowed += rhs.allowed
@@ -176,9 +179,9 @@ public struct BatchEvaluator: Sendable {
 
 /// Read-only input bytes shared by the parts of a parallel run (they outlive it).
 private struct SharedBytes: @unchecked Sendable {
-    let bytes: UnsafeBufferPointer<UInt8>
+    package let bytes: UnsafeBufferPointer<UInt8>
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    package init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 }
@@ -189,17 +192,17 @@ private final class ParallelResults: @unchecked Sendable {
     private var outputs: [[UInt8]]
     private var counts: [BatchEvaluator.Counts]
 
-    init(count: Int) {
+    package init(count: Int) {
         outputs = Array(repeating: [], count: count)
         counts = Array(repeating: BatchEvaluator.Counts(), count: count)
     }
 
-    func store(_ part: Int, _ output: [UInt8], _ count: BatchEvaluator.Counts) {
+    package func store(_ part: Int, _ output: [UInt8], _ count: BatchEvaluator.Counts) {
         outputs.withUnsafeMutableBufferPointer { $0[part] = output }
         counts.withUnsafeMutableBufferPointer { $0[part] = count }
     }
 
-    func joined() -> (output: [UInt8], counts: BatchEvaluator.Counts) {
+    package func joined() -> (output: [UInt8], counts: BatchEvaluator.Counts) {
         var output: [UInt8] = []
         output.reserveCapacity(outputs.reduce(0) { $0 + $1.count })
         for part in outputs { output.append(contentsOf: part) }

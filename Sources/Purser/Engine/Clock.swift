@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

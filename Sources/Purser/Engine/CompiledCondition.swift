@@ -1,17 +1,19 @@
+import PurserCore
+import PurserPolicy
 /// A condition compiled against the policy's interned names.
 ///
 /// Tests are trivial values (no references), so walking them costs no
 /// reference counting; sets and patterns live in side tables they index.
-final class CompiledCondition: Sendable {
-    enum IDAttribute: UInt8, Sendable { case team, environment, model, provider, tier }
-    enum TextAttribute: UInt8, Sendable { case region, user, tag }
-    enum NumberAttribute: UInt8, Sendable {
+package final class CompiledCondition: Sendable {
+    package enum IDAttribute: UInt8, Sendable { case team, environment, model, provider, tier }
+    package enum TextAttribute: UInt8, Sendable { case region, user, tag }
+    package enum NumberAttribute: UInt8, Sendable {
         case inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens, totalTokens, cost, hour, weekday
     }
 
     /// One test. Which fields matter depends on `kind`.
-    struct Test: Sendable {
-        enum Kind: UInt8, Sendable {
+    package struct Test: Sendable {
+        package enum Kind: UInt8, Sendable {
             /// Membership of an interned id in `idSets[table]`; a glob in `patterns[pattern]` also matches
             /// names the policy does not define (unknown teams under `warn`).
             case id
@@ -27,34 +29,34 @@ final class CompiledCondition: Sendable {
             case exists
         }
 
-        let kind: Kind
+        package let kind: Kind
         /// The raw value of the attribute enum for the kind.
-        let attribute: UInt8
-        let negate: Bool
+        package let attribute: UInt8
+        package let negate: Bool
         /// For `exists`: whether the attribute must be present. For `exists` on ids: whether it is an id attribute.
-        let flag: Bool
-        let table: Int32
+        package let flag: Bool
+        package let table: Int32
         /// A pattern index, or -1.
-        let pattern: Int32
+        package let pattern: Int32
         /// For tags: the index of the tag key in `tagKeys`.
-        let tag: Int32
-        let low: Int64
-        let high: Int64
+        package let tag: Int32
+        package let low: Int64
+        package let high: Int64
     }
 
     /// The tests and their side tables (a table of this one condition).
-    let table: ConditionTable
+    package let table: ConditionTable
     /// The tests, in order.
-    var tests: [Test] { table.tests }
+    package var tests: [Test] { table.tests }
     /// For indexing: an id attribute this condition pins to a finite set of ids (positive equality only).
-    let pinnedAttribute: IDAttribute?
-    let pinnedIDs: [Int32]
+    package let pinnedAttribute: IDAttribute?
+    package let pinnedIDs: [Int32]
 
-    var pinned: (attribute: IDAttribute, ids: [Int32])? { pinnedAttribute.map { ($0, pinnedIDs) } }
+    package var pinned: (attribute: IDAttribute, ids: [Int32])? { pinnedAttribute.map { ($0, pinnedIDs) } }
 
     /// The highest lower bound the condition puts on a number (from `gt`/`gte`), for indexing:
     /// the condition cannot hold for a request whose number is absent or below it.
-    var lowerBound: DefinitionIndex.Guard? {
+    package var lowerBound: DefinitionIndex.Guard? {
         var best: DefinitionIndex.Guard?
         for test in tests where test.kind == .range && test.low > Int64.min && test.low > (best?.low ?? Int64.min) {
             best = DefinitionIndex.Guard(attribute: test.attribute, low: test.low)
@@ -62,7 +64,7 @@ final class CompiledCondition: Sendable {
         return best
     }
 
-    init(table: ConditionTable, pinned: (attribute: IDAttribute, ids: [Int32])?) {
+    package init(table: ConditionTable, pinned: (attribute: IDAttribute, ids: [Int32])?) {
         self.table = table
         self.pinnedAttribute = pinned?.attribute
         self.pinnedIDs = pinned?.ids ?? []
@@ -75,22 +77,22 @@ final class CompiledCondition: Sendable {
 /// exceptions in one table and refers to them by number, so the evaluator's
 /// hot loops test conditions without touching a reference (no reference
 /// counting per rule).
-struct ConditionTable: Sendable {
+package struct ConditionTable: Sendable {
     /// Every test, condition after condition.
-    private(set) var tests: [CompiledCondition.Test] = []
+    package private(set) var tests: [CompiledCondition.Test] = []
     /// Condition `c` is `tests[bounds[c] ..< bounds[c + 1]]`.
-    private(set) var bounds: [Int32] = [0]
-    private(set) var idSets: [IDSet] = []
-    private(set) var textSets: [NameTable] = []
-    private(set) var numberSets: [NumberSet] = []
-    private(set) var patterns: [String] = []
-    private(set) var tagKeys: [String] = []
+    package private(set) var bounds: [Int32] = [0]
+    package private(set) var idSets: [IDSet] = []
+    package private(set) var textSets: [NameTable] = []
+    package private(set) var numberSets: [NumberSet] = []
+    package private(set) var patterns: [String] = []
+    package private(set) var tagKeys: [String] = []
 
     /// The number of conditions.
-    var count: Int { bounds.count - 1 }
+    package var count: Int { bounds.count - 1 }
 
     /// A table without conditions.
-    init() {}
+    package init() {}
 
     /// A table of one condition without tests yet (for the builder).
     fileprivate init(building: Void) {
@@ -99,7 +101,7 @@ struct ConditionTable: Sendable {
 
     /// Appends the conditions of another table, returning the number its first condition gets here.
     @discardableResult
-    mutating func append(_ other: ConditionTable) -> Int32 {
+    package mutating func append(_ other: ConditionTable) -> Int32 {
         let first = Int32(count)
         let (ids, texts, numbers, patternBase, tagBase) = (Int32(idSets.count), Int32(textSets.count), Int32(numberSets.count),
                                                            Int32(patterns.count), Int32(tagKeys.count))
@@ -143,35 +145,35 @@ struct ConditionTable: Sendable {
 }
 
 /// A set of numbers; hours, weekdays and other values below 64 are a bitmask.
-struct NumberSet: Sendable {
+package struct NumberSet: Sendable {
     private let small: UInt64
     private let others: Set<Int64>
 
-    init(_ values: Set<Int64>) {
+    package init(_ values: Set<Int64>) {
         small = values.reduce(0) { mask, value in (0..<64).contains(value) ? mask | (1 << UInt64(value)) : mask }
         others = values.filter { !(0..<64).contains($0) }
     }
 
     @inline(__always)
-    func contains(_ value: Int64) -> Bool {
+    package func contains(_ value: Int64) -> Bool {
         if value >= 0, value < 64 { return small & (1 << UInt64(value)) != 0 }
         return !others.isEmpty && others.contains(value)
     }
 }
 
 /// The attribute values of one request for one candidate model and region.
-struct ConditionInput {
-    let resolved: Evaluator.Resolved
-    let model: Int32
-    let provider: Int32
-    let tier: Int32
-    let modelName: String
-    let providerName: String?
-    let region: String?
-    let cost: Int64?
+package struct ConditionInput {
+    package let resolved: Evaluator.Resolved
+    package let model: Int32
+    package let provider: Int32
+    package let tier: Int32
+    package let modelName: String
+    package let providerName: String?
+    package let region: String?
+    package let cost: Int64?
 
     @inline(__always)
-    func id(_ attribute: CompiledCondition.IDAttribute) -> Int32 {
+    package func id(_ attribute: CompiledCondition.IDAttribute) -> Int32 {
         switch attribute {
         case .team: return resolved.team
         case .environment: return resolved.environment
@@ -181,7 +183,7 @@ struct ConditionInput {
         }
     }
 
-    func name(_ attribute: CompiledCondition.IDAttribute) -> String? {
+    package func name(_ attribute: CompiledCondition.IDAttribute) -> String? {
         switch attribute {
         case .team: return resolved.request.team
         case .environment: return resolved.request.environment
@@ -192,7 +194,7 @@ struct ConditionInput {
     }
 
     @inline(__always)
-    func text(_ attribute: CompiledCondition.TextAttribute, tag: String?) -> String? {
+    package func text(_ attribute: CompiledCondition.TextAttribute, tag: String?) -> String? {
         switch attribute {
         case .region: return region
         case .user: return resolved.request.user
@@ -201,13 +203,13 @@ struct ConditionInput {
     }
 
     @inline(__always)
-    func number(_ attribute: CompiledCondition.NumberAttribute) -> Int64? {
+    package func number(_ attribute: CompiledCondition.NumberAttribute) -> Int64? {
         Self.number(attribute, usage: resolved.request.usage, cost: cost, hour: resolved.hour, weekday: resolved.weekday)
     }
 
     /// A number attribute from the numbers it is read from (shared with plan keys made without an input).
     @inline(__always)
-    static func number(_ attribute: CompiledCondition.NumberAttribute, usage: Usage, cost: Int64?, hour: Int64, weekday: Int64) -> Int64? {
+    package static func number(_ attribute: CompiledCondition.NumberAttribute, usage: Usage, cost: Int64?, hour: Int64, weekday: Int64) -> Int64? {
         switch attribute {
         case .inputTokens: return usage.inputTokens
         case .cachedInputTokens: return usage.cachedInputTokens
@@ -219,29 +221,40 @@ struct ConditionInput {
         case .weekday: return weekday
         }
     }
+
+    package init(resolved: Evaluator.Resolved, model: Int32, provider: Int32, tier: Int32, modelName: String, providerName: String?, region: String?, cost: Int64?) {
+        self.resolved = resolved
+        self.model = model
+        self.provider = provider
+        self.tier = tier
+        self.modelName = modelName
+        self.providerName = providerName
+        self.region = region
+        self.cost = cost
+    }
 }
 
 extension CompiledCondition {
     /// Whether every test holds.
     @inline(__always)
-    func matches(_ input: ConditionInput) -> Bool { table.matches(0, input) }
+    package func matches(_ input: ConditionInput) -> Bool { table.matches(0, input) }
 
     /// Whether test `index` holds (for plan keys, which record each test's outcome).
     @inline(__always)
-    func holds(test index: Int, _ input: ConditionInput) -> Bool { table.holds(tests: index, input) }
+    package func holds(test index: Int, _ input: ConditionInput) -> Bool { table.holds(tests: index, input) }
 }
 
 extension ConditionTable {
     /// Whether every test of condition `condition` holds.
     @inline(__always)
-    func matches(_ condition: Int32, _ input: ConditionInput) -> Bool {
+    package func matches(_ condition: Int32, _ input: ConditionInput) -> Bool {
         let c = Int(condition)
         for index in Int(bounds[c])..<Int(bounds[c + 1]) where !holds(tests: index, input) { return false }
         return true
     }
 
     /// Whether `tests[index]` holds.
-    func holds(tests index: Int, _ input: ConditionInput) -> Bool {
+    package func holds(tests index: Int, _ input: ConditionInput) -> Bool {
         typealias IDAttribute = CompiledCondition.IDAttribute
         typealias TextAttribute = CompiledCondition.TextAttribute
         typealias NumberAttribute = CompiledCondition.NumberAttribute
@@ -281,7 +294,7 @@ extension ConditionTable {
 extension ConditionTable {
     /// Whether a `range` or `numbers` test holds for the value of its attribute (nil when absent).
     @inline(__always)
-    func holds(number test: CompiledCondition.Test, _ value: Int64?) -> Bool {
+    package func holds(number test: CompiledCondition.Test, _ value: Int64?) -> Bool {
         guard let value else { return test.kind == .numbers && test.negate }
         if test.kind == .range { return value >= test.low && value <= test.high }
         return numberSets[Int(test.table)].contains(value) != test.negate
@@ -289,7 +302,7 @@ extension ConditionTable {
 }
 
 /// Builds a ``CompiledCondition``'s tests and side tables.
-struct ConditionBuilder {
+package struct ConditionBuilder {
     private var table = ConditionTable(building: ())
 
     private func test(_ kind: CompiledCondition.Test.Kind, _ attribute: UInt8, negate: Bool = false, flag: Bool = false,
@@ -303,47 +316,47 @@ struct ConditionBuilder {
         key.map { table.addTagKey($0) } ?? -1
     }
 
-    mutating func ids(_ attribute: CompiledCondition.IDAttribute, _ set: IDSet, negate: Bool, glob: String?) {
+    package mutating func ids(_ attribute: CompiledCondition.IDAttribute, _ set: IDSet, negate: Bool, glob: String?) {
         let index = table.addIDSet(set)
         let pattern = glob.map { table.addPattern($0) } ?? -1
         table.add(test(.id, attribute.rawValue, negate: negate, table: index, pattern: pattern))
     }
 
-    mutating func texts(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ values: Set<String>, negate: Bool) {
+    package mutating func texts(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ values: Set<String>, negate: Bool) {
         let index = table.addTextSet(NameTable(values.sorted()))
         let tagIndex = tag(key)
         table.add(test(.text, attribute.rawValue, negate: negate, table: index, tag: tagIndex))
     }
 
-    mutating func glob(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ text: String) {
+    package mutating func glob(_ attribute: CompiledCondition.TextAttribute, tag key: String?, _ text: String) {
         let index = table.addPattern(text)
         let tagIndex = tag(key)
         table.add(test(.textGlob, attribute.rawValue, pattern: index, tag: tagIndex))
     }
 
-    mutating func range(_ attribute: CompiledCondition.NumberAttribute, _ low: Int64, _ high: Int64) {
+    package mutating func range(_ attribute: CompiledCondition.NumberAttribute, _ low: Int64, _ high: Int64) {
         table.add(test(.range, attribute.rawValue, low: low, high: high))
     }
 
-    mutating func numbers(_ attribute: CompiledCondition.NumberAttribute, _ values: Set<Int64>, negate: Bool) {
+    package mutating func numbers(_ attribute: CompiledCondition.NumberAttribute, _ values: Set<Int64>, negate: Bool) {
         let index = table.addNumberSet(NumberSet(values))
         table.add(test(.numbers, attribute.rawValue, negate: negate, table: index))
     }
 
-    mutating func exists(text attribute: CompiledCondition.TextAttribute, tag key: String?, _ expected: Bool) {
+    package mutating func exists(text attribute: CompiledCondition.TextAttribute, tag key: String?, _ expected: Bool) {
         let tagIndex = tag(key)
         table.add(test(.exists, attribute.rawValue, flag: expected, table: 0, tag: tagIndex))
     }
 
-    mutating func exists(id attribute: CompiledCondition.IDAttribute, _ expected: Bool) {
+    package mutating func exists(id attribute: CompiledCondition.IDAttribute, _ expected: Bool) {
         table.add(test(.exists, attribute.rawValue, flag: expected, table: 1))
     }
 
-    mutating func always(_ expected: Bool) {
+    package mutating func always(_ expected: Bool) {
         table.add(test(.exists, 0, flag: expected, table: 2))
     }
 
-    func build(pinned: (attribute: CompiledCondition.IDAttribute, ids: [Int32])?) -> CompiledCondition {
+    package func build(pinned: (attribute: CompiledCondition.IDAttribute, ids: [Int32])?) -> CompiledCondition {
         CompiledCondition(table: table, pinned: pinned)
     }
 }

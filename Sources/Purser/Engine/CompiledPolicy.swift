@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// A policy set compiled for evaluation: immutable, `Sendable`, with every
 /// name interned and every approval precomputed, so that a decision is a
 /// handful of lookups whatever the number of rules (Cedar's and OPA's
@@ -12,68 +14,62 @@ public final class CompiledPolicy: Sendable {
     /// `sha256:…` of the policy files.
     public var revision: String { source.revision }
 
-    let settings: Settings
+    package let settings: Settings
     /// The settings the evaluator reads on every request, as plain values.
-    let flags: Flags
-    let zone: ZoneRules
-    let tiers: [String]
+    package let flags: Flags
+    package let zone: ZoneRules
+    package let tiers: [String]
 
-    let models: [CompiledModel]
-    let modelLookup: NameTable
-    let providers: Interner
-    let environments: [CompiledEnvironment]
-    let environmentLookup: NameTable
-    let teams: [CompiledTeam]
-    let teamLookup: NameTable
-    let regions: Interner
+    package let models: [CompiledModel]
+    package let modelLookup: NameTable
+    package let providers: Interner
+    package let environments: [CompiledEnvironment]
+    package let environmentLookup: NameTable
+    package let teams: [CompiledTeam]
+    package let teamLookup: NameTable
+    package let regions: Interner
     /// `regions.allowed`, nil when any region is allowed.
-    let allowedRegions: IDSet?
+    package let allowedRegions: IDSet?
 
     /// Whether `regions.allowed` lets traffic run in a region (by id).
     @inline(__always)
-    func allowsGlobally(_ region: Int32) -> Bool { allowedRegions?.contains(region) ?? true }
-    let allowedRegionsLocation: SourceLocation?
+    package func allowsGlobally(_ region: Int32) -> Bool { allowedRegions?.contains(region) ?? true }
+    package let allowedRegionsLocation: SourceLocation?
     /// `regions.allowed` in order, as ids.
-    let allowedRegionOrder: [Int32]?
+    package let allowedRegionOrder: [Int32]?
     /// `regions.fallbacks` by region id.
-    let regionFallbacks: [[Int32]]
+    package let regionFallbacks: [[Int32]]
 
-    let rules: [CompiledRule]
-    let ruleIndex: DefinitionIndex
-    let budgets: [CompiledBudget]
-    let budgetIndex: DefinitionIndex
+    package let rules: [CompiledRule]
+    package let ruleIndex: DefinitionIndex
+    package let budgets: [CompiledBudget]
+    package let budgetIndex: DefinitionIndex
     /// Budget index by id.
-    let budgetLookup: NameTable
+    package let budgetLookup: NameTable
     /// Per model: its price as plain values, provider id and tier rank (read without touching a compiled object).
-    let modelRates: [Rates?]
-    let modelProviders: [Int32]
-    let modelTiers: [Int32]
+    package let modelRates: [Rates?]
+    package let modelProviders: [Int32]
+    package let modelTiers: [Int32]
     /// Per team: `max_request_cost` in nano-USD, or Int64.max.
-    let teamMaxRequestCosts: [Int64]
+    package let teamMaxRequestCosts: [Int64]
     /// Hashes of team, environment, model and provider names, for counter keys.
-    let teamHashes: [Int]
-    let environmentHashes: [Int]
-    let modelHashes: [Int]
-    let providerHashes: [Int]
-    /// Whether any USD budget exists (for `unpriced-model`).
-    let hasUSDBudgets: Bool
-    let exceptions: [CompiledException]
+    package let teamHashes: [Int]
+    package let environmentHashes: [Int]
+    package let modelHashes: [Int]
+    package let providerHashes: [Int]
+    package let exceptions: [CompiledException]
     /// Every condition of the rules, budgets and exceptions; the heads refer to them by number.
-    let conditions: ConditionTable
+    package let conditions: ConditionTable
     /// What the evaluator's loops read of each rule, budget and exception (plain values, same order).
-    let ruleHeads: [RuleHead]
-    let budgetHeads: [BudgetHead]
+    package let ruleHeads: [RuleHead]
+    package let budgetHeads: [BudgetHead]
     /// The tag key of each budget scoped by one tag, "" for the others (by budget index).
-    let budgetTags: [String]
-    let exceptionHeads: [ExceptionHead]
+    package let budgetTags: [String]
+    package let exceptionHeads: [ExceptionHead]
     /// Exception indices, by what they waive: a ``Waivers`` range selects the exceptions naming one id.
-    let waiverItems: [Int32]
+    package let waiverItems: [Int32]
     /// The exceptions waiving each built-in check, by ``BuiltinCheck/ordinal``.
-    let checkWaivers: [Waivers]
-    /// The condition tests that, with the name ids, decide an assessment (nil: too many to plan by).
-    let planTests: PlanTests?
-    /// Whether any condition uses `hour` or `weekday` (else local time is not computed).
-    let usesLocalTime: Bool
+    package let checkWaivers: [Waivers]
 
     /// Compiles a validated policy. Throws only if the time zone cannot be loaded.
     public init(_ policy: PolicySet) throws(PolicyCompileError) {
@@ -187,7 +183,6 @@ public final class CompiledPolicy: Sendable {
         budgetIndex = DefinitionIndex(
             pins: budgets.map { budget in budget.team.map { (.team, [$0]) } ?? budget.when?.pinned },
             teams: teamCount, models: modelCount, environments: environmentCount)
-        hasUSDBudgets = policy.budgets.contains { $0.limits.usd != nil || $0.overrides.values.contains { $0.value.usd != nil } }
         let zoneRules = zone
         exceptions = policy.exceptions.map { exception in
             CompiledException(
@@ -225,11 +220,6 @@ public final class CompiledPolicy: Sendable {
         checkWaivers = BuiltinCheck.allCases.map { waivers($0.rawValue) }
         self.conditions = conditions
         self.waiverItems = waiverItems
-        planTests = PlanTests(conditions: conditions, budgets: budgets, exceptions: exceptions.count)
-        let written: [Condition?] = policy.rules.flatMap { [$0.when, $0.unless] } + policy.budgets.map(\.when) + policy.exceptions.map(\.when)
-        usesLocalTime = written.contains { condition in
-            condition?.clauses.contains { $0.attribute == .hour || $0.attribute == .weekday } ?? false
-        }
     }
 }
 
@@ -250,16 +240,16 @@ extension CompiledPolicy {
 }
 
 /// Settings as trivial values (copying them costs nothing).
-struct Flags: Sendable {
-    let unknownModel: Settings.UnknownHandling
-    let unknownTeam: Settings.UnknownHandling
-    let unknownEnvironment: Settings.UnknownHandling
-    let unpricedModel: Settings.FailureHandling
-    let ledgerUnavailable: Settings.FailureHandling
-    let reservationTTLSeconds: Int64
-    let reroute: Bool
+package struct Flags: Sendable {
+    package let unknownModel: Settings.UnknownHandling
+    package let unknownTeam: Settings.UnknownHandling
+    package let unknownEnvironment: Settings.UnknownHandling
+    package let unpricedModel: Settings.FailureHandling
+    package let ledgerUnavailable: Settings.FailureHandling
+    package let reservationTTLSeconds: Int64
+    package let reroute: Bool
 
-    init(_ settings: Settings) {
+    package init(_ settings: Settings) {
         unknownModel = settings.unknownModel
         unknownTeam = settings.unknownTeam
         unknownEnvironment = settings.unknownEnvironment
@@ -275,28 +265,28 @@ public struct PolicyCompileError: Error, Sendable, CustomStringConvertible {
     /// What failed.
     public let message: String
 
-    init(_ message: String) {
+    package init(_ message: String) {
         self.message = message
     }
 
     public var description: String { message }
 }
 
-final class CompiledModel: Sendable {
-    let name: String
-    let provider: Int32
-    let providerName: String
-    let tier: Int32
-    let price: Price?
+package final class CompiledModel: Sendable {
+    package let name: String
+    package let provider: Int32
+    package let providerName: String
+    package let tier: Int32
+    package let price: Price?
     /// The price as trivial values, for the hot path.
-    let rates: Rates?
+    package let rates: Rates?
     /// Where it is served; nil means anywhere.
-    let regions: IDSet?
-    let regionOrder: [Int32]?
-    let fallbacks: [Int32]
-    let location: SourceLocation
+    package let regions: IDSet?
+    package let regionOrder: [Int32]?
+    package let fallbacks: [Int32]
+    package let location: SourceLocation
 
-    init(name: String, provider: Int32, providerName: String, tier: Int32, price: Price?, regions: IDSet?,
+    package init(name: String, provider: Int32, providerName: String, tier: Int32, price: Price?, regions: IDSet?,
          regionOrder: [Int32]?, fallbacks: [Int32], location: SourceLocation)
     {
         self.name = name
@@ -315,17 +305,17 @@ final class CompiledModel: Sendable {
 extension CompiledModel {
     /// Whether the model is served in a region (by id; unknown regions are -1).
     @inline(__always)
-    func serves(_ region: Int32) -> Bool { regions?.contains(region) ?? true }
+    package func serves(_ region: Int32) -> Bool { regions?.contains(region) ?? true }
 }
 
 /// A price per token as plain integers (1e-24 USD), copied without reference counting.
-struct Rates: Sendable {
-    let input: Int128
-    let cachedInput: Int128
-    let cacheWrite: Int128
-    let output: Int128
+package struct Rates: Sendable {
+    package let input: Int128
+    package let cachedInput: Int128
+    package let cacheWrite: Int128
+    package let output: Int128
 
-    init(_ price: Price) {
+    package init(_ price: Price) {
         input = price.input.yoctoDollars
         cachedInput = price.cachedInput.yoctoDollars
         cacheWrite = price.cacheWrite.yoctoDollars
@@ -334,23 +324,25 @@ struct Rates: Sendable {
 
     /// The cost of usage, rounded to the nano-dollar; nil when it is past ``USD/max``.
     @inline(__always)
-    func cost(_ usage: Usage) -> USD? {
-        CostArithmetic.cost(usage, input: input, cachedInput: cachedInput, cacheWrite: cacheWrite, output: output)
+    package func cost(_ usage: Usage) -> USD? {
+        CostArithmetic.cost(inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens,
+                            cacheWriteTokens: usage.cacheWriteTokens, outputTokens: usage.outputTokens,
+                            input: input, cachedInput: cachedInput, cacheWrite: cacheWrite, output: output)
     }
 }
 
-final class CompiledEnvironment: Sendable {
-    let name: String
-    let approved: IDSet
-    let regions: IDSet?
-    let regionOrder: [Int32]?
-    let location: SourceLocation
+package final class CompiledEnvironment: Sendable {
+    package let name: String
+    package let approved: IDSet
+    package let regions: IDSet?
+    package let regionOrder: [Int32]?
+    package let location: SourceLocation
 
     /// Whether traffic may run in a region (by id).
     @inline(__always)
-    func allows(region: Int32) -> Bool { regions?.contains(region) ?? true }
+    package func allows(region: Int32) -> Bool { regions?.contains(region) ?? true }
 
-    init(name: String, approved: IDSet, regions: IDSet?, regionOrder: [Int32]?, location: SourceLocation) {
+    package init(name: String, approved: IDSet, regions: IDSet?, regionOrder: [Int32]?, location: SourceLocation) {
         self.name = name
         self.approved = approved
         self.regions = regions
@@ -359,25 +351,25 @@ final class CompiledEnvironment: Sendable {
     }
 }
 
-final class CompiledTeam: Sendable {
-    let name: String
-    let environments: IDSet?
-    let models: IDSet?
-    let regions: IDSet?
-    let regionOrder: [Int32]?
-    let maxRequestCost: Located<USD>?
+package final class CompiledTeam: Sendable {
+    package let name: String
+    package let environments: IDSet?
+    package let models: IDSet?
+    package let regions: IDSet?
+    package let regionOrder: [Int32]?
+    package let maxRequestCost: Located<USD>?
     /// `max_request_cost` in nano-USD, or Int64.max.
-    let maxRequestCostNanos: Int64
-    let location: SourceLocation
+    package let maxRequestCostNanos: Int64
+    package let location: SourceLocation
 
     @inline(__always)
-    func allows(environment: Int32) -> Bool { environments?.contains(environment) ?? true }
+    package func allows(environment: Int32) -> Bool { environments?.contains(environment) ?? true }
     @inline(__always)
-    func allows(model: Int32) -> Bool { models?.contains(model) ?? true }
+    package func allows(model: Int32) -> Bool { models?.contains(model) ?? true }
     @inline(__always)
-    func allows(region: Int32) -> Bool { regions?.contains(region) ?? true }
+    package func allows(region: Int32) -> Bool { regions?.contains(region) ?? true }
 
-    init(name: String, environments: IDSet?, models: IDSet?, regions: IDSet?, regionOrder: [Int32]?,
+    package init(name: String, environments: IDSet?, models: IDSet?, regions: IDSet?, regionOrder: [Int32]?,
          maxRequestCost: Located<USD>?, location: SourceLocation)
     {
         self.name = name
@@ -391,17 +383,17 @@ final class CompiledTeam: Sendable {
     }
 }
 
-final class CompiledRule: Sendable {
-    let id: String
-    let when: CompiledCondition?
-    let unless: CompiledCondition?
+package final class CompiledRule: Sendable {
+    package let id: String
+    package let when: CompiledCondition?
+    package let unless: CompiledCondition?
     /// The effect once enforcement is applied: deny only for enforced deny rules.
-    let effect: ViolationEffect
-    let severity: Severity
-    let message: String
-    let location: SourceLocation
+    package let effect: ViolationEffect
+    package let severity: Severity
+    package let message: String
+    package let location: SourceLocation
 
-    init(definition: RuleDefinition, when: CompiledCondition?, unless: CompiledCondition?) {
+    package init(definition: RuleDefinition, when: CompiledCondition?, unless: CompiledCondition?) {
         self.id = definition.id
         self.when = when
         self.unless = unless
@@ -412,24 +404,24 @@ final class CompiledRule: Sendable {
     }
 }
 
-final class CompiledBudget: Sendable {
-    let id: String
+package final class CompiledBudget: Sendable {
+    package let id: String
     /// The id's hash, so counter keys do not hash it per request.
-    let idHash: Int
-    let scope: [ScopePart]
-    let period: BudgetPeriod
-    let limits: BudgetLimits
+    package let idHash: Int
+    package let scope: [ScopePart]
+    package let period: BudgetPeriod
+    package let limits: BudgetLimits
     /// Caps for particular scope keys: `overrideKeys` maps a key to its index in `overrideLimits`.
-    let overrideKeys: NameTable
-    let overrideLimits: [BudgetLimits]
-    let alerts: [Int64]
-    let onExceed: BudgetAction
-    let location: SourceLocation
-    let when: CompiledCondition?
+    package let overrideKeys: NameTable
+    package let overrideLimits: [BudgetLimits]
+    package let alerts: [Int64]
+    package let onExceed: BudgetAction
+    package let location: SourceLocation
+    package let when: CompiledCondition?
     /// For team shorthand: the only team whose requests count.
-    let team: Int32?
+    package let team: Int32?
 
-    init(definition: BudgetDefinition, when: CompiledCondition?, team: Int32?) {
+    package init(definition: BudgetDefinition, when: CompiledCondition?, team: Int32?) {
         self.id = definition.id
         self.idHash = definition.id.hashValue
         self.scope = definition.scope
@@ -447,55 +439,55 @@ final class CompiledBudget: Sendable {
 
     /// The caps for a scope key, honouring overrides.
     @inline(__always)
-    func limits(forKey key: String) -> BudgetLimits {
+    package func limits(forKey key: String) -> BudgetLimits {
         overrideLimits.isEmpty ? limits : overrideKeys[key].map { overrideLimits[Int($0)] } ?? limits
     }
 }
 
 /// The exceptions that name one id: a range of ``CompiledPolicy/waiverItems``.
-typealias Waivers = Range<Int32>
+package typealias Waivers = Range<Int32>
 
 /// What the evaluator reads of a rule on every request (plain values: no reference counting).
-struct RuleHead: Sendable {
+package struct RuleHead: Sendable {
     /// Condition numbers in ``CompiledPolicy/conditions``, or -1.
-    let when: Int32
-    let unless: Int32
-    let waivers: Waivers
+    package let when: Int32
+    package let unless: Int32
+    package let waivers: Waivers
 }
 
 /// What the evaluator reads of a budget on every request.
-struct BudgetHead: Sendable {
+package struct BudgetHead: Sendable {
     /// For team shorthand: the only team whose requests count, else `anyTeam`.
-    let team: Int32
+    package let team: Int32
     /// A condition number in ``CompiledPolicy/conditions``, or -1.
-    let when: Int32
+    package let when: Int32
     /// Whether going over denies.
-    let deny: Bool
-    let waivers: Waivers
-    let period: BudgetPeriod
+    package let deny: Bool
+    package let waivers: Waivers
+    package let period: BudgetPeriod
     /// The id's hash (for counter keys).
-    let idHash: Int
+    package let idHash: Int
     /// The caps when no override applies.
-    let limits: BudgetLimits
-    let hasOverrides: Bool
-    let hasAlerts: Bool
+    package let limits: BudgetLimits
+    package let hasOverrides: Bool
+    package let hasAlerts: Bool
     /// The scope when it is one part other than a tag or provider, else `.other`.
-    let scope: SimpleScope
+    package let scope: SimpleScope
     /// Whether every part of the scope is a name fixed by the team, environment and model ids
     /// (org, team, environment, model, provider): no user or tag.
-    let keyFixedByNames: Bool
+    package let keyFixedByNames: Bool
     /// Whether the scope is one tag (`scope: tag:feature`; its key is in ``CompiledPolicy/budgetTags``).
-    let tagScope: Bool
+    package let tagScope: Bool
 
-    static let anyTeam: Int32 = -2
+    package static let anyTeam: Int32 = -2
 }
 
 /// A one-part budget scope whose key is a name of the request (or `org`).
-enum SimpleScope: UInt8, Sendable {
+package enum SimpleScope: UInt8, Sendable {
     case other, org, team, environment, model, provider, user
 
     /// The simple scope of one part; nil for a tag.
-    init?(_ part: ScopePart) {
+    package init?(_ part: ScopePart) {
         switch part {
         case .org: self = .org
         case .team: self = .team
@@ -509,26 +501,26 @@ enum SimpleScope: UInt8, Sendable {
 
     /// The simple scope of a budget's scope parts for its head (`.other` for composite, tag
     /// and provider scopes: a provider's key needs the compiled model).
-    init(_ parts: [ScopePart]) {
+    package init(_ parts: [ScopePart]) {
         guard parts.count == 1, let simple = SimpleScope(parts[0]), simple != .provider else { self = .other; return }
         self = simple
     }
 }
 
 /// What the evaluator reads of an exception.
-struct ExceptionHead: Sendable {
+package struct ExceptionHead: Sendable {
     /// A condition number in ``CompiledPolicy/conditions``, or -1.
-    let when: Int32
-    let expiresAt: Timestamp
+    package let when: Int32
+    package let expiresAt: Timestamp
 }
 
-final class CompiledException: Sendable {
-    let id: String
-    let when: CompiledCondition?
-    let expiresAt: Timestamp
-    let location: SourceLocation
+package final class CompiledException: Sendable {
+    package let id: String
+    package let when: CompiledCondition?
+    package let expiresAt: Timestamp
+    package let location: SourceLocation
 
-    init(id: String, when: CompiledCondition?, expiresAt: Timestamp, location: SourceLocation) {
+    package init(id: String, when: CompiledCondition?, expiresAt: Timestamp, location: SourceLocation) {
         self.id = id
         self.when = when
         self.expiresAt = expiresAt
@@ -542,9 +534,9 @@ final class CompiledException: Sendable {
 ///
 /// Every list lives in one flat array of indices (`items`); a team, model or
 /// environment has a range into it, so walking a bucket copies no array.
-struct DefinitionIndex: Sendable {
+package struct DefinitionIndex: Sendable {
     /// Definition indices, bucket after bucket: unpinned, then by team, by model, by environment.
-    let items: [Int32]
+    package let items: [Int32]
     /// `starts[slot] ..< starts[slot + 1]` is the range of `items` of a slot: 0 is the unpinned
     /// bucket, then one slot per team, per model and per environment.
     private let starts: [Int32]
@@ -553,28 +545,28 @@ struct DefinitionIndex: Sendable {
 
     /// A lower bound a definition's condition puts on a number (`input_tokens: {gt: 100000}`):
     /// the definition cannot apply to a request whose number is below it, or absent.
-    struct Guard: Sendable {
+    package struct Guard: Sendable {
         /// A ``CompiledCondition/NumberAttribute`` raw value.
-        let attribute: UInt8
-        let low: Int64
+        package let attribute: UInt8
+        package let low: Int64
     }
 
     /// Guarded definitions of one bucket with the same attribute, by ascending bound: `guarded[range]`.
-    struct GuardGroup: Sendable {
-        let attribute: UInt8
-        let range: Range<Int>
+    package struct GuardGroup: Sendable {
+        package let attribute: UInt8
+        package let range: Range<Int>
     }
 
     /// Guarded definitions, group after group, with their bounds.
-    let guarded: [(low: Int64, index: Int32)]
+    package let guarded: [(low: Int64, index: Int32)]
     /// `groupStarts[slot] ..< groupStarts[slot + 1]` are the guard groups of a slot.
     private let groupStarts: [Int32]
-    let groups: [GuardGroup]
+    package let groups: [GuardGroup]
 
     /// Indexes definitions by their pins; with `guards`, a bucket keeps its guarded definitions
     /// apart, sorted by bound, so that a request skips those whose bound is above its number
     /// (a policy with thousands of `input_tokens: {gt: N}` rules tests only those it can break).
-    init(pins: [(attribute: CompiledCondition.IDAttribute, ids: [Int32])?], guards: [Guard?]? = nil,
+    package init(pins: [(attribute: CompiledCondition.IDAttribute, ids: [Int32])?], guards: [Guard?]? = nil,
          teams: Int, models: Int, environments: Int)
     {
         let slotCount = 1 + teams + models + environments
@@ -627,7 +619,7 @@ struct DefinitionIndex: Sendable {
 
     /// The slot of bucket `number` (0 unpinned, 1 team, 2 model, 3 environment) for a request, or nil.
     @inline(__always)
-    func slot(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Int? {
+    package func slot(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Int? {
         switch number {
         case 0: return 0
         case 1: return team >= 0 ? 1 + Int(team) : nil
@@ -640,36 +632,36 @@ struct DefinitionIndex: Sendable {
     /// range of `items` of each (each definition is in at most one bucket for a request, so none
     /// repeats). Guarded definitions are not in it: see ``groups(_:)``.
     @inline(__always)
-    func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Range<Int> {
+    package func bucket(_ number: Int, team: Int32, model: Int32, environment: Int32) -> Range<Int> {
         guard let slot = slot(number, team: team, model: model, environment: environment) else { return 0..<0 }
         return items(slot)
     }
 
     /// The unguarded definitions of a slot, as a range of ``items``.
     @inline(__always)
-    func items(_ slot: Int) -> Range<Int> {
+    package func items(_ slot: Int) -> Range<Int> {
         Int(starts[slot])..<Int(starts[slot + 1])
     }
 
     /// The guard groups of a slot, as a range of ``groups``.
     @inline(__always)
-    func groups(_ slot: Int) -> Range<Int> {
+    package func groups(_ slot: Int) -> Range<Int> {
         Int(groupStarts[slot])..<Int(groupStarts[slot + 1])
     }
 
     /// The most definitions a request can see (for reserving capacity).
-    let maximum: Int
+    package let maximum: Int
 }
 
 /// Compiles `Condition`s against interned names.
-struct ConditionCompiler {
-    let policy: PolicySet
-    let modelLookup: NameTable
-    let environmentLookup: NameTable
-    let teamLookup: NameTable
-    let providers: Interner
+package struct ConditionCompiler {
+    package let policy: PolicySet
+    package let modelLookup: NameTable
+    package let environmentLookup: NameTable
+    package let teamLookup: NameTable
+    package let providers: Interner
 
-    func compile(_ condition: Condition) -> CompiledCondition {
+    package func compile(_ condition: Condition) -> CompiledCondition {
         var builder = ConditionBuilder()
         var pins: [CompiledCondition.IDAttribute: [Int32]] = [:]
         for clause in condition.clauses {

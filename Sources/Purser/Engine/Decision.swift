@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// Allow or deny.
 public enum Verdict: String, Sendable, Hashable {
     case allow
@@ -23,7 +25,7 @@ public struct Violation: Sendable, Hashable {
     /// The kind of violation.
     public let kind: ViolationKind
     /// What it did to the decision.
-    public internal(set) var effect: ViolationEffect
+    public package(set) var effect: ViolationEffect
     /// How serious it is.
     public let severity: Severity
     /// What happened, in one sentence.
@@ -31,7 +33,18 @@ public struct Violation: Sendable, Hashable {
     /// The definition that raised it (nil for checks about the request itself).
     public let source: SourceLocation?
     /// The exception that waived it, when `effect` is `waived`.
-    public internal(set) var waivedBy: String?
+    public package(set) var waivedBy: String?
+
+    package init(rule: String, kind: ViolationKind, effect: ViolationEffect, severity: Severity, message: String,
+                 source: SourceLocation?, waivedBy: String?) {
+        self.rule = rule
+        self.kind = kind
+        self.effect = effect
+        self.severity = severity
+        self.message = message
+        self.source = source
+        self.waivedBy = waivedBy
+    }
 }
 
 /// The state of one budget counter as a decision saw it.
@@ -62,7 +75,7 @@ public struct BudgetStatus: Sendable, Hashable {
     public var remaining: Int64 { Self.remaining(limit: limit, spent: spent, reserved: reserved) }
 
     /// limit − spent − reserved, worked out in 128 bits and clamped to the `Int64` range.
-    static func remaining(limit: Int64, spent: Int64, reserved: Int64) -> Int64 {
+    package static func remaining(limit: Int64, spent: Int64, reserved: Int64) -> Int64 {
         Int64(clamping: Int128(limit) - Int128(spent) - Int128(reserved))
     }
 
@@ -76,7 +89,7 @@ public struct BudgetStatus: Sendable, Hashable {
     public var remainingUSD: USD? { unit == .usd ? USD(nanos: remaining) : nil }
 
     /// The statuses of counters (one per capped unit), given their states in the same order.
-    static func statuses(_ counters: [CounterReservation], states: [CounterState]) -> [BudgetStatus] {
+    package static func statuses(_ counters: [CounterReservation], states: [CounterState]) -> [BudgetStatus] {
         var result: [BudgetStatus] = []
         result.reserveCapacity(counters.count)
         for (offset, entry) in counters.enumerated() {
@@ -116,7 +129,7 @@ public struct BudgetAlert: Sendable, Hashable {
 
 /// Purser's answer for one request (SPEC §4).
 public struct Decision: Sendable {
-    init(decision: Verdict, id: DecisionID, requestID: String?, model: String, region: String?, rerouted: Bool, cost: USD?,
+    package init(decision: Verdict, id: DecisionID, requestID: String?, model: String, region: String?, rerouted: Bool, cost: USD?,
          violations: [Violation], states: [CounterState], alerts: [BudgetAlert], policyRevision: String, timestamp: Timestamp,
          counters: [CounterReservation], model compiled: CompiledModel?, reserved: Bool)
     {
@@ -156,7 +169,7 @@ public struct Decision: Sendable {
     /// Every budget counter the request counts against, one status per capped unit.
     public var budgets: [BudgetStatus] { BudgetStatus.statuses(counters, states: states) }
     /// The counters' states as the decision saw them (after its reservation, when reserved).
-    let states: [CounterState]
+    package let states: [CounterState]
     /// Alerts this request raised (authorize and settle only).
     public let alerts: [BudgetAlert]
     /// The policy revision that decided.
@@ -164,9 +177,9 @@ public struct Decision: Sendable {
     /// When the decision applies (the request's timestamp, or now).
     public let timestamp: Timestamp
     /// The budget counters the request counts against (reserved when `reserved`), so settle can find them.
-    let counters: [CounterReservation]
+    package let counters: [CounterReservation]
     /// The chosen model, so settle can price actual usage.
-    let pricedModel: CompiledModel?
+    package let pricedModel: CompiledModel?
     /// Whether `authorize` reserved the estimate on `counters`.
     public let reserved: Bool
 
@@ -178,8 +191,8 @@ public struct Decision: Sendable {
 ///
 /// Printed as `d-` and 26 hex digits; hashing and comparing it allocates nothing.
 public struct DecisionID: Sendable, Hashable, CustomStringConvertible {
-    let prefix: UInt64
-    let sequence: UInt64
+    package let prefix: UInt64
+    package let sequence: UInt64
 
     public var description: String {
         "d-" + hex(prefix, digits: 16) + hex(sequence, digits: 10)
@@ -196,7 +209,7 @@ public struct DecisionID: Sendable, Hashable, CustomStringConvertible {
         self.sequence = sequence
     }
 
-    init(prefix: UInt64, sequence: UInt64) {
+    package init(prefix: UInt64, sequence: UInt64) {
         self.prefix = prefix
         self.sequence = sequence & 0xFF_FFFF_FFFF
     }

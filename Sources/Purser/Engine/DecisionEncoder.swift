@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// Writes decisions as SPEC §4 JSON (snake_case), one compact object per call.
 ///
 /// An encoder keeps a small cache of window labels, so encoding a stream of
@@ -6,8 +8,8 @@ public struct DecisionEncoder {
     private var labels: [LabelKey: [UInt8]] = [:]
 
     private struct LabelKey: Hashable {
-        let period: BudgetPeriod
-        let window: Int64
+        package let period: BudgetPeriod
+        package let window: Int64
     }
 
     /// An encoder with an empty label cache.

@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 import Synchronization
 
 /// The gateway's entry point: decisions for requests, with budgets kept in a ledger.

@@ -1,26 +1,28 @@
+import PurserCore
+import PurserPolicy
 /// SPEC §3 against a compiled policy: canonicalise, collect violations,
 /// apply exceptions and effects, check budgets, reroute.
 ///
 /// The evaluator is a value over an immutable policy; the enforcer gives it
 /// a ledger (to read counters, or to reserve atomically).
-struct Evaluator {
-    let policy: CompiledPolicy
+package struct Evaluator {
+    package let policy: CompiledPolicy
 
     /// A request resolved against the policy's names (a class: shared by every candidate without copying).
-    final class Resolved {
-        let request: Request
-        let timestamp: Timestamp
-        let team: Int32
-        let environment: Int32
-        let model: Int32
-        let hour: Int64
-        let weekday: Int64
+    package final class Resolved {
+        package let request: Request
+        package let timestamp: Timestamp
+        package let team: Int32
+        package let environment: Int32
+        package let model: Int32
+        package let hour: Int64
+        package let weekday: Int64
         /// Local wall-clock seconds in the policy's time zone, and the day and month window indices.
-        let local: Int64
-        let day: Int64
-        let month: Int64
+        package let local: Int64
+        package let day: Int64
+        package let month: Int64
 
-        init(request: Request, timestamp: Timestamp, team: Int32, environment: Int32, model: Int32, zone: ZoneRules) {
+        package init(request: Request, timestamp: Timestamp, team: Int32, environment: Int32, model: Int32, zone: ZoneRules) {
             self.request = request
             self.timestamp = timestamp
             self.team = team
@@ -32,23 +34,23 @@ struct Evaluator {
 
         /// The request's window index for a budget period (computed once per request for days and months).
         @inline(__always)
-        func window(_ period: BudgetPeriod) -> Int64 {
+        package func window(_ period: BudgetPeriod) -> Int64 {
             LocalClock.window(period, local: local, day: day, month: month)
         }
     }
 
     /// An instant on the policy's wall clock: what conditions and budget windows read of a time.
-    struct LocalClock {
+    package struct LocalClock {
         /// Local wall-clock seconds in the policy's time zone.
-        let local: Int64
+        package let local: Int64
         /// The local day and month window indices.
-        let day: Int64
-        let month: Int64
-        let hour: Int64
+        package let day: Int64
+        package let month: Int64
+        package let hour: Int64
         /// 0 = Monday.
-        let weekday: Int64
+        package let weekday: Int64
 
-        init(_ timestamp: Timestamp, zone: borrowing ZoneRules) {  // borrowing: an init would take (retain) it
+        package init(_ timestamp: Timestamp, zone: borrowing ZoneRules) {  // borrowing: an init would take (retain) it
             var span = Span()
             self.init(timestamp, zone: zone, span: &span)
         }
@@ -56,7 +58,7 @@ struct Evaluator {
         /// The clock at `timestamp`, its day, weekday and month taken from `span` when the instant
         /// falls within it (else found and kept there): the records of a log mostly share the day
         /// of the record before.
-        init(_ timestamp: Timestamp, zone: borrowing ZoneRules, span: inout Span) {
+        package init(_ timestamp: Timestamp, zone: borrowing ZoneRules, span: inout Span) {
             let seconds = timestamp.seconds
             if seconds < span.from || seconds >= span.until { span = Span(seconds, zone: zone) }
             local = seconds &+ span.offset
@@ -68,7 +70,7 @@ struct Evaluator {
 
         /// The UTC instants of one local day (cut short where the zone's offset changes), with
         /// the day's offset, window indices and weekday. Holds no instant at first.
-        struct Span {
+        package struct Span {
             fileprivate var from: Int64 = 0
             fileprivate var until: Int64 = 0
             fileprivate var offset: Int64 = 0
@@ -76,7 +78,7 @@ struct Evaluator {
             fileprivate var month: Int64 = 0
             fileprivate var weekday: Int64 = 0
 
-            init() {}
+            package init() {}
 
             /// The span of the instant `seconds`.
             fileprivate init(_ seconds: Int64, zone: borrowing ZoneRules) {
@@ -93,12 +95,12 @@ struct Evaluator {
 
         /// The window index for a budget period.
         @inline(__always)
-        func window(_ period: BudgetPeriod) -> Int64 {
+        package func window(_ period: BudgetPeriod) -> Int64 {
             Self.window(period, local: local, day: day, month: month)
         }
 
         @inline(__always)
-        static func window(_ period: BudgetPeriod, local: Int64, day: Int64, month: Int64) -> Int64 {
+        package static func window(_ period: BudgetPeriod, local: Int64, day: Int64, month: Int64) -> Int64 {
             switch period {
             case .day: return day
             case .month: return month
@@ -108,30 +110,45 @@ struct Evaluator {
     }
 
     /// A model and region to assess.
-    struct Candidate {
-        let model: Int32
-        let modelName: String
-        let region: String?
+    package struct Candidate {
+        package let model: Int32
+        package let modelName: String
+        package let region: String?
         /// The region's id (-1 when unknown to the policy or absent).
-        var regionID: Int32 = -1
+        package var regionID: Int32 = -1
         /// Set when no region satisfies the policy for this model (the request named none).
-        let noRegion: Bool
+        package let noRegion: Bool
+
+        package init(model: Int32, modelName: String, region: String?, regionID: Int32 = -1, noRegion: Bool) {
+            self.model = model
+            self.modelName = modelName
+            self.region = region
+            self.regionID = regionID
+            self.noRegion = noRegion
+        }
     }
 
     /// What assessing one candidate found.
-    struct Assessment {
-        let candidate: Candidate
-        var violations: [Violation] = []
+    package struct Assessment {
+        package let candidate: Candidate
+        package var violations: [Violation] = []
         /// The budget counters the request counts against.
-        var counters: [CounterReservation] = []
-        let cost: USD?
+        package var counters: [CounterReservation] = []
+        package let cost: USD?
         /// Whether a violation other than a budget denies.
-        var denied: Bool { violations.contains { $0.effect == .deny } }
+        package var denied: Bool { violations.contains { $0.effect == .deny } }
+
+        package init(candidate: Candidate, violations: [Violation] = [], counters: [CounterReservation] = [], cost: USD?) {
+            self.candidate = candidate
+            self.violations = violations
+            self.counters = counters
+            self.cost = cost
+        }
     }
 
     // MARK: Resolution
 
-    func resolve(_ request: consuming Request, now: Timestamp) -> Resolved {
+    package func resolve(_ request: consuming Request, now: Timestamp) -> Resolved {
         // The ids first: the request is then moved into the resolved request, not copied.
         let timestamp = request.timestamp ?? now
         let team = request.team.flatMap { policy.teamLookup[$0] } ?? -1
@@ -148,7 +165,7 @@ struct Evaluator {
     }
 
     /// The request as asked: its model, and its region (or one Purser picks).
-    func original(_ resolved: Resolved) -> Candidate {
+    package func original(_ resolved: Resolved) -> Candidate {
         let model = resolved.model
         let name = model >= 0 ? policy.models[Int(model)].name : resolved.request.model
         if let region = resolved.request.region {
@@ -160,7 +177,7 @@ struct Evaluator {
 
     /// The reroute candidates of SPEC §3 step 6, in order: the region fallback,
     /// then each model fallback (in the request's region or its fallback).
-    func fallbacks(_ resolved: Resolved, from original: Candidate) -> [Candidate] {
+    package func fallbacks(_ resolved: Resolved, from original: Candidate) -> [Candidate] {
         guard policy.flags.reroute, resolved.request.allowReroute else { return [] }
         var result: [Candidate] = []
         let region = original.region
@@ -235,7 +252,7 @@ struct Evaluator {
 
     // MARK: Assessment
 
-    func conditionInput(_ resolved: Resolved, _ candidate: Candidate, cost: USD?) -> ConditionInput {
+    package func conditionInput(_ resolved: Resolved, _ candidate: Candidate, cost: USD?) -> ConditionInput {
         let model = candidate.model >= 0 ? policy.models[Int(candidate.model)] : nil
         return ConditionInput(
             resolved: resolved, model: candidate.model, provider: model?.provider ?? -1, tier: model?.tier ?? -1,
@@ -247,7 +264,7 @@ struct Evaluator {
     /// With `untilDenied`, a candidate that a check before the budgets denies (an unknown
     /// name, access, region, max request cost) is returned at once, without its counters and
     /// rules: for a reroute option that is out anyway, only `denied` is read.
-    func assess(_ resolved: Resolved, _ candidate: Candidate, untilDenied: Bool = false) -> Assessment {
+    package func assess(_ resolved: Resolved, _ candidate: Candidate, untilDenied: Bool = false) -> Assessment {
         let modelIndex = candidate.model
         let model = modelIndex >= 0 ? policy.models[Int(modelIndex)] : nil
         let cost: USD? = resolved.request.cost ?? model?.rates?.cost(resolved.request.usage)
@@ -399,8 +416,8 @@ struct Evaluator {
     /// reservation is too large to return cheaply); nil when its scope key is missing a
     /// part, else whether the counter has a USD cap.
     @inline(__always)
-    func appendCounter(_ budget: CompiledBudget, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
-                       amount: Amount, enforced: Bool, hashes: PlanCache? = nil, to counters: inout [CounterReservation]) -> Bool?
+    package func appendCounter(_ budget: CompiledBudget, _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                       amount: Amount, enforced: Bool, hashes: ScopeKeyHashes? = nil, to counters: inout [CounterReservation]) -> Bool?
     {
         guard let (key, keyHash) = scopeKey(budget.scope, resolved, candidate, model, hashes: hashes) else { return nil }
         let limits = budget.limits(forKey: key)
@@ -412,8 +429,8 @@ struct Evaluator {
     }
 
     /// `org`, `payments`, `payments/qa`… and its hash; nil when a part is missing (no user, no such tag).
-    func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
-                  hashes: PlanCache?) -> (String, Int)? {
+    package func scopeKey(_ scope: [ScopePart], _ resolved: Resolved, _ candidate: Candidate, _ model: CompiledModel?,
+                  hashes: ScopeKeyHashes?) -> (String, Int)? {
         @inline(__always) func hash(_ name: String) -> Int { hashes?.hashValue(of: name) ?? name.hashValue }
         if scope.count == 1 {
             if let simple = SimpleScope(scope[0]) { return simpleKey(simple, resolved, candidate, model, hashes: hashes) }
@@ -444,8 +461,8 @@ struct Evaluator {
 
     /// The key and hash of a one-part scope other than a tag (`model` is needed for `provider` only).
     @inline(__always)
-    func simpleKey(_ scope: SimpleScope, _ resolved: Resolved, _ candidate: @autoclosure () -> Candidate, _ model: CompiledModel?,
-                   hashes: PlanCache?) -> (String, Int)? {
+    package func simpleKey(_ scope: SimpleScope, _ resolved: Resolved, _ candidate: @autoclosure () -> Candidate, _ model: CompiledModel?,
+                   hashes: ScopeKeyHashes?) -> (String, Int)? {
         switch scope {
         case .org: return ("org", Evaluator.orgHash)
         case .team:
@@ -471,7 +488,7 @@ struct Evaluator {
     private static let orgHash = "org".hashValue
 
     /// The first unexpired exception among `waivers` whose condition holds for this request.
-    func waiver(_ waivers: Waivers, _ input: ConditionInput, _ resolved: Resolved) -> CompiledException? {
+    package func waiver(_ waivers: Waivers, _ input: ConditionInput, _ resolved: Resolved) -> CompiledException? {
         for position in waivers {
             let index = Int(policy.waiverItems[Int(position)])
             let head = policy.exceptionHeads[index]
@@ -483,7 +500,7 @@ struct Evaluator {
     }
 
     /// Applies exceptions (step 3) to a new violation: `waivers` are the exceptions naming its id.
-    func finish(_ violation: Violation, waivers: Waivers, _ input: ConditionInput, _ resolved: Resolved) -> Violation {
+    package func finish(_ violation: Violation, waivers: Waivers, _ input: ConditionInput, _ resolved: Resolved) -> Violation {
         guard !waivers.isEmpty, let exception = waiver(waivers, input, resolved) else { return violation }
         var waived = violation
         waived.effect = .waived
@@ -492,7 +509,7 @@ struct Evaluator {
     }
 
     /// Adds a budget violation for each counter over its caps (states in counter order).
-    func applyBudgets(_ assessment: inout Assessment, states: [CounterState], _ resolved: Resolved) {
+    package func applyBudgets(_ assessment: inout Assessment, states: [CounterState], _ resolved: Resolved) {
         let input = conditionInput(resolved, assessment.candidate, cost: assessment.cost)
         for (offset, entry) in assessment.counters.enumerated() where !entry.admits(states[offset]) {
             if let violation = budgetViolation(entry, states[offset], input, resolved) { assessment.violations.append(violation) }
@@ -502,7 +519,7 @@ struct Evaluator {
     /// Whether a budget would deny the assessment's request, its counters standing at `spent`
     /// (the counter's settled spend, by offset): `applyBudgets` would add a deny, found without
     /// building the violations' messages.
-    func budgetsDeny(_ assessment: Assessment, spent: (Int) -> Amount, _ resolved: Resolved) -> Bool {
+    package func budgetsDeny(_ assessment: Assessment, spent: (Int) -> Amount, _ resolved: Resolved) -> Bool {
         var input: ConditionInput?
         for (offset, entry) in assessment.counters.enumerated() where !entry.admits(CounterState(spent: spent(offset))) {
             guard let index = policy.budgetLookup[entry.counter.budget], policy.budgets[Int(index)].onExceed == .deny else { continue }
@@ -516,7 +533,7 @@ struct Evaluator {
     }
 
     /// The violation of a counter that the request takes over its caps (the caller checked `admits`).
-    func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: ConditionInput, _ resolved: Resolved) -> Violation? {
+    package func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: ConditionInput, _ resolved: Resolved) -> Violation? {
         guard let index = policy.budgetLookup[entry.counter.budget] else { return nil }
         let budget = policy.budgets[Int(index)]
         let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
@@ -544,7 +561,7 @@ struct Evaluator {
 
     /// The violations a rerouted decision reports: the original's denials as `rerouted`,
     /// then what the chosen candidate found that the original did not.
-    func reroutedViolations(original: Assessment, chosen: Assessment) -> [Violation] {
+    package func reroutedViolations(original: Assessment, chosen: Assessment) -> [Violation] {
         var result = original.violations.map { violation -> Violation in
             guard violation.effect == .deny else { return violation }
             var rerouted = violation
@@ -555,5 +572,9 @@ struct Evaluator {
             result.append(violation)
         }
         return result
+    }
+
+    package init(policy: CompiledPolicy) {
+        self.policy = policy
     }
 }

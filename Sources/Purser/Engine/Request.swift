@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// Token counts of a call. `inputTokens` excludes cached tokens (SPEC §5).
 public struct Usage: Sendable, Hashable {
     /// Uncached input tokens.
@@ -27,14 +29,15 @@ public struct Usage: Sendable, Hashable {
     }
 
     /// Whether a count is negative (only usage built in code can be: the decoders refuse it).
-    var hasNegativeCount: Bool {
+    package var hasNegativeCount: Bool {
         min(inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens) < 0
     }
 
     /// The exact cost at a price, rounded to the nano-dollar; nil when a count is
     /// negative or the cost is past ``USD/max``.
     public func cost(at price: Price) -> USD? {
-        CostArithmetic.cost(self, input: price.input.yoctoDollars, cachedInput: price.cachedInput.yoctoDollars,
+        CostArithmetic.cost(inputTokens: inputTokens, cachedInputTokens: cachedInputTokens, cacheWriteTokens: cacheWriteTokens,
+                            outputTokens: outputTokens, input: price.input.yoctoDollars, cachedInput: price.cachedInput.yoctoDollars,
                             cacheWrite: price.cacheWrite.yoctoDollars, output: price.output.yoctoDollars)
     }
 }

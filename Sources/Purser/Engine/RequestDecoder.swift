@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -37,7 +39,7 @@ public enum RequestDecoder {
     public static let maxTokens: Int64 = 100_000_000_000
 
     /// The fields of a request, for "did you mean" on unknown ones.
-    static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",
+    package static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",
                          "unavailable_regions", "allow_reroute"]
 
     /// Decodes one JSON request object.
@@ -65,7 +67,7 @@ public enum RequestDecoder {
     }
 
     /// Decodes the object at the scanner's position.
-    static func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
+    package static func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
         var parser = RequestParser()
         return try parser.decode(&scanner)
     }
@@ -74,13 +76,13 @@ public enum RequestDecoder {
 /// A request decoder for a stream: it remembers the names it has seen, so a
 /// team, model or user repeated across millions of lines is one `String`,
 /// decoded and validated once.
-struct RequestParser {
+package struct RequestParser {
     private var names = NameCache()
     /// The date and hour of the last timestamp read (see ``HourPrefix``).
-    var hours = HourPrefix()
+    package var hours = HourPrefix()
 
     /// Decodes the object at the scanner's position.
-    mutating func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
+    package mutating func decode(_ scanner: inout JSONScanner) throws(RequestError) -> Request {
         do throws(JSONError) {
             return try decodeObject(&scanner)
         } catch {
@@ -164,7 +166,7 @@ struct RequestParser {
 
     /// Marks a field as read, throwing if it was read before in this object.
     @inline(__always)
-    static func once<Bits: FixedWidthInteger>(_ seen: inout Bits, _ bit: Bits, _ key: Range<Int>, in scanner: JSONScanner, object start: Int,
+    package static func once<Bits: FixedWidthInteger>(_ seen: inout Bits, _ bit: Bits, _ key: Range<Int>, in scanner: JSONScanner, object start: Int,
                                              prefix: StaticString = "") throws(JSONError) {
         guard seen & bit == 0 else { throw duplicate(key, in: scanner, object: start, prefix: prefix) }
         seen |= bit
@@ -173,7 +175,7 @@ struct RequestParser {
     /// The error for a key repeated in the object at `start`, located at the repeat and naming the first.
     ///
     /// Only on the error path: the object is scanned again to find the first occurrence.
-    static func duplicate(_ key: Range<Int>, in scanner: JSONScanner, object start: Int, prefix: StaticString = "") -> JSONError {
+    package static func duplicate(_ key: Range<Int>, in scanner: JSONScanner, object start: Int, prefix: StaticString = "") -> JSONError {
         let name = (try? scanner.decodeString(key)) ?? ""
         let shown = excerpt(name, limit: 64)
         var first = key.lowerBound
@@ -197,13 +199,13 @@ struct RequestParser {
     // MARK: Fields that are not names (shared with the shaped decoding of usage logs)
 
     /// An `id` (ids are unique: decoded directly rather than filling the name cache with them).
-    static func id(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+    package static func id(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
         guard let range = try idRange(&scanner) else { return nil }
         return try scanner.decodeString(range)
     }
 
     /// An `id`'s raw (undecoded) string, its length checked; nil for null.
-    static func idRange(_ scanner: inout JSONScanner) throws(JSONError) -> Range<Int>? {
+    package static func idRange(_ scanner: inout JSONScanner) throws(JSONError) -> Range<Int>? {
         guard try !scanner.null() else { return nil }
         let at = scanner.index
         guard scanner.peek() == UInt8(ascii: "\"") else { throw JSONError("id must be a string, found \(scanner.tokenDescription())", at: at) }
@@ -215,7 +217,7 @@ struct RequestParser {
     }
 
     /// A `timestamp`: RFC 3339.
-    static func timestamp(_ scanner: inout JSONScanner, hours: inout HourPrefix) throws(JSONError) -> Timestamp? {
+    package static func timestamp(_ scanner: inout JSONScanner, hours: inout HourPrefix) throws(JSONError) -> Timestamp? {
         let at = scanner.index
         guard try !scanner.null() else { return nil }
         guard scanner.peek() == UInt8(ascii: "\"") else {
@@ -234,7 +236,7 @@ struct RequestParser {
     }
 
     /// A `cost` in USD, exact to the nano-dollar.
-    static func cost(_ scanner: inout JSONScanner) throws(JSONError) -> USD? {
+    package static func cost(_ scanner: inout JSONScanner) throws(JSONError) -> USD? {
         let at = scanner.index
         if let nanos = scanner.plainNanos() { return USD(nanos: nanos) }
         guard try !scanner.null() else { return nil }
@@ -314,13 +316,13 @@ struct RequestParser {
     }
 
     /// A `usage` object.
-    static func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
+    package static func usage(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
         if let usage = compactUsage(&scanner) { return usage }
         return try usageByField(&scanner)
     }
 
     /// A `usage` object read field by field, each count checked (any spacing, null, errors).
-    static func usageByField(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
+    package static func usageByField(_ scanner: inout JSONScanner) throws(JSONError) -> Usage {
         var usage = Usage()
         if try scanner.null() { return usage }
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -371,7 +373,7 @@ struct RequestParser {
     /// else (spaces, null, other keys, a count that is not plain digits or is too large), which
     /// ``usageByField(_:)`` then reads and checks.
     @inline(__always)
-    static func compactUsage(_ scanner: inout JSONScanner) -> Usage? {
+    package static func compactUsage(_ scanner: inout JSONScanner) -> Usage? {
         var copy = scanner
         guard copy.take(byte: UInt8(ascii: "{")) else { return nil }
         var usage = Usage()
@@ -460,15 +462,18 @@ struct RequestParser {
         let text = String(decoding: UnsafeBufferPointer(rebasing: scanner.bytes[range.prefix(40)]), as: UTF8.self)
         return JSONError("\(field) is out of range (0..\(RequestDecoder.maxTokens)), found \(text)\(range.count > 40 ? "…" : "")", at: range.lowerBound)
     }
+
+    package init() {
+    }
 }
 
 /// A small cache of decoded names by their bytes (direct-mapped, 4,096 entries).
-struct NameCache {
+package struct NameCache {
     private var hashes = [UInt64](repeating: 0, count: 4096)
     private var values = [String](repeating: "", count: 4096)
 
     /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
-    mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
+    package mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
         guard range.count <= 64, !scanner.hasEscapes(range) else { return try scanner.decodeString(range) }
         return try string(UnsafeBufferPointer(rebasing: scanner.bytes[range])) { _ throws(JSONError) in try scanner.decodeString(range) }
     }
@@ -476,7 +481,7 @@ struct NameCache {
     /// The string whose UTF-8 is `bytes`: cached when seen before, else made by `make` (and cached
     /// if short; a `make` that throws caches nothing).
     @inline(__always)
-    mutating func string<E: Error>(_ bytes: UnsafeBufferPointer<UInt8>,
+    package mutating func string<E: Error>(_ bytes: UnsafeBufferPointer<UInt8>,
                                    _ make: (UnsafeBufferPointer<UInt8>) throws(E) -> String) throws(E) -> String {
         guard bytes.count <= 64, let base = bytes.baseAddress else { return try make(bytes) }
         let hash = ByteHash.hash(base, count: bytes.count)  // never 0, the empty marker
@@ -492,5 +497,8 @@ struct NameCache {
         hashes[slot] = hash
         values[slot] = value
         return value
+    }
+
+    package init() {
     }
 }

@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// A request's tags: names to values, for `tag:KEY` budgets and `tags.KEY`
 /// conditions.
 ///

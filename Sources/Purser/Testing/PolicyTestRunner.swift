@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 /// Runs a test suite against a policy: each case on a fresh in-memory
 /// ledger seeded with its `spend`, its request authorized, the decision
 /// compared with `expect`.

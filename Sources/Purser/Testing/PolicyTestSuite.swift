@@ -1,3 +1,5 @@
+import PurserCore
+import PurserPolicy
 import PurserYAML
 
 /// Test cases for a policy (`*.test.yaml`, SPEC §6): a request, optional
@@ -83,11 +85,11 @@ public struct PolicyTestSuite: Sendable {
 }
 
 /// Decodes the test documents, typing by schema like the policy decoder.
-struct TestCaseDecoder {
-    let context: DecodingContext
-    let policy: PolicySet
+package struct TestCaseDecoder {
+    package let context: DecodingContext
+    package let policy: PolicySet
 
-    func decode(_ document: YAMLDocument) -> [PolicyTestSuite.Case] {
+    package func decode(_ document: YAMLDocument) -> [PolicyTestSuite.Case] {
         guard !document.root.isNull, let top = context.fields(document.root, "the test document", keys: ["version", "tests"]) else { return [] }
         if let version = top.required("version", "the test document", context), version.scalarStyle != .plain || version.scalar != "1" {
             context.report(.unsupportedVersion, "version must be 1, found \(context.shown(version))", at: version)
@@ -198,7 +200,7 @@ struct TestCaseDecoder {
 /// `allow` / `deny` as a YAML choice.
 private enum VerdictChoice: String, CaseIterable {
     case allow, deny
-    var verdict: Verdict { self == .allow ? .allow : .deny }
+    package var verdict: Verdict { self == .allow ? .allow : .deny }
 }
 
 extension ViolationEffect: CaseIterable {
@@ -207,8 +209,8 @@ extension ViolationEffect: CaseIterable {
 
 /// Writes a YAML node as JSON: plain `true`/`false`/`null` and plain numbers
 /// keep their type, everything else is a string.
-enum YAMLToJSON {
-    static func write(_ node: YAMLNode, into json: inout JSONWriter) {
+package enum YAMLToJSON {
+    package static func write(_ node: YAMLNode, into json: inout JSONWriter) {
         switch node.content {
         case .mapping(let pairs):
             json.object { json in

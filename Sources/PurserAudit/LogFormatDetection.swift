@@ -1,0 +1,111 @@
+import Purser
+/// Recognises a usage-log format from its first bytes.
+package enum LogFormatDetection {
+    /// The first byte that is not a byte order mark or white space, if any.
+    package static func firstByte(_ head: [UInt8]) -> UInt8? {
+        var start = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while start < head.count, head[start] == 0x20 || head[start] == 0x0A || head[start] == 0x0D || head[start] == 0x09 { start += 1 }
+        return start < head.count ? head[start] : nil
+    }
+
+    /// The format of a log from its first bytes:
+    ///
+    /// - JSON (a value, JSON lines, or an array): the first object's top-level
+    ///   keys decide. `"object": "page"` or `"bucket"` (or `data` with
+    ///   `has_more`, or `results` with `start_time`) is an OpenAI usage page;
+    ///   `startTime`, `call_type`, or `request_id` with `spend` is a LiteLLM
+    ///   spend log; `model` with `timestamp` is Purser's own JSONL. When the
+    ///   first line tells nothing, the next few lines are tried.
+    /// - CSV: the header row decides. `ChargePeriodStart` or `BilledCost` is
+    ///   FOCUS; `request_id` with `startTime` or `spend` is a LiteLLM export.
+    package static func detect(_ head: [UInt8]) -> UsageLogFormat? {
+        guard let first = firstByte(head) else { return nil }
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") { return detectJSON(head) }
+        return detectCSV(head)
+    }
+
+    private static func detectJSON(_ head: [UInt8]) -> UsageLogFormat? {
+        head.withUnsafeBufferPointer { buffer in
+            var start = buffer.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+            for _ in 0..<8 {
+                if let format = classify(buffer, from: start) { return format }
+                // The next line that starts an object.
+                guard let newline = buffer[start...].firstIndex(of: 0x0A) else { return nil }
+                start = newline + 1
+            }
+            return nil
+        }
+    }
+
+    /// Classifies the object (or the first object of the array) at `start` by its top-level keys.
+    private static func classify(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> UsageLogFormat? {
+        var scanner = JSONScanner(buffer, from: start)
+        if scanner.peek() == UInt8(ascii: "[") {
+            do throws(JSONError) { try scanner.beginArray() } catch { return nil }
+        }
+        guard scanner.peek() == UInt8(ascii: "{") else { return nil }
+        var bucket = false
+        let (keys, objectValue) = topLevelKeys(&scanner) { name, scanner in
+            // A page whose keys come sorted starts with a long `data`: look at its first bucket.
+            guard name == "data" else { return false }
+            var probe = scanner
+            do throws(JSONError) {
+                try probe.beginArray()
+                guard probe.peek() == UInt8(ascii: "{") else { return false }
+            } catch {
+                return false
+            }
+            let (inner, innerObject) = topLevelKeys(&probe) { _, _ in false }
+            bucket = innerObject == "bucket" || inner.contains("results") || inner.contains("start_time")
+            return bucket
+        }
+        if bucket { return .openaiUsage }
+        if let objectValue, ["page", "bucket", "organization.usage.completions.result"].contains(objectValue) { return .openaiUsage }
+        if keys.contains("data") && keys.contains("has_more") || keys.contains("results") && keys.contains("start_time") {
+            return .openaiUsage
+        }
+        if keys.contains("startTime") || keys.contains("call_type") || keys.contains("request_id") && keys.contains("spend") {
+            return .litellm
+        }
+        if keys.contains("model") && keys.contains("timestamp") { return .purser }
+        return nil
+    }
+
+    /// The keys of the object at the scanner (and its `object` value), as far as
+    /// the head goes; `stop` may end the walk at a key (it sees the scanner at the key's value).
+    private static func topLevelKeys(_ scanner: inout JSONScanner, stop: (String, JSONScanner) -> Bool) -> (Set<String>, String?) {
+        var keys: Set<String> = []
+        var objectValue: String?
+        do throws(JSONError) {
+            try scanner.beginObject()
+            var first = true
+            while let key = try scanner.nextKey(first: &first) {
+                let name = try scanner.decodeString(key)
+                keys.insert(name)
+                if stop(name, scanner) { break }
+                if name == "object", scanner.peek() == UInt8(ascii: "\"") {
+                    objectValue = try scanner.string()
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+        } catch {
+            // A head cut inside a large value still tells its first keys.
+        }
+        return (keys, objectValue)
+    }
+
+    private static func detectCSV(_ head: [UInt8]) -> UsageLogFormat? {
+        var start = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while start < head.count, head[start] == 0x0A || head[start] == 0x0D { start += 1 }
+        let line = head[start...].prefix { $0 != 0x0A && $0 != 0x0D }
+        let columns = Set(String(decoding: line, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map {
+            String($0.filter { $0 != "\"" }).trimmingSpaces
+        })
+        if columns.contains("ChargePeriodStart") || columns.contains("BilledCost") { return .focus }
+        if columns.contains("request_id") && (columns.contains("startTime") || columns.contains("start_time") || columns.contains("spend")) {
+            return .litellm
+        }
+        return nil
+    }
+}

@@ -1,0 +1,248 @@
+import Purser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// Violations on disk, as SPEC §6 JSON Lines, so that a replay of millions of
+/// records keeps memory flat however many violations it finds.
+///
+/// The replay thread encodes violations into a 1 MiB buffer; a full buffer is
+/// written by a background queue while the replay goes on in a second one
+/// (two buffers at most, so memory stays bounded). A write that fails (a full
+/// disk) is kept as ``failure``; the audit reports it instead of a report
+/// that silently misses violations.
+package final class ViolationSpool: @unchecked Sendable {
+    // `buffer` and `count` belong to the thread that appends (the replay), and the spool is read
+    // after the replay; `spare` and `failed` are shared with the writing queue, behind their locks.
+    package let path: String
+    private var fd: Int32
+    private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
+    package private(set) var count = 0
+    private let writing = DispatchQueue(label: "purser.violation-spool")
+    /// Buffers the writing queue has emptied, for the appender to fill again.
+    private let spare = Mutex<[WriterBox]>([])
+    /// One permit per buffer that may be out with the writing queue.
+    private let permits = DispatchSemaphore(value: 1)
+    private let failed = Mutex<String?>(nil)
+
+    /// Bytes gathered before they are handed to the writing queue.
+    package static let bufferSize = 1 << 20
+
+    /// A buffer on its way to the writing queue and back.
+    private final class WriterBox: @unchecked Sendable {
+        package let writer: JSONWriter
+        package init(_ writer: JSONWriter) { self.writer = writer }
+    }
+
+    /// A spool in a new anonymous temporary file of `directory`: unlinked as soon as it is
+    /// created, so that no exit leaves it behind (docs/audit-reports.md, "Input").
+    package init(directory: String) throws(UsageLogError) {
+        fd = try TemporaryFile.anonymous(in: directory)
+        path = directory + "/(violation spool)"
+    }
+
+    /// A spool writing to an open descriptor that it closes (tests: `/dev/full`).
+    package init(descriptor: Int32, path: String) {
+        fd = descriptor
+        self.path = path
+    }
+
+    deinit {
+        // Nothing is left to write here: each write in flight holds the spool.
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Why writing the spool failed, if it did: the violations after it are missing.
+    package var failure: String? { failed.withLock { $0 } }
+
+    /// Appends one violation line.
+    package func append(_ item: AuditViolation) {
+        ViolationSpool.encode(item, into: &buffer)
+        buffer.newline()
+        count += 1
+        if buffer.count >= Self.bufferSize { handOff() }
+    }
+
+    /// Drops everything written (a replay that restarts).
+    package func reset() {
+        writing.sync {}
+        buffer.reset()
+        count = 0
+        failed.withLock { $0 = nil }
+        _ = ftruncate(fd, 0)
+        lseek(fd, 0, SEEK_SET)
+    }
+
+    /// Writes everything appended so far and waits until it is on file.
+    package func flush() {
+        if buffer.count > 0 { handOff() }
+        writing.sync {}
+    }
+
+    /// Gives the filled buffer to the writing queue and goes on with an empty one; waits while
+    /// the other buffer is still out.
+    private func handOff() {
+        permits.wait()
+        let full = WriterBox(buffer)
+        buffer = spare.withLock { $0.popLast() }?.writer ?? JSONWriter(capacity: Self.bufferSize + 4096)
+        writing.async { [self] in
+            full.writer.withBytes { bytes in
+                guard let problem = Self.write(bytes, to: fd) else { return }
+                // The first failure tells what went wrong; later ones follow from it.
+                failed.withLock { $0 = $0 ?? "cannot write the violation spool \(path): \(problem)" }
+            }
+            full.writer.reset()
+            spare.withLock { $0.append(full) }
+            permits.signal()
+        }
+    }
+
+    /// Writes all of `bytes`; the error's text if the system refused.
+    private static func write(_ bytes: UnsafeBufferPointer<UInt8>, to fd: Int32) -> String? {
+        var offset = 0
+        while offset < bytes.count, let base = bytes.baseAddress {
+            let written = Glibc.write(fd, base + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return written < 0 ? String(cString: strerror(errno)) : "the disk took no bytes" }
+            offset += written
+        }
+        return nil
+    }
+
+    /// One violation in the `--format jsonl` shape.
+    package static func encode(_ item: AuditViolation, into json: inout JSONWriter) {
+        let violation = item.violation
+        json.object { json in
+            json.field("rule", violation.rule)
+            json.field("kind", violation.kind.rawValue)
+            json.field("effect", violation.effect.rawValue)
+            json.field("severity", violation.severity.rawValue)
+            json.field("message", violation.message)
+            if let source = violation.source {
+                json.field("source", file: source.file, line: source.line, column: source.column)
+            } else {
+                json.field("source", nil as String?)
+            }
+            json.field("waived_by", violation.waivedBy)
+            json.field("request_id", item.requestID)
+            json.field("timestamp", timestamp: item.timestamp)
+            json.field("team", item.team)
+            json.field("environment", item.environment)
+            json.field("model", item.model)
+            json.field("region", item.region)
+            json.key("cost")
+            if let cost = item.cost { json.usd(cost) } else { json.null() }
+            json.field("input", file: item.input.file, line: item.input.line)
+            json.key("reroute")
+            if let reroute = item.reroute {
+                json.object { json in
+                    json.field("model", reroute.model)
+                    json.field("region", reroute.region)
+                    json.key("cost")
+                    if let cost = reroute.cost { json.usd(cost) } else { json.null() }
+                }
+            } else {
+                json.null()
+            }
+        }
+    }
+
+    /// Reads the spool back in chunks of whole lines.
+    ///
+    /// Throws when the spool could not be written whole (see ``failure``).
+    package func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
+        flush()
+        if let failure { throw AuditError(failure) }
+        guard fd >= 0 else { return }
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            // Read by offset: the spool's file has no name to open again.
+            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { break }
+            offset += off_t(got)
+            pending.append(contentsOf: chunk[0..<got])
+            if let newline = pending.lastIndex(of: 0x0A) {
+                try body(Array(pending[...newline]))
+                pending.removeFirst(newline + 1)
+            }
+        }
+        if !pending.isEmpty { try body(pending) }
+    }
+
+    /// Reads every violation back.
+    package func forEach(_ body: (AuditViolation) throws -> Void) throws {
+        try forEachChunk { chunk in
+            var start = 0
+            while start < chunk.count {
+                let end = chunk[start...].firstIndex(of: 0x0A) ?? chunk.count
+                if end > start, let item = ViolationSpool.decode(chunk[start..<end]) { try body(item) }
+                start = end + 1
+            }
+        }
+    }
+
+    /// Parses one spool line (it was written by `encode`, so it is trusted).
+    package static func decode(_ line: ArraySlice<UInt8>) -> AuditViolation? {
+        line.withUnsafeBufferPointer { buffer -> AuditViolation? in
+            var scanner = JSONScanner(buffer)
+            var fields: [String: String] = [:]
+            var reroute: AuditViolation.Reroute?
+            do throws(JSONError) {
+                try scanner.beginObject()
+                var first = true
+                while let key = try scanner.nextKey(first: &first) {
+                    let name = try scanner.decodeString(key)
+                    if name == "reroute", scanner.peek() == UInt8(ascii: "{") {
+                        var inner: [String: String] = [:]
+                        try scanner.beginObject()
+                        var innerFirst = true
+                        while let innerKey = try scanner.nextKey(first: &innerFirst) {
+                            inner[try scanner.decodeString(innerKey)] = try scalar(&scanner)
+                        }
+                        reroute = AuditViolation.Reroute(model: inner["model"] ?? "", region: inner["region"], cost: inner["cost"].flatMap { USD($0) })
+                    } else {
+                        fields[name] = try scalar(&scanner)
+                    }
+                }
+            } catch {
+                return nil
+            }
+            guard let rule = fields["rule"], let kind = fields["kind"].flatMap(ViolationKind.init(rawValue:)),
+                  let effect = fields["effect"].flatMap(ViolationEffect.init(rawValue:)),
+                  let severity = fields["severity"].flatMap(Severity.init(rawValue:)),
+                  let timestamp = fields["timestamp"].flatMap({ Timestamp(rfc3339: $0) }),
+                  let input = fields["input"], let colon = input.lastIndex(of: ":"), let line = Int(input[input.index(after: colon)...])
+            else { return nil }
+            let source = fields["source"].flatMap(SourceLocation.init(parsing:))
+            return AuditViolation(
+                violation: Violation(rule: rule, kind: kind, effect: effect, severity: severity, message: fields["message"] ?? "",
+                                     source: source, waivedBy: fields["waived_by"]),
+                requestID: fields["request_id"], timestamp: timestamp, team: fields["team"], environment: fields["environment"],
+                model: fields["model"] ?? "", region: fields["region"], cost: fields["cost"].flatMap { USD($0) },
+                input: RecordLocation(file: String(input[..<colon]), line: line), reroute: reroute)
+        }
+    }
+
+    /// A string, number or null as text (nil for null).
+    private static func scalar(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+        if try scanner.null() { return nil }
+        if scanner.peek() == UInt8(ascii: "\"") { return try scanner.string() }
+        return try scanner.numberText()
+    }
+}
+
+extension SourceLocation {
+    /// Parses `file:line:col`.
+    package init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let line = Int(parts[parts.count - 2]), let column = Int(parts[parts.count - 1]) else { return nil }
+        self.init(file: parts[0..<(parts.count - 2)].joined(separator: ":"), line: line, column: column)
+    }
+}

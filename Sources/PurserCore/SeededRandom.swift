@@ -1,0 +1,23 @@
+/// A deterministic random number generator (SplitMix64): the same seed gives
+/// the same logs on every machine.
+package struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// Creates a generator from a seed.
+    package init(seed: UInt64) {
+        state = seed
+    }
+
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform value in [0, 1) with 53 bits (for shaping distributions, not for money).
+    package mutating func unit() -> Double {
+        Double(next() >> 11) / Double(1 << 53)
+    }
+}

@@ -1,0 +1,137 @@
+import PurserCore
+import PurserYAML
+
+/// One finding of `purser check` (or of loading a policy), located in a file.
+public struct Diagnostic: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// How serious a finding is.
+    public enum Severity: String, Sendable, Hashable, Comparable {
+        case warning
+        case error
+
+        public static func < (lhs: Severity, rhs: Severity) -> Bool {
+            lhs == .warning && rhs == .error
+        }
+    }
+
+    /// The stable id of the check that raised it.
+    public let code: DiagnosticCode
+    /// Error or warning.
+    public let severity: Severity
+    /// What is wrong, in one sentence, and how to fix it where that is known.
+    public let message: String
+    /// Where it is wrong.
+    public let location: SourceLocation
+
+    /// Creates a diagnostic with the code's default severity.
+    public init(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
+        self.init(code, code.defaultSeverity, message, at: location)
+    }
+
+    /// Creates a diagnostic with an explicit severity.
+    public init(_ code: DiagnosticCode, _ severity: Severity, _ message: String, at location: SourceLocation) {
+        self.code = code
+        self.severity = severity
+        self.message = message
+        self.location = location
+    }
+
+    /// Sorted by file, line, column, then code and message.
+    public static func < (lhs: Diagnostic, rhs: Diagnostic) -> Bool {
+        if lhs.location != rhs.location { return lhs.location < rhs.location }
+        if lhs.code != rhs.code { return lhs.code.id < rhs.code.id }
+        return lhs.message < rhs.message
+    }
+
+    /// The fixed text form: `FILE:LINE:COL: error|warning: MESSAGE [code]`, on one line, with
+    /// control and bidi characters (from names or file names) replaced (``TerminalText``).
+    public var description: String {
+        TerminalText.sanitized("\(location): \(severity.rawValue): \(message) [\(code.id)]")
+    }
+}
+
+/// The stable identifier of a check, such as `unknown-key` or `duplicate-key`.
+///
+/// Ids are part of Purser's contract: CI annotations, SARIF `ruleId`s and
+/// suppressions refer to them. ``CheckCatalog`` describes each one.
+public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
+    /// The id, e.g. `unknown-key`.
+    public let id: String
+    /// The severity a diagnostic with this code has unless stated otherwise.
+    public let defaultSeverity: Diagnostic.Severity
+    /// Whether the code means the input could not be read at all (exit 2),
+    /// rather than a readable policy that is wrong (exit 1).
+    public let isInputError: Bool
+
+    package init(_ id: String, _ severity: Diagnostic.Severity = .error, inputError: Bool = false) {
+        self.id = id
+        self.defaultSeverity = severity
+        self.isInputError = inputError
+    }
+
+    public var description: String { id }
+
+    public static func == (lhs: DiagnosticCode, rhs: DiagnosticCode) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+extension DiagnosticCode {
+    // Reading input (exit 2).
+    public static let yamlSyntax = DiagnosticCode("yaml-syntax", inputError: true)
+    public static let duplicateKey = DiagnosticCode("duplicate-key", inputError: true)
+    public static let yamlNestingDepth = DiagnosticCode("yaml-nesting-depth", inputError: true)
+    public static let yamlAlias = DiagnosticCode("yaml-alias", inputError: true)
+    public static let yamlMergeKey = DiagnosticCode("yaml-merge-key", inputError: true)
+    public static let yamlTag = DiagnosticCode("yaml-tag", inputError: true)
+    public static let yamlEncoding = DiagnosticCode("yaml-encoding", inputError: true)
+    public static let yamlControlCharacter = DiagnosticCode("yaml-control-character", inputError: true)
+    public static let yamlComplexKey = DiagnosticCode("yaml-complex-key", inputError: true)
+    public static let fileTooLarge = DiagnosticCode("file-too-large", inputError: true)
+    public static let unreadableFile = DiagnosticCode("unreadable-file", inputError: true)
+    public static let symlinkLoop = DiagnosticCode("symlink-loop", inputError: true)
+    public static let noPolicies = DiagnosticCode("no-policies", inputError: true)
+    public static let priceSource = DiagnosticCode("price-source", inputError: true)
+
+    // Schema.
+    public static let unsupportedVersion = DiagnosticCode("unsupported-version")
+    public static let unknownKey = DiagnosticCode("unknown-key")
+    public static let missingKey = DiagnosticCode("missing-key")
+    public static let wrongType = DiagnosticCode("wrong-type")
+    public static let invalidValue = DiagnosticCode("invalid-value")
+    public static let invalidCondition = DiagnosticCode("invalid-condition")
+    public static let duplicateDefinition = DiagnosticCode("duplicate-definition")
+    public static let emptyFile = DiagnosticCode("empty-file", .warning)
+
+    // Meaning.
+    public static let undefinedReference = DiagnosticCode("undefined-reference")
+    public static let fallbackCycle = DiagnosticCode("fallback-cycle")
+    public static let unusableFallback = DiagnosticCode("unusable-fallback", .warning)
+    public static let unpricedBudgetedModel = DiagnosticCode("unpriced-budgeted-model", .warning)
+    public static let expiredException = DiagnosticCode("expired-exception")
+    public static let expiringException = DiagnosticCode("expiring-exception", .warning)
+    public static let unmatchableCondition = DiagnosticCode("unmatchable-condition", .warning)
+
+    /// Every code, in catalog order.
+    public static let all: [DiagnosticCode] = [
+        .yamlSyntax, .duplicateKey, .yamlNestingDepth, .yamlAlias, .yamlMergeKey, .yamlTag, .yamlEncoding,
+        .yamlControlCharacter, .yamlComplexKey, .fileTooLarge, .unreadableFile, .symlinkLoop, .noPolicies, .priceSource,
+        .unsupportedVersion, .unknownKey, .missingKey, .wrongType, .invalidValue, .invalidCondition, .duplicateDefinition,
+        .emptyFile, .undefinedReference, .fallbackCycle, .unusableFallback, .unpricedBudgetedModel, .expiredException,
+        .expiringException, .unmatchableCondition,
+    ]
+
+    /// The code a YAML reader error maps to.
+    package static func forYAML(_ kind: YAMLError.Kind) -> DiagnosticCode {
+        switch kind {
+        case .syntax: return .yamlSyntax
+        case .duplicateKey: return .duplicateKey
+        case .nestingTooDeep: return .yamlNestingDepth
+        case .aliasExpansion: return .yamlAlias
+        case .mergeKey: return .yamlMergeKey
+        case .customTag: return .yamlTag
+        case .invalidEncoding: return .yamlEncoding
+        case .controlCharacter: return .yamlControlCharacter
+        case .complexKey: return .yamlComplexKey
+        case .tooLarge: return .fileTooLarge
+        }
+    }
+}

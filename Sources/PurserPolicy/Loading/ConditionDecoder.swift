@@ -1,0 +1,120 @@
+import PurserCore
+import PurserYAML
+
+/// Decodes `when` / `unless` maps (SPEC §2), typing operands by attribute.
+/// Unknown attributes and operators are errors, never silently false.
+package struct ConditionDecoder {
+    package let context: DecodingContext
+
+    package static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    package func decode(_ node: YAMLNode, _ path: String) -> Condition? {
+        if node.isNull { return Condition(clauses: [], location: context.location(node)) }
+        guard let pairs = node.mapping else {
+            context.report(.wrongType, "\(path) must be a mapping of attribute: matcher, found \(node.kindDescription)", at: node)
+            return nil
+        }
+        var clauses: [Condition.Clause] = []
+        for pair in pairs {
+            let name = pair.key.scalar ?? ""
+            guard let attribute = Condition.Attribute(name) else {
+                let known = Condition.Attribute.names
+                let suggestion = TextMatching.didYouMean(name, among: known.filter { $0 != "tags.KEY" })
+                let list = suggestion.isEmpty ? "; attributes are \(known.joined(separator: ", "))" : suggestion
+                context.report(.invalidCondition, "\(path): unknown attribute \"\(name)\"\(list)", at: pair.key)
+                continue
+            }
+            if let matchers = matchers(pair.value, attribute, "\(path).\(name)") {
+                clauses.append(Condition.Clause(attribute: attribute, matchers: matchers, location: context.location(pair.key)))
+            }
+        }
+        return Condition(clauses: clauses, location: context.location(node))
+    }
+
+    private func matchers(_ node: YAMLNode, _ attribute: Condition.Attribute, _ path: String) -> [Condition.Matcher]? {
+        let location = context.location(node)
+        switch node.content {
+        case .scalar:
+            guard let operand = operand(node, attribute, path) else { return nil }
+            return [Condition.Matcher(op: .equals, operands: [operand], location: location)]
+        case .sequence(let items):
+            let operands = items.compactMap { operand($0, attribute, path) }
+            guard operands.count == items.count else { return nil }
+            return [Condition.Matcher(op: .in, operands: operands, location: location)]
+        case .mapping(let pairs):
+            var result: [Condition.Matcher] = []
+            for pair in pairs {
+                let name = pair.key.scalar ?? ""
+                let opPath = "\(path).\(name)"
+                guard let op = Condition.Matcher.Operator(rawValue: name), op != .equals else {
+                    let names = Condition.Matcher.Operator.allCases.filter { $0 != .equals }.map(\.rawValue)
+                    context.report(.invalidCondition, "\(path): unknown operator \"\(name)\"\(TextMatching.didYouMean(name, among: names)); operators are \(names.joined(separator: ", "))", at: pair.key)
+                    continue
+                }
+                let opLocation = context.location(pair.key)
+                switch op {
+                case .in, .notIn:
+                    guard let items = pair.value.sequence else {
+                        context.report(.invalidCondition, "\(opPath) needs a list, found \(pair.value.kindDescription)", at: pair.value)
+                        continue
+                    }
+                    let operands = items.compactMap { operand($0, attribute, opPath) }
+                    if operands.count == items.count {
+                        result.append(Condition.Matcher(op: op, operands: operands, location: opLocation))
+                    }
+                case .glob:
+                    guard !attribute.isNumeric else {
+                        context.report(.invalidCondition, "\(opPath): glob applies to names, not to the number \(attribute)", at: pair.key)
+                        continue
+                    }
+                    if let text = context.string(pair.value, opPath) {
+                        result.append(Condition.Matcher(op: op, operands: [Located(.text(text), at: context.location(pair.value))], location: opLocation))
+                    }
+                case .gt, .gte, .lt, .lte:
+                    guard attribute.isOrdered else {
+                        context.report(.invalidCondition, "\(opPath): \(name) compares numbers, tiers or weekdays, not \(attribute)", at: pair.key)
+                        continue
+                    }
+                    if let operand = operand(pair.value, attribute, opPath) {
+                        result.append(Condition.Matcher(op: op, operands: [operand], location: opLocation))
+                    }
+                case .exists:
+                    if let flag = context.bool(pair.value, opPath) {
+                        result.append(Condition.Matcher(op: op, operands: [Located(.flag(flag), at: context.location(pair.value))], location: opLocation))
+                    }
+                case .equals:
+                    continue
+                }
+            }
+            if pairs.isEmpty {
+                context.report(.invalidCondition, "\(path) has an empty operator map; write a value, a list, or operators like {gt: 10}", at: node)
+                return nil
+            }
+            return result
+        }
+    }
+
+    /// An operand typed by the attribute: a count, an amount, an hour, a weekday or a name.
+    private func operand(_ node: YAMLNode, _ attribute: Condition.Attribute, _ path: String) -> Located<Condition.Operand>? {
+        let location = context.location(node)
+        switch attribute {
+        case .inputTokens, .cachedInputTokens, .cacheWriteTokens, .outputTokens, .totalTokens:
+            return context.integer(node, path).map { Located(.integer($0), at: location) }
+        case .cost:
+            return context.usd(node, path).map { Located(.integer($0.nanos), at: location) }
+        case .hour:
+            return context.integer(node, path, in: 0...23).map { Located(.integer($0), at: location) }
+        case .weekday:
+            guard let text = context.string(node, path) else { return nil }
+            let day = text.lowercased()
+            guard ConditionDecoder.weekdays.contains(day) else {
+                context.report(.invalidCondition, "\(path): \"\(text)\" is not a weekday; use \(ConditionDecoder.weekdays.joined(separator: ", "))", at: node)
+                return nil
+            }
+            return Located(.text(day), at: location)
+        default:
+            guard let text = context.string(node, path) else { return nil }
+            return Located(.text(text), at: location)
+        }
+    }
+}

@@ -1,0 +1,350 @@
+import PurserCore
+import Foundation
+import PurserYAML
+
+/// Decodes one YAML document into a ``Fragment``, reporting every problem it
+/// finds rather than stopping at the first.
+package struct FragmentDecoder {
+    package let context: DecodingContext
+
+    package static let topLevelKeys = [
+        "version", "settings", "price_sources", "models", "environments", "teams", "budgets", "regions", "rules",
+        "exceptions",
+    ]
+
+    package func decode(_ document: YAMLDocument) -> Fragment? {
+        let root = document.root
+        guard let top = context.fields(
+            root, "the policy document", keys: FragmentDecoder.topLevelKeys,
+            hint: ["tests": "test cases belong in *.test.yaml files, which `purser test` runs"])
+        else { return nil }
+        if root.isNull { return nil }
+        var fragment = Fragment(file: context.file, documentIndex: document.index, location: context.location(root))
+        if let version = top.required("version", "the policy document", context) {
+            if version.scalarStyle != .plain || version.scalar != "1" {
+                context.report(.unsupportedVersion, "version must be 1, found \(context.shown(version)); this Purser reads policy version 1", at: version)
+            }
+        }
+        if let node = top["settings"] { fragment.settings = settings(node) }
+        if let pair = top.pairs["price_sources"], let sources = context.names(pair.value, "price_sources") {
+            fragment.priceSources = Located(sources, at: context.location(pair.key))
+        }
+        if let node = top["models"] { fragment.models = context.namedEntries(node, "models").compactMap(model) }
+        if let node = top["environments"] {
+            fragment.environments = context.namedEntries(node, "environments").compactMap(environment)
+        }
+        if let node = top["teams"] { fragment.teams = context.namedEntries(node, "teams").compactMap(team) }
+        if let node = top["budgets"], let items = context.list(node, "budgets") {
+            fragment.budgets = items.enumerated().compactMap { budget($1, index: $0) }
+        }
+        if let node = top["regions"] { regions(node, into: &fragment) }
+        if let node = top["rules"], let items = context.list(node, "rules") {
+            fragment.rules = items.enumerated().compactMap { rule($1, index: $0) }
+        }
+        if let node = top["exceptions"], let items = context.list(node, "exceptions") {
+            fragment.exceptions = items.enumerated().compactMap { exception($1, index: $0) }
+        }
+        return fragment
+    }
+
+    // MARK: settings
+
+    private func settings(_ node: YAMLNode) -> Settings? {
+        let keys = [
+            "timezone", "tiers", "unknown_model", "unknown_team", "unknown_environment", "unpriced_model",
+            "ledger_unavailable", "reservation_ttl", "reroute",
+        ]
+        guard let fields = context.fields(node, "settings", keys: keys) else { return nil }
+        var settings = Settings()
+        settings.location = context.location(node)
+        if let value = fields["timezone"], let zone = context.string(value, "settings.timezone") {
+            if TimeZone(identifier: zone) == nil || zone.isEmpty {
+                context.report(.invalidValue, "settings.timezone \"\(zone)\" is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)", at: value)
+            } else {
+                settings.timezone = Located(zone, at: context.location(value))
+            }
+        }
+        if let value = fields["tiers"], let tiers = context.names(value, "settings.tiers") {
+            if tiers.isEmpty {
+                context.report(.invalidValue, "settings.tiers must list at least one tier", at: value)
+            } else {
+                settings.tiers = tiers
+            }
+        }
+        if let value = fields["unknown_model"], let choice = context.choice(value, "settings.unknown_model", as: Settings.UnknownHandling.self) {
+            settings.unknownModel = choice
+        }
+        if let value = fields["unknown_team"], let choice = context.choice(value, "settings.unknown_team", as: Settings.UnknownHandling.self) {
+            settings.unknownTeam = choice
+        }
+        if let value = fields["unknown_environment"], let choice = context.choice(value, "settings.unknown_environment", as: Settings.UnknownHandling.self) {
+            settings.unknownEnvironment = choice
+        }
+        if let value = fields["unpriced_model"], let choice = context.choice(value, "settings.unpriced_model", as: Settings.FailureHandling.self) {
+            settings.unpricedModel = choice
+        }
+        if let value = fields["ledger_unavailable"], let choice = context.choice(value, "settings.ledger_unavailable", as: Settings.FailureHandling.self) {
+            settings.ledgerUnavailable = choice
+        }
+        if let value = fields["reservation_ttl"] {
+            if value.scalarStyle == .plain, let text = value.scalar, let seconds = Int64(text), seconds > 0,
+               seconds <= DurationText.maxSeconds
+            {
+                settings.reservationTTLSeconds = seconds
+            } else if let text = value.scalar, let seconds = DurationText.seconds(text) {
+                settings.reservationTTLSeconds = seconds
+            } else {
+                context.report(.invalidValue, "settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, from 1s to 30d, found \(context.shown(value))", at: value)
+            }
+        }
+        if let value = fields["reroute"], let flag = context.bool(value, "settings.reroute") {
+            settings.reroute = flag
+        }
+        return settings
+    }
+
+    // MARK: models
+
+    private func model(_ pair: YAMLNode.Pair) -> ModelDraft? {
+        guard let name = context.name(pair.key, "a model name") else { return nil }
+        let path = "models.\(name.value)"
+        let keys = ["provider", "tier", "price", "price_key", "regions", "aliases", "fallbacks", "description"]
+        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        if fields["tier"] == nil {
+            context.report(.missingKey, "\(path) is missing the required key \"tier\"", at: pair.key)
+        }
+        let tier = fields["tier"].flatMap { context.name($0, "\(path).tier") }
+        let provider = fields["provider"].flatMap { context.name($0, "\(path).provider") }
+        let price = fields["price"].flatMap { decodePrice($0, "\(path).price") }
+        if fields["price"] != nil && fields["price_key"] != nil, let node = fields["price_key"] {
+            context.report(.invalidValue, "\(path) has both price and price_key; price wins, so remove one", at: node)
+        }
+        return ModelDraft(
+            name: Located(name.value, at: context.location(pair.key)),
+            provider: provider,
+            tier: tier,
+            price: price,
+            priceKey: fields["price_key"].flatMap { context.name($0, "\(path).price_key") },
+            regions: fields["regions"].flatMap { context.names($0, "\(path).regions") },
+            aliases: fields["aliases"].flatMap { context.names($0, "\(path).aliases") } ?? [],
+            fallbacks: fields["fallbacks"].flatMap { context.names($0, "\(path).fallbacks") } ?? [],
+            description: fields["description"].flatMap { context.string($0, "\(path).description") })
+    }
+
+    private func decodePrice(_ node: YAMLNode, _ path: String) -> Price? {
+        guard let fields = context.fields(node, path, keys: ["input", "output", "cached_input", "cache_write"]) else {
+            return nil
+        }
+        let input = fields.required("input", path, context).flatMap { context.pricePerMillion($0, "\(path).input") }
+        let output = fields.required("output", path, context).flatMap { context.pricePerMillion($0, "\(path).output") }
+        let cached = fields["cached_input"].flatMap { context.pricePerMillion($0, "\(path).cached_input") }
+        let write = fields["cache_write"].flatMap { context.pricePerMillion($0, "\(path).cache_write") }
+        guard let input, let output else { return nil }
+        return Price(input: input, output: output, cachedInput: cached, cacheWrite: write,
+                     origin: .policy(context.location(node)))
+    }
+
+    // MARK: environments and teams
+
+    private func environment(_ pair: YAMLNode.Pair) -> EnvironmentDefinition? {
+        guard let name = context.name(pair.key, "an environment name") else { return nil }
+        let path = "environments.\(name.value)"
+        let keys = ["models", "tiers", "exclude", "regions", "description"]
+        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        return EnvironmentDefinition(
+            name: name.value,
+            models: fields["models"].flatMap { context.names($0, "\(path).models", allowGlob: true) },
+            tiers: fields["tiers"].flatMap { context.names($0, "\(path).tiers") },
+            exclude: fields["exclude"].flatMap { context.names($0, "\(path).exclude", allowGlob: true) } ?? [],
+            regions: fields["regions"].flatMap { context.names($0, "\(path).regions") },
+            description: fields["description"].flatMap { context.string($0, "\(path).description") },
+            location: name.location)
+    }
+
+    private func team(_ pair: YAMLNode.Pair) -> TeamDefinition? {
+        guard let name = context.name(pair.key, "a team name") else { return nil }
+        let path = "teams.\(name.value)"
+        let keys = ["environments", "models", "regions", "budget", "max_request_cost", "description"]
+        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        var shorthand: [BudgetShorthand] = []
+        if let node = fields["budget"] {
+            let periods = BudgetPeriod.allCases.map(\.rawValue)
+            if let entries = context.fields(node, "\(path).budget", keys: periods)?.node.mapping {
+                for entry in entries {
+                    guard let key = entry.key.scalar, let period = BudgetPeriod(rawValue: key),
+                          let limit = context.usd(entry.value, "\(path).budget.\(key)", max: BudgetLimits.maxUSD)
+                    else { continue }
+                    shorthand.append(BudgetShorthand(period: period, limit: limit, location: context.location(entry.key)))
+                }
+            }
+        }
+        return TeamDefinition(
+            name: name.value,
+            environments: fields["environments"].flatMap { context.names($0, "\(path).environments") },
+            models: fields["models"].flatMap { context.names($0, "\(path).models", allowGlob: true) },
+            regions: fields["regions"].flatMap { context.names($0, "\(path).regions") },
+            budget: shorthand,
+            maxRequestCost: fields["max_request_cost"].flatMap { node in
+                context.usd(node, "\(path).max_request_cost").map { Located($0, at: context.location(node)) }
+            },
+            description: fields["description"].flatMap { context.string($0, "\(path).description") },
+            location: name.location)
+    }
+
+    // MARK: budgets
+
+    private func budget(_ node: YAMLNode, index: Int) -> BudgetDefinition? {
+        let keys = ["id", "scope", "period", "limit", "tokens", "requests", "limits", "alerts", "when", "on_exceed", "description"]
+        guard let fields = context.fields(node, "budgets[\(index)]", keys: keys) else { return nil }
+        guard let id = fields.required("id", "budgets[\(index)]", context).flatMap({ context.name($0, "budgets[\(index)].id") }) else {
+            return nil
+        }
+        let path = "budgets.\(id.value)"
+        if id.value.hasPrefix("team.") {
+            context.report(.invalidValue, "\(path): ids starting with \"team.\" are reserved for the teams' budget shorthand", at: node)
+        }
+        var scope: [ScopePart] = []
+        if let scopeNode = fields.required("scope", path, context) {
+            let items = scopeNode.sequence ?? [scopeNode]
+            for item in items {
+                guard let text = context.string(item, "\(path).scope") else { continue }
+                if let part = ScopePart(text) {
+                    if scope.contains(part) {
+                        context.report(.invalidValue, "\(path).scope lists \(text) twice", at: item)
+                    }
+                    scope.append(part)
+                } else {
+                    let suggestion = TextMatching.didYouMean(text, among: ScopePart.names)
+                    context.report(.invalidValue, "\(path).scope \"\(text)\" is not a scope; use \(ScopePart.names.joined(separator: ", ")) or a list of them\(suggestion)", at: item)
+                }
+            }
+            if scope.count > 1 && scope.contains(.org) {
+                context.report(.invalidValue, "\(path).scope: org cannot be combined with other scopes", at: scopeNode)
+            }
+            if scopeNode.sequence?.isEmpty == true {
+                context.report(.invalidValue, "\(path).scope must name at least one scope", at: scopeNode)
+            }
+        }
+        let period = fields.required("period", path, context).flatMap { context.choice($0, "\(path).period", as: BudgetPeriod.self) }
+        var limits = BudgetLimits()
+        limits.usd = fields["limit"].flatMap { context.usd($0, "\(path).limit", max: BudgetLimits.maxUSD) }
+        limits.tokens = fields["tokens"].flatMap { context.integer($0, "\(path).tokens", in: 0...BudgetLimits.maxCount) }
+        limits.requests = fields["requests"].flatMap { context.integer($0, "\(path).requests", in: 0...BudgetLimits.maxCount) }
+        if fields["limit"] == nil && fields["tokens"] == nil && fields["requests"] == nil {
+            context.report(.missingKey, "\(path) needs a cap: limit (USD), tokens or requests", at: node)
+        }
+        var overrides: [String: Located<BudgetLimits>] = [:]
+        if let node = fields["limits"] {
+            for entry in context.namedEntries(node, "\(path).limits") {
+                guard let key = context.string(entry.key, "a key of \(path).limits") else { continue }
+                let entryPath = "\(path).limits.\(key)"
+                let override: BudgetLimits
+                if entry.value.mapping != nil {
+                    guard let parts = context.fields(entry.value, entryPath, keys: ["limit", "tokens", "requests"]) else { continue }
+                    override = BudgetLimits(
+                        usd: parts["limit"].flatMap { context.usd($0, "\(entryPath).limit", max: BudgetLimits.maxUSD) } ?? limits.usd,
+                        tokens: parts["tokens"].flatMap { context.integer($0, "\(entryPath).tokens", in: 0...BudgetLimits.maxCount) } ?? limits.tokens,
+                        requests: parts["requests"].flatMap { context.integer($0, "\(entryPath).requests", in: 0...BudgetLimits.maxCount) }
+                            ?? limits.requests)
+                } else if fields["limit"] != nil {
+                    guard let usd = context.usd(entry.value, entryPath, max: BudgetLimits.maxUSD) else { continue }
+                    override = BudgetLimits(usd: usd, tokens: limits.tokens, requests: limits.requests)
+                } else {
+                    context.report(.invalidValue, "\(entryPath): a bare number overrides limit (USD), which this budget does not set; write {tokens: N} or {requests: N}", at: entry.value)
+                    continue
+                }
+                overrides[key] = Located(override, at: context.location(entry.key))
+            }
+        }
+        var alerts: [Int64] = []
+        if let node = fields["alerts"], let items = context.list(node, "\(path).alerts") {
+            for (offset, item) in items.enumerated() {
+                if let value = context.fraction(item, "\(path).alerts[\(offset)]", max: 10) { alerts.append(value) }
+            }
+            alerts.sort()
+        }
+        let when = fields["when"].flatMap { ConditionDecoder(context: context).decode($0, "\(path).when") }
+        let onExceed = fields["on_exceed"].flatMap { context.choice($0, "\(path).on_exceed", as: BudgetAction.self) } ?? .deny
+        guard let period, !scope.isEmpty else { return nil }
+        return BudgetDefinition(
+            id: id.value, scope: scope, period: period, limits: limits, overrides: overrides, alerts: alerts,
+            when: when, onExceed: onExceed, team: nil,
+            description: fields["description"].flatMap { context.string($0, "\(path).description") },
+            location: context.location(node))
+    }
+
+    // MARK: regions
+
+    private func regions(_ node: YAMLNode, into fragment: inout Fragment) {
+        guard let fields = context.fields(node, "regions", keys: ["allowed", "fallbacks"]) else { return }
+        if let allowed = fields["allowed"], let names = context.names(allowed, "regions.allowed"),
+           let key = fields.pairs["allowed"]?.key
+        {
+            fragment.regionsAllowed = Located(names, at: context.location(key))
+        }
+        if let node = fields["fallbacks"] {
+            for entry in context.namedEntries(node, "regions.fallbacks") {
+                guard let region = context.name(entry.key, "a region in regions.fallbacks"),
+                      let targets = context.names(entry.value, "regions.fallbacks.\(region.value)")
+                else { continue }
+                fragment.regionFallbacks.append(RegionFallback(region: region, targets: targets))
+            }
+        }
+    }
+
+    // MARK: rules and exceptions
+
+    private func rule(_ node: YAMLNode, index: Int) -> RuleDefinition? {
+        let keys = ["id", "description", "when", "unless", "effect", "severity", "enforcement", "message"]
+        guard let fields = context.fields(node, "rules[\(index)]", keys: keys) else { return nil }
+        guard let id = fields.required("id", "rules[\(index)]", context).flatMap({ context.name($0, "rules[\(index)].id") }) else {
+            return nil
+        }
+        let path = "rules.\(id.value)"
+        if BuiltinCheck(rawValue: id.value) != nil {
+            context.report(.invalidValue, "\(path): \"\(id.value)\" is a built-in check id; give the rule its own id", at: node)
+        }
+        let conditions = ConditionDecoder(context: context)
+        return RuleDefinition(
+            id: id.value,
+            description: fields["description"].flatMap { context.string($0, "\(path).description") },
+            when: fields["when"].flatMap { conditions.decode($0, "\(path).when") },
+            unless: fields["unless"].flatMap { conditions.decode($0, "\(path).unless") },
+            effect: fields["effect"].flatMap { context.choice($0, "\(path).effect", as: RuleEffect.self) } ?? .deny,
+            severity: fields["severity"].flatMap { context.choice($0, "\(path).severity", as: Severity.self) } ?? .medium,
+            enforcement: fields["enforcement"].flatMap { context.choice($0, "\(path).enforcement", as: Enforcement.self) } ?? .enforce,
+            message: fields["message"].flatMap { context.string($0, "\(path).message") },
+            location: context.location(node))
+    }
+
+    private func exception(_ node: YAMLNode, index: Int) -> ExceptionDefinition? {
+        let keys = ["id", "waives", "when", "expires", "reason", "description"]
+        guard let fields = context.fields(node, "exceptions[\(index)]", keys: keys) else { return nil }
+        guard let id = fields.required("id", "exceptions[\(index)]", context).flatMap({ context.name($0, "exceptions[\(index)].id") }) else {
+            return nil
+        }
+        let path = "exceptions.\(id.value)"
+        let waives = fields.required("waives", path, context).flatMap { context.names($0, "\(path).waives") }
+        if let waives, waives.isEmpty, let node = fields["waives"] {
+            context.report(.invalidValue, "\(path).waives must name at least one rule, budget or check", at: node)
+        }
+        var expires: Located<ExceptionDefinition.Expiry>?
+        if let node = fields.required("expires", path, context), let text = context.string(node, "\(path).expires") {
+            if let date = CivilDate(text) {
+                expires = Located(.date(year: date.year, month: date.month, day: date.day), at: context.location(node))
+            } else if let instant = Timestamp(rfc3339: text) {
+                expires = Located(.instant(instant), at: context.location(node))
+            } else if Timestamp.isOutOfRange(text) {
+                context.report(.invalidValue, "\(path).expires is out of range (\(Timestamp.supportedRange)), found \(context.shown(node))", at: node)
+            } else {
+                context.report(.invalidValue, "\(path).expires must be a date (2026-12-31) or an RFC 3339 time (2026-12-31T18:00:00Z), found \(context.shown(node))", at: node)
+            }
+        }
+        let when = fields["when"].flatMap { ConditionDecoder(context: context).decode($0, "\(path).when") }
+        guard let waives, let expires else { return nil }
+        return ExceptionDefinition(
+            id: id.value, waives: waives, when: when, expires: expires,
+            reason: fields["reason"].flatMap { context.string($0, "\(path).reason") } ?? fields["description"].flatMap { context.string($0, "\(path).description") },
+            location: context.location(node))
+    }
+}

@@ -1,0 +1,118 @@
+import PurserYAML
+import PurserCore
+/// A price table in LiteLLM's `model_prices_and_context_window.json` format,
+/// converted exactly from USD per token.
+///
+/// ```swift
+/// let table = try PriceTable(litellmJSON: bytes, file: "prices.json")
+/// table.entries["gpt-5-mini"]?.price.input.perMillionDescription  // "0.25"
+/// ```
+public struct PriceTable: Sendable {
+    /// One model's row.
+    public struct Entry: Sendable, Hashable {
+        /// The exact price, converted from per-token USD.
+        public let price: Price
+        /// `litellm_provider`, e.g. `openai` or `anthropic`.
+        public let provider: String?
+        /// `mode`, e.g. `chat` or `embedding`.
+        public let mode: String?
+    }
+
+    /// The file the table was read from.
+    public let file: String
+    /// Rows that carry input and output token prices, by key.
+    public let entries: [String: Entry]
+    /// Keys present in the file without token prices (image, audio or per-second models).
+    public let unpricedKeys: Set<String>
+
+    /// Parses a whole table. Rows without `input_cost_per_token` and
+    /// `output_cost_per_token` are kept in ``unpricedKeys``.
+    public init(litellmJSON bytes: [UInt8], file: String) throws(JSONError) {
+        try self.init(litellmJSON: bytes, file: file, only: nil)
+    }
+
+    /// Parses a table, materialising only the rows whose keys are in `only`
+    /// (nil for all); other rows are validated and skipped.
+    package init(litellmJSON bytes: [UInt8], file: String, only wanted: Set<String>?) throws(JSONError) {
+        var entries: [String: Entry] = [:]
+        var unpriced: Set<String> = []
+        let result: Result<Void, JSONError> = bytes.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(buffer)
+            do throws(JSONError) {
+                try scanner.beginObject()
+                var first = true
+                while let keyRange = try scanner.nextKey(first: &first) {
+                    let key = try scanner.decodeString(keyRange)
+                    if let wanted, !wanted.contains(key) {
+                        try scanner.skipValue()
+                        continue
+                    }
+                    guard scanner.peek() == UInt8(ascii: "{") else {
+                        try scanner.skipValue()
+                        continue
+                    }
+                    if let entry = try PriceTable.entry(&scanner, file: file, key: key) {
+                        entries[key] = entry
+                    } else {
+                        unpriced.insert(key)
+                    }
+                }
+                try scanner.expectEnd()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+        self.file = file
+        self.entries = entries
+        self.unpricedKeys = unpriced
+    }
+
+    private static func entry(_ scanner: inout JSONScanner, file: String, key: String) throws(JSONError) -> Entry? {
+        var input: TokenPrice?
+        var output: TokenPrice?
+        var cached: TokenPrice?
+        var write: TokenPrice?
+        var provider: String?
+        var mode: String?
+        try scanner.beginObject()
+        var first = true
+        while let field = try scanner.nextKey(first: &first) {
+            if scanner.equals(field, "input_cost_per_token") {
+                input = try price(&scanner, key: key, field: "input_cost_per_token")
+            } else if scanner.equals(field, "output_cost_per_token") {
+                output = try price(&scanner, key: key, field: "output_cost_per_token")
+            } else if scanner.equals(field, "cache_read_input_token_cost") {
+                cached = try price(&scanner, key: key, field: "cache_read_input_token_cost")
+            } else if scanner.equals(field, "cache_creation_input_token_cost") {
+                write = try price(&scanner, key: key, field: "cache_creation_input_token_cost")
+            } else if scanner.equals(field, "litellm_provider"), scanner.peek() == UInt8(ascii: "\"") {
+                provider = try scanner.string()
+            } else if scanner.equals(field, "mode"), scanner.peek() == UInt8(ascii: "\"") {
+                mode = try scanner.string()
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        guard let input, let output else { return nil }
+        return Entry(
+            price: Price(input: input, output: output, cachedInput: cached, cacheWrite: write,
+                         origin: .priceSource(file: file, key: key)),
+            provider: provider, mode: mode)
+    }
+
+    /// A per-token price; null counts as absent.
+    private static func price(_ scanner: inout JSONScanner, key: String, field: String) throws(JSONError) -> TokenPrice? {
+        if try scanner.null() { return nil }
+        let start = scanner.index
+        let text = try scanner.numberText()
+        guard let price = TokenPrice(perToken: text) else {
+            throw JSONError("\"\(excerpt(key))\".\(field) is \(excerpt(text)): negative, too precise (beyond 1e-24 USD) or too large", at: start)
+        }
+        guard price <= TokenPrice.max else {
+            throw JSONError("\"\(key)\".\(field) is \(text) USD per token, out of range (0..0.01, that is 10000 USD per 1M tokens)", at: start)
+        }
+        return price
+    }
+}
