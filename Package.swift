@@ -107,6 +107,15 @@ let package = Package(
             name: "PurserAuditTests",
             dependencies: ["PurserAudit", "PurserTestSupport", .product(name: "CSV", package: "CSV.swift")]
         ),
+        // The public API a gateway sees, walked as docs/library.md documents it. Compiled with
+        // a package name of its own, so that it sees only `public` declarations, as an outside
+        // client does: losing a documented symbol fails the build. (A root-package-only flag:
+        // packages that depend on Purser never build its tests.)
+        .testTarget(
+            name: "PurserAPITests",
+            dependencies: ["Purser"],
+            swiftSettings: [.unsafeFlags(["-package-name", "PurserAPIClient"])]
+        ),
         .testTarget(
             name: "PurserCLITests",
             dependencies: ["PurserCLI", "PurserAudit"]

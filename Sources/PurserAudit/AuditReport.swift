@@ -62,7 +62,7 @@ public struct BudgetCrossing: Sendable {
     /// The record that took it over.
     public let firstCrossedInput: RecordLocation
     /// Hard (`deny`) or soft (`warn`).
-    public let onExceed: BudgetAction
+    package let onExceed: BudgetAction
     /// Where the budget is defined.
     public let source: SourceLocation
 

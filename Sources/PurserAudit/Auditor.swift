@@ -76,19 +76,23 @@ public struct AuditProgress: Sendable {
 /// Records are replayed in time order across files. Files in time order
 /// stream through in bounded memory (parsing overlaps with evaluation); a
 /// file out of order is sorted on disk and the replay starts again.
-public final class Auditor: @unchecked Sendable {
-    // Not shared across threads: one audit runs on the calling thread (its readers on their own).
+///
+/// An `Auditor` is an immutable value: each `run` replays with counters of its own, so one
+/// auditor may run several audits, one after the other or at once.
+public struct Auditor: Sendable {
     /// The policy replayed against.
     public let policy: CompiledPolicy
     /// The options.
     public let options: AuditOptions
-    /// Called now and then with the number of records done.
-    public var progress: (@Sendable (AuditProgress) -> Void)?
+    /// Called now and then with the number of records done (from the thread that called `run`).
+    public let progress: (@Sendable (AuditProgress) -> Void)?
 
-    /// Creates an auditor.
-    public init(policy: CompiledPolicy, options: AuditOptions = AuditOptions()) {
+    /// Creates an auditor; `progress`, when given, is called now and then with the records done.
+    public init(policy: CompiledPolicy, options: AuditOptions = AuditOptions(),
+                progress: (@Sendable (AuditProgress) -> Void)? = nil) {
         self.policy = policy
         self.options = options
+        self.progress = progress
     }
 
     /// Replays the logs at these paths (files, directories, `-`) and returns the report.

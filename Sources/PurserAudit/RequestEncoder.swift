@@ -2,7 +2,7 @@ import Purser
 /// Writes a request as SPEC §5 JSON (the inverse of ``RequestDecoder``).
 public enum RequestEncoder {
     /// Appends a request as one compact JSON object.
-    public static func encode(_ request: Request, into json: inout JSONWriter) {
+    package static func encode(_ request: Request, into json: inout JSONWriter) {
         json.object { json in
             if let id = request.id { json.field("id", id) }
             if let timestamp = request.timestamp { json.field("timestamp", timestamp.description) }

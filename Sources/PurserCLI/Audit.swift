@@ -132,9 +132,8 @@ struct Audit: ParsableCommand {
             Output.error("purser: \(file.path): skipped: \(file.reason)")
         }
         try Output.refuseOverwriting(output, sources: files.sources)
-        let auditor = Auditor(policy: compiled, options: options)
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
-        auditor.progress = { progress in bar.update(progress) }
+        let auditor = Auditor(policy: compiled, options: options, progress: { progress in bar.update(progress) })
         let report: AuditReport
         do {
             report = try auditor.run(files)

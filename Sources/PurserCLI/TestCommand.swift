@@ -89,7 +89,7 @@ struct TestCommand: ParsableCommand {
             text += "FAIL \(location): \(result.testCase.name)\n"
             for failure in result.failures { text += "  \(failure)\n" }
             let decision = result.decision
-            text += "  actual: \(decision.decision.rawValue) \(decision.model)\(decision.region.map { " in \($0)" } ?? "")"
+            text += "  actual: \(decision.verdict.rawValue) \(decision.model)\(decision.region.map { " in \($0)" } ?? "")"
             text += decision.rerouted ? " (rerouted)" : ""
             text += decision.violations.isEmpty ? "\n" : "; violations: \(PolicyTestRunner.describe(decision.violations))\n"
         }

@@ -8,7 +8,7 @@
 /// (docs/policy-language.md, "Numbers and their ranges").
 public struct USD: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Nano-dollars in one dollar.
-    public static let scale: Int64 = 1_000_000_000
+    package static let scale: Int64 = 1_000_000_000
 
     /// The largest amount: 9,223,372,036.854775807 USD.
     public static let max = USD(nanos: Int64.max)
@@ -126,20 +126,20 @@ public struct USDTotal: Sendable, Hashable, Comparable, CustomStringConvertible 
 /// Policies write prices per million tokens (`input: 3.00`) and LiteLLM's
 /// table per token (`3e-06`); both land here without rounding, including
 /// LiteLLM's float artefacts such as `2.9999900000000002e-06`.
-public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertible {
+package struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Units of 1e-24 USD in one dollar.
     package static let scale = 24
 
     /// The price per token in units of 1e-24 USD.
-    public let yoctoDollars: Int128
+    package let yoctoDollars: Int128
 
     /// Creates a price from units of 1e-24 USD per token.
-    public init(yoctoDollars: Int128) {
+    package init(yoctoDollars: Int128) {
         self.yoctoDollars = yoctoDollars
     }
 
     /// Parses a price written per million tokens (`3.00`); nil if negative or too precise.
-    public init?(perMillion text: some StringProtocol) {
+    package init?(perMillion text: some StringProtocol) {
         guard let number = DecimalText(text), !number.negative,
               let value = number.scaled(by: TokenPrice.scale - 6, rounding: false)
         else { return nil }
@@ -147,7 +147,7 @@ public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     /// Parses a price written per token (`3e-06`); nil if negative or too precise.
-    public init?(perToken text: some StringProtocol) {
+    package init?(perToken text: some StringProtocol) {
         guard let number = DecimalText(text), !number.negative,
               let value = number.scaled(by: TokenPrice.scale, rounding: false)
         else { return nil }
@@ -155,23 +155,23 @@ public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     /// Free.
-    public static let zero = TokenPrice(yoctoDollars: 0)
+    package static let zero = TokenPrice(yoctoDollars: 0)
 
     /// The highest price a policy or price source may set: 10,000 USD per 1M tokens
     /// (0.01 USD a token; LiteLLM's table tops out just under it).
     ///
     /// With at most ``RequestDecoder/maxTokens`` tokens of each kind, no accepted request
     /// costs more than 4 billion USD, so a cost always fits a ``USD``.
-    public static let max = TokenPrice(yoctoDollars: 10_000_000_000_000_000_000_000)
+    package static let max = TokenPrice(yoctoDollars: 10_000_000_000_000_000_000_000)
 
-    public static func < (lhs: TokenPrice, rhs: TokenPrice) -> Bool { lhs.yoctoDollars < rhs.yoctoDollars }
+    package static func < (lhs: TokenPrice, rhs: TokenPrice) -> Bool { lhs.yoctoDollars < rhs.yoctoDollars }
 
     /// The price per million tokens as exact decimal text.
-    public var perMillionDescription: String {
+    package var perMillionDescription: String {
         DecimalText.format(yoctoDollars, scale: TokenPrice.scale - 6)
     }
 
-    public var description: String { perMillionDescription + " USD/1M tokens" }
+    package var description: String { perMillionDescription + " USD/1M tokens" }
 }
 
 /// Exact cost arithmetic: token counts times per-token prices.

@@ -1,11 +1,11 @@
 /// Making untrusted text (names from policies and logs, file names, messages) safe to show on
 /// a terminal: no escape sequences, no carriage returns that overwrite a line, no bidi
 /// overrides that reorder it (docs/audit-reports.md, "Terminal safety").
-public enum TerminalText {
+package enum TerminalText {
     /// The text with every C0 and C1 control character (ESC, CR, BEL, DEL, …), Unicode line and
     /// paragraph separator and bidirectional formatting character replaced by `replacement`; line
     /// feeds are kept when `keepingNewlines` is set. Text with none of them is returned as it is.
-    public static func sanitized(_ text: String, keepingNewlines: Bool = false, replacement: Unicode.Scalar = "\u{FFFD}") -> String {
+    package static func sanitized(_ text: String, keepingNewlines: Bool = false, replacement: Unicode.Scalar = "\u{FFFD}") -> String {
         guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 }) else { return text }
         guard text.unicodeScalars.contains(where: { isUnsafe($0, keepingNewlines: keepingNewlines) }) else { return text }
         var out = String.UnicodeScalarView()

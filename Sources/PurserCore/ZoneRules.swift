@@ -3,18 +3,18 @@ import Foundation
 /// A time zone's UTC offsets as a table of transitions, so that converting
 /// an instant to local calendar time is a binary search and integer maths,
 /// not a Foundation calendar call.
-public final class ZoneRules: @unchecked Sendable {
+package final class ZoneRules: @unchecked Sendable {
     // Immutable after init. The tables are raw buffers: reading a class's array
     // retains it, and every record's local time reads them.
     /// The IANA identifier.
-    public let identifier: String
+    package let identifier: String
     /// UTC seconds at which a new offset takes effect, ascending.
     private let transitions: UnsafeBufferPointer<Int64>
     /// `offsets[i]` is in effect before `transitions[i]`; the last one after all.
     private let offsets: UnsafeBufferPointer<Int32>
 
     /// The zone table for 1970–2200, or nil for an unknown identifier.
-    public init?(identifier: String) {
+    package init?(identifier: String) {
         guard let zone = TimeZone(identifier: identifier) else { return nil }
         self.identifier = identifier
         var transitions: [Int64] = []
@@ -48,7 +48,7 @@ public final class ZoneRules: @unchecked Sendable {
     }
 
     /// UTC, with no transitions.
-    public static let utc = ZoneRules(fixed: "UTC")
+    package static let utc = ZoneRules(fixed: "UTC")
 
     private init(fixed identifier: String) {
         self.identifier = identifier
@@ -58,7 +58,7 @@ public final class ZoneRules: @unchecked Sendable {
 
     /// The offset from UTC in seconds at an instant.
     @inline(__always)
-    public func offset(atUTC seconds: Int64) -> Int64 {
+    package func offset(atUTC seconds: Int64) -> Int64 {
         if transitions.isEmpty { return Int64(offsets[0]) }
         var low = 0
         var high = transitions.count
@@ -85,13 +85,13 @@ public final class ZoneRules: @unchecked Sendable {
 
     /// Local wall-clock seconds since 1970-01-01T00:00 (local) at an instant.
     @inline(__always)
-    public func local(_ utcSeconds: Int64) -> Int64 {
+    package func local(_ utcSeconds: Int64) -> Int64 {
         utcSeconds + offset(atUTC: utcSeconds)
     }
 
     /// The first instant whose local wall-clock time is at or after `localSeconds`
     /// (a time skipped by a DST gap maps to the end of the gap).
-    public func utc(fromLocal localSeconds: Int64) -> Int64 {
+    package func utc(fromLocal localSeconds: Int64) -> Int64 {
         // Try each offset in effect near the time; keep the earliest consistent one.
         var best: Int64?
         let candidates = Set([offset(atUTC: localSeconds - 86_400), offset(atUTC: localSeconds), offset(atUTC: localSeconds + 86_400)])

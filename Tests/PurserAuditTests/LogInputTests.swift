@@ -102,12 +102,11 @@ struct LogInputTests {
         var options = AuditOptions()
         options.temporaryDirectory = scratch
         options.runSize = 500
-        let auditor = Auditor(policy: AuditReplayTests.policy, options: options)
         let seen = Mutex<[String]>([])
-        auditor.progress = { _ in
+        let auditor = Auditor(policy: AuditReplayTests.policy, options: options, progress: { _ in
             let names = (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []
             seen.withLock { $0 += names }
-        }
+        })
         let report = try auditor.run([directory + "/unsorted.jsonl"])
         #expect(report.summary.sorted)
         #expect(report.summary.records == 5_000)

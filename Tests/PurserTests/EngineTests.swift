@@ -8,7 +8,7 @@ struct EngineTests {
     @Test func allowsAnApprovedRequestAndPricesItExactly() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(input: 1200, output: 800))
-        #expect(decision.decision == .allow)
+        #expect(decision.verdict == .allow)
         #expect(decision.violations.isEmpty)
         // 1200 × 3/1M + 800 × 15/1M = 0.0036 + 0.012
         #expect(decision.cost == USD("0.0156"))
@@ -23,7 +23,7 @@ struct EngineTests {
     @Test func qaNeverGetsFrontierAndReroutesToTheFallback() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(environment: "qa", model: "opus"))
-        #expect(decision.decision == .allow)
+        #expect(decision.verdict == .allow)
         #expect(decision.rerouted)
         #expect(decision.model == "sonnet")
         #expect(decision.summary == ["environment-model:rerouted"])
@@ -36,7 +36,7 @@ struct EngineTests {
     @Test func withoutRerouteTheRequestIsDenied() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(environment: "qa", model: "opus", reroute: false))
-        #expect(decision.decision == .deny)
+        #expect(decision.verdict == .deny)
         #expect(decision.model == "opus")
         #expect(decision.summary == ["environment-model:deny"])
     }
@@ -44,7 +44,7 @@ struct EngineTests {
     @Test func exceptionsWaiveUntilTheyExpire() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let waived = enforcer.evaluate(EngineFixture.request(team: "research", environment: "qa", model: "opus"))
-        #expect(waived.decision == .allow && !waived.rerouted && waived.model == "opus")
+        #expect(waived.verdict == .allow && !waived.rerouted && waived.model == "opus")
         #expect(waived.summary == ["environment-model:waived"])
         #expect(waived.violations.first?.waivedBy == "EXC-1")
         // Expires through the end of 2026-12-31 in Berlin = 2026-12-31T23:00:00Z.
@@ -82,29 +82,29 @@ struct EngineTests {
                     usage: Usage(inputTokens: 6000, outputTokens: 1000))
         }
         let search = enforcer.evaluate(request(team: "search"))
-        #expect(search.decision == .allow)
+        #expect(search.verdict == .allow)
         #expect(search.summary == ["long-prompts:waived", "tiny:waived"])
         #expect(search.violations.allSatisfy { $0.waivedBy == "SEARCH" })
         let qa = enforcer.evaluate(request(team: "search", environment: "qa"))
-        #expect(qa.decision == .allow && qa.summary.first == "environment-model:waived")
+        #expect(qa.verdict == .allow && qa.summary.first == "environment-model:waived")
         let launch = enforcer.evaluate(request(team: "payments"))
-        #expect(launch.decision == .allow && launch.violations.map(\.waivedBy) == ["LAUNCH", "LAUNCH"])
+        #expect(launch.verdict == .allow && launch.violations.map(\.waivedBy) == ["LAUNCH", "LAUNCH"])
         // 2026-12-01T12:00:00Z: LAUNCH has expired and SEARCH's condition does not hold.
         let later = enforcer.evaluate(request(team: "payments", at: Timestamp(seconds: 1_796_126_400)))
-        #expect(later.decision == .deny)
+        #expect(later.verdict == .deny)
         #expect(later.summary == ["long-prompts:deny", "tiny:deny"])
     }
 
     @Test func aliasesResolveToTheCanonicalModel() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(team: "selfhost", environment: "dev", model: "mini-2025"))
-        #expect(decision.decision == .allow && decision.model == "mini")
+        #expect(decision.verdict == .allow && decision.model == "mini")
     }
 
     @Test func unknownNamesAreDenied() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(team: "nobody", environment: "prod", model: "gpt-9"))
-        #expect(decision.decision == .deny)
+        #expect(decision.verdict == .deny)
         #expect(decision.summary == ["unknown-team:deny", "unknown-environment:deny", "unknown-model:deny"])
         #expect(decision.violations.allSatisfy { $0.source == nil && $0.kind == .unknown })
     }
@@ -120,10 +120,10 @@ struct EngineTests {
     @Test func euTrafficNeverLeavesTheEU() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let us = enforcer.evaluate(EngineFixture.request(team: "eu", region: "us-east-1"))
-        #expect(us.decision == .deny, "the only fallback of us-east-1 is us-west-2, also outside the EU")
+        #expect(us.verdict == .deny, "the only fallback of us-east-1 is us-west-2, also outside the EU")
         #expect(us.violations.first?.rule == "region-not-allowed")
         let down = enforcer.evaluate(EngineFixture.request(team: "eu", region: "eu-central-1", unavailable: ["eu-central-1"]))
-        #expect(down.decision == .allow && down.rerouted)
+        #expect(down.verdict == .allow && down.rerouted)
         #expect(down.region == "eu-west-1")
         #expect(down.summary == ["region-unavailable:rerouted"])
         let picked = enforcer.evaluate(EngineFixture.request(team: "eu"))
@@ -141,7 +141,7 @@ struct EngineTests {
     @Test func maxRequestCostDenies() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(model: "mini", input: 10_000_000, output: 0))
-        #expect(decision.decision == .deny)
+        #expect(decision.verdict == .deny)
         #expect(decision.summary.contains("max-request-cost:deny"))
         #expect(decision.violations.first { $0.rule == "max-request-cost" }?.message == "estimated cost 2.5 USD is above the max_request_cost of team payments (2 USD)")
     }
@@ -151,7 +151,7 @@ struct EngineTests {
         let unpriced = enforcer.evaluate(EngineFixture.request(team: "selfhost", environment: "dev", model: "local"))
         #expect(unpriced.summary == ["unpriced-model:deny"])
         let withCost = enforcer.evaluate(EngineFixture.request(team: "selfhost", environment: "dev", model: "local", cost: USD("0.01")))
-        #expect(withCost.decision == .allow && withCost.cost == USD("0.01"))
+        #expect(withCost.verdict == .allow && withCost.cost == USD("0.01"))
     }
 
     @Test func rulesWithUnlessAndAudit() throws {
@@ -160,29 +160,29 @@ struct EngineTests {
         #expect(big.summary == ["big-dev-prompts:deny"])
         #expect(big.violations.first?.message == "dev prompts are capped at 100k tokens")
         let ticket = enforcer.evaluate(EngineFixture.request(environment: "dev", model: "haiku", input: 150_000, output: 0, tags: ["ticket": "OPS-1"]))
-        #expect(ticket.decision == .allow && ticket.violations.isEmpty)
+        #expect(ticket.verdict == .allow && ticket.violations.isEmpty)
         // 22:30 in Berlin = 21:30Z: the audit rule warns, never blocks.
         let night = enforcer.evaluate(EngineFixture.request(at: Timestamp(seconds: 1_795_469_400)))
-        #expect(night.decision == .allow)
+        #expect(night.verdict == .allow)
         #expect(night.summary == ["late-night:warn"])
     }
 
     @Test func softBudgetsWarn() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let decision = enforcer.evaluate(EngineFixture.request(environment: "qa", model: "haiku", cost: USD("1.5")))
-        #expect(decision.decision == .allow)
+        #expect(decision.verdict == .allow)
         #expect(decision.summary == ["qa-soft:warn"])
     }
 
     @Test func tokenBudgetsCountTokens() throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         let fits = enforcer.authorize(EngineFixture.request(input: 600, output: 400, user: "alice"))
-        #expect(fits.decision == .allow)
+        #expect(fits.verdict == .allow)
         #expect(fits.budgets.first { $0.id == "user-tokens" }?.unit == .tokens)
         let over = enforcer.authorize(EngineFixture.request(input: 1, output: 0, user: "alice", reroute: false))
         #expect(over.summary == ["user-tokens:deny"])
         let otherUser = enforcer.authorize(EngineFixture.request(input: 1, output: 0, user: "bob"))
-        #expect(otherUser.decision == .allow)
+        #expect(otherUser.verdict == .allow)
     }
 
     @Test func decisionJSONHasTheSpecFields() throws {
@@ -214,7 +214,7 @@ struct EngineTests {
         let result = enforcer.reload(paths: [directory])
         #expect(result.policy == nil && result.errorCount > 0)
         #expect(enforcer.policy.revision == before)
-        #expect(enforcer.evaluate(EngineFixture.request()).decision == .allow)
+        #expect(enforcer.evaluate(EngineFixture.request()).verdict == .allow)
         try Data(CheckCatalog.base.utf8).write(to: URL(fileURLWithPath: directory + "/bad.yaml"))
         #expect(enforcer.reload(paths: [directory]).policy != nil)
         #expect(enforcer.policy.revision != before)

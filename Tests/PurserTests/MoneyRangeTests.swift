@@ -153,7 +153,7 @@ struct MoneyRangeTests {
         var request = EngineFixture.request(model: "haiku")
         request.usage = Usage(inputTokens: Int64.max, outputTokens: Int64.max)
         let decision = enforcer.authorize(request)
-        #expect(decision.decision == .deny)
+        #expect(decision.verdict == .deny)
         let violation = try #require(decision.violations.first { $0.rule == "unpriced-model" })
         #expect(violation.effect == .deny)
         #expect(violation.message.contains("out of range"))
@@ -232,7 +232,7 @@ struct NegativeAmountTests {
         negativeCost.cost = USD(nanos: -5 * USD.scale)
         for request in [negativeTokens, negativeCost] {
             let decision = enforcer.authorize(request)
-            #expect(decision.decision == .deny)
+            #expect(decision.verdict == .deny)
             #expect(decision.violations.contains { $0.rule == "unpriced-model" && $0.message.contains("negative") })
         }
         #expect(ledger.snapshot(now: clock.now()).values.allSatisfy { $0.spent == .zero && $0.reserved == .zero })

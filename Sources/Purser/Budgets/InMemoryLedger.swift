@@ -33,7 +33,7 @@ public final class InMemoryLedger: Ledger {
     private let state = Mutex(State())
 
     /// How long settled ids are remembered for idempotency.
-    public let settledRetentionSeconds: Int64
+    package let settledRetentionSeconds: Int64
 
     /// Creates an empty ledger.
     public init(settledRetentionSeconds: Int64 = 86_400) {
@@ -46,7 +46,7 @@ public final class InMemoryLedger: Ledger {
     }
 
     /// Every counter with its state (for reports and tests).
-    public func snapshot(now: Timestamp) -> [CounterKey: CounterState] {
+    package func snapshot(now: Timestamp) -> [CounterKey: CounterState] {
         state.withLock { state in
             Self.sweep(&state, now: now, retention: settledRetentionSeconds)
             return state.counters.mapValues(\.state)

@@ -62,7 +62,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The window's label, e.g. `2026-11` or `2026-W47`.
-    public var windowLabel: String { CalendarWindow.label(window, period: period) }
+    package var windowLabel: String { CalendarWindow.label(window, period: period) }
 
     public var description: String { "\(budget)[\(key)]@\(windowLabel)" }
 }
@@ -108,8 +108,8 @@ public struct Amount: Sendable, Hashable {
         Int64(clamping: operation(Int128(lhs), Int128(rhs)))
     }
 
-    public static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
-    public static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
+    package static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
+    package static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
 }
 
 /// A counter's spend as a ledger holds it.

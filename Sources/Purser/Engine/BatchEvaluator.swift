@@ -7,9 +7,9 @@ import Dispatch
 /// order. Pure evaluation runs chunks on every core; with a ledger, requests
 /// are authorized (and settled at their estimate) one after another, so that
 /// earlier requests count against later ones.
-public struct BatchEvaluator: Sendable {
+package struct BatchEvaluator: Sendable {
     /// What to do with each request.
-    public enum Mode: Sendable {
+    package enum Mode: Sendable {
         /// `evaluate`: decisions against the ledger's current counters, changing nothing.
         case evaluate
         /// `authorize`, then settle allowed requests at their estimated cost.
@@ -17,18 +17,18 @@ public struct BatchEvaluator: Sendable {
     }
 
     /// What a run counted.
-    public struct Counts: Sendable, Equatable {
+    package struct Counts: Sendable, Equatable {
         /// Requests decided.
-        public var decisions = 0
+        package var decisions = 0
         /// Decisions that allowed.
-        public var allowed = 0
+        package var allowed = 0
         /// Decisions that denied.
-        public var denied = 0
+        package var denied = 0
         /// Lines that were not valid requests.
-        public var malformed = 0
+        package var malformed = 0
 
         /// Creates zero counts.
-        public init() {}
+        package init() {}
 
         package static func + (lhs: Counts, rhs: Counts) -> Counts {
             var sum = lhs
@@ -41,21 +41,21 @@ public struct BatchEvaluator: Sendable {
     }
 
     /// The enforcer that decides.
-    public let enforcer: Enforcer
+    package let enforcer: Enforcer
     /// Evaluate, or authorize and settle.
-    public let mode: Mode
+    package let mode: Mode
     /// The longest line accepted, in bytes; longer ones are reported, not parsed.
-    public var maxLineBytes = 1 << 20
+    package var maxLineBytes = 1 << 20
 
     /// Creates a batch evaluator.
-    public init(enforcer: Enforcer, mode: Mode) {
+    package init(enforcer: Enforcer, mode: Mode) {
         self.enforcer = enforcer
         self.mode = mode
     }
 
     /// Decides every line of a chunk of complete lines; appends one JSON line per
     /// non-blank input line to `output` (a decision, or an error naming the line).
-    public func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, into output: inout [UInt8]) -> Counts {
+    package func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, into output: inout [UInt8]) -> Counts {
         let json = JSONWriter(capacity: 1 << 16)
         var counts = Counts()
         run(chunk, firstLine: firstLine, counts: &counts, json: json) { json in
@@ -70,7 +70,7 @@ public struct BatchEvaluator: Sendable {
 
     /// Decides every line of a chunk of complete lines, writing the JSON lines straight
     /// into `json` (reuse one writer across chunks: its buffer stays allocated).
-    public func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, into json: JSONWriter) -> Counts {
+    package func run(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, into json: JSONWriter) -> Counts {
         var counts = Counts()
         run(chunk, firstLine: firstLine, counts: &counts, json: json) { _ in }
         return counts
@@ -98,7 +98,7 @@ public struct BatchEvaluator: Sendable {
 
     /// Decides a chunk on every core: it is split at line boundaries and the parts
     /// decided concurrently (pure evaluation only), then joined in order.
-    public func runParallel(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, parts: Int) -> (output: [UInt8], counts: Counts) {
+    package func runParallel(_ chunk: UnsafeBufferPointer<UInt8>, firstLine: Int, parts: Int) -> (output: [UInt8], counts: Counts) {
         guard mode == .evaluate, parts > 1, chunk.count > 1 << 16 else {
             var output: [UInt8] = []
             let counts = run(chunk, firstLine: firstLine, into: &output)

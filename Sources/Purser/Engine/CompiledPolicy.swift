@@ -10,7 +10,7 @@ import PurserPolicy
 /// ```
 public final class CompiledPolicy: Sendable {
     /// The validated policy this was compiled from.
-    public let source: PolicySet
+    package let source: PolicySet
     /// `sha256:…` of the policy files.
     public var revision: String { source.revision }
 

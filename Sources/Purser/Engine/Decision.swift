@@ -55,7 +55,7 @@ public struct BudgetStatus: Sendable, Hashable {
     }
 
     /// The counter: budget id, scope key and window.
-    public let counter: CounterKey
+    package let counter: CounterKey
     /// The budget id.
     public var id: String { counter.budget }
     /// The scope key, e.g. `payments` or `payments/qa`.
@@ -129,11 +129,11 @@ public struct BudgetAlert: Sendable, Hashable {
 
 /// Purser's answer for one request (SPEC §4).
 public struct Decision: Sendable {
-    package init(decision: Verdict, id: DecisionID, requestID: String?, model: String, region: String?, rerouted: Bool, cost: USD?,
+    package init(verdict: Verdict, id: DecisionID, requestID: String?, model: String, region: String?, rerouted: Bool, cost: USD?,
          violations: [Violation], states: [CounterState], alerts: [BudgetAlert], policyRevision: String, timestamp: Timestamp,
          counters: [CounterReservation], model compiled: CompiledModel?, reserved: Bool)
     {
-        self.decision = decision
+        self.verdict = verdict
         self.id = id
         self.requestID = requestID
         self.model = model
@@ -150,8 +150,8 @@ public struct Decision: Sendable {
         self.reserved = reserved
     }
 
-    /// Allow or deny.
-    public let decision: Verdict
+    /// Allow or deny (`decision` in the JSON form).
+    public let verdict: Verdict
     /// A unique id; `settle` and `release` are idempotent by it.
     public let id: DecisionID
     /// The request's id, echoed.
@@ -184,7 +184,7 @@ public struct Decision: Sendable {
     public let reserved: Bool
 
     /// Whether the request may go ahead.
-    public var isAllowed: Bool { decision == .allow }
+    public var isAllowed: Bool { verdict == .allow }
 }
 
 /// A unique decision id: a per-process random prefix and a sequence number.

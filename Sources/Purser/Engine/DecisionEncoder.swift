@@ -13,16 +13,16 @@ public struct DecisionEncoder {
     }
 
     /// An encoder with an empty label cache.
-    public init() {}
+    package init() {}
 
     /// Appends a decision as one compact JSON object.
     ///
     /// Written as straight-line code with literal fragments (no nested
     /// closures, no intermediate status objects): `purser eval` encodes
     /// hundreds of thousands of these a second.
-    public mutating func encode(_ decision: Decision, into json: inout JSONWriter) {
+    package mutating func encode(_ decision: Decision, into json: inout JSONWriter) {
         json.beginRawValue()
-        json.appendStatic(decision.decision == .allow ? "{\"decision\":\"allow\",\"decision_id\":\"d-" : "{\"decision\":\"deny\",\"decision_id\":\"d-")
+        json.appendStatic(decision.verdict == .allow ? "{\"decision\":\"allow\",\"decision_id\":\"d-" : "{\"decision\":\"deny\",\"decision_id\":\"d-")
         DecisionEncoder.appendHex(decision.id.prefix, digits: 16, to: json)
         DecisionEncoder.appendHex(decision.id.sequence, digits: 10, to: json)
         json.appendStatic("\",\"request_id\":")
@@ -129,13 +129,13 @@ public struct DecisionEncoder {
     }
 
     /// Appends a violation object (also used by audit reports).
-    public static func encode(_ violation: Violation, into json: inout JSONWriter) {
+    package static func encode(_ violation: Violation, into json: inout JSONWriter) {
         json.beginRawValue()
         appendViolation(violation, to: json)
     }
 
     /// Appends an alert object.
-    public static func encode(_ alert: BudgetAlert, into json: inout JSONWriter) {
+    package static func encode(_ alert: BudgetAlert, into json: inout JSONWriter) {
         json.object { json in
             json.field("budget", alert.budget)
             json.field("key", alert.key)

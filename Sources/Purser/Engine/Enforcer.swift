@@ -189,7 +189,7 @@ public final class Enforcer: Sendable {
     {
         let model = chosen.candidate.model >= 0 ? policy.models[Int(chosen.candidate.model)] : nil
         return Decision(
-            decision: verdict, id: id, requestID: resolved.request.id, model: chosen.candidate.modelName,
+            verdict: verdict, id: id, requestID: resolved.request.id, model: chosen.candidate.modelName,
             region: chosen.candidate.region, rerouted: rerouted, cost: chosen.cost, violations: violations,
             states: states, alerts: alerts, policyRevision: policy.revision,
             timestamp: resolved.timestamp, counters: chosen.counters, model: model,

@@ -35,7 +35,7 @@ public struct Usage: Sendable, Hashable {
 
     /// The exact cost at a price, rounded to the nano-dollar; nil when a count is
     /// negative or the cost is past ``USD/max``.
-    public func cost(at price: Price) -> USD? {
+    package func cost(at price: Price) -> USD? {
         CostArithmetic.cost(inputTokens: inputTokens, cachedInputTokens: cachedInputTokens, cacheWriteTokens: cacheWriteTokens,
                             outputTokens: outputTokens, input: price.input.yoctoDollars, cachedInput: price.cachedInput.yoctoDollars,
                             cacheWrite: price.cacheWrite.yoctoDollars, output: price.output.yoctoDollars)

@@ -15,7 +15,7 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
     public let offset: Int
 
     /// Creates an error.
-    public init(_ message: String, at offset: Int) {
+    package init(_ message: String, at offset: Int) {
         self.message = message
         self.offset = offset
     }
@@ -28,15 +28,15 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
 /// strings are errors that name the field, never a crash.
 public enum RequestDecoder {
     /// The longest name (team, model, user, tag…) accepted, in bytes.
-    public static let maxNameBytes = 1024
+    package static let maxNameBytes = 1024
     /// The most tags a request may carry.
-    public static let maxTags = 64
+    package static let maxTags = 64
     /// The largest token count accepted for each kind of token (100 billion).
     ///
     /// With prices at most ``TokenPrice/max``, the cost of any accepted usage is at most
     /// 4 × 10^11 tokens × 0.01 USD = 4 billion USD, inside ``USD/max`` (docs/policy-language.md,
     /// "Numbers and their ranges").
-    public static let maxTokens: Int64 = 100_000_000_000
+    package static let maxTokens: Int64 = 100_000_000_000
 
     /// The fields of a request, for "did you mean" on unknown ones.
     package static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",

@@ -89,7 +89,7 @@ public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral
     public func makeIterator() -> IndexingIterator<[Element]> { entries.makeIterator() }
 
     /// The tags as a dictionary.
-    public var dictionary: [String: String] {
+    package var dictionary: [String: String] {
         Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 

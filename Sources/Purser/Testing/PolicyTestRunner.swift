@@ -3,49 +3,49 @@ import PurserPolicy
 /// Runs a test suite against a policy: each case on a fresh in-memory
 /// ledger seeded with its `spend`, its request authorized, the decision
 /// compared with `expect`.
-public struct PolicyTestRunner: Sendable {
+package struct PolicyTestRunner: Sendable {
     /// One case's outcome.
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// The case.
-        public let testCase: PolicyTestSuite.Case
+        package let testCase: PolicyTestSuite.Case
         /// The decision it got.
-        public let decision: Decision
+        package let decision: Decision
         /// One line per field that differs: `decision: expected allow, got deny`.
-        public let failures: [String]
+        package let failures: [String]
 
         /// Whether the decision matched every expected field.
-        public var passed: Bool { failures.isEmpty }
+        package var passed: Bool { failures.isEmpty }
     }
 
     /// What the cases exercised.
-    public struct Coverage: Sendable {
+    package struct Coverage: Sendable {
         /// Rules that never matched a test request.
-        public let unexercisedRules: [RuleDefinition]
+        package let unexercisedRules: [RuleDefinition]
         /// Budgets no test request counted against.
-        public let unexercisedBudgets: [BudgetDefinition]
+        package let unexercisedBudgets: [BudgetDefinition]
         /// Exceptions that never waived anything in a test.
-        public let unexercisedExceptions: [ExceptionDefinition]
+        package let unexercisedExceptions: [ExceptionDefinition]
         /// Totals: (exercised, defined) for rules, budgets and exceptions.
-        public let rules: (Int, Int)
-        public let budgets: (Int, Int)
-        public let exceptions: (Int, Int)
+        package let rules: (Int, Int)
+        package let budgets: (Int, Int)
+        package let exceptions: (Int, Int)
     }
 
     /// The compiled policy under test.
-    public let policy: CompiledPolicy
+    package let policy: CompiledPolicy
 
     /// Creates a runner for a policy.
-    public init(policy: CompiledPolicy) {
+    package init(policy: CompiledPolicy) {
         self.policy = policy
     }
 
     /// Runs every case.
-    public func run(_ suite: PolicyTestSuite) -> [Result] {
+    package func run(_ suite: PolicyTestSuite) -> [Result] {
         suite.cases.map(run)
     }
 
     /// Runs one case.
-    public func run(_ testCase: PolicyTestSuite.Case) -> Result {
+    package func run(_ testCase: PolicyTestSuite.Case) -> Result {
         let ledger = InMemoryLedger()
         for (counter, amount) in testCase.spend { ledger.seed(counter, spent: amount) }
         let clock: any PurserClock = (testCase.request.timestamp ?? testCase.now).map { ManualClock($0) } ?? SystemClock()
@@ -59,7 +59,7 @@ public struct PolicyTestRunner: Sendable {
         func check(_ field: String, _ expected: String?, _ actual: String) {
             if let expected, expected != actual { failures.append("\(field): expected \(expected), got \(actual)") }
         }
-        check("decision", expect.decision?.rawValue, decision.decision.rawValue)
+        check("decision", expect.decision?.rawValue, decision.verdict.rawValue)
         check("model", expect.model, decision.model)
         if let region = expect.region, region != decision.region {
             failures.append("region: expected \(region ?? "none"), got \(decision.region ?? "none")")
@@ -88,12 +88,12 @@ public struct PolicyTestRunner: Sendable {
     }
 
     /// `environment-model (rerouted), qa-team-day (deny)`
-    public static func describe(_ violations: [Violation]) -> String {
+    package static func describe(_ violations: [Violation]) -> String {
         violations.map { "\($0.rule) (\($0.effect.rawValue))" }.joined(separator: ", ")
     }
 
     /// Which rules, budgets and exceptions the results exercised.
-    public func coverage(_ results: [Result]) -> Coverage {
+    package func coverage(_ results: [Result]) -> Coverage {
         var rules: Set<String> = []
         var budgets: Set<String> = []
         var exceptions: Set<String> = []

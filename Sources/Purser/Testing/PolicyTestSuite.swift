@@ -13,49 +13,49 @@ import PurserYAML
 ///     request: {team: payments, environment: qa, model: claude-opus-4-5, usage: {input_tokens: 1000}}
 ///     expect: {decision: allow, model: claude-sonnet-4-5, rerouted: true, violations: [environment-model]}
 /// ```
-public struct PolicyTestSuite: Sendable {
+package struct PolicyTestSuite: Sendable {
     /// One test case.
-    public struct Case: Sendable {
+    package struct Case: Sendable {
         /// The case's name.
-        public let name: String
+        package let name: String
         /// Where the case is written.
-        public let location: SourceLocation
+        package let location: SourceLocation
         /// Spend on counters before the request.
-        public let spend: [(counter: CounterKey, amount: Amount)]
+        package let spend: [(counter: CounterKey, amount: Amount)]
         /// The request.
-        public let request: Request
+        package let request: Request
         /// "Now", when the request has no timestamp.
-        public let now: Timestamp?
+        package let now: Timestamp?
         /// What the decision must show.
-        public let expect: Expectation
+        package let expect: Expectation
     }
 
     /// The fields of a decision a case checks; nil fields are not compared.
-    public struct Expectation: Sendable {
-        public var decision: Verdict?
-        public var model: String?
+    package struct Expectation: Sendable {
+        package var decision: Verdict?
+        package var model: String?
         /// The expected region; `.some(nil)` expects no region.
-        public var region: String??
-        public var rerouted: Bool?
+        package var region: String??
+        package var rerouted: Bool?
         /// Rule ids of every violation (any effect), compared as a multiset.
-        public var violations: [String]?
+        package var violations: [String]?
         /// The effect of named violations.
-        public var effects: [String: ViolationEffect] = [:]
-        public var cost: USD?
+        package var effects: [String: ViolationEffect] = [:]
+        package var cost: USD?
         /// Budget ids that must raise alerts.
-        public var alerts: [String]?
+        package var alerts: [String]?
     }
 
     /// The cases, in file order.
-    public let cases: [Case]
+    package let cases: [Case]
     /// Problems with the test files (a suite with errors must not run).
-    public let diagnostics: [Diagnostic]
+    package let diagnostics: [Diagnostic]
     /// The test files read.
-    public let files: [String]
+    package let files: [String]
 
     /// Loads test files from files and directories (`*.test.yaml`, `*.test.yml`).
     /// Symlinks out of a directory given are refused unless `allowOutsideRoots`.
-    public static func load(paths: [String], policy: PolicySet, allowOutsideRoots: Bool = false) -> PolicyTestSuite {
+    package static func load(paths: [String], policy: PolicySet, allowOutsideRoots: Bool = false) -> PolicyTestSuite {
         let (files, problems) = PolicyFiles.discover(paths, tests: true, allowOutsideRoots: allowOutsideRoots)
         var diagnostics = problems.map(\.diagnostic)
         var cases: [Case] = []

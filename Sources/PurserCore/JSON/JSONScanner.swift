@@ -5,19 +5,19 @@ import Darwin
 #endif
 
 /// Why JSON input was rejected, with the byte offset it was rejected at.
-public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong.
-    public let message: String
+    package let message: String
     /// The byte offset in the input.
-    public let offset: Int
+    package let offset: Int
 
     /// Creates an error at an offset.
-    public init(_ message: String, at offset: Int) {
+    package init(_ message: String, at offset: Int) {
         self.message = message
         self.offset = offset
     }
 
-    public var description: String { "\(message) (at byte \(offset + 1))" }
+    package var description: String { "\(message) (at byte \(offset + 1))" }
 }
 
 /// A pull scanner over JSON bytes: the caller walks the structure it expects

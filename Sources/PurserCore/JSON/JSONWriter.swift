@@ -7,7 +7,7 @@
 ///     json.field("cost", raw: "0.0123")
 /// }
 /// ```
-public final class JSONWriter {
+package final class JSONWriter {
     /// The output buffer: written directly, grown by doubling.
     private var base: UnsafeMutablePointer<UInt8>
     private var used = 0
@@ -17,7 +17,7 @@ public final class JSONWriter {
     private var depth = 0
 
     /// An empty writer.
-    public init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096) {
         self.capacity = max(64, capacity)
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
     }
@@ -27,21 +27,21 @@ public final class JSONWriter {
     }
 
     /// The bytes written so far (a copy).
-    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
+    package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
 
     /// The number of bytes written.
-    public var count: Int { used }
+    package var count: Int { used }
 
     /// Calls `body` with the bytes written so far, without copying them.
-    public func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    package func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         try body(UnsafeBufferPointer(start: base, count: used))
     }
 
     /// The output as a string.
-    public var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
+    package var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
 
     /// Empties the buffer, keeping its capacity.
-    public func reset() {
+    package func reset() {
         used = 0
         members = 0
         depth = 0
@@ -106,7 +106,7 @@ public final class JSONWriter {
     }
 
     /// Writes `{ … }` around the members `body` writes.
-    public func object(_ body: (inout JSONWriter) -> Void) {
+    package func object(_ body: (inout JSONWriter) -> Void) {
         beginValue()
         append(UInt8(ascii: "{"))
         open()
@@ -117,7 +117,7 @@ public final class JSONWriter {
     }
 
     /// Writes `[ … ]` around the elements `body` writes.
-    public func array(_ body: (inout JSONWriter) -> Void) {
+    package func array(_ body: (inout JSONWriter) -> Void) {
         beginValue()
         append(UInt8(ascii: "["))
         open()
@@ -140,7 +140,7 @@ public final class JSONWriter {
 
     /// Writes a key; the next value written is its value.
     @inline(__always)
-    public func key(_ name: StaticString) {
+    package func key(_ name: StaticString) {
         separate()
         let count = name.utf8CodeUnitCount
         reserve(count &+ 3)
@@ -159,7 +159,7 @@ public final class JSONWriter {
     }
 
     /// Writes a key that is not a literal (escaped).
-    public func key(dynamic name: String) {
+    package func key(dynamic name: String) {
         separate()
         appendEscaped(name)
         append(UInt8(ascii: ":"))
@@ -167,44 +167,44 @@ public final class JSONWriter {
     }
 
     /// Writes a string value.
-    public func string(_ value: String) {
+    package func string(_ value: String) {
         beginValue()
         appendEscaped(value)
     }
 
     /// Writes a value as raw JSON text (a number already formatted, `null`, …).
-    public func raw(_ text: String) {
+    package func raw(_ text: String) {
         beginValue()
         var text = text
         text.withUTF8 { append($0) }
     }
 
     /// Writes an integer.
-    public func integer(_ value: Int64) {
+    package func integer(_ value: Int64) {
         beginValue()
         appendInteger(value)
     }
 
     /// Writes a boolean.
-    public func bool(_ value: Bool) {
+    package func bool(_ value: Bool) {
         beginValue()
         if value { appendStatic("true") } else { appendStatic("false") }
     }
 
     /// Writes `null`.
-    public func null() {
+    package func null() {
         beginValue()
         appendStatic("null")
     }
 
     /// Writes an exact USD amount as a JSON number (`12`, `0.0123`), without building a string.
-    public func usd(_ value: USD) {
+    package func usd(_ value: USD) {
         beginValue()
         appendNanos(value.nanos)
     }
 
     /// Writes an exact total as a JSON number; totals past one amount's range keep every digit.
-    public func usd(_ value: USDTotal) {
+    package func usd(_ value: USDTotal) {
         if let amount = value.amount {
             usd(amount)
         } else {
@@ -260,7 +260,7 @@ public final class JSONWriter {
 
     /// Starts a value that the caller writes as raw bytes (handles the comma before it).
     @inline(__always)
-    public func beginRawValue() {
+    package func beginRawValue() {
         beginValue()
     }
 
@@ -280,55 +280,55 @@ public final class JSONWriter {
     // Convenience fields.
 
     /// `"name": "value"`
-    public func field(_ name: StaticString, _ value: String) {
+    package func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
     /// `"name": "value"` or `"name": null`
-    public func field(_ name: StaticString, _ value: String?) {
+    package func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
     /// `"name": 12`
-    public func field(_ name: StaticString, _ value: Int64) {
+    package func field(_ name: StaticString, _ value: Int64) {
         key(name)
         integer(value)
     }
 
     /// `"name": 12`
-    public func field(_ name: StaticString, _ value: Int) {
+    package func field(_ name: StaticString, _ value: Int) {
         key(name)
         integer(Int64(value))
     }
 
     /// `"name": true`
-    public func field(_ name: StaticString, _ value: Bool) {
+    package func field(_ name: StaticString, _ value: Bool) {
         key(name)
         bool(value)
     }
 
     /// `"name": 0.0123` (exact)
-    public func field(_ name: StaticString, _ value: USD) {
+    package func field(_ name: StaticString, _ value: USD) {
         key(name)
         usd(value)
     }
 
     /// `"name": 18000000000.5` (exact, for totals)
-    public func field(_ name: StaticString, _ value: USDTotal) {
+    package func field(_ name: StaticString, _ value: USDTotal) {
         key(name)
         usd(value)
     }
 
     /// `"name": {…}`
-    public func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
+    package func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
         key(name)
         object(body)
     }
 
     /// `"name": […]`
-    public func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
+    package func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
         key(name)
         array(body)
     }
@@ -339,7 +339,7 @@ public final class JSONWriter {
     }
 
     /// Appends a newline (for JSON Lines).
-    public func newline() {
+    package func newline() {
         append(0x0A)
         members = 0
         depth = 0
@@ -347,7 +347,7 @@ public final class JSONWriter {
     }
 
     /// `"name": "2026-11-01T04:00:00.64Z"`, formatted in place.
-    public func field(_ name: StaticString, timestamp: Timestamp) {
+    package func field(_ name: StaticString, timestamp: Timestamp) {
         key(name)
         beginValue()
         reserve(Timestamp.maxTextBytes &+ 2)
@@ -357,7 +357,7 @@ public final class JSONWriter {
     }
 
     /// `"name": "file:line"` (or `"file:line:column"`), without building the text first.
-    public func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
+    package func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
         key(name)
         beginValue()
         appendEscaped(file)

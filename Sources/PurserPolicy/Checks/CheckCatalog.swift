@@ -5,23 +5,23 @@ import Foundation
 /// What every `purser check` diagnostic means, with examples that trigger it
 /// and examples that do not. The examples run as tests and generate
 /// `docs/checks.md`, so the documentation cannot drift from the behaviour.
-public enum CheckCatalog {
+package enum CheckCatalog {
     /// The description of one diagnostic code.
-    public struct Entry: Sendable {
+    package struct Entry: Sendable {
         /// The code.
-        public let code: DiagnosticCode
+        package let code: DiagnosticCode
         /// Where in the pipeline it is found.
-        public let stage: Stage
+        package let stage: Stage
         /// One line on what it means.
-        public let summary: String
+        package let summary: String
         /// Policies (file sets) that raise it.
-        public let triggering: [Example]
+        package let triggering: [Example]
         /// Policies that do not raise it (and raise nothing else either).
-        public let nonTriggering: [Example]
+        package let nonTriggering: [Example]
     }
 
     /// The stage of loading a code belongs to.
-    public enum Stage: String, Sendable {
+    package enum Stage: String, Sendable {
         /// Reading files and YAML (exit code 2).
         case input
         /// Decoding the policy language.
@@ -31,17 +31,17 @@ public enum CheckCatalog {
     }
 
     /// A set of files to check, as a test fixture and a documentation example.
-    public struct Example: Sendable {
+    package struct Example: Sendable {
         /// One entry of the example's directory.
-        public struct File: Sendable {
+        package struct File: Sendable {
             /// The path inside the example directory.
-            public let path: String
+            package let path: String
             /// What the entry is.
-            public let content: Content
+            package let content: Content
         }
 
         /// What an entry of the example directory is.
-        public enum Content: Sendable {
+        package enum Content: Sendable {
             /// A UTF-8 text file.
             case text(String)
             /// A file with exactly these bytes.
@@ -55,9 +55,9 @@ public enum CheckCatalog {
         }
 
         /// The entries to create, in order.
-        public let files: [File]
+        package let files: [File]
         /// The path `purser check` is given, relative to the example directory.
-        public let checkPath: String
+        package let checkPath: String
 
         /// A single policy file, `policy.yaml`.
         package static func policy(_ text: String) -> Example {
@@ -71,15 +71,15 @@ public enum CheckCatalog {
     }
 
     /// The instant examples are checked at, so that expiry examples are stable.
-    public static let exampleNow = Timestamp(seconds: 1_795_435_200)  // 2026-11-23T12:00:00Z
+    package static let exampleNow = Timestamp(seconds: 1_795_435_200)  // 2026-11-23T12:00:00Z
 
     /// The entry for a code.
-    public static func entry(for code: DiagnosticCode) -> Entry? {
+    package static func entry(for code: DiagnosticCode) -> Entry? {
         entries.first { $0.code == code }
     }
 
     /// The id nearest to a mistyped one, if any is close.
-    public static func suggestion(for id: String) -> String? {
+    package static func suggestion(for id: String) -> String? {
         TextMatching.suggestion(for: id, among: entries.map(\.code.id))
     }
 
@@ -97,7 +97,7 @@ public enum CheckCatalog {
         """
 
     /// Every code, input stage first.
-    public static let entries: [Entry] = [
+    package static let entries: [Entry] = [
         Entry(
             code: .yamlSyntax, stage: .input,
             summary: "The file is not well-formed YAML (libyaml's message, with the line and column where it failed).",

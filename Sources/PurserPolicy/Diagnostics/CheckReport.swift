@@ -2,48 +2,48 @@ import PurserYAML
 import PurserCore
 /// The result of `purser check`, and its renderings: the fixed text format,
 /// JSON, and SARIF 2.1.0 for code-scanning tools.
-public struct CheckReport: Sendable {
+package struct CheckReport: Sendable {
     /// The output formats of `purser check`.
-    public enum Format: String, Sendable, CaseIterable {
+    package enum Format: String, Sendable, CaseIterable {
         case text, json, sarif
     }
 
     /// Every diagnostic, sorted by file, line and column.
-    public let diagnostics: [Diagnostic]
+    package let diagnostics: [Diagnostic]
     /// The files that were read.
-    public let files: [String]
+    package let files: [String]
     /// Whether warnings fail the check.
-    public let strict: Bool
+    package let strict: Bool
 
     /// Creates a report from a load result.
-    public init(_ result: PolicyLoadResult, strict: Bool) {
+    package init(_ result: PolicyLoadResult, strict: Bool) {
         self.diagnostics = result.diagnostics
         self.files = result.files
         self.strict = strict
     }
 
     /// The number of errors.
-    public var errorCount: Int { diagnostics.count { $0.severity == .error } }
+    package var errorCount: Int { diagnostics.count { $0.severity == .error } }
     /// The number of warnings.
-    public var warningCount: Int { diagnostics.count { $0.severity == .warning } }
+    package var warningCount: Int { diagnostics.count { $0.severity == .warning } }
 
     /// SPEC §6: 2 when input could not be read, 1 for errors (or warnings
     /// under `--strict`), 0 when clean.
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         if diagnostics.contains(where: { $0.code.isInputError && $0.severity == .error }) { return 2 }
         if errorCount > 0 || (strict && warningCount > 0) { return 1 }
         return 0
     }
 
     /// One line: `3 files checked: 1 error, 2 warnings`.
-    public var summary: String {
+    package var summary: String {
         func plural(_ count: Int, _ word: String) -> String { "\(count) \(word)\(count == 1 ? "" : "s")" }
         return "\(plural(files.count, "file")) checked: \(plural(errorCount, "error")), \(plural(warningCount, "warning"))"
             + (strict && warningCount > 0 ? " (--strict: warnings fail)" : "")
     }
 
     /// The rendering in a format.
-    public func render(_ format: Format, toolVersion: String) -> String {
+    package func render(_ format: Format, toolVersion: String) -> String {
         switch format {
         case .text: return text
         case .json: return json
@@ -52,12 +52,12 @@ public struct CheckReport: Sendable {
     }
 
     /// `FILE:LINE:COL: error|warning: MESSAGE [code]`, one per line.
-    public var text: String {
+    package var text: String {
         diagnostics.map { $0.description + "\n" }.joined()
     }
 
     /// `{"diagnostics": [...], "summary": {...}}`
-    public var json: String {
+    package var json: String {
         let json = JSONWriter()
         json.object { json in
             json.field("diagnostics", array: { json in
@@ -84,7 +84,7 @@ public struct CheckReport: Sendable {
     }
 
     /// SARIF 2.1.0 with one rule per catalog code, so GitHub code scanning can show the findings.
-    public func sarif(toolVersion: String) -> String {
+    package func sarif(toolVersion: String) -> String {
         let rules = CheckCatalog.entries
         let json = JSONWriter()
         json.object { json in

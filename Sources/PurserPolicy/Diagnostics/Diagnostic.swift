@@ -23,12 +23,12 @@ public struct Diagnostic: Sendable, Hashable, Comparable, CustomStringConvertibl
     public let location: SourceLocation
 
     /// Creates a diagnostic with the code's default severity.
-    public init(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
+    package init(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
         self.init(code, code.defaultSeverity, message, at: location)
     }
 
     /// Creates a diagnostic with an explicit severity.
-    public init(_ code: DiagnosticCode, _ severity: Severity, _ message: String, at location: SourceLocation) {
+    package init(_ code: DiagnosticCode, _ severity: Severity, _ message: String, at location: SourceLocation) {
         self.code = code
         self.severity = severity
         self.message = message
@@ -57,10 +57,10 @@ public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
     /// The id, e.g. `unknown-key`.
     public let id: String
     /// The severity a diagnostic with this code has unless stated otherwise.
-    public let defaultSeverity: Diagnostic.Severity
+    package let defaultSeverity: Diagnostic.Severity
     /// Whether the code means the input could not be read at all (exit 2),
     /// rather than a readable policy that is wrong (exit 1).
-    public let isInputError: Bool
+    package let isInputError: Bool
 
     package init(_ id: String, _ severity: Diagnostic.Severity = .error, inputError: Bool = false) {
         self.id = id
@@ -76,42 +76,42 @@ public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
 
 extension DiagnosticCode {
     // Reading input (exit 2).
-    public static let yamlSyntax = DiagnosticCode("yaml-syntax", inputError: true)
-    public static let duplicateKey = DiagnosticCode("duplicate-key", inputError: true)
-    public static let yamlNestingDepth = DiagnosticCode("yaml-nesting-depth", inputError: true)
-    public static let yamlAlias = DiagnosticCode("yaml-alias", inputError: true)
-    public static let yamlMergeKey = DiagnosticCode("yaml-merge-key", inputError: true)
-    public static let yamlTag = DiagnosticCode("yaml-tag", inputError: true)
-    public static let yamlEncoding = DiagnosticCode("yaml-encoding", inputError: true)
-    public static let yamlControlCharacter = DiagnosticCode("yaml-control-character", inputError: true)
-    public static let yamlComplexKey = DiagnosticCode("yaml-complex-key", inputError: true)
-    public static let fileTooLarge = DiagnosticCode("file-too-large", inputError: true)
-    public static let unreadableFile = DiagnosticCode("unreadable-file", inputError: true)
-    public static let symlinkLoop = DiagnosticCode("symlink-loop", inputError: true)
-    public static let noPolicies = DiagnosticCode("no-policies", inputError: true)
-    public static let priceSource = DiagnosticCode("price-source", inputError: true)
+    package static let yamlSyntax = DiagnosticCode("yaml-syntax", inputError: true)
+    package static let duplicateKey = DiagnosticCode("duplicate-key", inputError: true)
+    package static let yamlNestingDepth = DiagnosticCode("yaml-nesting-depth", inputError: true)
+    package static let yamlAlias = DiagnosticCode("yaml-alias", inputError: true)
+    package static let yamlMergeKey = DiagnosticCode("yaml-merge-key", inputError: true)
+    package static let yamlTag = DiagnosticCode("yaml-tag", inputError: true)
+    package static let yamlEncoding = DiagnosticCode("yaml-encoding", inputError: true)
+    package static let yamlControlCharacter = DiagnosticCode("yaml-control-character", inputError: true)
+    package static let yamlComplexKey = DiagnosticCode("yaml-complex-key", inputError: true)
+    package static let fileTooLarge = DiagnosticCode("file-too-large", inputError: true)
+    package static let unreadableFile = DiagnosticCode("unreadable-file", inputError: true)
+    package static let symlinkLoop = DiagnosticCode("symlink-loop", inputError: true)
+    package static let noPolicies = DiagnosticCode("no-policies", inputError: true)
+    package static let priceSource = DiagnosticCode("price-source", inputError: true)
 
     // Schema.
-    public static let unsupportedVersion = DiagnosticCode("unsupported-version")
-    public static let unknownKey = DiagnosticCode("unknown-key")
-    public static let missingKey = DiagnosticCode("missing-key")
-    public static let wrongType = DiagnosticCode("wrong-type")
-    public static let invalidValue = DiagnosticCode("invalid-value")
-    public static let invalidCondition = DiagnosticCode("invalid-condition")
-    public static let duplicateDefinition = DiagnosticCode("duplicate-definition")
-    public static let emptyFile = DiagnosticCode("empty-file", .warning)
+    package static let unsupportedVersion = DiagnosticCode("unsupported-version")
+    package static let unknownKey = DiagnosticCode("unknown-key")
+    package static let missingKey = DiagnosticCode("missing-key")
+    package static let wrongType = DiagnosticCode("wrong-type")
+    package static let invalidValue = DiagnosticCode("invalid-value")
+    package static let invalidCondition = DiagnosticCode("invalid-condition")
+    package static let duplicateDefinition = DiagnosticCode("duplicate-definition")
+    package static let emptyFile = DiagnosticCode("empty-file", .warning)
 
     // Meaning.
-    public static let undefinedReference = DiagnosticCode("undefined-reference")
-    public static let fallbackCycle = DiagnosticCode("fallback-cycle")
-    public static let unusableFallback = DiagnosticCode("unusable-fallback", .warning)
-    public static let unpricedBudgetedModel = DiagnosticCode("unpriced-budgeted-model", .warning)
-    public static let expiredException = DiagnosticCode("expired-exception")
-    public static let expiringException = DiagnosticCode("expiring-exception", .warning)
-    public static let unmatchableCondition = DiagnosticCode("unmatchable-condition", .warning)
+    package static let undefinedReference = DiagnosticCode("undefined-reference")
+    package static let fallbackCycle = DiagnosticCode("fallback-cycle")
+    package static let unusableFallback = DiagnosticCode("unusable-fallback", .warning)
+    package static let unpricedBudgetedModel = DiagnosticCode("unpriced-budgeted-model", .warning)
+    package static let expiredException = DiagnosticCode("expired-exception")
+    package static let expiringException = DiagnosticCode("expiring-exception", .warning)
+    package static let unmatchableCondition = DiagnosticCode("unmatchable-condition", .warning)
 
     /// Every code, in catalog order.
-    public static let all: [DiagnosticCode] = [
+    package static let all: [DiagnosticCode] = [
         .yamlSyntax, .duplicateKey, .yamlNestingDepth, .yamlAlias, .yamlMergeKey, .yamlTag, .yamlEncoding,
         .yamlControlCharacter, .yamlComplexKey, .fileTooLarge, .unreadableFile, .symlinkLoop, .noPolicies, .priceSource,
         .unsupportedVersion, .unknownKey, .missingKey, .wrongType, .invalidValue, .invalidCondition, .duplicateDefinition,

@@ -11,19 +11,19 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
     public let column: Int
 
     /// Creates a location.
-    public init(file: String, line: Int, column: Int) {
+    package init(file: String, line: Int, column: Int) {
         self.file = file
         self.line = line
         self.column = column
     }
 
     /// The start of a file, for problems that concern the whole file.
-    public init(file: String) {
+    package init(file: String) {
         self.init(file: file, line: 1, column: 1)
     }
 
     /// The location of a mark in a file.
-    public init(file: String, mark: YAMLMark) {
+    package init(file: String, mark: YAMLMark) {
         self.init(file: file, line: mark.line, column: mark.column)
     }
 
@@ -36,14 +36,14 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
 }
 
 /// A value read from a policy, with the place it was written.
-public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
+package struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
     /// The value.
-    public let value: Value
+    package let value: Value
     /// Where it was written.
-    public let location: SourceLocation
+    package let location: SourceLocation
 
     /// Pairs a value with its location.
-    public init(_ value: Value, at location: SourceLocation) {
+    package init(_ value: Value, at location: SourceLocation) {
         self.value = value
         self.location = location
     }

@@ -7,27 +7,27 @@ import PurserCore
 /// let table = try PriceTable(litellmJSON: bytes, file: "prices.json")
 /// table.entries["gpt-5-mini"]?.price.input.perMillionDescription  // "0.25"
 /// ```
-public struct PriceTable: Sendable {
+package struct PriceTable: Sendable {
     /// One model's row.
-    public struct Entry: Sendable, Hashable {
+    package struct Entry: Sendable, Hashable {
         /// The exact price, converted from per-token USD.
-        public let price: Price
+        package let price: Price
         /// `litellm_provider`, e.g. `openai` or `anthropic`.
-        public let provider: String?
+        package let provider: String?
         /// `mode`, e.g. `chat` or `embedding`.
-        public let mode: String?
+        package let mode: String?
     }
 
     /// The file the table was read from.
-    public let file: String
+    package let file: String
     /// Rows that carry input and output token prices, by key.
-    public let entries: [String: Entry]
+    package let entries: [String: Entry]
     /// Keys present in the file without token prices (image, audio or per-second models).
-    public let unpricedKeys: Set<String>
+    package let unpricedKeys: Set<String>
 
     /// Parses a whole table. Rows without `input_cost_per_token` and
     /// `output_cost_per_token` are kept in ``unpricedKeys``.
-    public init(litellmJSON bytes: [UInt8], file: String) throws(JSONError) {
+    package init(litellmJSON bytes: [UInt8], file: String) throws(JSONError) {
         try self.init(litellmJSON: bytes, file: file, only: nil)
     }
 

@@ -21,7 +21,7 @@ public enum BudgetPeriod: String, Sendable, Hashable, CaseIterable, Comparable {
 }
 
 /// One part of a budget's scope: what its counters are kept per.
-public enum ScopePart: Sendable, Hashable, CustomStringConvertible {
+package enum ScopePart: Sendable, Hashable, CustomStringConvertible {
     case org, team, environment, user, model, provider
     /// `tag:KEY`: one counter per value of the request tag KEY.
     case tag(String)
@@ -50,7 +50,7 @@ public enum ScopePart: Sendable, Hashable, CustomStringConvertible {
     /// The names `scope` accepts, for messages.
     package static let names = ["org", "team", "environment", "user", "model", "provider", "tag:KEY"]
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .org: return "org"
         case .team: return "team"
@@ -73,28 +73,28 @@ public struct BudgetLimits: Sendable, Hashable {
     public var requests: Int64?
 
     /// Creates limits.
-    public init(usd: USD? = nil, tokens: Int64? = nil, requests: Int64? = nil) {
+    package init(usd: USD? = nil, tokens: Int64? = nil, requests: Int64? = nil) {
         self.usd = usd
         self.tokens = tokens
         self.requests = requests
     }
 
     /// Whether no cap is set.
-    public var isEmpty: Bool { usd == nil && tokens == nil && requests == nil }
+    package var isEmpty: Bool { usd == nil && tokens == nil && requests == nil }
 
     /// The largest USD cap a policy may set: one billion USD.
     ///
     /// A counter at this cap plus the costliest request a policy allows (4 billion USD,
     /// see ``RequestDecoder/maxTokens``) still fits a signed 64-bit count of nano-dollars,
     /// so no ledger, in memory or in a database's BIGINT, can overflow on the way to a cap.
-    public static let maxUSD = USD(nanos: 1_000_000_000 * USD.scale)
+    package static let maxUSD = USD(nanos: 1_000_000_000 * USD.scale)
 
     /// The largest token or request cap a policy may set: 10^15.
-    public static let maxCount: Int64 = 1_000_000_000_000_000
+    package static let maxCount: Int64 = 1_000_000_000_000_000
 }
 
 /// What a budget does when a request would take it over its limit.
-public enum BudgetAction: String, Sendable, Hashable, CaseIterable {
+package enum BudgetAction: String, Sendable, Hashable, CaseIterable {
     /// A hard cap: the request is denied.
     case deny
     /// A soft cap: the request is allowed with a warning.
@@ -102,32 +102,32 @@ public enum BudgetAction: String, Sendable, Hashable, CaseIterable {
 }
 
 /// A budget (`budgets[]`, or generated from a team's `budget:` shorthand).
-public struct BudgetDefinition: Sendable, Hashable {
+package struct BudgetDefinition: Sendable, Hashable {
     /// The budget id, e.g. `org-month` or `team.payments.month`.
-    public let id: String
+    package let id: String
     /// What counters are kept per; a list keeps one per combination.
-    public let scope: [ScopePart]
+    package let scope: [ScopePart]
     /// The calendar period.
-    public let period: BudgetPeriod
+    package let period: BudgetPeriod
     /// The caps for every scope key.
-    public let limits: BudgetLimits
+    package let limits: BudgetLimits
     /// Per-key overrides of the caps, keyed like `payments` or `payments/qa`.
-    public let overrides: [String: Located<BudgetLimits>]
+    package let overrides: [String: Located<BudgetLimits>]
     /// Fractions of the limit that raise alerts, in parts per million (0.8 → 800000).
-    public let alerts: [Int64]
+    package let alerts: [Int64]
     /// Which requests count against this budget.
-    public let when: Condition?
+    package let when: Condition?
     /// Hard (`deny`) or soft (`warn`).
-    public let onExceed: BudgetAction
+    package let onExceed: BudgetAction
     /// For shorthand budgets: the team it belongs to (only that team's requests count).
-    public let team: String?
+    package let team: String?
     /// Free text for readers of the policy.
-    public let description: String?
+    package let description: String?
     /// Where the budget is defined.
-    public let location: SourceLocation
+    package let location: SourceLocation
 
     /// The caps for a scope key, honouring overrides.
-    public func limits(forKey key: String) -> BudgetLimits {
+    package func limits(forKey key: String) -> BudgetLimits {
         overrides[key]?.value ?? limits
     }
 }

@@ -2,7 +2,7 @@ import PurserYAML
 import PurserCore
 /// The checks Purser applies to every request without a rule being written
 /// (SPEC §3 step 2). Their ids appear in decisions and in `waives`.
-public enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
+package enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     case unknownTeam = "unknown-team"
     case unknownEnvironment = "unknown-environment"
     case unknownModel = "unknown-model"
@@ -35,7 +35,7 @@ public enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     }
 
     /// The violation kind of SPEC §4.
-    public var kind: ViolationKind {
+    package var kind: ViolationKind {
         switch self {
         case .unknownTeam, .unknownEnvironment, .unknownModel: return .unknown
         case .environmentModel, .teamEnvironment, .teamModel: return .access
@@ -46,7 +46,7 @@ public enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     }
 
     /// The severity its violations carry.
-    public var severity: Severity {
+    package var severity: Severity {
         switch self {
         case .unknownTeam, .unknownEnvironment, .unknownModel: return .high
         case .environmentModel, .teamEnvironment, .teamModel: return .high
@@ -59,7 +59,7 @@ public enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     }
 
     /// One line on what the check enforces.
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .unknownTeam: return "The request names a team the policy does not define."
         case .unknownEnvironment: return "The request names an environment the policy does not define."

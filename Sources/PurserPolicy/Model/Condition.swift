@@ -1,19 +1,19 @@
 import PurserYAML
 import PurserCore
 /// A `when` or `unless` condition: every clause must hold (AND).
-public struct Condition: Sendable, Hashable {
+package struct Condition: Sendable, Hashable {
     /// One `attribute: matcher` entry.
-    public struct Clause: Sendable, Hashable {
+    package struct Clause: Sendable, Hashable {
         /// What the clause looks at.
-        public let attribute: Attribute
+        package let attribute: Attribute
         /// The tests; all must hold.
-        public let matchers: [Matcher]
+        package let matchers: [Matcher]
         /// Where the clause is written.
-        public let location: SourceLocation
+        package let location: SourceLocation
     }
 
     /// The attributes of a request a condition can test (SPEC §2).
-    public enum Attribute: Sendable, Hashable, CustomStringConvertible {
+    package enum Attribute: Sendable, Hashable, CustomStringConvertible {
         case team, environment, model, provider, tier, region, user
         /// `tags.KEY`
         case tag(String)
@@ -56,7 +56,7 @@ public struct Condition: Sendable, Hashable {
         }
 
         /// Whether the attribute is a number (tokens, cost, hour).
-        public var isNumeric: Bool {
+        package var isNumeric: Bool {
             switch self {
             case .inputTokens, .cachedInputTokens, .cacheWriteTokens, .outputTokens, .totalTokens, .cost, .hour:
                 return true
@@ -66,9 +66,9 @@ public struct Condition: Sendable, Hashable {
         }
 
         /// Whether `gt`/`lt` apply (numbers, tier by tier order, weekday by day order).
-        public var isOrdered: Bool { isNumeric || self == .tier || self == .weekday }
+        package var isOrdered: Bool { isNumeric || self == .tier || self == .weekday }
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .team: return "team"
             case .environment: return "environment"
@@ -91,9 +91,9 @@ public struct Condition: Sendable, Hashable {
     }
 
     /// One test of an attribute.
-    public struct Matcher: Sendable, Hashable {
+    package struct Matcher: Sendable, Hashable {
         /// The operators of SPEC §2.
-        public enum Operator: String, Sendable, Hashable, CaseIterable {
+        package enum Operator: String, Sendable, Hashable, CaseIterable {
             /// A bare scalar: equality.
             case equals
             /// A bare list or `in:`: any of.
@@ -103,20 +103,20 @@ public struct Condition: Sendable, Hashable {
         }
 
         /// The operator.
-        public let op: Operator
+        package let op: Operator
         /// The operands (one for comparisons, several for `in`/`not_in`).
-        public let operands: [Located<Operand>]
+        package let operands: [Located<Operand>]
         /// Where the matcher is written.
-        public let location: SourceLocation
+        package let location: SourceLocation
     }
 
     /// An operand: text, an integer in the attribute's unit (cost in nano-USD), or a flag.
-    public enum Operand: Sendable, Hashable, CustomStringConvertible {
+    package enum Operand: Sendable, Hashable, CustomStringConvertible {
         case text(String)
         case integer(Int64)
         case flag(Bool)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .text(let text): return text
             case .integer(let value): return String(value)
@@ -126,7 +126,7 @@ public struct Condition: Sendable, Hashable {
     }
 
     /// The clauses, in the order written.
-    public let clauses: [Clause]
+    package let clauses: [Clause]
     /// Where the condition is written.
-    public let location: SourceLocation
+    package let location: SourceLocation
 }

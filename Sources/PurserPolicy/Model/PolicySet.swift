@@ -7,43 +7,43 @@ import PurserYAML
 /// gateway loads it once and shares it across threads.
 public struct PolicySet: Sendable {
     /// `settings`, defaulted when no fragment sets them.
-    public let settings: Settings
+    package let settings: Settings
     /// The model catalog, in definition order.
-    public let models: [ModelDefinition]
+    package let models: [ModelDefinition]
     /// Environments, in definition order.
-    public let environments: [EnvironmentDefinition]
+    package let environments: [EnvironmentDefinition]
     /// Teams, in definition order.
-    public let teams: [TeamDefinition]
+    package let teams: [TeamDefinition]
     /// Budgets: the `budgets` section, then the teams' shorthand budgets.
-    public let budgets: [BudgetDefinition]
+    package let budgets: [BudgetDefinition]
     /// The `regions` section.
-    public let regions: RegionPolicy
+    package let regions: RegionPolicy
     /// Custom rules, in definition order.
-    public let rules: [RuleDefinition]
+    package let rules: [RuleDefinition]
     /// Exceptions, in definition order.
-    public let exceptions: [ExceptionDefinition]
+    package let exceptions: [ExceptionDefinition]
     /// The policy files read, in the order read.
     public let files: [String]
     /// `sha256:` and the hex digest of every file's path and bytes (price sources included).
     public let revision: String
 
     /// The model with a canonical name.
-    public func model(named name: String) -> ModelDefinition? {
+    package func model(named name: String) -> ModelDefinition? {
         models.first { $0.name == name }
     }
 
     /// The environment with a name.
-    public func environment(named name: String) -> EnvironmentDefinition? {
+    package func environment(named name: String) -> EnvironmentDefinition? {
         environments.first { $0.name == name }
     }
 
     /// The team with a name.
-    public func team(named name: String) -> TeamDefinition? {
+    package func team(named name: String) -> TeamDefinition? {
         teams.first { $0.name == name }
     }
 
     /// The budget with an id (shorthand ids included).
-    public func budget(id: String) -> BudgetDefinition? {
+    package func budget(id: String) -> BudgetDefinition? {
         budgets.first { $0.id == id }
     }
 }

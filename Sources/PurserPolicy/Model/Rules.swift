@@ -19,49 +19,49 @@ public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
 }
 
 /// What a rule does when it matches.
-public enum RuleEffect: String, Sendable, Hashable, CaseIterable {
+package enum RuleEffect: String, Sendable, Hashable, CaseIterable {
     case deny
     case warn
 }
 
 /// Whether a rule blocks (`enforce`) or is only reported (`audit`).
-public enum Enforcement: String, Sendable, Hashable, CaseIterable {
+package enum Enforcement: String, Sendable, Hashable, CaseIterable {
     case enforce
     case audit
 }
 
 /// A custom rule (`rules[]`).
-public struct RuleDefinition: Sendable, Hashable {
+package struct RuleDefinition: Sendable, Hashable {
     /// The rule id, e.g. `dev-prompt-size`.
-    public let id: String
+    package let id: String
     /// Why the rule exists.
-    public let description: String?
+    package let description: String?
     /// When the rule applies; nil means always.
-    public let when: Condition?
+    package let when: Condition?
     /// When the rule does not apply, even if `when` holds.
-    public let unless: Condition?
+    package let unless: Condition?
     /// Deny or warn.
-    public let effect: RuleEffect
+    package let effect: RuleEffect
     /// How serious a violation is.
-    public let severity: Severity
+    package let severity: Severity
     /// Enforce, or audit only.
-    public let enforcement: Enforcement
+    package let enforcement: Enforcement
     /// The message a violation carries.
-    public let message: String?
+    package let message: String?
     /// Where the rule is defined.
-    public let location: SourceLocation
+    package let location: SourceLocation
 }
 
 /// A time-limited waiver (`exceptions[]`).
-public struct ExceptionDefinition: Sendable, Hashable {
+package struct ExceptionDefinition: Sendable, Hashable {
     /// When an exception ends.
-    public enum Expiry: Sendable, Hashable, CustomStringConvertible {
+    package enum Expiry: Sendable, Hashable, CustomStringConvertible {
         /// Through the end of this day in the policy's time zone.
         case date(year: Int, month: Int, day: Int)
         /// At this instant.
         case instant(Timestamp)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .date(let year, let month, let day): return CivilDate(year: year, month: month, day: day).description
             case .instant(let timestamp): return timestamp.description
@@ -70,15 +70,15 @@ public struct ExceptionDefinition: Sendable, Hashable {
     }
 
     /// The exception id, e.g. `EXC-42`.
-    public let id: String
+    package let id: String
     /// Rule ids, budget ids or built-in check ids it waives.
-    public let waives: [Located<String>]
+    package let waives: [Located<String>]
     /// Which requests it applies to; nil means all.
-    public let when: Condition?
+    package let when: Condition?
     /// When it ends.
-    public let expires: Located<Expiry>
+    package let expires: Located<Expiry>
     /// Why it was granted (required reading for auditors).
-    public let reason: String?
+    package let reason: String?
     /// Where it is defined.
-    public let location: SourceLocation
+    package let location: SourceLocation
 }

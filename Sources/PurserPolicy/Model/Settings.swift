@@ -2,48 +2,48 @@ import PurserYAML
 import PurserCore
 /// The `settings` section: policy-wide behaviour. Defaults apply when a
 /// policy set has no `settings`.
-public struct Settings: Sendable, Hashable {
+package struct Settings: Sendable, Hashable {
     /// What to do with a request naming something the policy does not define.
-    public enum UnknownHandling: String, Sendable, Hashable, CaseIterable {
+    package enum UnknownHandling: String, Sendable, Hashable, CaseIterable {
         case deny
         case warn
     }
 
     /// What to do when Purser cannot know (no price, no ledger): fail closed or open.
-    public enum FailureHandling: String, Sendable, Hashable, CaseIterable {
+    package enum FailureHandling: String, Sendable, Hashable, CaseIterable {
         case deny
         case allow
     }
 
     /// The IANA zone for calendar budget windows, `hour` and `weekday`.
-    public var timezone: Located<String>?
+    package var timezone: Located<String>?
     /// Tier names, least to most capable (and expensive).
-    public var tiers: [Located<String>]
+    package var tiers: [Located<String>]
     /// A request naming a model that is not in the catalog.
-    public var unknownModel: UnknownHandling = .deny
+    package var unknownModel: UnknownHandling = .deny
     /// A request naming a team that is not defined.
-    public var unknownTeam: UnknownHandling = .deny
+    package var unknownTeam: UnknownHandling = .deny
     /// A request naming an environment that is not defined.
-    public var unknownEnvironment: UnknownHandling = .deny
+    package var unknownEnvironment: UnknownHandling = .deny
     /// A budgeted request whose cost is unknown.
-    public var unpricedModel: FailureHandling = .deny
+    package var unpricedModel: FailureHandling = .deny
     /// The spend store cannot be reached.
-    public var ledgerUnavailable: FailureHandling = .deny
+    package var ledgerUnavailable: FailureHandling = .deny
     /// Seconds after which an unsettled reservation stops holding budget.
-    public var reservationTTLSeconds: Int64 = 600
+    package var reservationTTLSeconds: Int64 = 600
     /// Whether denied requests try region and model fallbacks.
-    public var reroute: Bool = true
+    package var reroute: Bool = true
     /// Where the section was written (nil when defaulted).
-    public var location: SourceLocation?
+    package var location: SourceLocation?
 
     /// The default tiers: small, standard, frontier.
-    public static let defaultTiers = ["small", "standard", "frontier"]
+    package static let defaultTiers = ["small", "standard", "frontier"]
 
     /// The defaults of SPEC §1.
-    public init() {
+    package init() {
         self.tiers = Settings.defaultTiers.map { Located($0, at: SourceLocation(file: "<default>")) }
     }
 
     /// The zone identifier, `UTC` unless set.
-    public var timezoneIdentifier: String { timezone?.value ?? "UTC" }
+    package var timezoneIdentifier: String { timezone?.value ?? "UTC" }
 }
