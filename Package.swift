@@ -13,6 +13,7 @@
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserCLI      the thin `purser` executable (swift-argument-parser)
+//   PurserFuzzing  the libFuzzer harnesses' bodies (Fuzz/ adds the fuzzer)
 //
 // The `Purser` product is the engine and the policy layer beneath it, nothing of the
 // audit; a gateway that depends on it compiles none of the importers or renderers.
@@ -27,6 +28,9 @@ let package = Package(
     products: [
         .library(name: "Purser", targets: ["Purser"]),
         .library(name: "PurserAudit", targets: ["PurserAudit"]),
+        // The libFuzzer harnesses' bodies, for the Fuzz/ package (which adds the fuzzer and
+        // its sanitizers); here they reach the package's internals, and their seeds run as tests.
+        .library(name: "PurserFuzzing", targets: ["PurserFuzzing"]),
         .executable(name: "purser", targets: ["PurserCLI"]),
     ],
     dependencies: [
@@ -73,6 +77,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "PurserFuzzing",
+            dependencies: ["Purser", "PurserAudit"]
+        ),
         .executableTarget(
             name: "PurserCLI",
             dependencies: [
@@ -115,6 +123,10 @@ let package = Package(
             name: "PurserAPITests",
             dependencies: ["Purser"],
             swiftSettings: [.unsafeFlags(["-package-name", "PurserAPIClient"])]
+        ),
+        .testTarget(
+            name: "PurserFuzzingTests",
+            dependencies: ["PurserFuzzing"]
         ),
         .testTarget(
             name: "PurserCLITests",

@@ -18,7 +18,7 @@ let package = Package(
         // Seeded generators of large policies and request streams.
         .target(
             name: "PurserFixtures",
-            dependencies: [.product(name: "Purser", package: "Purser")]
+            dependencies: [.product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser")]
         ),
         // `purser-fixtures`: writes generated policies and JSONL request streams to disk.
         .executableTarget(
@@ -28,7 +28,7 @@ let package = Package(
         // `purser-import-bench`: generates usage logs and times the importers on one thread.
         .executableTarget(
             name: "purser-import-bench",
-            dependencies: [.product(name: "Purser", package: "Purser")]
+            dependencies: [.product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser")]
         ),
         // `purser-profile`: a loop of decisions for perf and callgrind.
         .executableTarget(
@@ -39,7 +39,7 @@ let package = Package(
             name: "EngineBenchmarks",
             dependencies: [
                 "PurserFixtures",
-                .product(name: "Purser", package: "Purser"),
+                .product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/EngineBenchmarks",
@@ -49,7 +49,7 @@ let package = Package(
             name: "YAMLBenchmarks",
             dependencies: [
                 "PurserFixtures",
-                .product(name: "Purser", package: "Purser"),
+                .product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/YAMLBenchmarks",

@@ -33,15 +33,15 @@ let package = Package(
         .target(name: "FuzzDriver"),
         .executableTarget(
             name: "FuzzYAML",
-            dependencies: ["FuzzDriver", .product(name: "Purser", package: "Purser")]
+            dependencies: ["FuzzDriver", .product(name: "PurserFuzzing", package: "Purser")]
         ),
         .executableTarget(
             name: "FuzzRequest",
-            dependencies: ["FuzzDriver", .product(name: "Purser", package: "Purser")]
+            dependencies: ["FuzzDriver", .product(name: "PurserFuzzing", package: "Purser")]
         ),
         .executableTarget(
             name: "FuzzMoney",
-            dependencies: ["FuzzDriver", .product(name: "Purser", package: "Purser")]
+            dependencies: ["FuzzDriver", .product(name: "PurserFuzzing", package: "Purser")]
         ),
     ]
 )

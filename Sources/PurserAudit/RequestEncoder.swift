@@ -35,4 +35,11 @@ public enum RequestEncoder {
             if !request.allowReroute { json.field("allow_reroute", false) }
         }
     }
+
+    /// A request as one compact JSON object (a line of Purser's own usage log).
+    public static func json(_ request: Request) -> String {
+        var json = JSONWriter()
+        encode(request, into: &json)
+        return json.text
+    }
 }

@@ -76,6 +76,7 @@ struct GatewayAPITests {
         // The team's daily budget, as the decision saw it (the reservation included).
         let status = try #require(decision.budgets.first { $0.unit == .usd })
         #expect(status.id == "team.payments.day" && status.key == "payments" && status.window == "2026-11-23")
+        #expect(status.counter.budget == status.id && status.counter.key == status.key && status.counter.period == .day)
         #expect(status.limitUSD == USD(dollars: 10) && status.reservedUSD == USD("0.00125") && status.spentUSD == .zero)
         #expect(status.remainingUSD == USD(dollars: 10).subtracting(USD("0.00125") ?? .zero))
         #expect(status.limit == USD(dollars: 10).nanos && status.spent == 0 && status.reserved == 1_250_000 && status.remaining > 0)
@@ -156,7 +157,7 @@ struct GatewayAPITests {
         tags["c"] = "3"
         tags["b"] = nil
         #expect(tags.count == 2 && !tags.isEmpty && Set(tags.keys) == ["a", "c"])
-        #expect(Tags(["a": "1", "c": "3"]) == tags && Tags().isEmpty)
+        #expect(Tags(["a": "1", "c": "3"]) == tags && Tags([:]).isEmpty)
         #expect(Set(tags.map(\.key)) == ["a", "c"] && tags.description.contains("a"))
     }
 

@@ -1,5 +1,6 @@
 import Benchmark
 import Purser
+import PurserYAML
 import PurserFixtures
 
 let benchmarks: @Sendable () -> Void = {

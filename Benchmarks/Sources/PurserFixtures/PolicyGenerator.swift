@@ -1,4 +1,5 @@
 import Purser
+import PurserAudit
 
 /// Generates large, valid policy sets for benchmarks.
 public struct PolicyGenerator: Sendable {
@@ -124,8 +125,6 @@ public struct PolicyGenerator: Sendable {
 
     /// One request as a JSON line (SPEC §5).
     public static func jsonLine(_ request: Request) -> String {
-        var json = JSONWriter()
-        RequestEncoder.encode(request, into: &json)
-        return json.text
+        RequestEncoder.json(request)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Purser
+import PurserAudit
 
 /// Times the usage-log importers: parse → UsageRecord batches on one thread.
 ///

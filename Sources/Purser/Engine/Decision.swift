@@ -55,7 +55,7 @@ public struct BudgetStatus: Sendable, Hashable {
     }
 
     /// The counter: budget id, scope key and window.
-    package let counter: CounterKey
+    public let counter: CounterKey
     /// The budget id.
     public var id: String { counter.budget }
     /// The scope key, e.g. `payments` or `payments/qa`.

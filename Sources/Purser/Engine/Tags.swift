@@ -19,7 +19,7 @@ public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral
     private var entries: [Element] = []
 
     /// No tags.
-    public init() {}
+    package init() {}
 
     /// The tags of a dictionary.
     public init(_ dictionary: [String: String]) {

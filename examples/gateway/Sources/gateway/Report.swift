@@ -16,7 +16,7 @@ func dollars(_ amount: USD?) -> String {
 func summaryLine(_ request: Request, _ result: CallResult) -> String {
     let decision = result.decision
     var line = "\(request.id ?? "-") \(request.team ?? "-")/\(request.environment ?? "-") "
-        + "\(request.model)@\(request.region ?? "(any)") → \(decision.decision.rawValue)"
+        + "\(request.model)@\(request.region ?? "(any)") → \(decision.verdict.rawValue)"
     if decision.rerouted { line += " (rerouted)" }
     line += " \(decision.model)@\(decision.region ?? "(any)") est \(dollars(decision.cost))"
     switch result.outcome {

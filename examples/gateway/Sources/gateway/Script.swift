@@ -150,7 +150,7 @@ func mismatches(_ call: ScriptedCall, _ result: CallResult, duplicate: SettleOut
     func check<T: Equatable>(_ name: String, _ actual: T, _ expected: T) {
         if actual != expected { problems.append("\(name): expected \(expected), got \(actual)") }
     }
-    check("decision", decision.decision, expect.decision)
+    check("decision", decision.verdict, expect.decision)
     if let model = expect.model { check("model", decision.model, model) }
     if let region = expect.region { check("region", decision.region ?? "none", region) }
     check("rerouted", decision.rerouted, expect.rerouted)
