@@ -5,15 +5,15 @@
 /// the UTF-8 bytes eight at a time with a multiply-xorshift and probes
 /// linearly. Its keys come from the policy; requests and logs only look names
 /// up, so hostile input cannot lengthen the probes.
-package struct NameTable: Sendable {
-    private var slots: [Int32]
-    private var hashes: [UInt64]
-    private var keys: [String]
-    private var values: [Int32] = []
-    private var mask: Int
+@usableFromInline package struct NameTable: Sendable {
+    @usableFromInline package var slots: [Int32]
+    @usableFromInline package var hashes: [UInt64]
+    @usableFromInline package var keys: [String]
+    @usableFromInline package var values: [Int32] = []
+    @usableFromInline package var mask: Int
 
     /// An empty table.
-    package init() {
+    @usableFromInline package init() {
         slots = Array(repeating: -1, count: 8)
         hashes = Array(repeating: 0, count: 8)
         keys = []
@@ -21,17 +21,17 @@ package struct NameTable: Sendable {
     }
 
     /// A table of `names[i] → i`, keeping the first of duplicate names.
-    package init(_ names: [String]) {
+    @usableFromInline package init(_ names: [String]) {
         self.init()
         for (index, name) in names.enumerated() { insert(name, Int32(index)) }
     }
 
     /// How many names the table holds.
-    package var count: Int { keys.count }
+    @usableFromInline package var count: Int { keys.count }
 
     /// Adds a name unless it is present; returns its value.
     @discardableResult
-    package mutating func insert(_ name: String, _ value: Int32) -> Int32 {
+    @usableFromInline package mutating func insert(_ name: String, _ value: Int32) -> Int32 {
         let hash = Self.hash(name)
         var slot = Int(truncatingIfNeeded: hash) & mask
         while slots[slot] >= 0 {
@@ -49,7 +49,7 @@ package struct NameTable: Sendable {
 
     /// The value of a name, or nil.
     @inline(__always)
-    package subscript(name: String) -> Int32? {
+    @inlinable package subscript(name: String) -> Int32? {
         let hash = Self.hash(name)
         var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
@@ -62,9 +62,9 @@ package struct NameTable: Sendable {
 
     /// Whether the table holds a name.
     @inline(__always)
-    package func contains(_ name: String) -> Bool { self[name] != nil }
+    @inlinable package func contains(_ name: String) -> Bool { self[name] != nil }
 
-    private mutating func grow() {
+    @usableFromInline package mutating func grow() {
         let size = slots.count * 2
         slots = Array(repeating: -1, count: size)
         hashes = Array(repeating: 0, count: size)
@@ -80,14 +80,14 @@ package struct NameTable: Sendable {
 
     /// A 64-bit hash of a name's UTF-8 bytes.
     @inline(__always)
-    package static func hash(_ name: String) -> UInt64 {
+    @inlinable package static func hash(_ name: String) -> UInt64 {
         if let hash = name.utf8.withContiguousStorageIfAvailable({ hash($0) }) { return hash }
         return Array(name.utf8).withUnsafeBufferPointer { hash($0) }
     }
 
     /// A 64-bit hash of bytes (eight at a time).
     @inline(__always)
-    package static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    @inlinable package static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash = UInt64(truncatingIfNeeded: bytes.count) &* 0x9E37_79B9_7F4A_7C15
         guard let base = bytes.baseAddress else { return hash }
         var position = 0

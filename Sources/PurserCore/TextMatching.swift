@@ -5,14 +5,14 @@ import Darwin
 #endif
 
 /// Glob patterns (`*`, `?`) over names, and "did you mean" suggestions.
-package enum TextMatching {
+@usableFromInline package enum TextMatching {
     /// Whether a name is a glob pattern rather than a plain name.
-    package static func isGlob(_ pattern: String) -> Bool {
+    @usableFromInline package static func isGlob(_ pattern: String) -> Bool {
         pattern.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
     }
 
     /// Matches `*` (any run, also empty) and `?` (one character) against a name.
-    package static func glob(_ pattern: String, matches name: String) -> Bool {
+    @usableFromInline package static func glob(_ pattern: String, matches name: String) -> Bool {
         let p = Array(pattern.unicodeScalars)
         let n = Array(name.unicodeScalars)
         var pi = 0
@@ -41,7 +41,7 @@ package enum TextMatching {
 
     /// Edit distance over Unicode scalars where an insertion, deletion,
     /// substitution or swap of two neighbours each cost 1 (optimal string alignment).
-    package static func distance(_ a: String, _ b: String) -> Int {
+    @usableFromInline package static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a.unicodeScalars)
         let b = Array(b.unicodeScalars)
         var cells = 0
@@ -51,7 +51,7 @@ package enum TextMatching {
     /// The distance of two scalar arrays if it is at most `limit`, else nil.
     /// Stops as soon as every path through the table costs more than
     /// `limit`; adds the number of table cells computed to `cells`.
-    package static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar], limit: Int, cells: inout Int) -> Int? {
+    @usableFromInline package static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar], limit: Int, cells: inout Int) -> Int? {
         if a.isEmpty { return b.count <= limit ? b.count : nil }
         if b.isEmpty { return a.count <= limit ? a.count : nil }
         var beforePrevious = [Int](repeating: 0, count: b.count + 1)
@@ -81,17 +81,17 @@ package enum TextMatching {
 
     /// Names longer than this (in Unicode scalars) get no suggestions: a
     /// typo in them is implausible, and comparing them is costly.
-    package static let maxSuggestionLength = 128
+    @usableFromInline package static let maxSuggestionLength = 128
 
     /// The most distance-table cells one suggestion may compute; past it the
     /// best candidate so far is used. Keeps hostile policies (thousands of
     /// long, near-identical names) from making a check quadratic.
-    package static let maxSuggestionCells = 250_000
+    @usableFromInline package static let maxSuggestionCells = 250_000
 
     /// The candidate closest to `name`, if it is close enough to be a likely
     /// typo: within a quarter of the shorter name's length (at least 1).
     /// Ties go to the candidate that sorts first.
-    package static func suggestion(for name: String, among candidates: some Sequence<String>) -> String? {
+    @usableFromInline package static func suggestion(for name: String, among candidates: some Sequence<String>) -> String? {
         let target = Array(name.lowercased().unicodeScalars)
         guard !target.isEmpty, target.count <= maxSuggestionLength else { return nil }
         var best: (candidate: String, score: Int)?
@@ -119,7 +119,7 @@ package enum TextMatching {
     }
 
     /// ` (did you mean "x"?)` or an empty string.
-    package static func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
+    @usableFromInline package static func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
         suggestion(for: name, among: candidates).map { "; did you mean \"\($0)\"?" } ?? ""
     }
 }
@@ -129,17 +129,17 @@ package enum TextMatching {
 /// thousands of undefined references to thousands of names would make the
 /// check quadratic. References past the budget are reported without a
 /// suggestion.
-package struct SuggestionBudget {
+@usableFromInline package struct SuggestionBudget {
     /// Look-ups left.
-    package private(set) var remaining: Int
+    @usableFromInline package var remaining: Int
 
     /// A budget of `limit` look-ups (64 by default).
-    package init(limit: Int = 64) {
+    @usableFromInline package init(limit: Int = 64) {
         remaining = limit
     }
 
     /// `; did you mean "x"?` or an empty string, while the budget lasts.
-    package mutating func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
+    @usableFromInline package mutating func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
         guard remaining > 0 else { return "" }
         remaining -= 1
         return TextMatching.didYouMean(name, among: candidates)
@@ -150,7 +150,7 @@ extension String {
     /// Whether the two strings are the same UTF-8 bytes (`==` also equates canonically
     /// equivalent strings, such as a precomposed `é` and `e` with a combining accent).
     @inline(__always)
-    package func hasSameUTF8(as other: String) -> Bool {
+    @inlinable package func hasSameUTF8(as other: String) -> Bool {
         let compared = utf8.withContiguousStorageIfAvailable { mine in
             other.utf8.withContiguousStorageIfAvailable { theirs -> Bool in
                 guard mine.count == theirs.count else { return false }

@@ -3,18 +3,18 @@ import Foundation
 /// A time zone's UTC offsets as a table of transitions, so that converting
 /// an instant to local calendar time is a binary search and integer maths,
 /// not a Foundation calendar call.
-package final class ZoneRules: @unchecked Sendable {
+@usableFromInline package final class ZoneRules: @unchecked Sendable {
     // Immutable after init. The tables are raw buffers: reading a class's array
     // retains it, and every record's local time reads them.
     /// The IANA identifier.
-    package let identifier: String
+    @usableFromInline package let identifier: String
     /// UTC seconds at which a new offset takes effect, ascending.
-    private let transitions: UnsafeBufferPointer<Int64>
+    @usableFromInline package let transitions: UnsafeBufferPointer<Int64>
     /// `offsets[i]` is in effect before `transitions[i]`; the last one after all.
-    private let offsets: UnsafeBufferPointer<Int32>
+    @usableFromInline package let offsets: UnsafeBufferPointer<Int32>
 
     /// The zone table for 1970–2200, or nil for an unknown identifier.
-    package init?(identifier: String) {
+    @usableFromInline package init?(identifier: String) {
         guard let zone = TimeZone(identifier: identifier) else { return nil }
         self.identifier = identifier
         var transitions: [Int64] = []
@@ -41,16 +41,16 @@ package final class ZoneRules: @unchecked Sendable {
         offsets.deallocate()
     }
 
-    private static func buffer<Element>(_ elements: [Element]) -> UnsafeBufferPointer<Element> {
+    @usableFromInline package static func buffer<Element>(_ elements: [Element]) -> UnsafeBufferPointer<Element> {
         let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: elements.count)
         _ = buffer.initialize(from: elements)
         return UnsafeBufferPointer(buffer)
     }
 
     /// UTC, with no transitions.
-    package static let utc = ZoneRules(fixed: "UTC")
+    @usableFromInline package static let utc = ZoneRules(fixed: "UTC")
 
-    private init(fixed identifier: String) {
+    @usableFromInline package init(fixed identifier: String) {
         self.identifier = identifier
         self.transitions = Self.buffer([])
         self.offsets = Self.buffer([0])
@@ -58,7 +58,7 @@ package final class ZoneRules: @unchecked Sendable {
 
     /// The offset from UTC in seconds at an instant.
     @inline(__always)
-    package func offset(atUTC seconds: Int64) -> Int64 {
+    @inlinable package func offset(atUTC seconds: Int64) -> Int64 {
         if transitions.isEmpty { return Int64(offsets[0]) }
         var low = 0
         var high = transitions.count
@@ -72,7 +72,7 @@ package final class ZoneRules: @unchecked Sendable {
     /// The offset from UTC at an instant, and the instants between which it holds (from the
     /// transition before, inclusive, to the next one, exclusive; unbounded where there is none).
     @inline(__always)
-    package func offsetSpan(atUTC seconds: Int64) -> (offset: Int64, from: Int64, until: Int64) {
+    @inlinable package func offsetSpan(atUTC seconds: Int64) -> (offset: Int64, from: Int64, until: Int64) {
         if transitions.isEmpty { return (Int64(offsets[0]), .min, .max) }
         var low = 0
         var high = transitions.count
@@ -85,13 +85,13 @@ package final class ZoneRules: @unchecked Sendable {
 
     /// Local wall-clock seconds since 1970-01-01T00:00 (local) at an instant.
     @inline(__always)
-    package func local(_ utcSeconds: Int64) -> Int64 {
+    @inlinable package func local(_ utcSeconds: Int64) -> Int64 {
         utcSeconds + offset(atUTC: utcSeconds)
     }
 
     /// The first instant whose local wall-clock time is at or after `localSeconds`
     /// (a time skipped by a DST gap maps to the end of the gap).
-    package func utc(fromLocal localSeconds: Int64) -> Int64 {
+    @usableFromInline package func utc(fromLocal localSeconds: Int64) -> Int64 {
         // Try each offset in effect near the time; keep the earliest consistent one.
         var best: Int64?
         let candidates = Set([offset(atUTC: localSeconds - 86_400), offset(atUTC: localSeconds), offset(atUTC: localSeconds + 86_400)])

@@ -21,12 +21,12 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Creates a key with the budget id's hash already known (compiled budgets keep it).
-    package init(budget: String, budgetHash: Int, key: String, period: BudgetPeriod, window: Int64) {
+    @usableFromInline package init(budget: String, budgetHash: Int, key: String, period: BudgetPeriod, window: Int64) {
         self.init(budget: budget, budgetHash: budgetHash, key: key, keyHash: key.hashValue, period: period, window: window)
     }
 
     /// Creates a key with both hashes known (compiled names keep theirs).
-    package init(budget: String, budgetHash: Int, key: String, keyHash: Int, period: BudgetPeriod, window: Int64) {
+    @usableFromInline package init(budget: String, budgetHash: Int, key: String, keyHash: Int, period: BudgetPeriod, window: Int64) {
         self.budget = budget
         self.key = key
         self.period = period
@@ -37,7 +37,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     /// The key's hash from its parts' hashes: a cheap mix of three values already
     /// hashed (Dictionary rehashes it with its own seed).
     @inline(__always)
-    package static func mix(budgetHash: Int, keyHash: Int, window: Int64) -> Int {
+    @inlinable package static func mix(budgetHash: Int, keyHash: Int, window: Int64) -> Int {
         var mixed = UInt64(bitPattern: Int64(budgetHash)) &* 0x9E37_79B9_7F4A_7C15
         mixed = (mixed ^ UInt64(bitPattern: Int64(keyHash))) &* 0xBF58_476D_1CE4_E5B9
         mixed = (mixed ^ UInt64(bitPattern: window)) &* 0x94D0_49BB_1331_11EB
@@ -45,7 +45,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The key's own hash, for direct-mapped caches.
-    package var cacheLine: Int { hash }
+    @usableFromInline package var cacheLine: Int { hash }
 
     public static func == (lhs: CounterKey, rhs: CounterKey) -> Bool {
         lhs.hash == rhs.hash && lhs.window == rhs.window && lhs.period == rhs.period && lhs.budget == rhs.budget && lhs.key == rhs.key
@@ -62,7 +62,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The window's label, e.g. `2026-11` or `2026-W47`.
-    package var windowLabel: String { CalendarWindow.label(window, period: period) }
+    @usableFromInline package var windowLabel: String { CalendarWindow.label(window, period: period) }
 
     public var description: String { "\(budget)[\(key)]@\(windowLabel)" }
 }
@@ -89,27 +89,27 @@ public struct Amount: Sendable, Hashable {
     }
 
     /// Nothing.
-    public static let zero = Amount()
+    @inlinable public static var zero: Amount { Amount() }
 
     /// The sum, field by field, saturating at the `Int64` range.
-    public static func + (lhs: Amount, rhs: Amount) -> Amount {
+    @inlinable public static func + (lhs: Amount, rhs: Amount) -> Amount {
         Amount(usd: saturating(lhs.usd, rhs.usd, +), tokens: saturating(lhs.tokens, rhs.tokens, +),
                requests: saturating(lhs.requests, rhs.requests, +))
     }
 
     /// The difference, field by field, saturating at the `Int64` range.
-    public static func - (lhs: Amount, rhs: Amount) -> Amount {
+    @inlinable public static func - (lhs: Amount, rhs: Amount) -> Amount {
         Amount(usd: saturating(lhs.usd, rhs.usd, -), tokens: saturating(lhs.tokens, rhs.tokens, -),
                requests: saturating(lhs.requests, rhs.requests, -))
     }
 
-    @inline(__always)
-    private static func saturating(_ lhs: Int64, _ rhs: Int64, _ operation: (Int128, Int128) -> Int128) -> Int64 {
+    @inlinable @inline(__always)
+    static func saturating(_ lhs: Int64, _ rhs: Int64, _ operation: (Int128, Int128) -> Int128) -> Int64 {
         Int64(clamping: operation(Int128(lhs), Int128(rhs)))
     }
 
-    package static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
-    package static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
+    @usableFromInline package static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
+    @usableFromInline package static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
 }
 
 /// A counter's spend as a ledger holds it.
@@ -153,14 +153,14 @@ public struct CounterReservation: Sendable, Hashable {
 
     /// `spent + reserved + estimate <= limit`, for every limit set (docs/policy-language.md,
     /// "Budgets"), summed exactly in 128 bits so that no amount can wrap past a cap.
-    public func admits(_ state: CounterState) -> Bool {
+    @inlinable public func admits(_ state: CounterState) -> Bool {
         Self.admits(state, amount, limits)
     }
 
     /// Whether a counter in `state` can take `amount` under `limits` (the one check every
     /// ledger and the audit's replay use).
     @inline(__always)
-    package static func admits(_ state: CounterState, _ amount: Amount, _ limits: BudgetLimits) -> Bool {
+    @inlinable package static func admits(_ state: CounterState, _ amount: Amount, _ limits: BudgetLimits) -> Bool {
         func within(_ spent: Int64, _ reserved: Int64, _ added: Int64, _ limit: Int64) -> Bool {
             Int128(spent) + Int128(reserved) + Int128(added) <= Int128(limit)
         }

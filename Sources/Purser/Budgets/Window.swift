@@ -5,7 +5,7 @@ import PurserPolicy
 /// A window is identified by an integer index per period (months since
 /// year 0, ISO weeks since 1970, local days since 1970…), so a counter key
 /// never needs a string and nothing ever "resets": a new window is a new key.
-package enum CalendarWindow {
+@usableFromInline package enum CalendarWindow {
     /// The window index of an instant for a period.
     @inline(__always)
     package static func index(of seconds: Int64, period: BudgetPeriod, zone: ZoneRules) -> Int64 {
@@ -15,7 +15,7 @@ package enum CalendarWindow {
 
     /// The window index of a local wall-clock time (seconds since local 1970-01-01T00:00).
     @inline(__always)
-    package static func index(local: Int64, period: BudgetPeriod) -> Int64 {
+    @usableFromInline package static func index(local: Int64, period: BudgetPeriod) -> Int64 {
         switch period {
         case .minute: return floorDiv(local, 60)
         case .hour: return floorDiv(local, 3600)

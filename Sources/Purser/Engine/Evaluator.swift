@@ -40,15 +40,15 @@ package struct Evaluator {
     }
 
     /// An instant on the policy's wall clock: what conditions and budget windows read of a time.
-    package struct LocalClock {
+    @usableFromInline package struct LocalClock {
         /// Local wall-clock seconds in the policy's time zone.
-        package let local: Int64
+        @usableFromInline package let local: Int64
         /// The local day and month window indices.
-        package let day: Int64
-        package let month: Int64
-        package let hour: Int64
+        @usableFromInline package let day: Int64
+        @usableFromInline package let month: Int64
+        @usableFromInline package let hour: Int64
         /// 0 = Monday.
-        package let weekday: Int64
+        @usableFromInline package let weekday: Int64
 
         package init(_ timestamp: Timestamp, zone: borrowing ZoneRules) {  // borrowing: an init would take (retain) it
             var span = Span()
@@ -58,7 +58,7 @@ package struct Evaluator {
         /// The clock at `timestamp`, its day, weekday and month taken from `span` when the instant
         /// falls within it (else found and kept there): the records of a log mostly share the day
         /// of the record before.
-        package init(_ timestamp: Timestamp, zone: borrowing ZoneRules, span: inout Span) {
+        @inlinable package init(_ timestamp: Timestamp, zone: borrowing ZoneRules, span: inout Span) {
             let seconds = timestamp.seconds
             if seconds < span.from || seconds >= span.until { span = Span(seconds, zone: zone) }
             local = seconds &+ span.offset
@@ -70,18 +70,18 @@ package struct Evaluator {
 
         /// The UTC instants of one local day (cut short where the zone's offset changes), with
         /// the day's offset, window indices and weekday. Holds no instant at first.
-        package struct Span {
-            fileprivate var from: Int64 = 0
-            fileprivate var until: Int64 = 0
-            fileprivate var offset: Int64 = 0
-            fileprivate var day: Int64 = 0
-            fileprivate var month: Int64 = 0
-            fileprivate var weekday: Int64 = 0
+        @usableFromInline package struct Span {
+            @usableFromInline var from: Int64 = 0
+            @usableFromInline var until: Int64 = 0
+            @usableFromInline var offset: Int64 = 0
+            @usableFromInline var day: Int64 = 0
+            @usableFromInline var month: Int64 = 0
+            @usableFromInline var weekday: Int64 = 0
 
-            package init() {}
+            @inlinable package init() {}
 
             /// The span of the instant `seconds`.
-            fileprivate init(_ seconds: Int64, zone: borrowing ZoneRules) {
+            @usableFromInline init(_ seconds: Int64, zone: borrowing ZoneRules) {
                 let (offset, changed, changes) = zone.offsetSpan(atUTC: seconds)
                 let local = seconds + offset
                 let day = CalendarWindow.floorDiv(local, 86_400)
@@ -94,12 +94,12 @@ package struct Evaluator {
         }
 
         /// The window index for a budget period.
-        @inline(__always)
+        @inlinable @inline(__always)
         package func window(_ period: BudgetPeriod) -> Int64 {
             Self.window(period, local: local, day: day, month: month)
         }
 
-        @inline(__always)
+        @inlinable @inline(__always)
         package static func window(_ period: BudgetPeriod, local: Int64, day: Int64, month: Int64) -> Int64 {
             switch period {
             case .day: return day

@@ -28,15 +28,15 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
 /// strings are errors that name the field, never a crash.
 public enum RequestDecoder {
     /// The longest name (team, model, user, tag…) accepted, in bytes.
-    package static let maxNameBytes = 1024
+    package static var maxNameBytes: Int { 1024 }
     /// The most tags a request may carry.
-    package static let maxTags = 64
+    package static var maxTags: Int { 64 }
     /// The largest token count accepted for each kind of token (100 billion).
     ///
     /// With prices at most ``TokenPrice/max``, the cost of any accepted usage is at most
     /// 4 × 10^11 tokens × 0.01 USD = 4 billion USD, inside ``USD/max`` (docs/policy-language.md,
     /// "Numbers and their ranges").
-    package static let maxTokens: Int64 = 100_000_000_000
+    package static var maxTokens: Int64 { 100_000_000_000 }
 
     /// The fields of a request, for "did you mean" on unknown ones.
     package static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",
@@ -468,9 +468,9 @@ package struct RequestParser {
 }
 
 /// A small cache of decoded names by their bytes (direct-mapped, 4,096 entries).
-package struct NameCache {
-    private var hashes = [UInt64](repeating: 0, count: 4096)
-    private var values = [String](repeating: "", count: 4096)
+@usableFromInline package struct NameCache: Sendable {
+    @usableFromInline var hashes = [UInt64](repeating: 0, count: 4096)
+    @usableFromInline var values = [String](repeating: "", count: 4096)
 
     /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
     package mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
@@ -481,6 +481,7 @@ package struct NameCache {
     /// The string whose UTF-8 is `bytes`: cached when seen before, else made by `make` (and cached
     /// if short; a `make` that throws caches nothing).
     @inline(__always)
+    @inlinable
     package mutating func string<E: Error>(_ bytes: UnsafeBufferPointer<UInt8>,
                                    _ make: (UnsafeBufferPointer<UInt8>) throws(E) -> String) throws(E) -> String {
         guard bytes.count <= 64, let base = bytes.baseAddress else { return try make(bytes) }

@@ -16,7 +16,7 @@ import PurserPolicy
 public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     public typealias Element = (key: String, value: String)
 
-    private var entries: [Element] = []
+    @usableFromInline var entries: [Element] = []
 
     /// No tags.
     package init() {}
@@ -42,6 +42,7 @@ public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral
 
     /// The value of a tag, or nil; setting nil removes it.
     public subscript(key: String) -> String? {
+        @inlinable
         get {
             let position = search(key)
             return position.found ? entries[position.index].value : nil
@@ -65,8 +66,8 @@ public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral
     }
 
     /// Where a name is, or where it would go to keep the names sorted.
-    @inline(__always)
-    private func search(_ key: String) -> (index: Int, found: Bool) {
+    @inlinable @inline(__always)
+    func search(_ key: String) -> (index: Int, found: Bool) {
         if entries.count <= 8 {
             for index in entries.indices {
                 let name = entries[index].key

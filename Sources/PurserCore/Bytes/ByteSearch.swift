@@ -1,19 +1,19 @@
 /// Byte searches eight bytes at a time, for the short spans between quotes
 /// in CSV fields, where a library call per span costs more than the search.
-package enum ByteSearch {
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-    private static let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+@usableFromInline package enum ByteSearch {
+    @usableFromInline package static let ones: UInt64 = 0x0101_0101_0101_0101
+    @usableFromInline package static let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
 
     /// The high bit of each byte of `word` that equals `target`'s pattern, exactly.
-    @inline(__always)
-    private static func matches(_ word: UInt64, _ pattern: UInt64) -> UInt64 {
+    @usableFromInline @inline(__always)
+    package static func matches(_ word: UInt64, _ pattern: UInt64) -> UInt64 {
         let x = word ^ pattern
         return ~(((x & low7) &+ low7) | x | low7)
     }
 
     /// The index of the first `target` byte in `start..<end`, or `end`.
     @inline(__always)
-    package static func first(_ target: UInt8, in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
+    @inlinable package static func first(_ target: UInt8, in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
         let pattern = UInt64(target) &* ones
         var index = start
         while index + 8 <= end {
@@ -31,7 +31,7 @@ package enum ByteSearch {
 
     /// The index of the first comma, line feed or quote in `start..<end`, or `end`.
     @inline(__always)
-    package static func firstDelimiter(in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
+    @inlinable package static func firstDelimiter(in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
         let comma = 0x2C * ones
         let newline = 0x0A * ones
         let quote = 0x22 * ones
@@ -52,7 +52,7 @@ package enum ByteSearch {
 
     /// How many `target` bytes `start..<end` holds.
     @inline(__always)
-    package static func count(_ target: UInt8, in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
+    @inlinable package static func count(_ target: UInt8, in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
         let pattern = UInt64(target) &* ones
         var index = start
         var total = 0
@@ -70,10 +70,10 @@ package enum ByteSearch {
 }
 
 /// A fast hash of a short byte span (names, keys), for tables that compare the bytes on a match.
-package enum ByteHash {
+@usableFromInline package enum ByteHash {
     /// Mixes eight bytes at a time, then avalanches, so any bits of the result may index a table. Never 0.
     @inline(__always)
-    package static func hash(_ base: UnsafePointer<UInt8>, count: Int) -> UInt64 {
+    @inlinable package static func hash(_ base: UnsafePointer<UInt8>, count: Int) -> UInt64 {
         var hash = UInt64(count) &* 0x9E37_79B9_7F4A_7C15
         var position = 0
         while position &+ 8 <= count {

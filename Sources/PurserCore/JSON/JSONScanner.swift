@@ -5,19 +5,19 @@ import Darwin
 #endif
 
 /// Why JSON input was rejected, with the byte offset it was rejected at.
-package struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
+@usableFromInline package struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What is wrong.
-    package let message: String
+    @usableFromInline package let message: String
     /// The byte offset in the input.
-    package let offset: Int
+    @usableFromInline package let offset: Int
 
     /// Creates an error at an offset.
-    package init(_ message: String, at offset: Int) {
+    @usableFromInline package init(_ message: String, at offset: Int) {
         self.message = message
         self.offset = offset
     }
 
-    package var description: String { "\(message) (at byte \(offset + 1))" }
+    @usableFromInline package var description: String { "\(message) (at byte \(offset + 1))" }
 }
 
 /// A pull scanner over JSON bytes: the caller walks the structure it expects
@@ -25,22 +25,22 @@ package struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
 ///
 /// It accepts exactly RFC 8259 JSON (no comments, no trailing commas, no
 /// NaN), nests at most ``maxDepth`` deep, and never traps on hostile input.
-package struct JSONScanner {
+@usableFromInline package struct JSONScanner {
     /// Deepest nesting `skipValue` follows.
-    package static let maxDepth = 64
+    @usableFromInline package static let maxDepth = 64
 
-    package let bytes: UnsafeBufferPointer<UInt8>
-    package private(set) var index: Int
+    @usableFromInline package let bytes: UnsafeBufferPointer<UInt8>
+    @usableFromInline package var index: Int
 
-    package init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) {
+    @usableFromInline package init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) {
         self.bytes = bytes
         self.index = start
     }
 
-    package var isAtEnd: Bool { index >= bytes.count }
+    @usableFromInline package var isAtEnd: Bool { index >= bytes.count }
 
     @inline(__always)
-    package mutating func skipWhitespace() {
+    @inlinable package mutating func skipWhitespace() {
         while index < bytes.count {
             let byte = bytes[index]
             guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
@@ -50,17 +50,17 @@ package struct JSONScanner {
 
     /// The next non-space byte, without consuming it.
     @inline(__always)
-    package mutating func peek() -> UInt8? {
+    @inlinable package mutating func peek() -> UInt8? {
         skipWhitespace()
         return index < bytes.count ? bytes[index] : nil
     }
 
-    package func error(_ message: String) -> JSONError {
+    @usableFromInline package func error(_ message: String) -> JSONError {
         JSONError(message, at: min(index, bytes.count))
     }
 
     /// A description of the next token for messages: `"abc"`, `123`, `{`, end of input.
-    package mutating func tokenDescription() -> String {
+    @usableFromInline package mutating func tokenDescription() -> String {
         guard let byte = peek() else { return "the end of the input" }
         switch byte {
         case UInt8(ascii: "{"): return "an object"
@@ -75,7 +75,7 @@ package struct JSONScanner {
     }
 
     /// Whether the literal starts at the current position.
-    private func hasLiteral(_ word: StaticString) -> Bool {
+    @usableFromInline package func hasLiteral(_ word: StaticString) -> Bool {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { return false }
         for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return false }
@@ -83,7 +83,7 @@ package struct JSONScanner {
     }
 
     @inline(__always)
-    package mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+    @inlinable package mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
         guard peek() == byte else { throw error("expected \(what), found \(tokenDescription())") }
         index &+= 1
     }
@@ -91,13 +91,13 @@ package struct JSONScanner {
     // MARK: Objects and arrays
 
     /// Consumes `{`.
-    package mutating func beginObject() throws(JSONError) {
+    @usableFromInline package mutating func beginObject() throws(JSONError) {
         try expect(UInt8(ascii: "{"), "an object")
     }
 
     /// The next key of an object as a raw byte range (no escapes decoded), or
     /// nil at `}`. `first` tells whether this is the first key of the object.
-    package mutating func nextKey(first: inout Bool) throws(JSONError) -> Range<Int>? {
+    @inlinable package mutating func nextKey(first: inout Bool) throws(JSONError) -> Range<Int>? {
         guard let byte = peek() else { throw error("unterminated object") }
         if byte == UInt8(ascii: "}") {
             index &+= 1
@@ -117,7 +117,7 @@ package struct JSONScanner {
 
     /// Consumes `literal` if the input continues with exactly its bytes (no whitespace skipped).
     @inline(__always)
-    package mutating func take(_ literal: borrowing JSONLiteral) -> Bool {
+    @inlinable package mutating func take(_ literal: borrowing JSONLiteral) -> Bool {
         guard let base = bytes.baseAddress else { return false }
         let start = base + index
         if index &+ 24 <= bytes.count {
@@ -137,12 +137,12 @@ package struct JSONScanner {
     }
 
     /// Consumes `[`.
-    package mutating func beginArray() throws(JSONError) {
+    @usableFromInline package mutating func beginArray() throws(JSONError) {
         try expect(UInt8(ascii: "["), "an array")
     }
 
     /// Whether another element follows (consuming the `,`), or false at `]`.
-    package mutating func nextElement(first: inout Bool) throws(JSONError) -> Bool {
+    @usableFromInline package mutating func nextElement(first: inout Bool) throws(JSONError) -> Bool {
         guard let byte = peek() else { throw error("unterminated array") }
         if byte == UInt8(ascii: "]") {
             index &+= 1
@@ -161,7 +161,7 @@ package struct JSONScanner {
 
     /// Consumes a string and returns the byte range between its quotes
     /// (escapes left encoded). Rejects raw control characters.
-    package mutating func rawString() throws(JSONError) -> Range<Int> {
+    @inlinable package mutating func rawString() throws(JSONError) -> Range<Int> {
         guard peek() == UInt8(ascii: "\"") else { throw error("expected a string, found \(tokenDescription())") }
         index &+= 1
         let start = index
@@ -200,7 +200,7 @@ package struct JSONScanner {
     /// The lowest set bit is exact; bits above it may be false positives (a borrow carries upward),
     /// so callers use only the lowest one.
     @inline(__always)
-    package static func specialBytes(_ word: UInt64) -> UInt64 {
+    @inlinable package static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         func zeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
@@ -212,20 +212,20 @@ package struct JSONScanner {
 
     /// Whether a raw string range holds escapes.
     @inline(__always)
-    package func hasEscapes(_ range: Range<Int>) -> Bool {
+    @inlinable package func hasEscapes(_ range: Range<Int>) -> Bool {
         guard let base = bytes.baseAddress, !range.isEmpty else { return false }
         return ByteSearch.first(UInt8(ascii: "\\"), in: base, from: range.lowerBound, to: range.upperBound) < range.upperBound
     }
 
     /// Compares a raw (unescaped) range to ASCII text.
     @inline(__always)
-    package func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
+    @inlinable package func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount, let base = bytes.baseAddress else { return false }
         return memcmp(base + range.lowerBound, text.utf8Start, range.count) == 0
     }
 
     /// Decodes a string's contents, resolving escapes and validating UTF-8.
-    package func decodeString(_ range: Range<Int>) throws(JSONError) -> String {
+    @usableFromInline package func decodeString(_ range: Range<Int>) throws(JSONError) -> String {
         let slice = UnsafeBufferPointer(rebasing: bytes[range])
         if !hasEscapes(range) {
             // Our own check, then a plain decode: `String(validating:)` instantiates generic metadata on every call.
@@ -283,7 +283,7 @@ package struct JSONScanner {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private func hex4(at position: Int, end: Int) throws(JSONError) -> UInt32 {
+    @usableFromInline package func hex4(at position: Int, end: Int) throws(JSONError) -> UInt32 {
         guard position + 4 <= end else { throw JSONError("a \\u escape needs four hex digits", at: position) }
         var value: UInt32 = 0
         for offset in 0..<4 {
@@ -301,12 +301,12 @@ package struct JSONScanner {
     }
 
     /// Consumes and decodes a string.
-    package mutating func string() throws(JSONError) -> String {
+    @usableFromInline package mutating func string() throws(JSONError) -> String {
         try decodeString(try rawString())
     }
 
     /// Consumes a number and returns its text range, validated against the JSON grammar.
-    package mutating func numberRange() throws(JSONError) -> Range<Int> {
+    @usableFromInline package mutating func numberRange() throws(JSONError) -> Range<Int> {
         skipWhitespace()
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index &+= 1 }
@@ -337,14 +337,14 @@ package struct JSONScanner {
     }
 
     /// Consumes a number and returns its text.
-    package mutating func numberText() throws(JSONError) -> String {
+    @usableFromInline package mutating func numberText() throws(JSONError) -> String {
         let range = try numberRange()
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
     /// Consumes `byte` if it is next (no whitespace skipped).
     @inline(__always)
-    package mutating func take(byte: UInt8) -> Bool {
+    @inlinable package mutating func take(byte: UInt8) -> Bool {
         guard index < bytes.count, bytes[index] == byte else { return false }
         index &+= 1
         return true
@@ -354,7 +354,7 @@ package struct JSONScanner {
     /// exponent) at most `limit`, followed by `,` or `}`; otherwise consumes nothing and returns
     /// nil (callers then take the general path, which reports what is wrong).
     @inline(__always)
-    package mutating func plainCount(upTo limit: Int64) -> Int64? {
+    @inlinable package mutating func plainCount(upTo limit: Int64) -> Int64? {
         var position = index
         let count = bytes.count
         var value: Int64 = 0
@@ -375,7 +375,7 @@ package struct JSONScanner {
     /// 10^-9 units, when it has at most nine fractional digits, no exponent and
     /// fits; otherwise consumes nothing and returns nil (callers then take the general path).
     @inline(__always)
-    package mutating func plainNanos() -> Int64? {
+    @inlinable package mutating func plainNanos() -> Int64? {
         skipWhitespace()
         var position = index
         let count = bytes.count
@@ -409,7 +409,7 @@ package struct JSONScanner {
     }
 
     /// Consumes a non-negative integer that fits in Int64 (`12`, also `12.0` and `1e3`).
-    package mutating func integer() throws(JSONError) -> Int64 {
+    @usableFromInline package mutating func integer() throws(JSONError) -> Int64 {
         skipWhitespace()
         // Fast path: up to 18 plain digits, not followed by a fraction or an exponent.
         var position = index
@@ -454,18 +454,18 @@ package struct JSONScanner {
     }
 
     /// Consumes `true` or `false`.
-    package mutating func bool() throws(JSONError) -> Bool {
+    @usableFromInline package mutating func bool() throws(JSONError) -> Bool {
         if try literal("true") { return true }
         if try literal("false") { return false }
         throw error("expected true or false, found \(tokenDescription())")
     }
 
     /// Consumes `null` if it is next.
-    package mutating func null() throws(JSONError) -> Bool {
+    @inlinable package mutating func null() throws(JSONError) -> Bool {
         try literal("null")
     }
 
-    private mutating func literal(_ word: StaticString) throws(JSONError) -> Bool {
+    @usableFromInline package mutating func literal(_ word: StaticString) throws(JSONError) -> Bool {
         skipWhitespace()
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { return false }
@@ -476,11 +476,11 @@ package struct JSONScanner {
     }
 
     /// Consumes any value, validating it, without building anything.
-    package mutating func skipValue() throws(JSONError) {
+    @usableFromInline package mutating func skipValue() throws(JSONError) {
         try skipValue(depth: 0)
     }
 
-    private mutating func skipValue(depth: Int) throws(JSONError) {
+    @usableFromInline package mutating func skipValue(depth: Int) throws(JSONError) {
         guard depth < JSONScanner.maxDepth else { throw error("nesting is deeper than \(JSONScanner.maxDepth) levels") }
         guard let byte = peek() else { throw error("expected a value, found the end of the input") }
         switch byte {
@@ -504,14 +504,14 @@ package struct JSONScanner {
     }
 
     /// Requires that only whitespace remains.
-    package mutating func expectEnd() throws(JSONError) {
+    @usableFromInline package mutating func expectEnd() throws(JSONError) {
         guard peek() == nil else { throw error("unexpected \(tokenDescription()) after the value") }
     }
 }
 
 /// UTF-8 validation with an ASCII fast path.
-package enum UTF8Check {
-    package static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+@usableFromInline package enum UTF8Check {
+    @usableFromInline package static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var index = 0
         let count = bytes.count
         while index < count {
@@ -544,14 +544,14 @@ package enum UTF8Check {
 
 /// Bytes a scanner may find next (e.g. `,"model":` in compact JSON), kept as masked
 /// words so that ``JSONScanner/take(_:)`` compares them without a call or a loop.
-package struct JSONLiteral: Sendable {
-    package let count: Int
+@usableFromInline package struct JSONLiteral: Sendable {
+    @usableFromInline package let count: Int
     /// The bytes as little-endian words, zero past the end; `masks` keep only the literal's bytes.
-    package let words: (UInt64, UInt64, UInt64)
-    package let masks: (UInt64, UInt64, UInt64)
+    @usableFromInline package let words: (UInt64, UInt64, UInt64)
+    @usableFromInline package let masks: (UInt64, UInt64, UInt64)
 
     /// A literal of at most 24 bytes.
-    package init(_ text: String) {
+    @usableFromInline package init(_ text: String) {
         let bytes = Array(text.utf8)
         count = bytes.count
         precondition(count <= 24, "a JSON literal is at most 24 bytes")
@@ -566,7 +566,7 @@ package struct JSONLiteral: Sendable {
     }
 
     /// The byte at `offset` (below `count`).
-    package func byte(_ offset: Int) -> UInt8 {
+    @inlinable package func byte(_ offset: Int) -> UInt8 {
         let word = offset < 8 ? words.0 : offset < 16 ? words.1 : words.2
         return UInt8(truncatingIfNeeded: word >> UInt64(8 * (offset % 8)))
     }
