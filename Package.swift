@@ -38,6 +38,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The reference CSV parser the importers' own RFC 4180 splitter is checked against (tests only).
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        // `swift package generate-documentation --target Purser` (Sources/Purser/Purser.docc). A
+        // command plugin only: no target depends on it, so `swift build` compiles nothing more.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(

@@ -206,7 +206,7 @@ public struct AuditReport: Sendable {
     public let policyRevision: String
     /// The policy's time zone (windows and days are in it).
     public let timezone: String
-    /// The violations, as SPEC §6 JSON Lines, in time order (a spool file; read it with `forEachViolation`).
+    /// The violations, as JSON Lines (docs/wire-formats.md, "Audit violations"), in time order (a spool file; read it with `forEachViolation`).
     package let spool: ViolationSpool
 
     package init(policyRevision: String, timezone: String, spool: ViolationSpool) {
@@ -247,7 +247,7 @@ public struct AuditReport: Sendable {
         return rules[id] ?? AuditRule(id: id, kind: .rule, summary: id, source: nil)
     }
 
-    /// The violations as SPEC §6 JSON Lines bytes, chunk by chunk (for `--format jsonl`).
+    /// The violations as JSON Lines bytes (docs/wire-formats.md, "Audit violations"), chunk by chunk (for `--format jsonl`).
     public func forEachViolationChunk(_ body: ([UInt8]) throws -> Void) throws {
         try spool.forEachChunk(body)
     }

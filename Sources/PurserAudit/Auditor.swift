@@ -68,7 +68,7 @@ public struct AuditProgress: Sendable {
     public let records: Int
 }
 
-/// Replays usage logs against a policy with fresh counters (SPEC §6 `audit`):
+/// Replays usage logs against a policy with fresh counters (docs/cli.md, "purser audit"):
 /// every record's actual cost is counted whether or not it broke policy, and
 /// a record violates a budget when the counter, with the record added, is
 /// over the limit.

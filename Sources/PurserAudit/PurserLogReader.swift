@@ -2,8 +2,8 @@ import Purser
 import Synchronization
 import PurserYAML
 
-/// Reads Purser's own usage log: JSON Lines of requests (SPEC §5) with a
-/// required `timestamp` and, when known, the actual `cost`.
+/// Reads Purser's own usage log: JSON Lines of requests with a required `timestamp`
+/// and, when known, the actual `cost` (docs/wire-formats.md, "Usage records").
 package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     // `lines` is used by one thread at a time (the caller of `nextChunk`, in order);
     // `decode(_:)` touches only immutable state and the parser pool, so any thread may run it.

@@ -1,5 +1,5 @@
 import Purser
-/// Writes a request as SPEC §5 JSON (the inverse of ``RequestDecoder``).
+/// Writes a request as JSON (docs/wire-formats.md, "Requests"; the inverse of ``RequestDecoder``).
 public enum RequestEncoder {
     /// Appends a request as one compact JSON object.
     package static func encode(_ request: Request, into json: inout JSONWriter) {

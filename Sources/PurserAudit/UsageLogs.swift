@@ -3,7 +3,7 @@ import Purser
 public enum UsageLogFormat: String, Sendable, CaseIterable {
     /// Detect from the first bytes of each file.
     case auto
-    /// Purser's own JSON Lines: one request per line (SPEC §5), `timestamp` required.
+    /// Purser's own JSON Lines: one request per line, `timestamp` required (docs/wire-formats.md, "Usage records").
     case purser
     /// LiteLLM spend logs: JSON lines, or the CSV export of `LiteLLM_SpendLogs`.
     case litellm

@@ -51,8 +51,8 @@ package struct LogName: Sendable, Hashable {
     package var path: String { Self.names.withLock { $0.paths[Int(number)] } }
 }
 
-/// One usage record of a log, mapped onto a request (SPEC §5): spend that
-/// happened, with its actual cost when the log has one.
+/// One usage record of a log, mapped onto a request (docs/wire-formats.md, "Usage
+/// records"): spend that happened, with its actual cost when the log has one.
 public struct UsageRecord: Sendable {
     /// The request; its `timestamp` is always set, its `cost` is the actual cost when the log gives one.
     ///

@@ -7,8 +7,8 @@ import Darwin
 import Dispatch
 import Synchronization
 
-/// Violations on disk, as SPEC §6 JSON Lines, so that a replay of millions of
-/// records keeps memory flat however many violations it finds.
+/// Violations on disk, as JSON Lines (docs/wire-formats.md, "Audit violations"), so
+/// that a replay of millions of records keeps memory flat however many violations it finds.
 ///
 /// The replay thread encodes violations into a 1 MiB buffer; a full buffer is
 /// written by a background queue while the replay goes on in a second one

@@ -15,8 +15,8 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decide requests: one JSON request, or a JSON Lines stream.",
         discussion: """
-            Reads a request (SPEC §5) or one request per line and writes one decision
-            per request (SPEC §4). A line that is not a valid request becomes
+            Reads a request or one request per line and writes one decision per
+            request (docs/wire-formats.md). A line that is not a valid request becomes
             {"error": …, "line": N, "column": C}, and the rest go on.
 
             Without --ledger nothing is counted: every request is evaluated against

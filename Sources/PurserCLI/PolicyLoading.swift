@@ -27,7 +27,7 @@ struct PolicyReadOptions: ParsableArguments {
 }
 
 /// Loads the policy set a command needs: diagnostics go to standard error,
-/// and an invalid policy is exit code 2 (SPEC §6).
+/// and an invalid policy is exit code 2 (docs/cli.md, "Exit codes").
 enum PolicyLoading {
     /// Loads the policy; `output` (a command's `-o`) must not be one of the files read.
     static func load(_ paths: [String], now: Timestamp? = nil, output: String? = nil,

@@ -8,7 +8,7 @@ import ArgumentParser
 import Purser
 
 /// `purser`: the root command. Subcommands do the work; this file only
-/// wires them and maps errors to SPEC §6's exit codes.
+/// wires them and maps errors to the exit codes of docs/cli.md, "Exit codes".
 struct PurserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purser",
@@ -47,7 +47,7 @@ enum Main {
                 exit(0)
             }
             Output.error(message)
-            // Usage errors are exit code 2 (SPEC §6), not ArgumentParser's 64.
+            // Usage errors are exit code 2 (docs/cli.md, "Exit codes"), not ArgumentParser's 64.
             exit(2)
         }
     }

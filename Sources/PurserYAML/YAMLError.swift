@@ -1,7 +1,7 @@
 /// Why a YAML input was rejected, with the place it was rejected at.
 ///
-/// Every rule of the input hardening (SPEC §8) has its own ``Kind`` so that a
-/// caller can turn it into a stable diagnostic code.
+/// Every rule of the input hardening (docs/policy-language.md, "Input limits") has
+/// its own ``Kind`` so that a caller can turn it into a stable diagnostic code.
 public struct YAMLError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The rule the input broke.
     public enum Kind: String, Sendable, Hashable, CaseIterable {

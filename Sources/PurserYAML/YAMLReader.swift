@@ -1,7 +1,7 @@
 import CYAML
 
 /// Reads YAML into located node trees with libyaml's event API, enforcing
-/// the input hardening of SPEC §8.
+/// the input hardening of docs/policy-language.md, "Input limits".
 ///
 /// ```swift
 /// let documents = try YAMLReader().read(Array("a: 1\n".utf8), file: "a.yaml")
@@ -11,7 +11,7 @@ import CYAML
 /// The reader never guesses types: every scalar stays text with its style,
 /// and the policy decoder types it by the schema.
 public struct YAMLReader: Sendable {
-    /// The hardening limits. The defaults are SPEC §8's.
+    /// The hardening limits. The defaults are those of docs/policy-language.md, "Input limits".
     public struct Limits: Sendable, Hashable {
         /// Largest input in bytes (16 MiB).
         public var maxBytes: Int = 16 * 1024 * 1024
@@ -20,7 +20,7 @@ public struct YAMLReader: Sendable {
         /// Most nodes that aliases may expand to in one document (10,000).
         public var maxAliasNodes: Int = 10_000
 
-        /// The limits of SPEC §8.
+        /// The limits of docs/policy-language.md, "Input limits".
         public init() {}
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `purser eval`, `test`, `audit` and `generate` end to end on the shipped
-/// `policies/` and `examples/`: what each prints and the exit codes of SPEC §6.
+/// `policies/` and `examples/`: what each prints and the exit codes of docs/cli.md, "Exit codes".
 @Suite("purser eval, test, audit and generate")
 struct WorkflowCommandTests {
     /// The repository root, where `policies/` and `examples/` live.

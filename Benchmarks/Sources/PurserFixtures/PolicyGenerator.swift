@@ -123,7 +123,7 @@ public struct PolicyGenerator: Sendable {
         }
     }
 
-    /// One request as a JSON line (SPEC §5).
+    /// One request as a JSON line (docs/wire-formats.md, "Requests").
     public static func jsonLine(_ request: Request) -> String {
         RequestEncoder.json(request)
     }

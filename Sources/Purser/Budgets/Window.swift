@@ -37,7 +37,7 @@ import PurserPolicy
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
-    /// The label of a window (SPEC §4): `2026`, `2026-Q4`, `2026-11`, `2026-W47`,
+    /// The label of a window (docs/wire-formats.md, "Budgets"): `2026`, `2026-Q4`, `2026-11`, `2026-W47`,
     /// `2026-11-22`, `2026-11-22T10`, `2026-11-22T10:05`.
     package static func label(_ index: Int64, period: BudgetPeriod) -> String {
         switch period {

@@ -6,7 +6,7 @@ public enum Verdict: String, Sendable, Hashable {
     case deny
 }
 
-/// What a violation did to the decision (SPEC §4).
+/// What a violation did to the decision (docs/wire-formats.md, "Violations").
 public enum ViolationEffect: String, Sendable, Hashable {
     /// It blocks the request.
     case deny
@@ -127,7 +127,7 @@ public struct BudgetAlert: Sendable, Hashable {
     public let unit: BudgetStatus.Unit
 }
 
-/// Purser's answer for one request (SPEC §4).
+/// Purser's answer for one request (docs/wire-formats.md, "Decisions").
 public struct Decision: Sendable {
     package init(verdict: Verdict, id: DecisionID, requestID: String?, model: String, region: String?, rerouted: Bool, cost: USD?,
          violations: [Violation], states: [CounterState], alerts: [BudgetAlert], policyRevision: String, timestamp: Timestamp,

@@ -1,6 +1,6 @@
 import PurserCore
 import PurserPolicy
-/// Writes decisions as SPEC §4 JSON (snake_case), one compact object per call.
+/// Writes decisions as JSON (docs/wire-formats.md, "Decisions"), one compact object per call.
 ///
 /// An encoder keeps a small cache of window labels, so encoding a stream of
 /// decisions formats each window once; use one encoder per thread.

@@ -1,7 +1,7 @@
 import PurserCore
 import PurserPolicy
-/// SPEC §3 against a compiled policy: canonicalise, collect violations,
-/// apply exceptions and effects, check budgets, reroute.
+/// The evaluation of docs/evaluation.md against a compiled policy: canonicalise, collect
+/// violations, apply exceptions and effects, check budgets, reroute.
 ///
 /// The evaluator is a value over an immutable policy; the enforcer gives it
 /// a ledger (to read counters, or to reserve atomically).
@@ -175,7 +175,7 @@ package struct Evaluator {
         return candidate(model, name, region: region, noRegion: none)
     }
 
-    /// The reroute candidates of SPEC §3 step 6, in order: the region fallback,
+    /// The reroute candidates (docs/evaluation.md, "Rerouting"), in order: the region fallback,
     /// then each model fallback (in the request's region or its fallback).
     package func fallbacks(_ resolved: Resolved, from original: Candidate) -> [Candidate] {
         guard policy.flags.reroute, resolved.request.allowReroute else { return [] }

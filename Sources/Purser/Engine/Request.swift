@@ -1,6 +1,6 @@
 import PurserCore
 import PurserPolicy
-/// Token counts of a call. `inputTokens` excludes cached tokens (SPEC §5).
+/// Token counts of a call. `inputTokens` excludes cached tokens (docs/wire-formats.md, "Requests").
 public struct Usage: Sendable, Hashable {
     /// Uncached input tokens.
     public var inputTokens: Int64
@@ -42,7 +42,7 @@ public struct Usage: Sendable, Hashable {
     }
 }
 
-/// A request a gateway asks about, or a usage record replayed by `audit` (SPEC §5).
+/// A request a gateway asks about, or a usage record replayed by `audit` (docs/wire-formats.md, "Requests").
 public struct Request: Sendable, Hashable {
     /// The caller's id for the request, echoed in the decision.
     public var id: String?

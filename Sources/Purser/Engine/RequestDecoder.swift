@@ -23,7 +23,7 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Reads requests and usage records (SPEC §5) from JSON, strictly: unknown
+/// Reads requests and usage records (docs/wire-formats.md, "Requests") from JSON, strictly: unknown
 /// fields, wrong types, negative or huge counts, bad timestamps and oversized
 /// strings are errors that name the field, never a crash.
 public enum RequestDecoder {

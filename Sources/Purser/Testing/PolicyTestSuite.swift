@@ -2,7 +2,7 @@ import PurserCore
 import PurserPolicy
 import PurserYAML
 
-/// Test cases for a policy (`*.test.yaml`, SPEC §6): a request, optional
+/// Test cases for a policy (`*.test.yaml`; docs/cli.md, "Test files"): a request, optional
 /// starting spend, and the parts of the decision that are expected.
 ///
 /// ```yaml

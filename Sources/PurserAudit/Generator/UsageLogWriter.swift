@@ -4,7 +4,7 @@ import Purser
 public enum UsageLogWriter {
     /// The formats written: the input formats, with LiteLLM's JSON lines and CSV told apart.
     public enum Format: String, Sendable, CaseIterable {
-        /// Purser's own JSON Lines (SPEC §5).
+        /// Purser's own JSON Lines (docs/wire-formats.md, "Usage records").
         case purser
         /// LiteLLM spend logs as JSON lines (one `LiteLLM_SpendLogs` row per line).
         case litellmJSON = "litellm-json"

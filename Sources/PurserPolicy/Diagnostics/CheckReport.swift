@@ -27,7 +27,7 @@ package struct CheckReport: Sendable {
     /// The number of warnings.
     package var warningCount: Int { diagnostics.count { $0.severity == .warning } }
 
-    /// SPEC §6: 2 when input could not be read, 1 for errors (or warnings
+    /// The exit code (docs/cli.md, "purser check"): 2 when input could not be read, 1 for errors (or warnings
     /// under `--strict`), 0 when clean.
     package var exitCode: Int32 {
         if diagnostics.contains(where: { $0.code.isInputError && $0.severity == .error }) { return 2 }

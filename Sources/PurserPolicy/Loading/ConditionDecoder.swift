@@ -1,7 +1,8 @@
 import PurserCore
 import PurserYAML
 
-/// Decodes `when` / `unless` maps (SPEC §2), typing operands by attribute.
+/// Decodes `when` / `unless` maps (docs/policy-language.md, "Conditions: when and unless"),
+/// typing operands by attribute.
 /// Unknown attributes and operators are errors, never silently false.
 package struct ConditionDecoder {
     package let context: DecodingContext

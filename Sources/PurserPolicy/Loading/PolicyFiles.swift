@@ -88,7 +88,8 @@ package enum PolicyFiles {
         return file.split(separator: "/").last.map(String.init) ?? file
     }
 
-    /// The files of a policy set (SPEC §1): explicit files as given, and every
+    /// The files of a policy set (docs/policy-language.md, "Files, fragments and merging"):
+    /// explicit files as given, and every
     /// `*.yaml`/`*.yml` under directories (recursively, sorted by path),
     /// leaving out test files and hidden entries.
     ///

@@ -2,7 +2,8 @@ import PurserCore
 import PurserYAML
 
 extension PolicySet {
-    /// Loads a policy set from files and directories (SPEC §1): parse every
+    /// Loads a policy set from files and directories (docs/policy-language.md, "Files,
+    /// fragments and merging"): parse every
     /// YAML document, decode it by the schema, merge the fragments, run the
     /// meaning checks.
     ///

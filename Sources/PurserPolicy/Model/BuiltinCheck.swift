@@ -1,7 +1,7 @@
 import PurserYAML
 import PurserCore
 /// The checks Purser applies to every request without a rule being written
-/// (SPEC §3 step 2). Their ids appear in decisions and in `waives`.
+/// (docs/evaluation.md, "Built-in checks"). Their ids appear in decisions and in `waives`.
 package enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     case unknownTeam = "unknown-team"
     case unknownEnvironment = "unknown-environment"
@@ -34,7 +34,7 @@ package enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// The violation kind of SPEC §4.
+    /// The violation kind (docs/wire-formats.md, "Violations").
     package var kind: ViolationKind {
         switch self {
         case .unknownTeam, .unknownEnvironment, .unknownModel: return .unknown
@@ -77,7 +77,7 @@ package enum BuiltinCheck: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// The kind of a violation (SPEC §4).
+/// The kind of a violation (docs/wire-formats.md, "Violations").
 public enum ViolationKind: String, Sendable, Hashable, CaseIterable {
     case access, region, cost, budget, rule, unknown, system
 }

@@ -12,7 +12,7 @@ package struct Condition: Sendable, Hashable {
         package let location: SourceLocation
     }
 
-    /// The attributes of a request a condition can test (SPEC §2).
+    /// The attributes of a request a condition can test (docs/policy-language.md, "Attributes").
     package enum Attribute: Sendable, Hashable, CustomStringConvertible {
         case team, environment, model, provider, tier, region, user
         /// `tags.KEY`
@@ -92,7 +92,7 @@ package struct Condition: Sendable, Hashable {
 
     /// One test of an attribute.
     package struct Matcher: Sendable, Hashable {
-        /// The operators of SPEC §2.
+        /// The operators of docs/policy-language.md, "Matchers".
         package enum Operator: String, Sendable, Hashable, CaseIterable {
             /// A bare scalar: equality.
             case equals

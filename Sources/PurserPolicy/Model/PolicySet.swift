@@ -74,7 +74,7 @@ public struct PolicyLoadResult: Sendable {
 
 /// How to load a policy set.
 public struct PolicyLoadOptions: Sendable {
-    /// The YAML hardening limits (SPEC §8).
+    /// The YAML hardening limits (docs/policy-language.md, "Input limits").
     public var yamlLimits = YAMLReader.Limits()
     /// "Now", for exception expiry checks; the system clock unless set.
     public var now: Timestamp?

@@ -39,7 +39,7 @@ package struct Settings: Sendable, Hashable {
     /// The default tiers: small, standard, frontier.
     package static let defaultTiers = ["small", "standard", "frontier"]
 
-    /// The defaults of SPEC §1.
+    /// The defaults of docs/policy-language.md, "settings".
     package init() {
         self.tiers = Settings.defaultTiers.map { Located($0, at: SourceLocation(file: "<default>")) }
     }
