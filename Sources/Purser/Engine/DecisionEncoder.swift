@@ -56,8 +56,11 @@ public struct DecisionEncoder {
         json.appendStatic("],\"alerts\":[")
         for (index, alert) in decision.alerts.enumerated() {
             if index > 0 { json.append(UInt8(ascii: ",")) }
-            var nested = json
+            // A writer of its own: `json` has been written raw so far, and its object
+            // bookkeeping would put a separator before the alert (alerts are rare).
+            var nested = JSONWriter()
             DecisionEncoder.encode(alert, into: &nested)
+            nested.withBytes { json.append($0) }
         }
         json.appendStatic("],\"policy_revision\":")
         json.appendEscaped(decision.policyRevision)
