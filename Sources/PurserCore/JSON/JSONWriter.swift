@@ -7,17 +7,17 @@
 ///     json.field("cost", raw: "0.0123")
 /// }
 /// ```
-@usableFromInline package final class JSONWriter {
+package final class JSONWriter {
     /// The output buffer: written directly, grown by doubling.
-    @usableFromInline package var base: UnsafeMutablePointer<UInt8>
-    @usableFromInline package var used = 0
-    @usableFromInline package var capacity: Int
+    private var base: UnsafeMutablePointer<UInt8>
+    private var used = 0
+    private var capacity: Int
     /// One bit per open container: whether it already has a member (so the next one needs a comma).
-    @usableFromInline package var members: UInt64 = 0
-    @usableFromInline package var depth = 0
+    private var members: UInt64 = 0
+    private var depth = 0
 
     /// An empty writer.
-    @usableFromInline package init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096) {
         self.capacity = max(64, capacity)
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
     }
@@ -27,21 +27,21 @@
     }
 
     /// The bytes written so far (a copy).
-    @usableFromInline package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
+    package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
 
     /// The number of bytes written.
-    @usableFromInline package var count: Int { used }
+    package var count: Int { used }
 
     /// Calls `body` with the bytes written so far, without copying them.
-    @usableFromInline package func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    package func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         try body(UnsafeBufferPointer(start: base, count: used))
     }
 
     /// The output as a string.
-    @usableFromInline package var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
+    package var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
 
     /// Empties the buffer, keeping its capacity.
-    @usableFromInline package func reset() {
+    package func reset() {
         used = 0
         members = 0
         depth = 0
@@ -50,11 +50,11 @@
 
     /// Makes room for `extra` more bytes.
     @inline(__always)
-    @inlinable package func reserve(_ extra: Int) {
+    package func reserve(_ extra: Int) {
         if used &+ extra > capacity { grow(used &+ extra) }
     }
 
-    @usableFromInline package func grow(_ needed: Int) {
+    private func grow(_ needed: Int) {
         var size = capacity
         while size < needed { size *= 2 }
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
@@ -65,21 +65,21 @@
     }
 
     /// Appends one byte (room must have been reserved).
-    @inlinable @inline(__always)
-    package func put(_ byte: UInt8) {
+    @inline(__always)
+    private func put(_ byte: UInt8) {
         base[used] = byte
         used &+= 1
     }
 
     /// Appends one byte.
     @inline(__always)
-    @inlinable package func append(_ byte: UInt8) {
+    package func append(_ byte: UInt8) {
         reserve(1)
         put(byte)
     }
 
     /// Appends bytes.
-    @inlinable package func append(_ raw: UnsafeBufferPointer<UInt8>) {
+    package func append(_ raw: UnsafeBufferPointer<UInt8>) {
         guard let source = raw.baseAddress, raw.count > 0 else { return }
         reserve(raw.count)
         (base + used).update(from: source, count: raw.count)
@@ -87,17 +87,17 @@
     }
 
     /// Whether the next value directly follows a key (so it takes no comma).
-    @usableFromInline package var afterKey = false
+    private var afterKey = false
 
-    @inlinable @inline(__always)
-    package func separate() {
+    @inline(__always)
+    private func separate() {
         let bit: UInt64 = 1 << UInt64(depth & 63)
         if members & bit != 0 { append(UInt8(ascii: ",")) }
         members |= bit
     }
 
-    @inlinable @inline(__always)
-    package func beginValue() {
+    @inline(__always)
+    private func beginValue() {
         if afterKey {
             afterKey = false
         } else {
@@ -106,7 +106,7 @@
     }
 
     /// Writes `{ … }` around the members `body` writes.
-    @inlinable package func object(_ body: (inout JSONWriter) -> Void) {
+    package func object(_ body: (inout JSONWriter) -> Void) {
         beginValue()
         append(UInt8(ascii: "{"))
         open()
@@ -117,7 +117,7 @@
     }
 
     /// Writes `[ … ]` around the elements `body` writes.
-    @inlinable package func array(_ body: (inout JSONWriter) -> Void) {
+    package func array(_ body: (inout JSONWriter) -> Void) {
         beginValue()
         append(UInt8(ascii: "["))
         open()
@@ -127,20 +127,20 @@
         append(UInt8(ascii: "]"))
     }
 
-    @inlinable @inline(__always)
-    package func open() {
+    @inline(__always)
+    private func open() {
         depth &+= 1
         members &= ~(1 << UInt64(depth & 63))
     }
 
-    @inlinable @inline(__always)
-    package func close() {
+    @inline(__always)
+    private func close() {
         depth &-= 1
     }
 
     /// Writes a key; the next value written is its value.
     @inline(__always)
-    @inlinable package func key(_ name: StaticString) {
+    package func key(_ name: StaticString) {
         separate()
         let count = name.utf8CodeUnitCount
         reserve(count &+ 3)
@@ -154,12 +154,12 @@
 
     /// Appends a literal's bytes.
     @inline(__always)
-    @inlinable package func appendStatic(_ text: StaticString) {
+    package func appendStatic(_ text: StaticString) {
         append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Writes a key that is not a literal (escaped).
-    @inlinable package func key(dynamic name: String) {
+    package func key(dynamic name: String) {
         separate()
         appendEscaped(name)
         append(UInt8(ascii: ":"))
@@ -167,44 +167,44 @@
     }
 
     /// Writes a string value.
-    @inlinable package func string(_ value: String) {
+    package func string(_ value: String) {
         beginValue()
         appendEscaped(value)
     }
 
     /// Writes a value as raw JSON text (a number already formatted, `null`, …).
-    @inlinable package func raw(_ text: String) {
+    package func raw(_ text: String) {
         beginValue()
         var text = text
         text.withUTF8 { append($0) }
     }
 
     /// Writes an integer.
-    @inlinable package func integer(_ value: Int64) {
+    package func integer(_ value: Int64) {
         beginValue()
         appendInteger(value)
     }
 
     /// Writes a boolean.
-    @inlinable package func bool(_ value: Bool) {
+    package func bool(_ value: Bool) {
         beginValue()
         if value { appendStatic("true") } else { appendStatic("false") }
     }
 
     /// Writes `null`.
-    @inlinable package func null() {
+    package func null() {
         beginValue()
         appendStatic("null")
     }
 
     /// Writes an exact USD amount as a JSON number (`12`, `0.0123`), without building a string.
-    @inlinable package func usd(_ value: USD) {
+    package func usd(_ value: USD) {
         beginValue()
         appendNanos(value.nanos)
     }
 
     /// Writes an exact total as a JSON number; totals past one amount's range keep every digit.
-    @inlinable package func usd(_ value: USDTotal) {
+    package func usd(_ value: USDTotal) {
         if let amount = value.amount {
             usd(amount)
         } else {
@@ -214,7 +214,7 @@
 
     /// Appends nano-units as the shortest exact decimal.
     @inline(__always)
-    @inlinable package func appendNanos(_ nanos: Int64) {
+    package func appendNanos(_ nanos: Int64) {
         reserve(32)
         if nanos < 0 { put(UInt8(ascii: "-")) }
         let magnitude = nanos.magnitude
@@ -236,8 +236,8 @@
     }
 
     /// Appends the decimal digits of a value (room must have been reserved: 20 bytes).
-    @inlinable @inline(__always)
-    package func putDigits(_ value: UInt64) {
+    @inline(__always)
+    private func putDigits(_ value: UInt64) {
         if value < 10 {
             put(UInt8(truncatingIfNeeded: value) &+ 48)
             return
@@ -260,19 +260,19 @@
 
     /// Starts a value that the caller writes as raw bytes (handles the comma before it).
     @inline(__always)
-    @inlinable package func beginRawValue() {
+    package func beginRawValue() {
         beginValue()
     }
 
     /// Appends `"text"` or `null`.
     @inline(__always)
-    @inlinable package func appendOptionalString(_ text: String?) {
+    package func appendOptionalString(_ text: String?) {
         if let text { appendEscaped(text) } else { appendStatic("null") }
     }
 
     /// Appends ASCII text as is (enum raw values, numbers already formatted).
     @inline(__always)
-    @inlinable package func appendASCII(_ text: String) {
+    package func appendASCII(_ text: String) {
         var text = text
         text.withUTF8 { append($0) }
     }
@@ -280,66 +280,66 @@
     // Convenience fields.
 
     /// `"name": "value"`
-    @inlinable package func field(_ name: StaticString, _ value: String) {
+    package func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
     /// `"name": "value"` or `"name": null`
-    @inlinable package func field(_ name: StaticString, _ value: String?) {
+    package func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
     /// `"name": 12`
-    @inlinable package func field(_ name: StaticString, _ value: Int64) {
+    package func field(_ name: StaticString, _ value: Int64) {
         key(name)
         integer(value)
     }
 
     /// `"name": 12`
-    @inlinable package func field(_ name: StaticString, _ value: Int) {
+    package func field(_ name: StaticString, _ value: Int) {
         key(name)
         integer(Int64(value))
     }
 
     /// `"name": true`
-    @inlinable package func field(_ name: StaticString, _ value: Bool) {
+    package func field(_ name: StaticString, _ value: Bool) {
         key(name)
         bool(value)
     }
 
     /// `"name": 0.0123` (exact)
-    @inlinable package func field(_ name: StaticString, _ value: USD) {
+    package func field(_ name: StaticString, _ value: USD) {
         key(name)
         usd(value)
     }
 
     /// `"name": 18000000000.5` (exact, for totals)
-    @inlinable package func field(_ name: StaticString, _ value: USDTotal) {
+    package func field(_ name: StaticString, _ value: USDTotal) {
         key(name)
         usd(value)
     }
 
     /// `"name": {…}`
-    @inlinable package func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
+    package func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
         key(name)
         object(body)
     }
 
     /// `"name": […]`
-    @inlinable package func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
+    package func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
         key(name)
         array(body)
     }
 
     /// Appends bytes verbatim, outside the JSON structure.
-    @usableFromInline package func appendRaw(_ raw: [UInt8]) {
+    package func appendRaw(_ raw: [UInt8]) {
         raw.withUnsafeBufferPointer { append($0) }
     }
 
     /// Appends a newline (for JSON Lines).
-    @inlinable package func newline() {
+    package func newline() {
         append(0x0A)
         members = 0
         depth = 0
@@ -347,7 +347,7 @@
     }
 
     /// `"name": "2026-11-01T04:00:00.64Z"`, formatted in place.
-    @usableFromInline package func field(_ name: StaticString, timestamp: Timestamp) {
+    package func field(_ name: StaticString, timestamp: Timestamp) {
         key(name)
         beginValue()
         reserve(Timestamp.maxTextBytes &+ 2)
@@ -357,7 +357,7 @@
     }
 
     /// `"name": "file:line"` (or `"file:line:column"`), without building the text first.
-    @inlinable package func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
+    package func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
         key(name)
         beginValue()
         appendEscaped(file)
@@ -373,14 +373,14 @@
     }
 
     @inline(__always)
-    @inlinable package func appendInteger(_ value: Int64) {
+    package func appendInteger(_ value: Int64) {
         reserve(21)
         if value < 0 { put(UInt8(ascii: "-")) }
         putDigits(value.magnitude)
     }
 
     @inline(__always)
-    @inlinable package func appendEscaped(_ value: String) {
+    package func appendEscaped(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             reserve(utf8.count &+ 2)
@@ -428,5 +428,5 @@
     }
 
     @inline(__always)
-    @inlinable package static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
+    package static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
 }
