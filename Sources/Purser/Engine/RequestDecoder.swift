@@ -28,15 +28,15 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
 /// strings are errors that name the field, never a crash.
 public enum RequestDecoder {
     /// The longest name (team, model, user, tag…) accepted, in bytes.
-    package static var maxNameBytes: Int { 1024 }
+    @inlinable package static var maxNameBytes: Int { 1024 }
     /// The most tags a request may carry.
-    package static var maxTags: Int { 64 }
+    @inlinable package static var maxTags: Int { 64 }
     /// The largest token count accepted for each kind of token (100 billion).
     ///
     /// With prices at most ``TokenPrice/max``, the cost of any accepted usage is at most
     /// 4 × 10^11 tokens × 0.01 USD = 4 billion USD, inside ``USD/max`` (docs/policy-language.md,
     /// "Numbers and their ranges").
-    package static var maxTokens: Int64 { 100_000_000_000 }
+    @inlinable package static var maxTokens: Int64 { 100_000_000_000 }
 
     /// The fields of a request, for "did you mean" on unknown ones.
     package static let fields = ["id", "timestamp", "team", "environment", "model", "region", "user", "tags", "usage", "cost",

@@ -7,41 +7,81 @@
 ///     json.field("cost", raw: "0.0123")
 /// }
 /// ```
-package final class JSONWriter {
-    /// The output buffer: written directly, grown by doubling.
-    private var base: UnsafeMutablePointer<UInt8>
-    private var used = 0
-    private var capacity: Int
-    /// One bit per open container: whether it already has a member (so the next one needs a comma).
-    private var members: UInt64 = 0
-    private var depth = 0
+@usableFromInline package final class JSONWriter {
+    /// The writer's state, behind a pointer the writer owns (allocated in `init`, freed in
+    /// `deinit`, never shared). Its methods are inlined into the modules that write JSON
+    /// (the engine's decisions, the audit's reports); a stored `var` of a class accessed from
+    /// another module pays a dynamic exclusivity check on every access, state behind a
+    /// pointer does not. A writer is used by one thread at a time, as before.
+    @usableFromInline
+    struct State {
+        /// The output buffer: written directly, grown by doubling.
+        @usableFromInline var base: UnsafeMutablePointer<UInt8>
+        @usableFromInline var used = 0
+        @usableFromInline var capacity: Int
+        /// One bit per open container: whether it already has a member (so the next one needs a comma).
+        @usableFromInline var members: UInt64 = 0
+        @usableFromInline var depth = 0
+        /// Whether the next value directly follows a key (so it takes no comma).
+        @usableFromInline var afterKey = false
+    }
+
+    @usableFromInline let state: UnsafeMutablePointer<State>
+
+    @inlinable var base: UnsafeMutablePointer<UInt8> {
+        get { state.pointee.base }
+        set { state.pointee.base = newValue }
+    }
+    @inlinable var used: Int {
+        get { state.pointee.used }
+        set { state.pointee.used = newValue }
+    }
+    @inlinable var capacity: Int {
+        get { state.pointee.capacity }
+        set { state.pointee.capacity = newValue }
+    }
+    @inlinable var members: UInt64 {
+        get { state.pointee.members }
+        set { state.pointee.members = newValue }
+    }
+    @inlinable var depth: Int {
+        get { state.pointee.depth }
+        set { state.pointee.depth = newValue }
+    }
+    @inlinable var afterKey: Bool {
+        get { state.pointee.afterKey }
+        set { state.pointee.afterKey = newValue }
+    }
 
     /// An empty writer.
-    package init(capacity: Int = 4096) {
-        self.capacity = max(64, capacity)
-        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+    @usableFromInline package init(capacity: Int = 4096) {
+        let capacity = max(64, capacity)
+        state = UnsafeMutablePointer<State>.allocate(capacity: 1)
+        state.initialize(to: State(base: UnsafeMutablePointer<UInt8>.allocate(capacity: capacity), capacity: capacity))
     }
 
     deinit {
-        base.deallocate()
+        state.pointee.base.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// The bytes written so far (a copy).
-    package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
+    @usableFromInline package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: used)) }
 
     /// The number of bytes written.
-    package var count: Int { used }
+    @usableFromInline package var count: Int { used }
 
     /// Calls `body` with the bytes written so far, without copying them.
-    package func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    @usableFromInline package func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         try body(UnsafeBufferPointer(start: base, count: used))
     }
 
     /// The output as a string.
-    package var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
+    @usableFromInline package var text: String { String(decoding: UnsafeBufferPointer(start: base, count: used), as: UTF8.self) }
 
     /// Empties the buffer, keeping its capacity.
-    package func reset() {
+    @usableFromInline package func reset() {
         used = 0
         members = 0
         depth = 0
@@ -50,11 +90,11 @@ package final class JSONWriter {
 
     /// Makes room for `extra` more bytes.
     @inline(__always)
-    package func reserve(_ extra: Int) {
+    @inlinable package func reserve(_ extra: Int) {
         if used &+ extra > capacity { grow(used &+ extra) }
     }
 
-    private func grow(_ needed: Int) {
+    @usableFromInline package func grow(_ needed: Int) {
         var size = capacity
         while size < needed { size *= 2 }
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
@@ -65,39 +105,36 @@ package final class JSONWriter {
     }
 
     /// Appends one byte (room must have been reserved).
-    @inline(__always)
-    private func put(_ byte: UInt8) {
+    @inlinable @inline(__always)
+    package func put(_ byte: UInt8) {
         base[used] = byte
         used &+= 1
     }
 
     /// Appends one byte.
     @inline(__always)
-    package func append(_ byte: UInt8) {
+    @inlinable package func append(_ byte: UInt8) {
         reserve(1)
         put(byte)
     }
 
     /// Appends bytes.
-    package func append(_ raw: UnsafeBufferPointer<UInt8>) {
+    @inlinable package func append(_ raw: UnsafeBufferPointer<UInt8>) {
         guard let source = raw.baseAddress, raw.count > 0 else { return }
         reserve(raw.count)
         (base + used).update(from: source, count: raw.count)
         used &+= raw.count
     }
 
-    /// Whether the next value directly follows a key (so it takes no comma).
-    private var afterKey = false
-
-    @inline(__always)
-    private func separate() {
+    @inlinable @inline(__always)
+    package func separate() {
         let bit: UInt64 = 1 << UInt64(depth & 63)
         if members & bit != 0 { append(UInt8(ascii: ",")) }
         members |= bit
     }
 
-    @inline(__always)
-    private func beginValue() {
+    @inlinable @inline(__always)
+    package func beginValue() {
         if afterKey {
             afterKey = false
         } else {
@@ -106,7 +143,7 @@ package final class JSONWriter {
     }
 
     /// Writes `{ … }` around the members `body` writes.
-    package func object(_ body: (inout JSONWriter) -> Void) {
+    @inlinable package func object(_ body: (inout JSONWriter) -> Void) {
         beginValue()
         append(UInt8(ascii: "{"))
         open()
@@ -117,7 +154,7 @@ package final class JSONWriter {
     }
 
     /// Writes `[ … ]` around the elements `body` writes.
-    package func array(_ body: (inout JSONWriter) -> Void) {
+    @inlinable package func array(_ body: (inout JSONWriter) -> Void) {
         beginValue()
         append(UInt8(ascii: "["))
         open()
@@ -127,20 +164,20 @@ package final class JSONWriter {
         append(UInt8(ascii: "]"))
     }
 
-    @inline(__always)
-    private func open() {
+    @inlinable @inline(__always)
+    package func open() {
         depth &+= 1
         members &= ~(1 << UInt64(depth & 63))
     }
 
-    @inline(__always)
-    private func close() {
+    @inlinable @inline(__always)
+    package func close() {
         depth &-= 1
     }
 
     /// Writes a key; the next value written is its value.
     @inline(__always)
-    package func key(_ name: StaticString) {
+    @inlinable package func key(_ name: StaticString) {
         separate()
         let count = name.utf8CodeUnitCount
         reserve(count &+ 3)
@@ -154,12 +191,12 @@ package final class JSONWriter {
 
     /// Appends a literal's bytes.
     @inline(__always)
-    package func appendStatic(_ text: StaticString) {
+    @inlinable package func appendStatic(_ text: StaticString) {
         append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Writes a key that is not a literal (escaped).
-    package func key(dynamic name: String) {
+    @inlinable package func key(dynamic name: String) {
         separate()
         appendEscaped(name)
         append(UInt8(ascii: ":"))
@@ -167,44 +204,44 @@ package final class JSONWriter {
     }
 
     /// Writes a string value.
-    package func string(_ value: String) {
+    @inlinable package func string(_ value: String) {
         beginValue()
         appendEscaped(value)
     }
 
     /// Writes a value as raw JSON text (a number already formatted, `null`, …).
-    package func raw(_ text: String) {
+    @inlinable package func raw(_ text: String) {
         beginValue()
         var text = text
         text.withUTF8 { append($0) }
     }
 
     /// Writes an integer.
-    package func integer(_ value: Int64) {
+    @inlinable package func integer(_ value: Int64) {
         beginValue()
         appendInteger(value)
     }
 
     /// Writes a boolean.
-    package func bool(_ value: Bool) {
+    @inlinable package func bool(_ value: Bool) {
         beginValue()
         if value { appendStatic("true") } else { appendStatic("false") }
     }
 
     /// Writes `null`.
-    package func null() {
+    @inlinable package func null() {
         beginValue()
         appendStatic("null")
     }
 
     /// Writes an exact USD amount as a JSON number (`12`, `0.0123`), without building a string.
-    package func usd(_ value: USD) {
+    @inlinable package func usd(_ value: USD) {
         beginValue()
         appendNanos(value.nanos)
     }
 
     /// Writes an exact total as a JSON number; totals past one amount's range keep every digit.
-    package func usd(_ value: USDTotal) {
+    @inlinable package func usd(_ value: USDTotal) {
         if let amount = value.amount {
             usd(amount)
         } else {
@@ -214,7 +251,7 @@ package final class JSONWriter {
 
     /// Appends nano-units as the shortest exact decimal.
     @inline(__always)
-    package func appendNanos(_ nanos: Int64) {
+    @inlinable package func appendNanos(_ nanos: Int64) {
         reserve(32)
         if nanos < 0 { put(UInt8(ascii: "-")) }
         let magnitude = nanos.magnitude
@@ -236,8 +273,8 @@ package final class JSONWriter {
     }
 
     /// Appends the decimal digits of a value (room must have been reserved: 20 bytes).
-    @inline(__always)
-    private func putDigits(_ value: UInt64) {
+    @inlinable @inline(__always)
+    package func putDigits(_ value: UInt64) {
         if value < 10 {
             put(UInt8(truncatingIfNeeded: value) &+ 48)
             return
@@ -260,19 +297,19 @@ package final class JSONWriter {
 
     /// Starts a value that the caller writes as raw bytes (handles the comma before it).
     @inline(__always)
-    package func beginRawValue() {
+    @inlinable package func beginRawValue() {
         beginValue()
     }
 
     /// Appends `"text"` or `null`.
     @inline(__always)
-    package func appendOptionalString(_ text: String?) {
+    @inlinable package func appendOptionalString(_ text: String?) {
         if let text { appendEscaped(text) } else { appendStatic("null") }
     }
 
     /// Appends ASCII text as is (enum raw values, numbers already formatted).
     @inline(__always)
-    package func appendASCII(_ text: String) {
+    @inlinable package func appendASCII(_ text: String) {
         var text = text
         text.withUTF8 { append($0) }
     }
@@ -280,66 +317,66 @@ package final class JSONWriter {
     // Convenience fields.
 
     /// `"name": "value"`
-    package func field(_ name: StaticString, _ value: String) {
+    @inlinable package func field(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
     /// `"name": "value"` or `"name": null`
-    package func field(_ name: StaticString, _ value: String?) {
+    @inlinable package func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
     /// `"name": 12`
-    package func field(_ name: StaticString, _ value: Int64) {
+    @inlinable package func field(_ name: StaticString, _ value: Int64) {
         key(name)
         integer(value)
     }
 
     /// `"name": 12`
-    package func field(_ name: StaticString, _ value: Int) {
+    @inlinable package func field(_ name: StaticString, _ value: Int) {
         key(name)
         integer(Int64(value))
     }
 
     /// `"name": true`
-    package func field(_ name: StaticString, _ value: Bool) {
+    @inlinable package func field(_ name: StaticString, _ value: Bool) {
         key(name)
         bool(value)
     }
 
     /// `"name": 0.0123` (exact)
-    package func field(_ name: StaticString, _ value: USD) {
+    @inlinable package func field(_ name: StaticString, _ value: USD) {
         key(name)
         usd(value)
     }
 
     /// `"name": 18000000000.5` (exact, for totals)
-    package func field(_ name: StaticString, _ value: USDTotal) {
+    @inlinable package func field(_ name: StaticString, _ value: USDTotal) {
         key(name)
         usd(value)
     }
 
     /// `"name": {…}`
-    package func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
+    @inlinable package func field(_ name: StaticString, object body: (inout JSONWriter) -> Void) {
         key(name)
         object(body)
     }
 
     /// `"name": […]`
-    package func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
+    @inlinable package func field(_ name: StaticString, array body: (inout JSONWriter) -> Void) {
         key(name)
         array(body)
     }
 
     /// Appends bytes verbatim, outside the JSON structure.
-    package func appendRaw(_ raw: [UInt8]) {
+    @usableFromInline package func appendRaw(_ raw: [UInt8]) {
         raw.withUnsafeBufferPointer { append($0) }
     }
 
     /// Appends a newline (for JSON Lines).
-    package func newline() {
+    @inlinable package func newline() {
         append(0x0A)
         members = 0
         depth = 0
@@ -347,7 +384,7 @@ package final class JSONWriter {
     }
 
     /// `"name": "2026-11-01T04:00:00.64Z"`, formatted in place.
-    package func field(_ name: StaticString, timestamp: Timestamp) {
+    @usableFromInline package func field(_ name: StaticString, timestamp: Timestamp) {
         key(name)
         beginValue()
         reserve(Timestamp.maxTextBytes &+ 2)
@@ -357,7 +394,7 @@ package final class JSONWriter {
     }
 
     /// `"name": "file:line"` (or `"file:line:column"`), without building the text first.
-    package func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
+    @inlinable package func field(_ name: StaticString, file: String, line: Int, column: Int? = nil) {
         key(name)
         beginValue()
         appendEscaped(file)
@@ -373,14 +410,14 @@ package final class JSONWriter {
     }
 
     @inline(__always)
-    package func appendInteger(_ value: Int64) {
+    @inlinable package func appendInteger(_ value: Int64) {
         reserve(21)
         if value < 0 { put(UInt8(ascii: "-")) }
         putDigits(value.magnitude)
     }
 
     @inline(__always)
-    package func appendEscaped(_ value: String) {
+    @inlinable package func appendEscaped(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             reserve(utf8.count &+ 2)
@@ -428,5 +465,5 @@ package final class JSONWriter {
     }
 
     @inline(__always)
-    package static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
+    @inlinable package static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 48 + value : 87 + value }
 }
