@@ -160,7 +160,7 @@ package struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertib
     /// The highest price a policy or price source may set: 10,000 USD per 1M tokens
     /// (0.01 USD a token; LiteLLM's table tops out just under it).
     ///
-    /// With at most ``RequestDecoder/maxTokens`` tokens of each kind, no accepted request
+    /// With at most `RequestDecoder.maxTokens` tokens of each kind, no accepted request
     /// costs more than 4 billion USD, so a cost always fits a ``USD``.
     package static let max = TokenPrice(yoctoDollars: 10_000_000_000_000_000_000_000)
 

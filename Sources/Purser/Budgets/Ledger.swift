@@ -10,7 +10,7 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     public let key: String
     /// The budget's period (the window index is per period).
     public let period: BudgetPeriod
-    /// The window index (see ``windowLabel``).
+    /// The window index (see `windowLabel`).
     public let window: Int64
     /// The hash, computed once: a ledger looks a key up several times.
     private let hash: Int

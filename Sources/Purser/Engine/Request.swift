@@ -22,7 +22,7 @@ public struct Usage: Sendable, Hashable {
     /// All tokens: input, cached, cache write and output.
     ///
     /// Saturates at `Int64.max`: counts a decoder accepts (at most
-    /// ``RequestDecoder/maxTokens`` each) never get near it.
+    /// `RequestDecoder.maxTokens` each) never get near it.
     public var totalTokens: Int64 {
         let sum = Int128(inputTokens) + Int128(cachedInputTokens) + Int128(cacheWriteTokens) + Int128(outputTokens)
         return Int64(clamping: sum)

@@ -52,7 +52,7 @@ public struct Diagnostic: Sendable, Hashable, Comparable, CustomStringConvertibl
 /// The stable identifier of a check, such as `unknown-key` or `duplicate-key`.
 ///
 /// Ids are part of Purser's contract: CI annotations, SARIF `ruleId`s and
-/// suppressions refer to them. ``CheckCatalog`` describes each one.
+/// suppressions refer to them. docs/checks.md describes each one.
 public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
     /// The id, e.g. `unknown-key`.
     public let id: String

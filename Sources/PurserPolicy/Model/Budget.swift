@@ -85,7 +85,7 @@ public struct BudgetLimits: Sendable, Hashable {
     /// The largest USD cap a policy may set: one billion USD.
     ///
     /// A counter at this cap plus the costliest request a policy allows (4 billion USD,
-    /// see ``RequestDecoder/maxTokens``) still fits a signed 64-bit count of nano-dollars,
+    /// see `RequestDecoder.maxTokens`) still fits a signed 64-bit count of nano-dollars,
     /// so no ledger, in memory or in a database's BIGINT, can overflow on the way to a cap.
     package static let maxUSD = USD(nanos: 1_000_000_000 * USD.scale)
 
