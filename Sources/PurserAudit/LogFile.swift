@@ -1,6 +1,9 @@
 import Purser
+// For memchr (splitting lines); reading goes through `SystemCalls`.
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -116,21 +119,16 @@ public final class LogFile {
 
     /// Reads up to `count` bytes of the source at the current offset (fewer only at its end).
     private func readSource(_ target: UnsafeMutableRawPointer, _ count: Int) throws(UsageLogError) -> Int {
-        var filled = 0
-        while filled < count {
-            var wanted = count - filled
-            if let length = source.length { wanted = Int(min(Int64(wanted), max(0, length - offset))) }
-            guard wanted > 0 else { break }
-            let got = pread(source.descriptor, target + filled, wanted, off_t(offset))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw UsageLogError(String(cString: strerror(errno)), file: path)
-            }
-            if got == 0 { break }
-            filled += got
-            offset += Int64(got)
+        var wanted = count
+        if let length = source.length { wanted = Int(min(Int64(wanted), max(0, length - offset))) }
+        guard wanted > 0 else { return 0 }
+        do throws(SystemError) {
+            let filled = try SystemCalls.preadFully(source.descriptor, into: UnsafeMutableRawBufferPointer(start: target, count: wanted), at: offset)
+            offset += Int64(filled)
+            return filled
+        } catch {
+            throw UsageLogError(error.message, file: path)
         }
-        return filled
     }
 }
 

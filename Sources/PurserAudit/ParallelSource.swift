@@ -1,9 +1,4 @@
 import Purser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Synchronization
 
@@ -86,7 +81,7 @@ package final class ParallelSource: RecordSource, @unchecked Sendable {
 
     /// How many jobs to keep in flight for one of `sources` logs read at once.
     package static func depth(sources: Int) -> Int {
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let cores = SystemCalls.processorCount
         return sources <= 2 ? cores + 1 : 2
     }
 

@@ -1,6 +1,9 @@
 import PurserAudit
+// For memchr (counting a chunk's lines); I/O goes through `SystemCalls`.
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -55,7 +58,7 @@ struct Eval: ParsableCommand {
     var now: NowOption?
 
     @Option(help: "Threads for evaluation without a ledger (default: the number of cores).")
-    var jobs: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    var jobs: Int = SystemCalls.processorCount
 
     @OptionGroup var reading: PolicyReadOptions
 
