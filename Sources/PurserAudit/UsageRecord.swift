@@ -194,7 +194,7 @@ package final class PreparedEvaluation: @unchecked Sendable {
     /// For a record a non-budget violation denies: the reroute candidates in order, assessed
     /// except for budgets (which the replay checks against its counters), up to the first one
     /// nothing but a budget could deny; the replay assesses the rest only if a budget denies that one.
-    package let reroutes: [RerouteOption]?
+    package let reroutes: [Evaluator.Reroute]?
     /// The counters the record counts against, in assessment order. A planned
     /// record's `assessment.counters` is empty: the replay rebuilds a counter's
     /// full reservation (names, alerts) only when it needs one.
@@ -218,7 +218,16 @@ package final class PreparedEvaluation: @unchecked Sendable {
             let policy = evaluator.policy
             replay = assessment.counters.map { entry in ReplayCounter(entry, budget: policy.budgetLookup[entry.counter.budget] ?? -1) }
         }
-        reroutes = assessment.denied ? RerouteOption.options(resolved, candidate, evaluator: evaluator, untilAllowed: true) : nil
+        guard assessment.denied else {
+            reroutes = nil
+            return
+        }
+        var options: [Evaluator.Reroute] = []
+        evaluator.forEachReroute(resolved, from: candidate, repricing: true) { option in
+            options.append(option)
+            return !option.assessment.denied
+        }
+        reroutes = options
     }
 }
 
@@ -343,12 +352,6 @@ package struct ReplayCounter: Sendable {
         if let sharedKey { return sharedKey._withUnsafeGuaranteedRef { $0.text == other } }
         return ownKey == other
     }
-
-    /// Whether a counter with caps `limits` that has spent `spent` can take this amount without going over one.
-    @inline(__always)
-    package func admits(after spent: Amount, under limits: BudgetLimits) -> Bool {
-        CounterReservation.admits(CounterState(spent: spent), amount, limits)
-    }
 }
 
 extension ReplayCounter {
@@ -356,51 +359,5 @@ extension ReplayCounter {
     package init(_ entry: CounterReservation, budget: Int32) {
         self.init(amount: entry.amount, line: entry.counter.cacheLine, window: entry.counter.window,
                   key: entry.counter.key, budget: budget, enforced: entry.enforced, hasAlerts: !entry.alerts.isEmpty)
-    }
-}
-
-/// A candidate the policy would have rerouted a denied record to, assessed
-/// with the record's usage re-priced at the candidate's model.
-package struct RerouteOption {
-    /// The request as re-priced, resolved.
-    package let resolved: Evaluator.Resolved
-    /// The assessment of the candidate, except budgets.
-    package let assessment: Evaluator.Assessment
-    /// What the record would have cost on another model (nil for another region of the same model).
-    package let repriced: USD?
-    /// Whether the candidate is the same model in another region.
-    package let sameModel: Bool
-
-    /// The reroute candidates of a denied record, in order from the `start`th, each assessed
-    /// except for budgets; with `untilAllowed`, only up to the first one no other check denies.
-    /// An option a check before the budgets denies has no counters or rules (see `assess`).
-    package static func options(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
-                        from start: Int = 0, untilAllowed: Bool = false) -> [RerouteOption]
-    {
-        var options: [RerouteOption] = []
-        forEach(resolved, original, evaluator: evaluator, from: start) { option in
-            options.append(option)
-            return untilAllowed && !option.assessment.denied
-        }
-        return options
-    }
-
-    /// Assesses the reroute candidates of a denied record in order from the `start`th, handing
-    /// each to `body` until it returns true (found what it looked for).
-    package static func forEach(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
-                        from start: Int = 0, _ body: (RerouteOption) -> Bool)
-    {
-        let policy = evaluator.policy
-        for candidate in evaluator.fallbacks(resolved, from: original).dropFirst(start) {
-            // Another region of the same model costs what the record cost; another model is re-priced from the usage.
-            var request = resolved.request
-            let sameModel = candidate.model == original.model
-            let repriced = !sameModel && candidate.model >= 0 && request.usage.totalTokens > 0
-                ? policy.models[Int(candidate.model)].rates?.cost(request.usage) : nil
-            if let repriced { request.cost = repriced }
-            let again = evaluator.resolve(request, now: resolved.timestamp)
-            let assessment = evaluator.assess(again, candidate, untilDenied: true)
-            if body(RerouteOption(resolved: again, assessment: assessment, repriced: repriced, sameModel: sameModel)) { return }
-        }
     }
 }

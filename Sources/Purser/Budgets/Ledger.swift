@@ -158,8 +158,8 @@ public struct CounterReservation: Sendable, Hashable {
     }
 
     /// Whether a counter in `state` can take `amount` under `limits` (the one check every
-    /// ledger and the audit's replay use).
-    @inline(__always)
+    /// ledger and the audit's replay use; inlinable: the replay calls it for every counter of every record).
+    @inlinable @inline(__always)
     package static func admits(_ state: CounterState, _ amount: Amount, _ limits: BudgetLimits) -> Bool {
         func within(_ spent: Int64, _ reserved: Int64, _ added: Int64, _ limit: Int64) -> Bool {
             Int128(spent) + Int128(reserved) + Int128(added) <= Int128(limit)
