@@ -77,13 +77,15 @@ public struct AuditProgress: Sendable {
 /// stream through in bounded memory (parsing overlaps with evaluation); a
 /// file out of order is sorted on disk and the replay starts again.
 public final class Auditor: @unchecked Sendable {
-    // Not shared across threads: one audit runs on the calling thread (its readers on their own).
+    // `@unchecked` for `progress`, which may be set: one audit runs on the calling thread (its
+    // readers on their own), and an auditor runs one audit at a time (`runner` checks it in debug builds).
     /// The policy replayed against.
     public let policy: CompiledPolicy
     /// The options.
     public let options: AuditOptions
     /// Called now and then with the number of records done.
     public var progress: (@Sendable (AuditProgress) -> Void)?
+    private let runner = ThreadOwner()
 
     /// Creates an auditor.
     public init(policy: CompiledPolicy, options: AuditOptions = AuditOptions()) {
@@ -105,6 +107,8 @@ public final class Auditor: @unchecked Sendable {
     /// Replays the logs and returns the report. Throws when a log cannot be read at
     /// all, or on the first malformed record with `strictInput`.
     public func run(_ inputs: LogInputs) throws(AuditError) -> AuditReport {
+        let use = runner.enter()
+        defer { runner.exit(use) }
         let files = inputs.sources
         let spool: ViolationSpool
         do throws(UsageLogError) {

@@ -25,8 +25,8 @@ public struct FileIdentity: Sendable, Hashable {
 /// A regular file is read as it was when it was opened (its length then); anything else
 /// (standard input, a pipe, a FIFO, a device) is copied once into an anonymous temporary
 /// file (unlinked as soon as it is created, so nothing is left behind, whatever ends the run).
-public final class LogSource: @unchecked Sendable {
-    // Immutable after init; readers only `pread` the descriptor, so they never share an offset.
+public final class LogSource: Sendable {
+    // Immutable; readers only `pread` the descriptor, so they never share an offset.
     /// The name records are located by (the path as given, `-` for standard input).
     public let name: String
     /// The file's identity (of the pipe, for a spooled one).

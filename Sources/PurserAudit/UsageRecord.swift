@@ -186,7 +186,7 @@ public struct UsageLogError: Error, Sendable, CustomStringConvertible {
 /// resolved, the candidate, the non-budget violations and the counters it
 /// counts against. Computed on the reader threads, so the replay thread only
 /// does what depends on order. It owns the record's request (`resolved.request`).
-package final class PreparedEvaluation: @unchecked Sendable {
+package final class PreparedEvaluation: Sendable {
     // Created on a reader thread, then only read by the replay thread.
     package let resolved: Evaluator.Resolved
     package let candidate: Evaluator.Candidate
@@ -276,7 +276,7 @@ package struct PlannedRecord: Sendable {
 
 /// A planned record's request (it owns the record's request): resolved, or (for a record
 /// decoded by its names) its shape and its own numbers.
-package enum PlannedRequest: @unchecked Sendable {
+package enum PlannedRequest: Sendable {
     // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
     case resolved(Evaluator.Resolved)
     case shaped(ShapedRequest)
@@ -319,8 +319,16 @@ package struct ReplayCounter: Sendable {
     package let window: Int64
     /// The scope key, e.g. `payments` or `payments/qa`, when the counter has its own.
     private let ownKey: String
-    /// The scope key, when a reader keeps it (see ``SharedKey``).
+    /// The scope key, when a reader keeps it (see ``SharedKey``), unretained: retaining it for every
+    /// counter of every record, on the reading, replaying and freeing threads, cost more than the rest
+    /// of a counter. Safe while the key lives, which it does as long as the audit: a fixed key is
+    /// kept by the plan cache (`PlanCache.sharedKey`), a user's or tag value's by its ``ShapedUser``
+    /// or ``ShapedTags``, which their ``ShapeTable`` keeps (`kept`); the caches live in the audit's
+    /// ``PlanPool``. Debug builds check it with a weak reference on every read.
     private let sharedKey: Unmanaged<SharedKey>?
+    #if DEBUG
+    private weak var sharedKeyAlive: SharedKey?
+    #endif
     /// The budget's index in the compiled policy (-1 if unknown).
     package let budget: Int32
     package let enforced: Bool
@@ -338,18 +346,35 @@ package struct ReplayCounter: Sendable {
         (self.amount, self.line, self.window) = (amount, line, window)
         (ownKey, sharedKey) = ("", key)
         (self.budget, self.enforced, self.hasAlerts) = (budget, enforced, hasAlerts)
+        #if DEBUG
+        sharedKeyAlive = key.takeUnretainedValue()
+        #endif
+    }
+
+    /// The shared scope key, if the counter has one.
+    @inline(__always)
+    private var shared: SharedKey? {
+        #if DEBUG
+        assert(sharedKey == nil || sharedKeyAlive != nil, "a replay counter outlived its scope key")
+        #endif
+        return sharedKey?.takeUnretainedValue()
     }
 
     /// The scope key, e.g. `payments` or `payments/qa`.
     package var key: String {
-        if let sharedKey { return sharedKey.takeUnretainedValue().text }
+        if let shared { return shared.text }
         return ownKey
     }
 
-    /// Whether the scope key is `other` (read in place: no copy of the key).
+    /// Whether the scope key is `other` (the shared key lent, not retained: see `Unmanaged.withBorrowed`).
     @inline(__always)
     package func hasKey(_ other: String) -> Bool {
-        if let sharedKey { return sharedKey._withUnsafeGuaranteedRef { $0.text == other } }
+        if let sharedKey {
+            #if DEBUG
+            assert(sharedKeyAlive != nil, "a replay counter outlived its scope key")
+            #endif
+            return sharedKey.withBorrowed { $0.text == other }
+        }
         return ownKey == other
     }
 }

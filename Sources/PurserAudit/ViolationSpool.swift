@@ -11,10 +11,12 @@ import Synchronization
 /// disk) is kept as ``failure``; the audit reports it instead of a report
 /// that silently misses violations.
 package final class ViolationSpool: @unchecked Sendable {
-    // `buffer` and `count` belong to the thread that appends (the replay), and the spool is read
-    // after the replay; `spare` and `failed` are shared with the writing queue, behind their locks.
+    // `@unchecked`: `buffer` and `count` belong to the thread that appends (the replay, one thread
+    // at a time: `appender` checks it in debug builds), and the spool is read after the replay;
+    // `spare` and `failed` are shared with the writing queue, behind their locks.
     package let path: String
-    private var fd: Int32
+    private let fd: Int32
+    private let appender = ThreadOwner()
     private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
     package private(set) var count = 0
     private let writing = DispatchQueue(label: "purser.violation-spool")
@@ -27,7 +29,9 @@ package final class ViolationSpool: @unchecked Sendable {
     /// Bytes gathered before they are handed to the writing queue.
     package static let bufferSize = 1 << 20
 
-    /// A buffer on its way to the writing queue and back.
+    /// A buffer on its way to the writing queue and back. (`@unchecked`: a `JSONWriter` is not
+    /// Sendable; one thread at a time has the box: the appender fills the writer, the writing
+    /// queue empties it, and the appender takes it back through `spare`.)
     private final class WriterBox: @unchecked Sendable {
         package let writer: JSONWriter
         package init(_ writer: JSONWriter) { self.writer = writer }
@@ -56,6 +60,8 @@ package final class ViolationSpool: @unchecked Sendable {
 
     /// Appends one violation line.
     package func append(_ item: AuditViolation) {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         ViolationSpool.encode(item, into: &buffer)
         buffer.newline()
         count += 1
@@ -64,6 +70,8 @@ package final class ViolationSpool: @unchecked Sendable {
 
     /// Drops everything written (a replay that restarts).
     package func reset() {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         writing.sync {}
         buffer.reset()
         count = 0
@@ -73,6 +81,8 @@ package final class ViolationSpool: @unchecked Sendable {
 
     /// Writes everything appended so far and waits until it is on file.
     package func flush() {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         if buffer.count > 0 { handOff() }
         writing.sync {}
     }
@@ -140,6 +150,8 @@ package final class ViolationSpool: @unchecked Sendable {
     ///
     /// Throws when the spool could not be written whole (see ``failure``).
     package func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         flush()
         if let failure { throw AuditError(failure) }
         guard fd >= 0 else { return }

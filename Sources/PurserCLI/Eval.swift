@@ -222,7 +222,9 @@ extension BatchEvaluator.Counts {
     }
 }
 
-/// A JSON writer handed from the reading thread to a job and back (one owner at a time).
+/// A JSON writer handed from the reading thread to a job and back. (`@unchecked`: a `JSONWriter`
+/// is not Sendable; one thread at a time has it: the pool's, then the job's from `queue.async` to
+/// `DecisionJob.finish`, then the pool's again after `wait`.)
 private struct PooledWriter: @unchecked Sendable {
     let writer: JSONWriter
 }

@@ -253,9 +253,11 @@ final class OutputWriter {
 
 /// A one-line progress indicator on standard error, for long runs on a terminal.
 final class ProgressBar: @unchecked Sendable {
-    // Updated from the auditor's thread only.
+    // `@unchecked` for `shown`: updated from the auditor's thread only (`updater` checks that no
+    // two threads do at once, in debug builds).
     private let enabled: Bool
     private var shown = false
+    private let updater = ThreadOwner()
     private let start = SystemClock().now()
 
     init(enabled: Bool) {
@@ -263,6 +265,8 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     func update(_ progress: AuditProgress) {
+        let use = updater.enter()
+        defer { updater.exit(use) }
         guard enabled, progress.phase != "done" else { return }
         let seconds = Double(SystemClock().now().nanoseconds - start.nanoseconds) / 1e9
         let rate = seconds > 0 ? Int(Double(progress.records) / seconds) : 0
@@ -272,6 +276,8 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     func finish() {
+        let use = updater.enter()
+        defer { updater.exit(use) }
         if shown { try? SystemCalls.writeAll(SystemCalls.standardError, Array("\r\u{1B}[2K".utf8)) }
     }
 }

@@ -5,11 +5,11 @@ import PurserPolicy
 ///
 /// The evaluator is a value over an immutable policy; the enforcer gives it
 /// a ledger (to read counters, or to reserve atomically).
-package struct Evaluator {
+package struct Evaluator: Sendable {
     package let policy: CompiledPolicy
 
     /// A request resolved against the policy's names (a class: shared by every candidate without copying).
-    package final class Resolved {
+    package final class Resolved: Sendable {
         package let request: Request
         package let timestamp: Timestamp
         package let team: Int32
@@ -110,7 +110,7 @@ package struct Evaluator {
     }
 
     /// A model and region to assess.
-    package struct Candidate {
+    package struct Candidate: Sendable {
         package let model: Int32
         package let modelName: String
         package let region: String?
@@ -129,7 +129,7 @@ package struct Evaluator {
     }
 
     /// What assessing one candidate found.
-    package struct Assessment {
+    package struct Assessment: Sendable {
         package let candidate: Candidate
         package var violations: [Violation] = []
         /// The budget counters the request counts against.
@@ -207,7 +207,7 @@ package struct Evaluator {
     }
 
     /// A reroute candidate assessed (SPEC §3 step 6).
-    package struct Reroute {
+    package struct Reroute: Sendable {
         /// The request as assessed: the request itself, or (when re-priced) with the cost of its usage at the candidate's model.
         package let resolved: Resolved
         /// The assessment of the candidate, except budgets, up to its first deny (see `assess(_:_:untilDenied:)`).

@@ -5,9 +5,10 @@ import Purser
 /// Splitting the file into records is done in order (`nextChunk`); turning
 /// records into requests (`decode`) may run on several threads at once.
 package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
-    // `records`, `header` and `columns` change only in `nextChunk` (one caller at a
-    // time, in order); `header` and `columns` are set by the first chunk, before any
-    // chunk holding data is handed to `decode`.
+    // `@unchecked`: `records`, `header` and `columns` change only in `nextChunk`, which one thread
+    // at a time calls (in order, under the source's lock; `splitter` checks it in debug builds);
+    // `header` and `columns` are set by the first chunk, before any chunk holding data is handed
+    // to `decode` (which asserts it), and never again.
     package let format = UsageLogFormat.litellm
     private var records: HeaderedCSV<Columns>
     private let file: String
@@ -17,6 +18,7 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     private let mapping: FieldMapping
     private var header: CSVHeader?
     private var columns = Columns()
+    private let splitter = ThreadOwner()
 
     /// Where the columns the importer reads are.
     private struct Columns: CSVColumns {
@@ -77,6 +79,8 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     package func nextChunk() throws(UsageLogError) -> LogChunk? {
+        let use = splitter.enter()
+        defer { splitter.exit(use) }
         guard !records.isAtEnd else { return nil }
         var chunk = LogChunk()
         let (name, batchSize) = (name, batchSize)
@@ -91,6 +95,7 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     package func decode(_ chunk: LogChunk) -> RecordBatch {
+        assert(chunk.csvRecords.isEmpty || header != nil, "a CSV chunk was decoded before its header was read")
         var batch = RecordBatch()
         batch.records.reserveCapacity(chunk.csvRecords.count)
         batch.malformed = chunk.problems

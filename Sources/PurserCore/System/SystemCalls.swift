@@ -378,6 +378,15 @@ package enum SystemCalls {
         getenv(name).map { String(cString: $0) }
     }
 
+    /// The calling thread (`pthread_self`), as a number that no other running thread has.
+    package static var currentThread: UInt {
+        #if canImport(Glibc)
+        UInt(pthread_self())
+        #else
+        UInt(bitPattern: pthread_self())
+        #endif
+    }
+
     /// The number of processors online (at least 1).
     package static var processorCount: Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
