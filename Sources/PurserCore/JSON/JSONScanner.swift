@@ -37,6 +37,27 @@ package struct JSONScanner {
         self.index = start
     }
 
+    /// Calls `body` with a scanner over `bytes`, read in place: the scanner points into the
+    /// array's storage, which is its only for the call, so it must not outlive it.
+    package static func scan<R, E: Error>(_ bytes: [UInt8], _ body: (inout JSONScanner) throws(E) -> R) throws(E) -> R {
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(E) -> R in
+                var scanner = JSONScanner(buffer)
+                return try body(&scanner)
+            }
+        }.get()
+    }
+
+    /// Calls `body` with a scanner over `bytes`, read in place (see ``scan(_:_:)-([UInt8],_)``).
+    package static func scan<R, E: Error>(_ bytes: ArraySlice<UInt8>, _ body: (inout JSONScanner) throws(E) -> R) throws(E) -> R {
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(E) -> R in
+                var scanner = JSONScanner(buffer)
+                return try body(&scanner)
+            }
+        }.get()
+    }
+
     package var isAtEnd: Bool { index >= bytes.count }
 
     @inline(__always)
