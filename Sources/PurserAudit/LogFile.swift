@@ -1,12 +1,4 @@
 import Purser
-// For memchr (splitting lines); reading goes through `SystemCalls`.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A log file read in large chunks, with the first bytes available for format detection.
 ///
@@ -220,9 +212,8 @@ public struct LineChunks {
         data.withUnsafeBufferPointer { buffer in
             guard let start = buffer.baseAddress else { return }
             while taken < maxLines, position < buffer.count,
-                  let found = memchr(start + position, 0x0A, buffer.count - position)
+                  let newline = ByteSearch.find(0x0A, in: start, from: position, to: buffer.count)
             {
-                let newline = UnsafeRawPointer(found) - UnsafeRawPointer(start)
                 var end = newline
                 if end > position, buffer[end - 1] == 0x0D { end -= 1 }
                 guard end - position <= limit else { break }
@@ -239,8 +230,8 @@ public struct LineChunks {
     private func newline(from start: Int) -> Int? {
         guard start < data.count else { return nil }
         return data.withUnsafeBufferPointer { buffer -> Int? in
-            guard let base = buffer.baseAddress, let found = memchr(base + start, 0x0A, buffer.count - start) else { return nil }
-            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+            guard let base = buffer.baseAddress else { return nil }
+            return ByteSearch.find(0x0A, in: base, from: start, to: buffer.count)
         }
     }
 

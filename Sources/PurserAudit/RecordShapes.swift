@@ -1,6 +1,11 @@
 import Purser
+// For memcmp in the name tables' key compare (once per line and name kind). Through ByteSearch's
+// inlinable `equal`, the compiler keeps a retain and release of the entry's key per lookup:
+// audit of 100,000 Purser records, 2,071–2,080 M instructions instead of 2,055 M (callgrind).
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif

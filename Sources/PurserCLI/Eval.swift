@@ -1,12 +1,4 @@
 import PurserAudit
-// For memchr (counting a chunk's lines); I/O goes through `SystemCalls`.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import Dispatch
 import Purser
@@ -167,9 +159,9 @@ struct Eval: ParsableCommand {
             guard let base = buffer.baseAddress else { return 0 }
             var count = 0
             var position = 0
-            while position < end, let found = memchr(base + position, 0x0A, end - position) {
+            while let found = ByteSearch.find(0x0A, in: base, from: position, to: end) {
                 count += 1
-                position = base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+                position = found + 1
             }
             return count
         }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Why JSON input was rejected, with the byte offset it was rejected at.
 public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -242,7 +237,7 @@ package struct JSONScanner {
     @inline(__always)
     package func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount, let base = bytes.baseAddress else { return false }
-        return memcmp(base + range.lowerBound, text.utf8Start, range.count) == 0
+        return ByteSearch.equal(base + range.lowerBound, text.utf8Start, count: range.count)
     }
 
     /// Decodes a string's contents, resolving escapes and validating UTF-8.

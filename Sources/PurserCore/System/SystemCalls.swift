@@ -69,8 +69,8 @@ package struct FileStatus: Sendable, Hashable {
         case S_IFBLK: kind = .blockDevice
         default: kind = .other
         }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
+        device = UInt64(truncatingIfNeeded: info.st_dev)  // signed on Darwin
+        inode = UInt64(truncatingIfNeeded: info.st_ino)
         size = Int64(info.st_size)
         permissions = UInt32(info.st_mode & 0o7777)
     }
@@ -256,33 +256,32 @@ package enum SystemCalls {
 
     // MARK: Files
 
+    /// What one of the `stat` calls fills in.
+    private static func status(_ call: String, _ body: (UnsafeMutablePointer<stat>) -> Int32) throws(SystemError) -> FileStatus {
+        var info = stat()
+        _ = try retrying(call) { body(&info) }
+        return FileStatus(info)
+    }
+
     /// `fstat`: what an open descriptor is.
     package static func status(_ fd: Int32) throws(SystemError) -> FileStatus {
-        var info = stat()
-        _ = try retrying("fstat") { fstat(fd, &info) }
-        return FileStatus(info)
+        try status("fstat") { fstat(fd, $0) }
     }
 
     /// `stat`: what a path is, through symlinks.
     package static func status(path: String) throws(SystemError) -> FileStatus {
-        var info = stat()
-        _ = try retrying("stat") { stat(path, &info) }
-        return FileStatus(info)
+        try status("stat") { stat(path, $0) }
     }
 
     /// `stat` by a path's bytes (a name that is not UTF-8 is looked up as it is).
     package static func status(bytes path: [UInt8]) throws(SystemError) -> FileStatus {
         let cPath = path.map { CChar(bitPattern: $0) } + [0]
-        var info = stat()
-        _ = try retrying("stat") { stat(cPath, &info) }
-        return FileStatus(info)
+        return try status("stat") { stat(cPath, $0) }
     }
 
     /// `lstat`: what a path is, not following a symlink at its end.
     package static func linkStatus(path: String) throws(SystemError) -> FileStatus {
-        var info = stat()
-        _ = try retrying("lstat") { lstat(path, &info) }
-        return FileStatus(info)
+        try status("lstat") { lstat(path, $0) }
     }
 
     /// The descriptor's current offset (`lseek(fd, 0, SEEK_CUR)`).
@@ -368,14 +367,27 @@ package enum SystemCalls {
 
     /// The width in columns of the terminal on `fd`, if it is one that says.
     package static func terminalColumns(_ fd: Int32) -> Int? {
+        #if canImport(Darwin)
+        let request = UInt(0x4008_7468)  // TIOCGWINSZ, _IOR('t', 104, struct winsize): a macro Swift does not import
+        #else
+        let request = UInt(TIOCGWINSZ)
+        #endif
         var size = winsize()
-        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        guard ioctl(fd, request, &size) == 0, size.ws_col > 0 else { return nil }
         return Int(size.ws_col)
     }
 
     /// An environment variable's value.
     package static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
+    }
+
+    /// Nanoseconds since 1970 by the real-time clock (`clock_gettime(CLOCK_REALTIME)`).
+    @inlinable
+    package static var realTimeNanoseconds: Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 
     /// The calling thread (`pthread_self`), as a number that no other running thread has.

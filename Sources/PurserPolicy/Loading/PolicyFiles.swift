@@ -91,14 +91,7 @@ package enum PolicyFiles {
         var files: [String] = []
         var problems: [Problem] = []
         for path in paths {
-            let info: FileStatus
-            do throws(SystemError) {
-                info = try SystemCalls.status(path: path)
-            } catch {
-                problems.append(Problem(code: error.isSymlinkLoop ? .symlinkLoop : .unreadableFile,
-                                        message: describe(error, path: path), path: path))
-                continue
-            }
+            guard let info = status(path, problems: &problems) else { continue }
             if info.kind == .directory {
                 var found: [String] = []
                 var visits = Visits()
@@ -136,14 +129,7 @@ package enum PolicyFiles {
     private static func walk(_ directory: String, into files: inout [String], problems: inout [Problem],
                              visits: inout Visits, tests: Bool, root: (given: String, real: String)?)
     {
-        let info: FileStatus
-        do throws(SystemError) {
-            info = try SystemCalls.status(path: directory)
-        } catch {
-            problems.append(Problem(code: error.isSymlinkLoop ? .symlinkLoop : .unreadableFile,
-                                    message: describe(error, path: directory), path: directory))
-            return
-        }
+        guard let info = status(directory, problems: &problems) else { return }
         let id = DirectoryID(device: info.device, inode: info.inode)
         guard !visits.open.contains(id) else {
             problems.append(Problem(code: .symlinkLoop,
@@ -261,6 +247,16 @@ package enum PolicyFiles {
                 code: .fileTooLarge, message: "the file is larger than the limit of \(byteCount(limit))", path: path))
         }
         return .success(bytes)
+    }
+
+    /// What a path is (through symlinks), or nil with the problem added (a loop, an unreadable path).
+    private static func status(_ path: String, problems: inout [Problem]) -> FileStatus? {
+        do throws(SystemError) {
+            return try SystemCalls.status(path: path)
+        } catch {
+            problems.append(Problem(code: error.isSymlinkLoop ? .symlinkLoop : .unreadableFile, message: describe(error, path: path), path: path))
+            return nil
+        }
     }
 
     private static func isDirectory(_ path: String) -> Bool {
