@@ -295,7 +295,7 @@ package struct ReplayState {
                 let slot = slotFor(base + offset, prepared, offset)
                 recordSlots.append(slot)
                 let spent = slots[Int(slot)].spent
-                if !base[offset].admits(after: spent, under: slots[Int(slot)].limits) {
+                if !CounterReservation.admits(CounterState(spent: spent), base[offset].amount, slots[Int(slot)].limits) {
                     let entry = prepared.reservation(offset, evaluator)
                     if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
                         budgetViolations.append(violation)
@@ -364,7 +364,9 @@ package struct ReplayState {
             for offset in 0..<count {
                 let counter = base + offset
                 let slot = slotFor(counter, nil, offset)
-                guard counter.pointee.admits(after: slots[Int(slot)].spent, under: slots[Int(slot)].limits) else { return false }
+                guard CounterReservation.admits(CounterState(spent: slots[Int(slot)].spent), counter.pointee.amount, slots[Int(slot)].limits) else {
+                    return false
+                }
                 found[offset] = slot
             }
             for offset in 0..<count {
@@ -521,7 +523,7 @@ package struct ReplayState {
             guard found == nil, let last = known.last, !last.assessment.denied else { return found }
         }
         // Assessed one at a time, up to the first one allowed.
-        RerouteOption.forEach(prepared.resolved, prepared.candidate, evaluator: evaluator, from: prepared.reroutes?.count ?? 0) { option in
+        evaluator.forEachReroute(prepared.resolved, from: prepared.candidate, skipping: prepared.reroutes?.count ?? 0, repricing: true) { option in
             found = allowed(option)
             return found != nil
         }
@@ -529,7 +531,7 @@ package struct ReplayState {
     }
 
     /// Where an option would have sent the request, unless a check or a counter (as it stands) denies it.
-    private func allowed(_ option: RerouteOption) -> AuditViolation.Reroute? {
+    private func allowed(_ option: Evaluator.Reroute) -> AuditViolation.Reroute? {
         let assessment = option.assessment
         guard !assessment.denied else { return nil }
         let counters = assessment.counters
@@ -548,7 +550,7 @@ package struct ReplayState {
         let before = slots[index].spent
         let after = before + counter.pointee.amount
         slots[index].spent = after
-        if slots[index].crossedAt == nil, !counter.pointee.admits(after: before, under: slots[index].limits) {
+        if slots[index].crossedAt == nil, !CounterReservation.admits(CounterState(spent: before), counter.pointee.amount, slots[index].limits) {
             slots[index].crossedAt = record.pointee.timestamp
             slots[index].crossedInput = record.pointee.location
         }

@@ -1,9 +1,4 @@
 import Purser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A log file read in large chunks, with the first bytes available for format detection.
 ///
@@ -116,21 +111,16 @@ public final class LogFile {
 
     /// Reads up to `count` bytes of the source at the current offset (fewer only at its end).
     private func readSource(_ target: UnsafeMutableRawPointer, _ count: Int) throws(UsageLogError) -> Int {
-        var filled = 0
-        while filled < count {
-            var wanted = count - filled
-            if let length = source.length { wanted = Int(min(Int64(wanted), max(0, length - offset))) }
-            guard wanted > 0 else { break }
-            let got = pread(source.descriptor, target + filled, wanted, off_t(offset))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw UsageLogError(String(cString: strerror(errno)), file: path)
-            }
-            if got == 0 { break }
-            filled += got
-            offset += Int64(got)
+        var wanted = count
+        if let length = source.length { wanted = Int(min(Int64(wanted), max(0, length - offset))) }
+        guard wanted > 0 else { return 0 }
+        do throws(SystemError) {
+            let filled = try SystemCalls.preadFully(source.descriptor, into: UnsafeMutableRawBufferPointer(start: target, count: wanted), at: offset)
+            offset += Int64(filled)
+            return filled
+        } catch {
+            throw UsageLogError(error.message, file: path)
         }
-        return filled
     }
 }
 
@@ -222,9 +212,8 @@ public struct LineChunks {
         data.withUnsafeBufferPointer { buffer in
             guard let start = buffer.baseAddress else { return }
             while taken < maxLines, position < buffer.count,
-                  let found = memchr(start + position, 0x0A, buffer.count - position)
+                  let newline = ByteSearch.find(0x0A, in: start, from: position, to: buffer.count)
             {
-                let newline = UnsafeRawPointer(found) - UnsafeRawPointer(start)
                 var end = newline
                 if end > position, buffer[end - 1] == 0x0D { end -= 1 }
                 guard end - position <= limit else { break }
@@ -241,8 +230,8 @@ public struct LineChunks {
     private func newline(from start: Int) -> Int? {
         guard start < data.count else { return nil }
         return data.withUnsafeBufferPointer { buffer -> Int? in
-            guard let base = buffer.baseAddress, let found = memchr(base + start, 0x0A, buffer.count - start) else { return nil }
-            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+            guard let base = buffer.baseAddress else { return nil }
+            return ByteSearch.find(0x0A, in: base, from: start, to: buffer.count)
         }
     }
 

@@ -1,9 +1,4 @@
 import Purser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 
 /// How a log's bytes are stored.
@@ -30,8 +25,8 @@ public struct FileIdentity: Sendable, Hashable {
 /// A regular file is read as it was when it was opened (its length then); anything else
 /// (standard input, a pipe, a FIFO, a device) is copied once into an anonymous temporary
 /// file (unlinked as soon as it is created, so nothing is left behind, whatever ends the run).
-public final class LogSource: @unchecked Sendable {
-    // Immutable after init; readers only `pread` the descriptor, so they never share an offset.
+public final class LogSource: Sendable {
+    // Immutable; readers only `pread` the descriptor, so they never share an offset.
     /// The name records are located by (the path as given, `-` for standard input).
     public let name: String
     /// The file's identity (of the pipe, for a spooled one).
@@ -55,19 +50,23 @@ public final class LogSource: @unchecked Sendable {
 
     /// A sort run in an anonymous temporary file, read back to its end.
     package convenience init(run descriptor: Int32) {
-        let identity = Self.status(descriptor)?.identity ?? FileIdentity(device: 0, inode: 0)
+        let identity = (try? SystemCalls.status(descriptor)).map(FileIdentity.init) ?? FileIdentity(device: 0, inode: 0)
         self.init(name: "sort run", identity: identity, compression: .none, descriptor: descriptor, length: nil)
     }
 
     deinit {
-        close(descriptor)
+        try? SystemCalls.close(descriptor)
     }
 
     /// Opens a log by path (`-` is standard input); non-regular inputs are spooled into `temporaryDirectory`.
     public static func open(_ path: String, temporaryDirectory: String = NSTemporaryDirectory()) throws(UsageLogError) -> LogSource {
         if path == "-" {
-            let fd = dup(STDIN_FILENO)
-            guard fd >= 0 else { throw UsageLogError("cannot read standard input: \(String(cString: strerror(errno)))", file: "-") }
+            let fd: Int32
+            do throws(SystemError) {
+                fd = try SystemCalls.duplicate(SystemCalls.standardInput)
+            } catch {
+                throw UsageLogError("cannot read standard input: \(error.message)", file: "-")
+            }
             return try adopt(fd, name: "-", temporaryDirectory: temporaryDirectory)
         }
         return try open(bytes: Array(path.utf8), name: path, temporaryDirectory: temporaryDirectory)
@@ -75,57 +74,53 @@ public final class LogSource: @unchecked Sendable {
 
     /// Opens a log by its path's bytes (a name that is not UTF-8 is opened as it is), located as `name`.
     package static func open(bytes: [UInt8], name: String, temporaryDirectory: String) throws(UsageLogError) -> LogSource {
-        let fd = Glibc.open((bytes + [0]).map { CChar(bitPattern: $0) }, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw UsageLogError(PolicyFiles.describe(errno, path: name).replacingFirst(name + ": ", with: ""), file: name)
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try SystemCalls.open(bytes: bytes)
+        } catch {
+            throw UsageLogError(PolicyFiles.describe(error, path: name).replacingFirst(name + ": ", with: ""), file: name)
         }
         return try adopt(fd, name: name, temporaryDirectory: temporaryDirectory)
     }
 
-    /// The identity of an open descriptor, and whether it is a regular file, a directory, and its length.
-    package static func status(_ fd: Int32) -> (identity: FileIdentity, kind: mode_t, length: Int64)? {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return nil }
-        return (FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)), info.st_mode & S_IFMT, Int64(info.st_size))
-    }
-
     /// Takes ownership of an open descriptor: checks what it is, spools it when it is not a regular file.
     private static func adopt(_ fd: Int32, name: String, temporaryDirectory: String) throws(UsageLogError) -> LogSource {
-        guard let (identity, kind, size) = status(fd) else {
-            let problem = String(cString: strerror(errno))
-            close(fd)
-            throw UsageLogError(problem, file: name)
+        let status: FileStatus
+        do throws(SystemError) {
+            status = try SystemCalls.status(fd)
+        } catch {
+            try? SystemCalls.close(fd)
+            throw UsageLogError(error.message, file: name)
         }
-        if kind == S_IFDIR {
-            close(fd)
+        if status.kind == .directory {
+            try? SystemCalls.close(fd)
             throw UsageLogError("is a directory, not a log file", file: name)
         }
         var descriptor = fd
         // A regular file of length 0 may still be a file system's generated one (/proc): read it to the end.
-        var length: Int64? = size > 0 ? size : nil
+        var length: Int64? = status.size > 0 ? status.size : nil
         // Standard input redirected from a file starts where its offset is (usually 0).
-        var start = kind == S_IFREG && name == "-" ? max(0, Int64(lseek(fd, 0, SEEK_CUR))) : 0
-        if kind != S_IFREG {
-            defer { close(fd) }
+        var start = status.kind == .regular && name == "-" ? max(0, (try? SystemCalls.offset(fd)) ?? 0) : 0
+        if status.kind != .regular {
+            defer { try? SystemCalls.close(fd) }
             let spool = try TemporaryFile.anonymous(in: temporaryDirectory)
             do throws(UsageLogError) {
                 length = try copy(from: fd, to: spool, name: name)
             } catch {
-                close(spool)
+                try? SystemCalls.close(spool)
                 throw error
             }
             descriptor = spool
             start = 0
         }
-        var magic = [UInt8](repeating: 0, count: 4)
-        let got = magic.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 4, off_t(start)) }
-        let head = magic.prefix(max(got, 0))
+        let head = (try? SystemCalls.pread(descriptor, upTo: 4, at: start)) ?? []
         if head.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) {
-            close(descriptor)
+            try? SystemCalls.close(descriptor)
             throw UsageLogError(LogNames.zstdReason, file: name)
         }
         let compression: LogCompression = head.starts(with: [0x1F, 0x8B]) ? .gzip : .none
-        return LogSource(name: name, identity: identity, compression: compression, descriptor: descriptor, start: start, length: length)
+        return LogSource(name: name, identity: FileIdentity(status), compression: compression, descriptor: descriptor, start: start,
+                         length: length)
     }
 
     /// Copies everything `from` holds into `to`; returns the number of bytes.
@@ -133,17 +128,27 @@ public final class LogSource: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var total: Int64 = 0
         while true {
-            let got = chunk.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw UsageLogError(String(cString: strerror(errno)), file: name)
+            let got: Int
+            do throws(SystemError) {
+                got = try SystemCalls.read(source, into: &chunk)
+            } catch {
+                throw UsageLogError(error.message, file: name)
             }
             if got == 0 { return total }
-            guard ExternalSort.write(target, Array(chunk[0..<got])) else {
-                throw UsageLogError("cannot copy it to a temporary file: \(String(cString: strerror(errno)))", file: name)
+            do throws(SystemError) {
+                try SystemCalls.writeAll(target, chunk[0..<got])
+            } catch {
+                throw UsageLogError("cannot copy it to a temporary file: \(error.message)", file: name)
             }
             total += Int64(got)
         }
+    }
+}
+
+extension FileIdentity {
+    /// The identity of the file `status` describes.
+    package init(_ status: FileStatus) {
+        self.init(device: status.device, inode: status.inode)
     }
 }
 
@@ -152,14 +157,13 @@ public final class LogSource: @unchecked Sendable {
 package enum TemporaryFile {
     /// A new read-write file in `directory` with no name.
     package static func anonymous(in directory: String) throws(UsageLogError) -> Int32 {
-        var template = Array((directory + "/purser-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else {
-            throw UsageLogError("cannot create a temporary file: \(String(cString: strerror(errno)))", file: directory)
+        do throws(SystemError) {
+            let (fd, path) = try SystemCalls.makeTemporaryFile(directory + "/purser-XXXXXX")
+            try? SystemCalls.unlink(bytes: path)
+            return fd
+        } catch {
+            throw UsageLogError("cannot create a temporary file: \(error.message)", file: directory)
         }
-        template.withUnsafeBufferPointer { buffer in _ = unlink(buffer.baseAddress.unsafelyUnwrapped) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return fd
     }
 }
 
@@ -217,8 +221,7 @@ public struct LogInputs: Sendable {
 
     /// Adds one path: a file, a directory, or `-`.
     public mutating func add(_ path: String, temporaryDirectory: String = NSTemporaryDirectory()) throws(UsageLogError) {
-        var info = stat()
-        if path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+        if path != "-", (try? SystemCalls.status(path: path))?.kind == .directory {
             let before = sources.count
             let skippedBefore = skipped.count
             try walk(Array(path.utf8), name: path, temporaryDirectory: temporaryDirectory)
@@ -246,44 +249,39 @@ public struct LogInputs: Sendable {
 
     /// Walks a directory (its path's bytes, shown as `name`): logs are opened, everything else is listed.
     private mutating func walk(_ path: [UInt8], name: String, temporaryDirectory: String) throws(UsageLogError) {
-        let cPath = (path + [0]).map { CChar(bitPattern: $0) }
-        guard let handle = opendir(cPath) else {
-            throw UsageLogError(String(cString: strerror(errno)), file: name)
+        let listing: (status: FileStatus?, entries: [DirectoryEntry])
+        do throws(SystemError) {
+            listing = try SystemCalls.directoryEntries(bytes: path)
+        } catch {
+            throw UsageLogError(error.message, file: name)
         }
-        defer { closedir(handle) }
-        let fd = dirfd(handle)
-        if let (identity, _, _) = LogSource.status(fd) {
-            guard directories.insert(identity).inserted else {
+        if let status = listing.status {
+            guard directories.insert(FileIdentity(status)).inserted else {
                 skipped.append(SkippedLog(path: name, reason: "a directory already read (a symlink loop or a repeat)"))
                 return
             }
         }
-        var entries: [[UInt8]] = []
-        while let entry = readdir(handle) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
-            entries.append(bytes)
-        }
+        let entries = listing.entries.map(\.name)
         let separator: [UInt8] = path.last == 0x2F ? [] : [0x2F]
         for entry in entries.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let full = path + separator + entry
             let shown = PolicyFiles.escapedName(full)
-            var info = stat()
-            let cFull = (full + [0]).map { CChar(bitPattern: $0) }
-            guard stat(cFull, &info) == 0 else {
-                skipped.append(SkippedLog(path: shown, reason: "cannot be read: \(String(cString: strerror(errno)))"))
+            let kind: FileStatus.Kind
+            do throws(SystemError) {
+                kind = try SystemCalls.status(bytes: full).kind
+            } catch {
+                skipped.append(SkippedLog(path: shown, reason: "cannot be read: \(error.message)"))
                 continue
             }
-            let kind = info.st_mode & S_IFMT
             if entry.first == 0x2E {
-                skipped.append(SkippedLog(path: shown, reason: kind == S_IFDIR ? "a hidden directory" : "a hidden file"))
+                skipped.append(SkippedLog(path: shown, reason: kind == .directory ? "a hidden directory" : "a hidden file"))
                 continue
             }
-            if kind == S_IFDIR {
+            if kind == .directory {
                 try walk(full, name: shown, temporaryDirectory: temporaryDirectory)
                 continue
             }
-            guard kind == S_IFREG else {
+            guard kind == .regular else {
                 skipped.append(SkippedLog(path: shown, reason: "not a regular file (a FIFO, socket or device; name it to read it)"))
                 continue
             }

@@ -1,9 +1,4 @@
 import Purser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Synchronization
 
@@ -43,9 +38,10 @@ extension ChunkedLogReader {
 /// before the previous one ended means the file is out of order beyond a
 /// batch (`AuditError.disorder`).
 package final class ParallelSource: RecordSource, @unchecked Sendable {
-    // Shared state is behind `reading` and `results`; `expected`, `last` and
-    // `finished` belong to the consumer thread.
-    private enum Item: @unchecked Sendable {
+    // `@unchecked`: shared state is behind `reading` (which also guards every use of `reader`, not
+    // Sendable) and `results`; `expected`, `last` and `finished` belong to the consumer, one thread
+    // at a time (`consumer` checks it in debug builds).
+    private enum Item: Sendable {
         case batch(RecordBatch)
         case failure(String)
         case end
@@ -72,6 +68,7 @@ package final class ParallelSource: RecordSource, @unchecked Sendable {
     private var expected = 0
     private var last: Timestamp?
     private var finished = false
+    private let consumer = ThreadOwner()
 
     /// Starts reading `reader` with `depth` jobs in flight, preparing records with `evaluator`
     /// (and the plans of `planPool`, shared by the sources of one audit).
@@ -86,7 +83,7 @@ package final class ParallelSource: RecordSource, @unchecked Sendable {
 
     /// How many jobs to keep in flight for one of `sources` logs read at once.
     package static func depth(sources: Int) -> Int {
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let cores = SystemCalls.processorCount
         return sources <= 2 ? cores + 1 : 2
     }
 
@@ -173,6 +170,8 @@ package final class ParallelSource: RecordSource, @unchecked Sendable {
     }
 
     package func next() throws(AuditError) -> RecordBatch? {
+        let use = consumer.enter()
+        defer { consumer.exit(use) }
         guard !finished else { return nil }
         while true {
             let sequence = expected
@@ -197,6 +196,8 @@ package final class ParallelSource: RecordSource, @unchecked Sendable {
     }
 
     package func cancel() {
+        let use = consumer.enter()
+        defer { consumer.exit(use) }
         cancelled.store(true, ordering: .relaxed)
         finished = true
     }
@@ -222,12 +223,15 @@ package final class PlanPool: Sendable {
     /// The job gives it back with `giveBack` and uses it on one thread meanwhile.
     package func borrow() -> PlanCache? {
         guard enabled else { return nil }
-        return idle.withLock { $0.popLast() } ?? PlanCache(shared: shared)
+        let cache = idle.withLock { $0.popLast() } ?? PlanCache(shared: shared)
+        cache.owner.claim()
+        return cache
     }
 
     /// Takes back a cache lent by `borrow`.
     package func giveBack(_ cache: PlanCache?) {
         guard let cache else { return }
+        cache.owner.release()
         idle.withLock { $0.append(cache) }
     }
 }
@@ -235,6 +239,9 @@ package final class PlanPool: Sendable {
 /// Releases large values on a background thread, so that the replay thread
 /// does not spend its time freeing batches it has finished with.
 package enum BackgroundRelease {
+    // `@unchecked`: the value need not be Sendable, yet it crosses to the releasing thread. Safe
+    // because `release` consumes it: once boxed, the box is its only owner, and only the queue's
+    // block touches the box.
     private final class Box<Value>: @unchecked Sendable {
         package var value: Value?
         package init(_ value: Value) { self.value = value }

@@ -5,8 +5,9 @@ import PurserYAML
 /// Reads Purser's own usage log: JSON Lines of requests with a required `timestamp`
 /// and, when known, the actual `cost` (docs/wire-formats.md, "Usage records").
 package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
-    // `lines` is used by one thread at a time (the caller of `nextChunk`, in order);
-    // `decode(_:)` touches only immutable state and the parser pool, so any thread may run it.
+    // `@unchecked`: `lines` and `done` change, in `nextChunk`, which one thread at a time calls
+    // (in order, under the source's lock; `splitter` checks it in debug builds); `decode(_:)` touches
+    // only immutable state and the parser pool, so any thread may run it.
     package let format = UsageLogFormat.purser
     private var lines: LineChunks
     /// The file's interned name, for records' locations.
@@ -17,6 +18,7 @@ package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     private let parsers = ParserPool()
     /// The record-size limit (for messages).
     private let maxRecordBytes: Int
+    private let splitter = ThreadOwner()
 
     package init(file: LogFile, options: UsageLogOptions) {
         self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
@@ -27,6 +29,8 @@ package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     package func nextChunk() throws(UsageLogError) -> LogChunk? {
+        let use = splitter.enter()
+        defer { splitter.exit(use) }
         guard !done else { return nil }
         guard let chunk = try lines.nextChunk(maxLines: batchSize) else {
             done = true
@@ -106,7 +110,7 @@ package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
                 var template = request
                 (template.id, template.timestamp, template.usage, template.cost, template.user, template.tags) = (nil, nil, Usage(), nil, nil, [:])
                 shape = tables.shapes.insert(RecordShape(key: shapeKey.bytes, hash: shapeHash, template: template,
-                                                         names: evaluator.shapeNames(template, tests: preparing.tests)))
+                                                         names: evaluator.shapeNames(template, tests: preparing.tests), owner: tables.owner))
             }
             if user == nil, !tables.users.isFull {
                 let tests = evaluator.textTests(Request(model: "", user: request.user), preparing.tests.userEntries)
@@ -127,14 +131,10 @@ package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
         let shaped = ShapedRequest(shape: shape, user: user, tags: tags, numbers: scanned.numbers)
         let location = RecordLocation(file: name, line: number)
         // The entries are lent, not retained (the tables keep them).
-        let planned = shape._withUnsafeGuaranteedRef { shape -> PlannedRecord? in
+        let planned = shaped.withEntries { shape, user, tags -> PlannedRecord? in
             guard let names = shape.names else { return nil }
-            return user._withUnsafeGuaranteedRef { user in
-                tags._withUnsafeGuaranteedRef { tags in
-                    preparing.evaluator.shapedRecord(shape, names, user: user, tags: tags, shaped.numbers, at: timestamp,
-                                                     clock: &clock, plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
-                }
-            }
+            return preparing.evaluator.shapedRecord(shape, names, user: user, tags: tags, shaped.numbers, at: timestamp,
+                                                    clock: &clock, plans: preparing.plans, tests: preparing.tests, counters: &batch.counters)
         }
         if let planned {
             batch.records.append(UsageRecord(planned: planned, request: .shaped(shaped), timestamp: timestamp, location: location))

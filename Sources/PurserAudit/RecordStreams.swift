@@ -1,9 +1,4 @@
 import Purser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Synchronization
 
@@ -264,23 +259,19 @@ package final class ExternalSort {
             RequestEncoder.encode(record.request, into: &json)
             json.newline()
             if json.count > 1 << 20 {
-                guard Self.write(fd, json.bytes) else { throw AuditError("cannot write a sort run: \(String(cString: strerror(errno)))") }
+                try Self.write(fd, json)
                 json.reset()
             }
         }
-        guard Self.write(fd, json.bytes) else { throw AuditError("cannot write a sort run: \(String(cString: strerror(errno)))") }
+        try Self.write(fd, json)
         buffer.removeAll(keepingCapacity: true)
     }
 
-    package static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBufferPointer { pointer in
-            var offset = 0
-            while offset < pointer.count, let base = pointer.baseAddress {
-                let written = Glibc.write(fd, base + offset, pointer.count - offset)
-                if written < 0 { if errno == EINTR { continue } else { return false } }
-                offset += written
-            }
-            return true
+    private static func write(_ fd: Int32, _ json: JSONWriter) throws(AuditError) {
+        do throws(SystemError) {
+            try SystemCalls.writeAll(fd, json.bytes)
+        } catch {
+            throw AuditError("cannot write a sort run: \(error.message)")
         }
     }
 }

@@ -186,7 +186,7 @@ public struct UsageLogError: Error, Sendable, CustomStringConvertible {
 /// resolved, the candidate, the non-budget violations and the counters it
 /// counts against. Computed on the reader threads, so the replay thread only
 /// does what depends on order. It owns the record's request (`resolved.request`).
-package final class PreparedEvaluation: @unchecked Sendable {
+package final class PreparedEvaluation: Sendable {
     // Created on a reader thread, then only read by the replay thread.
     package let resolved: Evaluator.Resolved
     package let candidate: Evaluator.Candidate
@@ -194,7 +194,7 @@ package final class PreparedEvaluation: @unchecked Sendable {
     /// For a record a non-budget violation denies: the reroute candidates in order, assessed
     /// except for budgets (which the replay checks against its counters), up to the first one
     /// nothing but a budget could deny; the replay assesses the rest only if a budget denies that one.
-    package let reroutes: [RerouteOption]?
+    package let reroutes: [Evaluator.Reroute]?
     /// The counters the record counts against, in assessment order. A planned
     /// record's `assessment.counters` is empty: the replay rebuilds a counter's
     /// full reservation (names, alerts) only when it needs one.
@@ -218,7 +218,16 @@ package final class PreparedEvaluation: @unchecked Sendable {
             let policy = evaluator.policy
             replay = assessment.counters.map { entry in ReplayCounter(entry, budget: policy.budgetLookup[entry.counter.budget] ?? -1) }
         }
-        reroutes = assessment.denied ? RerouteOption.options(resolved, candidate, evaluator: evaluator, untilAllowed: true) : nil
+        guard assessment.denied else {
+            reroutes = nil
+            return
+        }
+        var options: [Evaluator.Reroute] = []
+        evaluator.forEachReroute(resolved, from: candidate, repricing: true) { option in
+            options.append(option)
+            return !option.assessment.denied
+        }
+        reroutes = options
     }
 }
 
@@ -267,7 +276,7 @@ package struct PlannedRecord: Sendable {
 
 /// A planned record's request (it owns the record's request): resolved, or (for a record
 /// decoded by its names) its shape and its own numbers.
-package enum PlannedRequest: @unchecked Sendable {
+package enum PlannedRequest: Sendable {
     // Made on a reader thread, then only read by the replay thread (like `PreparedEvaluation`).
     case resolved(Evaluator.Resolved)
     case shaped(ShapedRequest)
@@ -310,8 +319,16 @@ package struct ReplayCounter: Sendable {
     package let window: Int64
     /// The scope key, e.g. `payments` or `payments/qa`, when the counter has its own.
     private let ownKey: String
-    /// The scope key, when a reader keeps it (see ``SharedKey``).
+    /// The scope key, when a reader keeps it (see ``SharedKey``), unretained: retaining it for every
+    /// counter of every record, on the reading, replaying and freeing threads, cost more than the rest
+    /// of a counter. Safe while the key lives, which it does as long as the audit: a fixed key is
+    /// kept by the plan cache (`PlanCache.sharedKey`), a user's or tag value's by its ``ShapedUser``
+    /// or ``ShapedTags``, which their ``ShapeTable`` keeps (`kept`); the caches live in the audit's
+    /// ``PlanPool``. Debug builds check it with a weak reference on every read.
     private let sharedKey: Unmanaged<SharedKey>?
+    #if DEBUG
+    private weak var sharedKeyAlive: SharedKey?
+    #endif
     /// The budget's index in the compiled policy (-1 if unknown).
     package let budget: Int32
     package let enforced: Bool
@@ -329,25 +346,36 @@ package struct ReplayCounter: Sendable {
         (self.amount, self.line, self.window) = (amount, line, window)
         (ownKey, sharedKey) = ("", key)
         (self.budget, self.enforced, self.hasAlerts) = (budget, enforced, hasAlerts)
+        #if DEBUG
+        sharedKeyAlive = key.takeUnretainedValue()
+        #endif
+    }
+
+    /// The shared scope key, if the counter has one.
+    @inline(__always)
+    private var shared: SharedKey? {
+        #if DEBUG
+        assert(sharedKey == nil || sharedKeyAlive != nil, "a replay counter outlived its scope key")
+        #endif
+        return sharedKey?.takeUnretainedValue()
     }
 
     /// The scope key, e.g. `payments` or `payments/qa`.
     package var key: String {
-        if let sharedKey { return sharedKey.takeUnretainedValue().text }
+        if let shared { return shared.text }
         return ownKey
     }
 
-    /// Whether the scope key is `other` (read in place: no copy of the key).
+    /// Whether the scope key is `other` (the shared key lent, not retained: see `Unmanaged.withBorrowed`).
     @inline(__always)
     package func hasKey(_ other: String) -> Bool {
-        if let sharedKey { return sharedKey._withUnsafeGuaranteedRef { $0.text == other } }
+        if let sharedKey {
+            #if DEBUG
+            assert(sharedKeyAlive != nil, "a replay counter outlived its scope key")
+            #endif
+            return sharedKey.withBorrowed { $0.text == other }
+        }
         return ownKey == other
-    }
-
-    /// Whether a counter with caps `limits` that has spent `spent` can take this amount without going over one.
-    @inline(__always)
-    package func admits(after spent: Amount, under limits: BudgetLimits) -> Bool {
-        CounterReservation.admits(CounterState(spent: spent), amount, limits)
     }
 }
 
@@ -356,51 +384,5 @@ extension ReplayCounter {
     package init(_ entry: CounterReservation, budget: Int32) {
         self.init(amount: entry.amount, line: entry.counter.cacheLine, window: entry.counter.window,
                   key: entry.counter.key, budget: budget, enforced: entry.enforced, hasAlerts: !entry.alerts.isEmpty)
-    }
-}
-
-/// A candidate the policy would have rerouted a denied record to, assessed
-/// with the record's usage re-priced at the candidate's model.
-package struct RerouteOption {
-    /// The request as re-priced, resolved.
-    package let resolved: Evaluator.Resolved
-    /// The assessment of the candidate, except budgets.
-    package let assessment: Evaluator.Assessment
-    /// What the record would have cost on another model (nil for another region of the same model).
-    package let repriced: USD?
-    /// Whether the candidate is the same model in another region.
-    package let sameModel: Bool
-
-    /// The reroute candidates of a denied record, in order from the `start`th, each assessed
-    /// except for budgets; with `untilAllowed`, only up to the first one no other check denies.
-    /// An option a check before the budgets denies has no counters or rules (see `assess`).
-    package static func options(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
-                        from start: Int = 0, untilAllowed: Bool = false) -> [RerouteOption]
-    {
-        var options: [RerouteOption] = []
-        forEach(resolved, original, evaluator: evaluator, from: start) { option in
-            options.append(option)
-            return untilAllowed && !option.assessment.denied
-        }
-        return options
-    }
-
-    /// Assesses the reroute candidates of a denied record in order from the `start`th, handing
-    /// each to `body` until it returns true (found what it looked for).
-    package static func forEach(_ resolved: Evaluator.Resolved, _ original: Evaluator.Candidate, evaluator: Evaluator,
-                        from start: Int = 0, _ body: (RerouteOption) -> Bool)
-    {
-        let policy = evaluator.policy
-        for candidate in evaluator.fallbacks(resolved, from: original).dropFirst(start) {
-            // Another region of the same model costs what the record cost; another model is re-priced from the usage.
-            var request = resolved.request
-            let sameModel = candidate.model == original.model
-            let repriced = !sameModel && candidate.model >= 0 && request.usage.totalTokens > 0
-                ? policy.models[Int(candidate.model)].rates?.cost(request.usage) : nil
-            if let repriced { request.cost = repriced }
-            let again = evaluator.resolve(request, now: resolved.timestamp)
-            let assessment = evaluator.assess(again, candidate, untilDenied: true)
-            if body(RerouteOption(resolved: again, assessment: assessment, repriced: repriced, sameModel: sameModel)) { return }
-        }
     }
 }

@@ -1,9 +1,4 @@
 import Purser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Synchronization
 
@@ -16,10 +11,12 @@ import Synchronization
 /// disk) is kept as ``failure``; the audit reports it instead of a report
 /// that silently misses violations.
 package final class ViolationSpool: @unchecked Sendable {
-    // `buffer` and `count` belong to the thread that appends (the replay), and the spool is read
-    // after the replay; `spare` and `failed` are shared with the writing queue, behind their locks.
+    // `@unchecked`: `buffer` and `count` belong to the thread that appends (the replay, one thread
+    // at a time: `appender` checks it in debug builds), and the spool is read after the replay;
+    // `spare` and `failed` are shared with the writing queue, behind their locks.
     package let path: String
-    private var fd: Int32
+    private let fd: Int32
+    private let appender = ThreadOwner()
     private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
     package private(set) var count = 0
     private let writing = DispatchQueue(label: "purser.violation-spool")
@@ -32,7 +29,9 @@ package final class ViolationSpool: @unchecked Sendable {
     /// Bytes gathered before they are handed to the writing queue.
     package static let bufferSize = 1 << 20
 
-    /// A buffer on its way to the writing queue and back.
+    /// A buffer on its way to the writing queue and back. (`@unchecked`: a `JSONWriter` is not
+    /// Sendable; one thread at a time has the box: the appender fills the writer, the writing
+    /// queue empties it, and the appender takes it back through `spare`.)
     private final class WriterBox: @unchecked Sendable {
         package let writer: JSONWriter
         package init(_ writer: JSONWriter) { self.writer = writer }
@@ -53,7 +52,7 @@ package final class ViolationSpool: @unchecked Sendable {
 
     deinit {
         // Nothing is left to write here: each write in flight holds the spool.
-        if fd >= 0 { close(fd) }
+        if fd >= 0 { try? SystemCalls.close(fd) }
     }
 
     /// Why writing the spool failed, if it did: the violations after it are missing.
@@ -61,6 +60,8 @@ package final class ViolationSpool: @unchecked Sendable {
 
     /// Appends one violation line.
     package func append(_ item: AuditViolation) {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         ViolationSpool.encode(item, into: &buffer)
         buffer.newline()
         count += 1
@@ -69,16 +70,19 @@ package final class ViolationSpool: @unchecked Sendable {
 
     /// Drops everything written (a replay that restarts).
     package func reset() {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         writing.sync {}
         buffer.reset()
         count = 0
         failed.withLock { $0 = nil }
-        _ = ftruncate(fd, 0)
-        lseek(fd, 0, SEEK_SET)
+        try? SystemCalls.truncate(fd)
     }
 
     /// Writes everything appended so far and waits until it is on file.
     package func flush() {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         if buffer.count > 0 { handOff() }
         writing.sync {}
     }
@@ -91,26 +95,17 @@ package final class ViolationSpool: @unchecked Sendable {
         buffer = spare.withLock { $0.popLast() }?.writer ?? JSONWriter(capacity: Self.bufferSize + 4096)
         writing.async { [self] in
             full.writer.withBytes { bytes in
-                guard let problem = Self.write(bytes, to: fd) else { return }
-                // The first failure tells what went wrong; later ones follow from it.
-                failed.withLock { $0 = $0 ?? "cannot write the violation spool \(path): \(problem)" }
+                do throws(SystemError) {
+                    try SystemCalls.writeAll(fd, bytes)
+                } catch {
+                    // The first failure tells what went wrong; later ones follow from it.
+                    failed.withLock { $0 = $0 ?? "cannot write the violation spool \(path): \(error.message)" }
+                }
             }
             full.writer.reset()
             spare.withLock { $0.append(full) }
             permits.signal()
         }
-    }
-
-    /// Writes all of `bytes`; the error's text if the system refused.
-    private static func write(_ bytes: UnsafeBufferPointer<UInt8>, to fd: Int32) -> String? {
-        var offset = 0
-        while offset < bytes.count, let base = bytes.baseAddress {
-            let written = Glibc.write(fd, base + offset, bytes.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return written < 0 ? String(cString: strerror(errno)) : "the disk took no bytes" }
-            offset += written
-        }
-        return nil
     }
 
     /// One violation in the `--format jsonl` shape.
@@ -155,18 +150,18 @@ package final class ViolationSpool: @unchecked Sendable {
     ///
     /// Throws when the spool could not be written whole (see ``failure``).
     package func forEachChunk(_ body: ([UInt8]) throws -> Void) throws {
+        let use = appender.enter()
+        defer { appender.exit(use) }
         flush()
         if let failure { throw AuditError(failure) }
         guard fd >= 0 else { return }
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: off_t = 0
+        var offset: Int64 = 0
         while true {
             // Read by offset: the spool's file has no name to open again.
-            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if got < 0 && errno == EINTR { continue }
-            if got <= 0 { break }
-            offset += off_t(got)
+            guard let got = try? SystemCalls.pread(fd, into: &chunk, at: offset), got > 0 else { break }
+            offset += Int64(got)
             pending.append(contentsOf: chunk[0..<got])
             if let newline = pending.lastIndex(of: 0x0A) {
                 try body(Array(pending[...newline]))

@@ -1,9 +1,4 @@
 import PurserAudit
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import Dispatch
 import Purser
@@ -55,7 +50,7 @@ struct Eval: ParsableCommand {
     var now: NowOption?
 
     @Option(help: "Threads for evaluation without a ledger (default: the number of cores).")
-    var jobs: Int = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    var jobs: Int = SystemCalls.processorCount
 
     @OptionGroup var reading: PolicyReadOptions
 
@@ -164,9 +159,9 @@ struct Eval: ParsableCommand {
             guard let base = buffer.baseAddress else { return 0 }
             var count = 0
             var position = 0
-            while position < end, let found = memchr(base + position, 0x0A, end - position) {
+            while let found = ByteSearch.find(0x0A, in: base, from: position, to: end) {
                 count += 1
-                position = base.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+                position = found + 1
             }
             return count
         }
@@ -219,7 +214,9 @@ extension BatchEvaluator.Counts {
     }
 }
 
-/// A JSON writer handed from the reading thread to a job and back (one owner at a time).
+/// A JSON writer handed from the reading thread to a job and back. (`@unchecked`: a `JSONWriter`
+/// is not Sendable; one thread at a time has it: the pool's, then the job's from `queue.async` to
+/// `DecisionJob.finish`, then the pool's again after `wait`.)
 private struct PooledWriter: @unchecked Sendable {
     let writer: JSONWriter
 }

@@ -1,9 +1,4 @@
 import PurserAudit
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import Purser
 
@@ -14,27 +9,7 @@ enum Output {
     static func error(_ message: String) {
         let safe = TerminalText.sanitized(message, keepingNewlines: true)
         let line = safe.hasSuffix("\n") ? safe : safe + "\n"
-        _ = writeAll(Array(line.utf8), to: STDERR_FILENO)
-    }
-
-    /// Writes every byte to a file descriptor, retrying short writes.
-    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        bytes.withUnsafeBufferPointer { writeAll($0, to: fd) }
-    }
-
-    /// Writes every byte of a buffer to a file descriptor, retrying short writes.
-    static func writeAll(_ buffer: UnsafeBufferPointer<UInt8>, to fd: Int32) -> Bool {
-        var offset = 0
-        while offset < buffer.count {
-            guard let base = buffer.baseAddress else { return true }
-            let written = Glibc.write(fd, base + offset, buffer.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
+        try? SystemCalls.writeAll(SystemCalls.standardError, Array(line.utf8))
     }
 
     /// Writes text to `path`, or to standard output when path is nil or `-`.
@@ -56,9 +31,8 @@ enum Output {
     /// through symlinks and hard links): `-o` must never truncate what is being read.
     static func refuseOverwriting(_ output: String?, inputs: [String]) throws {
         let identities = inputs.compactMap { input -> (name: String, device: UInt64, inode: UInt64)? in
-            var info = stat()
-            guard input != "-", stat(input, &info) == 0 else { return nil }
-            return (input, UInt64(info.st_dev), UInt64(info.st_ino))
+            guard input != "-", let info = try? SystemCalls.status(path: input) else { return nil }
+            return (input, info.device, info.inode)
         }
         try refuseOverwriting(output, identities: identities)
     }
@@ -71,9 +45,8 @@ enum Output {
     /// Refuses an output whose device and inode are one input's.
     private static func refuseOverwriting(_ output: String?, identities: [(name: String, device: UInt64, inode: UInt64)]) throws {
         guard let output, output != "-" else { return }
-        var target = stat()
-        guard stat(output, &target) == 0, target.st_mode & S_IFMT == S_IFREG else { return }
-        for input in identities where input.device == UInt64(target.st_dev) && input.inode == UInt64(target.st_ino) {
+        guard let target = try? SystemCalls.status(path: output), target.kind == .regular else { return }
+        for input in identities where input.device == target.device && input.inode == target.inode {
             let same = input.name == output ? "" : " (the same file as \(input.name))"
             error("purser: refusing to write to \(output): it is one of the inputs\(same); choose another -o file")
             throw ExitCode(2)
@@ -81,18 +54,17 @@ enum Output {
     }
 
     /// Whether standard output is a terminal.
-    static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var stdoutIsTerminal: Bool { SystemCalls.isTerminal(SystemCalls.standardOutput) }
 
     /// The width of the terminal on standard output, else `$COLUMNS`, else 120.
     static var terminalWidth: Int {
-        var size = winsize()
-        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-        if let columns = getenv("COLUMNS").flatMap({ Int(String(cString: $0)) }), columns > 0 { return columns }
+        if let columns = SystemCalls.terminalColumns(SystemCalls.standardOutput) { return columns }
+        if let columns = SystemCalls.environment("COLUMNS").flatMap({ Int($0) }), columns > 0 { return columns }
         return 120
     }
 
     /// Whether standard error is a terminal.
-    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+    static var stderrIsTerminal: Bool { SystemCalls.isTerminal(SystemCalls.standardError) }
 }
 
 extension CheckReport.Format: ExpressibleByArgument {}
@@ -122,38 +94,32 @@ final class ChunkReader {
     init(_ path: String) throws {
         self.path = path
         if path == "-" {
-            fd = STDIN_FILENO
+            fd = SystemCalls.standardInput
             return
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            Output.error("purser: cannot read \(path): \(String(cString: strerror(errno)))")
+        do throws(SystemError) {
+            fd = try SystemCalls.open(path)
+        } catch {
+            Output.error("purser: cannot read \(path): \(error.message)")
             throw ExitCode(2)
         }
     }
 
     deinit {
-        if fd != STDIN_FILENO { close(fd) }
+        if fd != SystemCalls.standardInput { try? SystemCalls.close(fd) }
     }
 
     /// Up to `count` bytes; fewer only at the end of the input.
     func read(_ count: Int) throws -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count, !isAtEnd {
-            let got = result.withUnsafeMutableBytes { raw in
-                Glibc.read(fd, raw.baseAddress.map { $0 + filled }, count - filled)
-            }
-            if got < 0 {
-                if errno == EINTR { continue }
-                Output.error("purser: cannot read \(path): \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-            if got == 0 { isAtEnd = true }
-            filled += got
+        guard !isAtEnd else { return [] }
+        do throws(SystemError) {
+            let result = try SystemCalls.read(fd, upTo: count)
+            if result.count < count { isAtEnd = true }
+            return result
+        } catch {
+            Output.error("purser: cannot read \(path): \(error.message)")
+            throw ExitCode(2)
         }
-        result.removeLast(count - filled)
-        return result
     }
 
     /// Discards input up to and including the next newline; returns what follows it in the chunk read.
@@ -185,43 +151,37 @@ final class OutputWriter {
     init(_ path: String?) throws {
         self.path = path ?? "-"
         guard let path, path != "-" else {
-            fd = STDOUT_FILENO
+            fd = SystemCalls.standardOutput
             target = "-"
             return
         }
-        var info = stat()
-        let exists = stat(path, &info) == 0
-        if exists && info.st_mode & S_IFMT != S_IFREG {
+        let info = try? SystemCalls.status(path: path)
+        if let info, info.kind != .regular {
             // A device, a FIFO or a directory: opened as it is (a directory fails with a clear message).
-            fd = open(path, O_WRONLY | O_CLOEXEC)
             target = path
-            guard fd >= 0 else {
-                Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+            do throws(SystemError) {
+                fd = try SystemCalls.open(path, .writing)
+            } catch {
+                Output.error("purser: cannot write \(path): \(error.message)")
                 throw ExitCode(2)
             }
             return
         }
         // Through a symlink, the file it points to is replaced, not the link.
-        let resolved = exists ? (realpath(path, nil).map { pointer in
-            defer { free(pointer) }
-            return String(cString: pointer)
-        } ?? path) : path
+        let resolved = info != nil ? (SystemCalls.realPath(path).map { String(decoding: $0, as: UTF8.self) } ?? path) : path
         target = resolved
         let directory = resolved.lastIndex(of: "/").map { String(resolved[...$0]) } ?? ""
         let name = resolved.split(separator: "/").last.map(String.init) ?? "output"
-        var template = Array("\(directory).\(name.prefix(64)).purser-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard created >= 0 else {
-            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+        do throws(SystemError) {
+            let created = try SystemCalls.makeTemporaryFile("\(directory).\(name.prefix(64)).purser-XXXXXX")
+            fd = created.fd
+            temporary = String(decoding: created.path, as: UTF8.self)
+        } catch {
+            Output.error("purser: cannot write \(path): \(error.message)")
             throw ExitCode(2)
         }
-        _ = fcntl(created, F_SETFD, FD_CLOEXEC)
-        fd = created
-        temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // The mode a new file would get (0644 less the umask), or the replaced file's.
-        let mask = umask(0)
-        umask(mask)
-        _ = fchmod(fd, exists ? info.st_mode & 0o7777 : 0o644 & ~mask)
+        try? SystemCalls.setPermissions(fd, info?.permissions ?? 0o644 & ~SystemCalls.creationMask)
     }
 
     deinit {
@@ -240,18 +200,18 @@ final class OutputWriter {
             return
         }
         try flush()
-        guard Output.writeAll(bytes, to: fd) else { throw failure() }
+        do throws(SystemError) { try SystemCalls.writeAll(fd, bytes) } catch { throw failure(error) }
     }
 
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        guard Output.writeAll(buffer, to: fd) else { throw failure() }
+        do throws(SystemError) { try SystemCalls.writeAll(fd, buffer) } catch { throw failure(error) }
         buffer.removeAll(keepingCapacity: true)
     }
 
     /// Reports a failed write and removes the temporary file.
-    private func failure() -> ExitCode {
-        Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
+    private func failure(_ error: SystemError) -> ExitCode {
+        Output.error("purser: cannot write \(path): \(error.message)")
         buffer.removeAll()
         close()
         return ExitCode(2)
@@ -263,14 +223,13 @@ final class OutputWriter {
         guard let temporary, !closed else { return }
         // No fsync: it would cost the timed runs of docs/performance.md, and a crash is not a partial
         // write. close() still reports late errors (NFS, quotas).
-        guard Glibc.close(fd) == 0 else {
-            closed = true
-            throw failure()
-        }
         closed = true
-        guard rename(temporary, target) == 0 else {
-            Output.error("purser: cannot write \(path): \(String(cString: strerror(errno)))")
-            unlink(temporary)
+        do throws(SystemError) { try SystemCalls.close(fd) } catch { throw failure(error) }
+        do throws(SystemError) {
+            try SystemCalls.rename(temporary, to: target)
+        } catch {
+            Output.error("purser: cannot write \(path): \(error.message)")
+            try? SystemCalls.unlink(temporary)
             self.temporary = nil
             throw ExitCode(2)
         }
@@ -281,22 +240,24 @@ final class OutputWriter {
     func close() {
         if temporary == nil { try? flush() }
         guard !closed else {
-            if let temporary { unlink(temporary) }
+            if let temporary { try? SystemCalls.unlink(temporary) }
             temporary = nil
             return
         }
         closed = true
-        if fd != STDOUT_FILENO { Glibc.close(fd) }
-        if let temporary { unlink(temporary) }
+        if fd != SystemCalls.standardOutput { try? SystemCalls.close(fd) }
+        if let temporary { try? SystemCalls.unlink(temporary) }
         temporary = nil
     }
 }
 
 /// A one-line progress indicator on standard error, for long runs on a terminal.
 final class ProgressBar: @unchecked Sendable {
-    // Updated from the auditor's thread only.
+    // `@unchecked` for `shown`: updated from the auditor's thread only (`updater` checks that no
+    // two threads do at once, in debug builds).
     private let enabled: Bool
     private var shown = false
+    private let updater = ThreadOwner()
     private let start = SystemClock().now()
 
     init(enabled: Bool) {
@@ -304,16 +265,20 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     func update(_ progress: AuditProgress) {
+        let use = updater.enter()
+        defer { updater.exit(use) }
         guard enabled, progress.phase != "done" else { return }
         let seconds = Double(SystemClock().now().nanoseconds - start.nanoseconds) / 1e9
         let rate = seconds > 0 ? Int(Double(progress.records) / seconds) : 0
         let line = "\r\u{1B}[2K\(progress.phase) \(progress.records.formatted) records (\(rate.formatted)/s)"
-        _ = Output.writeAll(Array(line.utf8), to: STDERR_FILENO)
+        try? SystemCalls.writeAll(SystemCalls.standardError, Array(line.utf8))
         shown = true
     }
 
     func finish() {
-        if shown { _ = Output.writeAll(Array("\r\u{1B}[2K".utf8), to: STDERR_FILENO) }
+        let use = updater.enter()
+        defer { updater.exit(use) }
+        if shown { try? SystemCalls.writeAll(SystemCalls.standardError, Array("\r\u{1B}[2K".utf8)) }
     }
 }
 

@@ -1,9 +1,4 @@
 import PurserAudit
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import Foundation
 import Purser
@@ -130,8 +125,7 @@ struct TestCommand: ParsableCommand {
     }
 
     private static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+        (try? SystemCalls.status(path: path))?.kind == .directory
     }
 
     /// Whether a directory tree holds a `*.yaml`/`*.yml` file that is not a test file.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Glob patterns (`*`, `?`) over names, and "did you mean" suggestions.
 @usableFromInline package enum TextMatching {
@@ -155,7 +150,7 @@ extension String {
             other.utf8.withContiguousStorageIfAvailable { theirs -> Bool in
                 guard mine.count == theirs.count else { return false }
                 guard let first = mine.baseAddress, let second = theirs.baseAddress else { return true }
-                return memcmp(first, second, mine.count) == 0
+                return ByteSearch.equal(first, second, count: mine.count)
             }
         }
         // Both native strings (the usual case) are compared in place; any other by their views.

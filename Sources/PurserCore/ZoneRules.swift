@@ -4,8 +4,9 @@ import Foundation
 /// an instant to local calendar time is a binary search and integer maths,
 /// not a Foundation calendar call.
 @usableFromInline package final class ZoneRules: @unchecked Sendable {
-    // Immutable after init. The tables are raw buffers: reading a class's array
-    // retains it, and every record's local time reads them.
+    // `@unchecked` for the raw buffers (not Sendable): they are written in init only and freed
+    // in deinit, so any thread may read them while the zone lives. Raw buffers, not arrays:
+    // reading a class's array retains it, and every record's local time reads them.
     /// The IANA identifier.
     @usableFromInline package let identifier: String
     /// UTC seconds at which a new offset takes effect, ascending.

@@ -21,6 +21,11 @@ public struct YAMLMark: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var description: String { "\(line):\(column)" }
 
     /// The line and column of a byte offset in UTF-8 text.
+    package init(byteOffset offset: Int, in bytes: [UInt8]) {
+        self = bytes.withUnsafeBufferPointer { YAMLMark(byteOffset: offset, in: $0) }
+    }
+
+    /// The line and column of a byte offset in UTF-8 text.
     public init(byteOffset offset: Int, in bytes: UnsafeBufferPointer<UInt8>) {
         var line = 1
         var column = 1

@@ -305,7 +305,9 @@ package func excerpt(_ text: String, limit: Int = 40) -> String {
     return text.count > limit ? String(text.prefix(limit - 3)) + "…" : text
 }
 
-/// A valid pointer for empty input (libyaml reads zero bytes from it).
+/// A valid pointer for empty input (libyaml reads zero bytes from it). `nonisolated(unsafe)`
+/// because a pointer is not Sendable: it is allocated once, never written after and never freed,
+/// so any thread may pass it.
 nonisolated(unsafe) private let emptyInput: UnsafePointer<UInt8> = {
     let pointer = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
     pointer.initialize(to: 0)

@@ -2,6 +2,7 @@ import PurserCore
 import PurserPolicy
 import PurserYAML
 import Dispatch
+import Synchronization
 
 /// Decides a stream of JSON Lines requests: parse, decide, encode, in input
 /// order. Pure evaluation runs chunks on every core; with a ledger, requests
@@ -177,7 +178,9 @@ package struct BatchEvaluator: Sendable {
     }
 }
 
-/// Read-only input bytes shared by the parts of a parallel run (they outlive it).
+/// Read-only input bytes shared by the parts of a parallel run. (`@unchecked`: a buffer pointer
+/// is not Sendable. Safe because nothing writes the bytes during the run, and they outlive it:
+/// `concurrentPerform` returns only when every part is done, inside the caller's buffer scope.)
 private struct SharedBytes: @unchecked Sendable {
     package let bytes: UnsafeBufferPointer<UInt8>
 
@@ -188,9 +191,14 @@ private struct SharedBytes: @unchecked Sendable {
 
 /// Per-part results of a parallel run, joined in order.
 private final class ParallelResults: @unchecked Sendable {
-    // Each part writes only its own slot, and reads happen after concurrentPerform returns.
+    // `@unchecked`: parts store concurrently. Safe because each part writes only its own slot
+    // (through the buffer, so no part's write touches the array's header), once, and reads happen
+    // after `concurrentPerform` returns; debug builds check both.
     private var outputs: [[UInt8]]
     private var counts: [BatchEvaluator.Counts]
+    #if DEBUG
+    private let stored = Mutex<Set<Int>>([])
+    #endif
 
     package init(count: Int) {
         outputs = Array(repeating: [], count: count)
@@ -198,11 +206,17 @@ private final class ParallelResults: @unchecked Sendable {
     }
 
     package func store(_ part: Int, _ output: [UInt8], _ count: BatchEvaluator.Counts) {
+        #if DEBUG
+        precondition(stored.withLock { $0.insert(part).inserted }, "part \(part) stored twice")
+        #endif
         outputs.withUnsafeMutableBufferPointer { $0[part] = output }
         counts.withUnsafeMutableBufferPointer { $0[part] = count }
     }
 
     package func joined() -> (output: [UInt8], counts: BatchEvaluator.Counts) {
+        #if DEBUG
+        precondition(stored.withLock { $0.count } == outputs.count, "joined before every part was stored")
+        #endif
         var output: [UInt8] = []
         output.reserveCapacity(outputs.reduce(0) { $0 + $1.count })
         for part in outputs { output.append(contentsOf: part) }

@@ -1,10 +1,5 @@
 import PurserCore
 import PurserPolicy
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 
 /// Where "now" comes from, so tests can move time (reservation TTLs, windows).
@@ -19,9 +14,7 @@ public struct SystemClock: PurserClock {
     public init() {}
 
     public func now() -> Timestamp {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Timestamp(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
+        Timestamp(nanoseconds: SystemCalls.realTimeNanoseconds)
     }
 }
 

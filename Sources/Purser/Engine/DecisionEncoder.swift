@@ -76,7 +76,7 @@ public struct DecisionEncoder {
         json.appendStatic(",\"key\":")
         json.appendEscaped(counter.key)
         json.appendStatic(",\"window\":\"")
-        label.withUnsafeBufferPointer { json.append($0) }
+        json.appendRaw(label)
         json.appendStatic("\",\"unit\":\"")
         json.appendStatic(unit)
         json.appendStatic("\",\"limit\":")

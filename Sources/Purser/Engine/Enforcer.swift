@@ -108,17 +108,20 @@ public final class Enforcer: Sendable {
 
         // Reroute.
         if original.violations.contains(where: { $0.effect == .deny }) {
-            for candidate in evaluator.fallbacks(resolved, from: original.candidate) {
-                var assessment = evaluator.assess(resolved, candidate)
-                guard !assessment.denied else { continue }
+            var rerouted: Decision?
+            evaluator.forEachReroute(resolved, from: original.candidate) { option in
+                var assessment = option.assessment
+                guard !assessment.denied else { return false }
                 switch attempt(&assessment, evaluator, resolved, id: id, reserve: reserve, now: now) {
                 case .admitted(let states, let alerts):
                     let violations = evaluator.reroutedViolations(original: original, chosen: assessment)
-                    return decision(.allow, id, policy, resolved, chosen: assessment, violations: violations, states: states, alerts: alerts, rerouted: true)
+                    rerouted = decision(.allow, id, policy, resolved, chosen: assessment, violations: violations, states: states, alerts: alerts, rerouted: true)
+                    return true
                 case .ledgerDown, .refused:
-                    continue
+                    return false
                 }
             }
+            if let rerouted { return rerouted }
         }
         return decision(.deny, id, policy, resolved, chosen: original, violations: original.violations, states: originalStates ?? [], alerts: [], rerouted: false)
     }

@@ -5,11 +5,11 @@ import PurserPolicy
 ///
 /// The evaluator is a value over an immutable policy; the enforcer gives it
 /// a ledger (to read counters, or to reserve atomically).
-package struct Evaluator {
+package struct Evaluator: Sendable {
     package let policy: CompiledPolicy
 
     /// A request resolved against the policy's names (a class: shared by every candidate without copying).
-    package final class Resolved {
+    package final class Resolved: Sendable {
         package let request: Request
         package let timestamp: Timestamp
         package let team: Int32
@@ -110,7 +110,7 @@ package struct Evaluator {
     }
 
     /// A model and region to assess.
-    package struct Candidate {
+    package struct Candidate: Sendable {
         package let model: Int32
         package let modelName: String
         package let region: String?
@@ -129,7 +129,7 @@ package struct Evaluator {
     }
 
     /// What assessing one candidate found.
-    package struct Assessment {
+    package struct Assessment: Sendable {
         package let candidate: Candidate
         package var violations: [Violation] = []
         /// The budget counters the request counts against.
@@ -204,6 +204,42 @@ package struct Evaluator {
             }
         }
         return result
+    }
+
+    /// A reroute candidate assessed (docs/evaluation.md, "Rerouting").
+    package struct Reroute: Sendable {
+        /// The request as assessed: the request itself, or (when re-priced) with the cost of its usage at the candidate's model.
+        package let resolved: Resolved
+        /// The assessment of the candidate, except budgets, up to its first deny (see `assess(_:_:untilDenied:)`).
+        package let assessment: Assessment
+        /// What the request costs at the candidate's model, when re-priced (nil otherwise).
+        package let repriced: USD?
+        /// Whether the candidate is the request's own model (in another region).
+        package let sameModel: Bool
+    }
+
+    /// The one walk of a denied request's reroute candidates (``fallbacks(_:from:)``), for the enforcer
+    /// and the audit: from the `start`th, each assessed except for budgets (which need counters: the
+    /// caller checks them) up to its first deny, handed to `body` until it returns true.
+    ///
+    /// With `repricing`, a candidate of another model is assessed at that model's price of the usage
+    /// even when the request gives its cost: a usage log's cost is what the original model charged.
+    package func forEachReroute(_ resolved: Resolved, from original: Candidate, skipping start: Int = 0, repricing: Bool = false,
+                                _ body: (Reroute) -> Bool) {
+        for candidate in fallbacks(resolved, from: original).dropFirst(start) {
+            let sameModel = candidate.model == original.model
+            var again = resolved
+            var repriced: USD?
+            if repricing, !sameModel, candidate.model >= 0, resolved.request.usage.totalTokens > 0,
+               let cost = policy.models[Int(candidate.model)].rates?.cost(resolved.request.usage) {
+                var request = resolved.request
+                request.cost = cost
+                again = resolve(request, now: resolved.timestamp)
+                repriced = cost
+            }
+            let assessment = assess(again, candidate, untilDenied: true)
+            if body(Reroute(resolved: again, assessment: assessment, repriced: repriced, sameModel: sameModel)) { return }
+        }
     }
 
     /// The first entry of `regions.fallbacks[region]` the model may use.

@@ -1,10 +1,5 @@
 import PurserCore
 import PurserPolicy
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import PurserYAML
 
 /// Why a request could not be read, and where.
@@ -490,7 +485,7 @@ package struct RequestParser {
         if hashes[slot] == hash {
             let equal = values[slot].utf8.withContiguousStorageIfAvailable { utf8 in
                 guard utf8.count == bytes.count, let cached = utf8.baseAddress else { return utf8.count == bytes.count }
-                return memcmp(cached, base, bytes.count) == 0
+                return ByteSearch.equal(cached, base, count: bytes.count)
             }
             if equal == true { return values[slot] }
         }

@@ -591,6 +591,101 @@ package struct CSVHeader {
     }
 }
 
+extension CSVHeader {
+    /// Why a record cannot be read against the header (nil when it has a field per column).
+    package static func widthProblem(_ record: CSVRecord, header: CSVHeader?) -> String? {
+        guard let header, record.count == header.names.count else {
+            return "the record has \(record.count) field\(record.count == 1 ? "" : "s"); the header has \(header?.names.count ?? 0)"
+        }
+        return nil
+    }
+
+    /// The value at a `--map` path in a record: a column (`COLUMN`), or a key inside a JSON column
+    /// (`COLUMN.KEY…`); nil when the header has no such column.
+    package func mappedValue(_ path: FieldPath, in record: CSVRecord, scratch: ScratchBuffer) throws(RecordProblem) -> String? {
+        let parts = path.components
+        guard let column = index(parts[0]) else { return nil }
+        return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
+            if parts.count == 1 { return try ImportValues.name(bytes, path.description) }
+            return JSONValues.lookup(parts.dropFirst(), in: bytes)
+        }
+    }
+}
+
+/// Where an importer's columns are in a CSV log, found by name from its header.
+package protocol CSVColumns: Sendable {
+    /// The columns of `header`.
+    init(_ header: CSVHeader)
+    /// The position of every column the importer reads (nil for one the header lacks).
+    var positions: [Int?] { get }
+    /// Why the header is not one the importer reads (nil when it is).
+    var headerProblem: String? { get }
+}
+
+extension CSVColumns {
+    /// The positions read, `--map` paths' columns included: only these are held to the record-size limit
+    /// (a megabyte of LiteLLM `messages` streams past; docs/importers.md, "Limits").
+    package static func used(_ header: CSVHeader, mapping: FieldMapping) -> Set<Int> {
+        var used = Set(Self(header).positions.compactMap { $0 })
+        for rule in mapping.rules {
+            if let column = header.index(rule.path.components[0]) { used.insert(column) }
+        }
+        return used
+    }
+}
+
+/// A CSV log whose first row names its columns (LiteLLM, FOCUS): the header is read and
+/// checked once, then records go to the importer batch by batch. A record that cannot be
+/// read before the header fails the log, as does a header the importer does not read.
+package struct HeaderedCSV<Columns: CSVColumns> {
+    private var records: CSVRecords
+    private let file: String
+    private var hasHeader = false
+    /// Whether the log is exhausted.
+    package private(set) var isAtEnd = false
+
+    /// Reads `file`, holding the columns `Columns` reads (and those `mapping` names) to the record-size limit.
+    package init(file: LogFile, limit: Int, mapping: FieldMapping) {
+        records = CSVRecords(file: file, limit: limit) { header in Columns.used(header, mapping: mapping) }
+        self.file = file.path
+    }
+
+    /// Splits chunks until `full()` or the end of the log: the header goes to `header` with its
+    /// columns, each record after it to `body`, each malformed one (line, reason) to `malformed`.
+    /// Throws for a header that cannot be read or that the columns refuse.
+    package mutating func next(until full: () -> Bool, header: (CSVHeader, Columns) -> Void, _ body: (CSVRecord) -> Void,
+                               malformed: (Int, String) -> Void) throws(UsageLogError) {
+        let file = self.file
+        var hasHeader = self.hasHeader
+        defer { self.hasHeader = hasHeader }
+        var failure: UsageLogError?
+        while !full(), failure == nil {
+            let more = try records.next({ record in
+                guard hasHeader else {
+                    let names = CSVHeader(record)
+                    let columns = Columns(names)
+                    hasHeader = true
+                    header(names, columns)
+                    failure = columns.headerProblem.map { UsageLogError($0, file: file) }
+                    return
+                }
+                body(record)
+            }, malformed: { line, message in
+                if !hasHeader, failure == nil {
+                    failure = UsageLogError("line \(line): the CSV header cannot be read: \(message)", file: file)
+                } else {
+                    malformed(line, message)
+                }
+            })
+            if !more {
+                isAtEnd = true
+                break
+            }
+        }
+        if let failure { throw failure }
+    }
+}
+
 extension String {
     /// The string without leading and trailing spaces and tabs.
     package var trimmingSpaces: String {

@@ -8,7 +8,7 @@ import Purser
 /// over its charge period: a request-count budget counts it as one request.
 package final class FOCUSReader: UsageLogReader {
     package let format = UsageLogFormat.focus
-    private var records: CSVRecords
+    private var records: HeaderedCSV<Columns>
     private let file: String
     /// The file's interned name, for records' locations.
     private let name: LogName
@@ -17,10 +17,9 @@ package final class FOCUSReader: UsageLogReader {
     private var header: CSVHeader?
     private var columns = Columns()
     private let scratch = ScratchBuffer()
-    private var done = false
 
     /// Where the columns the importer reads are.
-    private struct Columns {
+    private struct Columns: CSVColumns {
         package var start: Int?
         package var billedCost: Int?
         package var currency: Int?
@@ -52,23 +51,18 @@ package final class FOCUSReader: UsageLogReader {
             model = header.index("x_Model", "x_ModelName", "x_ModelId")
         }
 
-        /// The positions read, `--map` paths' columns included: only these are held to the record-size limit
-        /// (docs/importers.md, "Limits").
-        package static func used(_ header: CSVHeader, mapping: FieldMapping) -> Set<Int> {
-            let columns = Columns(header)
-            var used = Set([columns.start, columns.billedCost, columns.currency, columns.category, columns.quantity, columns.unit,
-                            columns.sku, columns.description, columns.region, columns.resourceName, columns.tags,
-                            columns.model].compactMap { $0 })
-            for rule in mapping.rules {
-                if let column = header.index(rule.path.components[0]) { used.insert(column) }
-            }
-            return used
+        package var positions: [Int?] {
+            [start, billedCost, currency, category, quantity, unit, sku, description, region, resourceName, tags, model]
+        }
+
+        package var headerProblem: String? {
+            start == nil || billedCost == nil
+                ? "the CSV header has no ChargePeriodStart or BilledCost column; is this a FOCUS 1.x export?" : nil
         }
     }
 
     package init(file: LogFile, options: UsageLogOptions) {
-        let mapping = options.mapping
-        self.records = CSVRecords(file: file, limit: options.maxRecordBytes) { header in Columns.used(header, mapping: mapping) }
+        self.records = HeaderedCSV(file: file, limit: options.maxRecordBytes, mapping: options.mapping)
         self.file = file.path
         self.name = LogName(file.path)
         self.batchSize = options.batchSize
@@ -76,40 +70,17 @@ package final class FOCUSReader: UsageLogReader {
     }
 
     package func next() throws(UsageLogError) -> RecordBatch? {
-        guard !done else { return nil }
+        guard !records.isAtEnd else { return nil }
         var batch = RecordBatch()
-        var failure: UsageLogError?
-        while batch.entryCount < batchSize, failure == nil {
-            let more = try records.next({ record in
-                if header == nil {
-                    failure = readHeader(record)
-                } else {
-                    decode(record, into: &batch)
-                }
-            }, malformed: { line, message in
-                if header == nil, failure == nil {
-                    failure = UsageLogError("line \(line): the CSV header cannot be read: \(message)", file: file)
-                } else {
-                    batch.addMalformed(file, line, message)
-                }
-            })
-            if !more {
-                done = true
-                break
-            }
-        }
-        if let failure { throw failure }
-        return batch.isEmpty && done ? nil : batch
-    }
-
-    private func readHeader(_ record: CSVRecord) -> UsageLogError? {
-        let header = CSVHeader(record)
-        self.header = header
-        columns = Columns(header)
-        guard columns.start != nil, columns.billedCost != nil else {
-            return UsageLogError("the CSV header has no ChargePeriodStart or BilledCost column; is this a FOCUS 1.x export?", file: file)
-        }
-        return nil
+        let (file, batchSize) = (file, batchSize)
+        try records.next(until: { batch.entryCount >= batchSize }, header: { header, columns in
+            (self.header, self.columns) = (header, columns)
+        }, { record in
+            decode(record, into: &batch)
+        }, malformed: { line, message in
+            batch.addMalformed(file, line, message)
+        })
+        return batch.isEmpty && records.isAtEnd ? nil : batch
     }
 
     /// The categories FOCUS defines besides Usage; any other value is counted as one kind,
@@ -126,11 +97,11 @@ package final class FOCUSReader: UsageLogReader {
 
     private func decode(_ record: CSVRecord, into batch: inout RecordBatch) {
         let location = RecordLocation(file: name, line: record.line)
-        guard let header, record.count == header.names.count else {
-            batch.malformed.append(MalformedRecord(location: location, message:
-                "the record has \(record.count) field\(record.count == 1 ? "" : "s"); the header has \(header?.names.count ?? 0)"))
+        if let problem = CSVHeader.widthProblem(record, header: header) {
+            batch.malformed.append(MalformedRecord(location: location, message: problem))
             return
         }
+        guard let header else { return }
         // Charges that are not usage are left out, by category.
         if let column = columns.category {
             let category = record.string(column).trimmingSpaces
@@ -177,11 +148,7 @@ package final class FOCUSReader: UsageLogReader {
             try mapping.apply(to: &request) { path throws(RecordProblem) in
                 let parts = path.components
                 if parts.count == 2, parts[0] == "tags" || parts[0] == "Tags" { return tags[parts[1]] }
-                guard let column = header.index(parts[0]) else { return nil }
-                return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
-                    if parts.count == 1 { return try ImportValues.name(bytes, path.description) }
-                    return JSONValues.lookup(parts.dropFirst(), in: bytes)
-                }
+                return try header.mappedValue(path, in: record, scratch: scratch)
             }
         }
         return request

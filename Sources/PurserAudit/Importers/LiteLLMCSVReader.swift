@@ -5,11 +5,12 @@ import Purser
 /// Splitting the file into records is done in order (`nextChunk`); turning
 /// records into requests (`decode`) may run on several threads at once.
 package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
-    // `records`, `header`, `columns` and `done` change only in `nextChunk` (one
-    // caller at a time, in order); `header` and `columns` are set by the first
-    // chunk, before any chunk holding data is handed to `decode`.
+    // `@unchecked`: `records`, `header` and `columns` change only in `nextChunk`, which one thread
+    // at a time calls (in order, under the source's lock; `splitter` checks it in debug builds);
+    // `header` and `columns` are set by the first chunk, before any chunk holding data is handed
+    // to `decode` (which asserts it), and never again.
     package let format = UsageLogFormat.litellm
-    private var records: CSVRecords
+    private var records: HeaderedCSV<Columns>
     private let file: String
     /// The file's interned name, for records' locations.
     private let name: LogName
@@ -17,10 +18,10 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     private let mapping: FieldMapping
     private var header: CSVHeader?
     private var columns = Columns()
-    private var done = false
+    private let splitter = ThreadOwner()
 
     /// Where the columns the importer reads are.
-    private struct Columns {
+    private struct Columns: CSVColumns {
         package var requestID: Int?
         package var spend: Int?
         package var prompt: Int?
@@ -57,23 +58,20 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
             requestTags = header.index("request_tags")
         }
 
-        /// The positions read, `--map` paths' columns included: only these are held to the record-size limit
-        /// (a megabyte of `messages` streams past; docs/importers.md, "Limits").
-        package static func used(_ header: CSVHeader, mapping: FieldMapping) -> Set<Int> {
-            let columns = Columns(header)
-            var used = Set([columns.requestID, columns.spend, columns.prompt, columns.completion, columns.start, columns.model,
-                            columns.modelGroup, columns.provider, columns.apiBase, columns.user, columns.endUser, columns.teamID,
-                            columns.status, columns.metadata, columns.requestTags].compactMap { $0 })
-            for rule in mapping.rules {
-                if let column = header.index(rule.path.components[0]) { used.insert(column) }
-            }
-            return used
+        package var positions: [Int?] {
+            [requestID, spend, prompt, completion, start, model, modelGroup, provider, apiBase, user, endUser, teamID, status,
+             metadata, requestTags]
+        }
+
+        package var headerProblem: String? {
+            if start == nil { return "the CSV header has no startTime column; is this a LiteLLM_SpendLogs export?" }
+            if model == nil && modelGroup == nil { return "the CSV header has no model column; is this a LiteLLM_SpendLogs export?" }
+            return nil
         }
     }
 
     package init(file: LogFile, options: UsageLogOptions) {
-        let mapping = options.mapping
-        self.records = CSVRecords(file: file, limit: options.maxRecordBytes) { header in Columns.used(header, mapping: mapping) }
+        self.records = HeaderedCSV(file: file, limit: options.maxRecordBytes, mapping: options.mapping)
         self.file = file.path
         self.name = LogName(file.path)
         self.batchSize = options.batchSize
@@ -81,33 +79,23 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
     }
 
     package func nextChunk() throws(UsageLogError) -> LogChunk? {
-        guard !done else { return nil }
+        let use = splitter.enter()
+        defer { splitter.exit(use) }
+        guard !records.isAtEnd else { return nil }
         var chunk = LogChunk()
-        var failure: UsageLogError?
-        while chunk.csvRecords.count + chunk.problems.count < batchSize, failure == nil {
-            let more = try records.next({ record in
-                if header == nil {
-                    failure = readHeader(record)
-                } else {
-                    chunk.append(record)
-                }
-            }, malformed: { line, message in
-                if header == nil, failure == nil {
-                    failure = UsageLogError("line \(line): the CSV header cannot be read: \(message)", file: file)
-                } else {
-                    chunk.problems.append(MalformedRecord(location: RecordLocation(file: name, line: line), message: message))
-                }
-            })
-            if !more {
-                done = true
-                break
-            }
-        }
-        if let failure { throw failure }
-        return chunk.csvRecords.isEmpty && chunk.problems.isEmpty && done ? nil : chunk
+        let (name, batchSize) = (name, batchSize)
+        try records.next(until: { chunk.csvRecords.count + chunk.problems.count >= batchSize }, header: { header, columns in
+            (self.header, self.columns) = (header, columns)
+        }, { record in
+            chunk.append(record)
+        }, malformed: { line, message in
+            chunk.problems.append(MalformedRecord(location: RecordLocation(file: name, line: line), message: message))
+        })
+        return chunk.csvRecords.isEmpty && chunk.problems.isEmpty && records.isAtEnd ? nil : chunk
     }
 
     package func decode(_ chunk: LogChunk) -> RecordBatch {
+        assert(chunk.csvRecords.isEmpty || header != nil, "a CSV chunk was decoded before its header was read")
         var batch = RecordBatch()
         batch.records.reserveCapacity(chunk.csvRecords.count)
         batch.malformed = chunk.problems
@@ -118,26 +106,13 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
         return batch
     }
 
-    private func readHeader(_ record: CSVRecord) -> UsageLogError? {
-        let header = CSVHeader(record)
-        self.header = header
-        columns = Columns(header)
-        guard columns.start != nil else {
-            return UsageLogError("the CSV header has no startTime column; is this a LiteLLM_SpendLogs export?", file: file)
-        }
-        guard columns.model != nil || columns.modelGroup != nil else {
-            return UsageLogError("the CSV header has no model column; is this a LiteLLM_SpendLogs export?", file: file)
-        }
-        return nil
-    }
-
     private func decode(_ record: CSVRecord, scratch: ScratchBuffer, names: inout NameCache, into batch: inout RecordBatch) {
         let location = RecordLocation(file: name, line: record.line)
-        guard let header, record.count == header.names.count else {
-            batch.malformed.append(MalformedRecord(location: location, message:
-                "the record has \(record.count) field\(record.count == 1 ? "" : "s"); the header has \(header?.names.count ?? 0)"))
+        if let problem = CSVHeader.widthProblem(record, header: header) {
+            batch.malformed.append(MalformedRecord(location: location, message: problem))
             return
         }
+        guard let header else { return }
         batch.add(location, skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
             guard var request = try LiteLLMMapping.request(try entry(record, scratch: scratch, names: &names)) else { return nil }
             if !mapping.rules.isEmpty {
@@ -232,10 +207,6 @@ package final class LiteLLMCSVReader: ChunkedLogReader, @unchecked Sendable {
                        scratch: ScratchBuffer) throws(RecordProblem) -> String? {
         let parts = path.components
         if parts.count == 2, parts[0] == "tags", header.index("tags") == nil { return tags[parts[1]] }
-        guard let column = header.index(parts[0]) else { return nil }
-        return try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in
-            if parts.count == 1 { return try ImportValues.name(bytes, path.description) }
-            return JSONValues.lookup(parts.dropFirst(), in: bytes)
-        }
+        return try header.mappedValue(path, in: record, scratch: scratch)
     }
 }

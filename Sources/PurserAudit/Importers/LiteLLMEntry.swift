@@ -80,8 +80,7 @@ package struct LiteLLMMetadata {
             case UInt8(ascii: "\"")?:
                 let embedded = Array(try scanner.string().utf8)
                 if ImportValues.isBlankJSON(embedded) { return metadata }
-                return try embedded.withUnsafeBufferPointer { buffer throws(RecordProblem) in
-                    var inner = JSONScanner(buffer)
+                return try JSONScanner.scan(embedded) { inner throws(RecordProblem) in
                     let metadata = try read(&inner)
                     do throws(JSONError) { try inner.expectEnd() } catch { throw RecordProblem("metadata: \(error.message)") }
                     return metadata

@@ -44,8 +44,8 @@ package final class LiteLLMJSONReader: UsageLogReader {
 
     private func decode(_ bytes: ArraySlice<UInt8>, number: Int, into batch: inout RecordBatch) {
         let bytes = number == 1 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes
-        bytes.withUnsafeBufferPointer { buffer in
-            var scanner = JSONScanner(buffer)
+        JSONScanner.scan(bytes) { scanner in
+            let line = scanner.bytes
             guard scanner.peek() != nil else { return }  // blank line
             batch.add(RecordLocation(file: name, line: number), skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
                 let entry = try Self.entry(&scanner)
@@ -55,7 +55,7 @@ package final class LiteLLMJSONReader: UsageLogReader {
                     try mapping.apply(to: &request) { path in
                         let parts = path.components
                         if parts.count == 2, parts[0] == "tags" { return tags[parts[1]] }
-                        return JSONValues.lookup(parts[...], in: buffer)
+                        return JSONValues.lookup(parts[...], in: line)
                     }
                 }
                 return request

@@ -176,7 +176,9 @@ package final class SharedPlans: Sendable {
 /// The plans one thread has made: an open-addressing table keyed by ``PlanKey``
 /// with a cheap hash of its integers (no SipHash on the per-record path).
 package final class PlanCache: @unchecked Sendable {
-    // Used by one thread at a time: a pool hands it from job to job.
+    // `@unchecked`: the tables and raw buffers below change, and are used by one thread at a time:
+    // a pool lends the cache to one job at a time (``PlanPool``), which `owner` checks in debug
+    // builds (the pool claims it for the job's thread; each use checks no other thread is in).
     private var keys: [PlanKey?]
     private var plans: [AssessmentPlan?]
     private var count = 0
@@ -198,11 +200,15 @@ package final class PlanCache: @unchecked Sendable {
     package static let capacity = 1 << 16
     /// The plans the other threads of the audit made (nil: this thread's own only).
     private let shared: SharedPlans?
+    /// The thread using the cache and its tables.
+    package let owner: ThreadOwner
 
     /// A cache whose name tables make at most `shapeLimit` entries each (see ``ShapeTable``),
     /// taking the plans other threads made from `shared` and giving it its own.
     package init(shapeLimit: Int = 1 << 14, shared: SharedPlans? = nil) {
-        shapes = ShapeTables(limit: shapeLimit)
+        let owner = ThreadOwner()
+        self.owner = owner
+        shapes = ShapeTables(limit: shapeLimit, owner: owner)
         self.shared = shared
         keys = Array(repeating: nil, count: 1024)
         plans = Array(repeating: nil, count: 1024)
@@ -221,6 +227,8 @@ package final class PlanCache: @unchecked Sendable {
 
     /// The kept ``SharedKey`` for `text` (whose `hashValue` is `hash`).
     package func sharedKey(_ text: String, hash: Int) -> SharedKey {
+        let use = owner.enter()
+        defer { owner.exit(use) }
         if let known = sharedKeys[text] { return known }
         let key = SharedKey(text, hash: hash)
         sharedKeys[text] = key
@@ -229,12 +237,18 @@ package final class PlanCache: @unchecked Sendable {
 
     /// `name.hashValue`, remembered (see ``ScopeKeyHashes``).
     @inline(__always)
-    package func hashValue(of name: String) -> Int { hashes.hashValue(of: name) }
+    package func hashValue(of name: String) -> Int {
+        let use = owner.enter()
+        defer { owner.exit(use) }
+        return hashes.hashValue(of: name)
+    }
 
     /// The caps of budget `budget` for scope key `key` (whose `hashValue` is `hash`), remembered:
     /// looking up a budget's overrides costs a SipHash and a reference to the shared budget.
     @inline(__always)
     package func limits(_ budget: Int32, key: String, hash: Int, policy: CompiledPolicy) -> BudgetLimits {
+        let use = owner.enter()
+        defer { owner.exit(use) }
         let slot = (hash ^ Int(budget) &* 0x9E37_79B9) & 511
         if limitBudgets[slot] == budget, limitKeys[slot] == key { return limitValues[slot] }
         let value = policy.budgets[Int(budget)].limits(forKey: key)
@@ -256,6 +270,8 @@ package final class PlanCache: @unchecked Sendable {
     /// The plan of `key` this thread made or (copied) another made; setting one keeps it for this thread only.
     package subscript(key: PlanKey) -> AssessmentPlan? {
         get {
+            let use = owner.enter()
+            defer { owner.exit(use) }
             var slot = Self.hash(key) & mask
             while let stored = keys[slot] {
                 if stored == key { return plans[slot] }
@@ -267,6 +283,8 @@ package final class PlanCache: @unchecked Sendable {
             return copy
         }
         set {
+            let use = owner.enter()
+            defer { owner.exit(use) }
             guard let newValue else { return }
             if count >= Self.capacity { clear(size: keys.count) }
             if (count + 1) * 2 > keys.count { grow() }

@@ -1,6 +1,31 @@
+// For memchr and memcmp, which the searches and comparisons below wrap (inlinable: callers in
+// other modules compile them in place), so that hot scanners need no platform import of their own.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Byte searches eight bytes at a time, for the short spans between quotes
-/// in CSV fields, where a library call per span costs more than the search.
+/// in CSV fields, where a library call per span costs more than the search;
+/// and the C library's vectorised `memchr` and `memcmp` for long spans.
 @usableFromInline package enum ByteSearch {
+    /// The index of the first `target` byte in `start..<end`, or nil: the C library's `memchr`,
+    /// vectorised, for long spans such as log lines (``first(_:in:from:to:)`` suits short ones).
+    @inlinable @inline(__always)
+    package static func find(_ target: UInt8, in base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int? {
+        guard start < end, let found = memchr(base + start, Int32(target), end - start) else { return nil }
+        return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+    }
+
+    /// Whether `count` bytes at `first` and `second` are the same (`memcmp`).
+    @inlinable @inline(__always)
+    package static func equal(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, count: Int) -> Bool {
+        memcmp(first, second, count) == 0
+    }
+
     @usableFromInline package static let ones: UInt64 = 0x0101_0101_0101_0101
     @usableFromInline package static let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
 

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Why JSON input was rejected, with the byte offset it was rejected at.
 @usableFromInline package struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -35,6 +30,27 @@ import Darwin
     @usableFromInline package init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0) {
         self.bytes = bytes
         self.index = start
+    }
+
+    /// Calls `body` with a scanner over `bytes`, read in place: the scanner points into the
+    /// array's storage, which is its only for the call, so it must not outlive it.
+    package static func scan<R, E: Error>(_ bytes: [UInt8], _ body: (inout JSONScanner) throws(E) -> R) throws(E) -> R {
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(E) -> R in
+                var scanner = JSONScanner(buffer)
+                return try body(&scanner)
+            }
+        }.get()
+    }
+
+    /// Calls `body` with a scanner over `bytes`, read in place (see ``scan(_:_:)-([UInt8],_)``).
+    package static func scan<R, E: Error>(_ bytes: ArraySlice<UInt8>, _ body: (inout JSONScanner) throws(E) -> R) throws(E) -> R {
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(E) -> R in
+                var scanner = JSONScanner(buffer)
+                return try body(&scanner)
+            }
+        }.get()
     }
 
     @usableFromInline package var isAtEnd: Bool { index >= bytes.count }
@@ -221,7 +237,7 @@ import Darwin
     @inline(__always)
     @inlinable package func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount, let base = bytes.baseAddress else { return false }
-        return memcmp(base + range.lowerBound, text.utf8Start, range.count) == 0
+        return ByteSearch.equal(base + range.lowerBound, text.utf8Start, count: range.count)
     }
 
     /// Decodes a string's contents, resolving escapes and validating UTF-8.

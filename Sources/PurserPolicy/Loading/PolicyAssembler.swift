@@ -180,7 +180,7 @@ package struct PolicyAssembler {
                     let table = try PriceTable(litellmJSON: bytes, file: path, only: wanted)
                     tables.append((source, table))
                 } catch {
-                    let mark = bytes.withUnsafeBufferPointer { YAMLMark(byteOffset: error.offset, in: $0) }
+                    let mark = YAMLMark(byteOffset: error.offset, in: bytes)
                     diagnostics.append(Diagnostic(
                         .priceSource, "price source \(path) is not valid LiteLLM JSON: \(error.message) (at \(path):\(mark))",
                         at: source.location))

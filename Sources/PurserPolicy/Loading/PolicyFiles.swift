@@ -1,12 +1,5 @@
 import PurserCore
 import PurserYAML
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Finding and reading policy files: directory walks that survive symlink
 /// loops, size limits checked before reading, errors that say what failed.
@@ -27,9 +20,7 @@ package enum PolicyFiles {
 
     /// The real (symlink-free, absolute) path of an existing file or directory.
     package static func realPath(_ path: String) -> String? {
-        guard let pointer = realpath(path, nil) else { return nil }
-        defer { free(pointer) }
-        return String(validatingCString: pointer)
+        SystemCalls.realPath(path).flatMap { String(validating: $0, as: UTF8.self) }
     }
 
     /// Whether a real path lies inside one of the real `roots` (or is one).
@@ -40,9 +31,8 @@ package enum PolicyFiles {
     /// The directories reads are kept inside: each directory given, and the directory of each file given.
     package static func roots(of paths: [String]) -> [String] {
         paths.compactMap { path in
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            return realPath(info.st_mode & S_IFMT == S_IFDIR ? path : directory(of: path))
+            guard let info = try? SystemCalls.status(path: path) else { return nil }
+            return realPath(info.kind == .directory ? path : directory(of: path))
         }
     }
 
@@ -102,13 +92,8 @@ package enum PolicyFiles {
         var files: [String] = []
         var problems: [Problem] = []
         for path in paths {
-            var info = stat()
-            guard stat(path, &info) == 0 else {
-                problems.append(Problem(code: errno == ELOOP ? .symlinkLoop : .unreadableFile,
-                                        message: describe(errno, path: path), path: path))
-                continue
-            }
-            if info.st_mode & S_IFMT == S_IFDIR {
+            guard let info = status(path, problems: &problems) else { continue }
+            if info.kind == .directory {
                 var found: [String] = []
                 var visits = Visits()
                 let root = allowOutsideRoots ? nil : realPath(path).map { (given: path, real: $0) }
@@ -145,13 +130,8 @@ package enum PolicyFiles {
     private static func walk(_ directory: String, into files: inout [String], problems: inout [Problem],
                              visits: inout Visits, tests: Bool, root: (given: String, real: String)?)
     {
-        var info = stat()
-        guard stat(directory, &info) == 0 else {
-            problems.append(Problem(code: errno == ELOOP ? .symlinkLoop : .unreadableFile,
-                                    message: describe(errno, path: directory), path: directory))
-            return
-        }
-        let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        guard let info = status(directory, problems: &problems) else { return }
+        let id = DirectoryID(device: info.device, inode: info.inode)
         guard !visits.open.contains(id) else {
             problems.append(Problem(code: .symlinkLoop,
                                     message: "symlink loop: \(directory) leads back to a directory already being read",
@@ -161,19 +141,21 @@ package enum PolicyFiles {
         guard visits.done.insert(id).inserted else { return }
         visits.open.insert(id)
         defer { visits.open.remove(id) }
-        guard let handle = opendir(directory) else {
-            problems.append(Problem(code: .unreadableFile, message: describe(errno, path: directory), path: directory))
+        let entries: [DirectoryEntry]
+        do throws(SystemError) {
+            entries = try SystemCalls.directoryEntries(bytes: Array(directory.utf8)).entries
+        } catch {
+            problems.append(Problem(code: .unreadableFile, message: describe(error, path: directory), path: directory))
             return
         }
-        defer { closedir(handle) }
         var names: [String] = []
-        while let entry = readdir(handle) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+        for entry in entries {
+            let bytes = entry.name
             if bytes.first == UInt8(ascii: ".") { continue }
             guard let name = String(validating: bytes, as: UTF8.self) else {
                 // Such a name cannot be a path here; skipping it (loudly) beats failing the whole set.
                 let shown = escapedName(bytes)
-                let isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
+                let isDirectory = entry.isDirectory
                 if isDirectory || isYAML(shown) {
                     let path = directory.hasSuffix("/") ? directory + shown : directory + "/" + shown
                     problems.append(Problem(
@@ -187,8 +169,7 @@ package enum PolicyFiles {
         }
         for name in names.sorted() {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            var linkInfo = stat()
-            if let root, lstat(path, &linkInfo) == 0, linkInfo.st_mode & S_IFMT == S_IFLNK,
+            if let root, (try? SystemCalls.linkStatus(path: path))?.kind == .symbolicLink,
                let target = realPath(path), !isInside(target, roots: [root.real])
             {
                 // A symlink out of the directory given: its target is not read (nor quoted).
@@ -200,16 +181,18 @@ package enum PolicyFiles {
                 }
                 continue
             }
-            var entryInfo = stat()
-            guard stat(path, &entryInfo) == 0 else {
+            let entryInfo: FileStatus
+            do throws(SystemError) {
+                entryInfo = try SystemCalls.status(path: path)
+            } catch {
                 // A dangling or looping symlink: report it only if it looks like a policy.
-                let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
+                let code: DiagnosticCode = error.isSymlinkLoop ? .symlinkLoop : .unreadableFile
                 if isYAML(name) || code == .symlinkLoop {
-                    problems.append(Problem(code: code, message: describe(errno, path: path), path: path))
+                    problems.append(Problem(code: code, message: describe(error, path: path), path: path))
                 }
                 continue
             }
-            if entryInfo.st_mode & S_IFMT == S_IFDIR {
+            if entryInfo.kind == .directory {
                 walk(path, into: &files, problems: &problems, visits: &visits, tests: tests, root: root)
             } else if isYAML(name) && isTestFile(name) == tests {
                 // Non-regular files (FIFOs, sockets, devices) are kept so that
@@ -224,75 +207,80 @@ package enum PolicyFiles {
     /// Only regular files are read. The file is opened non-blocking, so a
     /// FIFO without a writer is refused at once instead of hanging the open.
     package static func read(_ path: String, limit: Int) -> Result<[UInt8], Problem> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
-            return .failure(Problem(code: code, message: describe(errno, path: path), path: path))
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try SystemCalls.open(path, .readingWithoutBlocking)
+        } catch {
+            let code: DiagnosticCode = error.isSymlinkLoop ? .symlinkLoop : .unreadableFile
+            return .failure(Problem(code: code, message: describe(error, path: path), path: path))
         }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            return .failure(Problem(code: .unreadableFile, message: describe(errno, path: path), path: path))
+        defer { try? SystemCalls.close(fd) }
+        let info: FileStatus
+        do throws(SystemError) {
+            info = try SystemCalls.status(fd)
+        } catch {
+            return .failure(Problem(code: .unreadableFile, message: describe(error, path: path), path: path))
         }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG:
+        switch info.kind {
+        case .regular:
             break
-        case S_IFDIR:
+        case .directory:
             return .failure(Problem(code: .unreadableFile, message: "\(path) is a directory", path: path))
         default:
             return .failure(Problem(
                 code: .unreadableFile,
-                message: "\(path) is not a regular file (\(fileKind(info.st_mode))); policy files must be regular files",
+                message: "\(path) is not a regular file (\(fileKind(info.kind))); policy files must be regular files",
                 path: path))
         }
-        if info.st_size > limit {
+        if info.size > limit {
             return .failure(Problem(
                 code: .fileTooLarge,
-                message: "the file is \(info.st_size) bytes; the limit is \(byteCount(limit))", path: path))
+                message: "the file is \(info.size) bytes; the limit is \(byteCount(limit))", path: path))
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(info.st_size > 0 ? Int(info.st_size) : 4096)
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return .failure(Problem(code: .unreadableFile, message: describe(errno, path: path), path: path))
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-            if bytes.count > limit {
-                return .failure(Problem(
-                    code: .fileTooLarge, message: "the file is larger than the limit of \(byteCount(limit))", path: path))
-            }
+        let bytes: [UInt8]
+        do throws(SystemError) {
+            bytes = try SystemCalls.readToEnd(fd, limit: limit, sizeHint: info.size > 0 ? Int(info.size) : 4096)
+        } catch {
+            return .failure(Problem(code: .unreadableFile, message: describe(error, path: path), path: path))
+        }
+        if bytes.count > limit {
+            return .failure(Problem(
+                code: .fileTooLarge, message: "the file is larger than the limit of \(byteCount(limit))", path: path))
         }
         return .success(bytes)
     }
 
+    /// What a path is (through symlinks), or nil with the problem added (a loop, an unreadable path).
+    private static func status(_ path: String, problems: inout [Problem]) -> FileStatus? {
+        do throws(SystemError) {
+            return try SystemCalls.status(path: path)
+        } catch {
+            problems.append(Problem(code: error.isSymlinkLoop ? .symlinkLoop : .unreadableFile, message: describe(error, path: path), path: path))
+            return nil
+        }
+    }
+
     private static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+        (try? SystemCalls.status(path: path))?.kind == .directory
     }
 
     /// A name for a non-regular file type, for messages.
-    private static func fileKind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFIFO: return "a FIFO"
-        case S_IFSOCK: return "a socket"
-        case S_IFCHR: return "a character device"
-        case S_IFBLK: return "a block device"
+    private static func fileKind(_ kind: FileStatus.Kind) -> String {
+        switch kind {
+        case .fifo: return "a FIFO"
+        case .socket: return "a socket"
+        case .characterDevice: return "a character device"
+        case .blockDevice: return "a block device"
         default: return "a special file"
         }
     }
 
-    package static func describe(_ error: Int32, path: String) -> String {
-        switch error {
-        case ENOENT: return "\(path): no such file or directory"
-        case EACCES: return "\(path): permission denied"
-        case ELOOP: return "\(path): symlink loop (too many levels of symbolic links)"
-        case EISDIR: return "\(path) is a directory"
-        default: return "\(path): " + String(cString: strerror(error))
-        }
+    package static func describe(_ error: SystemError, path: String) -> String {
+        if error.isNotFound { return "\(path): no such file or directory" }
+        if error.isPermissionDenied { return "\(path): permission denied" }
+        if error.isSymlinkLoop { return "\(path): symlink loop (too many levels of symbolic links)" }
+        if error.isDirectory { return "\(path) is a directory" }
+        return "\(path): " + error.message
     }
 
     /// The directory part of a path (`.` for a bare file name).

@@ -36,34 +36,27 @@ package struct PriceTable: Sendable {
     package init(litellmJSON bytes: [UInt8], file: String, only wanted: Set<String>?) throws(JSONError) {
         var entries: [String: Entry] = [:]
         var unpriced: Set<String> = []
-        let result: Result<Void, JSONError> = bytes.withUnsafeBufferPointer { buffer in
-            var scanner = JSONScanner(buffer)
-            do throws(JSONError) {
-                try scanner.beginObject()
-                var first = true
-                while let keyRange = try scanner.nextKey(first: &first) {
-                    let key = try scanner.decodeString(keyRange)
-                    if let wanted, !wanted.contains(key) {
-                        try scanner.skipValue()
-                        continue
-                    }
-                    guard scanner.peek() == UInt8(ascii: "{") else {
-                        try scanner.skipValue()
-                        continue
-                    }
-                    if let entry = try PriceTable.entry(&scanner, file: file, key: key) {
-                        entries[key] = entry
-                    } else {
-                        unpriced.insert(key)
-                    }
+        try JSONScanner.scan(bytes) { scanner throws(JSONError) in
+            try scanner.beginObject()
+            var first = true
+            while let keyRange = try scanner.nextKey(first: &first) {
+                let key = try scanner.decodeString(keyRange)
+                if let wanted, !wanted.contains(key) {
+                    try scanner.skipValue()
+                    continue
                 }
-                try scanner.expectEnd()
-                return .success(())
-            } catch {
-                return .failure(error)
+                guard scanner.peek() == UInt8(ascii: "{") else {
+                    try scanner.skipValue()
+                    continue
+                }
+                if let entry = try PriceTable.entry(&scanner, file: file, key: key) {
+                    entries[key] = entry
+                } else {
+                    unpriced.insert(key)
+                }
             }
+            try scanner.expectEnd()
         }
-        try result.get()
         self.file = file
         self.entries = entries
         self.unpricedKeys = unpriced
