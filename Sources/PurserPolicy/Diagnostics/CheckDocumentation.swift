@@ -1,9 +1,9 @@
 import PurserCore
 import PurserYAML
 /// Renders the check catalog as Markdown (`docs/checks.md`) and as the text of `purser explain`.
-public enum CheckDocumentation {
+package enum CheckDocumentation {
     /// The whole `docs/checks.md`.
-    public static func markdown() -> String {
+    package static func markdown() -> String {
         var out = """
             # `purser check` diagnostics
 
@@ -40,7 +40,7 @@ public enum CheckDocumentation {
     }
 
     /// The plain-text explanation of one code, for `purser explain CODE`.
-    public static func explain(_ entry: CheckCatalog.Entry) -> String {
+    package static func explain(_ entry: RuleDescription) -> String {
         var out = "\(entry.code.id) (\(entry.code.defaultSeverity.rawValue), \(entry.stage.rawValue))\n\n\(entry.summary)\n"
         out += "\nTriggers it:\n"
         for example in entry.triggering { out += "\n" + render(example, fence: false) }

@@ -52,7 +52,7 @@ public struct Diagnostic: Sendable, Hashable, Comparable, CustomStringConvertibl
 /// The stable identifier of a check, such as `unknown-key` or `duplicate-key`.
 ///
 /// Ids are part of Purser's contract: CI annotations, SARIF `ruleId`s and
-/// suppressions refer to them. ``CheckCatalog`` describes each one.
+/// suppressions refer to them. `purser explain` describes each one.
 public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
     /// The id, e.g. `unknown-key`.
     public let id: String
@@ -74,64 +74,14 @@ public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
+// Each code's static (`DiagnosticCode.unknownKey`, …) is declared in its rule's file
+// under Checks/Rules/, next to its description and logic.
 extension DiagnosticCode {
-    // Reading input (exit 2).
-    public static let yamlSyntax = DiagnosticCode("yaml-syntax", inputError: true)
-    public static let duplicateKey = DiagnosticCode("duplicate-key", inputError: true)
-    public static let yamlNestingDepth = DiagnosticCode("yaml-nesting-depth", inputError: true)
-    public static let yamlAlias = DiagnosticCode("yaml-alias", inputError: true)
-    public static let yamlMergeKey = DiagnosticCode("yaml-merge-key", inputError: true)
-    public static let yamlTag = DiagnosticCode("yaml-tag", inputError: true)
-    public static let yamlEncoding = DiagnosticCode("yaml-encoding", inputError: true)
-    public static let yamlControlCharacter = DiagnosticCode("yaml-control-character", inputError: true)
-    public static let yamlComplexKey = DiagnosticCode("yaml-complex-key", inputError: true)
-    public static let fileTooLarge = DiagnosticCode("file-too-large", inputError: true)
-    public static let unreadableFile = DiagnosticCode("unreadable-file", inputError: true)
-    public static let symlinkLoop = DiagnosticCode("symlink-loop", inputError: true)
-    public static let noPolicies = DiagnosticCode("no-policies", inputError: true)
-    public static let priceSource = DiagnosticCode("price-source", inputError: true)
-
-    // Schema.
-    public static let unsupportedVersion = DiagnosticCode("unsupported-version")
-    public static let unknownKey = DiagnosticCode("unknown-key")
-    public static let missingKey = DiagnosticCode("missing-key")
-    public static let wrongType = DiagnosticCode("wrong-type")
-    public static let invalidValue = DiagnosticCode("invalid-value")
-    public static let invalidCondition = DiagnosticCode("invalid-condition")
-    public static let duplicateDefinition = DiagnosticCode("duplicate-definition")
-    public static let emptyFile = DiagnosticCode("empty-file", .warning)
-
-    // Meaning.
-    public static let undefinedReference = DiagnosticCode("undefined-reference")
-    public static let fallbackCycle = DiagnosticCode("fallback-cycle")
-    public static let unusableFallback = DiagnosticCode("unusable-fallback", .warning)
-    public static let unpricedBudgetedModel = DiagnosticCode("unpriced-budgeted-model", .warning)
-    public static let expiredException = DiagnosticCode("expired-exception")
-    public static let expiringException = DiagnosticCode("expiring-exception", .warning)
-    public static let unmatchableCondition = DiagnosticCode("unmatchable-condition", .warning)
-
     /// Every code, in catalog order.
-    public static let all: [DiagnosticCode] = [
-        .yamlSyntax, .duplicateKey, .yamlNestingDepth, .yamlAlias, .yamlMergeKey, .yamlTag, .yamlEncoding,
-        .yamlControlCharacter, .yamlComplexKey, .fileTooLarge, .unreadableFile, .symlinkLoop, .noPolicies, .priceSource,
-        .unsupportedVersion, .unknownKey, .missingKey, .wrongType, .invalidValue, .invalidCondition, .duplicateDefinition,
-        .emptyFile, .undefinedReference, .fallbackCycle, .unusableFallback, .unpricedBudgetedModel, .expiredException,
-        .expiringException, .unmatchableCondition,
-    ]
+    public static let all: [DiagnosticCode] = CheckCatalog.rules.map { $0.code }
 
     /// The code a YAML reader error maps to.
     package static func forYAML(_ kind: YAMLError.Kind) -> DiagnosticCode {
-        switch kind {
-        case .syntax: return .yamlSyntax
-        case .duplicateKey: return .duplicateKey
-        case .nestingTooDeep: return .yamlNestingDepth
-        case .aliasExpansion: return .yamlAlias
-        case .mergeKey: return .yamlMergeKey
-        case .customTag: return .yamlTag
-        case .invalidEncoding: return .yamlEncoding
-        case .controlCharacter: return .yamlControlCharacter
-        case .complexKey: return .yamlComplexKey
-        case .tooLarge: return .fileTooLarge
-        }
+        CheckCatalog.yamlCodes[kind] ?? .yamlSyntax
     }
 }

@@ -22,7 +22,7 @@ package struct FragmentDecoder {
         var fragment = Fragment(file: context.file, documentIndex: document.index, location: context.location(root))
         if let version = top.required("version", "the policy document", context) {
             if version.scalarStyle != .plain || version.scalar != "1" {
-                context.report(.unsupportedVersion, "version must be 1, found \(context.shown(version)); this Purser reads policy version 1", at: version)
+                context.report(UnsupportedVersion.policy(found: context.shown(version)), at: version)
             }
         }
         if let node = top["settings"] { fragment.settings = settings(node) }
@@ -59,14 +59,14 @@ package struct FragmentDecoder {
         settings.location = context.location(node)
         if let value = fields["timezone"], let zone = context.string(value, "settings.timezone") {
             if TimeZone(identifier: zone) == nil || zone.isEmpty {
-                context.report(.invalidValue, "settings.timezone \"\(zone)\" is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)", at: value)
+                context.report(InvalidValue.timezone(zone), at: value)
             } else {
                 settings.timezone = Located(zone, at: context.location(value))
             }
         }
         if let value = fields["tiers"], let tiers = context.names(value, "settings.tiers") {
             if tiers.isEmpty {
-                context.report(.invalidValue, "settings.tiers must list at least one tier", at: value)
+                context.report(InvalidValue.noTiers, at: value)
             } else {
                 settings.tiers = tiers
             }
@@ -94,7 +94,7 @@ package struct FragmentDecoder {
             } else if let text = value.scalar, let seconds = DurationText.seconds(text) {
                 settings.reservationTTLSeconds = seconds
             } else {
-                context.report(.invalidValue, "settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, from 1s to 30d, found \(context.shown(value))", at: value)
+                context.report(InvalidValue.reservationTTL(shown: context.shown(value)), at: value)
             }
         }
         if let value = fields["reroute"], let flag = context.bool(value, "settings.reroute") {
@@ -111,13 +111,13 @@ package struct FragmentDecoder {
         let keys = ["provider", "tier", "price", "price_key", "regions", "aliases", "fallbacks", "description"]
         guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
         if fields["tier"] == nil {
-            context.report(.missingKey, "\(path) is missing the required key \"tier\"", at: pair.key)
+            context.report(MissingKey.missing(path, "tier"), at: pair.key)
         }
         let tier = fields["tier"].flatMap { context.name($0, "\(path).tier") }
         let provider = fields["provider"].flatMap { context.name($0, "\(path).provider") }
         let price = fields["price"].flatMap { decodePrice($0, "\(path).price") }
         if fields["price"] != nil && fields["price_key"] != nil, let node = fields["price_key"] {
-            context.report(.invalidValue, "\(path) has both price and price_key; price wins, so remove one", at: node)
+            context.report(InvalidValue.priceAndPriceKey(path), at: node)
         }
         return ModelDraft(
             name: Located(name.value, at: context.location(pair.key)),
@@ -201,7 +201,7 @@ package struct FragmentDecoder {
         }
         let path = "budgets.\(id.value)"
         if id.value.hasPrefix("team.") {
-            context.report(.invalidValue, "\(path): ids starting with \"team.\" are reserved for the teams' budget shorthand", at: node)
+            context.report(InvalidValue.reservedBudgetId(path), at: node)
         }
         var scope: [ScopePart] = []
         if let scopeNode = fields.required("scope", path, context) {
@@ -210,19 +210,18 @@ package struct FragmentDecoder {
                 guard let text = context.string(item, "\(path).scope") else { continue }
                 if let part = ScopePart(text) {
                     if scope.contains(part) {
-                        context.report(.invalidValue, "\(path).scope lists \(text) twice", at: item)
+                        context.report(InvalidValue.scopeTwice(path, text), at: item)
                     }
                     scope.append(part)
                 } else {
-                    let suggestion = TextMatching.didYouMean(text, among: ScopePart.names)
-                    context.report(.invalidValue, "\(path).scope \"\(text)\" is not a scope; use \(ScopePart.names.joined(separator: ", ")) or a list of them\(suggestion)", at: item)
+                    context.report(InvalidValue.notAScope(path, text), at: item)
                 }
             }
             if scope.count > 1 && scope.contains(.org) {
-                context.report(.invalidValue, "\(path).scope: org cannot be combined with other scopes", at: scopeNode)
+                context.report(InvalidValue.orgCombined(path), at: scopeNode)
             }
             if scopeNode.sequence?.isEmpty == true {
-                context.report(.invalidValue, "\(path).scope must name at least one scope", at: scopeNode)
+                context.report(InvalidValue.noScope(path), at: scopeNode)
             }
         }
         let period = fields.required("period", path, context).flatMap { context.choice($0, "\(path).period", as: BudgetPeriod.self) }
@@ -231,7 +230,7 @@ package struct FragmentDecoder {
         limits.tokens = fields["tokens"].flatMap { context.integer($0, "\(path).tokens", in: 0...BudgetLimits.maxCount) }
         limits.requests = fields["requests"].flatMap { context.integer($0, "\(path).requests", in: 0...BudgetLimits.maxCount) }
         if fields["limit"] == nil && fields["tokens"] == nil && fields["requests"] == nil {
-            context.report(.missingKey, "\(path) needs a cap: limit (USD), tokens or requests", at: node)
+            context.report(MissingKey.noCap(path), at: node)
         }
         var overrides: [String: Located<BudgetLimits>] = [:]
         if let node = fields["limits"] {
@@ -250,7 +249,7 @@ package struct FragmentDecoder {
                     guard let usd = context.usd(entry.value, entryPath, max: BudgetLimits.maxUSD) else { continue }
                     override = BudgetLimits(usd: usd, tokens: limits.tokens, requests: limits.requests)
                 } else {
-                    context.report(.invalidValue, "\(entryPath): a bare number overrides limit (USD), which this budget does not set; write {tokens: N} or {requests: N}", at: entry.value)
+                    context.report(InvalidValue.bareOverride(entryPath), at: entry.value)
                     continue
                 }
                 overrides[key] = Located(override, at: context.location(entry.key))
@@ -302,7 +301,7 @@ package struct FragmentDecoder {
         }
         let path = "rules.\(id.value)"
         if BuiltinCheck(rawValue: id.value) != nil {
-            context.report(.invalidValue, "\(path): \"\(id.value)\" is a built-in check id; give the rule its own id", at: node)
+            context.report(InvalidValue.builtinRuleId(path, id.value), at: node)
         }
         let conditions = ConditionDecoder(context: context)
         return RuleDefinition(
@@ -326,7 +325,7 @@ package struct FragmentDecoder {
         let path = "exceptions.\(id.value)"
         let waives = fields.required("waives", path, context).flatMap { context.names($0, "\(path).waives") }
         if let waives, waives.isEmpty, let node = fields["waives"] {
-            context.report(.invalidValue, "\(path).waives must name at least one rule, budget or check", at: node)
+            context.report(InvalidValue.noWaives(path), at: node)
         }
         var expires: Located<ExceptionDefinition.Expiry>?
         if let node = fields.required("expires", path, context), let text = context.string(node, "\(path).expires") {
@@ -335,9 +334,9 @@ package struct FragmentDecoder {
             } else if let instant = Timestamp(rfc3339: text) {
                 expires = Located(.instant(instant), at: context.location(node))
             } else if Timestamp.isOutOfRange(text) {
-                context.report(.invalidValue, "\(path).expires is out of range (\(Timestamp.supportedRange)), found \(context.shown(node))", at: node)
+                context.report(InvalidValue.outOfRange("\(path).expires", range: "\(Timestamp.supportedRange)", found: context.shown(node)), at: node)
             } else {
-                context.report(.invalidValue, "\(path).expires must be a date (2026-12-31) or an RFC 3339 time (2026-12-31T18:00:00Z), found \(context.shown(node))", at: node)
+                context.report(InvalidValue.expires(path, shown: context.shown(node)), at: node)
             }
         }
         let when = fields["when"].flatMap { ConditionDecoder(context: context).decode($0, "\(path).when") }

@@ -19,6 +19,19 @@ package enum PolicyFiles {
         /// The severity when not the code's default (a skipped file is a warning).
         package var severity: Diagnostic.Severity?
 
+        package init(code: DiagnosticCode, message: String, path: String, severity: Diagnostic.Severity? = nil) {
+            self.code = code
+            self.message = message
+            self.path = path
+            self.severity = severity
+        }
+
+        /// A code's finding (its rule builds the message) at a path.
+        package init(_ finding: Finding, path: String) {
+            self.init(code: finding.code, message: finding.message, path: path,
+                      severity: finding.severity == finding.code.defaultSeverity ? nil : finding.severity)
+        }
+
         /// The problem as a diagnostic at its path.
         package var diagnostic: Diagnostic {
             Diagnostic(code, severity ?? code.defaultSeverity, message, at: SourceLocation(file: path))
@@ -103,8 +116,7 @@ package enum PolicyFiles {
         for path in paths {
             var info = stat()
             guard stat(path, &info) == 0 else {
-                problems.append(Problem(code: errno == ELOOP ? .symlinkLoop : .unreadableFile,
-                                        message: describe(errno, path: path), path: path))
+                problems.append(Problem(SymlinkLoop.orUnreadable(errno, path: path), path: path))
                 continue
             }
             if info.st_mode & S_IFMT == S_IFDIR {
@@ -113,8 +125,7 @@ package enum PolicyFiles {
                 let root = allowOutsideRoots ? nil : realPath(path).map { (given: path, real: $0) }
                 walk(path, into: &found, problems: &problems, visits: &visits, tests: tests, root: root)
                 if found.isEmpty && !problems.contains(where: { $0.path.hasPrefix(path) }) {
-                    let what = tests ? "test files (*.test.yaml, *.test.yml)" : "policy files (*.yaml, *.yml)"
-                    problems.append(Problem(code: .noPolicies, message: "no \(what) found in directory \(path)", path: path))
+                    problems.append(Problem(NoPolicies.inDirectory(path, tests: tests), path: path))
                 }
                 files.append(contentsOf: found.sorted())
             } else if tests && !isTestFile(path) {
@@ -146,22 +157,19 @@ package enum PolicyFiles {
     {
         var info = stat()
         guard stat(directory, &info) == 0 else {
-            problems.append(Problem(code: errno == ELOOP ? .symlinkLoop : .unreadableFile,
-                                    message: describe(errno, path: directory), path: directory))
+            problems.append(Problem(SymlinkLoop.orUnreadable(errno, path: directory), path: directory))
             return
         }
         let id = DirectoryID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         guard !visits.open.contains(id) else {
-            problems.append(Problem(code: .symlinkLoop,
-                                    message: "symlink loop: \(directory) leads back to a directory already being read",
-                                    path: directory))
+            problems.append(Problem(SymlinkLoop.leadsBack(directory), path: directory))
             return
         }
         guard visits.done.insert(id).inserted else { return }
         visits.open.insert(id)
         defer { visits.open.remove(id) }
         guard let handle = opendir(directory) else {
-            problems.append(Problem(code: .unreadableFile, message: describe(errno, path: directory), path: directory))
+            problems.append(Problem(UnreadableFile.failed(errno, path: directory), path: directory))
             return
         }
         defer { closedir(handle) }
@@ -175,10 +183,7 @@ package enum PolicyFiles {
                 let isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
                 if isDirectory || isYAML(shown) {
                     let path = directory.hasSuffix("/") ? directory + shown : directory + "/" + shown
-                    problems.append(Problem(
-                        code: .unreadableFile,
-                        message: "skipped \(isDirectory ? "the directory" : "the file") \(path): its name is not UTF-8; rename it",
-                        path: path, severity: .warning))
+                    problems.append(Problem(UnreadableFile.nameNotUTF8(path, isDirectory: isDirectory), path: path))
                 }
                 continue
             }
@@ -192,19 +197,16 @@ package enum PolicyFiles {
             {
                 // A symlink out of the directory given: its target is not read (nor quoted).
                 if isYAML(name) || isDirectory(target) {
-                    problems.append(Problem(
-                        code: .unreadableFile,
-                        message: "\(path) is a symlink to \(target), outside \(root.given); policy files are read only inside the directories given (--allow-outside-root reads it)",
-                        path: path))
+                    problems.append(Problem(UnreadableFile.outsideRoot(path, target: target, root: root.given), path: path))
                 }
                 continue
             }
             var entryInfo = stat()
             guard stat(path, &entryInfo) == 0 else {
                 // A dangling or looping symlink: report it only if it looks like a policy.
-                let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
-                if isYAML(name) || code == .symlinkLoop {
-                    problems.append(Problem(code: code, message: describe(errno, path: path), path: path))
+                let failure = SymlinkLoop.orUnreadable(errno, path: path)
+                if isYAML(name) || failure.code == .symlinkLoop {
+                    problems.append(Problem(failure, path: path))
                 }
                 continue
             }
@@ -225,29 +227,23 @@ package enum PolicyFiles {
     package static func read(_ path: String, limit: Int) -> Result<[UInt8], Problem> {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
-            let code: DiagnosticCode = errno == ELOOP ? .symlinkLoop : .unreadableFile
-            return .failure(Problem(code: code, message: describe(errno, path: path), path: path))
+            return .failure(Problem(SymlinkLoop.orUnreadable(errno, path: path), path: path))
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            return .failure(Problem(code: .unreadableFile, message: describe(errno, path: path), path: path))
+            return .failure(Problem(UnreadableFile.failed(errno, path: path), path: path))
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             break
         case S_IFDIR:
-            return .failure(Problem(code: .unreadableFile, message: "\(path) is a directory", path: path))
+            return .failure(Problem(UnreadableFile.directory(path), path: path))
         default:
-            return .failure(Problem(
-                code: .unreadableFile,
-                message: "\(path) is not a regular file (\(fileKind(info.st_mode))); policy files must be regular files",
-                path: path))
+            return .failure(Problem(UnreadableFile.notRegular(path, kind: fileKind(info.st_mode)), path: path))
         }
         if info.st_size > limit {
-            return .failure(Problem(
-                code: .fileTooLarge,
-                message: "the file is \(info.st_size) bytes; the limit is \(byteCount(limit))", path: path))
+            return .failure(Problem(FileTooLarge.size(info.st_size, limit: limit), path: path))
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(info.st_size > 0 ? Int(info.st_size) : 4096)
@@ -256,13 +252,12 @@ package enum PolicyFiles {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                return .failure(Problem(code: .unreadableFile, message: describe(errno, path: path), path: path))
+                return .failure(Problem(UnreadableFile.failed(errno, path: path), path: path))
             }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
             if bytes.count > limit {
-                return .failure(Problem(
-                    code: .fileTooLarge, message: "the file is larger than the limit of \(byteCount(limit))", path: path))
+                return .failure(Problem(FileTooLarge.grew(limit: limit), path: path))
             }
         }
         return .success(bytes)
