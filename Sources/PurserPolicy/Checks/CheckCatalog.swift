@@ -111,4 +111,15 @@ package enum CheckCatalog {
           dev: {}
 
         """
+
+    /// Models `a` and `b` of provider `p`, `a` falling back to `b` (and `b` to `a` when
+    /// `loop`), for the fallback examples; `settings` goes before the models, `after` after.
+    package static func fallbackPair(_ a: String = "small", _ b: String = "small", loop: Bool = false,
+                                     settings: String = "", after: String = "") -> String
+    {
+        "version: 1\n\(settings)models:\n"
+            + "  a: {provider: p, tier: \(a), price: {input: 1, output: 1}, fallbacks: [b]}\n"
+            + "  b: {provider: p, tier: \(b), price: {input: 1, output: 1}\(loop ? ", fallbacks: [a]" : "")}\n"
+            + after
+    }
 }

@@ -26,17 +26,6 @@ package enum YAMLAlias: YAMLReaderRule {
             .policy("version: 1\nmodels: *undefined\n"),
         ],
         nonTriggering: [
-            .policy("""
-                version: 1
-                models:
-                  gpt-5-mini:
-                    provider: openai
-                    tier: small
-                    price: {input: 0.25, output: 2.00}
-                environments:
-                  dev: {models: &cheap [gpt-5-mini]}
-                  qa: {models: *cheap}
-
-                """),
+            .policy(CheckCatalog.base.replacingOccurrences(of: "  dev: {}\n", with: "  dev: {models: &cheap [gpt-5-mini]}\n  qa: {models: *cheap}\n")),
         ])
 }

@@ -12,24 +12,10 @@ package enum FallbackCycle: PolicySetRule {
         id: "fallback-cycle", stage: .meaning,
         summary: "Model fallbacks loop (a → b → a), or a model or region falls back to itself.",
         triggering: [
-            .policy("""
-                version: 1
-                models:
-                  a: {provider: p, tier: small, price: {input: 1, output: 1}, fallbacks: [b]}
-                  b: {provider: p, tier: small, price: {input: 1, output: 1}, fallbacks: [a]}
-
-                """),
+            .policy(CheckCatalog.fallbackPair(loop: true)),
             .policy("version: 1\nregions:\n  allowed: [us-east-1]\n  fallbacks: {us-east-1: [us-east-1]}\n"),
         ],
-        nonTriggering: [
-            .policy("""
-                version: 1
-                models:
-                  a: {provider: p, tier: small, price: {input: 1, output: 1}, fallbacks: [b]}
-                  b: {provider: p, tier: small, price: {input: 1, output: 1}}
-
-                """),
-        ])
+        nonTriggering: [.policy(CheckCatalog.fallbackPair())])
 
     package static func validate(_ context: inout ValidationContext) {
         let policy = context.policy

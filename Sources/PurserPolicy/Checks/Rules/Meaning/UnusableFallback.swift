@@ -11,35 +11,10 @@ package enum UnusableFallback: PolicySetRule {
         id: "unusable-fallback", severity: .warning, stage: .meaning,
         summary: "A fallback that can never be used: approved in no environment, never served where it is needed, or `settings.reroute` is false.",
         triggering: [
-            .policy("""
-                version: 1
-                models:
-                  a: {provider: p, tier: frontier, price: {input: 1, output: 1}, fallbacks: [b]}
-                  b: {provider: p, tier: standard, price: {input: 1, output: 1}}
-                environments:
-                  qa: {tiers: [small, frontier]}
-
-                """),
-            .policy("""
-                version: 1
-                settings: {reroute: false}
-                models:
-                  a: {provider: p, tier: small, price: {input: 1, output: 1}, fallbacks: [b]}
-                  b: {provider: p, tier: small, price: {input: 1, output: 1}}
-
-                """),
+            .policy(CheckCatalog.fallbackPair("frontier", "standard", after: "environments:\n  qa: {tiers: [small, frontier]}\n")),
+            .policy(CheckCatalog.fallbackPair(settings: "settings: {reroute: false}\n")),
         ],
-        nonTriggering: [
-            .policy("""
-                version: 1
-                models:
-                  a: {provider: p, tier: frontier, price: {input: 1, output: 1}, fallbacks: [b]}
-                  b: {provider: p, tier: standard, price: {input: 1, output: 1}}
-                environments:
-                  qa: {tiers: [small, standard]}
-
-                """),
-        ])
+        nonTriggering: [.policy(CheckCatalog.fallbackPair("frontier", "standard", after: "environments:\n  qa: {tiers: [small, standard]}\n"))])
 
     /// Only fallback targets need an approval, and plain names are looked up rather
     /// than compared one by one, so that thousands of models and environment entries
