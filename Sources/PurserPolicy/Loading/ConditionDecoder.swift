@@ -8,6 +8,26 @@ package struct ConditionDecoder {
 
     package static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
+    /// The type of an attribute's operands (`purser schema` describes conditions with it too).
+    package static func operandType(_ attribute: Condition.Attribute) -> SchemaType {
+        switch attribute {
+        case .inputTokens, .cachedInputTokens, .cacheWriteTokens, .outputTokens, .totalTokens: return .wholeNumber(0...Int64.max)
+        case .cost: return .usd(max: .max)
+        case .hour: return .wholeNumber(0...23)
+        case .weekday: return .weekday
+        default: return .text
+        }
+    }
+
+    /// Whether an operator applies to an attribute: `glob` to names, comparisons to ordered attributes.
+    package static func accepts(_ op: Condition.Matcher.Operator, on attribute: Condition.Attribute) -> Bool {
+        switch op {
+        case .glob: return !attribute.isNumeric
+        case .gt, .gte, .lt, .lte: return attribute.isOrdered
+        case .equals, .in, .notIn, .exists: return true
+        }
+    }
+
     package func decode(_ node: YAMLNode, _ path: String) -> Condition? {
         if node.isNull { return Condition(clauses: [], location: context.location(node)) }
         guard let pairs = node.mapping else {
@@ -59,7 +79,7 @@ package struct ConditionDecoder {
                         result.append(Condition.Matcher(op: op, operands: operands, location: opLocation))
                     }
                 case .glob:
-                    guard !attribute.isNumeric else {
+                    guard ConditionDecoder.accepts(op, on: attribute) else {
                         context.report(InvalidCondition.globOnNumber(opPath, attribute), at: pair.key)
                         continue
                     }
@@ -67,7 +87,7 @@ package struct ConditionDecoder {
                         result.append(Condition.Matcher(op: op, operands: [Located(.text(text), at: context.location(pair.value))], location: opLocation))
                     }
                 case .gt, .gte, .lt, .lte:
-                    guard attribute.isOrdered else {
+                    guard ConditionDecoder.accepts(op, on: attribute) else {
                         context.report(InvalidCondition.notOrdered(opPath, name, attribute), at: pair.key)
                         continue
                     }
@@ -93,13 +113,11 @@ package struct ConditionDecoder {
     /// An operand typed by the attribute: a count, an amount, an hour, a weekday or a name.
     private func operand(_ node: YAMLNode, _ attribute: Condition.Attribute, _ path: String) -> Located<Condition.Operand>? {
         let location = context.location(node)
-        switch attribute {
-        case .inputTokens, .cachedInputTokens, .cacheWriteTokens, .outputTokens, .totalTokens:
-            return context.integer(node, path).map { Located(.integer($0), at: location) }
-        case .cost:
-            return context.usd(node, path).map { Located(.integer($0.nanos), at: location) }
-        case .hour:
-            return context.integer(node, path, in: 0...23).map { Located(.integer($0), at: location) }
+        switch ConditionDecoder.operandType(attribute) {
+        case .wholeNumber(let range):
+            return context.integer(node, path, in: range).map { Located(.integer($0), at: location) }
+        case .usd(let max):
+            return context.usd(node, path, max: max).map { Located(.integer($0.nanos), at: location) }
         case .weekday:
             guard let text = context.string(node, path) else { return nil }
             let day = text.lowercased()

@@ -42,6 +42,11 @@ package final class DecodingContext {
 
     // MARK: Mappings
 
+    /// The fields of a section of the policy language: its keys and advice are those of ``PolicySchema``.
+    package func fields(_ node: YAMLNode, _ path: String, section: SchemaSection) -> Fields? {
+        fields(node, path, keys: section.keyNames, hint: section.advice).map { $0.declared(by: section) }
+    }
+
     /// The fields of a mapping, after reporting unknown keys (with a suggestion).
     ///
     /// `null` is taken as an empty mapping, so `dev:` alone defines `dev`.
@@ -247,11 +252,29 @@ package final class DecodingContext {
 package struct Fields {
     package let node: YAMLNode
     package let pairs: [String: YAMLNode.Pair]
+    /// The section whose keys these are, when the mapping is one of ``PolicySchema``.
+    package private(set) var section: SchemaSection?
 
-    package subscript(_ key: String) -> YAMLNode? { pairs[key]?.value }
+    package init(node: YAMLNode, pairs: [String: YAMLNode.Pair]) {
+        self.node = node
+        self.pairs = pairs
+    }
+
+    /// The same fields, checked against a section's keys in debug builds.
+    package func declared(by section: SchemaSection) -> Fields {
+        var fields = self
+        fields.section = section
+        return fields
+    }
+
+    package subscript(_ key: String) -> YAMLNode? {
+        assert(section.map { $0.key(key) != nil } ?? true, "the decoder reads \(key), which PolicySchema does not declare")
+        return pairs[key]?.value
+    }
 
     /// A field that must be present: reports `missing-key` at the mapping.
     package func required(_ key: String, _ path: String, _ context: DecodingContext) -> YAMLNode? {
+        assert(section.map { $0.key(key)?.required == true } ?? true, "the decoder requires \(key), which PolicySchema does not")
         if let value = pairs[key]?.value, !value.isNull { return value }
         if let pair = pairs[key] {
             context.report(MissingKey.noValue(path, key), at: pair.key)

@@ -3,21 +3,14 @@ import Foundation
 import PurserYAML
 
 /// Decodes one YAML document into a ``Fragment``, reporting every problem it
-/// finds rather than stopping at the first.
+/// finds rather than stopping at the first. Each section's keys are those of
+/// ``PolicySchema``, which `purser schema` renders too.
 package struct FragmentDecoder {
     package let context: DecodingContext
 
-    package static let topLevelKeys = [
-        "version", "settings", "price_sources", "models", "environments", "teams", "budgets", "regions", "rules",
-        "exceptions",
-    ]
-
     package func decode(_ document: YAMLDocument) -> Fragment? {
         let root = document.root
-        guard let top = context.fields(
-            root, "the policy document", keys: FragmentDecoder.topLevelKeys,
-            hint: ["tests": "test cases belong in *.test.yaml files, which `purser test` runs"])
-        else { return nil }
+        guard let top = context.fields(root, "the policy document", section: PolicySchema.document) else { return nil }
         if root.isNull { return nil }
         var fragment = Fragment(file: context.file, documentIndex: document.index, location: context.location(root))
         if let version = top.required("version", "the policy document", context) {
@@ -50,11 +43,7 @@ package struct FragmentDecoder {
     // MARK: settings
 
     private func settings(_ node: YAMLNode) -> Settings? {
-        let keys = [
-            "timezone", "tiers", "unknown_model", "unknown_team", "unknown_environment", "unpriced_model",
-            "ledger_unavailable", "reservation_ttl", "reroute",
-        ]
-        guard let fields = context.fields(node, "settings", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "settings", section: PolicySchema.settings) else { return nil }
         var settings = Settings()
         settings.location = context.location(node)
         if let value = fields["timezone"], let zone = context.string(value, "settings.timezone") {
@@ -108,8 +97,7 @@ package struct FragmentDecoder {
     private func model(_ pair: YAMLNode.Pair) -> ModelDraft? {
         guard let name = context.name(pair.key, "a model name") else { return nil }
         let path = "models.\(name.value)"
-        let keys = ["provider", "tier", "price", "price_key", "regions", "aliases", "fallbacks", "description"]
-        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        guard let fields = context.fields(pair.value, path, section: PolicySchema.model) else { return nil }
         if fields["tier"] == nil {
             context.report(MissingKey.missing(path, "tier"), at: pair.key)
         }
@@ -132,9 +120,7 @@ package struct FragmentDecoder {
     }
 
     private func decodePrice(_ node: YAMLNode, _ path: String) -> Price? {
-        guard let fields = context.fields(node, path, keys: ["input", "output", "cached_input", "cache_write"]) else {
-            return nil
-        }
+        guard let fields = context.fields(node, path, section: PolicySchema.price) else { return nil }
         let input = fields.required("input", path, context).flatMap { context.pricePerMillion($0, "\(path).input") }
         let output = fields.required("output", path, context).flatMap { context.pricePerMillion($0, "\(path).output") }
         let cached = fields["cached_input"].flatMap { context.pricePerMillion($0, "\(path).cached_input") }
@@ -149,8 +135,7 @@ package struct FragmentDecoder {
     private func environment(_ pair: YAMLNode.Pair) -> EnvironmentDefinition? {
         guard let name = context.name(pair.key, "an environment name") else { return nil }
         let path = "environments.\(name.value)"
-        let keys = ["models", "tiers", "exclude", "regions", "description"]
-        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        guard let fields = context.fields(pair.value, path, section: PolicySchema.environment) else { return nil }
         return EnvironmentDefinition(
             name: name.value,
             models: fields["models"].flatMap { context.names($0, "\(path).models", allowGlob: true) },
@@ -164,12 +149,10 @@ package struct FragmentDecoder {
     private func team(_ pair: YAMLNode.Pair) -> TeamDefinition? {
         guard let name = context.name(pair.key, "a team name") else { return nil }
         let path = "teams.\(name.value)"
-        let keys = ["environments", "models", "regions", "budget", "max_request_cost", "description"]
-        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        guard let fields = context.fields(pair.value, path, section: PolicySchema.team) else { return nil }
         var shorthand: [BudgetShorthand] = []
         if let node = fields["budget"] {
-            let periods = BudgetPeriod.allCases.map(\.rawValue)
-            if let entries = context.fields(node, "\(path).budget", keys: periods)?.node.mapping {
+            if let entries = context.fields(node, "\(path).budget", section: PolicySchema.teamBudget)?.node.mapping {
                 for entry in entries {
                     guard let key = entry.key.scalar, let period = BudgetPeriod(rawValue: key),
                           let limit = context.usd(entry.value, "\(path).budget.\(key)", max: BudgetLimits.maxUSD)
@@ -194,8 +177,7 @@ package struct FragmentDecoder {
     // MARK: budgets
 
     private func budget(_ node: YAMLNode, index: Int) -> BudgetDefinition? {
-        let keys = ["id", "scope", "period", "limit", "tokens", "requests", "limits", "alerts", "when", "on_exceed", "description"]
-        guard let fields = context.fields(node, "budgets[\(index)]", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "budgets[\(index)]", section: PolicySchema.budget) else { return nil }
         guard let id = fields.required("id", "budgets[\(index)]", context).flatMap({ context.name($0, "budgets[\(index)].id") }) else {
             return nil
         }
@@ -229,7 +211,7 @@ package struct FragmentDecoder {
         limits.usd = fields["limit"].flatMap { context.usd($0, "\(path).limit", max: BudgetLimits.maxUSD) }
         limits.tokens = fields["tokens"].flatMap { context.integer($0, "\(path).tokens", in: 0...BudgetLimits.maxCount) }
         limits.requests = fields["requests"].flatMap { context.integer($0, "\(path).requests", in: 0...BudgetLimits.maxCount) }
-        if fields["limit"] == nil && fields["tokens"] == nil && fields["requests"] == nil {
+        if PolicySchema.budget.oneOfRequired.allSatisfy({ fields[$0] == nil }) {
             context.report(MissingKey.noCap(path), at: node)
         }
         var overrides: [String: Located<BudgetLimits>] = [:]
@@ -239,7 +221,7 @@ package struct FragmentDecoder {
                 let entryPath = "\(path).limits.\(key)"
                 let override: BudgetLimits
                 if entry.value.mapping != nil {
-                    guard let parts = context.fields(entry.value, entryPath, keys: ["limit", "tokens", "requests"]) else { continue }
+                    guard let parts = context.fields(entry.value, entryPath, section: PolicySchema.limitOverride) else { continue }
                     override = BudgetLimits(
                         usd: parts["limit"].flatMap { context.usd($0, "\(entryPath).limit", max: BudgetLimits.maxUSD) } ?? limits.usd,
                         tokens: parts["tokens"].flatMap { context.integer($0, "\(entryPath).tokens", in: 0...BudgetLimits.maxCount) } ?? limits.tokens,
@@ -275,7 +257,7 @@ package struct FragmentDecoder {
     // MARK: regions
 
     private func regions(_ node: YAMLNode, into fragment: inout Fragment) {
-        guard let fields = context.fields(node, "regions", keys: ["allowed", "fallbacks"]) else { return }
+        guard let fields = context.fields(node, "regions", section: PolicySchema.regions) else { return }
         if let allowed = fields["allowed"], let names = context.names(allowed, "regions.allowed"),
            let key = fields.pairs["allowed"]?.key
         {
@@ -294,8 +276,7 @@ package struct FragmentDecoder {
     // MARK: rules and exceptions
 
     private func rule(_ node: YAMLNode, index: Int) -> RuleDefinition? {
-        let keys = ["id", "description", "when", "unless", "effect", "severity", "enforcement", "message"]
-        guard let fields = context.fields(node, "rules[\(index)]", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "rules[\(index)]", section: PolicySchema.rule) else { return nil }
         guard let id = fields.required("id", "rules[\(index)]", context).flatMap({ context.name($0, "rules[\(index)].id") }) else {
             return nil
         }
@@ -317,8 +298,7 @@ package struct FragmentDecoder {
     }
 
     private func exception(_ node: YAMLNode, index: Int) -> ExceptionDefinition? {
-        let keys = ["id", "waives", "when", "expires", "reason", "description"]
-        guard let fields = context.fields(node, "exceptions[\(index)]", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "exceptions[\(index)]", section: PolicySchema.exception) else { return nil }
         guard let id = fields.required("id", "exceptions[\(index)]", context).flatMap({ context.name($0, "exceptions[\(index)].id") }) else {
             return nil
         }
