@@ -225,20 +225,10 @@ package indirect enum SchemaJSON {
         return isPlain
     }
 
+    /// A JSON string literal, escaped as every JSON Purser writes.
     private static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        let writer = JSONWriter(capacity: text.utf8.count + 16)
+        writer.string(text)
+        return writer.text
     }
 }
