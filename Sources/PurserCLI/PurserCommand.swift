@@ -18,6 +18,7 @@ struct PurserCommand: ParsableCommand {
 
               purser check policies/            validate policy files (pre-commit, CI)
               purser explain unknown-key        what a check diagnostic means, with examples
+              purser schema > schema.json       the policy language's JSON Schema, for editors
               purser eval requests.jsonl        decide requests as a gateway would
               purser test policies/             run the policy's *.test.yaml cases
               purser audit logs/*.jsonl         replay usage logs and report what broke policy
@@ -26,7 +27,7 @@ struct PurserCommand: ParsableCommand {
             unreadable input or invalid policy.
             """,
         version: PurserVersion.current,
-        subcommands: [Check.self, Explain.self, Eval.self, TestCommand.self, Audit.self, Generate.self]
+        subcommands: [Check.self, Explain.self, SchemaCommand.self, Eval.self, TestCommand.self, Audit.self, Generate.self]
     )
 }
 

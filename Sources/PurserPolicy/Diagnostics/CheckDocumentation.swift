@@ -40,7 +40,7 @@ package enum CheckDocumentation {
     }
 
     /// The plain-text explanation of one code, for `purser explain CODE`.
-    package static func explain(_ entry: CheckCatalog.Entry) -> String {
+    package static func explain(_ entry: RuleDescription) -> String {
         var out = "\(entry.code.id) (\(entry.code.defaultSeverity.rawValue), \(entry.stage.rawValue))\n\n\(entry.summary)\n"
         out += "\nTriggers it:\n"
         for example in entry.triggering { out += "\n" + render(example, fence: false) }

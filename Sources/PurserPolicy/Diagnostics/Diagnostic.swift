@@ -74,64 +74,14 @@ public struct DiagnosticCode: Sendable, Hashable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
+// Each code's static (`DiagnosticCode.unknownKey`, …) is declared in its rule's file
+// under Checks/Rules/, next to its description and logic.
 extension DiagnosticCode {
-    // Reading input (exit 2).
-    package static let yamlSyntax = DiagnosticCode("yaml-syntax", inputError: true)
-    package static let duplicateKey = DiagnosticCode("duplicate-key", inputError: true)
-    package static let yamlNestingDepth = DiagnosticCode("yaml-nesting-depth", inputError: true)
-    package static let yamlAlias = DiagnosticCode("yaml-alias", inputError: true)
-    package static let yamlMergeKey = DiagnosticCode("yaml-merge-key", inputError: true)
-    package static let yamlTag = DiagnosticCode("yaml-tag", inputError: true)
-    package static let yamlEncoding = DiagnosticCode("yaml-encoding", inputError: true)
-    package static let yamlControlCharacter = DiagnosticCode("yaml-control-character", inputError: true)
-    package static let yamlComplexKey = DiagnosticCode("yaml-complex-key", inputError: true)
-    package static let fileTooLarge = DiagnosticCode("file-too-large", inputError: true)
-    package static let unreadableFile = DiagnosticCode("unreadable-file", inputError: true)
-    package static let symlinkLoop = DiagnosticCode("symlink-loop", inputError: true)
-    package static let noPolicies = DiagnosticCode("no-policies", inputError: true)
-    package static let priceSource = DiagnosticCode("price-source", inputError: true)
-
-    // Schema.
-    package static let unsupportedVersion = DiagnosticCode("unsupported-version")
-    package static let unknownKey = DiagnosticCode("unknown-key")
-    package static let missingKey = DiagnosticCode("missing-key")
-    package static let wrongType = DiagnosticCode("wrong-type")
-    package static let invalidValue = DiagnosticCode("invalid-value")
-    package static let invalidCondition = DiagnosticCode("invalid-condition")
-    package static let duplicateDefinition = DiagnosticCode("duplicate-definition")
-    package static let emptyFile = DiagnosticCode("empty-file", .warning)
-
-    // Meaning.
-    package static let undefinedReference = DiagnosticCode("undefined-reference")
-    package static let fallbackCycle = DiagnosticCode("fallback-cycle")
-    package static let unusableFallback = DiagnosticCode("unusable-fallback", .warning)
-    package static let unpricedBudgetedModel = DiagnosticCode("unpriced-budgeted-model", .warning)
-    package static let expiredException = DiagnosticCode("expired-exception")
-    package static let expiringException = DiagnosticCode("expiring-exception", .warning)
-    package static let unmatchableCondition = DiagnosticCode("unmatchable-condition", .warning)
-
     /// Every code, in catalog order.
-    package static let all: [DiagnosticCode] = [
-        .yamlSyntax, .duplicateKey, .yamlNestingDepth, .yamlAlias, .yamlMergeKey, .yamlTag, .yamlEncoding,
-        .yamlControlCharacter, .yamlComplexKey, .fileTooLarge, .unreadableFile, .symlinkLoop, .noPolicies, .priceSource,
-        .unsupportedVersion, .unknownKey, .missingKey, .wrongType, .invalidValue, .invalidCondition, .duplicateDefinition,
-        .emptyFile, .undefinedReference, .fallbackCycle, .unusableFallback, .unpricedBudgetedModel, .expiredException,
-        .expiringException, .unmatchableCondition,
-    ]
+    package static let all: [DiagnosticCode] = CheckCatalog.rules.map { $0.code }
 
     /// The code a YAML reader error maps to.
     package static func forYAML(_ kind: YAMLError.Kind) -> DiagnosticCode {
-        switch kind {
-        case .syntax: return .yamlSyntax
-        case .duplicateKey: return .duplicateKey
-        case .nestingTooDeep: return .yamlNestingDepth
-        case .aliasExpansion: return .yamlAlias
-        case .mergeKey: return .yamlMergeKey
-        case .customTag: return .yamlTag
-        case .invalidEncoding: return .yamlEncoding
-        case .controlCharacter: return .yamlControlCharacter
-        case .complexKey: return .yamlComplexKey
-        case .tooLarge: return .fileTooLarge
-        }
+        CheckCatalog.yamlCodes[kind] ?? .yamlSyntax
     }
 }

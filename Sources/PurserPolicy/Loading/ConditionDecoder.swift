@@ -9,20 +9,37 @@ package struct ConditionDecoder {
 
     package static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
+    /// The type of an attribute's operands (`purser schema` describes conditions with it too).
+    package static func operandType(_ attribute: Condition.Attribute) -> SchemaType {
+        switch attribute {
+        case .inputTokens, .cachedInputTokens, .cacheWriteTokens, .outputTokens, .totalTokens: return .wholeNumber(0...Int64.max)
+        case .cost: return .usd(max: .max)
+        case .hour: return .wholeNumber(0...23)
+        case .weekday: return .weekday
+        default: return .text
+        }
+    }
+
+    /// Whether an operator applies to an attribute: `glob` to names, comparisons to ordered attributes.
+    package static func accepts(_ op: Condition.Matcher.Operator, on attribute: Condition.Attribute) -> Bool {
+        switch op {
+        case .glob: return !attribute.isNumeric
+        case .gt, .gte, .lt, .lte: return attribute.isOrdered
+        case .equals, .in, .notIn, .exists: return true
+        }
+    }
+
     package func decode(_ node: YAMLNode, _ path: String) -> Condition? {
         if node.isNull { return Condition(clauses: [], location: context.location(node)) }
         guard let pairs = node.mapping else {
-            context.report(.wrongType, "\(path) must be a mapping of attribute: matcher, found \(node.kindDescription)", at: node)
+            context.report(WrongType.mustBe(path, "a mapping of attribute: matcher", found: node.kindDescription), at: node)
             return nil
         }
         var clauses: [Condition.Clause] = []
         for pair in pairs {
             let name = pair.key.scalar ?? ""
             guard let attribute = Condition.Attribute(name) else {
-                let known = Condition.Attribute.names
-                let suggestion = TextMatching.didYouMean(name, among: known.filter { $0 != "tags.KEY" })
-                let list = suggestion.isEmpty ? "; attributes are \(known.joined(separator: ", "))" : suggestion
-                context.report(.invalidCondition, "\(path): unknown attribute \"\(name)\"\(list)", at: pair.key)
+                context.report(InvalidCondition.unknownAttribute(path, name), at: pair.key)
                 continue
             }
             if let matchers = matchers(pair.value, attribute, "\(path).\(name)") {
@@ -48,15 +65,14 @@ package struct ConditionDecoder {
                 let name = pair.key.scalar ?? ""
                 let opPath = "\(path).\(name)"
                 guard let op = Condition.Matcher.Operator(rawValue: name), op != .equals else {
-                    let names = Condition.Matcher.Operator.allCases.filter { $0 != .equals }.map(\.rawValue)
-                    context.report(.invalidCondition, "\(path): unknown operator \"\(name)\"\(TextMatching.didYouMean(name, among: names)); operators are \(names.joined(separator: ", "))", at: pair.key)
+                    context.report(InvalidCondition.unknownOperator(path, name), at: pair.key)
                     continue
                 }
                 let opLocation = context.location(pair.key)
                 switch op {
                 case .in, .notIn:
                     guard let items = pair.value.sequence else {
-                        context.report(.invalidCondition, "\(opPath) needs a list, found \(pair.value.kindDescription)", at: pair.value)
+                        context.report(InvalidCondition.needsList(opPath, found: pair.value.kindDescription), at: pair.value)
                         continue
                     }
                     let operands = items.compactMap { operand($0, attribute, opPath) }
@@ -64,16 +80,16 @@ package struct ConditionDecoder {
                         result.append(Condition.Matcher(op: op, operands: operands, location: opLocation))
                     }
                 case .glob:
-                    guard !attribute.isNumeric else {
-                        context.report(.invalidCondition, "\(opPath): glob applies to names, not to the number \(attribute)", at: pair.key)
+                    guard ConditionDecoder.accepts(op, on: attribute) else {
+                        context.report(InvalidCondition.globOnNumber(opPath, attribute), at: pair.key)
                         continue
                     }
                     if let text = context.string(pair.value, opPath) {
                         result.append(Condition.Matcher(op: op, operands: [Located(.text(text), at: context.location(pair.value))], location: opLocation))
                     }
                 case .gt, .gte, .lt, .lte:
-                    guard attribute.isOrdered else {
-                        context.report(.invalidCondition, "\(opPath): \(name) compares numbers, tiers or weekdays, not \(attribute)", at: pair.key)
+                    guard ConditionDecoder.accepts(op, on: attribute) else {
+                        context.report(InvalidCondition.notOrdered(opPath, name, attribute), at: pair.key)
                         continue
                     }
                     if let operand = operand(pair.value, attribute, opPath) {
@@ -88,7 +104,7 @@ package struct ConditionDecoder {
                 }
             }
             if pairs.isEmpty {
-                context.report(.invalidCondition, "\(path) has an empty operator map; write a value, a list, or operators like {gt: 10}", at: node)
+                context.report(InvalidCondition.emptyOperatorMap(path), at: node)
                 return nil
             }
             return result
@@ -98,18 +114,16 @@ package struct ConditionDecoder {
     /// An operand typed by the attribute: a count, an amount, an hour, a weekday or a name.
     private func operand(_ node: YAMLNode, _ attribute: Condition.Attribute, _ path: String) -> Located<Condition.Operand>? {
         let location = context.location(node)
-        switch attribute {
-        case .inputTokens, .cachedInputTokens, .cacheWriteTokens, .outputTokens, .totalTokens:
-            return context.integer(node, path).map { Located(.integer($0), at: location) }
-        case .cost:
-            return context.usd(node, path).map { Located(.integer($0.nanos), at: location) }
-        case .hour:
-            return context.integer(node, path, in: 0...23).map { Located(.integer($0), at: location) }
+        switch ConditionDecoder.operandType(attribute) {
+        case .wholeNumber(let range):
+            return context.integer(node, path, in: range).map { Located(.integer($0), at: location) }
+        case .usd(let max):
+            return context.usd(node, path, max: max).map { Located(.integer($0.nanos), at: location) }
         case .weekday:
             guard let text = context.string(node, path) else { return nil }
             let day = text.lowercased()
             guard ConditionDecoder.weekdays.contains(day) else {
-                context.report(.invalidCondition, "\(path): \"\(text)\" is not a weekday; use \(ConditionDecoder.weekdays.joined(separator: ", "))", at: node)
+                context.report(InvalidCondition.notAWeekday(path, text), at: node)
                 return nil
             }
             return Located(.text(day), at: location)

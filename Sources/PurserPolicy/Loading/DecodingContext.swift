@@ -28,6 +28,11 @@ package final class DecodingContext {
         diagnostics.append(diagnostic)
     }
 
+    /// Records a code's finding (its rule builds the message) at a node.
+    package func report(_ finding: Finding, at node: YAMLNode) {
+        diagnostics.append(finding.at(location(node)))
+    }
+
     /// A rendering of a scalar for messages, shortened when long.
     package func shown(_ node: YAMLNode) -> String {
         guard let text = node.scalar else { return node.kindDescription }
@@ -37,13 +42,18 @@ package final class DecodingContext {
 
     // MARK: Mappings
 
+    /// The fields of a section of the policy language: its keys and advice are those of ``PolicySchema``.
+    package func fields(_ node: YAMLNode, _ path: String, section: SchemaSection) -> Fields? {
+        fields(node, path, keys: section.keyNames, hint: section.advice).map { $0.declared(by: section) }
+    }
+
     /// The fields of a mapping, after reporting unknown keys (with a suggestion).
     ///
     /// `null` is taken as an empty mapping, so `dev:` alone defines `dev`.
     package func fields(_ node: YAMLNode, _ path: String, keys: [String], hint: [String: String] = [:]) -> Fields? {
         if node.isNull { return Fields(node: node, pairs: [:]) }
         guard let pairs = node.mapping else {
-            report(.wrongType, "\(path) must be a mapping, found \(node.kindDescription)", at: node)
+            report(WrongType.mustBe(path, "a mapping", found: node.kindDescription), at: node)
             return nil
         }
         var known: [String: YAMLNode.Pair] = [:]
@@ -53,11 +63,10 @@ package final class DecodingContext {
             if keys.contains(key) {
                 known[key] = pair
             } else if let advice = hint[key] {
-                report(.unknownKey, "unknown key \"\(excerpt(key))\" in \(path); \(advice)", at: pair.key)
+                report(UnknownKey.withAdvice(key, in: path, advice: advice), at: pair.key)
             } else {
                 let suggestion = suggestions.didYouMean(key, among: keys)
-                let valid = suggestion.isEmpty ? "; valid keys: \(keys.joined(separator: ", "))" : suggestion
-                report(.unknownKey, "unknown key \"\(excerpt(key))\" in \(path)\(valid)", at: pair.key)
+                report(UnknownKey.unknown(key, in: path, suggestion: suggestion, keys: keys), at: pair.key)
             }
         }
         return Fields(node: node, pairs: known)
@@ -67,7 +76,7 @@ package final class DecodingContext {
     package func namedEntries(_ node: YAMLNode, _ path: String) -> [YAMLNode.Pair] {
         if node.isNull { return [] }
         guard let pairs = node.mapping else {
-            report(.wrongType, "\(path) must be a mapping of names to definitions, found \(node.kindDescription)", at: node)
+            report(WrongType.mustBe(path, "a mapping of names to definitions", found: node.kindDescription), at: node)
             return []
         }
         return pairs
@@ -77,7 +86,7 @@ package final class DecodingContext {
     package func list(_ node: YAMLNode, _ path: String) -> [YAMLNode]? {
         if node.isNull { return [] }
         guard let items = node.sequence else {
-            report(.wrongType, "\(path) must be a list, found \(node.kindDescription)", at: node)
+            report(WrongType.mustBe(path, "a list", found: node.kindDescription), at: node)
             return nil
         }
         return items
@@ -88,7 +97,7 @@ package final class DecodingContext {
     /// Any scalar as text (quoted or not); not null, not a collection.
     package func string(_ node: YAMLNode, _ path: String) -> String? {
         guard let text = node.scalar, !node.isNull else {
-            report(.wrongType, "\(path) must be a string, found \(node.kindDescription)", at: node)
+            report(WrongType.mustBe(path, "a string", found: node.kindDescription), at: node)
             return nil
         }
         return text
@@ -98,9 +107,7 @@ package final class DecodingContext {
     package func name(_ node: YAMLNode, _ path: String, allowGlob: Bool = false) -> Located<String>? {
         guard let text = string(node, path) else { return nil }
         guard isValidName(text, allowGlob: allowGlob) else {
-            let what = text.isEmpty ? "empty" : shown(node)
-            let rule = allowGlob ? "" : ", '*' or '?'"
-            report(.invalidValue, "\(path) is \(what); names must be non-empty, without spaces\(rule)", at: node)
+            report(InvalidValue.invalidName(path, what: text.isEmpty ? "empty" : shown(node), allowGlob: allowGlob), at: node)
             return nil
         }
         return Located(text, at: location(node))
@@ -123,7 +130,7 @@ package final class DecodingContext {
         for (index, item) in items.enumerated() {
             guard let name = name(item, "\(path)[\(index)]", allowGlob: allowGlob) else { continue }
             if let first = seen[name.value] {
-                report(.invalidValue, "\(path) lists \"\(name.value)\" twice (first at line \(first.line))", at: item)
+                report(InvalidValue.listedTwice(path, name.value, firstLine: first.line), at: item)
                 continue
             }
             seen[name.value] = name.location
@@ -135,19 +142,15 @@ package final class DecodingContext {
     /// A plain number; reports quoted numbers and non-numbers with the reason.
     private func numberText(_ node: YAMLNode, _ path: String, expected: String) -> (String, DecimalText)? {
         guard let text = node.scalar, !node.isNull else {
-            report(.wrongType, "\(path) must be \(expected), found \(node.kindDescription)", at: node)
+            report(WrongType.mustBe(path, expected, found: node.kindDescription), at: node)
             return nil
         }
         guard node.scalarStyle == .plain else {
-            report(.wrongType, "\(path) must be \(expected), found the quoted string \(shown(node)); remove the quotes", at: node)
+            report(WrongType.quotedNumber(path, expected, shown: shown(node)), at: node)
             return nil
         }
         guard let number = DecimalText(text) else {
-            let leadingZero = text.count > 1 && text.first == "0" && text.dropFirst().first?.isNumber == true
-            let reason = leadingZero
-                ? " (a leading zero is not allowed: YAML 1.1 would read \(text) as octal)"
-                : text.contains("_") ? " (write it without '_' separators)" : ""
-            report(.wrongType, "\(path) must be \(expected), found \(shown(node))\(reason)", at: node)
+            report(WrongType.notANumber(path, expected, text: text, shown: shown(node)), at: node)
             return nil
         }
         return (text, number)
@@ -158,12 +161,12 @@ package final class DecodingContext {
         let expected = range.lowerBound >= 0 ? "a whole number" : "an integer"
         guard let (text, number) = numberText(node, path, expected: expected) else { return nil }
         guard number.exponent >= 0 || number.digits.isEmpty else {
-            report(.wrongType, "\(path) must be \(expected), found \(excerpt(text))", at: node)
+            report(WrongType.mustBe(path, expected, found: excerpt(text)), at: node)
             return nil
         }
         // A whole number too large for 64 bits is out of range, not of the wrong form.
         guard let exact = number.scaled(by: 0, rounding: false), let value = Int64(exactly: exact), range.contains(value) else {
-            report(.invalidValue, "\(path) is out of range (\(range.lowerBound)..\(range.upperBound)), found \(excerpt(text))", at: node)
+            report(InvalidValue.outOfRange(path, range: "\(range.lowerBound)..\(range.upperBound)", found: excerpt(text)), at: node)
             return nil
         }
         return value
@@ -175,15 +178,15 @@ package final class DecodingContext {
             return nil
         }
         guard !number.negative else {
-            report(.invalidValue, "\(path) must not be negative, found \(excerpt(text))", at: node)
+            report(InvalidValue.negative(path, text), at: node)
             return nil
         }
         guard number.exponent >= -9 || number.digits.isEmpty else {
-            report(.invalidValue, "\(path) has more than 9 decimal places: \(excerpt(text))", at: node)
+            report(InvalidValue.tooManyDecimals(path, places: 9, text), at: node)
             return nil
         }
         guard let nanos = number.scaled(by: 9, rounding: false), nanos <= Int128(max.nanos), let value = Int64(exactly: nanos) else {
-            report(.invalidValue, "\(path) is out of range (0..\(max)), found \(excerpt(text))", at: node)
+            report(InvalidValue.outOfRange(path, range: "0..\(max)", found: excerpt(text)), at: node)
             return nil
         }
         return USD(nanos: value)
@@ -195,15 +198,15 @@ package final class DecodingContext {
             return nil
         }
         guard !number.negative else {
-            report(.invalidValue, "\(path) must not be negative, found \(excerpt(text))", at: node)
+            report(InvalidValue.negative(path, text), at: node)
             return nil
         }
         guard number.exponent >= -(TokenPrice.scale - 6) || number.digits.isEmpty else {
-            report(.invalidValue, "\(path) has more than \(TokenPrice.scale - 6) decimal places: \(excerpt(text))", at: node)
+            report(InvalidValue.tooManyDecimals(path, places: TokenPrice.scale - 6, text), at: node)
             return nil
         }
         guard let price = TokenPrice(perMillion: text), price <= TokenPrice.max else {
-            report(.invalidValue, "\(path) is out of range (0..\(TokenPrice.max.perMillionDescription) USD per 1M tokens), found \(excerpt(text))", at: node)
+            report(InvalidValue.outOfRange(path, range: "0..\(TokenPrice.max.perMillionDescription) USD per 1M tokens", found: excerpt(text)), at: node)
             return nil
         }
         return price
@@ -215,7 +218,7 @@ package final class DecodingContext {
         guard let ppm = number.scaled(by: 6, rounding: false), let value = Int64(exactly: ppm), value > 0,
               value <= max * 1_000_000
         else {
-            report(.invalidValue, "\(path) must be a fraction above 0 and at most \(max), with at most 6 decimal places; found \(excerpt(text))", at: node)
+            report(InvalidValue.fraction(path, max: max, text), at: node)
             return nil
         }
         return value
@@ -227,11 +230,11 @@ package final class DecodingContext {
             if text == "true" { return true }
             if text == "false" { return false }
             if ["yes", "no", "on", "off", "y", "n", "true", "false"].contains(text.lowercased()) {
-                report(.wrongType, "\(path) must be true or false, found \(shown(node)) (only true and false are booleans)", at: node)
+                report(WrongType.yaml11Boolean(path, shown: shown(node)), at: node)
                 return nil
             }
         }
-        report(.wrongType, "\(path) must be true or false, found \(node.kindDescription == "a string" ? shown(node) : node.kindDescription)", at: node)
+        report(WrongType.mustBe(path, "true or false", found: node.kindDescription == "a string" ? shown(node) : node.kindDescription), at: node)
         return nil
     }
 
@@ -240,9 +243,7 @@ package final class DecodingContext {
     where Value.RawValue == String {
         guard let text = string(node, path) else { return nil }
         if let value = Value(rawValue: text) { return value }
-        let options = Value.allCases.map(\.rawValue)
-        let suggestion = TextMatching.didYouMean(text, among: options)
-        report(.invalidValue, "\(path) must be one of \(options.joined(separator: ", ")); found \(shown(node))\(suggestion)", at: node)
+        report(InvalidValue.notOneOf(path, Value.allCases.map(\.rawValue), text: text, shown: shown(node)), at: node)
         return nil
     }
 }
@@ -251,16 +252,34 @@ package final class DecodingContext {
 package struct Fields {
     package let node: YAMLNode
     package let pairs: [String: YAMLNode.Pair]
+    /// The section whose keys these are, when the mapping is one of ``PolicySchema``.
+    package private(set) var section: SchemaSection?
 
-    package subscript(_ key: String) -> YAMLNode? { pairs[key]?.value }
+    package init(node: YAMLNode, pairs: [String: YAMLNode.Pair]) {
+        self.node = node
+        self.pairs = pairs
+    }
+
+    /// The same fields, checked against a section's keys in debug builds.
+    package func declared(by section: SchemaSection) -> Fields {
+        var fields = self
+        fields.section = section
+        return fields
+    }
+
+    package subscript(_ key: String) -> YAMLNode? {
+        assert(section.map { $0.key(key) != nil } ?? true, "the decoder reads \(key), which PolicySchema does not declare")
+        return pairs[key]?.value
+    }
 
     /// A field that must be present: reports `missing-key` at the mapping.
     package func required(_ key: String, _ path: String, _ context: DecodingContext) -> YAMLNode? {
+        assert(section.map { $0.key(key)?.required == true } ?? true, "the decoder requires \(key), which PolicySchema does not")
         if let value = pairs[key]?.value, !value.isNull { return value }
         if let pair = pairs[key] {
-            context.report(.missingKey, "\(path) needs a value for \"\(key)\"", at: pair.key)
+            context.report(MissingKey.noValue(path, key), at: pair.key)
         } else {
-            context.report(.missingKey, "\(path) is missing the required key \"\(key)\"", at: node)
+            context.report(MissingKey.missing(path, key), at: node)
         }
         return nil
     }

@@ -3,26 +3,19 @@ import Foundation
 import PurserYAML
 
 /// Decodes one YAML document into a ``Fragment``, reporting every problem it
-/// finds rather than stopping at the first.
+/// finds rather than stopping at the first. Each section's keys are those of
+/// ``PolicySchema``, which `purser schema` renders too.
 package struct FragmentDecoder {
     package let context: DecodingContext
 
-    package static let topLevelKeys = [
-        "version", "settings", "price_sources", "models", "environments", "teams", "budgets", "regions", "rules",
-        "exceptions",
-    ]
-
     package func decode(_ document: YAMLDocument) -> Fragment? {
         let root = document.root
-        guard let top = context.fields(
-            root, "the policy document", keys: FragmentDecoder.topLevelKeys,
-            hint: ["tests": "test cases belong in *.test.yaml files, which `purser test` runs"])
-        else { return nil }
+        guard let top = context.fields(root, "the policy document", section: PolicySchema.document) else { return nil }
         if root.isNull { return nil }
         var fragment = Fragment(file: context.file, documentIndex: document.index, location: context.location(root))
         if let version = top.required("version", "the policy document", context) {
             if version.scalarStyle != .plain || version.scalar != "1" {
-                context.report(.unsupportedVersion, "version must be 1, found \(context.shown(version)); this Purser reads policy version 1", at: version)
+                context.report(UnsupportedVersion.policy(found: context.shown(version)), at: version)
             }
         }
         if let node = top["settings"] { fragment.settings = settings(node) }
@@ -50,23 +43,19 @@ package struct FragmentDecoder {
     // MARK: settings
 
     private func settings(_ node: YAMLNode) -> Settings? {
-        let keys = [
-            "timezone", "tiers", "unknown_model", "unknown_team", "unknown_environment", "unpriced_model",
-            "ledger_unavailable", "reservation_ttl", "reroute",
-        ]
-        guard let fields = context.fields(node, "settings", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "settings", section: PolicySchema.settings) else { return nil }
         var settings = Settings()
         settings.location = context.location(node)
         if let value = fields["timezone"], let zone = context.string(value, "settings.timezone") {
             if TimeZone(identifier: zone) == nil || zone.isEmpty {
-                context.report(.invalidValue, "settings.timezone \"\(zone)\" is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)", at: value)
+                context.report(InvalidValue.timezone(zone), at: value)
             } else {
                 settings.timezone = Located(zone, at: context.location(value))
             }
         }
         if let value = fields["tiers"], let tiers = context.names(value, "settings.tiers") {
             if tiers.isEmpty {
-                context.report(.invalidValue, "settings.tiers must list at least one tier", at: value)
+                context.report(InvalidValue.noTiers, at: value)
             } else {
                 settings.tiers = tiers
             }
@@ -94,7 +83,7 @@ package struct FragmentDecoder {
             } else if let text = value.scalar, let seconds = DurationText.seconds(text) {
                 settings.reservationTTLSeconds = seconds
             } else {
-                context.report(.invalidValue, "settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, from 1s to 30d, found \(context.shown(value))", at: value)
+                context.report(InvalidValue.reservationTTL(shown: context.shown(value)), at: value)
             }
         }
         if let value = fields["reroute"], let flag = context.bool(value, "settings.reroute") {
@@ -108,16 +97,15 @@ package struct FragmentDecoder {
     private func model(_ pair: YAMLNode.Pair) -> ModelDraft? {
         guard let name = context.name(pair.key, "a model name") else { return nil }
         let path = "models.\(name.value)"
-        let keys = ["provider", "tier", "price", "price_key", "regions", "aliases", "fallbacks", "description"]
-        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        guard let fields = context.fields(pair.value, path, section: PolicySchema.model) else { return nil }
         if fields["tier"] == nil {
-            context.report(.missingKey, "\(path) is missing the required key \"tier\"", at: pair.key)
+            context.report(MissingKey.missing(path, "tier"), at: pair.key)
         }
         let tier = fields["tier"].flatMap { context.name($0, "\(path).tier") }
         let provider = fields["provider"].flatMap { context.name($0, "\(path).provider") }
         let price = fields["price"].flatMap { decodePrice($0, "\(path).price") }
         if fields["price"] != nil && fields["price_key"] != nil, let node = fields["price_key"] {
-            context.report(.invalidValue, "\(path) has both price and price_key; price wins, so remove one", at: node)
+            context.report(InvalidValue.priceAndPriceKey(path), at: node)
         }
         return ModelDraft(
             name: Located(name.value, at: context.location(pair.key)),
@@ -132,9 +120,7 @@ package struct FragmentDecoder {
     }
 
     private func decodePrice(_ node: YAMLNode, _ path: String) -> Price? {
-        guard let fields = context.fields(node, path, keys: ["input", "output", "cached_input", "cache_write"]) else {
-            return nil
-        }
+        guard let fields = context.fields(node, path, section: PolicySchema.price) else { return nil }
         let input = fields.required("input", path, context).flatMap { context.pricePerMillion($0, "\(path).input") }
         let output = fields.required("output", path, context).flatMap { context.pricePerMillion($0, "\(path).output") }
         let cached = fields["cached_input"].flatMap { context.pricePerMillion($0, "\(path).cached_input") }
@@ -149,8 +135,7 @@ package struct FragmentDecoder {
     private func environment(_ pair: YAMLNode.Pair) -> EnvironmentDefinition? {
         guard let name = context.name(pair.key, "an environment name") else { return nil }
         let path = "environments.\(name.value)"
-        let keys = ["models", "tiers", "exclude", "regions", "description"]
-        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        guard let fields = context.fields(pair.value, path, section: PolicySchema.environment) else { return nil }
         return EnvironmentDefinition(
             name: name.value,
             models: fields["models"].flatMap { context.names($0, "\(path).models", allowGlob: true) },
@@ -164,12 +149,10 @@ package struct FragmentDecoder {
     private func team(_ pair: YAMLNode.Pair) -> TeamDefinition? {
         guard let name = context.name(pair.key, "a team name") else { return nil }
         let path = "teams.\(name.value)"
-        let keys = ["environments", "models", "regions", "budget", "max_request_cost", "description"]
-        guard let fields = context.fields(pair.value, path, keys: keys) else { return nil }
+        guard let fields = context.fields(pair.value, path, section: PolicySchema.team) else { return nil }
         var shorthand: [BudgetShorthand] = []
         if let node = fields["budget"] {
-            let periods = BudgetPeriod.allCases.map(\.rawValue)
-            if let entries = context.fields(node, "\(path).budget", keys: periods)?.node.mapping {
+            if let entries = context.fields(node, "\(path).budget", section: PolicySchema.teamBudget)?.node.mapping {
                 for entry in entries {
                     guard let key = entry.key.scalar, let period = BudgetPeriod(rawValue: key),
                           let limit = context.usd(entry.value, "\(path).budget.\(key)", max: BudgetLimits.maxUSD)
@@ -194,14 +177,13 @@ package struct FragmentDecoder {
     // MARK: budgets
 
     private func budget(_ node: YAMLNode, index: Int) -> BudgetDefinition? {
-        let keys = ["id", "scope", "period", "limit", "tokens", "requests", "limits", "alerts", "when", "on_exceed", "description"]
-        guard let fields = context.fields(node, "budgets[\(index)]", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "budgets[\(index)]", section: PolicySchema.budget) else { return nil }
         guard let id = fields.required("id", "budgets[\(index)]", context).flatMap({ context.name($0, "budgets[\(index)].id") }) else {
             return nil
         }
         let path = "budgets.\(id.value)"
         if id.value.hasPrefix("team.") {
-            context.report(.invalidValue, "\(path): ids starting with \"team.\" are reserved for the teams' budget shorthand", at: node)
+            context.report(InvalidValue.reservedBudgetId(path), at: node)
         }
         var scope: [ScopePart] = []
         if let scopeNode = fields.required("scope", path, context) {
@@ -210,19 +192,18 @@ package struct FragmentDecoder {
                 guard let text = context.string(item, "\(path).scope") else { continue }
                 if let part = ScopePart(text) {
                     if scope.contains(part) {
-                        context.report(.invalidValue, "\(path).scope lists \(text) twice", at: item)
+                        context.report(InvalidValue.scopeTwice(path, text), at: item)
                     }
                     scope.append(part)
                 } else {
-                    let suggestion = TextMatching.didYouMean(text, among: ScopePart.names)
-                    context.report(.invalidValue, "\(path).scope \"\(text)\" is not a scope; use \(ScopePart.names.joined(separator: ", ")) or a list of them\(suggestion)", at: item)
+                    context.report(InvalidValue.notAScope(path, text), at: item)
                 }
             }
             if scope.count > 1 && scope.contains(.org) {
-                context.report(.invalidValue, "\(path).scope: org cannot be combined with other scopes", at: scopeNode)
+                context.report(InvalidValue.orgCombined(path), at: scopeNode)
             }
             if scopeNode.sequence?.isEmpty == true {
-                context.report(.invalidValue, "\(path).scope must name at least one scope", at: scopeNode)
+                context.report(InvalidValue.noScope(path), at: scopeNode)
             }
         }
         let period = fields.required("period", path, context).flatMap { context.choice($0, "\(path).period", as: BudgetPeriod.self) }
@@ -230,8 +211,8 @@ package struct FragmentDecoder {
         limits.usd = fields["limit"].flatMap { context.usd($0, "\(path).limit", max: BudgetLimits.maxUSD) }
         limits.tokens = fields["tokens"].flatMap { context.integer($0, "\(path).tokens", in: 0...BudgetLimits.maxCount) }
         limits.requests = fields["requests"].flatMap { context.integer($0, "\(path).requests", in: 0...BudgetLimits.maxCount) }
-        if fields["limit"] == nil && fields["tokens"] == nil && fields["requests"] == nil {
-            context.report(.missingKey, "\(path) needs a cap: limit (USD), tokens or requests", at: node)
+        if PolicySchema.budget.oneOfRequired.allSatisfy({ fields[$0] == nil }) {
+            context.report(MissingKey.noCap(path), at: node)
         }
         var overrides: [String: Located<BudgetLimits>] = [:]
         if let node = fields["limits"] {
@@ -240,7 +221,7 @@ package struct FragmentDecoder {
                 let entryPath = "\(path).limits.\(key)"
                 let override: BudgetLimits
                 if entry.value.mapping != nil {
-                    guard let parts = context.fields(entry.value, entryPath, keys: ["limit", "tokens", "requests"]) else { continue }
+                    guard let parts = context.fields(entry.value, entryPath, section: PolicySchema.limitOverride) else { continue }
                     override = BudgetLimits(
                         usd: parts["limit"].flatMap { context.usd($0, "\(entryPath).limit", max: BudgetLimits.maxUSD) } ?? limits.usd,
                         tokens: parts["tokens"].flatMap { context.integer($0, "\(entryPath).tokens", in: 0...BudgetLimits.maxCount) } ?? limits.tokens,
@@ -250,7 +231,7 @@ package struct FragmentDecoder {
                     guard let usd = context.usd(entry.value, entryPath, max: BudgetLimits.maxUSD) else { continue }
                     override = BudgetLimits(usd: usd, tokens: limits.tokens, requests: limits.requests)
                 } else {
-                    context.report(.invalidValue, "\(entryPath): a bare number overrides limit (USD), which this budget does not set; write {tokens: N} or {requests: N}", at: entry.value)
+                    context.report(InvalidValue.bareOverride(entryPath), at: entry.value)
                     continue
                 }
                 overrides[key] = Located(override, at: context.location(entry.key))
@@ -276,7 +257,7 @@ package struct FragmentDecoder {
     // MARK: regions
 
     private func regions(_ node: YAMLNode, into fragment: inout Fragment) {
-        guard let fields = context.fields(node, "regions", keys: ["allowed", "fallbacks"]) else { return }
+        guard let fields = context.fields(node, "regions", section: PolicySchema.regions) else { return }
         if let allowed = fields["allowed"], let names = context.names(allowed, "regions.allowed"),
            let key = fields.pairs["allowed"]?.key
         {
@@ -295,14 +276,13 @@ package struct FragmentDecoder {
     // MARK: rules and exceptions
 
     private func rule(_ node: YAMLNode, index: Int) -> RuleDefinition? {
-        let keys = ["id", "description", "when", "unless", "effect", "severity", "enforcement", "message"]
-        guard let fields = context.fields(node, "rules[\(index)]", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "rules[\(index)]", section: PolicySchema.rule) else { return nil }
         guard let id = fields.required("id", "rules[\(index)]", context).flatMap({ context.name($0, "rules[\(index)].id") }) else {
             return nil
         }
         let path = "rules.\(id.value)"
         if BuiltinCheck(rawValue: id.value) != nil {
-            context.report(.invalidValue, "\(path): \"\(id.value)\" is a built-in check id; give the rule its own id", at: node)
+            context.report(InvalidValue.builtinRuleId(path, id.value), at: node)
         }
         let conditions = ConditionDecoder(context: context)
         return RuleDefinition(
@@ -318,15 +298,14 @@ package struct FragmentDecoder {
     }
 
     private func exception(_ node: YAMLNode, index: Int) -> ExceptionDefinition? {
-        let keys = ["id", "waives", "when", "expires", "reason", "description"]
-        guard let fields = context.fields(node, "exceptions[\(index)]", keys: keys) else { return nil }
+        guard let fields = context.fields(node, "exceptions[\(index)]", section: PolicySchema.exception) else { return nil }
         guard let id = fields.required("id", "exceptions[\(index)]", context).flatMap({ context.name($0, "exceptions[\(index)].id") }) else {
             return nil
         }
         let path = "exceptions.\(id.value)"
         let waives = fields.required("waives", path, context).flatMap { context.names($0, "\(path).waives") }
         if let waives, waives.isEmpty, let node = fields["waives"] {
-            context.report(.invalidValue, "\(path).waives must name at least one rule, budget or check", at: node)
+            context.report(InvalidValue.noWaives(path), at: node)
         }
         var expires: Located<ExceptionDefinition.Expiry>?
         if let node = fields.required("expires", path, context), let text = context.string(node, "\(path).expires") {
@@ -335,9 +314,9 @@ package struct FragmentDecoder {
             } else if let instant = Timestamp(rfc3339: text) {
                 expires = Located(.instant(instant), at: context.location(node))
             } else if Timestamp.isOutOfRange(text) {
-                context.report(.invalidValue, "\(path).expires is out of range (\(Timestamp.supportedRange)), found \(context.shown(node))", at: node)
+                context.report(InvalidValue.outOfRange("\(path).expires", range: "\(Timestamp.supportedRange)", found: context.shown(node)), at: node)
             } else {
-                context.report(.invalidValue, "\(path).expires must be a date (2026-12-31) or an RFC 3339 time (2026-12-31T18:00:00Z), found \(context.shown(node))", at: node)
+                context.report(InvalidValue.expires(path, shown: context.shown(node)), at: node)
             }
         }
         let when = fields["when"].flatMap { ConditionDecoder(context: context).decode($0, "\(path).when") }

@@ -144,12 +144,7 @@ package struct PolicyAssembler {
     }
 
     private mutating func duplicate(_ what: String, _ kind: String, at location: SourceLocation, first: SourceLocation) {
-        let (later, earlier) = location < first ? (first, location) : (location, first)
-        let noun = kind.isEmpty ? what : "the \(what) \(kind)"
-        let message = kind.isEmpty
-            ? "\(noun) is defined twice: here and at \(earlier)"
-            : "\(noun) may appear in one fragment only; it is also at \(earlier)"
-        diagnostics.append(Diagnostic(.duplicateDefinition, message, at: later))
+        diagnostics.append(DuplicateDefinition.diagnostic(what, kind, at: location, first: first))
     }
 
     // MARK: Price sources
@@ -164,15 +159,12 @@ package struct PolicyAssembler {
             // Kept inside the directories given (docs/policy-language.md, "Input limits"): a policy
             // must not make Purser read, or quote, /etc/shadow.
             if let roots = options.readRoots, let real = PolicyFiles.realPath(path), !PolicyFiles.isInside(real, roots: roots) {
-                diagnostics.append(Diagnostic(
-                    .priceSource,
-                    "price source \(path) is outside the policy directories; Purser reads only inside the paths given (--allow-outside-root reads it)",
-                    at: source.location))
+                diagnostics.append(PriceSource.outsideRoots(path).at(source.location))
                 continue
             }
             switch PolicyFiles.read(path, limit: 256 * 1024 * 1024) {
             case .failure(let problem):
-                diagnostics.append(Diagnostic(.priceSource, "price source \(problem.message)", at: source.location))
+                diagnostics.append(PriceSource.unreadable(problem.message).at(source.location))
             case .success(let bytes):
                 readFiles.append(path)
                 priceSourceBytes.append((source.value, bytes))
@@ -181,9 +173,7 @@ package struct PolicyAssembler {
                     tables.append((source, table))
                 } catch {
                     let mark = YAMLMark(byteOffset: error.offset, in: bytes)
-                    diagnostics.append(Diagnostic(
-                        .priceSource, "price source \(path) is not valid LiteLLM JSON: \(error.message) (at \(path):\(mark))",
-                        at: source.location))
+                    diagnostics.append(PriceSource.invalidJSON(path, error.message, at: mark).at(source.location))
                 }
             }
         }
@@ -204,19 +194,15 @@ package struct PolicyAssembler {
             }
         }
         if let priceKey = draft.priceKey, draft.price == nil, !tables.contains(where: { $0.1.entries[priceKey.value] != nil }) {
-            let known = tables.contains { $0.1.unpricedKeys.contains(priceKey.value) }
-            let message = tables.isEmpty
-                ? "price_key \"\(priceKey.value)\" needs price_sources, and none are defined"
-                : known
-                    ? "price_key \"\(priceKey.value)\" has no input and output token prices in the price sources"
-                    : "price_key \"\(priceKey.value)\" is not in any price source\(suggestions.didYouMean(priceKey.value, among: tables.flatMap { $0.1.entries.keys }))"
-            diagnostics.append(Diagnostic(.undefinedReference, message, at: priceKey.location))
+            let finding = UndefinedReference.priceKey(
+                priceKey.value, hasSources: !tables.isEmpty,
+                unpriced: tables.contains { $0.1.unpricedKeys.contains(priceKey.value) },
+                suggestion: { suggestions.didYouMean(priceKey.value, among: tables.flatMap { $0.1.entries.keys }) })
+            diagnostics.append(finding.at(priceKey.location))
         }
         guard let tier = draft.tier else { return nil }
         guard let provider else {
-            diagnostics.append(Diagnostic(
-                .missingKey, "models.\(draft.name.value) is missing \"provider\" (and no price source supplies one)",
-                at: draft.name.location))
+            diagnostics.append(MissingKey.provider(model: draft.name.value).at(draft.name.location))
             return nil
         }
         return ModelDefinition(

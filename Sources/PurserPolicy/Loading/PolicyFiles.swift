@@ -12,6 +12,19 @@ package enum PolicyFiles {
         /// The severity when not the code's default (a skipped file is a warning).
         package var severity: Diagnostic.Severity?
 
+        package init(code: DiagnosticCode, message: String, path: String, severity: Diagnostic.Severity? = nil) {
+            self.code = code
+            self.message = message
+            self.path = path
+            self.severity = severity
+        }
+
+        /// A code's finding (its rule builds the message) at a path.
+        package init(_ finding: Finding, path: String) {
+            self.init(code: finding.code, message: finding.message, path: path,
+                      severity: finding.severity == finding.code.defaultSeverity ? nil : finding.severity)
+        }
+
         /// The problem as a diagnostic at its path.
         package var diagnostic: Diagnostic {
             Diagnostic(code, severity ?? code.defaultSeverity, message, at: SourceLocation(file: path))
@@ -99,8 +112,7 @@ package enum PolicyFiles {
                 let root = allowOutsideRoots ? nil : realPath(path).map { (given: path, real: $0) }
                 walk(path, into: &found, problems: &problems, visits: &visits, tests: tests, root: root)
                 if found.isEmpty && !problems.contains(where: { $0.path.hasPrefix(path) }) {
-                    let what = tests ? "test files (*.test.yaml, *.test.yml)" : "policy files (*.yaml, *.yml)"
-                    problems.append(Problem(code: .noPolicies, message: "no \(what) found in directory \(path)", path: path))
+                    problems.append(Problem(NoPolicies.inDirectory(path, tests: tests), path: path))
                 }
                 files.append(contentsOf: found.sorted())
             } else if tests && !isTestFile(path) {
@@ -133,9 +145,7 @@ package enum PolicyFiles {
         guard let info = status(directory, problems: &problems) else { return }
         let id = DirectoryID(device: info.device, inode: info.inode)
         guard !visits.open.contains(id) else {
-            problems.append(Problem(code: .symlinkLoop,
-                                    message: "symlink loop: \(directory) leads back to a directory already being read",
-                                    path: directory))
+            problems.append(Problem(SymlinkLoop.leadsBack(directory), path: directory))
             return
         }
         guard visits.done.insert(id).inserted else { return }
@@ -145,7 +155,7 @@ package enum PolicyFiles {
         do throws(SystemError) {
             entries = try SystemCalls.directoryEntries(bytes: Array(directory.utf8)).entries
         } catch {
-            problems.append(Problem(code: .unreadableFile, message: describe(error, path: directory), path: directory))
+            problems.append(Problem(UnreadableFile.failed(error, path: directory), path: directory))
             return
         }
         var names: [String] = []
@@ -158,10 +168,7 @@ package enum PolicyFiles {
                 let isDirectory = entry.isDirectory
                 if isDirectory || isYAML(shown) {
                     let path = directory.hasSuffix("/") ? directory + shown : directory + "/" + shown
-                    problems.append(Problem(
-                        code: .unreadableFile,
-                        message: "skipped \(isDirectory ? "the directory" : "the file") \(path): its name is not UTF-8; rename it",
-                        path: path, severity: .warning))
+                    problems.append(Problem(UnreadableFile.nameNotUTF8(path, isDirectory: isDirectory), path: path))
                 }
                 continue
             }
@@ -174,10 +181,7 @@ package enum PolicyFiles {
             {
                 // A symlink out of the directory given: its target is not read (nor quoted).
                 if isYAML(name) || isDirectory(target) {
-                    problems.append(Problem(
-                        code: .unreadableFile,
-                        message: "\(path) is a symlink to \(target), outside \(root.given); policy files are read only inside the directories given (--allow-outside-root reads it)",
-                        path: path))
+                    problems.append(Problem(UnreadableFile.outsideRoot(path, target: target, root: root.given), path: path))
                 }
                 continue
             }
@@ -186,9 +190,9 @@ package enum PolicyFiles {
                 entryInfo = try SystemCalls.status(path: path)
             } catch {
                 // A dangling or looping symlink: report it only if it looks like a policy.
-                let code: DiagnosticCode = error.isSymlinkLoop ? .symlinkLoop : .unreadableFile
-                if isYAML(name) || code == .symlinkLoop {
-                    problems.append(Problem(code: code, message: describe(error, path: path), path: path))
+                let failure = SymlinkLoop.orUnreadable(error, path: path)
+                if isYAML(name) || failure.code == .symlinkLoop {
+                    problems.append(Problem(failure, path: path))
                 }
                 continue
             }
@@ -211,41 +215,34 @@ package enum PolicyFiles {
         do throws(SystemError) {
             fd = try SystemCalls.open(path, .readingWithoutBlocking)
         } catch {
-            let code: DiagnosticCode = error.isSymlinkLoop ? .symlinkLoop : .unreadableFile
-            return .failure(Problem(code: code, message: describe(error, path: path), path: path))
+            return .failure(Problem(SymlinkLoop.orUnreadable(error, path: path), path: path))
         }
         defer { try? SystemCalls.close(fd) }
         let info: FileStatus
         do throws(SystemError) {
             info = try SystemCalls.status(fd)
         } catch {
-            return .failure(Problem(code: .unreadableFile, message: describe(error, path: path), path: path))
+            return .failure(Problem(UnreadableFile.failed(error, path: path), path: path))
         }
         switch info.kind {
         case .regular:
             break
         case .directory:
-            return .failure(Problem(code: .unreadableFile, message: "\(path) is a directory", path: path))
+            return .failure(Problem(UnreadableFile.directory(path), path: path))
         default:
-            return .failure(Problem(
-                code: .unreadableFile,
-                message: "\(path) is not a regular file (\(fileKind(info.kind))); policy files must be regular files",
-                path: path))
+            return .failure(Problem(UnreadableFile.notRegular(path, kind: fileKind(info.kind)), path: path))
         }
         if info.size > limit {
-            return .failure(Problem(
-                code: .fileTooLarge,
-                message: "the file is \(info.size) bytes; the limit is \(byteCount(limit))", path: path))
+            return .failure(Problem(FileTooLarge.size(info.size, limit: limit), path: path))
         }
         let bytes: [UInt8]
         do throws(SystemError) {
             bytes = try SystemCalls.readToEnd(fd, limit: limit, sizeHint: info.size > 0 ? Int(info.size) : 4096)
         } catch {
-            return .failure(Problem(code: .unreadableFile, message: describe(error, path: path), path: path))
+            return .failure(Problem(UnreadableFile.failed(error, path: path), path: path))
         }
         if bytes.count > limit {
-            return .failure(Problem(
-                code: .fileTooLarge, message: "the file is larger than the limit of \(byteCount(limit))", path: path))
+            return .failure(Problem(FileTooLarge.grew(limit: limit), path: path))
         }
         return .success(bytes)
     }
@@ -255,7 +252,7 @@ package enum PolicyFiles {
         do throws(SystemError) {
             return try SystemCalls.status(path: path)
         } catch {
-            problems.append(Problem(code: error.isSymlinkLoop ? .symlinkLoop : .unreadableFile, message: describe(error, path: path), path: path))
+            problems.append(Problem(SymlinkLoop.orUnreadable(error, path: path), path: path))
             return nil
         }
     }

@@ -26,10 +26,7 @@ extension PolicySet {
             let left = options.maxTotalBytes - total
             switch PolicyFiles.read(file, limit: min(options.yamlLimits.maxBytes, max(left, 0))) {
             case .failure(let problem) where problem.code == .fileTooLarge && left < options.yamlLimits.maxBytes:
-                diagnostics.append(Diagnostic(
-                    .fileTooLarge,
-                    "the policy files together are larger than the limit of \(options.maxTotalBytes) bytes (maxTotalBytes, --max-policy-bytes); \(total) bytes were read before this file",
-                    at: SourceLocation(file: file)))
+                diagnostics.append(FileTooLarge.total(limit: options.maxTotalBytes, read: total).at(SourceLocation(file: file)))
                 return PolicyLoadResult(policy: nil, diagnostics: diagnostics.sorted(), files: sources.map(\.0))
             case .failure(let problem):
                 diagnostics.append(Diagnostic(problem.code, problem.message, at: SourceLocation(file: file)))
@@ -76,11 +73,11 @@ extension PolicySet {
             }
             diagnostics.append(contentsOf: context.diagnostics)
             if found == 0 && context.diagnostics.isEmpty {
-                diagnostics.append(Diagnostic(.emptyFile, "the file holds no policy document; add `version: 1` and some definitions, or delete it", at: SourceLocation(file: file)))
+                diagnostics.append(EmptyFile.noDocument.at(SourceLocation(file: file)))
             }
         }
         if sources.isEmpty && diagnostics.isEmpty {
-            diagnostics.append(Diagnostic(.noPolicies, "no policy files given", at: SourceLocation(file: ".")))
+            diagnostics.append(NoPolicies.noneGiven.at(SourceLocation(file: ".")))
         }
         var assembler = PolicyAssembler()
         let named = sources.map { (PolicyFiles.revisionName(of: $0.0, roots: roots), $0.1) }
