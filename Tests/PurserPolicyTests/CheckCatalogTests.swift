@@ -62,6 +62,17 @@ struct CheckCatalogTests {
         }
     }
 
+    /// The catalog asks rules what they are through the protocol, not by casting (see
+    /// CheckRule.swift); the answers agree with the protocols each rule conforms to.
+    @Test func rulesSayWhatTheyAre() {
+        let setRules: [String] = CheckCatalog.rules.filter { $0 is any PolicySetRule.Type }.map { $0.code.id }
+        #expect(!setRules.isEmpty)
+        #expect(CheckCatalog.policySetRules.map { $0.code.id } == setRules)
+        let readerRules = CheckCatalog.rules.compactMap { ($0 as? any YAMLReaderRule.Type).map { ($0.readerKind, $0.code) } }
+        #expect(readerRules.count == CheckCatalog.yamlCodes.count)
+        for (kind, code) in readerRules { #expect(CheckCatalog.yamlCodes[kind] == code) }
+    }
+
     /// Each code's logic is in its own rule: run alone, a policy-set rule raises only
     /// its code, and the rules together raise what the validator does.
     @Test func eachPolicySetRuleRaisesOnlyItsCode() throws {
@@ -74,7 +85,7 @@ struct CheckCatalogTests {
             var together: [Diagnostic] = []
             for rule in CheckCatalog.policySetRules {
                 var context = ValidationContext(policy: policy, options: options)
-                rule.validate(&context)
+                rule.check(&context)
                 #expect(context.diagnostics.allSatisfy { $0.code == rule.code }, "\(rule.code): \(context.diagnostics)")
                 together += context.diagnostics
             }

@@ -4,16 +4,16 @@ import PurserPolicy
 ///
 /// Tests are trivial values (no references), so walking them costs no
 /// reference counting; sets and patterns live in side tables they index.
-package final class CompiledCondition: Sendable {
+@usableFromInline package final class CompiledCondition: Sendable {
     package enum IDAttribute: UInt8, Sendable { case team, environment, model, provider, tier }
     package enum TextAttribute: UInt8, Sendable { case region, user, tag }
-    package enum NumberAttribute: UInt8, Sendable {
+    @usableFromInline package enum NumberAttribute: UInt8, Sendable {
         case inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens, totalTokens, cost, hour, weekday
     }
 
     /// One test. Which fields matter depends on `kind`.
-    package struct Test: Sendable {
-        package enum Kind: UInt8, Sendable {
+    @usableFromInline package struct Test: Sendable {
+        @usableFromInline package enum Kind: UInt8, Sendable {
             /// Membership of an interned id in `idSets[table]`; a glob in `patterns[pattern]` also matches
             /// names the policy does not define (unknown teams under `warn`).
             case id
@@ -29,19 +29,19 @@ package final class CompiledCondition: Sendable {
             case exists
         }
 
-        package let kind: Kind
+        @usableFromInline package let kind: Kind
         /// The raw value of the attribute enum for the kind.
         package let attribute: UInt8
-        package let negate: Bool
+        @usableFromInline package let negate: Bool
         /// For `exists`: whether the attribute must be present. For `exists` on ids: whether it is an id attribute.
         package let flag: Bool
-        package let table: Int32
+        @usableFromInline package let table: Int32
         /// A pattern index, or -1.
         package let pattern: Int32
         /// For tags: the index of the tag key in `tagKeys`.
         package let tag: Int32
-        package let low: Int64
-        package let high: Int64
+        @usableFromInline package let low: Int64
+        @usableFromInline package let high: Int64
     }
 
     /// The tests and their side tables (a table of this one condition).
@@ -77,14 +77,14 @@ package final class CompiledCondition: Sendable {
 /// exceptions in one table and refers to them by number, so the evaluator's
 /// hot loops test conditions without touching a reference (no reference
 /// counting per rule).
-package struct ConditionTable: Sendable {
+@usableFromInline package struct ConditionTable: Sendable {
     /// Every test, condition after condition.
     package private(set) var tests: [CompiledCondition.Test] = []
     /// Condition `c` is `tests[bounds[c] ..< bounds[c + 1]]`.
     package private(set) var bounds: [Int32] = [0]
     package private(set) var idSets: [IDSet] = []
     package private(set) var textSets: [NameTable] = []
-    package private(set) var numberSets: [NumberSet] = []
+    @usableFromInline package private(set) var numberSets: [NumberSet] = []
     package private(set) var patterns: [String] = []
     package private(set) var tagKeys: [String] = []
 
@@ -145,16 +145,16 @@ package struct ConditionTable: Sendable {
 }
 
 /// A set of numbers; hours, weekdays and other values below 64 are a bitmask.
-package struct NumberSet: Sendable {
-    private let small: UInt64
-    private let others: Set<Int64>
+@usableFromInline package struct NumberSet: Sendable {
+    @usableFromInline let small: UInt64
+    @usableFromInline let others: Set<Int64>
 
     package init(_ values: Set<Int64>) {
         small = values.reduce(0) { mask, value in (0..<64).contains(value) ? mask | (1 << UInt64(value)) : mask }
         others = values.filter { !(0..<64).contains($0) }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     package func contains(_ value: Int64) -> Bool {
         if value >= 0, value < 64 { return small & (1 << UInt64(value)) != 0 }
         return !others.isEmpty && others.contains(value)
@@ -208,7 +208,7 @@ package struct ConditionInput {
     }
 
     /// A number attribute from the numbers it is read from (shared with plan keys made without an input).
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func number(_ attribute: CompiledCondition.NumberAttribute, usage: Usage, cost: Int64?, hour: Int64, weekday: Int64) -> Int64? {
         switch attribute {
         case .inputTokens: return usage.inputTokens
@@ -293,7 +293,7 @@ extension ConditionTable {
 
 extension ConditionTable {
     /// Whether a `range` or `numbers` test holds for the value of its attribute (nil when absent).
-    @inline(__always)
+    @inlinable @inline(__always)
     package func holds(number test: CompiledCondition.Test, _ value: Int64?) -> Bool {
         guard let value else { return test.kind == .numbers && test.negate }
         if test.kind == .range { return value >= test.low && value <= test.high }

@@ -70,6 +70,7 @@ public struct Request: Sendable, Hashable {
     public var allowReroute: Bool
 
     /// Creates a request.
+    @inlinable
     public init(
         id: String? = nil, timestamp: Timestamp? = nil, team: String? = nil, environment: String? = nil,
         model: String, region: String? = nil, user: String? = nil, tags: Tags = [:],

@@ -8,11 +8,11 @@ import PurserCore
 ///
 /// Not thread-safe: one thread uses it at a time (the audit hands it from job to job
 /// with the plan cache that owns it), so it is not `Sendable`.
-package final class ScopeKeyHashes {
+@usableFromInline package final class ScopeKeyHashes {
     // Raw buffers (allocated once, freed in deinit): as stored `var` arrays of a class,
     // every access would pay a dynamic exclusivity check.
-    private let names = UnsafeMutableBufferPointer<String>.allocate(capacity: 1024)
-    private let values = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1024)
+    @usableFromInline let names = UnsafeMutableBufferPointer<String>.allocate(capacity: 1024)
+    @usableFromInline let values = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1024)
 
     package init() {
         names.initialize(repeating: "")
@@ -26,7 +26,7 @@ package final class ScopeKeyHashes {
     }
 
     /// `name.hashValue`, remembered.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func hashValue(of name: String) -> Int {
         let slot = Int(truncatingIfNeeded: NameTable.hash(name)) & 1023
         if names[slot] == name, !name.isEmpty { return values[slot] }

@@ -42,7 +42,7 @@ public struct Tags: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral
 
     /// The value of a tag, or nil; setting nil removes it.
     public subscript(key: String) -> String? {
-        @inlinable
+        @inlinable @inline(__always)
         get {
             let position = search(key)
             return position.found ? entries[position.index].value : nil

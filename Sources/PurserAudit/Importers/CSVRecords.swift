@@ -2,9 +2,9 @@ import Purser
 /// A reusable byte buffer for field text with its doubled quotes undone: grown as needed, never shrunk.
 package final class ScratchBuffer {
     /// The bytes.
-    package private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var base: UnsafeMutablePointer<UInt8>
     /// How many bytes fit.
-    package private(set) var capacity: Int
+    private(set) var capacity: Int
 
     /// Creates a buffer.
     package init(capacity: Int = 64 << 10) {

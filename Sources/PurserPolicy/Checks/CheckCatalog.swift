@@ -29,11 +29,11 @@ package enum CheckCatalog {
     package static let entries: [RuleDescription] = rules.map { $0.description }
 
     /// The rules that check an assembled policy set, in catalog order.
-    package static let policySetRules: [any PolicySetRule.Type] = rules.compactMap { $0 as? any PolicySetRule.Type }
+    package static let policySetRules: [any CheckRule.Type] = rules.filter { $0.checksPolicySet }
 
     /// The code of each YAML reader error kind.
     package static let yamlCodes: [YAMLError.Kind: DiagnosticCode] = Dictionary(
-        rules.compactMap { rule in (rule as? any YAMLReaderRule.Type).map { ($0.readerKind, $0.code) } },
+        rules.compactMap { rule in rule.yamlErrorKind.map { ($0, rule.code) } },
         uniquingKeysWith: { first, _ in first })
 
     /// The stage of loading a code belongs to.

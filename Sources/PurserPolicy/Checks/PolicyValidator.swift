@@ -16,7 +16,7 @@ package struct PolicyValidator {
 
     package mutating func run() {
         var context = ValidationContext(policy: policy, options: options)
-        for rule in CheckCatalog.policySetRules { rule.validate(&context) }
+        for rule in CheckCatalog.policySetRules { rule.check(&context) }
         diagnostics = context.diagnostics
     }
 }
