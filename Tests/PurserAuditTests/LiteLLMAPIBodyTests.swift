@@ -87,6 +87,28 @@ struct LiteLLMAPIBodyTests {
         #expect(report.summary.totalSpend == USD("0.35742"))
     }
 
+    @Test func newestFirstRowsAreReplayedInTimeOrder() throws {
+        // Both pages in one file, newest first: the rows of a chunk of the file come in one
+        // batch, which is sorted; batches out of order would be sorted on disk.
+        let pages = try ["litellm/spend-logs-v2-page1.json", "litellm/spend-logs-v2-page2.json"].map {
+            try String(contentsOfFile: Self.export($0), encoding: .utf8)
+        }
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let path = directory + "/pages.json"
+        try Data((pages[0] + pages[1]).utf8).write(to: URL(fileURLWithPath: path))
+        let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = AuditOptions()
+        options.temporaryDirectory = NSTemporaryDirectory()
+        options.logs.batchSize = 1
+        let report = try Auditor(policy: try CompiledPolicy(policy), options: options).run([path])
+        #expect(report.summary.records == 7)
+        #expect(report.summary.malformed == 0)
+        #expect(report.summary.totalSpend == USD("0.2791"))
+        #expect(report.summary.first == Timestamp(rfc3339: "2026-11-14T09:00:00Z"))
+        #expect(report.summary.last == Timestamp(rfc3339: "2026-11-15T22:10:05.771Z"))
+    }
+
     @Test(arguments: ["litellm/spend-logs-v1.json", "litellm/spend-logs-v2-page1.json", "litellm/spend-logs-v2-page2.json",
                       "litellm/spend-logs-v1-summarized.json"])
     func detectsLiteLLMBodies(_ name: String) throws {
