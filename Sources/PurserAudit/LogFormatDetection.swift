@@ -12,10 +12,14 @@ package enum LogFormatDetection {
     ///
     /// - JSON (a value, JSON lines, or an array): the first object's top-level
     ///   keys decide. `"object": "page"` or `"bucket"` (or `data` with
-    ///   `has_more`, or `results` with `start_time`) is an OpenAI usage page;
-    ///   `startTime`, `call_type`, or `request_id` with `spend` is a LiteLLM
-    ///   spend log; `model` with `timestamp` is Purser's own JSONL. When the
-    ///   first line tells nothing, the next few lines are tried.
+    ///   `has_more`, or `results` with `start_time`, or `data` whose first
+    ///   element is a bucket) is an OpenAI usage or costs page; `startTime`,
+    ///   `call_type`, or `request_id` with `spend` is a LiteLLM spend log, and
+    ///   so is an object whose `data` starts with such a row or that has `data`
+    ///   and `total_pages` (a `/spend/logs/v2` page), or `users`, `models` and
+    ///   `spend` (the summarized `/spend/logs`, which the reader rejects);
+    ///   `model` with `timestamp` is Purser's own JSONL. When the first line
+    ///   tells nothing, the next few lines are tried.
     /// - CSV: the header row decides. `ChargePeriodStart` or `BilledCost` is
     ///   FOCUS; `request_id` with `startTime` or `spend` is a LiteLLM export.
     package static func detect(_ head: [UInt8]) -> UsageLogFormat? {
@@ -44,9 +48,10 @@ package enum LogFormatDetection {
             do throws(JSONError) { try scanner.beginArray() } catch { return nil }
         }
         guard scanner.peek() == UInt8(ascii: "{") else { return nil }
-        var bucket = false
+        var inner: UsageLogFormat?
         let (keys, objectValue) = topLevelKeys(&scanner) { name, scanner in
-            // A page whose keys come sorted starts with a long `data`: look at its first bucket.
+            // A page may start with a long `data`: look at its first element, an
+            // OpenAI bucket or a LiteLLM spend-log row.
             guard name == "data" else { return false }
             var probe = scanner
             do throws(JSONError) {
@@ -55,20 +60,86 @@ package enum LogFormatDetection {
             } catch {
                 return false
             }
-            let (inner, innerObject) = topLevelKeys(&probe) { _, _ in false }
-            bucket = innerObject == "bucket" || inner.contains("results") || inner.contains("start_time")
-            return bucket
+            let (keys, object) = topLevelKeys(&probe) { _, _ in false }
+            if object == "bucket" || keys.contains("results") || keys.contains("start_time") {
+                inner = .openaiUsage
+            } else if isLiteLLMRow(keys) {
+                inner = .litellm
+            }
+            return inner != nil
         }
-        if bucket { return .openaiUsage }
-        if let objectValue, ["page", "bucket", "organization.usage.completions.result"].contains(objectValue) { return .openaiUsage }
+        if let inner { return inner }
+        if let objectValue, openAIObjects.contains(objectValue) { return .openaiUsage }
         if keys.contains("data") && keys.contains("has_more") || keys.contains("results") && keys.contains("start_time") {
             return .openaiUsage
         }
-        if keys.contains("startTime") || keys.contains("call_type") || keys.contains("request_id") && keys.contains("spend") {
+        // A /spend/logs/v2 page (possibly with no rows), a spend-log row, or a day of the summarized /spend/logs.
+        if keys.contains("data") && keys.contains("total_pages") || isLiteLLMRow(keys)
+            || keys.contains("users") && keys.contains("models") && keys.contains("spend") {
             return .litellm
         }
         if keys.contains("model") && keys.contains("timestamp") { return .purser }
         return nil
+    }
+
+    /// The `object` values of OpenAI organization pages, buckets and results.
+    private static let openAIObjects: Set<String> = [
+        "page", "bucket", "organization.usage.completions.result", "organization.usage.embeddings.result",
+        "organization.costs.result",
+    ]
+
+    /// Whether top-level keys are those of a LiteLLM spend-log row.
+    private static func isLiteLLMRow(_ keys: Set<String>) -> Bool {
+        keys.contains("startTime") || keys.contains("call_type") || keys.contains("request_id") && keys.contains("spend")
+    }
+
+    /// How a LiteLLM log is written.
+    package enum LiteLLMLayout {
+        /// The body of a spend-log endpoint: a JSON array, a `/spend/logs/v2`
+        /// page, or pretty-printed JSON (a value that does not end on its first line).
+        case body
+        /// JSON lines: one row per line.
+        case lines
+        /// The CSV export.
+        case csv
+    }
+
+    /// The layout of a LiteLLM log from its first bytes: an array, an object
+    /// alone on its first line (`{` then a newline: pretty-printed) or an object
+    /// with a top-level `data` is a body; another object starts JSON lines.
+    package static func liteLLMLayout(_ head: [UInt8]) -> LiteLLMLayout {
+        var start = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while start < head.count, head[start] == 0x20 || head[start] == 0x0A || head[start] == 0x0D || head[start] == 0x09 { start += 1 }
+        guard start < head.count else { return .csv }
+        if head[start] == UInt8(ascii: "[") { return .body }
+        guard head[start] == UInt8(ascii: "{") else { return .csv }
+        var next = start + 1
+        while next < head.count, head[next] == 0x20 || head[next] == 0x09 || head[next] == 0x0D { next += 1 }
+        if next < head.count, head[next] == 0x0A { return .body }
+        let hasData = head.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(buffer, from: start)
+            return topLevelKeys(&scanner) { name, _ in name == "data" }.0.contains("data")
+        }
+        return hasData ? .body : .lines
+    }
+
+    /// The line of the first object of a LiteLLM body when it is a day of the
+    /// summarized `GET /spend/logs` (`users`, `models`, `spend`, no `request_id`); nil otherwise.
+    package static func daySummaryLine(_ head: [UInt8]) -> Int? {
+        head.withUnsafeBufferPointer { buffer -> Int? in
+            var scanner = JSONScanner(buffer, from: buffer.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0)
+            if scanner.peek() == UInt8(ascii: "[") {
+                do throws(JSONError) { try scanner.beginArray() } catch { return nil }
+            }
+            guard scanner.peek() == UInt8(ascii: "{") else { return nil }
+            let begin = scanner.index
+            let (keys, _) = topLevelKeys(&scanner) { _, _ in false }
+            guard keys.contains("users") || keys.contains("models"), keys.contains("spend"), !keys.contains("request_id") else {
+                return nil
+            }
+            var lines = LineCounter(buffer, firstLine: 1)
+            return lines.line(at: begin)
+        }
     }
 
     /// The keys of the object at the scanner (and its `object` value), as far as

@@ -5,9 +5,11 @@ public enum UsageLogFormat: String, Sendable, CaseIterable {
     case auto
     /// Purser's own JSON Lines: one request per line, `timestamp` required (docs/wire-formats.md, "Usage records").
     case purser
-    /// LiteLLM spend logs: JSON lines, or the CSV export of `LiteLLM_SpendLogs`.
+    /// LiteLLM spend logs: JSON lines, the CSV export of `LiteLLM_SpendLogs`, or
+    /// the bodies of `GET /spend/logs` (an array of rows) and `/spend/logs/v2` (pages).
     case litellm
-    /// OpenAI organization usage buckets (`/v1/organization/usage/completions` pages).
+    /// OpenAI organization usage and costs pages (`/v1/organization/usage/completions`,
+    /// `/usage/embeddings`, `/costs`).
     case openaiUsage = "openai-usage"
     /// FinOps FOCUS 1.x CSV.
     case focus

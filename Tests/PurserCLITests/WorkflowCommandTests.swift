@@ -217,6 +217,27 @@ struct WorkflowCommandTests {
         #expect(!html.contains("<script src="))
     }
 
+    @Test func auditReadsLiteLLMAndOpenAIAPIBodies() throws {
+        let exports = Self.root + "/examples/exports/"
+        let result = try Purser.run(
+            ["audit", "--policy", Self.root + "/policies", "--format", "json", "--no-progress", "--fail-on", "never",
+             exports + "litellm/spend-logs-v2-page1.json", exports + "litellm/spend-logs-v2-page2.json",
+             exports + "openai/costs-page.json"],
+            in: Self.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let summary = try #require(report["summary"] as? [String: Any])
+        #expect(summary["records"] as? Int == 21)
+        #expect(summary["malformed"] as? Int == 0)
+        // 0.2791 (LiteLLM) + 11.405 (OpenAI costs)
+        #expect((summary["total_spend"] as? NSNumber)?.stringValue == "11.6841")
+
+        let summarized = try Purser.run(["audit", "--no-progress", exports + "litellm/spend-logs-v1-summarized.json"], in: Self.root)
+        #expect(summarized.status == 2)
+        #expect(summarized.stderr.contains("spend-logs-v1-summarized.json: line 2: this is the summarized body"), "\(summarized.stderr)")
+        #expect(summarized.stderr.contains("summarize=false"))
+    }
+
     @Test func auditOfAMissingLogExitsTwo() throws {
         let result = try Purser.run(["audit", "--no-progress", "missing.jsonl"], in: Self.root)
         #expect(result.status == 2)

@@ -171,4 +171,11 @@ package struct LineCounter {
         }
         return line
     }
+
+    /// The 1-based column of a byte offset on its line.
+    package static func column(_ bytes: UnsafeBufferPointer<UInt8>, _ offset: Int) -> Int {
+        var start = min(offset, bytes.count)
+        while start > 0, bytes[start - 1] != 0x0A { start -= 1 }
+        return min(offset, bytes.count) - start + 1
+    }
 }

@@ -129,6 +129,23 @@ package enum JSONValues {
         }
     }
 
+    /// Whether the object at the scanner has a top-level key (a scan of its keys; false when it is not a valid object).
+    package static func hasKey(_ scanner: JSONScanner, _ name: StaticString) -> Bool {
+        var probe = scanner
+        do throws(JSONError) {
+            guard probe.peek() == UInt8(ascii: "{") else { return false }
+            try probe.beginObject()
+            var first = true
+            while let key = try probe.nextKey(first: &first) {
+                if probe.equals(key, name) { return true }
+                try probe.skipValue()
+            }
+        } catch {
+            return false
+        }
+        return false
+    }
+
     /// Whether a raw key range equals `name`.
     package static func keyEquals(_ scanner: JSONScanner, _ key: Range<Int>, _ name: String) -> Bool {
         if scanner.hasEscapes(key) { return (try? scanner.decodeString(key)) == name }

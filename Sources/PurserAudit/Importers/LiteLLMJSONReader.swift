@@ -45,22 +45,28 @@ package final class LiteLLMJSONReader: UsageLogReader {
     private func decode(_ bytes: ArraySlice<UInt8>, number: Int, into batch: inout RecordBatch) {
         let bytes = number == 1 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes
         JSONScanner.scan(bytes) { scanner in
-            let line = scanner.bytes
             guard scanner.peek() != nil else { return }  // blank line
             batch.add(RecordLocation(file: name, line: number), skipReason: LiteLLMMapping.skippedFailure) { () throws(RecordProblem) in
-                let entry = try Self.entry(&scanner)
-                guard var request = try LiteLLMMapping.request(entry) else { return nil }
-                if !mapping.rules.isEmpty {
-                    let tags = request.tags
-                    try mapping.apply(to: &request) { path in
-                        let parts = path.components
-                        if parts.count == 2, parts[0] == "tags" { return tags[parts[1]] }
-                        return JSONValues.lookup(parts[...], in: line)
-                    }
-                }
-                return request
+                try Self.request(&scanner, mapping: mapping)
             }
         }
+    }
+
+    /// The request for the spend-log object that fills the scanner's bytes (nil when
+    /// the row is skipped), with the `--map` rules applied.
+    package static func request(_ scanner: inout JSONScanner, mapping: FieldMapping) throws(RecordProblem) -> Request? {
+        let bytes = scanner.bytes
+        let entry = try Self.entry(&scanner)
+        guard var request = try LiteLLMMapping.request(entry) else { return nil }
+        if !mapping.rules.isEmpty {
+            let tags = request.tags
+            try mapping.apply(to: &request) { path in
+                let parts = path.components
+                if parts.count == 2, parts[0] == "tags" { return tags[parts[1]] }
+                return JSONValues.lookup(parts[...], in: bytes)
+            }
+        }
+        return request
     }
 
     /// Reads one spend-log object; unknown keys are skipped.
