@@ -34,23 +34,21 @@
 
     /// Calls `body` with a scanner over `bytes`, read in place: the scanner points into the
     /// array's storage, which is its only for the call, so it must not outlive it.
+    @inlinable
     package static func scan<R, E: Error>(_ bytes: [UInt8], _ body: (inout JSONScanner) throws(E) -> R) throws(E) -> R {
-        try bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(E) -> R in
-                var scanner = JSONScanner(buffer)
-                return try body(&scanner)
-            }
-        }.get()
+        try bytes.withUnsafeBufferPointer { buffer throws(E) -> R in
+            var scanner = JSONScanner(buffer)
+            return try body(&scanner)
+        }
     }
 
     /// Calls `body` with a scanner over `bytes`, read in place (see ``scan(_:_:)-([UInt8],_)``).
+    @inlinable
     package static func scan<R, E: Error>(_ bytes: ArraySlice<UInt8>, _ body: (inout JSONScanner) throws(E) -> R) throws(E) -> R {
-        try bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(E) -> R in
-                var scanner = JSONScanner(buffer)
-                return try body(&scanner)
-            }
-        }.get()
+        try bytes.withUnsafeBufferPointer { buffer throws(E) -> R in
+            var scanner = JSONScanner(buffer)
+            return try body(&scanner)
+        }
     }
 
     @usableFromInline package var isAtEnd: Bool { index >= bytes.count }
