@@ -78,7 +78,7 @@ public struct FieldMapping: Sendable, Hashable {
 
     /// `--map cost=COLUMN`: the column a FOCUS file's cost is read from instead
     /// of `BilledCost` (e.g. `EffectiveCost`); only the FOCUS importer reads it
-    /// (docs/importers.md, "FOCUS 1.x").
+    /// (docs/importers.md, "FOCUS 1.x (focus)").
     package var costPath: FieldPath?
 
     /// Parses `FIELD=PATH`, e.g. `team=metadata.user_api_key_team_alias`.

@@ -1,7 +1,7 @@
 import Purser
 /// Reads FinOps FOCUS cost and usage CSV (1.0-preview to 1.x, Microsoft's
 /// FocusCost, AWS's FOCUS 1.0 with AWS columns, LiteLLM's FOCUS exports): one
-/// row per charge. The rules, column by column, are in docs/importers.md ("FOCUS 1.x").
+/// row per charge. The rules, column by column, are in docs/importers.md, "FOCUS 1.x (focus)".
 ///
 /// Only `ChargeCategory` Usage rows are replayed; Tax, Credit, Purchase and
 /// Adjustment rows, corrections (`ChargeClass` Correction) and rows with a
