@@ -76,17 +76,30 @@ public struct FieldMapping: Sendable, Hashable {
     /// No rules: every importer's defaults.
     public init() {}
 
+    /// `--map cost=COLUMN`: the column a FOCUS file's cost is read from instead
+    /// of `BilledCost` (e.g. `EffectiveCost`); only the FOCUS importer reads it
+    /// (docs/importers.md, "FOCUS 1.x (focus)").
+    package var costPath: FieldPath?
+
     /// Parses `FIELD=PATH`, e.g. `team=metadata.user_api_key_team_alias`.
     public mutating func add(_ rule: String) throws(UsageLogError) {
         guard let equals = rule.firstIndex(of: "=") else {
             throw UsageLogError("--map takes FIELD=PATH, e.g. team=metadata.team_alias; got \"\(rule)\"", file: "--map")
         }
         let name = String(rule[..<equals])
-        guard let field = MappedField(name) else {
-            throw UsageLogError("--map: unknown field \"\(name)\"; map team, environment, user, model, region, id or tags.KEY", file: "--map")
+        guard name == "cost" || MappedField(name) != nil else {
+            throw UsageLogError("--map: unknown field \"\(name)\"; map team, environment, user, model, region, id, tags.KEY or (FOCUS) cost",
+                                file: "--map")
         }
         guard let path = FieldPath(String(rule[rule.index(after: equals)...])) else {
             throw UsageLogError("--map \(name)= needs a path, e.g. metadata.team_alias", file: "--map")
+        }
+        guard let field = MappedField(name) else {
+            guard path.components.count == 1 else {
+                throw UsageLogError("--map cost= takes a column name, e.g. cost=EffectiveCost; got \"\(path)\"", file: "--map")
+            }
+            costPath = path
+            return
         }
         rules.removeAll { $0.field == field }
         rules.append((field, path))
@@ -99,9 +112,11 @@ public struct FieldMapping: Sendable, Hashable {
 
     public static func == (lhs: FieldMapping, rhs: FieldMapping) -> Bool {
         lhs.rules.map(\.field) == rhs.rules.map(\.field) && lhs.rules.map(\.path) == rhs.rules.map(\.path)
+            && lhs.costPath == rhs.costPath
     }
 
     public func hash(into hasher: inout Hasher) {
+        hasher.combine(costPath)
         for rule in rules {
             hasher.combine(rule.field)
             hasher.combine(rule.path)
@@ -162,6 +177,9 @@ public enum UsageLogs {
                 throw UsageLogError("cannot tell the log format from the first bytes; pass --input-format purser|litellm|openai-usage|focus", file: path)
             }
             format = detected
+        }
+        if let cost = options.mapping.costPath, format != .focus {
+            throw UsageLogError("--map cost=\(cost) is read only from FOCUS files; this file is read as \(format.rawValue)", file: path)
         }
         switch format {
         case .purser, .auto: return PurserLogReader(file: file, options: options)

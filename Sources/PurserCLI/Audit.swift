@@ -61,7 +61,7 @@ struct Audit: ParsableCommand {
     @Option(name: .customLong("input-format"), help: "Log format: auto, purser, litellm, openai-usage, focus.")
     var inputFormat: UsageLogFormat = .auto
 
-    @Option(name: .customLong("map"), help: ArgumentHelp("Take a field from a log path, e.g. team=metadata.user_api_key_team_alias (repeatable).", valueName: "field=path"))
+    @Option(name: .customLong("map"), help: ArgumentHelp("Take a field from a log path, e.g. team=metadata.user_api_key_team_alias, or a FOCUS cost column, e.g. cost=EffectiveCost (repeatable).", valueName: "field=path"))
     var mappings: [String] = []
 
     @Option(help: ArgumentHelp("Only records at or after this date or RFC 3339 time.", valueName: "time"))

@@ -150,7 +150,7 @@ struct ImporterAuditTests {
         let report = try Self.audit("focus-1.0.csv")
         #expect(report.summary.records == 3)
         #expect(report.summary.malformed == 0)
-        #expect(report.summary.skipped == ["focus: Tax charge": 1, "focus: Credit charge": 1, "focus: negative BilledCost (refund)": 1])
+        #expect(report.summary.skipped == ["focus: Tax charge": 1, "focus: Credit charge": 1, FOCUSReader.correctionReason: 1])
         #expect(report.summary.totalSpend == USD("26.55"))
         let violations = try Self.violations(report)
         #expect(violations.contains { $0 == (4, "environment-model", "deny") })  // growth ran gpt-5 in qa

@@ -630,6 +630,11 @@ extension CSVColumns {
         for rule in mapping.rules {
             if let column = header.index(rule.path.components[0]) { used.insert(column) }
         }
+        if let cost = mapping.costPath?.components[0] {
+            for name in [cost, "x_\(cost)InUsd"] {
+                if let column = header.index(name) { used.insert(column) }
+            }
+        }
         return used
     }
 }

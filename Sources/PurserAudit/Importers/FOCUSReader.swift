@@ -1,11 +1,14 @@
 import Purser
-/// Reads FinOps FOCUS 1.x cost and usage CSV: one row per charge.
+/// Reads FinOps FOCUS cost and usage CSV (1.0-preview to 1.x, Microsoft's
+/// FocusCost, AWS's FOCUS 1.0 with AWS columns, LiteLLM's FOCUS exports): one
+/// row per charge. The rules, column by column, are in docs/importers.md, "FOCUS 1.x (focus)".
 ///
 /// Only `ChargeCategory` Usage rows are replayed; Tax, Credit, Purchase and
-/// Adjustment rows, and rows with a negative `BilledCost` (refunds), are
-/// skipped and counted by reason. A row's cost is its `BilledCost` (in
-/// `BillingCurrency`, which must be USD). A row usually aggregates many calls
-/// over its charge period: a request-count budget counts it as one request.
+/// Adjustment rows, corrections (`ChargeClass` Correction) and rows with a
+/// negative cost (refunds) are skipped and counted by reason. A row's cost is
+/// its `BilledCost` (or the `--map cost=` column) in USD, from the column's
+/// `x_…InUsd` twin when `BillingCurrency` is not USD. A row usually aggregates
+/// many calls over its charge period: a request-count budget counts it as one request.
 package final class FOCUSReader: UsageLogReader {
     package let format = UsageLogFormat.focus
     private var records: HeaderedCSV<Columns>
@@ -16,14 +19,29 @@ package final class FOCUSReader: UsageLogReader {
     private let mapping: FieldMapping
     private var header: CSVHeader?
     private var columns = Columns()
+    /// Where the cost is read from: its column, its name, and the column of its USD twin.
+    private var cost = CostColumn(column: nil, name: "BilledCost", usdColumn: nil, isUSD: false)
+    /// A `--map cost=` column the header lacks: the file cannot be read.
+    private var costProblem: String?
     private let scratch = ScratchBuffer()
+
+    private struct CostColumn {
+        var column: Int?
+        var name: String
+        /// `x_{name}InUsd`, when the header has it.
+        var usdColumn: Int?
+        /// Whether the column itself is in USD whatever the billing currency (`x_…InUsd`).
+        var isUSD: Bool
+    }
 
     /// Where the columns the importer reads are.
     private struct Columns: CSVColumns {
         package var start: Int?
         package var billedCost: Int?
+        package var billedCostInUSD: Int?
         package var currency: Int?
         package var category: Int?
+        package var chargeClass: Int?
         package var quantity: Int?
         package var unit: Int?
         package var sku: Int?
@@ -33,26 +51,41 @@ package final class FOCUSReader: UsageLogReader {
         package var tags: Int?
         /// A vendor column naming the model, when there is one.
         package var model: Int?
+        /// Azure: the meter (`gpt 4.1 Outp regnl Tokens`), its subcategory, and the pricing block.
+        package var meterName: Int?
+        package var meterSubcategory: Int?
+        package var blockSize: Int?
+        package var unitDescription: Int?
+        /// AWS: the usage type (`USE1-Claude4.5Sonnet-input-tokens`).
+        package var usageType: Int?
 
         package init() {}
 
         package init(_ header: CSVHeader) {
             start = header.index("ChargePeriodStart")
             billedCost = header.index("BilledCost")
+            billedCostInUSD = header.index("x_BilledCostInUsd")
             currency = header.index("BillingCurrency")
             category = header.index("ChargeCategory")
-            quantity = header.index("ConsumedQuantity")
-            unit = header.index("ConsumedUnit")
+            chargeClass = header.index("ChargeClass")
+            quantity = header.index("ConsumedQuantity", "UsageQuantity")
+            unit = header.index("ConsumedUnit", "UsageUnit")
             sku = header.index("SkuId")
             description = header.index("ChargeDescription")
-            region = header.index("RegionId")
+            region = header.index("RegionId", "Region")
             resourceName = header.index("ResourceName")
             tags = header.index("Tags")
             model = header.index("x_Model", "x_ModelName", "x_ModelId")
+            meterName = header.index("x_SkuMeterName")
+            meterSubcategory = header.index("x_SkuMeterSubcategory")
+            blockSize = header.index("x_PricingBlockSize")
+            unitDescription = header.index("x_PricingUnitDescription")
+            usageType = header.index("x_UsageType")
         }
 
         package var positions: [Int?] {
-            [start, billedCost, currency, category, quantity, unit, sku, description, region, resourceName, tags, model]
+            [start, billedCost, billedCostInUSD, currency, category, chargeClass, quantity, unit, sku, description, region,
+             resourceName, tags, model, meterName, meterSubcategory, blockSize, unitDescription, usageType]
         }
 
         package var headerProblem: String? {
@@ -73,14 +106,32 @@ package final class FOCUSReader: UsageLogReader {
         guard !records.isAtEnd else { return nil }
         var batch = RecordBatch()
         let (file, batchSize) = (file, batchSize)
-        try records.next(until: { batch.entryCount >= batchSize }, header: { header, columns in
+        try records.next(until: { batch.entryCount >= batchSize || costProblem != nil }, header: { header, columns in
             (self.header, self.columns) = (header, columns)
+            self.cost = Self.costColumn(header, columns, mapping: mapping)
+            if cost.column == nil, let path = mapping.costPath {
+                costProblem = "--map cost=\(path): the CSV header has no column \(path)"
+            }
         }, { record in
+            guard costProblem == nil else { return }
             decode(record, into: &batch)
         }, malformed: { line, message in
             batch.addMalformed(file, line, message)
         })
+        if let costProblem { throw UsageLogError(costProblem, file: file) }
         return batch.isEmpty && records.isAtEnd ? nil : batch
+    }
+
+    /// The cost column: `BilledCost`, or the `--map cost=` column; with its `x_{name}InUsd` twin.
+    private static func costColumn(_ header: CSVHeader, _ columns: Columns, mapping: FieldMapping) -> CostColumn {
+        guard let path = mapping.costPath else {
+            return CostColumn(column: columns.billedCost, name: "BilledCost", usdColumn: columns.billedCostInUSD, isUSD: false)
+        }
+        let name = path.components[0]
+        let column = header.index(name)
+        let shown = column.map { header.names[$0] } ?? name
+        return CostColumn(column: column, name: shown, usdColumn: header.index("x_\(shown)InUsd"),
+                          isUSD: shown.lowercased().hasSuffix("inusd"))
     }
 
     /// The categories FOCUS defines besides Usage; any other value is counted as one kind,
@@ -94,6 +145,9 @@ package final class FOCUSReader: UsageLogReader {
         }
         return "focus: \(known) charge"
     }
+
+    /// The reason a correction (`ChargeClass` Correction: a change to charges of an earlier period) is skipped.
+    package static let correctionReason = "focus: correction of an earlier period (ChargeClass Correction)"
 
     private func decode(_ record: CSVRecord, into batch: inout RecordBatch) {
         let location = RecordLocation(file: name, line: record.line)
@@ -110,13 +164,32 @@ package final class FOCUSReader: UsageLogReader {
                 return
             }
         }
-        batch.add(location, skipReason: "focus: negative BilledCost (refund)") { () throws(RecordProblem) in
-            let raw = record.raw(columns.billedCost ?? 0)
-            guard let cost = ImportValues.usd(raw) else {
-                throw RecordProblem("BilledCost must be an amount, found \(ImportValues.shown(raw))")
+        // Corrections change an earlier period's charges: counted, not replayed as usage.
+        if let column = columns.chargeClass, record.string(column).trimmingSpaces.lowercased() == "correction" {
+            batch.skipped[Self.correctionReason, default: 0] += 1
+            return
+        }
+        let cost = self.cost
+        let refund = cost.name == "BilledCost" ? "focus: negative BilledCost (refund)" : "focus: negative \(cost.name) (refund)"
+        batch.add(location, skipReason: refund) { () throws(RecordProblem) in
+            var column = cost.column ?? 0
+            var name = cost.name
+            if !cost.isUSD, let currencyColumn = columns.currency {
+                let currency = record.string(currencyColumn).trimmingSpaces
+                if !currency.isEmpty, currency.uppercased() != "USD" {
+                    guard let usd = cost.usdColumn else {
+                        throw RecordProblem("BillingCurrency is \(currency.prefix(40)) and the file has no x_\(cost.name)InUsd column; Purser counts USD")
+                    }
+                    column = usd
+                    name = header.names[usd]
+                }
             }
-            if cost < .zero { return nil }
-            return try request(record, header, cost: cost)
+            let raw = record.raw(column)
+            guard let amount = ImportValues.usd(raw) else {
+                throw RecordProblem("\(name) must be an amount, found \(ImportValues.shown(raw))")
+            }
+            if amount < .zero { return nil }
+            return try request(record, header, cost: amount)
         }
     }
 
@@ -126,9 +199,6 @@ package final class FOCUSReader: UsageLogReader {
             let value = record.string(column).trimmingSpaces
             return value.isEmpty ? nil : value
         }
-        if let currency = text(columns.currency), currency.uppercased() != "USD" {
-            throw RecordProblem("BillingCurrency is \(currency); Purser counts USD")
-        }
         guard let startText = text(columns.start) else { throw RecordProblem("the row has no ChargePeriodStart (usage logs need one)") }
         guard let start = Array(startText.utf8).withUnsafeBufferPointer(ImportValues.timestamp) else {
             throw RecordProblem("ChargePeriodStart \"\(startText.prefix(40))\" is not a time like 2026-11-22T00:00:00Z")
@@ -137,13 +207,11 @@ package final class FOCUSReader: UsageLogReader {
         if let column = columns.tags {
             tags = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try Self.tags(bytes) }
         }
-        guard let model = try ImportValues.name(text(columns.model) ?? text(columns.sku) ?? text(columns.resourceName), "model") else {
-            throw RecordProblem("the row names no model (no x_Model, SkuId or ResourceName); use --map model=COLUMN")
-        }
+        let model = try ImportValues.name(defaultModel(text, tags: tags), "model")
         var request = Request(
-            timestamp: start, team: tags["team"], environment: tags["environment"] ?? tags["env"], model: model,
+            timestamp: start, team: tags["team"], environment: tags["environment"] ?? tags["env"], model: model ?? "",
             region: try ImportValues.name(text(columns.region), "RegionId"), user: tags["user"], tags: Tags(tags), cost: cost)
-        request.usage = try usage(record)
+        request.usage = try usage(record, tags: tags)
         if !mapping.rules.isEmpty {
             try mapping.apply(to: &request) { path throws(RecordProblem) in
                 let parts = path.components
@@ -151,59 +219,155 @@ package final class FOCUSReader: UsageLogReader {
                 return try header.mappedValue(path, in: record, scratch: scratch)
             }
         }
+        if request.model.isEmpty {
+            throw RecordProblem("the row names no model (no x_Model, x_SkuMeterName, x_UsageType, SkuId or ResourceName); use --map model=COLUMN")
+        }
         return request
     }
 
-    /// Tokens from `ConsumedQuantity` when `ConsumedUnit` counts tokens: input,
-    /// output, cached or cache-write by the words in the unit, the SKU or the
-    /// description; input when none says.
-    private func usage(_ record: CSVRecord) throws(RecordProblem) -> Usage {
+    /// The model a row names: a vendor model column (`x_Model`…), else LiteLLM's `model` tag
+    /// (or `ResourceName`) without its provider prefix, else the model in an Azure token
+    /// meter's name, else the model in an AWS Bedrock usage type, else `SkuId`, else `ResourceName`.
+    private func defaultModel(_ text: (Int?) -> String?, tags: [String: String]) -> String? {
+        if let model = text(columns.model) { return model }
+        if let provider = tags["custom_llm_provider"] ?? tags["litellm:provider"],
+           let model = tags["model"] ?? tags["litellm:model"] ?? text(columns.resourceName) {
+            return LiteLLMMapping.model(model, provider: provider)
+        }
+        if let meter = text(columns.meterName), let model = Self.azureModel(meter: meter, subcategory: text(columns.meterSubcategory)) {
+            return model
+        }
+        if let usageType = text(columns.usageType), let model = Self.bedrockModel(usageType: usageType) { return model }
+        return text(columns.sku) ?? text(columns.resourceName)
+    }
+
+    /// Tokens: LiteLLM's token tags when the row has them (its older FOCUS export puts
+    /// prompt + completion in one `ConsumedQuantity`), else `ConsumedQuantity` (or
+    /// 1.0-preview `UsageQuantity`) scaled exactly by the unit when it counts tokens:
+    /// `Tokens`, `1000 Tokens`, `1K tokens`, `1M Tokens`, or Azure's `Units` on a token
+    /// meter with the block size in `x_PricingBlockSize` / `x_PricingUnitDescription`.
+    /// Input, output, cached or cache-write by the words in the unit, the usage type, the
+    /// meter, the SKU or the description; input when none says.
+    private func usage(_ record: CSVRecord, tags: [String: String]) throws(RecordProblem) -> Usage {
+        if tags["litellm:prompt_tokens"] != nil || tags["litellm:completion_tokens"] != nil {
+            func count(_ key: String) throws(RecordProblem) -> Int64 {
+                guard let value = tags[key] else { return 0 }
+                guard let number = Array(value.utf8).withUnsafeBufferPointer(ImportValues.count) else {
+                    throw RecordProblem("Tags.\(key) must be a whole number of tokens up to \(RequestDecoder.maxTokens), found \"\(value.prefix(40))\"")
+                }
+                return number
+            }
+            return LiteLLMMapping.usage(prompt: try count("litellm:prompt_tokens"), completion: try count("litellm:completion_tokens"),
+                                        cacheRead: try count("litellm:cache_read_tokens"),
+                                        cacheWrite: try count("litellm:cache_creation_tokens"))
+        }
         var usage = Usage()
         guard let unitColumn = columns.unit, let quantityColumn = columns.quantity else { return usage }
-        let unit = record.string(unitColumn).lowercased()
-        guard unit.contains("token") else { return usage }
+        let unit = record.string(unitColumn).trimmingSpaces.lowercased()
+        func lowered(_ column: Int?) -> String? {
+            guard let column else { return nil }
+            let value = record.string(column).trimmingSpaces
+            return value.isEmpty ? nil : value.lowercased()
+        }
+        let meter = lowered(columns.meterName)
+        let block: Int64
+        if unit.contains("token") {
+            block = Self.unitQuantity(unit)
+        } else if unit == "units" || unit == "unit", let name = meter ?? lowered(columns.description),
+                  name.hasSuffix("tokens") || name.hasSuffix("token") {
+            block = lowered(columns.blockSize).flatMap(Self.blockSize) ?? lowered(columns.unitDescription).flatMap(Self.blockSize) ?? 1
+        } else {
+            return usage
+        }
         let raw = record.raw(quantityColumn)
         if ImportValues.isBlank(raw) { return usage }
         let text = String(decoding: ImportValues.trimmed(raw), as: UTF8.self)
-        guard let number = DecimalText(text), !number.negative, let whole = number.scaled(by: 0, rounding: true),
-              let quantity = Int64(exactly: whole)
-        else { throw RecordProblem("ConsumedQuantity must be a non-negative number, found \"\(text.prefix(40))\"") }
-        let (scaled, overflow) = quantity.multipliedReportingOverflow(by: Self.unitQuantity(unit))
-        guard !overflow, scaled <= RequestDecoder.maxTokens else {
-            throw RecordProblem("ConsumedQuantity \(text) \(unit) is more than \(RequestDecoder.maxTokens) tokens")
-        }
+        let tokens = try Self.tokens(quantity: text, block: block, unit: unit)
         var words = [unit]
-        if let sku = columns.sku { words.append(record.string(sku).lowercased()) }
-        if let description = columns.description { words.append(record.string(description).lowercased()) }
+        for column in [columns.usageType, columns.meterName, columns.sku, columns.description] {
+            if let value = lowered(column) { words.append(value) }
+        }
         switch Self.direction(words) {
-        case .cacheWrite: usage.cacheWriteTokens = scaled
-        case .cached: usage.cachedInputTokens = scaled
-        case .output: usage.outputTokens = scaled
-        case .input: usage.inputTokens = scaled
+        case .cacheWrite: usage.cacheWriteTokens = tokens
+        case .cached: usage.cachedInputTokens = tokens
+        case .output: usage.outputTokens = tokens
+        case .input: usage.inputTokens = tokens
         }
         return usage
     }
 
+    /// `quantity` × `block` tokens, exactly: the decimal is read without floating point and
+    /// the product must be a whole number of tokens up to ``RequestDecoder/maxTokens``
+    /// (0.25 × 1M = 250,000; 1e-7 × 1K is a problem, not 0).
+    package static func tokens(quantity text: String, block: Int64, unit: String) throws(RecordProblem) -> Int64 {
+        let shown = "\(text.prefix(40)) \(unit.prefix(40))" + (block > 1 && !unit.contains("token") ? " (blocks of \(block))" : "")
+        guard let number = DecimalText(text), !number.negative else {
+            throw RecordProblem("ConsumedQuantity must be a non-negative number, found \"\(text.prefix(40))\"")
+        }
+        if number.digits.isEmpty { return 0 }
+        let tooMany = RecordProblem("ConsumedQuantity \(shown) is more than \(RequestDecoder.maxTokens) tokens")
+        guard let mantissa = number.scaled(by: -number.exponent, rounding: false) else { throw tooMany }
+        var (value, overflow) = mantissa.multipliedReportingOverflow(by: Int128(block))
+        guard !overflow else { throw tooMany }
+        if number.exponent >= 0 {
+            for _ in 0..<number.exponent {
+                (value, overflow) = value.multipliedReportingOverflow(by: 10)
+                guard !overflow, value <= Int128(RequestDecoder.maxTokens) else { throw tooMany }
+            }
+        } else {
+            let places = -number.exponent
+            var divisor: Int128 = 1
+            var whole = places <= 38
+            if whole {
+                for _ in 0..<places { divisor *= 10 }
+                whole = value % divisor == 0
+            }
+            guard whole else { throw RecordProblem("ConsumedQuantity \(shown) is not a whole number of tokens") }
+            value /= divisor
+        }
+        guard value <= Int128(RequestDecoder.maxTokens) else { throw tooMany }
+        return Int64(value)
+    }
+
     private enum Direction { case input, output, cached, cacheWrite }
 
-    /// The first text that names a direction decides it.
+    /// The first text that names a direction decides it; Azure's meter abbreviations
+    /// count as words (`cd` cached, `Outp`/`outpt`/`opt` output, `Inp` input).
     private static func direction(_ texts: [String]) -> Direction {
         for text in texts {
             if text.contains("cache write") || text.contains("cache-write") || text.contains("cache_write")
                 || text.contains("cache creation") || text.contains("cache_creation") { return .cacheWrite }
-            if text.contains("cached") || text.contains("cache read") || text.contains("cache-read") || text.contains("cache_read") {
+            let words = text.split { !$0.isLetter && !$0.isNumber && $0 != "." }
+            if text.contains("cached") || text.contains("cache read") || text.contains("cache-read") || text.contains("cache_read")
+                || words.contains("cd") {
                 return .cached
             }
-            if text.contains("output") || text.contains("completion") { return .output }
-            if text.contains("input") || text.contains("prompt") { return .input }
+            if text.contains("output") || text.contains("completion")
+                || words.contains(where: { $0 == "outp" || $0 == "outpt" || $0 == "opt" }) { return .output }
+            if text.contains("input") || text.contains("prompt") || words.contains("inp") { return .input }
         }
         return .input
+    }
+
+    /// The direction a set of texts names, for tests: "input", "output", "cached" or "cache write".
+    package static func directionName(_ texts: [String]) -> String {
+        switch direction(texts.map { $0.lowercased() }) {
+        case .input: "input"
+        case .output: "output"
+        case .cached: "cached"
+        case .cacheWrite: "cache write"
+        }
     }
 
     /// The unit quantity of a unit like `1000 Tokens`, `1K Tokens` or `1M Tokens` (1 for `Tokens`).
     private static func unitQuantity(_ unit: String) -> Int64 {
         guard let first = unit.split(separator: " ").first, unit.contains(" ") else { return 1 }
-        var digits = Substring(first)
+        return blockSize(String(first)) ?? 1
+    }
+
+    /// A block size as Azure writes it (`1000`, `1000000`, `1K`, `1M`, `10K`, `1 K`); nil when it is none.
+    package static func blockSize(_ text: String) -> Int64? {
+        var digits = Substring(text.trimmingSpaces.lowercased())
         var multiplier: Int64 = 1
         if digits.hasSuffix("k") {
             multiplier = 1000
@@ -212,8 +376,60 @@ package final class FOCUSReader: UsageLogReader {
             multiplier = 1_000_000
             digits = digits.dropLast()
         }
-        guard let value = Int64(digits), value > 0 else { return 1 }
-        return value * multiplier
+        guard let value = Int64(String(digits).trimmingSpaces), value > 0 else { return nil }
+        let (size, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        return overflow || size > RequestDecoder.maxTokens ? nil : size
+    }
+
+    /// Words of an Azure meter name that follow the model: token kinds and deployment types.
+    private static let meterStopWords: Set<Substring> = [
+        "inp", "input", "outp", "outpt", "opt", "output", "cached", "cd", "cache", "glbl", "gl", "global", "regnl",
+        "regional", "dzone", "datazone", "batch", "tokens", "token", "1k", "1m",
+    ]
+
+    /// The model in an Azure token meter's name: the words before the token kind or
+    /// deployment type, lowercased and joined by `-` (`gpt 4.1 Inp regnl Tokens` → `gpt-4.1`,
+    /// `GPT 5 Mini outpt Glbl 1M Tokens` → `gpt-5-mini`); Azure OpenAI meters that start
+    /// with a version (`5 mini cd inp Gl 1M Tokens`) are GPT models. Nil for other meters.
+    package static func azureModel(meter: String, subcategory: String?) -> String? {
+        let lowered = meter.lowercased()
+        guard lowered.hasSuffix("tokens") || lowered.hasSuffix("token") else { return nil }
+        var words: [Substring] = []
+        for word in lowered.split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }) {
+            if meterStopWords.contains(word) { break }
+            words.append(word)
+        }
+        guard let first = words.first else { return nil }
+        if first.first?.isNumber == true, subcategory?.lowercased().contains("openai") == true { words.insert("gpt", at: 0) }
+        return words.joined(separator: "-")
+    }
+
+    /// The model in an AWS Bedrock usage type: what lies between the billing-region prefix
+    /// and the token kind (`USE1-Claude4.5Sonnet-input-tokens-cross-region-global` →
+    /// `Claude4.5Sonnet` → `claude-sonnet-4-5`); nil when the usage type names no token kind.
+    package static func bedrockModel(usageType: String) -> String? {
+        var text = Substring(usageType)
+        if let dash = text.firstIndex(of: "-"), text.distance(from: text.startIndex, to: dash) <= 5,
+           text[..<dash].allSatisfy({ $0.isUppercase || $0.isNumber }) {
+            text = text[text.index(after: dash)...]
+        }
+        let lowered = text.lowercased()
+        let ends = ["-input-", "-output-", "-cache-"].compactMap { lowered.firstRange(of: $0)?.lowerBound }
+        guard let end = ends.min() else { return nil }
+        let name = String(lowered[..<end])
+        guard !name.isEmpty else { return nil }
+        // Claude4.5Sonnet → claude-sonnet-4-5 (Claude 3.x: claude-3-5-haiku, Anthropic's own order).
+        if name.hasPrefix("claude"), !name.contains("-") {
+            let rest = name.dropFirst("claude".count)
+            let version = rest.prefix { $0.isNumber || $0 == "." }
+            let variant = rest.dropFirst(version.count)
+            if !version.isEmpty, !variant.isEmpty, variant.allSatisfy(\.isLetter) {
+                let dashed = String(version.map { $0 == "." ? "-" : $0 })
+                let major = Int(version.prefix { $0.isNumber }) ?? 0
+                return major >= 4 ? "claude-\(variant)-\(dashed)" : "claude-\(dashed)-\(variant)"
+            }
+        }
+        return name
     }
 
     /// The `Tags` column: a JSON object of strings (valueless tags are `true`).

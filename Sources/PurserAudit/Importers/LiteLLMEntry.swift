@@ -200,6 +200,29 @@ package enum LiteLLMMapping {
         return nil
     }
 
+    /// A LiteLLM model name without the `provider/` prefix that repeats its
+    /// `custom_llm_provider` (`azure/gpt-4.1` with provider `azure` → `gpt-4.1`);
+    /// other names as they are. The FOCUS importer reads LiteLLM's FOCUS export with it too.
+    package static func model(_ model: String, provider: String?) -> String {
+        guard let provider, !provider.isEmpty, model.utf8.count > provider.utf8.count + 1,
+              model.utf8.dropFirst(provider.utf8.count).first == UInt8(ascii: "/"), model.utf8.starts(with: provider.utf8)
+        else { return model }
+        return String(decoding: model.utf8.dropFirst(provider.utf8.count + 1), as: UTF8.self)
+    }
+
+    /// Usage from LiteLLM's counts: its `prompt_tokens` counts every input token, cache
+    /// reads and writes included, so input is the prompt less both (less only the reads
+    /// when that would go below zero, as older LiteLLM versions counted only reads).
+    package static func usage(prompt: Int64, completion: Int64, cacheRead read: Int64, cacheWrite write: Int64) -> Usage {
+        let input: Int64
+        if prompt >= read + write {
+            input = prompt - read - write
+        } else {
+            input = prompt >= read ? prompt - read : prompt
+        }
+        return Usage(inputTokens: input, cachedInputTokens: read, cacheWriteTokens: write, outputTokens: completion)
+    }
+
     /// Why rows are skipped rather than replayed.
     package static let skippedFailure = "litellm: failed request with no spend"
 
@@ -222,29 +245,19 @@ package enum LiteLLMMapping {
         guard let timestamp = entry.startTime else { throw RecordProblem("the record has no startTime (usage logs need one)") }
         if let spend = entry.spend, spend < .zero { throw RecordProblem("spend must not be negative, found \(spend)") }
         if entry.failed, (entry.spend ?? .zero) == .zero { return nil }
-        guard var model = entry.model ?? entry.modelGroup else { throw RecordProblem("the record has no model") }
-        if let provider = entry.provider, !provider.isEmpty, model.utf8.count > provider.utf8.count + 1,
-           model.utf8.dropFirst(provider.utf8.count).first == UInt8(ascii: "/"), model.utf8.starts(with: provider.utf8) {
-            model = String(decoding: model.utf8.dropFirst(provider.utf8.count + 1), as: UTF8.self)
-        }
+        guard let named = entry.model ?? entry.modelGroup else { throw RecordProblem("the record has no model") }
+        let model = Self.model(named, provider: entry.provider)
         var tags = entry.requestTags ?? entry.metadata.tags ?? Tags()
         if entry.failed { tags["status"] = "failure" }
-        let read = entry.metadata.cacheRead ?? 0
-        let write = entry.metadata.cacheWrite ?? 0
-        let prompt = entry.promptTokens
-        let input: Int64
-        if prompt >= read + write {
-            input = prompt - read - write
-        } else {
-            input = prompt >= read ? prompt - read : prompt
-        }
+        let usage = Self.usage(prompt: entry.promptTokens, completion: entry.completionTokens,
+                               cacheRead: entry.metadata.cacheRead ?? 0, cacheWrite: entry.metadata.cacheWrite ?? 0)
         return Request(
             id: entry.requestID, timestamp: timestamp,
             team: entry.teamID ?? entry.metadata.teamAlias,
             environment: tags["env"] ?? tags["environment"] ?? entry.metadata.environment,
             model: model, region: tags["region"] ?? entry.metadata.region ?? entry.apiBase.flatMap(Self.region(fromAPIBase:)),
             user: entry.endUser ?? entry.user, tags: tags,
-            usage: Usage(inputTokens: input, cachedInputTokens: read, cacheWriteTokens: write, outputTokens: entry.completionTokens),
+            usage: usage,
             cost: entry.spend)
     }
 }
