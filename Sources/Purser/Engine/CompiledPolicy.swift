@@ -28,6 +28,11 @@ public final class CompiledPolicy: Sendable {
     package let teams: [CompiledTeam]
     package let teamLookup: NameTable
     package let regions: Interner
+    /// `regions.aliases`: another name → the region it stands for.
+    package let regionAliases: [String: String]
+    /// Whether any team, environment or region has an alias, so that requests' names are made
+    /// canonical before evaluation (docs/evaluation.md, "Canonicalisation").
+    package let hasNameAliases: Bool
     /// `regions.allowed`, nil when any region is allowed.
     package let allowedRegions: IDSet?
 
@@ -102,10 +107,19 @@ public final class CompiledPolicy: Sendable {
             for alias in model.aliases { modelLookup.insert(alias.value, Int32(index)) }
         }
         self.modelLookup = modelLookup
-        let environmentLookup = NameTable(policy.environments.map(\.name))
-        let teamLookup = NameTable(policy.teams.map(\.name))
+        var environmentLookup = NameTable(policy.environments.map(\.name))
+        for (index, environment) in policy.environments.enumerated() {
+            for alias in environment.aliases { environmentLookup.insert(alias.value, Int32(index)) }
+        }
+        var teamLookup = NameTable(policy.teams.map(\.name))
+        for (index, team) in policy.teams.enumerated() {
+            for alias in team.aliases { teamLookup.insert(alias.value, Int32(index)) }
+        }
         self.environmentLookup = environmentLookup
         self.teamLookup = teamLookup
+        regionAliases = Dictionary(policy.regions.aliases.map { ($0.alias.value, $0.region.value) }, uniquingKeysWith: { first, _ in first })
+        hasNameAliases = !regionAliases.isEmpty || policy.teams.contains { !$0.aliases.isEmpty }
+            || policy.environments.contains { !$0.aliases.isEmpty }
 
         let modelCount = policy.models.count
         let regionSet = { (names: [Located<String>]?) -> IDSet? in
