@@ -149,11 +149,11 @@ package struct Evaluator: Sendable {
     // MARK: Resolution
 
     package func resolve(_ request: consuming Request, now: Timestamp) -> Resolved {
-        if policy.hasNameAliases { canonicalize(&request) }
         // The ids first: the request is then moved into the resolved request, not copied.
         let timestamp = request.timestamp ?? now
         let team = request.team.flatMap { policy.teamLookup[$0] } ?? -1
         let environment = request.environment.flatMap { policy.environmentLookup[$0] } ?? -1
+        if policy.hasNameAliases { canonicalize(&request, team: team, environment: environment) }
         let model = policy.modelLookup[request.model] ?? -1
         return Resolved(request: request, timestamp: timestamp, team: team, environment: environment, model: model, zone: policy.zone)
     }
@@ -162,16 +162,18 @@ package struct Evaluator: Sendable {
     /// for, so that the request is evaluated, budgeted and reported under the policy's names
     /// (docs/evaluation.md, "Canonicalisation"). Models keep the name asked for: their aliases are
     /// resolved to the model's id, and decisions report the canonical model.
-    private func canonicalize(_ request: inout Request) {
-        if let name = request.team, let id = policy.teamLookup[name], policy.teams[Int(id)].name != name {
-            request.team = policy.teams[Int(id)].name
+    private func canonicalize(_ request: inout Request, team: Int32, environment: Int32) {
+        if team >= 0, policy.teamHasAliases[Int(team)], let name = request.team, policy.teams[Int(team)].name != name {
+            request.team = policy.teams[Int(team)].name
         }
-        if let name = request.environment, let id = policy.environmentLookup[name], policy.environments[Int(id)].name != name {
-            request.environment = policy.environments[Int(id)].name
+        if environment >= 0, policy.environmentHasAliases[Int(environment)], let name = request.environment,
+           policy.environments[Int(environment)].name != name {
+            request.environment = policy.environments[Int(environment)].name
         }
-        if let region = request.region, let canonical = policy.regionAliases[region] { request.region = canonical }
-        if !request.unavailableRegions.isEmpty, request.unavailableRegions.contains(where: { policy.regionAliases[$0] != nil }) {
-            request.unavailableRegions = request.unavailableRegions.map { policy.regionAliases[$0] ?? $0 }
+        guard !policy.regionAliases.isEmpty else { return }
+        if let region = request.region, let canonical = policy.regionAlias(region) { request.region = canonical }
+        if !request.unavailableRegions.isEmpty, request.unavailableRegions.contains(where: { policy.regionAlias($0) != nil }) {
+            request.unavailableRegions = request.unavailableRegions.map { policy.regionAlias($0) ?? $0 }
         }
     }
 
