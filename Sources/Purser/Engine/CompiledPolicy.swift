@@ -28,6 +28,23 @@ public final class CompiledPolicy: Sendable {
     package let teams: [CompiledTeam]
     package let teamLookup: NameTable
     package let regions: Interner
+    /// `regions.aliases`: another name → the region it stands for.
+    package let regionAliases: [String: String]
+    /// The aliases of `regionAliases`, by index into `regionAliasTargets` (a cheaper hash than a dictionary's).
+    private let regionAliasLookup: NameTable
+    private let regionAliasTargets: [String]
+    /// Whether requests may name each team (environment) by an alias, by id.
+    package let teamHasAliases: [Bool]
+    package let environmentHasAliases: [Bool]
+    /// Whether any team, environment or region has an alias, so that requests' names are made
+    /// canonical before evaluation (docs/evaluation.md, "Canonicalisation").
+    package let hasNameAliases: Bool
+
+    /// The region `name` is an alias of, or nil.
+    @inline(__always)
+    package func regionAlias(_ name: String) -> String? {
+        regionAliasLookup[name].map { regionAliasTargets[Int($0)] }
+    }
     /// `regions.allowed`, nil when any region is allowed.
     package let allowedRegions: IDSet?
 
@@ -102,10 +119,23 @@ public final class CompiledPolicy: Sendable {
             for alias in model.aliases { modelLookup.insert(alias.value, Int32(index)) }
         }
         self.modelLookup = modelLookup
-        let environmentLookup = NameTable(policy.environments.map(\.name))
-        let teamLookup = NameTable(policy.teams.map(\.name))
+        var environmentLookup = NameTable(policy.environments.map(\.name))
+        for (index, environment) in policy.environments.enumerated() {
+            for alias in environment.aliases { environmentLookup.insert(alias.value, Int32(index)) }
+        }
+        var teamLookup = NameTable(policy.teams.map(\.name))
+        for (index, team) in policy.teams.enumerated() {
+            for alias in team.aliases { teamLookup.insert(alias.value, Int32(index)) }
+        }
         self.environmentLookup = environmentLookup
         self.teamLookup = teamLookup
+        regionAliases = Dictionary(policy.regions.aliases.map { ($0.alias.value, $0.region.value) }, uniquingKeysWith: { first, _ in first })
+        regionAliasLookup = NameTable(policy.regions.aliases.map(\.alias.value))
+        regionAliasTargets = policy.regions.aliases.map(\.region.value)
+        teamHasAliases = policy.teams.map { !$0.aliases.isEmpty }
+        environmentHasAliases = policy.environments.map { !$0.aliases.isEmpty }
+        hasNameAliases = !regionAliases.isEmpty || policy.teams.contains { !$0.aliases.isEmpty }
+            || policy.environments.contains { !$0.aliases.isEmpty }
 
         let modelCount = policy.models.count
         let regionSet = { (names: [Located<String>]?) -> IDSet? in

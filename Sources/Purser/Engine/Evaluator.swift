@@ -153,8 +153,28 @@ package struct Evaluator: Sendable {
         let timestamp = request.timestamp ?? now
         let team = request.team.flatMap { policy.teamLookup[$0] } ?? -1
         let environment = request.environment.flatMap { policy.environmentLookup[$0] } ?? -1
+        if policy.hasNameAliases { canonicalize(&request, team: team, environment: environment) }
         let model = policy.modelLookup[request.model] ?? -1
         return Resolved(request: request, timestamp: timestamp, team: team, environment: environment, model: model, zone: policy.zone)
+    }
+
+    /// Replaces the aliases of teams, environments and regions in `request` by the names they stand
+    /// for, so that the request is evaluated, budgeted and reported under the policy's names
+    /// (docs/evaluation.md, "Canonicalisation"). Models keep the name asked for: their aliases are
+    /// resolved to the model's id, and decisions report the canonical model.
+    private func canonicalize(_ request: inout Request, team: Int32, environment: Int32) {
+        if team >= 0, policy.teamHasAliases[Int(team)], let name = request.team, policy.teams[Int(team)].name != name {
+            request.team = policy.teams[Int(team)].name
+        }
+        if environment >= 0, policy.environmentHasAliases[Int(environment)], let name = request.environment,
+           policy.environments[Int(environment)].name != name {
+            request.environment = policy.environments[Int(environment)].name
+        }
+        guard !policy.regionAliases.isEmpty else { return }
+        if let region = request.region, let canonical = policy.regionAlias(region) { request.region = canonical }
+        if !request.unavailableRegions.isEmpty, request.unavailableRegions.contains(where: { policy.regionAlias($0) != nil }) {
+            request.unavailableRegions = request.unavailableRegions.map { policy.regionAlias($0) ?? $0 }
+        }
     }
 
     /// A candidate with its region's id looked up once.

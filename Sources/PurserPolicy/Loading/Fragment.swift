@@ -13,6 +13,7 @@ package struct Fragment {
     package var budgets: [BudgetDefinition] = []
     package var regionsAllowed: Located<[Located<String>]>?
     package var regionFallbacks: [RegionFallback] = []
+    package var regionAliases: [RegionAlias] = []
     package var rules: [RuleDefinition] = []
     package var exceptions: [ExceptionDefinition] = []
 }

@@ -138,6 +138,7 @@ package struct FragmentDecoder {
         guard let fields = context.fields(pair.value, path, section: PolicySchema.environment) else { return nil }
         return EnvironmentDefinition(
             name: name.value,
+            aliases: fields["aliases"].flatMap { context.names($0, "\(path).aliases") } ?? [],
             models: fields["models"].flatMap { context.names($0, "\(path).models", allowGlob: true) },
             tiers: fields["tiers"].flatMap { context.names($0, "\(path).tiers") },
             exclude: fields["exclude"].flatMap { context.names($0, "\(path).exclude", allowGlob: true) } ?? [],
@@ -163,6 +164,7 @@ package struct FragmentDecoder {
         }
         return TeamDefinition(
             name: name.value,
+            aliases: fields["aliases"].flatMap { context.names($0, "\(path).aliases") } ?? [],
             environments: fields["environments"].flatMap { context.names($0, "\(path).environments") },
             models: fields["models"].flatMap { context.names($0, "\(path).models", allowGlob: true) },
             regions: fields["regions"].flatMap { context.names($0, "\(path).regions") },
@@ -269,6 +271,14 @@ package struct FragmentDecoder {
                       let targets = context.names(entry.value, "regions.fallbacks.\(region.value)")
                 else { continue }
                 fragment.regionFallbacks.append(RegionFallback(region: region, targets: targets))
+            }
+        }
+        if let node = fields["aliases"] {
+            for entry in context.namedEntries(node, "regions.aliases") {
+                guard let alias = context.name(entry.key, "a region alias in regions.aliases"),
+                      let region = context.name(entry.value, "regions.aliases.\(alias.value)")
+                else { continue }
+                fragment.regionAliases.append(RegionAlias(alias: alias, region: region))
             }
         }
     }

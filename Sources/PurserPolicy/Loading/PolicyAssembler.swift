@@ -33,6 +33,8 @@ package struct PolicyAssembler {
         var ruleIds: [String: SourceLocation] = [:]
         var exceptionIds: [String: SourceLocation] = [:]
         var fallbackRegions: [String: SourceLocation] = [:]
+        var regionAliases: [RegionAlias] = []
+        var regionAliasNames: [String: SourceLocation] = [:]
 
         for fragment in fragments {
             if let value = fragment.settings, let location = value.location {
@@ -74,6 +76,21 @@ package struct PolicyAssembler {
             for team in fragment.teams where claim(team.name, "team", at: team.location, in: &teamNames) {
                 teams.append(team)
             }
+            // Aliases share their section's namespace, as models' do: a name stands for one team, one environment.
+            for environment in fragment.environments {
+                for alias in environment.aliases {
+                    _ = claim(alias.value, "environment name or alias", at: alias.location, in: &environmentNames)
+                }
+            }
+            for team in fragment.teams {
+                for alias in team.aliases {
+                    _ = claim(alias.value, "team name or alias", at: alias.location, in: &teamNames)
+                }
+            }
+            for alias in fragment.regionAliases
+            where claim(alias.alias.value, "region alias", at: alias.alias.location, in: &regionAliasNames) {
+                regionAliases.append(alias)
+            }
             for budget in fragment.budgets where claim(budget.id, "budget id", at: budget.location, in: &budgetIds) {
                 budgets.append(budget)
             }
@@ -113,6 +130,7 @@ package struct PolicyAssembler {
         regions.allowed = allowed?.value
         regions.allowedLocation = allowed?.location
         regions.fallbacks = regionFallbacks
+        regions.aliases = regionAliases
 
         var hasher = SHA256()
         for (name, bytes) in hashes + priceSourceBytes {

@@ -61,6 +61,8 @@ package struct Price: Sendable, Hashable {
 package struct EnvironmentDefinition: Sendable, Hashable {
     /// The environment's name.
     package let name: String
+    /// Other names logs and requests use for it (e.g. `prod`); evaluated and reported as this environment.
+    package var aliases: [Located<String>] = []
     /// Approved model names, aliases or globs; nil approves every model (subject to `tiers`).
     package let models: [Located<String>]?
     /// Approved tiers; nil approves every tier.
@@ -79,6 +81,9 @@ package struct EnvironmentDefinition: Sendable, Hashable {
 package struct TeamDefinition: Sendable, Hashable {
     /// The team's name.
     package let name: String
+    /// Other names logs and requests use for it (a LiteLLM `team_id`, an OpenAI `project_id`);
+    /// evaluated, budgeted and reported as this team.
+    package var aliases: [Located<String>] = []
     /// Environments the team may run in; nil means all.
     package let environments: [Located<String>]?
     /// The team's own model allow-list, applied on top of the environment's; nil means no extra limit.
@@ -113,9 +118,20 @@ package struct RegionPolicy: Sendable, Hashable {
     package var allowedLocation: SourceLocation?
     /// Where a region's traffic fails over to, in order.
     package var fallbacks: [RegionFallback] = []
+    /// Other names of regions (`regions.aliases`, e.g. Azure's `eastus2` for `us-east-1`):
+    /// a request or log record naming the alias is evaluated and reported in the region.
+    package var aliases: [RegionAlias] = []
 
     /// No restriction and no fallbacks.
     package init() {}
+}
+
+/// `regions.aliases.ALIAS: REGION`.
+package struct RegionAlias: Sendable, Hashable {
+    /// The other name.
+    package let alias: Located<String>
+    /// The region it stands for.
+    package let region: Located<String>
 }
 
 /// `regions.fallbacks.REGION: [targets]`.

@@ -66,6 +66,7 @@ package enum PolicySchema {
             SchemaKey("tiers", .names(glob: false), "Tiers from settings.tiers approved here (omitted: every tier)."),
             SchemaKey("exclude", .names(glob: true), "Names, aliases or globs never approved here."),
             SchemaKey("regions", .names(glob: false), "Regions requests in this environment may run in, on top of regions.allowed."),
+            SchemaKey("aliases", .names(glob: false), "Other names logs and requests use for this environment (e.g. prod); evaluated and reported as it."),
             SchemaKey("description", .text, "Free text."),
         ])
 
@@ -77,6 +78,7 @@ package enum PolicySchema {
             SchemaKey("regions", .names(glob: false), "Regions the team's traffic must stay in (residency)."),
             SchemaKey("budget", .section(teamBudget), "Hard USD caps per period, e.g. {month: 5000, day: 400}: budgets team.<team>.<period>."),
             SchemaKey("max_request_cost", .usd(max: .max), "The largest estimated cost (USD) one request may have."),
+            SchemaKey("aliases", .names(glob: false), "Other names logs and requests use for this team (a LiteLLM team_id, an OpenAI project_id); evaluated, budgeted and reported as it."),
             SchemaKey("description", .text, "Free text."),
         ])
 
@@ -116,6 +118,7 @@ package enum PolicySchema {
         keys: [
             SchemaKey("allowed", .names(glob: false), "The regions traffic may run in at all; when set, every region named in the policy must be in it. One fragment only."),
             SchemaKey("fallbacks", .map(.names(glob: false)), "Region → regions to try, in order, when a request there is denied."),
+            SchemaKey("aliases", .map(.name(glob: false)), "Other name → region, e.g. eastus2: us-east-1; a request or record naming the alias is evaluated and reported in the region."),
         ])
 
     package static let rule = SchemaSection(

@@ -60,6 +60,9 @@ package enum UndefinedReference: PolicySetRule {
                 region(target, context: "regions.fallbacks.\(fallback.region.value)", &context)
             }
         }
+        for alias in policy.regions.aliases {
+            region(alias.region, context: "regions.aliases.\(alias.alias.value)", &context)
+        }
         for budget in policy.budgets {
             let path = "budgets.\(budget.id)"
             if let when = budget.when { condition(when, context: "\(path).when", &context) }
