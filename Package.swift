@@ -20,6 +20,7 @@
 // Benchmarks live in their own package under `Benchmarks/` so that `swift test`
 // never builds them. docs/architecture.md says why each line is where it is.
 import PackageDescription
+import class Foundation.ProcessInfo
 
 let package = Package(
     name: "Purser",
@@ -38,9 +39,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The reference CSV parser the importers' own RFC 4180 splitter is checked against (tests only).
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
-        // `swift package generate-documentation --target Purser` (Sources/Purser/Purser.docc). A
-        // command plugin only: no target depends on it, so `swift build` compiles nothing more.
-        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -137,3 +135,11 @@ let package = Package(
         ),
     ]
 )
+
+// `swift package generate-documentation --target Purser` (Sources/Purser/Purser.docc; `.ci/docs`
+// builds it) needs swift-docc-plugin. Only when asked for: SwiftPM compiles every command plugin
+// of the graph before any build, which would cost the pre-commit hook's first run a few seconds
+// for documentation it never builds (docs/architecture.md, "Heavy dependencies").
+if ProcessInfo.processInfo.environment["ENABLE_DOCC_PLUGIN"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}
