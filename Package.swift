@@ -139,7 +139,7 @@ let package = Package(
 // `swift package generate-documentation --target Purser` (Sources/Purser/Purser.docc; `.ci/docs`
 // builds it) needs swift-docc-plugin. Only when asked for: SwiftPM compiles every command plugin
 // of the graph before any build, which would cost the pre-commit hook's first run a few seconds
-// for documentation it never builds (docs/architecture.md, "Heavy dependencies").
+// for documentation it never builds (docs/architecture.md, "Heavy dependencies to come").
 if ProcessInfo.processInfo.environment["ENABLE_DOCC_PLUGIN"] != nil {
     package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
 }

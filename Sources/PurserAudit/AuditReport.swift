@@ -178,6 +178,10 @@ public struct AuditReport: Sendable {
         public var outOfWindow = 0
         /// How many malformed records `--max-malformed` allows (0: none).
         public var malformedAllowed = 0
+        /// Records read from aggregated rows (OpenAI buckets, FOCUS charge periods), by the bucket's width in seconds.
+        public var bucketWidths: [Int64: Int] = [:]
+        /// Batch, flex and priority records priced at the list price for want of a tier price, by `model (tier)`.
+        public var listPriced: [String: Int] = [:]
 
         /// Malformed records within the tolerance (all of them, or 0 when there are more than it allows).
         public var malformedTolerated: Int { malformed <= malformedAllowed ? malformed : 0 }
@@ -200,6 +204,9 @@ public struct AuditReport: Sendable {
     public package(set) var malformed: [MalformedRecord] = []
     /// Daily spend per team.
     public package(set) var series: [SpendSeries] = []
+    /// What the analyst should know about how the logs met the policy: aggregated rows wider
+    /// than a budget's window (docs/importers.md, "Buckets: the day they count on").
+    public package(set) var warnings: [String] = []
     /// The policy's rules and budgets by id (built-in checks are described by ``rule(_:)``).
     public package(set) var rules: [String: AuditRule] = [:]
     /// The policy revision replayed against.

@@ -131,24 +131,34 @@ public struct Auditor: Sendable {
         }
         let sorter = ExternalSort(directory: options.temporaryDirectory, runSize: options.runSize)
         let progress = self.progress
-        let malformed = try sorter.split(files, options: options.logs) { count in progress?(AuditProgress(phase: "sorting", records: count)) }
+        let malformed = try sorter.split(files, options: logOptions) { count in progress?(AuditProgress(phase: "sorting", records: count)) }
         if options.strictInput, let first = malformed.first {
             throw AuditError("\(first.location): \(first.message) (--strict-input)")
         }
         return try replay(Merger(try sorter.sources()), inputs: inputs, spool: spool, sorted: true, malformed: malformed,
-                          skipped: sorter.skipped)
+                          skipped: sorter.skipped, notes: sorter.notes)
+    }
+
+    /// How the readers are set up: the `--input-format`, `--map` and limits asked for, with
+    /// aggregated rows dated in the policy's time zone (``BucketDating``).
+    private var logOptions: UsageLogOptions {
+        var logs = options.logs
+        logs.dating = BucketDating(zone: policy.zone)
+        logs.pricing = TierPricing(policy: policy)
+        return logs
     }
 
     private func open(_ file: LogSource) throws(AuditError) -> any UsageLogReader {
         do throws(UsageLogError) {
-            return try UsageLogs.open(file, options: options.logs)
+            return try UsageLogs.open(file, options: logOptions)
         } catch {
             throw AuditError(error.description)
         }
     }
 
     private func replay(_ merger: consuming Merger, inputs: LogInputs, spool: ViolationSpool, sorted: Bool,
-                        malformed initial: [MalformedRecord], skipped: [String: Int] = [:]) throws(AuditError) -> AuditReport
+                        malformed initial: [MalformedRecord], skipped: [String: Int] = [:],
+                        notes: ImportNotes = ImportNotes()) throws(AuditError) -> AuditReport
     {
         var merger = merger
         var state = ReplayState(policy: policy, spool: spool, options: options)
@@ -182,6 +192,10 @@ public struct Auditor: Sendable {
             state.addMalformed(entry)
         }
         state.summary.skipped = skipped.merging(merger.skipped, uniquingKeysWith: +)
+        var notes = notes
+        notes.merge(merger.notes)
+        state.summary.bucketWidths = notes.bucketWidths
+        state.summary.listPriced = notes.listPriced
         let summary = state.summary
         state.summary.malformedAllowed = options.maxMalformed.allowed(of: summary.records + summary.outOfWindow + summary.malformed)
         spool.flush()
@@ -600,6 +614,31 @@ package struct ReplayState {
         }
     }
 
+    /// A warning per budget whose window is shorter than some of the aggregated rows replayed
+    /// against the policy: a bucket counts all at once, so such a budget sees a day's (or an
+    /// hour's) usage arrive at one instant.
+    package static func bucketWarnings(_ widths: [Int64: Int], budgets: [BudgetDefinition]) -> [String] {
+        guard let widest = widths.keys.max() else { return [] }
+        var warnings: [String] = []
+        for budget in budgets {
+            let window = budget.period.shortestSeconds
+            guard widest > window else { continue }
+            let wider = widths.filter { $0.key > window }.values.reduce(0, +)
+            warnings.append("budget \(budget.id) (\(budget.location)) has a window of one \(budget.period.rawValue), narrower than "
+                + "\(ReportText.plural(wider, "aggregated record")) (buckets up to \(ReportText.duration(seconds: widest)) wide): "
+                + "each bucket counts all at once, at the time it is dated to (docs/importers.md, \"Buckets: the day they count on\")")
+        }
+        return warnings
+    }
+
+    /// A warning per model whose batch or flex records were priced at the list price.
+    package static func listPriceWarnings(_ listPriced: [String: Int]) -> [String] {
+        listPriced.keys.sorted().map { key in
+            "\(ReportText.plural(listPriced[key] ?? 0, "record")) of \(key) priced at the list price: neither the policy nor its "
+                + "price table gives that tier's price (price.batch, price.flex, price.priority; docs/policy-language.md, \"Batch, flex and priority prices\")"
+        }
+    }
+
     package func report() -> AuditReport {
         var crossings = self.crossings
         for slot in slots where slot.live {
@@ -625,6 +664,8 @@ package struct ReplayState {
             report.rules[budget.id] = AuditRule(id: budget.id, kind: .budget, summary: budget.description ?? "budget \(budget.id)",
                                                 source: budget.location)
         }
+        report.warnings = Self.bucketWarnings(summary.bucketWidths, budgets: policy.source.budgets)
+            + Self.listPriceWarnings(summary.listPriced)
         var names = policy.teams.map(\.name)
         for (name, row) in otherTeamIDs.sorted(by: { $0.value < $1.value }) where row == names.count { names.append(name) }
         report.series = zip(names, teamDays.map(\.all)).filter { !$0.1.isEmpty }.sorted { $0.0 < $1.0 }.map { team, spend in
@@ -673,5 +714,21 @@ extension AuditTotal {
     package mutating func add(_ spend: USD) {
         records += 1
         self.spend += spend
+    }
+}
+
+extension BudgetPeriod {
+    /// The shortest a window of this period can be, in seconds (a month of 28 days, a
+    /// quarter of 89, a year of 365): a bucket wider than this never fits in one window.
+    fileprivate var shortestSeconds: Int64 {
+        switch self {
+        case .minute: return 60
+        case .hour: return 3_600
+        case .day: return 86_400
+        case .week: return 7 * 86_400
+        case .month: return 28 * 86_400
+        case .quarter: return 89 * 86_400
+        case .year: return 365 * 86_400
+        }
     }
 }

@@ -83,6 +83,8 @@ package struct Merger {
     package private(set) var pendingMalformed: [MalformedRecord] = []
     /// Entries the readers left out on purpose, by reason.
     package private(set) var skipped: [String: Int] = [:]
+    /// What the readers noticed.
+    package private(set) var notes = ImportNotes()
 
     package init(_ sources: [any RecordSource]) {
         self.sources = sources
@@ -170,6 +172,7 @@ package struct Merger {
             }
             pendingMalformed.append(contentsOf: batch.malformed)
             if !batch.skipped.isEmpty { skipped.merge(batch.skipped, uniquingKeysWith: +) }
+            if !batch.notes.isEmpty { notes.merge(batch.notes) }
             heads[index] = batch
         }
     }
@@ -195,6 +198,8 @@ package final class ExternalSort {
 
     /// Entries the readers left out on purpose, by reason (after `split`).
     package private(set) var skipped: [String: Int] = [:]
+    /// What the readers noticed (after `split`).
+    package private(set) var notes = ImportNotes()
 
     /// Reads every file and writes its records as sorted runs; returns the malformed entries.
     package func split(_ files: [LogSource], options: UsageLogOptions, progress: (Int) -> Void) throws(AuditError) -> [MalformedRecord] {
@@ -212,6 +217,7 @@ package final class ExternalSort {
             while let batch = try Self.next(reader) {
                 malformed.append(contentsOf: batch.malformed)
                 skipped.merge(batch.skipped, uniquingKeysWith: +)
+                notes.merge(batch.notes)
                 for record in batch.records {
                     buffer.append(record)
                     if buffer.count >= runSize {

@@ -136,6 +136,12 @@ public struct UsageLogOptions: Sendable {
     /// while it is decoded and prepared (1,024 Purser log lines read 15–20% faster end to end than
     /// 4,096); a log out of time order by more than a batch is sorted before it is replayed.
     public var batchSize = 1024
+    /// When aggregated rows (OpenAI buckets, FOCUS charge periods) count: set by the
+    /// auditor from the policy's time zone (docs/importers.md, "Buckets: the day they count on").
+    package var dating = BucketDating.utc
+    /// How batch, flex and priority usage is priced: set by the auditor from the policy's models
+    /// (docs/policy-language.md, "Batch, flex and priority prices").
+    package var pricing = TierPricing.none
 
     /// The defaults.
     public init() {}

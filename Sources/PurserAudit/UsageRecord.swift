@@ -155,6 +155,8 @@ public struct RecordBatch: Sendable {
     public var malformed: [MalformedRecord]
     /// Entries left out on purpose (not usage, refunds, failed calls that cost nothing), counted by reason.
     public var skipped: [String: Int]
+    /// What the reader noticed that the report should say (bucket widths, rows priced at list price).
+    package var notes = ImportNotes()
     /// The counters of the batch's planned records (see ``PlannedRecord``), one array for the whole batch.
     package var counters: [ReplayCounter] = []
 
@@ -384,5 +386,24 @@ extension ReplayCounter {
     package init(_ entry: CounterReservation, budget: Int32) {
         self.init(amount: entry.amount, line: entry.counter.cacheLine, window: entry.counter.window,
                   key: entry.counter.key, budget: budget, enforced: entry.enforced, hasAlerts: !entry.alerts.isEmpty)
+    }
+}
+
+/// What readers noticed while reading, for the report's summary and warnings.
+package struct ImportNotes: Sendable {
+    /// Records read from aggregated rows (a bucket or a charge period), by the bucket's width in seconds.
+    package var bucketWidths: [Int64: Int] = [:]
+    /// Batch or flex records priced at the list price for want of a tier price, by `model (tier)`.
+    package var listPriced: [String: Int] = [:]
+
+    package init() {}
+
+    /// Whether nothing was noticed.
+    package var isEmpty: Bool { bucketWidths.isEmpty && listPriced.isEmpty }
+
+    /// Adds what another batch noticed.
+    package mutating func merge(_ other: ImportNotes) {
+        bucketWidths.merge(other.bucketWidths, uniquingKeysWith: +)
+        listPriced.merge(other.listPriced, uniquingKeysWith: +)
     }
 }

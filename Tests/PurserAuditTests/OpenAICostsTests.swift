@@ -118,7 +118,9 @@ struct OpenAICostsTests {
         #expect(imported.records.map(\.request.model) == ["text-embedding-3-small", "text-embedding-3-large", "text-embedding-3-small"])
         #expect(imported.records.allSatisfy { $0.request.tags["endpoint"] == "embeddings" && $0.request.cost == nil })
         #expect(Bodies.days(imported) == ["2026-11-01": 2, "2026-11-02": 1])
-        #expect(imported.records.first?.timestamp == Timestamp(seconds: 1_793_509_200))
+        // The first bucket starts at the query's start_time (05:00Z) and ends with the UTC day:
+        // shorter than a day, it counts at its midpoint (docs/importers.md, "Buckets: the day they count on").
+        #expect(imported.records.first?.timestamp == Timestamp(rfc3339: "2026-11-01T14:30:00Z"))
         #expect(imported.records.first?.request.tags["requests"] == "12000")
     }
 

@@ -34,7 +34,7 @@ struct UsageImporterTests {
     @Test func openAIResultBecomesOneRecord() throws {
         let imported = try importLog(Self.page([(1_795_737_600, [Self.result()])]) + "\n", format: .openaiUsage)
         let record = try #require(imported.records.first)
-        #expect(record.timestamp == Timestamp(seconds: 1_795_737_600))
+        #expect(record.timestamp == Timestamp(seconds: 1_795_737_600 + 43_200))  // a UTC day counts at its noon (no policy: UTC)
         #expect(record.request.model == "gpt-5")
         #expect(record.request.team == "proj_a")
         #expect(record.request.user == "user_1")
@@ -116,7 +116,7 @@ struct UsageImporterTests {
     @Test func focusUsageRow() throws {
         let imported = try importLog(Self.focusHeader + "\n" + Self.focusRow(cost: "0.0000000125") + "\n", name: "focus.csv")
         let request = try #require(imported.records.first).request
-        #expect(request.timestamp == Timestamp(rfc3339: "2026-11-22T10:00:00Z"))
+        #expect(request.timestamp == Timestamp(rfc3339: "2026-11-22T10:30:00Z"))  // the hour 10:00–11:00 counts at its midpoint
         #expect(request.cost == USD(nanos: 13))  // rounded half away from zero to the nano-dollar
         #expect(request.model == "claude-sonnet-4-5")
         #expect(request.region == "us-east-1")

@@ -97,4 +97,18 @@ struct NameAliasTests {
         #expect(messages.filter { $0.hasPrefix("duplicate-definition") }.count == 3, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("undefined-reference") && $0.contains("regions.aliases.westeurope") }, "\(messages)")
     }
+
+    @Test func aRegionIsNotAnAliasOfItself() throws {
+        let result = load("""
+            version: 1
+            regions:
+              allowed: [us-east-1]
+              aliases: {eastus2: us-east-1, us-east-1: us-east-1}
+
+            """)
+        #expect(result.policy == nil)
+        let finding = try #require(result.diagnostics.first { $0.code.id == "invalid-value" })
+        #expect(finding.message == "regions.aliases.us-east-1 makes a region an alias of itself; an alias is another name for a region (eastus2: us-east-1)")
+        #expect(finding.location.line == 4)
+    }
 }

@@ -82,10 +82,19 @@ def utc(text):
 
 
 def day_of(start, end=None):
-    """Day rule: an exact timestamp is its local date; a bucket [start, end) is the
-    local date of its midpoint, so a whole UTC day is never moved to the day before."""
-    point = start if end is None else start + (end - start) / 2
-    return point.astimezone(NY).date().isoformat()
+    """Day rule (docs/importers.md, "Buckets: the day they count on"): an exact timestamp is
+    its local date. A bucket [start, end) shorter than a day is the local date of its
+    midpoint (the local day holding most of it). A bucket of a day or more is the date it
+    starts on: its local date when it starts at local midnight, else its UTC date (OpenAI,
+    Azure and AWS date their rows in UTC), so a whole day is never moved to another day."""
+    if end is None or end <= start:
+        return start.astimezone(NY).date().isoformat()
+    if end - start < timedelta(days=1):
+        return (start + (end - start) / 2).astimezone(NY).date().isoformat()
+    local = start.astimezone(NY)
+    if local.hour == local.minute == local.second == local.microsecond == 0:
+        return local.date().isoformat()
+    return start.astimezone(timezone.utc).date().isoformat()
 
 
 def record(**kw):
@@ -327,7 +336,7 @@ def main(show_records):
         print(f"   cost {money(total)}")
         if any(r["alt_cost"] is not None for r in records):
             alt = sum((r["alt_cost"] if r["alt_cost"] is not None else r["cost"] for r in records), Decimal(0))
-            label = "list price (as priced today)" if name.startswith("openai/") else "EffectiveCost"
+            label = "list price" if name.startswith("openai/") else "EffectiveCost"
             print(f"   cost with {label}: {money(alt)}")
         if corrections:
             print(f"   corrections {len(corrections)}: {money(sum((c['cost'] for c in corrections), Decimal(0)))}"

@@ -28,11 +28,12 @@ public final class CompiledPolicy: Sendable {
     package let teams: [CompiledTeam]
     package let teamLookup: NameTable
     package let regions: Interner
-    /// `regions.aliases`: another name → the region it stands for.
-    package let regionAliases: [String: String]
-    /// The aliases of `regionAliases`, by index into `regionAliasTargets` (a cheaper hash than a dictionary's).
+    /// `regions.aliases`: each alias by index into `regionAliasTargets`, the region it stands
+    /// for (a name table: a cheaper hash than a dictionary's).
     private let regionAliasLookup: NameTable
     private let regionAliasTargets: [String]
+    /// Whether `regions.aliases` names any alias.
+    package let hasRegionAliases: Bool
     /// Whether requests may name each team (environment) by an alias, by id.
     package let teamHasAliases: [Bool]
     package let environmentHasAliases: [Bool]
@@ -129,12 +130,12 @@ public final class CompiledPolicy: Sendable {
         }
         self.environmentLookup = environmentLookup
         self.teamLookup = teamLookup
-        regionAliases = Dictionary(policy.regions.aliases.map { ($0.alias.value, $0.region.value) }, uniquingKeysWith: { first, _ in first })
+        hasRegionAliases = !policy.regions.aliases.isEmpty
         regionAliasLookup = NameTable(policy.regions.aliases.map(\.alias.value))
         regionAliasTargets = policy.regions.aliases.map(\.region.value)
         teamHasAliases = policy.teams.map { !$0.aliases.isEmpty }
         environmentHasAliases = policy.environments.map { !$0.aliases.isEmpty }
-        hasNameAliases = !regionAliases.isEmpty || policy.teams.contains { !$0.aliases.isEmpty }
+        hasNameAliases = hasRegionAliases || policy.teams.contains { !$0.aliases.isEmpty }
             || policy.environments.contains { !$0.aliases.isEmpty }
 
         let modelCount = policy.models.count

@@ -170,7 +170,7 @@ package struct Evaluator: Sendable {
            policy.environments[Int(environment)].name != name {
             request.environment = policy.environments[Int(environment)].name
         }
-        guard !policy.regionAliases.isEmpty else { return }
+        guard policy.hasRegionAliases else { return }
         if let region = request.region, let canonical = policy.regionAlias(region) { request.region = canonical }
         if !request.unavailableRegions.isEmpty, request.unavailableRegions.contains(where: { policy.regionAlias($0) != nil }) {
             request.unavailableRegions = request.unavailableRegions.map { policy.regionAlias($0) ?? $0 }

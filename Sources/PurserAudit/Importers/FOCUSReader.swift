@@ -17,6 +17,7 @@ package final class FOCUSReader: UsageLogReader {
     private let name: LogName
     private let batchSize: Int
     private let mapping: FieldMapping
+    private let dating: BucketDating
     private var header: CSVHeader?
     private var columns = Columns()
     /// Where the cost is read from: its column, its name, and the column of its USD twin.
@@ -37,6 +38,7 @@ package final class FOCUSReader: UsageLogReader {
     /// Where the columns the importer reads are.
     private struct Columns: CSVColumns {
         package var start: Int?
+        package var end: Int?
         package var billedCost: Int?
         package var billedCostInUSD: Int?
         package var currency: Int?
@@ -63,6 +65,7 @@ package final class FOCUSReader: UsageLogReader {
 
         package init(_ header: CSVHeader) {
             start = header.index("ChargePeriodStart")
+            end = header.index("ChargePeriodEnd")
             billedCost = header.index("BilledCost")
             billedCostInUSD = header.index("x_BilledCostInUsd")
             currency = header.index("BillingCurrency")
@@ -84,7 +87,7 @@ package final class FOCUSReader: UsageLogReader {
         }
 
         package var positions: [Int?] {
-            [start, billedCost, billedCostInUSD, currency, category, chargeClass, quantity, unit, sku, description, region,
+            [start, end, billedCost, billedCostInUSD, currency, category, chargeClass, quantity, unit, sku, description, region,
              resourceName, tags, model, meterName, meterSubcategory, blockSize, unitDescription, usageType]
         }
 
@@ -100,6 +103,7 @@ package final class FOCUSReader: UsageLogReader {
         self.name = LogName(file.path)
         self.batchSize = options.batchSize
         self.mapping = options.mapping
+        self.dating = options.dating
     }
 
     package func next() throws(UsageLogError) -> RecordBatch? {
@@ -171,6 +175,8 @@ package final class FOCUSReader: UsageLogReader {
         }
         let cost = self.cost
         let refund = cost.name == "BilledCost" ? "focus: negative BilledCost (refund)" : "focus: negative \(cost.name) (refund)"
+        var width: Int64?
+        let before = batch.records.count
         batch.add(location, skipReason: refund) { () throws(RecordProblem) in
             var column = cost.column ?? 0
             var name = cost.name
@@ -189,11 +195,13 @@ package final class FOCUSReader: UsageLogReader {
                 throw RecordProblem("\(name) must be an amount, found \(ImportValues.shown(raw))")
             }
             if amount < .zero { return nil }
-            return try request(record, header, cost: amount)
+            return try request(record, header, cost: amount, width: &width)
         }
+        if let width, batch.records.count > before { batch.notes.bucketWidths[width / 1_000_000_000, default: 0] += 1 }
     }
 
-    private func request(_ record: CSVRecord, _ header: CSVHeader, cost: USD) throws(RecordProblem) -> Request {
+    /// The row as a request, dated by ``BucketDating`` from its charge period; `width` is set to the period's length.
+    private func request(_ record: CSVRecord, _ header: CSVHeader, cost: USD, width: inout Int64?) throws(RecordProblem) -> Request {
         func text(_ column: Int?) -> String? {
             guard let column else { return nil }
             let value = record.string(column).trimmingSpaces
@@ -203,13 +211,21 @@ package final class FOCUSReader: UsageLogReader {
         guard let start = Array(startText.utf8).withUnsafeBufferPointer(ImportValues.timestamp) else {
             throw RecordProblem("ChargePeriodStart \"\(startText.prefix(40))\" is not a time like 2026-11-22T00:00:00Z")
         }
+        var end: Timestamp?
+        if let endText = text(columns.end) {
+            guard let value = Array(endText.utf8).withUnsafeBufferPointer(ImportValues.timestamp) else {
+                throw RecordProblem("ChargePeriodEnd \"\(endText.prefix(40))\" is not a time like 2026-11-23T00:00:00Z")
+            }
+            end = value
+        }
+        width = BucketDating.width(start: start, end: end)
         var tags: [String: String] = [:]
         if let column = columns.tags {
             tags = try record.withText(column, scratch: scratch) { bytes throws(RecordProblem) in try Self.tags(bytes) }
         }
         let model = try ImportValues.name(defaultModel(text, tags: tags), "model")
         var request = Request(
-            timestamp: start, team: tags["team"], environment: tags["environment"] ?? tags["env"], model: model ?? "",
+            timestamp: dating.instant(start: start, end: end), team: tags["team"], environment: tags["environment"] ?? tags["env"], model: model ?? "",
             region: try ImportValues.name(text(columns.region), "RegionId"), user: tags["user"], tags: Tags(tags), cost: cost)
         request.usage = try usage(record, tags: tags)
         if !mapping.rules.isEmpty {

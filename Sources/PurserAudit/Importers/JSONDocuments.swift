@@ -35,6 +35,25 @@ package struct JSONDocuments {
         self.limit = max(limit, 1)
     }
 
+    /// Reads values into `batch` until it accounts for `size` entries or the file ends; returns
+    /// false at the end. `document` reads one value (its bytes and first line) into the batch,
+    /// problems between values become malformed entries of `file`, and `check`, called after each
+    /// chunk, throws to stop reading (a problem that makes the rest of the file unreadable).
+    package mutating func fill(_ batch: inout RecordBatch, size: Int, file: String,
+                               _ document: (UnsafeBufferPointer<UInt8>, Int, inout RecordBatch) -> Void,
+                               check: () throws(UsageLogError) -> Void = {}) throws(UsageLogError) -> Bool {
+        while batch.entryCount < size {
+            let more = try next({ bytes, line in
+                document(bytes, line, &batch)
+            }, malformed: { line, message in
+                batch.addMalformed(file, line, message)
+            })
+            try check()
+            if !more { return false }
+        }
+        return true
+    }
+
     /// Calls `body` with each complete value of the next chunk (its bytes and
     /// first line) and `malformed` with each problem; returns false at the end.
     package mutating func next(_ body: (UnsafeBufferPointer<UInt8>, Int) -> Void, malformed: (Int, String) -> Void) throws(UsageLogError) -> Bool {

@@ -35,20 +35,15 @@ package final class LiteLLMPageReader: UsageLogReader {
     package func next() throws(UsageLogError) -> RecordBatch? {
         guard !done else { return nil }
         var batch = RecordBatch()
-        while batch.entryCount < batchSize {
-            let more = try documents.next({ bytes, line in
+        do throws(UsageLogError) {
+            done = try !documents.fill(&batch, size: batchSize, file: file, { bytes, line, batch in
                 document(bytes, line: line, into: &batch)
-            }, malformed: { line, message in
-                batch.addMalformed(file, line, message)
+            }, check: { () throws(UsageLogError) in
+                if let failure { throw failure }
             })
-            if let failure {
-                done = true
-                throw failure
-            }
-            if !more {
-                done = true
-                break
-            }
+        } catch {
+            done = true
+            throw error
         }
         return batch.isEmpty && done ? nil : batch
     }

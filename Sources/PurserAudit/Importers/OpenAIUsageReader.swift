@@ -5,8 +5,8 @@ import Purser
 /// page, a JSON array of pages, or JSON lines of pages (a bucket on its own is
 /// read too).
 ///
-/// Each result of a bucket becomes one record at the bucket's `start_time`,
-/// located at the line of the result object (docs/importers.md, "OpenAI
+/// Each result of a bucket becomes one record, dated by ``BucketDating`` from
+/// the bucket's `start_time` and `end_time` and located at the line of the result object (docs/importers.md, "OpenAI
 /// usage and costs (openai-usage)"). A usage result aggregates `num_model_requests` calls
 /// (kept in `tags.requests`): a request-count budget counts it as one
 /// request. It has no cost (the policy prices it); a costs result has its
@@ -23,6 +23,8 @@ package final class OpenAIUsageReader: UsageLogReader {
     private let batchSize: Int
     private let recordLimit: Int
     private let mapping: FieldMapping
+    private let dating: BucketDating
+    private let pricing: TierPricing
     private var done = false
 
     package init(file: LogFile, options: UsageLogOptions) {
@@ -32,21 +34,15 @@ package final class OpenAIUsageReader: UsageLogReader {
         self.batchSize = options.batchSize
         self.recordLimit = options.maxRecordBytes
         self.mapping = options.mapping
+        self.dating = options.dating
+        self.pricing = options.pricing
     }
 
     package func next() throws(UsageLogError) -> RecordBatch? {
         guard !done else { return nil }
         var batch = RecordBatch()
-        while batch.entryCount < batchSize {
-            let more = try documents.next({ bytes, line in
-                page(bytes, line: line, into: &batch)
-            }, malformed: { line, message in
-                batch.addMalformed(file, line, message)
-            })
-            if !more {
-                done = true
-                break
-            }
+        done = try !documents.fill(&batch, size: batchSize, file: file) { bytes, line, batch in
+            page(bytes, line: line, into: &batch)
         }
         return batch.isEmpty && done ? nil : batch
     }
@@ -86,12 +82,13 @@ package final class OpenAIUsageReader: UsageLogReader {
         }
     }
 
-    /// Reads a bucket: its `start_time`, then a record per entry of `results`.
+    /// Reads a bucket: its `start_time` and `end_time`, then a record per entry of `results`.
     private func bucket(_ scanner: inout JSONScanner, _ lines: inout LineCounter, into batch: inout RecordBatch) throws(JSONError) {
         let bucketLine = lines.line(at: scanner.index)
-        // start_time may follow results: find it first.
+        // start_time and end_time may follow results: find them first.
         var probe = scanner
         var start: Timestamp?
+        var end: Timestamp?
         var startProblem: String?
         try probe.beginObject()
         var first = true
@@ -99,6 +96,12 @@ package final class OpenAIUsageReader: UsageLogReader {
             if probe.equals(key, "start_time") {
                 do throws(RecordProblem) {
                     start = try JSONValues.timestamp(&probe, "start_time")
+                } catch {
+                    startProblem = error.message
+                }
+            } else if probe.equals(key, "end_time") {
+                do throws(RecordProblem) {
+                    end = try JSONValues.timestamp(&probe, "end_time")
                 } catch {
                     startProblem = error.message
                 }
@@ -132,7 +135,7 @@ package final class OpenAIUsageReader: UsageLogReader {
                     guard let start else {
                         throw RecordProblem(startProblem ?? "the bucket at line \(bucketLine) has no start_time")
                     }
-                    switch try Self.result(&item, at: start) {
+                    switch try Self.result(&item, at: dating.instant(start: start, end: end)) {
                     case .skipped(let reason):
                         batch.skipped[reason, default: 0] += 1
                     case .record(var request):
@@ -143,6 +146,17 @@ package final class OpenAIUsageReader: UsageLogReader {
                                 if parts.count == 2, parts[0] == "tags" { return tags[parts[1]] }
                                 return JSONValues.lookup(parts[...], in: range)
                             }
+                        }
+                        if request.cost == nil {
+                            let tier = TierPricing.tier(batch: request.tags["batch"], serviceTier: request.tags["service_tier"])
+                            switch pricing.price(model: request.model, tier: tier, usage: request.usage) {
+                            case .priced(let cost): request.cost = cost
+                            case .listPrice: break
+                            case .noTierPrice(let model): batch.notes.listPriced["\(model) (\(tier.rawValue))", default: 0] += 1
+                            }
+                        }
+                        if let width = BucketDating.width(start: start, end: end) {
+                            batch.notes.bucketWidths[width / 1_000_000_000, default: 0] += 1
                         }
                         batch.records.append(UsageRecord(request: request, location: location))
                     }
@@ -173,7 +187,7 @@ package final class OpenAIUsageReader: UsageLogReader {
     ///   token kind from `line_item` (``lineItem(_:)``), `quantity` as tokens of
     ///   that kind when `quantity_unit` counts tokens.
     /// - another kind of usage (images, audio, vector stores…): skipped.
-    package static func result(_ scanner: inout JSONScanner, at start: Timestamp) throws(RecordProblem) -> Outcome {
+    package static func result(_ scanner: inout JSONScanner, at time: Timestamp) throws(RecordProblem) -> Outcome {
         var fields = ResultFields()
         do {
             guard scanner.peek() == UInt8(ascii: "{") else {
@@ -223,7 +237,7 @@ package final class OpenAIUsageReader: UsageLogReader {
             throw RecordProblem(from: error, prefix: "")
         }
         var request = Request(model: "")
-        request.timestamp = start
+        request.timestamp = time
         request.team = fields.project
         if let apiKey = fields.apiKey { request.tags["api_key_id"] = apiKey }
         switch fields.object {
@@ -250,6 +264,7 @@ package final class OpenAIUsageReader: UsageLogReader {
             request.user = fields.user
             request.tags["endpoint"] = "embeddings"
             if let requests = fields.requests { request.tags["requests"] = String(requests) }
+            if let batch = fields.batch { request.tags["batch"] = batch }
             request.usage = Usage(inputTokens: fields.input)
             return .record(request)
         default:

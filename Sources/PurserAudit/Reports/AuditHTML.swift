@@ -55,6 +55,7 @@ package enum AuditHTML {
         ] + (summary.skippedFiles.isEmpty ? [] : [
             ("Files skipped", summary.skippedFiles.map { "\($0.path) (\($0.reason))" }.joined(separator: ", ")),
         ]) + (summary.outOfWindow > 0 ? [("Outside --since/--until", ReportText.plural(summary.outOfWindow, "record") + " (not replayed)")] : [])
+            + report.warnings.map { ("Warning", $0) }
         for (label, value) in fields { html += "<dt>\(label)</dt><dd>\(HTMLText.escape(value))</dd>\n" }
         return html + "</dl>\n</header>\n"
     }

@@ -120,6 +120,19 @@ package enum AuditJSON {
                 }
             })
             json.field("out_of_window", summary.outOfWindow)
+            json.field("bucket_widths", object: { json in
+                for width in summary.bucketWidths.keys.sorted() {
+                    json.key(dynamic: String(width))
+                    json.integer(Int64(summary.bucketWidths[width] ?? 0))
+                }
+            })
+            json.field("list_priced", object: { json in
+                for key in summary.listPriced.keys.sorted() {
+                    json.key(dynamic: key)
+                    json.integer(Int64(summary.listPriced[key] ?? 0))
+                }
+            })
+            json.field("warnings", array: { json in report.warnings.forEach { json.string($0) } })
             json.field("skipped_files", array: { json in
                 for file in summary.skippedFiles {
                     json.object { json in

@@ -48,6 +48,15 @@ package enum AuditTable {
             fields.add("Outside --since/--until", ReportText.plural(summary.outOfWindow, "record") + " (not replayed)")
         }
         fields.add("Period", ReportText.period(summary))
+        if !summary.bucketWidths.isEmpty {
+            let widths = summary.bucketWidths.keys.sorted().map { width in
+                "\(ReportText.duration(seconds: width)): \(ReportText.plural(summary.bucketWidths[width] ?? 0, "record"))"
+            }
+            fields.add("Bucketed records", "by bucket width, " + widths.joined(separator: "; "))
+        }
+        for warning in report.warnings {
+            fields.add("Warning", warning)
+        }
         fields.add("Total spend", ReportText.money(summary.totalSpend)
             + (summary.unpricedRecords > 0 ? " (\(ReportText.plural(summary.unpricedRecords, "record")) without a cost)" : ""))
         fields.add("Violations", "\(ReportText.count(summary.violations)): \(ReportText.count(summary.denied)) deny, "

@@ -79,6 +79,14 @@ package enum ReportText {
         count(value) + " " + word + (value == 1 ? "" : "s")
     }
 
+    /// A length of time in the largest whole unit: `1 day`, `7 days`, `1 hour`, `90 seconds`.
+    package static func duration(seconds: Int64) -> String {
+        for (unit, name) in [(Int64(86_400), "day"), (3_600, "hour"), (60, "minute")] where seconds >= unit && seconds % unit == 0 {
+            return plural(Int(seconds / unit), name)
+        }
+        return plural(Int(clamping: seconds), "second")
+    }
+
     /// A stable identity for a violation: SHA-256 (hex) of its rule id, log file:line and time.
     /// The same record breaking the same rule gets the same id in every run.
     package static func fingerprint(_ item: AuditViolation) -> String {

@@ -125,9 +125,24 @@ package struct FragmentDecoder {
         let output = fields.required("output", path, context).flatMap { context.pricePerMillion($0, "\(path).output") }
         let cached = fields["cached_input"].flatMap { context.pricePerMillion($0, "\(path).cached_input") }
         let write = fields["cache_write"].flatMap { context.pricePerMillion($0, "\(path).cache_write") }
+        let listCached = cached ?? input ?? .zero
+        let batch = fields["batch"].flatMap { decodeTierPrice($0, "\(path).batch", listCached: listCached) }
+        let flex = fields["flex"].flatMap { decodeTierPrice($0, "\(path).flex", listCached: listCached) }
+        let priority = fields["priority"].flatMap { decodeTierPrice($0, "\(path).priority", listCached: listCached) }
         guard let input, let output else { return nil }
         return Price(input: input, output: output, cachedInput: cached, cacheWrite: write,
-                     origin: .policy(context.location(node)))
+                     origin: .policy(context.location(node)), batch: batch, flex: flex, priority: priority)
+    }
+
+    /// `price.batch`, `price.flex` or `price.priority`: like a price, with the defaults of ``TierPrice``.
+    private func decodeTierPrice(_ node: YAMLNode, _ path: String, listCached: TokenPrice) -> TierPrice? {
+        guard let fields = context.fields(node, path, section: PolicySchema.tierPrice) else { return nil }
+        let input = fields.required("input", path, context).flatMap { context.pricePerMillion($0, "\(path).input") }
+        let output = fields.required("output", path, context).flatMap { context.pricePerMillion($0, "\(path).output") }
+        let cached = fields["cached_input"].flatMap { context.pricePerMillion($0, "\(path).cached_input") }
+        let write = fields["cache_write"].flatMap { context.pricePerMillion($0, "\(path).cache_write") }
+        guard let input, let output else { return nil }
+        return TierPrice(input: input, output: output, cachedInput: cached, cacheWrite: write, listCachedInput: listCached)
     }
 
     // MARK: environments and teams
@@ -278,6 +293,10 @@ package struct FragmentDecoder {
                 guard let alias = context.name(entry.key, "a region alias in regions.aliases"),
                       let region = context.name(entry.value, "regions.aliases.\(alias.value)")
                 else { continue }
+                if alias.value == region.value {
+                    context.report(InvalidValue.selfAlias("regions.aliases.\(alias.value)"), at: entry.value)
+                    continue
+                }
                 fragment.regionAliases.append(RegionAlias(alias: alias, region: region))
             }
         }

@@ -69,9 +69,15 @@ package struct PriceTable: Sendable {
         var write: TokenPrice?
         var provider: String?
         var mode: String?
+        var batch = TierFields()
+        var flex = TierFields()
+        var priority = TierFields()
         try scanner.beginObject()
         var first = true
         while let field = try scanner.nextKey(first: &first) {
+            if try batch.read(field, &scanner, key: key, suffix: "_batches") { continue }
+            if try flex.read(field, &scanner, key: key, suffix: "_flex") { continue }
+            if try priority.read(field, &scanner, key: key, suffix: "_priority") { continue }
             if scanner.equals(field, "input_cost_per_token") {
                 input = try price(&scanner, key: key, field: "input_cost_per_token")
             } else if scanner.equals(field, "output_cost_per_token") {
@@ -91,12 +97,44 @@ package struct PriceTable: Sendable {
         guard let input, let output else { return nil }
         return Entry(
             price: Price(input: input, output: output, cachedInput: cached, cacheWrite: write,
-                         origin: .priceSource(file: file, key: key)),
+                         origin: .priceSource(file: file, key: key), batch: batch.price(listCached: cached ?? input),
+                         flex: flex.price(listCached: cached ?? input), priority: priority.price(listCached: cached ?? input)),
             provider: provider, mode: mode)
     }
 
+    /// A service tier's prices in a row: `input_cost_per_token_batches`, `output_cost_per_token_batches`,
+    /// `cache_read_input_token_cost_batches`, `cache_creation_input_token_cost_batches` (or `_flex`, `_priority`).
+    private struct TierFields {
+        var input: TokenPrice?
+        var output: TokenPrice?
+        var cached: TokenPrice?
+        var write: TokenPrice?
+
+        /// Reads `field` when it is one of the tier's; false (nothing read) when it is not.
+        mutating func read(_ field: Range<Int>, _ scanner: inout JSONScanner, key: String, suffix: String) throws(JSONError) -> Bool {
+            let name = scanner.bytes[field]
+            guard name.count > suffix.utf8.count, name.reversed().starts(with: suffix.utf8.reversed()) else { return false }
+            let base = String(decoding: name.dropLast(suffix.utf8.count), as: UTF8.self)
+            let full = base + suffix
+            switch base {
+            case "input_cost_per_token": input = try PriceTable.price(&scanner, key: key, field: full)
+            case "output_cost_per_token": output = try PriceTable.price(&scanner, key: key, field: full)
+            case "cache_read_input_token_cost": cached = try PriceTable.price(&scanner, key: key, field: full)
+            case "cache_creation_input_token_cost": write = try PriceTable.price(&scanner, key: key, field: full)
+            default: try scanner.skipValue()
+            }
+            return true
+        }
+
+        /// The tier's price when the row gives its input and output prices, with the defaults of ``TierPrice``.
+        func price(listCached: TokenPrice) -> TierPrice? {
+            guard let input, let output else { return nil }
+            return TierPrice(input: input, output: output, cachedInput: cached, cacheWrite: write, listCachedInput: listCached)
+        }
+    }
+
     /// A per-token price; null counts as absent.
-    private static func price(_ scanner: inout JSONScanner, key: String, field: String) throws(JSONError) -> TokenPrice? {
+    fileprivate static func price(_ scanner: inout JSONScanner, key: String, field: String) throws(JSONError) -> TokenPrice? {
         if try scanner.null() { return nil }
         let start = scanner.index
         let text = try scanner.numberText()

@@ -44,16 +44,62 @@ package struct Price: Sendable, Hashable {
     package let cacheWrite: TokenPrice
     /// Where the price came from.
     package let origin: Origin
+    /// The price of OpenAI's Batch API (`price.batch`, or the table's `*_batches` prices), when known.
+    package var batch: TierPrice?
+    /// The price of flex processing (`service_tier: flex`; `price.flex`, or the table's `*_flex` prices), when known.
+    package var flex: TierPrice?
+    /// The price of priority processing (`service_tier: priority`; `price.priority`, or the table's `*_priority` prices), when known.
+    package var priority: TierPrice?
 
     /// Creates a price.
     package init(input: TokenPrice, output: TokenPrice, cachedInput: TokenPrice? = nil,
-                cacheWrite: TokenPrice? = nil, origin: Origin)
+                cacheWrite: TokenPrice? = nil, origin: Origin, batch: TierPrice? = nil, flex: TierPrice? = nil,
+                priority: TierPrice? = nil)
     {
         self.input = input
         self.output = output
         self.cachedInput = cachedInput ?? input
         self.cacheWrite = cacheWrite ?? input
         self.origin = origin
+        self.batch = batch
+        self.flex = flex
+        self.priority = priority
+    }
+
+    /// The price of a service tier other than the standard one, when the policy or its price table gives it.
+    package func tier(_ tier: ServiceTier) -> TierPrice? {
+        switch tier {
+        case .standard: return nil
+        case .batch: return batch
+        case .flex: return flex
+        case .priority: return priority
+        }
+    }
+}
+
+/// How a provider processed usage, which decides its price: OpenAI bills the Batch API and
+/// flex processing at half the list price, priority processing at more than it
+/// (docs/policy-language.md, "Batch, flex and priority prices").
+package enum ServiceTier: String, Sendable, Hashable {
+    case standard, batch, flex, priority
+}
+
+/// A model's per-token prices in one service tier (`price.batch`, `price.flex`, `price.priority`).
+package struct TierPrice: Sendable, Hashable {
+    package let input: TokenPrice
+    package let output: TokenPrice
+    package let cachedInput: TokenPrice
+    package let cacheWrite: TokenPrice
+
+    /// A tier's prices. A cached input price not given is the lower of the tier's input price
+    /// and the list cached input price (a tier never bills a cache read above either); a cache
+    /// write price not given is the tier's input price (as for the list price).
+    package init(input: TokenPrice, output: TokenPrice, cachedInput: TokenPrice?, cacheWrite: TokenPrice?,
+                 listCachedInput: TokenPrice) {
+        self.input = input
+        self.output = output
+        self.cachedInput = cachedInput ?? min(input, listCachedInput)
+        self.cacheWrite = cacheWrite ?? input
     }
 }
 

@@ -57,6 +57,18 @@ package enum PolicySchema {
             SchemaKey("output", .price, required: true, "Output tokens."),
             SchemaKey("cached_input", .price, "Input tokens read from the prompt cache (default: the input price)."),
             SchemaKey("cache_write", .price, "Input tokens written to the prompt cache (default: the input price)."),
+            SchemaKey("batch", .section(tierPrice), "Prices of OpenAI's Batch API (usage rows with batch: true); default: the table's *_batches prices, else these list prices."),
+            SchemaKey("flex", .section(tierPrice), "Prices of flex processing (usage rows with service_tier: flex); default: the table's *_flex prices, else these list prices."),
+            SchemaKey("priority", .section(tierPrice), "Prices of priority processing (usage rows with service_tier: priority); default: the table's *_priority prices, else these list prices."),
+        ])
+
+    package static let tierPrice = SchemaSection(
+        "tierPrice", "A model's prices in USD per 1M tokens in one service tier (batch, flex or priority).",
+        keys: [
+            SchemaKey("input", .price, required: true, "Uncached input tokens."),
+            SchemaKey("output", .price, required: true, "Output tokens."),
+            SchemaKey("cached_input", .price, "Input tokens read from the prompt cache (default: the lower of this tier's input price and the list cached_input price)."),
+            SchemaKey("cache_write", .price, "Input tokens written to the prompt cache (default: this tier's input price)."),
         ])
 
     package static let environment = SchemaSection(
@@ -147,7 +159,7 @@ package enum PolicySchema {
 
     /// Every section, in the order the JSON Schema lists them.
     package static let sections = [
-        document, settings, model, price, environment, team, teamBudget, budget, limitOverride, regions, rule, exception,
+        document, settings, model, price, tierPrice, environment, team, teamBudget, budget, limitOverride, regions, rule, exception,
     ]
 
     /// One line on each condition attribute (docs/policy-language.md, "Attributes"), by name; `tags.KEY` stands for every tag.

@@ -17,6 +17,7 @@ package enum InvalidValue: PolicySetRule {
         triggering: [
             .policy(CheckCatalog.base + "budgets:\n  - {id: b, scope: org, period: month, limit: 100, on_exceed: block}\n"),
             .policy("version: 1\nsettings: {timezone: Mars/Olympus}\n"),
+            .policy("version: 1\nregions:\n  allowed: [us-east-1]\n  aliases: {us-east-1: us-east-1}\n"),
         ],
         nonTriggering: [.policy(CheckCatalog.base + "budgets:\n  - {id: b, scope: org, period: month, limit: 100, on_exceed: warn}\n")])
 
@@ -65,6 +66,11 @@ package enum InvalidValue: PolicySetRule {
 
     package static func reservationTTL(shown: String) -> Finding {
         finding("settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, from 1s to 30d, found \(shown)")
+    }
+
+    /// An alias that names the region it stands for (`regions.aliases: {us-east-1: us-east-1}`).
+    package static func selfAlias(_ path: String) -> Finding {
+        finding("\(path) makes a region an alias of itself; an alias is another name for a region (eastus2: us-east-1)")
     }
 
     package static func priceAndPriceKey(_ path: String) -> Finding {
