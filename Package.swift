@@ -12,7 +12,10 @@
 //   Purser         the engine a gateway links: compile, evaluate, budgets and the `Ledger`
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
-//   PurserCLI      the thin `purser` executable (swift-argument-parser)
+//   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
+//   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
+//   PurserPolicyTool  the `purser-policy` executable: the policy author's commands alone, which the
+//                  pre-commit hook builds without the audit
 //   PurserFuzzing  the libFuzzer harnesses' bodies (Fuzz/ adds the fuzzer)
 //
 // The `Purser` product is the engine and the policy layer beneath it, nothing of the
@@ -33,6 +36,8 @@ let package = Package(
         // its sanitizers); here they reach the package's internals, and their seeds run as tests.
         .library(name: "PurserFuzzing", targets: ["PurserFuzzing"]),
         .executable(name: "purser", targets: ["PurserCLI"]),
+        // `check`, `test`, `explain` and `schema` alone, for the pre-commit hook (.pre-commit-hooks.yaml).
+        .executable(name: "purser-policy", targets: ["PurserPolicyTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -82,11 +87,26 @@ let package = Package(
             name: "PurserFuzzing",
             dependencies: ["Purser", "PurserAudit"]
         ),
+        .target(
+            name: "PurserPolicyCommands",
+            dependencies: [
+                "Purser",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "PurserCLI",
             dependencies: [
                 "Purser",
                 "PurserAudit",
+                "PurserPolicyCommands",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "PurserPolicyTool",
+            dependencies: [
+                "PurserPolicyCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

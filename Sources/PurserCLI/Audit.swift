@@ -1,6 +1,7 @@
 import PurserAudit
 import ArgumentParser
 import Purser
+import PurserPolicyCommands
 
 /// `purser audit`: replay usage logs against the policy.
 struct Audit: ParsableCommand {

@@ -2,6 +2,7 @@ import PurserAudit
 import ArgumentParser
 import Dispatch
 import Purser
+import PurserPolicyCommands
 import PurserYAML
 import Synchronization
 

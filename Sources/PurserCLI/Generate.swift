@@ -1,6 +1,7 @@
 import PurserAudit
 import ArgumentParser
 import Purser
+import PurserPolicyCommands
 
 /// `purser generate`: realistic usage logs for a policy, for examples, tests and benchmarks.
 struct Generate: ParsableCommand {

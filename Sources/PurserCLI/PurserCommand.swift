@@ -6,6 +6,7 @@ import Darwin
 #endif
 import ArgumentParser
 import Purser
+import PurserPolicyCommands
 
 /// `purser`: the root command. Subcommands do the work; this file only
 /// wires them and maps errors to the exit codes of docs/cli.md, "Exit codes".
@@ -35,22 +36,7 @@ struct PurserCommand: ParsableCommand {
 enum Main {
     static func main() {
         MallocTuning.keepLargeBuffers()
-        do {
-            var command = try PurserCommand.parseAsRoot()
-            try command.run()
-        } catch let code as ExitCode {
-            exit(code.rawValue)
-        } catch {
-            let code = PurserCommand.exitCode(for: error)
-            let message = PurserCommand.fullMessage(for: error)
-            if code == .success {
-                if !message.isEmpty { print(message) }
-                exit(0)
-            }
-            Output.error(message)
-            // Usage errors are exit code 2 (docs/cli.md, "Exit codes"), not ArgumentParser's 64.
-            exit(2)
-        }
+        ToolMain.run(PurserCommand.self)
     }
 }
 

@@ -1,23 +1,24 @@
-import PurserAudit
 import ArgumentParser
 import Purser
 
 /// How policy files are read: where, and how much (docs/policy-language.md, "Input limits").
-struct PolicyReadOptions: ParsableArguments {
+package struct PolicyReadOptions: ParsableArguments {
     @Flag(name: .customLong("allow-outside-root"),
           help: "Follow symlinks and price_sources that lead outside the policy paths given (refused by default).")
-    var allowOutsideRoot = false
+    package var allowOutsideRoot = false
 
     @Option(name: .customLong("max-policy-bytes"),
             help: ArgumentHelp("The most bytes of YAML all policy files may hold together.", valueName: "bytes"))
-    var maxPolicyBytes: Int = PolicyLoadOptions().maxTotalBytes
+    package var maxPolicyBytes: Int = PolicyLoadOptions().maxTotalBytes
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard maxPolicyBytes > 0 else { throw ValidationError("--max-policy-bytes must be positive.") }
     }
 
     /// The load options these flags give.
-    func options(now: Timestamp? = nil) -> PolicyLoadOptions {
+    package func options(now: Timestamp? = nil) -> PolicyLoadOptions {
         var options = PolicyLoadOptions()
         options.now = now
         options.allowOutsideRoots = allowOutsideRoot
@@ -28,9 +29,9 @@ struct PolicyReadOptions: ParsableArguments {
 
 /// Loads the policy set a command needs: diagnostics go to standard error,
 /// and an invalid policy is exit code 2 (docs/cli.md, "Exit codes").
-enum PolicyLoading {
+package enum PolicyLoading {
     /// Loads the policy; `output` (a command's `-o`) must not be one of the files read.
-    static func load(_ paths: [String], now: Timestamp? = nil, output: String? = nil,
+    package static func load(_ paths: [String], now: Timestamp? = nil, output: String? = nil,
                      reading: PolicyReadOptions? = nil) throws -> PolicySet {
         var options = reading?.options(now: now) ?? PolicyLoadOptions()
         options.now = now
@@ -46,7 +47,7 @@ enum PolicyLoading {
         return policy
     }
 
-    static func enforcer(_ policy: PolicySet, ledger: any Ledger = InMemoryLedger(), now: Timestamp?) throws -> Enforcer {
+    package static func enforcer(_ policy: PolicySet, ledger: any Ledger = InMemoryLedger(), now: Timestamp?) throws -> Enforcer {
         let clock: any PurserClock = now.map { ManualClock($0) } ?? SystemClock()
         do {
             return try Enforcer(policy: policy, ledger: ledger, clock: clock)

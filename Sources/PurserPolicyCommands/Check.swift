@@ -1,10 +1,9 @@
-import PurserAudit
 import ArgumentParser
 import Purser
 
 /// `purser check`: validate policy files for pre-commit and CI.
-struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Check: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Validate policy files.",
         discussion: """
             Reads every *.yaml / *.yml under the given paths (directories are walked
@@ -45,7 +44,9 @@ struct Check: ParsableCommand {
 
     @OptionGroup var reading: PolicyReadOptions
 
-    func run() throws {
+    package init() {}
+
+    package func run() throws {
         let options = reading.options(now: now?.timestamp)
         let result = PolicySet.load(paths: paths.isEmpty ? ["policies"] : paths, options: options)
         let checked = paths.isEmpty ? ["policies"] : paths
@@ -58,8 +59,8 @@ struct Check: ParsableCommand {
 }
 
 /// `purser explain`: what a check diagnostic means.
-struct Explain: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Explain: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Explain a `purser check` diagnostic code, with examples.",
         discussion: """
             Examples:
@@ -78,11 +79,13 @@ struct Explain: ParsableCommand {
     @Flag(help: "With --all: print the Markdown reference (docs/checks.md).")
     var markdown = false
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         if code == nil && !all { throw ValidationError("Give a code (e.g. `purser explain unknown-key`) or --all.") }
     }
 
-    func run() throws {
+    package func run() throws {
         if all {
             if markdown {
                 print(CheckDocumentation.markdown(), terminator: "")
@@ -105,7 +108,7 @@ struct Explain: ParsableCommand {
 }
 
 extension String {
-    func padding(_ width: Int) -> String {
+    package func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

@@ -1,11 +1,10 @@
-import PurserAudit
 import ArgumentParser
 import Foundation
 import Purser
 
 /// `purser test`: run the policy's test cases.
-struct TestCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct TestCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "test",
         abstract: "Run policy test cases (*.test.yaml).",
         discussion: """
@@ -50,7 +49,9 @@ struct TestCommand: ParsableCommand {
 
     @OptionGroup var reading: PolicyReadOptions
 
-    func run() throws {
+    package init() {}
+
+    package func run() throws {
         let testPaths = paths.isEmpty ? ["policies"] : paths
         let policyPaths: [String]
         if !policy.isEmpty {

@@ -2,8 +2,8 @@ import ArgumentParser
 import Purser
 
 /// `purser schema`: the JSON Schema of the policy language, for editors.
-struct SchemaCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct SchemaCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "schema",
         abstract: "Print the JSON Schema (draft 2020-12) of the policy language.",
         discussion: """
@@ -28,7 +28,9 @@ struct SchemaCommand: ParsableCommand {
             """
     )
 
-    func run() throws {
+    package init() {}
+
+    package func run() throws {
         print(JSONSchema.text(), terminator: "")
     }
 }
