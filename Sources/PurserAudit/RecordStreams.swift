@@ -258,11 +258,14 @@ package final class ExternalSort {
         runs.append(LogSource(run: fd))
         var json = JSONWriter()
         for record in buffer {
-            // <file name length> \t <file> \t <line> \t <request json>: the framing is raw bytes,
+            // <file name length> \t <file> \t <line>[a] \t <request json>: the framing is raw bytes,
             // outside the JSON structure, so the request object is written as the line's first value.
-            let frame = String(record.location.file.utf8.count) + "\t" + record.location.file + "\t" + String(record.location.line) + "\t"
+            // `a` after the line marks an aggregate (``Request/isAggregate``), which the wire format does not carry.
+            let request = record.request
+            let frame = String(record.location.file.utf8.count) + "\t" + record.location.file + "\t" + String(record.location.line)
+                + (request.isAggregate ? "a\t" : "\t")
             json.appendRaw(Array(frame.utf8))
-            RequestEncoder.encode(record.request, into: &json)
+            RequestEncoder.encode(request, into: &json)
             json.newline()
             if json.count > 1 << 20 {
                 try Self.write(fd, json)
@@ -311,17 +314,21 @@ package final class RunSource: RecordSource {
 
     package func cancel() {}
 
-    /// `<file name length>\t<file>\t<line>\t<request json>`
+    /// `<file name length>\t<file>\t<line>[a]\t<request json>` (`a`: an aggregate)
     package static func decode(_ bytes: ArraySlice<UInt8>) -> UsageRecord? {
         guard let tab = bytes.firstIndex(of: 0x09), let length = Int(String(decoding: bytes[bytes.startIndex..<tab], as: UTF8.self)) else { return nil }
         let fileStart = tab + 1
         let fileEnd = fileStart + length
         guard fileEnd < bytes.endIndex, bytes[fileEnd] == 0x09 else { return nil }
         let file = String(decoding: bytes[fileStart..<fileEnd], as: UTF8.self)
-        guard let lineTab = bytes[(fileEnd + 1)...].firstIndex(of: 0x09),
-              let line = Int(String(decoding: bytes[(fileEnd + 1)..<lineTab], as: UTF8.self)),
-              let request = try? RequestDecoder.decode(Array(bytes[(lineTab + 1)...]))
+        guard let lineTab = bytes[(fileEnd + 1)...].firstIndex(of: 0x09) else { return nil }
+        var lineText = bytes[(fileEnd + 1)..<lineTab]
+        let aggregate = lineText.last == UInt8(ascii: "a")
+        if aggregate { lineText = lineText.dropLast() }
+        guard let line = Int(String(decoding: lineText, as: UTF8.self)),
+              var request = try? RequestDecoder.decode(Array(bytes[(lineTab + 1)...]))
         else { return nil }
+        request.isAggregate = aggregate
         return UsageRecord(request: request, location: RecordLocation(file: file, line: line))
     }
 }

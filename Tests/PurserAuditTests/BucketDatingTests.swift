@@ -117,4 +117,43 @@ struct BucketDatingTests {
             .run([LiteLLMAPIBodyTests.export("litellm/spend-logs-v1.json")])
         #expect(requests.warnings.isEmpty && requests.summary.bucketWidths.isEmpty)
     }
+
+    /// A bucket is many requests: `max_request_cost` (a limit on one) is not checked on it, whether
+    /// the log streams or has to be sorted on disk first (the sort's run files keep the mark).
+    @Test func aBucketIsNotOneRequest() throws {
+        let policy = try TierPricingTests.shippedPolicy()
+        let streamed = try LiteLLMAPIBodyTests.audit(["openai/costs-page.json", "openai/usage-completions-page.json"])
+        #expect(!streamed.summary.sorted)
+        #expect(!streamed.byRule.contains { $0.name == "max-request-cost" }, "\(streamed.byRule.map(\.name))")
+        // The page's buckets as JSON lines in reverse order, padded so that each is read in a
+        // chunk of its own (4 MiB), so a batch of its own: sorted on disk.
+        let page = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: LiteLLMAPIBodyTests.export("openai/costs-page.json"))))
+        let buckets = try #require((page as? [String: Any])?["data"] as? [[String: Any]])
+        let lines = try buckets.reversed().map { bucket in
+            var padded = bucket
+            padded["x_padding"] = String(repeating: "p", count: 3_000_000)
+            return String(decoding: try JSONSerialization.data(withJSONObject: padded), as: UTF8.self)
+        }
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/reversed.json", atomically: true, encoding: .utf8)
+        var options = AuditOptions()
+        options.temporaryDirectory = directory
+        options.logs.batchSize = 1
+        options.runSize = 4
+        let sorted = try Auditor(policy: policy, options: options).run([directory + "/reversed.json"])
+        #expect(sorted.summary.sorted)
+        #expect(sorted.summary.records == 14)
+        #expect(!sorted.byRule.contains { $0.name == "max-request-cost" }, "\(sorted.byRule.map(\.name))")
+        #expect(sorted.summary.totalSpend == USDTotal(try #require(USD("11.405"))))
+    }
+
+    @Test func aSortRunKeepsTheAggregateMark() throws {
+        let request = #"{"model":"gpt-5","timestamp":"2026-11-01T17:00:00Z","cost":2.12}"#
+        let aggregate = try #require(RunSource.decode(ArraySlice(Array("7\tlog.csv\t12a\t\(request)".utf8))))
+        #expect(aggregate.request.isAggregate && aggregate.location.line == 12)
+        let single = try #require(RunSource.decode(ArraySlice(Array("7\tlog.csv\t12\t\(request)".utf8))))
+        #expect(!single.request.isAggregate && single.location.line == 12)
+        #expect(RunSource.decode(ArraySlice(Array("7\tlog.csv\t12b\t\(request)".utf8))) == nil)
+    }
 }

@@ -404,7 +404,7 @@ package struct Evaluator: Sendable {
         } else if cost == nil, resolved.request.cost == nil, let model, model.rates != nil {
             add(.unpricedModel, .deny, "the cost of this usage at \(model.name)'s price is out of range (more than \(USD.max) USD)", model.location)
         }
-        if let team, let cost, cost.nanos > team.maxRequestCostNanos, let max = team.maxRequestCost {
+        if let team, let cost, cost.nanos > team.maxRequestCostNanos, !resolved.request.isAggregate, let max = team.maxRequestCost {
             add(.maxRequestCost, .deny, "estimated cost \(cost) USD is above the max_request_cost of team \(team.name) (\(max.value) USD)", max.location)
         }
         if untilDenied, assessment.denied { return assessment }

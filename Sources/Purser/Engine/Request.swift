@@ -68,6 +68,10 @@ public struct Request: Sendable, Hashable {
     public var unavailableRegions: [String]
     /// Whether Purser may answer with another model or region.
     public var allowReroute: Bool
+    /// Whether the request stands for many: an aggregated row of an export (an OpenAI bucket,
+    /// a FOCUS row), whose own requests' costs are unknown, so `max_request_cost` is not
+    /// checked on it (docs/importers.md, "Buckets: the day they count on").
+    @usableFromInline package var isAggregate = false
 
     /// Creates a request.
     @inlinable

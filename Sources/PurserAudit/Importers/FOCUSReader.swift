@@ -228,6 +228,7 @@ package final class FOCUSReader: UsageLogReader {
             timestamp: dating.instant(start: start, end: end), team: tags["team"], environment: tags["environment"] ?? tags["env"], model: model ?? "",
             region: try ImportValues.name(text(columns.region), "RegionId"), user: tags["user"], tags: Tags(tags), cost: cost)
         request.usage = try usage(record, tags: tags)
+        request.isAggregate = true
         if !mapping.rules.isEmpty {
             try mapping.apply(to: &request) { path throws(RecordProblem) in
                 let parts = path.components

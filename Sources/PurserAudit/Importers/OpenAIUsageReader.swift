@@ -238,6 +238,7 @@ package final class OpenAIUsageReader: UsageLogReader {
         }
         var request = Request(model: "")
         request.timestamp = time
+        request.isAggregate = true
         request.team = fields.project
         if let apiKey = fields.apiKey { request.tags["api_key_id"] = apiKey }
         switch fields.object {

@@ -344,7 +344,8 @@ extension Evaluator {
     package func planKey(_ resolved: Resolved, tests: PlanTests) -> PlanKey? {
         guard let names = planNames(resolved, tests: tests) else { return nil }
         return planKey(names, usage: resolved.request.usage, cost: knownModelCost(resolved), hour: resolved.hour,
-                       weekday: resolved.weekday, timestamp: resolved.timestamp, tests: tests)
+                       weekday: resolved.weekday, timestamp: resolved.timestamp, tests: tests,
+                       aggregate: resolved.request.isAggregate)
     }
 
     /// The part of a request's plan key its names decide (ids, region, text tests, which scope
@@ -377,10 +378,11 @@ extension Evaluator {
     }
 
     /// The plan key of a request with `names`, from its numbers: `cost` is its known cost
-    /// (actual, else its usage at the model's rates), `hour` and `weekday` local.
+    /// (actual, else its usage at the model's rates), `hour` and `weekday` local; an `aggregate`
+    /// (``Request/isAggregate``) is never over `max_request_cost`.
     @inline(__always)
     package func planKey(_ names: PlanNames, usage: Usage, cost: USD?, hour: Int64, weekday: Int64, timestamp: Timestamp,
-                 tests: PlanTests) -> PlanKey {
+                 tests: PlanTests, aggregate: Bool = false) -> PlanKey {
         var bits = names.tests
         for entry in tests.numberEntries {
             let test = policy.conditions.tests[entry.test]
@@ -392,7 +394,7 @@ extension Evaluator {
         var flags = names.flags
         if let cost {
             flags |= 1
-            if cost.nanos > policy.teamMaxRequestCosts[Int(names.team)] { flags |= 2 }
+            if cost.nanos > policy.teamMaxRequestCosts[Int(names.team)], !aggregate { flags |= 2 }
         }
         for (offset, exception) in policy.exceptionHeads.enumerated() where timestamp < exception.expiresAt {
             flags |= 1 << UInt64(16 + offset)
