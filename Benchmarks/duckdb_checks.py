@@ -122,23 +122,32 @@ def run_duckdb():
     return counts, seconds
 
 
-def run_purser(report_path):
-    """One `purser audit` writing its full JSON report to a file (what a user keeps)."""
+def run_purser(report_path, form):
+    """One `purser audit` writing its report in `form` to a file (what a user keeps)."""
     start = time.perf_counter()
-    subprocess.run([purser, "audit", "--policy", policies, "--format", "json", "--fail-on", "never", "-o", report_path, usage],
+    subprocess.run([purser, "audit", "--policy", policies, "--format", form, "--fail-on", "never", "-o", report_path, usage],
                    check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
 # Interleaved, so that both sides see the same minutes of this noisy machine; medians of RUNS.
+# The table report (every check and budget, the first violations listed) and JSON lines (every
+# violation written out); the full JSON report once more, at the end, for the counts per rule.
 RUNS = 3
-report_path = os.path.join(os.path.dirname(os.path.abspath(usage)), "purser-report.json")
-duck_times, purser_times = [], []
+FORMS = ["table", "jsonl"]
+folder = os.path.dirname(os.path.abspath(usage))
+report_path = os.path.join(folder, "purser-report.json")
+duck_times, purser_times = [], {form: [] for form in FORMS}
 for _ in range(RUNS):
     duck, seconds = run_duckdb()
     duck_times.append(seconds)
-    purser_times.append(run_purser(report_path))
-duck_seconds, purser_seconds = statistics.median(duck_times), statistics.median(purser_times)
+    for form in FORMS:
+        purser_times[form].append(run_purser(os.path.join(folder, "purser-report." + form), form))
+jsonl_bytes = os.path.getsize(os.path.join(folder, "purser-report.jsonl"))
+for form in FORMS:
+    os.remove(os.path.join(folder, "purser-report." + form))
+run_purser(report_path, "json")
+duck_seconds = statistics.median(duck_times)
 with open(report_path) as f:
     report = json.load(f)
 by_rule = {t["name"]: t["records"] for t in report["summary"]["by_rule"]}
@@ -147,9 +156,15 @@ month = sum(v for k, v in by_rule.items() if k.startswith("team.") and k.endswit
 records = report["summary"]["records"]
 print(f"DuckDB {duckdb.__version__} (2 threads), {len(duck)} checks incl. JSON parsing: median {duck_seconds:.2f} s of {RUNS} "
       f"({', '.join(f'{t:.2f}' for t in duck_times)})")
-print(f"purser audit (every check, every budget, the full JSON report to a file): median {purser_seconds:.2f} s of {RUNS} "
-      f"({', '.join(f'{t:.2f}' for t in purser_times)})")
-print(f"ratio DuckDB / Purser: {duck_seconds / purser_seconds:.2f}x on {records} records")
+violations = report["summary"]["violations"]
+violating = report["summary"]["violating_records"]
+print(f"{records} records, {violating / records:.0%} with a deny violation, {violations / records:.2f} violations per record")
+for form in FORMS:
+    seconds = statistics.median(purser_times[form])
+    detail = f", {jsonl_bytes / 1e6:.0f} MB" if form == "jsonl" else ""
+    print(f"purser audit --format {form} -o FILE (every check, every budget{detail}): median {seconds:.2f} s of {RUNS} "
+          f"({', '.join(f'{t:.2f}' for t in purser_times[form])}) -> {records / seconds:,.0f} records/s, "
+          f"{duck_seconds / seconds:.2f}x DuckDB's speed")
 print("violations per check (DuckDB vs Purser):")
 for name, count in duck.items():
     theirs = day if name == "team-day-caps" else month if name == "team-month-caps" else by_rule.get(name, 0)

@@ -244,7 +244,10 @@ public struct AuditReport: Sendable {
     }
 
     /// The number of violations (every effect).
-    public var violationCount: Int { spool.count }
+    public var violationCount: Int { spool.count + spool.dropped }
+
+    /// Whether the report kept every violation (``AuditOptions/violationsKept`` was nil or not reached).
+    public var keptEveryViolation: Bool { spool.dropped == 0 }
 
     /// What a rule id refers to: a built-in check, or a rule or budget of the policy.
     public func rule(_ id: String) -> AuditRule {

@@ -19,6 +19,13 @@ public struct AuditOptions: Sendable {
     public var runSize = 1_000_000
     /// How many malformed records are listed (all are counted).
     public var malformedListed = 1000
+    /// How many violations the report keeps, the first in time order; nil keeps every one.
+    /// Counts and totals cover every violation either way. A report that lists only the first
+    /// (the table lists ``AuditRenderOptions/tableViolations``, the HTML page
+    /// ``AuditRenderOptions/htmlViolations``) need keep no more, and an audit in which most
+    /// records break policy then spends no time writing the rest; the json, jsonl, csv, sarif and
+    /// ocsf formats list every violation and refuse a report that did not keep them all.
+    public var violationsKept: Int?
     /// Whether records may be assessed from cached plans (tests compare against full assessment).
     package var usePlans = true
 
@@ -432,6 +439,10 @@ package struct ReplayState {
         total.violations += 1
         if violation.effect == .deny { total.violatingSpend += spend }
         byRule[violation.rule] = total
+        if let kept = options.violationsKept, spool.count >= kept {
+            spool.drop()
+            return
+        }
         spool.append(AuditViolation(
             violation: violation, requestID: request.id, timestamp: record.pointee.timestamp, team: request.team,
             environment: request.environment, model: candidate.modelName, region: candidate.region, cost: cost,

@@ -19,6 +19,8 @@ package final class ViolationSpool: @unchecked Sendable {
     private let appender = ThreadOwner()
     private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
     package private(set) var count = 0
+    /// Violations counted but not kept (``AuditOptions/violationsKept``).
+    package private(set) var dropped = 0
     private let writing = DispatchQueue(label: "purser.violation-spool")
     /// Buffers the writing queue has emptied, for the appender to fill again.
     private let spare = Mutex<[WriterBox]>([])
@@ -68,6 +70,13 @@ package final class ViolationSpool: @unchecked Sendable {
         if buffer.count >= Self.bufferSize { handOff() }
     }
 
+    /// Counts a violation without keeping it.
+    package func drop() {
+        let use = appender.enter()
+        defer { appender.exit(use) }
+        dropped += 1
+    }
+
     /// Drops everything written (a replay that restarts).
     package func reset() {
         let use = appender.enter()
@@ -75,6 +84,7 @@ package final class ViolationSpool: @unchecked Sendable {
         writing.sync {}
         buffer.reset()
         count = 0
+        dropped = 0
         failed.withLock { $0 = nil }
         try? SystemCalls.truncate(fd)
     }

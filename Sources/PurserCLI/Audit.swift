@@ -120,6 +120,14 @@ struct Audit: ParsableCommand {
         options.until = until?.timestamp
         options.strictInput = strictInput
         if let maxMalformed { options.maxMalformed = maxMalformed }
+        // The table and the HTML page list the first violations only: keep no more (counts cover all).
+        let chosen = format ?? (output == nil && Output.stdoutIsTerminal ? .table : .json)
+        let renderDefaults = AuditRenderOptions()
+        switch chosen {
+        case .table: options.violationsKept = renderDefaults.tableViolations
+        case .html: options.violationsKept = renderDefaults.htmlViolations
+        case .json, .jsonl, .csv, .sarif, .ocsf: options.violationsKept = nil
+        }
         var files = LogInputs()
         do {
             for path in logs { try files.add(path, temporaryDirectory: options.temporaryDirectory) }
@@ -144,7 +152,6 @@ struct Audit: ParsableCommand {
             throw ExitCode(2)
         }
         bar.finish()
-        let chosen = format ?? (output == nil && Output.stdoutIsTerminal ? .table : .json)
         let writer = try OutputWriter(output)
         defer { writer.close() }
         do {

@@ -140,6 +140,7 @@ struct BucketDatingTests {
         var options = AuditOptions()
         options.temporaryDirectory = directory
         options.logs.batchSize = 1
+        options.logs.format = .openaiUsage  // the padding may come first in a bucket: nothing to detect in 64 KiB
         options.runSize = 4
         let sorted = try Auditor(policy: policy, options: options).run([directory + "/reversed.json"])
         #expect(sorted.summary.sorted)

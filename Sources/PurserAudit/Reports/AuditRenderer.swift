@@ -23,6 +23,14 @@ public enum AuditRenderer {
     public static func render(_ report: AuditReport, as format: AuditReportFormat, options: AuditRenderOptions = AuditRenderOptions(),
                               write: ([UInt8]) throws -> Void) throws
     {
+        switch format {
+        case .json, .jsonl, .csv, .sarif, .ocsf:
+            guard report.keptEveryViolation else {
+                throw AuditError("the \(format.rawValue) format lists every violation, and this audit kept only the first \(report.spool.count) (AuditOptions.violationsKept)")
+            }
+        case .table, .html:
+            break
+        }
         try withoutActuallyEscaping(write) { write in
             switch format {
             case .json: try AuditJSON.render(report, write: write)
