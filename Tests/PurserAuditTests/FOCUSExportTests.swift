@@ -131,6 +131,15 @@ struct FOCUSExportTests {
         #expect(imported.malformed.first?.message.contains("not a whole number of tokens") == true)
     }
 
+    @Test func aProblemNamesTheQuantityColumnTheFileHas() throws {
+        // FOCUS 1.0-preview calls them UsageQuantity and UsageUnit.
+        let header = UsageImporterTests.focusHeader.replacingOccurrences(of: "ConsumedQuantity,ConsumedUnit", with: "UsageQuantity,UsageUnit")
+        let row = UsageImporterTests.focusRow(quantity: "1e-7", unit: "1K Tokens")
+        let imported = try importLog(header + "\n" + row + "\n", format: .focus)
+        let message = try #require(imported.malformed.first?.message)
+        #expect(message.hasPrefix("UsageQuantity 1e-7 1k tokens is not a whole number of tokens"), "\(message)")
+    }
+
     @Test(arguments: [("1000", Int64(1000)), ("1000000", 1_000_000), ("1K", 1000), ("1M", 1_000_000), ("10K", 10_000),
                       ("1 Hour", nil), ("", nil), ("0", nil), ("K", nil)])
     func azureBlockSizes(_ example: (String, Int64?)) {

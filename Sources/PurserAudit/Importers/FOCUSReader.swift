@@ -299,7 +299,8 @@ package final class FOCUSReader: UsageLogReader {
         let raw = record.raw(quantityColumn)
         if ImportValues.isBlank(raw) { return usage }
         let text = String(decoding: ImportValues.trimmed(raw), as: UTF8.self)
-        let tokens = try Self.tokens(quantity: text, block: block, unit: unit)
+        let column = header.map { $0.names[quantityColumn] } ?? "ConsumedQuantity"
+        let tokens = try Self.tokens(quantity: text, block: block, unit: unit, column: column)
         var words = [unit]
         for column in [columns.usageType, columns.meterName, columns.sku, columns.description] {
             if let value = lowered(column) { words.append(value) }
@@ -315,14 +316,15 @@ package final class FOCUSReader: UsageLogReader {
 
     /// `quantity` × `block` tokens, exactly: the decimal is read without floating point and
     /// the product must be a whole number of tokens up to ``RequestDecoder/maxTokens``
-    /// (0.25 × 1M = 250,000; 1e-7 × 1K is a problem, not 0).
-    package static func tokens(quantity text: String, block: Int64, unit: String) throws(RecordProblem) -> Int64 {
+    /// (0.25 × 1M = 250,000; 1e-7 × 1K is a problem, not 0). `column` names the quantity's column in problems.
+    package static func tokens(quantity text: String, block: Int64, unit: String,
+                               column: String = "ConsumedQuantity") throws(RecordProblem) -> Int64 {
         let shown = "\(text.prefix(40)) \(unit.prefix(40))" + (block > 1 && !unit.contains("token") ? " (blocks of \(block))" : "")
         guard let number = DecimalText(text), !number.negative else {
-            throw RecordProblem("ConsumedQuantity must be a non-negative number, found \"\(text.prefix(40))\"")
+            throw RecordProblem("\(column) must be a non-negative number, found \"\(text.prefix(40))\"")
         }
         if number.digits.isEmpty { return 0 }
-        let tooMany = RecordProblem("ConsumedQuantity \(shown) is more than \(RequestDecoder.maxTokens) tokens")
+        let tooMany = RecordProblem("\(column) \(shown) is more than \(RequestDecoder.maxTokens) tokens")
         guard let mantissa = number.scaled(by: -number.exponent, rounding: false) else { throw tooMany }
         var (value, overflow) = mantissa.multipliedReportingOverflow(by: Int128(block))
         guard !overflow else { throw tooMany }
@@ -339,7 +341,7 @@ package final class FOCUSReader: UsageLogReader {
                 for _ in 0..<places { divisor *= 10 }
                 whole = value % divisor == 0
             }
-            guard whole else { throw RecordProblem("ConsumedQuantity \(shown) is not a whole number of tokens") }
+            guard whole else { throw RecordProblem("\(column) \(shown) is not a whole number of tokens") }
             value /= divisor
         }
         guard value <= Int128(RequestDecoder.maxTokens) else { throw tooMany }
