@@ -99,13 +99,7 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         let policySet = try PolicyLoading.load(policy, output: output, reading: reading)
-        let compiled: CompiledPolicy
-        do {
-            compiled = try CompiledPolicy(policySet)
-        } catch {
-            Output.error("purser: \(error.message)")
-            throw ExitCode(2)
-        }
+        let compiled = try PolicyLoading.compile(policySet)
         var options = AuditOptions()
         options.logs.format = inputFormat
         for rule in mappings {

@@ -47,6 +47,16 @@ package enum PolicyLoading {
         return policy
     }
 
+    /// Compiles a loaded policy; a policy the engine cannot compile is exit code 2.
+    package static func compile(_ policy: PolicySet) throws -> CompiledPolicy {
+        do {
+            return try CompiledPolicy(policy)
+        } catch {
+            Output.error("purser: \(error.message)")
+            throw ExitCode(2)
+        }
+    }
+
     package static func enforcer(_ policy: PolicySet, ledger: any Ledger = InMemoryLedger(), now: Timestamp?) throws -> Enforcer {
         let clock: any PurserClock = now.map { ManualClock($0) } ?? SystemClock()
         do {

@@ -60,13 +60,7 @@ package struct TestCommand: ParsableCommand {
             policyPaths = Self.policyDirectories(for: testPaths)
         }
         let policySet = try PolicyLoading.load(policyPaths, reading: reading)
-        let compiled: CompiledPolicy
-        do {
-            compiled = try CompiledPolicy(policySet)
-        } catch {
-            Output.error("purser: \(error.message)")
-            throw ExitCode(2)
-        }
+        let compiled = try PolicyLoading.compile(policySet)
         let suite = PolicyTestSuite.load(paths: testPaths, policy: policySet, allowOutsideRoots: reading.allowOutsideRoot)
         for diagnostic in suite.diagnostics { Output.error(diagnostic.description) }
         if suite.diagnostics.contains(where: { $0.severity == .error }) {
