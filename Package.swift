@@ -5,12 +5,13 @@
 // Modules by stage; each depends only on the ones above it, and the compiler
 // enforces it (a module cannot import one that is not among its dependencies):
 //
-//   CYAML, CZlib   system libraries: libyaml and zlib through pkg-config
+//   CYAML, CZlib, CSQLite  system libraries: libyaml, zlib and SQLite through pkg-config
 //   PurserYAML     hardened YAML reader: a located node tree with size and depth limits
 //   PurserCore     foundation: exact money, time and zones, JSON scanner and writer, byte search
 //   PurserPolicy   the policy language: model, loading, validation, `purser check` diagnostics
 //   Purser         the engine a gateway links: compile, evaluate, budgets and the `Ledger`
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
+//   PurserSQLite   the `sqlite:` ledger: budgets in a file, shared by the processes of one host
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
 //   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
@@ -19,7 +20,8 @@
 //   PurserFuzzing  the libFuzzer harnesses' bodies (Fuzz/ adds the fuzzer)
 //
 // The `Purser` product is the engine and the policy layer beneath it, nothing of the
-// audit; a gateway that depends on it compiles none of the importers or renderers.
+// audit; a gateway that depends on it compiles none of the importers or renderers, and
+// no database driver. Each store is a product of its own (`PurserSQLite`).
 // Benchmarks live in their own package under `Benchmarks/` so that `swift test`
 // never builds them. docs/architecture.md says why each line is where it is.
 import PackageDescription
@@ -31,6 +33,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Purser", targets: ["Purser"]),
+        .library(name: "PurserSQLite", targets: ["PurserSQLite"]),
         .library(name: "PurserAudit", targets: ["PurserAudit"]),
         // The libFuzzer harnesses' bodies, for the Fuzz/ package (which adds the fuzzer and
         // its sanitizers); here they reach the package's internals, and their seeds run as tests.
@@ -56,6 +59,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
         .target(
             name: "PurserYAML",
             dependencies: ["CYAML"]
@@ -74,6 +82,10 @@ let package = Package(
         .target(
             name: "Purser",
             dependencies: ["PurserYAML", "PurserCore", "PurserPolicy"]
+        ),
+        .target(
+            name: "PurserSQLite",
+            dependencies: ["Purser", "PurserCore", "PurserPolicy", "CSQLite"]
         ),
         .target(
             name: "PurserAudit",
@@ -99,6 +111,7 @@ let package = Package(
             dependencies: [
                 "Purser",
                 "PurserAudit",
+                "PurserSQLite",
                 "PurserPolicyCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -131,6 +144,10 @@ let package = Package(
         .testTarget(
             name: "PurserTests",
             dependencies: ["Purser", "PurserTestSupport"]
+        ),
+        .testTarget(
+            name: "PurserSQLiteTests",
+            dependencies: ["PurserSQLite", "PurserTestSupport"]
         ),
         .testTarget(
             name: "PurserAuditTests",

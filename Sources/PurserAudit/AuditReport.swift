@@ -195,6 +195,9 @@ public struct AuditReport: Sendable {
     public package(set) var budgets: [BudgetCrossing] = []
     /// Alert fractions crossed, in time order.
     public package(set) var alerts: [AuditAlert] = []
+    /// Every budget counter's spend over the replay, when the audit was asked to keep them
+    /// (`purser ledger reconcile`); empty otherwise.
+    package var counters: [CounterKey: Amount] = [:]
     /// Totals by rule id, team, environment and model, largest spend first.
     public package(set) var byRule: [AuditTotal] = []
     public package(set) var byTeam: [AuditTotal] = []

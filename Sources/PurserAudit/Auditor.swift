@@ -28,6 +28,9 @@ public struct AuditOptions: Sendable {
     public var violationsKept: Int?
     /// Whether records may be assessed from cached plans (tests compare against full assessment).
     package var usePlans = true
+    /// Whether the report keeps every budget counter's final spend (``AuditReport/counters``), for
+    /// `purser ledger reconcile`; the audit's own reports list only the counters that went over.
+    package var keepCounters = false
 
     /// The defaults.
     public init() {}
@@ -246,6 +249,8 @@ package struct ReplayState {
     private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
     private var crossings: [BudgetCrossing] = []
+    /// Every counter's final spend, when `options.keepCounters`: closed windows as they are evicted.
+    private var finished: [CounterKey: Amount] = [:]
     private var alerts: [AuditAlert] = []
     private var byRule: [String: AuditTotal] = [:]
     private var teams: [AuditTotal?]
@@ -619,6 +624,7 @@ package struct ReplayState {
         let now = latest.seconds
         for index in slots.indices where slots[index].live && slots[index].windowEnd <= now {
             if let crossing = crossing(slots[index]) { crossings.append(crossing) }
+            if options.keepCounters { finished[slots[index].key, default: Amount()] += slots[index].spent }
             slotIndex[slots[index].key] = nil
             slots[index].live = false
             freeSlots.append(Int32(index))
@@ -659,6 +665,11 @@ package struct ReplayState {
         report.summary = summary
         report.budgets = crossings.sorted { ($0.firstCrossedAt, $0.counter.budget, $0.counter.key) < ($1.firstCrossedAt, $1.counter.budget, $1.counter.key) }
         report.alerts = alerts
+        if options.keepCounters {
+            var counters = finished
+            for slot in slots where slot.live { counters[slot.key, default: Amount()] += slot.spent }
+            report.counters = counters
+        }
         let order = { (lhs: AuditTotal, rhs: AuditTotal) in (lhs.spend, rhs.name) > (rhs.spend, lhs.name) }
         report.byRule = byRule.values.sorted { ($0.records, $1.name) > ($1.records, $0.name) }
         report.byTeam = (teams.compactMap { $0 } + otherTeams.values).sorted(by: order)

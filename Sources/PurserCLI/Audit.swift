@@ -101,15 +101,7 @@ struct Audit: ParsableCommand {
         let policySet = try PolicyLoading.load(policy, output: output, reading: reading)
         let compiled = try PolicyLoading.compile(policySet)
         var options = AuditOptions()
-        options.logs.format = inputFormat
-        for rule in mappings {
-            do {
-                try options.logs.mapping.add(rule)
-            } catch {
-                Output.error("purser: \(error.message)")
-                throw ExitCode(2)
-            }
-        }
+        options.logs = try Self.logOptions(format: inputFormat, mappings: mappings)
         options.since = since?.timestamp
         options.until = until?.timestamp
         options.strictInput = strictInput
@@ -122,18 +114,7 @@ struct Audit: ParsableCommand {
         case .html: options.violationsKept = renderDefaults.htmlViolations
         case .json, .jsonl, .csv, .sarif, .ocsf: options.violationsKept = nil
         }
-        var files = LogInputs()
-        do {
-            for path in logs { try files.add(path, temporaryDirectory: options.temporaryDirectory) }
-        } catch {
-            // What was skipped on the way explains an empty directory.
-            for file in files.skipped { Output.error("purser: \(file.path): skipped: \(file.reason)") }
-            Output.error("purser: \(error.description)")
-            throw ExitCode(2)
-        }
-        for file in files.skipped {
-            Output.error("purser: \(file.path): skipped: \(file.reason)")
-        }
+        let files = try Self.inputs(logs, temporaryDirectory: options.temporaryDirectory)
         try Output.refuseOverwriting(output, sources: files.sources)
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
         let auditor = Auditor(policy: compiled, options: options, progress: { progress in bar.update(progress) })
@@ -183,6 +164,38 @@ struct Audit: ParsableCommand {
         case .never: break
         }
     }
+
+    /// How to read logs: `--input-format` and the `--map` rules, or exit 2 with the bad rule's message.
+    static func logOptions(format: UsageLogFormat, mappings: [String]) throws -> UsageLogOptions {
+        var options = UsageLogOptions()
+        options.format = format
+        for rule in mappings {
+            do {
+                try options.mapping.add(rule)
+            } catch {
+                Output.error("purser: \(error.message)")
+                throw ExitCode(2)
+            }
+        }
+        return options
+    }
+
+    /// The log files of the paths given, saying which were skipped and why; exit 2 when none can be read.
+    static func inputs(_ paths: [String], temporaryDirectory: String) throws -> LogInputs {
+        var files = LogInputs()
+        do {
+            for path in paths { try files.add(path, temporaryDirectory: temporaryDirectory) }
+        } catch {
+            // What was skipped on the way explains an empty directory.
+            for file in files.skipped { Output.error("purser: \(file.path): skipped: \(file.reason)") }
+            Output.error("purser: \(error.description)")
+            throw ExitCode(2)
+        }
+        for file in files.skipped {
+            Output.error("purser: \(file.path): skipped: \(file.reason)")
+        }
+        return files
+    }
 }
 
 extension AuditReportFormat: ExpressibleByArgument {}
@@ -192,4 +205,5 @@ extension MalformedTolerance: ExpressibleByArgument {
         self.init(argument)
     }
 }
-extension UsageLogFormat: ExpressibleByArgument {}
+extension UsageLogFormat: ExpressibleByArgument {
+}

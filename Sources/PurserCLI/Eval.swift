@@ -16,9 +16,11 @@ struct Eval: ParsableCommand {
             {"error": …, "line": N, "column": C}, and the rest go on.
 
             Without --ledger nothing is counted: every request is evaluated against
-            empty budget counters. With --ledger memory, requests are authorized in
+            empty budget counters. With --ledger URL, requests are authorized in
             order and allowed ones settled at their estimated cost, so earlier
-            requests count against the budgets of later ones.
+            requests count against the budgets of later ones: in memory (memory:),
+            or in a SQLite file that keeps the spend for the next run and for other
+            processes (sqlite:PATH; see purser ledger show).
 
             Exit codes: 0 every request allowed; 1 some denied; 2 a malformed request,
             an unreadable input or an invalid policy.
@@ -26,14 +28,10 @@ struct Eval: ParsableCommand {
             Examples:
               echo '{"team":"payments","environment":"qa","model":"claude-opus-4-5"}' | purser eval
               purser eval --policy policies/ examples/requests/requests.jsonl
-              purser eval --ledger memory --now 2026-11-23T10:00:00Z requests.jsonl
+              purser eval --ledger memory: --now 2026-11-23T10:00:00Z requests.jsonl
+              purser eval --ledger sqlite:ledger.db requests.jsonl
             """
     )
-
-    /// Where spend is counted.
-    enum LedgerChoice: String, ExpressibleByArgument, CaseIterable {
-        case memory
-    }
 
     @Option(help: "The policy files or directories.")
     var policy: [String] = ["policies"]
@@ -41,8 +39,9 @@ struct Eval: ParsableCommand {
     @Argument(help: "A JSON or JSON Lines file of requests, or - for standard input.")
     var input: String = "-"
 
-    @Option(help: "Count spend in a ledger: memory (authorize, then settle at the estimate).")
-    var ledger: LedgerChoice?
+    @Option(help: ArgumentHelp("Count spend in a ledger: memory: or sqlite:PATH (authorize, then settle at the estimate).",
+                               valueName: "url"), transform: LedgerURL.parse)
+    var ledger: LedgerLocation?
 
     @Option(name: .shortAndLong, help: "Write decisions to a file instead of standard output (whole or not at all; never one of the inputs).")
     var output: String?
@@ -60,7 +59,8 @@ struct Eval: ParsableCommand {
     func run() throws {
         let policy = try PolicyLoading.load(self.policy, now: now?.timestamp, output: output, reading: reading)
         try Output.refuseOverwriting(output, inputs: [input])
-        let enforcer = try PolicyLoading.enforcer(policy, now: now?.timestamp)
+        let store = try ledger.flatMap { $0 == .memory ? nil : try LedgerOpening.open($0) }
+        let enforcer = try PolicyLoading.enforcer(policy, ledger: store, now: now?.timestamp)
         let batch = BatchEvaluator(enforcer: enforcer, mode: ledger == nil ? .evaluate : .authorizeAndSettle)
         let reader = try ChunkReader(input)
         let writer = try OutputWriter(output)
@@ -89,7 +89,7 @@ struct Eval: ParsableCommand {
                 Output.error("purser: \(displayName):\(mark.line):\(mark.column): \(error.message)")
                 throw ExitCode(2)
             }
-            let decision = batch.mode == .evaluate ? enforcer.evaluate(request) : enforcer.authorize(request)
+            let decision = batch.mode == .evaluate ? enforcer.evaluateNow(request) : enforcer.authorizeNow(request)
             try writer.write(Array((DecisionEncoder.json(decision) + "\n").utf8))
             try writer.commit()
             if !decision.isAllowed { throw ExitCode(1) }

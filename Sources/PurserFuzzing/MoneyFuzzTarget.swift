@@ -85,8 +85,8 @@ private func run(_ input: inout FuzzInput) {
     guard let policy = result.policy else { return }
     checkBounds(policy, yaml)
     guard let compiled = try? CompiledPolicy(policy) else { preconditionFailure("a policy that loads did not compile:\n\(yaml)") }
-    let ledger = InMemoryLedger()
     let clock = ManualClock(Timestamp(seconds: 1_795_428_000))
+    let ledger = InMemoryLedger(clock: clock)
     let enforcer = Enforcer(policy: compiled, ledger: ledger, clock: clock)
     let price = policy.models.first?.price
     var settled = USDTotal.zero
@@ -98,20 +98,20 @@ private func run(_ input: inout FuzzInput) {
         let cost: USD? = input.byte() % 3 == 0 ? USD(nanos: input.int64()) : nil
         let request = Request(id: "r", timestamp: nil, team: "t", environment: "prod", model: "m", region: nil, user: nil,
                               tags: [:], usage: usage, cost: cost, unavailableRegions: [], allowReroute: true)
-        let decision = enforcer.authorize(request)
+        let decision = enforcer.authorizeNow(request)
         let expected = cost ?? price.flatMap { usage.cost(at: $0) }
         if decision.cost != expected {
             preconditionFailure("decision cost \(String(describing: decision.cost)) for \(usage), expected \(String(describing: expected))")
         }
         if decision.isAllowed, input.byte() % 4 != 0, let estimate = decision.cost {
-            _ = try? enforcer.settle(decision, cost: estimate, tokens: usage.totalTokens)
+            _ = try? enforcer.settleNow(decision, cost: estimate, tokens: usage.totalTokens)
             settled += estimate
             settledCount += 1
         }
-        checkCounters(ledger, clock.now(), compiled)
+        checkCounters(ledger, compiled)
     }
     // The org-wide soft budget counts every settled call: its spend is the exact total, unless it saturated.
-    let soft = ledger.snapshot(now: clock.now()).first { $0.key.budget == "soft" }?.value
+    let soft = ledger.snapshot().first { $0.key.budget == "soft" }?.value
     if let soft, settled.amount != nil, USDTotal(USD(nanos: soft.spent.usd)) != settled, settledCount > 0 {
         preconditionFailure("the soft counter holds \(soft.spent.usd) nanos, the settled calls \(settled)")
     }
@@ -137,8 +137,8 @@ private func checkBounds(_ policy: PolicySet, _ yaml: String) {
 }
 
 /// No counter is negative; an enforced cap holds (every call settled at its estimate).
-private func checkCounters(_ ledger: InMemoryLedger, _ now: Timestamp, _ policy: CompiledPolicy) {
-    for (key, state) in ledger.snapshot(now: now) {
+private func checkCounters(_ ledger: InMemoryLedger, _ policy: CompiledPolicy) {
+    for (key, state) in ledger.snapshot() {
         for value in [state.spent.usd, state.spent.tokens, state.spent.requests, state.reserved.usd, state.reserved.tokens, state.reserved.requests]
         where value < 0 {
             preconditionFailure("counter \(key) went negative: \(state)")

@@ -28,7 +28,7 @@ private func decodeRequest(_ bytes: [UInt8]) {
         return
     }
     guard let enforcer = FuzzPolicy.enforcer else { return }
-    let decision = enforcer.evaluate(request)
+    let decision = enforcer.evaluateNow(request)
     _ = DecisionEncoder.json(decision)
 }
 

@@ -57,7 +57,7 @@ package enum PolicyLoading {
         }
     }
 
-    package static func enforcer(_ policy: PolicySet, ledger: any Ledger = InMemoryLedger(), now: Timestamp?) throws -> Enforcer {
+    package static func enforcer(_ policy: PolicySet, ledger: (any Ledger)? = nil, now: Timestamp?) throws -> Enforcer {
         let clock: any PurserClock = now.map { ManualClock($0) } ?? SystemClock()
         do {
             return try Enforcer(policy: policy, ledger: ledger, clock: clock)

@@ -54,7 +54,7 @@ struct GatewayAPITests {
     }
 
     /// "Build an Enforcer", "Build a Request", "Read a Decision".
-    @Test func authorizeAnswersWithTheModelRegionAndWhy() throws {
+    @Test func authorizeAnswersWithTheModelRegionAndWhy() async throws {
         let (enforcer, _) = try Self.enforcer()
         #expect(enforcer.policy.revision.hasPrefix("sha256:"))
 
@@ -62,7 +62,7 @@ struct GatewayAPITests {
         let request = Request(id: "r-1", team: "payments", environment: "qa", model: "opus", region: "us-east-1",
                               user: "svc-1", tags: ["feature": "summaries"],
                               usage: Usage(inputTokens: 1_000, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 500))
-        let decision = enforcer.authorize(request)
+        let decision = await enforcer.authorize(request)
         #expect(decision.verdict == .allow && decision.isAllowed)
         #expect(decision.model == "mini" && decision.region == "us-east-1" && decision.rerouted)
         #expect(decision.requestID == "r-1" && decision.reserved && decision.timestamp == monday)
@@ -83,29 +83,29 @@ struct GatewayAPITests {
         #expect(decision.alerts.isEmpty)
 
         // An unknown model is denied, with the reason.
-        let unknown = enforcer.evaluate(Request(team: "payments", environment: "production", model: "gpt-9"))
+        let unknown = await enforcer.evaluate(Request(team: "payments", environment: "production", model: "gpt-9"))
         #expect(unknown.verdict == .deny && unknown.violations.contains { $0.rule == "unknown-model" && $0.kind == .unknown })
         #expect(!unknown.reserved)
     }
 
     /// "The call lifecycle": settle replaces the estimate, release frees it, both idempotent.
-    @Test func settleAndReleaseAreIdempotent() throws {
+    @Test func settleAndReleaseAreIdempotent() async throws {
         let ledger = InMemoryLedger()
         let (enforcer, clock) = try Self.enforcer(ledger: ledger)
         let call = Request(team: "payments", environment: "production", model: "mini", usage: Usage(inputTokens: 4_000, outputTokens: 1_000))
-        let first = enforcer.authorize(call)
+        let first = await enforcer.authorize(call)
         clock.advance(seconds: 2)
-        let settled = try enforcer.settle(first, usage: Usage(inputTokens: 4_000, outputTokens: 200))
+        let settled = try await enforcer.settle(first, usage: Usage(inputTokens: 4_000, outputTokens: 200))
         #expect(settled.outcome == .settled && settled.cost == USD("0.0014") && settled.alerts.isEmpty)
-        #expect(try enforcer.settle(first, usage: Usage(inputTokens: 1)).outcome == .alreadySettled)
+        #expect(try await enforcer.settle(first, usage: Usage(inputTokens: 1)).outcome == .alreadySettled)
 
-        let second = enforcer.authorize(call)
-        #expect(try enforcer.release(second))
-        #expect(try !enforcer.release(second))
+        let second = await enforcer.authorize(call)
+        #expect(try await enforcer.release(second))
+        #expect(try await !enforcer.release(second))
 
-        let byCost = try enforcer.settle(enforcer.authorize(call), cost: USD(dollars: 1, cents: 50), tokens: 10)
+        let byCost = try await enforcer.settle(await enforcer.authorize(call), cost: USD(dollars: 1, cents: 50), tokens: 10)
         #expect(byCost.outcome == .settled && byCost.cost == USD(dollars: 1, cents: 50))
-        let recorded = try enforcer.record(Request(team: "payments", environment: "production", model: "mini", cost: USD(dollars: 2)))
+        let recorded = try await enforcer.record(Request(team: "payments", environment: "production", model: "mini", cost: USD(dollars: 2)))
         #expect(recorded.outcome == .settledWithoutReservation)
 
         // What the ledger holds: 0.0014 + 1.50 + 2 USD spent, nothing reserved.
@@ -113,7 +113,7 @@ struct GatewayAPITests {
         #expect(counter.budget == "team.payments.day" && counter.key == "payments" && counter.period == .day)
         #expect(CounterKey(budget: counter.budget, key: counter.key, period: counter.period, window: counter.window) == counter)
         #expect(CounterKey(budget: counter.budget, key: counter.key, period: .day, windowLabel: "2026-11-23") == counter)
-        let state = try #require(try ledger.read([counter], now: clock.now()).first)
+        let state = try #require(try await ledger.read([counter]).first)
         #expect(state.spent.usd == USD("3.5014")?.nanos && state.reserved == .zero && state.used == state.spent)
     }
 
@@ -132,7 +132,7 @@ struct GatewayAPITests {
     }
 
     /// Requests and decisions as JSON (docs/library.md, "Decision JSON").
-    @Test func wireFormatsRoundTrip() throws {
+    @Test func wireFormatsRoundTrip() async throws {
         let request = try RequestDecoder.decode(#"{"team":"payments","environment":"qa","model":"mini-2025","usage":{"input_tokens":10,"output_tokens":5},"tags":{"a":"b"}}"#)
         #expect(request.model == "mini-2025" && request.team == "payments" && request.tags["a"] == "b")
         #expect(request.usage.inputTokens == 10 && request.usage.outputTokens == 5 && request.usage.totalTokens == 15)
@@ -146,7 +146,7 @@ struct GatewayAPITests {
         }
 
         let (enforcer, _) = try Self.enforcer()
-        let json = DecisionEncoder.json(enforcer.evaluate(request))
+        let json = DecisionEncoder.json(await enforcer.evaluate(request))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["decision"] as? String == "allow" && object["model"] as? String == "mini")
     }
@@ -182,16 +182,16 @@ struct GatewayAPITests {
 
     /// "Custom ledgers": the protocol can be implemented outside the package, with the
     /// public building blocks (`admits`, `LedgerError`, the outcomes).
-    @Test func aCustomLedgerCanBeWrittenAgainstThePublicAPI() throws {
+    @Test func aCustomLedgerCanBeWrittenAgainstThePublicAPI() async throws {
         let ledger = FailingLedger()
         let (enforcer, _) = try Self.enforcer(ledger: ledger)
         let call = Request(team: "payments", environment: "production", model: "mini", usage: Usage(inputTokens: 10))
-        #expect(enforcer.authorize(call).isAllowed)
+        #expect(await enforcer.authorize(call).isAllowed)
         ledger.failing.store(true, ordering: .relaxed)
         // settings.ledger_unavailable defaults to deny: a store outage fails closed.
-        let outage = enforcer.authorize(call)
+        let outage = await enforcer.authorize(call)
         #expect(outage.verdict == .deny && outage.violations.contains { $0.kind == .system })
-        #expect(throws: LedgerError.self) { try enforcer.release(outage) }
+        await #expect(throws: LedgerError.self) { try await enforcer.release(outage) }
 
         // The entries a ledger is handed carry the caps; `admits` is the check `reserve` must make.
         let entry = try #require(ledger.lastEntries.withLock { $0 }.first)
@@ -237,24 +237,29 @@ private final class FailingLedger: Ledger, Sendable {
         if failing.load(ordering: .relaxed) { throw LedgerError("the spend store is unreachable") }
     }
 
-    func read(_ counters: [CounterKey], now: Timestamp) throws(LedgerError) -> [CounterState] {
+    func read(_ counters: [CounterKey]) async throws(LedgerError) -> [CounterState] {
         try check()
-        return try base.read(counters, now: now)
+        return try await base.read(counters)
     }
 
-    func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome {
-        lastEntries.withLock { $0 = entries }
+    func reserve(_ reservation: LedgerReservation) async throws(LedgerError) -> ReserveResult {
+        lastEntries.withLock { $0 = reservation.entries }
         try check()
-        return try base.reserve(id, entries, expiresAt: expiresAt, now: now)
+        return try await base.reserve(reservation)
     }
 
-    func settle(_ id: DecisionID, _ actual: [CounterReservation], now: Timestamp) throws(LedgerError) -> (SettleOutcome, [(entry: Int, threshold: Int64)]) {
+    func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult {
         try check()
-        return try base.settle(id, actual, now: now)
+        return try await base.settle(settlement)
     }
 
-    func release(_ id: DecisionID, now: Timestamp) throws(LedgerError) -> Bool {
+    func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult {
         try check()
-        return try base.release(id, now: now)
+        return try await base.release(id)
+    }
+
+    func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation? {
+        try check()
+        return try await base.reservation(id)
     }
 }

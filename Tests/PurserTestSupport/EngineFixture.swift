@@ -44,9 +44,10 @@ package enum EngineFixture {
     /// 2026-11-23T10:00:00Z (11:00 in Berlin, a Monday).
     package static let monday = Timestamp(seconds: 1_795_428_000)
 
-    package static func enforcer(ledger: InMemoryLedger = InMemoryLedger(), at time: Timestamp = monday) throws -> (Enforcer, ManualClock) {
+    /// An enforcer on the fixture policy at `time`; the ledger, when not given, is an in-memory one on the same clock.
+    package static func enforcer(ledger: (any Ledger)? = nil, at time: Timestamp = monday) throws -> (Enforcer, ManualClock) {
         let clock = ManualClock(time)
-        return (try Enforcer(policy: policy, ledger: ledger, clock: clock), clock)
+        return (try Enforcer(policy: policy, ledger: ledger ?? InMemoryLedger(clock: clock), clock: clock), clock)
     }
 
     package static func request(

@@ -18,9 +18,9 @@ struct BudgetTests {
 
         """
 
-    static func enforcer(_ yaml: String = capped, clock: ManualClock = ManualClock(EngineFixture.monday), ledger: InMemoryLedger = InMemoryLedger()) throws -> Enforcer {
+    static func enforcer(_ yaml: String = capped, clock: ManualClock = ManualClock(EngineFixture.monday), ledger: InMemoryLedger? = nil) throws -> Enforcer {
         let policy = try #require(load(yaml).policy)
-        return try Enforcer(policy: policy, ledger: ledger, clock: clock)
+        return try Enforcer(policy: policy, ledger: ledger ?? InMemoryLedger(clock: clock), clock: clock)
     }
 
     static func request(cost: String, at timestamp: Timestamp? = nil) -> Request {
@@ -33,125 +33,125 @@ struct BudgetTests {
             for _ in 0..<16 {
                 group.addTask {
                     var count = 0
-                    for _ in 0..<6250 where enforcer.authorize(Self.request(cost: "0.01")).isAllowed { count += 1 }
+                    for _ in 0..<6250 where await enforcer.authorize(Self.request(cost: "0.01")).isAllowed { count += 1 }
                     return count
                 }
             }
             return await group.reduce(0, +)
         }
         #expect(admitted == 10_000, "16 × 6,250 = 100,000 calls at $0.01 against $100: exactly 10,000 fit")
-        let state = try enforcer.ledger.read([CounterKey(budget: "cap", key: "org", period: .month, window: 2026 * 12 + 10)], now: EngineFixture.monday)
+        let state = try await enforcer.ledger.read([CounterKey(budget: "cap", key: "org", period: .month, window: 2026 * 12 + 10)])
         #expect(state[0].reserved.usd == USD(dollars: 100).nanos)
     }
 
-    @Test func exactlyAtTheLimitIsAdmittedOneCentOverIsNot() throws {
+    @Test func exactlyAtTheLimitIsAdmittedOneCentOverIsNot() async throws {
         let enforcer = try Self.enforcer()
-        #expect(enforcer.authorize(Self.request(cost: "99.99")).isAllowed)
-        let over = enforcer.authorize(Self.request(cost: "0.02"))
+        #expect(await enforcer.authorize(Self.request(cost: "99.99")).isAllowed)
+        let over = await enforcer.authorize(Self.request(cost: "0.02"))
         #expect(!over.isAllowed)
         #expect(over.violations.first?.rule == "cap")
         #expect(over.violations.first?.message == "budget cap for org in 2026-11 would reach 100.01 of 100 USD")
-        #expect(enforcer.authorize(Self.request(cost: "0.01")).isAllowed, "exactly 100.00 is within the cap")
-        #expect(!enforcer.authorize(Self.request(cost: "0.000000001")).isAllowed)
+        #expect(await enforcer.authorize(Self.request(cost: "0.01")).isAllowed, "exactly 100.00 is within the cap")
+        #expect(await !enforcer.authorize(Self.request(cost: "0.000000001")).isAllowed)
     }
 
-    @Test func settlingBelowTheEstimateFreesBudget() throws {
+    @Test func settlingBelowTheEstimateFreesBudget() async throws {
         let enforcer = try Self.enforcer()
-        let big = enforcer.authorize(Self.request(cost: "90"))
+        let big = await enforcer.authorize(Self.request(cost: "90"))
         #expect(big.isAllowed && big.reserved)
-        #expect(!enforcer.authorize(Self.request(cost: "20")).isAllowed)
-        let settlement = try enforcer.settle(big, cost: USD(dollars: 50))
+        #expect(await !enforcer.authorize(Self.request(cost: "20")).isAllowed)
+        let settlement = try await enforcer.settle(big, cost: USD(dollars: 50))
         #expect(settlement.outcome == .settled)
-        #expect(enforcer.authorize(Self.request(cost: "20")).isAllowed, "50 spent + 20 fits in 100")
+        #expect(await enforcer.authorize(Self.request(cost: "20")).isAllowed, "50 spent + 20 fits in 100")
     }
 
-    @Test func settlingTwiceCountsOnce() throws {
+    @Test func settlingTwiceCountsOnce() async throws {
         let enforcer = try Self.enforcer()
-        let decision = enforcer.authorize(Self.request(cost: "10"))
-        #expect(try enforcer.settle(decision, cost: USD(dollars: 30)).outcome == .settled)
-        #expect(try enforcer.settle(decision, cost: USD(dollars: 30)).outcome == .alreadySettled)
-        let state = enforcer.evaluate(Self.request(cost: "0")).budgets[0]
+        let decision = await enforcer.authorize(Self.request(cost: "10"))
+        #expect(try await enforcer.settle(decision, cost: USD(dollars: 30)).outcome == .settled)
+        #expect(try await enforcer.settle(decision, cost: USD(dollars: 30)).outcome == .alreadySettled)
+        let state = await enforcer.evaluate(Self.request(cost: "0")).budgets[0]
         #expect(state.spent == USD(dollars: 30).nanos && state.reserved == 0)
     }
 
-    @Test func unsettledReservationsStopCountingAfterTheirTTL() throws {
+    @Test func unsettledReservationsStopCountingAfterTheirTTL() async throws {
         let clock = ManualClock(EngineFixture.monday)
         let enforcer = try Self.enforcer(clock: clock)
-        let held = enforcer.authorize(Self.request(cost: "100"))
+        let held = await enforcer.authorize(Self.request(cost: "100"))
         #expect(held.isAllowed)
-        #expect(!enforcer.authorize(Self.request(cost: "1")).isAllowed)
+        #expect(await !enforcer.authorize(Self.request(cost: "1")).isAllowed)
         clock.advance(seconds: 599)
-        #expect(!enforcer.authorize(Self.request(cost: "1")).isAllowed, "still held just before the TTL")
+        #expect(await !enforcer.authorize(Self.request(cost: "1")).isAllowed, "still held just before the TTL")
         clock.advance(seconds: 1)
-        let after = enforcer.authorize(Self.request(cost: "1"))
+        let after = await enforcer.authorize(Self.request(cost: "1"))
         #expect(after.isAllowed, "the 10-minute reservation expired")
         // A late settle still counts the spend that happened: no spend is lost.
-        #expect(try enforcer.settle(held, cost: USD(dollars: 40)).outcome == .settledWithoutReservation)
-        let state = enforcer.evaluate(Self.request(cost: "0")).budgets[0]
+        #expect(try await enforcer.settle(held, cost: USD(dollars: 40)).outcome == .settledWithoutReservation)
+        let state = await enforcer.evaluate(Self.request(cost: "0")).budgets[0]
         #expect(state.spent == USD(dollars: 40).nanos)
         #expect(state.reserved == USD(dollars: 1).nanos)
     }
 
-    @Test func releaseDropsTheReservation() throws {
+    @Test func releaseDropsTheReservation() async throws {
         let enforcer = try Self.enforcer()
-        let decision = enforcer.authorize(Self.request(cost: "100"))
-        #expect(try enforcer.release(decision))
-        #expect(try !enforcer.release(decision))
-        #expect(enforcer.authorize(Self.request(cost: "100")).isAllowed)
+        let decision = await enforcer.authorize(Self.request(cost: "100"))
+        #expect(try await enforcer.release(decision))
+        #expect(try await !enforcer.release(decision))
+        #expect(await enforcer.authorize(Self.request(cost: "100")).isAllowed)
     }
 
-    @Test func alertsFireOnceWhenAFractionIsFirstCrossed() throws {
+    @Test func alertsFireOnceWhenAFractionIsFirstCrossed() async throws {
         let enforcer = try Self.enforcer()
-        #expect(enforcer.authorize(Self.request(cost: "49")).alerts.isEmpty)
-        let crossing = enforcer.authorize(Self.request(cost: "2"))
+        #expect(await enforcer.authorize(Self.request(cost: "49")).alerts.isEmpty)
+        let crossing = await enforcer.authorize(Self.request(cost: "2"))
         #expect(crossing.alerts.map(\.threshold) == [500_000])
         #expect(crossing.alerts.first?.used == USD(dollars: 51).nanos)
-        #expect(enforcer.authorize(Self.request(cost: "1")).alerts.isEmpty, "0.5 already crossed")
-        #expect(enforcer.authorize(Self.request(cost: "40")).alerts.map(\.threshold) == [900_000])
+        #expect(await enforcer.authorize(Self.request(cost: "1")).alerts.isEmpty, "0.5 already crossed")
+        #expect(await enforcer.authorize(Self.request(cost: "40")).alerts.map(\.threshold) == [900_000])
     }
 
-    @Test func anAlertFiresOnceAcrossAuthorizeAndSettle() throws {
+    @Test func anAlertFiresOnceAcrossAuthorizeAndSettle() async throws {
         let enforcer = try Self.enforcer()
-        let decision = enforcer.authorize(Self.request(cost: "51"))
+        let decision = await enforcer.authorize(Self.request(cost: "51"))
         #expect(decision.alerts.map(\.threshold) == [500_000])
-        let settlement = try enforcer.settle(decision, cost: USD(dollars: 52))
+        let settlement = try await enforcer.settle(decision, cost: USD(dollars: 52))
         #expect(settlement.alerts.isEmpty, "0.5 already fired when the reservation crossed it")
-        let released = enforcer.authorize(Self.request(cost: "1"))
+        let released = await enforcer.authorize(Self.request(cost: "1"))
         #expect(released.alerts.isEmpty)
     }
 
-    @Test func settlingADeniedDecisionCountsNothing() throws {
+    @Test func settlingADeniedDecisionCountsNothing() async throws {
         let enforcer = try Self.enforcer()
-        let denied = enforcer.authorize(Self.request(cost: "150"))
+        let denied = await enforcer.authorize(Self.request(cost: "150"))
         #expect(!denied.isAllowed)
-        #expect(try enforcer.settle(denied, cost: USD(dollars: 150)).outcome == .denied)
-        #expect(enforcer.evaluate(Self.request(cost: "0")).budgets[0].spent == 0)
+        #expect(try await enforcer.settle(denied, cost: USD(dollars: 150)).outcome == .denied)
+        #expect(await enforcer.evaluate(Self.request(cost: "0")).budgets[0].spent == 0)
     }
 
-    @Test func recordCountsSpendThatHappenedElsewhere() throws {
+    @Test func recordCountsSpendThatHappenedElsewhere() async throws {
         let enforcer = try Self.enforcer()
-        let settlement = try enforcer.record(Self.request(cost: "150"))
+        let settlement = try await enforcer.record(Self.request(cost: "150"))
         #expect(settlement.outcome == .settledWithoutReservation && settlement.cost == USD(dollars: 150))
         #expect(settlement.alerts.map(\.threshold) == [500_000, 900_000])
-        let status = enforcer.evaluate(Self.request(cost: "0")).budgets[0]
+        let status = await enforcer.evaluate(Self.request(cost: "0")).budgets[0]
         #expect(status.spentUSD == USD(dollars: 150) && status.remainingUSD == USD(dollars: -50))
-        #expect(!enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
+        #expect(await !enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
     }
 
-    @Test func countersForABudgetAtAnInstant() throws {
+    @Test func countersForABudgetAtAnInstant() async throws {
         let enforcer = try Self.enforcer()
         let counter = try #require(enforcer.policy.counter(budget: "cap", key: "org", at: EngineFixture.monday))
         #expect(counter.windowLabel == "2026-11" && counter.period == .month)
         #expect(enforcer.policy.counter(budget: "nope", key: "org", at: EngineFixture.monday) == nil)
         try #require(enforcer.ledger as? InMemoryLedger).seed(counter, spent: Amount(usd: USD(dollars: 99, cents: 99).nanos))
-        #expect(enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
-        #expect(!enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
+        #expect(await enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
+        #expect(await !enforcer.authorize(Self.request(cost: "0.01")).isAllowed)
     }
 
-    @Test func evaluateChangesNothing() throws {
+    @Test func evaluateChangesNothing() async throws {
         let enforcer = try Self.enforcer()
-        for _ in 0..<5 { #expect(enforcer.evaluate(Self.request(cost: "60")).isAllowed) }
-        #expect(enforcer.evaluate(Self.request(cost: "60")).budgets[0].reserved == 0)
+        for _ in 0..<5 { #expect(await enforcer.evaluate(Self.request(cost: "60")).isAllowed) }
+        #expect(await enforcer.evaluate(Self.request(cost: "60")).budgets[0].reserved == 0)
     }
 
     // MARK: Windows
@@ -204,15 +204,15 @@ struct BudgetTests {
         }
     }
 
-    @Test func aDailyCapResetsAtLocalMidnightAcrossDST() throws {
+    @Test func aDailyCapResetsAtLocalMidnightAcrossDST() async throws {
         let yaml = Self.capped.replacingOccurrences(of: "period: month, limit: 100, alerts: [0.5, 0.9]", with: "period: day, limit: 10")
         let enforcer = try Self.enforcer(yaml)
         // 2026-11-01 is 25 hours long in New York: 04:00Z to 05:00Z next day.
         let early = try #require(Timestamp(rfc3339: "2026-11-01T04:00:00Z"))
         let late = try #require(Timestamp(rfc3339: "2026-11-02T04:59:59Z"))
         let next = try #require(Timestamp(rfc3339: "2026-11-02T05:00:00Z"))
-        #expect(enforcer.authorize(Self.request(cost: "10", at: early)).isAllowed)
-        #expect(!enforcer.authorize(Self.request(cost: "0.01", at: late)).isAllowed, "same local day")
-        #expect(enforcer.authorize(Self.request(cost: "10", at: next)).isAllowed, "a new local day")
+        #expect(await enforcer.authorize(Self.request(cost: "10", at: early)).isAllowed)
+        #expect(await !enforcer.authorize(Self.request(cost: "0.01", at: late)).isAllowed, "same local day")
+        #expect(await enforcer.authorize(Self.request(cost: "10", at: next)).isAllowed, "a new local day")
     }
 }

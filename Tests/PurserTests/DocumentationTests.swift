@@ -55,7 +55,7 @@ struct DocumentationTests {
     /// Every ```json block of the wire-format page is what Purser reads or writes: a request
     /// (or usage record) decodes, and a decision, violation, budget or alert object has
     /// exactly the fields `DecisionEncoder` writes.
-    @Test func jsonExamplesMatchTheWireFormats() throws {
+    @Test func jsonExamplesMatchTheWireFormats() async throws {
         let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
         let enforcer = try Enforcer(policy: policy, clock: ManualClock(try #require(Timestamp(rfc3339: "2026-11-23T15:00:00Z"))))
         func object(_ text: String) -> [String: Any]? {
@@ -63,11 +63,11 @@ struct DocumentationTests {
         }
         // A rerouted decision has violations and budgets; an authorization of the last dollars
         // of a dev allowance raises an alert (encoded on its own).
-        let decision = try #require(object(DecisionEncoder.json(enforcer.evaluate(
+        let decision = try #require(object(DecisionEncoder.json(await enforcer.evaluate(
             Request(team: "payments", environment: "qa", model: "claude-opus-4-5")))))
         let violation = try #require((decision["violations"] as? [[String: Any]])?.first)
         let budget = try #require((decision["budgets"] as? [[String: Any]])?.first)
-        let alerted = enforcer.authorize(Request(team: "research", environment: "dev", model: "gpt-5-mini", cost: USD(dollars: 33)))
+        let alerted = await enforcer.authorize(Request(team: "research", environment: "dev", model: "gpt-5-mini", cost: USD(dollars: 33)))
         var alertJSON = JSONWriter()
         DecisionEncoder.encode(try #require(alerted.alerts.first), into: &alertJSON)
         let alert = try #require(object(alertJSON.text))
@@ -106,10 +106,10 @@ struct DocumentationTests {
 
     /// A decision that raised alerts is valid JSON too (docs/wire-formats.md, "Alerts").
     /// Regression: `DecisionEncoder` wrote a comma before each alert (`"alerts":[,{…},,{…}]`).
-    @Test func decisionsWithAlertsAreValidJSON() throws {
+    @Test func decisionsWithAlertsAreValidJSON() async throws {
         let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
         let enforcer = try Enforcer(policy: policy, clock: ManualClock(try #require(Timestamp(rfc3339: "2026-11-23T15:00:00Z"))))
-        let decision = enforcer.authorize(Request(team: "research", environment: "dev", model: "gpt-5-mini", cost: USD(dollars: 40)))
+        let decision = await enforcer.authorize(Request(team: "research", environment: "dev", model: "gpt-5-mini", cost: USD(dollars: 40)))
         #expect(decision.alerts.count == 2)
         let json = DecisionEncoder.json(decision)
         let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]

@@ -114,45 +114,44 @@ struct MoneyRangeTests {
 
     /// Hostile costs cannot turn a counter negative: twelve requests of $999,999,999 against
     /// a cap near `USD.max` (one a policy cannot write, but the library can build).
-    @Test func hugeCostsNeverReopenABudget() throws {
-        let ledger = InMemoryLedger()
+    @Test func hugeCostsNeverReopenABudget() async throws {
+        let ledger = InMemoryLedger(clock: ManualClock(Timestamp(seconds: 0)))
         let counter = CounterKey(budget: "org", key: "org", period: .month, window: 0)
         let limits = BudgetLimits(usd: USD(nanos: 9_200_000_000 * USD.scale))
-        let now = Timestamp(seconds: 0)
         var admitted = 0
         var denied = 0
         for index in 0..<12 {
             let entry = CounterReservation(counter: counter, amount: Amount(usd: 999_999_999 * USD.scale, requests: 1),
                                            limits: limits, enforced: true)
             let id = DecisionID(prefix: 19, sequence: UInt64(index + 1))
-            switch try ledger.reserve(id, [entry], expiresAt: Timestamp(seconds: 60), now: now) {
+            switch try await ledger.reserve(LedgerReservation(id: id, entries: [entry], ttlSeconds: 60)) {
             case .reserved:
                 admitted += 1
-                _ = try ledger.settle(id, [entry], now: now)
+                _ = try await ledger.settle(LedgerSettlement(id: id, entries: [entry]))
             case .exceeded:
                 denied += 1
             }
-            let state = try ledger.read([counter], now: now)[0]
+            let state = try await ledger.read([counter])[0]
             #expect(state.spent.usd >= 0 && state.reserved.usd >= 0)
         }
         #expect(admitted == 9 && denied == 3)
-        #expect(try ledger.read([counter], now: now)[0].spent.usd == 9 * 999_999_999 * USD.scale)
+        #expect(try await ledger.read([counter])[0].spent.usd == 9 * 999_999_999 * USD.scale)
         // Spend reported after the fact past the range saturates and keeps the budget shut.
         let late = CounterReservation(counter: counter, amount: Amount(usd: Int64.max), limits: limits, enforced: true)
-        _ = try ledger.settle(DecisionID(prefix: 19, sequence: 100), [late], now: now)
-        #expect(try ledger.read([counter], now: now)[0].spent.usd == Int64.max)
+        _ = try await ledger.settle(LedgerSettlement(id: DecisionID(prefix: 19, sequence: 100), entries: [late]))
+        #expect(try await ledger.read([counter])[0].spent.usd == Int64.max)
         let next = CounterReservation(counter: counter, amount: Amount(usd: 1), limits: limits, enforced: true)
-        if case .reserved = try ledger.reserve(DecisionID(prefix: 19, sequence: 101), [next], expiresAt: Timestamp(seconds: 60), now: now) {
+        if case .reserved = try await ledger.reserve(LedgerReservation(id: DecisionID(prefix: 19, sequence: 101), entries: [next], ttlSeconds: 60)) {
             Issue.record("a saturated counter admitted a request")
         }
     }
 
     /// Usage built in code (no decoder to cap it) at a catalog price: denied, not trapped.
-    @Test func usagePastTheRangeIsDeniedWithAClearViolation() throws {
+    @Test func usagePastTheRangeIsDeniedWithAClearViolation() async throws {
         let (enforcer, _) = try EngineFixture.enforcer()
         var request = EngineFixture.request(model: "haiku")
         request.usage = Usage(inputTokens: Int64.max, outputTokens: Int64.max)
-        let decision = enforcer.authorize(request)
+        let decision = await enforcer.authorize(request)
         #expect(decision.verdict == .deny)
         let violation = try #require(decision.violations.first { $0.rule == "unpriced-model" })
         #expect(violation.effect == .deny)
@@ -223,32 +222,32 @@ struct MoneyRangeTests {
 /// Negative amounts from code that skips the decoders: they would take spend off a counter.
 @Suite("Negative amounts")
 struct NegativeAmountTests {
-    @Test func negativeUsageOrCostIsDeniedAndNeverReserved() throws {
+    @Test func negativeUsageOrCostIsDeniedAndNeverReserved() async throws {
         let ledger = InMemoryLedger()
-        let (enforcer, clock) = try EngineFixture.enforcer(ledger: ledger)
+        let (enforcer, _) = try EngineFixture.enforcer(ledger: ledger)
         var negativeTokens = EngineFixture.request(model: "haiku")
         negativeTokens.usage = Usage(inputTokens: -1_000_000, outputTokens: 10)
         var negativeCost = EngineFixture.request(model: "haiku")
         negativeCost.cost = USD(nanos: -5 * USD.scale)
         for request in [negativeTokens, negativeCost] {
-            let decision = enforcer.authorize(request)
+            let decision = await enforcer.authorize(request)
             #expect(decision.verdict == .deny)
             #expect(decision.violations.contains { $0.rule == "unpriced-model" && $0.message.contains("negative") })
         }
-        #expect(ledger.snapshot(now: clock.now()).values.allSatisfy { $0.spent == .zero && $0.reserved == .zero })
+        #expect(ledger.snapshot().values.allSatisfy { $0.spent == .zero && $0.reserved == .zero })
     }
 
-    @Test func settlingANegativeAmountIsAnError() throws {
+    @Test func settlingANegativeAmountIsAnError() async throws {
         let ledger = InMemoryLedger()
-        let (enforcer, clock) = try EngineFixture.enforcer(ledger: ledger)
-        let decision = enforcer.authorize(EngineFixture.request(model: "haiku"))
+        let (enforcer, _) = try EngineFixture.enforcer(ledger: ledger)
+        let decision = await enforcer.authorize(EngineFixture.request(model: "haiku"))
         #expect(decision.isAllowed)
-        #expect(throws: LedgerError.self) { try enforcer.settle(decision, cost: USD(nanos: -1)) }
-        #expect(throws: LedgerError.self) { try enforcer.settle(decision, usage: Usage(inputTokens: -1)) }
-        #expect(throws: LedgerError.self) { try enforcer.record(EngineFixture.request(model: "haiku", cost: USD(nanos: -1))) }
-        #expect(ledger.snapshot(now: clock.now()).values.allSatisfy { $0.spent.usd >= 0 && $0.reserved.usd >= 0 })
+        await #expect(throws: LedgerError.self) { try await enforcer.settle(decision, cost: USD(nanos: -1)) }
+        await #expect(throws: LedgerError.self) { try await enforcer.settle(decision, usage: Usage(inputTokens: -1)) }
+        await #expect(throws: LedgerError.self) { try await enforcer.record(EngineFixture.request(model: "haiku", cost: USD(nanos: -1))) }
+        #expect(ledger.snapshot().values.allSatisfy { $0.spent.usd >= 0 && $0.reserved.usd >= 0 })
         // Usage past the range settles as USD.max: spend is never dropped.
-        let settled = try enforcer.settle(decision, usage: Usage(inputTokens: Int64.max, outputTokens: Int64.max))
+        let settled = try await enforcer.settle(decision, usage: Usage(inputTokens: Int64.max, outputTokens: Int64.max))
         #expect(settled.cost == USD.max)
     }
 }

@@ -34,46 +34,45 @@ struct NameAliasTests {
                 unavailableRegions: unavailable, allowReroute: false)
     }
 
-    @Test func anAliasIsEvaluatedAsItsTeamEnvironmentAndRegion() throws {
+    @Test func anAliasIsEvaluatedAsItsTeamEnvironmentAndRegion() async throws {
         let enforcer = try Self.enforcer()
-        let decision = enforcer.authorize(Self.request(team: "0b6f3c57-8f0e-4d4a-9a51-6a0f2f6f1c01", environment: "prod",
+        let decision = await enforcer.authorize(Self.request(team: "0b6f3c57-8f0e-4d4a-9a51-6a0f2f6f1c01", environment: "prod",
                                                        region: "eastus2"))
         #expect(decision.isAllowed, "\(decision.violations)")
         #expect(decision.region == "us-east-1")
         #expect(decision.violations.isEmpty)
     }
 
-    @Test func aTeamsAliasesShareOneBudget() throws {
+    @Test func aTeamsAliasesShareOneBudget() async throws {
         let enforcer = try Self.enforcer()
         // $10 a month per team: $4 under each of three names is $12 for one team, so the third is denied.
-        #expect(enforcer.authorize(Self.request(team: "payments")).isAllowed)
-        #expect(enforcer.authorize(Self.request(team: "0b6f3c57-8f0e-4d4a-9a51-6a0f2f6f1c01")).isAllowed)
-        let third = enforcer.authorize(Self.request(team: "proj_Xq3vN8rT2kLm7PwY4sBd9GhJ"))
+        #expect(await enforcer.authorize(Self.request(team: "payments")).isAllowed)
+        #expect(await enforcer.authorize(Self.request(team: "0b6f3c57-8f0e-4d4a-9a51-6a0f2f6f1c01")).isAllowed)
+        let third = await enforcer.authorize(Self.request(team: "proj_Xq3vN8rT2kLm7PwY4sBd9GhJ"))
         #expect(!third.isAllowed)
         #expect(third.violations.map(\.rule).contains("per-team"))
         // Another team's counter is its own.
-        #expect(enforcer.authorize(Self.request(team: "search")).isAllowed)
-        let counters = try enforcer.ledger.read([CounterKey(budget: "per-team", key: "payments", period: .month, window: 2026 * 12 + 10)],
-                                                now: EngineFixture.monday)
+        #expect(await enforcer.authorize(Self.request(team: "search")).isAllowed)
+        let counters = try await enforcer.ledger.read([CounterKey(budget: "per-team", key: "payments", period: .month, window: 2026 * 12 + 10)])
         #expect(counters[0].reserved.usd == USD(dollars: 8).nanos)
     }
 
-    @Test func aRegionAliasIsCheckedAsItsRegion() throws {
+    @Test func aRegionAliasIsCheckedAsItsRegion() async throws {
         let enforcer = try Self.enforcer()
         // payments must stay in us-east-1: swedencentral is eu-central-1, so it is denied as that region.
-        let denied = enforcer.authorize(Self.request(team: "payments", region: "swedencentral"))
+        let denied = await enforcer.authorize(Self.request(team: "payments", region: "swedencentral"))
         #expect(!denied.isAllowed)
         #expect(denied.violations.map(\.rule).contains("region-not-allowed"))
         #expect(denied.violations.contains { $0.message.contains("eu-central-1") })
         // An unavailable region given by its alias is unavailable under its name.
-        let unavailable = enforcer.authorize(Self.request(team: "search", unavailable: ["eastus2"]))
+        let unavailable = await enforcer.authorize(Self.request(team: "search", unavailable: ["eastus2"]))
         #expect(unavailable.isAllowed)
         #expect(unavailable.region == "eu-central-1")
     }
 
-    @Test func namesThatAreNotAliasesAreUnknownAsBefore() throws {
+    @Test func namesThatAreNotAliasesAreUnknownAsBefore() async throws {
         let enforcer = try Self.enforcer()
-        let decision = enforcer.authorize(Self.request(team: "proj_unknown"))
+        let decision = await enforcer.authorize(Self.request(team: "proj_unknown"))
         #expect(decision.violations.map(\.rule).contains("unknown-team"))
     }
 

@@ -82,7 +82,7 @@ struct ReroutingPropertyTests {
         return nil
     }
 
-    @Test func reroutingNeverLandsWhereThePolicyForbids() throws {
+    @Test func reroutingNeverLandsWhereThePolicyForbids() async throws {
         var generator = SeededRandom(seed: 2026)
         var allowed = 0
         var rerouted = 0
@@ -98,7 +98,7 @@ struct ReroutingPropertyTests {
                     model: "m\(Int.random(in: 0..<policy.models.count, using: &generator))", region: region,
                     usage: Usage(inputTokens: 100, outputTokens: 10),
                     unavailableRegions: Bool.random(using: &generator) ? [Self.pick(Self.regions, &generator)] : [])
-                let decision = enforcer.evaluate(request)
+                let decision = await enforcer.evaluate(request)
                 guard decision.isAllowed else { continue }
                 allowed += 1
                 if decision.rerouted { rerouted += 1 }

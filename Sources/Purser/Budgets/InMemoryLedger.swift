@@ -4,168 +4,194 @@ import Synchronization
 
 /// A ledger in process memory: one lock around a dictionary of counters.
 ///
-/// Right for one gateway process, tests and `purser eval --ledger memory`.
-/// Reservations expire after their TTL (swept on every call); settled ids
-/// are remembered for `settledRetention` so a late duplicate settle counts once.
-public final class InMemoryLedger: Ledger {
-    private struct Counter {
-        package var state = CounterState()
-        /// The highest alert fraction already fired (parts per million): each fires once per counter.
-        package var alerted: Int64 = 0
-    }
-
+/// Right for one gateway process, tests and `purser eval --ledger memory:`; its spend is
+/// gone when the process ends (`sqlite:` keeps it). Reservations expire `ttlSeconds` after
+/// they were made by the ledger's clock (swept on every call); settled, released and expired
+/// ids are remembered for `settledRetentionSeconds`, so that a late duplicate settle counts
+/// once and a late settle of an expired reservation still finds its counters.
+public final class InMemoryLedger: Ledger, SynchronousLedger {
     private struct Held {
-        package let entries: [CounterReservation]
-        package let expiresAt: Timestamp
+        let counters: [CounterKey]
+        let amounts: [Amount]
+        let model: String?
+        let expiresAt: Timestamp
+        var state: StoredReservation.State
     }
 
     private struct State {
-        package var counters: [CounterKey: Counter] = [:]
-        package var held: [DecisionID: Held] = [:]
-        /// Reservations by expiry, earliest first (a binary min-heap).
-        package var expiries: [(Timestamp, DecisionID)] = []
-        package var settled: [DecisionID: Timestamp] = [:]
-        /// Settled ids in settlement order, for pruning.
-        package var settledOrder: [(Timestamp, DecisionID)] = []
-        package var settledHead = 0
+        var counters: [CounterKey: CounterState] = [:]
+        var reservations: [DecisionID: Held] = [:]
+        /// Held reservations by expiry, earliest first (a binary min-heap).
+        var expiries: [(Timestamp, DecisionID)] = []
+        /// Finished reservations (settled, released, expired) in the order they finished, for pruning.
+        var finished: [(Timestamp, DecisionID)] = []
+        var finishedHead = 0
     }
 
     private let state = Mutex(State())
 
-    /// How long settled ids are remembered for idempotency.
+    /// The store's clock: it judges expiry.
+    public let clock: any PurserClock
+    /// How long finished ids are remembered for idempotency.
     package let settledRetentionSeconds: Int64
 
-    /// Creates an empty ledger.
-    public init(settledRetentionSeconds: Int64 = 86_400) {
+    /// Creates an empty ledger whose clock judges expiry.
+    public init(clock: any PurserClock = SystemClock(), settledRetentionSeconds: Int64 = 86_400) {
+        self.clock = clock
         self.settledRetentionSeconds = settledRetentionSeconds
     }
 
     /// Adds settled spend to a counter directly (for `purser test` `spend:` and migrations).
     public func seed(_ counter: CounterKey, spent: Amount) {
-        state.withLock { $0.counters[counter, default: Counter()].state.spent += spent }
+        state.withLock { $0.counters[counter] = ($0.counters[counter] ?? CounterState()).changed(spent: spent) }
     }
 
     /// Every counter with its state (for reports and tests).
-    package func snapshot(now: Timestamp) -> [CounterKey: CounterState] {
-        state.withLock { state in
-            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
-            return state.counters.mapValues(\.state)
+    package func snapshot() -> [CounterKey: CounterState] {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            return state.counters
         }
     }
 
-    public func read(_ counters: [CounterKey], now: Timestamp) throws(LedgerError) -> [CounterState] {
-        state.withLock { state in
-            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
-            return counters.map { state.counters[$0]?.state ?? CounterState() }
+    // MARK: Ledger
+
+    public func read(_ counters: [CounterKey]) async throws(LedgerError) -> [CounterState] { try readNow(counters) }
+    public func read(entries: [CounterReservation]) async throws(LedgerError) -> [CounterState] { try readNow(entries: entries) }
+    public func reserve(_ reservation: LedgerReservation) async throws(LedgerError) -> ReserveResult { try reserveNow(reservation) }
+    public func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult { try settleNow(settlement) }
+    public func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult { try releaseNow(id) }
+
+    public func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation? {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            return state.reservations[id].map {
+                StoredReservation(counters: $0.counters, amounts: $0.amounts, model: $0.model, state: $0.state)
+            }
         }
     }
 
-    public func read(entries: [CounterReservation], now: Timestamp) throws(LedgerError) -> [CounterState] {
-        state.withLock { state in
-            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
-            return entries.map { state.counters[$0.counter]?.state ?? CounterState() }
+    // MARK: SynchronousLedger
+
+    package func readNow(_ counters: [CounterKey]) throws(LedgerError) -> [CounterState] {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            return counters.map { state.counters[$0] ?? CounterState() }
         }
     }
 
-    public func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome {
-        state.withLock { state in
-            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
-            for (index, entry) in entries.enumerated() where entry.enforced {
-                if !entry.admits(state.counters[entry.counter]?.state ?? CounterState()) {
-                    return .exceeded(entry: index, states: entries.map { state.counters[$0.counter]?.state ?? CounterState() })
+    package func readNow(entries: [CounterReservation]) throws(LedgerError) -> [CounterState] {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            return entries.map { state.counters[$0.counter] ?? CounterState() }
+        }
+    }
+
+    package func reserveNow(_ reservation: LedgerReservation) throws(LedgerError) -> ReserveResult {
+        let now = clock.now()
+        return try state.withLock { state throws(LedgerError) -> ReserveResult in
+            sweep(&state, now: now)
+            if let existing = state.reservations[reservation.id] {
+                // A retried reserve (its answer was lost) holds nothing twice.
+                guard existing.state == .held else {
+                    throw LedgerError("the decision id \(reservation.id) was already used, and its reservation is \(existing.state.rawValue)")
+                }
+                let current = reservation.entries.map { state.counters[$0.counter] ?? CounterState() }
+                return .reserved(before: current, after: current)
+            }
+            let entries = reservation.entries
+            let before = entries.map { state.counters[$0.counter] ?? CounterState() }
+            for (index, entry) in entries.enumerated() where entry.enforced && !entry.admits(before[index]) {
+                return .exceeded(entry: index, states: before)
+            }
+            var after: [CounterState] = []
+            after.reserveCapacity(entries.count)
+            for entry in entries {
+                // Read again: a reservation may name a counter twice.
+                let changed = (state.counters[entry.counter] ?? CounterState()).changed(reserved: entry.amount)
+                state.counters[entry.counter] = changed
+                after.append(changed)
+            }
+            let expiresAt = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) + Int128(reservation.ttlSeconds) * 1_000_000_000))
+            state.reservations[reservation.id] = Held(counters: entries.map(\.counter), amounts: entries.map(\.amount),
+                                                      model: reservation.model, expiresAt: expiresAt, state: .held)
+            Self.push(&state.expiries, (expiresAt, reservation.id))
+            return .reserved(before: before, after: after)
+        }
+    }
+
+    package func settleNow(_ settlement: LedgerSettlement) throws(LedgerError) -> SettleResult {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            let held = state.reservations[settlement.id]
+            if held?.state == .settled { return SettleResult(outcome: .alreadySettled) }
+            if let held, held.state == .held {
+                for (counter, amount) in zip(held.counters, held.amounts) {
+                    state.counters[counter] = (state.counters[counter] ?? CounterState()).changed(released: amount)
                 }
             }
-            var states: [CounterState] = []
-            states.reserveCapacity(entries.count)
-            var alerts: [(entry: Int, threshold: Int64)] = []
-            for (index, entry) in entries.enumerated() {
-                let before = Self.update(&state.counters, entry.counter) { $0.reserved += entry.amount }
-                let after = CounterState(spent: before.spent, reserved: before.reserved + entry.amount)
-                states.append(after)
-                if !entry.alerts.isEmpty {
-                    for threshold in Self.fire(&state.counters, entry, before: before.used, after: after.used) { alerts.append((index, threshold)) }
-                }
+            var before: [CounterState] = []
+            var after: [CounterState] = []
+            for entry in settlement.entries {
+                let current = state.counters[entry.counter] ?? CounterState()
+                let changed = current.changed(spent: entry.amount)
+                state.counters[entry.counter] = changed
+                before.append(current)
+                after.append(changed)
             }
-            state.held[id] = Held(entries: entries, expiresAt: expiresAt)
-            Self.push(&state.expiries, (expiresAt, id))
-            return .reserved(states: states, alerts: alerts)
+            state.reservations[settlement.id] = Held(counters: settlement.entries.map(\.counter), amounts: settlement.entries.map(\.amount),
+                                                     model: held?.model, expiresAt: now, state: .settled)
+            finish(&state, settlement.id, now: now)
+            return SettleResult(outcome: held?.state == .held ? .settled : .settledWithoutReservation, before: before, after: after)
         }
     }
 
-    public func settle(_ id: DecisionID, _ actual: [CounterReservation], now: Timestamp) throws(LedgerError) -> (SettleOutcome, [(entry: Int, threshold: Int64)]) {
-        state.withLock { state in
-            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
-            if state.settled[id] != nil { return (.alreadySettled, []) }
-            let held = state.held.removeValue(forKey: id)
-            for entry in held?.entries ?? [] {
-                _ = Self.update(&state.counters, entry.counter) { $0.reserved -= entry.amount }
+    package func releaseNow(_ id: DecisionID) throws(LedgerError) -> ReleaseResult {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            guard let held = state.reservations[id], held.state == .held else { return .notHeld }
+            for (counter, amount) in zip(held.counters, held.amounts) {
+                state.counters[counter] = (state.counters[counter] ?? CounterState()).changed(released: amount)
             }
-            var alerts: [(entry: Int, threshold: Int64)] = []
-            for (index, entry) in actual.enumerated() {
-                let before = Self.update(&state.counters, entry.counter) { $0.spent += entry.amount }
-                if !entry.alerts.isEmpty {
-                    for threshold in Self.fire(&state.counters, entry, before: before.used, after: before.used + entry.amount) {
-                        alerts.append((index, threshold))
-                    }
-                }
-            }
-            state.settled[id] = now
-            state.settledOrder.append((now, id))
-            return (held == nil ? .settledWithoutReservation : .settled, alerts)
+            state.reservations[id]?.state = .released
+            finish(&state, id, now: now)
+            return .released
         }
-    }
-
-    public func release(_ id: DecisionID, now: Timestamp) throws(LedgerError) -> Bool {
-        state.withLock { state in
-            Self.sweep(&state, now: now, retention: settledRetentionSeconds)
-            guard let held = state.held.removeValue(forKey: id) else { return false }
-            for entry in held.entries {
-                state.counters[entry.counter, default: Counter()].state.reserved -= entry.amount
-            }
-            return true
-        }
-    }
-
-    /// The alert fractions crossed that have not fired before for this counter; marks them fired.
-    private static func fire(_ counters: inout [CounterKey: Counter], _ entry: CounterReservation, before: Amount, after: Amount) -> [Int64] {
-        let crossed = entry.crossedAlerts(before: before, after: after)
-        guard let highest = crossed.last, let fired = counters[entry.counter]?.alerted, highest > fired else { return [] }
-        counters[entry.counter]?.alerted = highest
-        return crossed.filter { $0 > fired }
-    }
-
-    /// Changes a counter in one dictionary lookup; returns its state before the change.
-    @inline(__always)
-    private static func update(_ counters: inout [CounterKey: Counter], _ key: CounterKey, _ change: (inout CounterState) -> Void) -> CounterState {
-        func inPlace(_ counter: inout Counter) -> CounterState {
-            let before = counter.state
-            change(&counter.state)
-            return before
-        }
-        return inPlace(&counters[key, default: Counter()])
     }
 
     // MARK: Expiry
 
-    /// Drops reservations past their expiry and forgets settled ids past retention.
-    private static func sweep(_ state: inout State, now: Timestamp, retention: Int64) {
+    private func finish(_ state: inout State, _ id: DecisionID, now: Timestamp) {
+        state.finished.append((now, id))
+    }
+
+    /// Drops reservations past their expiry and forgets finished ids past retention.
+    private func sweep(_ state: inout State, now: Timestamp) {
         while let first = state.expiries.first, first.0 <= now {
-            pop(&state.expiries)
-            // The heap may hold ids already settled or released; only live ones matter.
-            guard let held = state.held[first.1], held.expiresAt <= now else { continue }
-            state.held[first.1] = nil
-            for entry in held.entries {
-                state.counters[entry.counter, default: Counter()].state.reserved -= entry.amount
+            Self.pop(&state.expiries)
+            // The heap may hold ids already settled or released; only held ones matter.
+            guard let held = state.reservations[first.1], held.state == .held, held.expiresAt <= now else { continue }
+            for (counter, amount) in zip(held.counters, held.amounts) {
+                state.counters[counter] = (state.counters[counter] ?? CounterState()).changed(released: amount)
             }
+            state.reservations[first.1]?.state = .expired
+            finish(&state, first.1, now: now)
         }
-        let cutoff = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) - Int128(retention) * 1_000_000_000))
-        while state.settledHead < state.settledOrder.count, state.settledOrder[state.settledHead].0 < cutoff {
-            state.settled[state.settledOrder[state.settledHead].1] = nil
-            state.settledHead += 1
+        let cutoff = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) - Int128(settledRetentionSeconds) * 1_000_000_000))
+        while state.finishedHead < state.finished.count, state.finished[state.finishedHead].0 < cutoff {
+            let id = state.finished[state.finishedHead].1
+            if let held = state.reservations[id], held.state != .held { state.reservations[id] = nil }
+            state.finishedHead += 1
         }
-        if state.settledHead > 4096 && state.settledHead * 2 > state.settledOrder.count {
-            state.settledOrder.removeFirst(state.settledHead)
-            state.settledHead = 0
+        if state.finishedHead > 4096 && state.finishedHead * 2 > state.finished.count {
+            state.finished.removeFirst(state.finishedHead)
+            state.finishedHead = 0
         }
     }
 

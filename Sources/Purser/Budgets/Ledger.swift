@@ -118,15 +118,30 @@ public struct CounterState: Sendable, Hashable {
     public var spent: Amount
     /// Reserved, unsettled, unexpired spend.
     public var reserved: Amount
+    /// The highest `spent + reserved` the counter has ever held, field by field. Stores keep it
+    /// with every change (``Ledger``); Purser fires an alert when it rises past a threshold, so
+    /// each threshold fires once per counter on every replica, without alert bookkeeping in the store.
+    public var peak: Amount
 
     /// Creates a state.
-    public init(spent: Amount = .zero, reserved: Amount = .zero) {
+    public init(spent: Amount = .zero, reserved: Amount = .zero, peak: Amount? = nil) {
         self.spent = spent
         self.reserved = reserved
+        self.peak = peak ?? (spent + reserved)
     }
 
     /// Spent plus reserved.
     public var used: Amount { spent + reserved }
+
+    /// The state after a change to `spent` or `reserved`, with the peak raised to the new use.
+    @inlinable public func changed(spent addedSpent: Amount = .zero, reserved addedReserved: Amount = .zero, released: Amount = .zero) -> CounterState {
+        let spent = self.spent + addedSpent
+        let reserved = self.reserved + addedReserved - released
+        let used = spent + reserved
+        return CounterState(spent: spent, reserved: reserved,
+                            peak: Amount(usd: max(peak.usd, used.usd), tokens: max(peak.tokens, used.tokens),
+                                         requests: max(peak.requests, used.requests)))
+    }
 }
 
 /// One counter a reservation (or a settlement) touches, with the caps that apply.
@@ -170,7 +185,8 @@ public struct CounterReservation: Sendable, Hashable {
         return true
     }
 
-    /// The alert thresholds crossed when a counter goes from `before` to `after` (by its primary unit).
+    /// The alert thresholds crossed when a counter's peak goes from `before` to `after` (by its primary
+    /// unit): each threshold with `before < limit × threshold <= after`.
     public func crossedAlerts(before: Amount, after: Amount) -> [Int64] {
         guard !alerts.isEmpty else { return [] }
         let (limit, old, new): (Int64, Int64, Int64)
@@ -191,13 +207,67 @@ public struct CounterReservation: Sendable, Hashable {
     }
 }
 
-/// What `reserve` did.
-public enum ReserveOutcome: Sendable {
-    /// Every enforced cap held; all counters hold the reservation. States are after it;
-    /// alerts are the thresholds crossed, per entry index.
-    case reserved(states: [CounterState], alerts: [(entry: Int, threshold: Int64)])
-    /// An enforced cap would be exceeded (the entry index); nothing was reserved. States are current.
+/// A reservation to make: what ``Ledger/reserve(_:)`` is given.
+public struct LedgerReservation: Sendable {
+    /// The decision's id; settle and release find the reservation by it, on any replica.
+    public let id: DecisionID
+    /// The counters, each with its estimate, caps and whether its caps are enforced.
+    public let entries: [CounterReservation]
+    /// How long the reservation holds headroom, judged by the store's clock (not the caller's).
+    public let ttlSeconds: Int64
+    /// The model the decision chose, kept with the reservation so that a replica that did not
+    /// authorize can price the actual usage of a settle by id.
+    public let model: String?
+
+    /// Creates a reservation.
+    public init(id: DecisionID, entries: [CounterReservation], ttlSeconds: Int64, model: String? = nil) {
+        self.id = id
+        self.entries = entries
+        self.ttlSeconds = ttlSeconds
+        self.model = model
+    }
+}
+
+/// What ``Ledger/reserve(_:)`` did.
+public enum ReserveResult: Sendable, Equatable {
+    /// Every enforced cap held and every counter holds the reservation: the states before
+    /// and after it, one per entry.
+    case reserved(before: [CounterState], after: [CounterState])
+    /// An enforced cap would be exceeded (the first such entry); nothing was reserved. The
+    /// states are the current ones, one per entry.
     case exceeded(entry: Int, states: [CounterState])
+}
+
+/// Spend to count: what ``Ledger/settle(_:)`` is given.
+public struct LedgerSettlement: Sendable {
+    /// The decision's id (settling is idempotent by it).
+    public let id: DecisionID
+    /// The counters with the actual amounts. A store that still holds the reservation drops its
+    /// estimates; either way it adds these amounts.
+    public let entries: [CounterReservation]
+
+    /// Creates a settlement.
+    public init(id: DecisionID, entries: [CounterReservation]) {
+        self.id = id
+        self.entries = entries
+    }
+}
+
+/// What ``Ledger/settle(_:)`` did.
+public struct SettleResult: Sendable, Equatable {
+    /// Whether a reservation was replaced, the spend counted without one, or nothing changed.
+    public let outcome: SettleOutcome
+    /// The states before the settlement, one per entry (empty when nothing changed).
+    public let before: [CounterState]
+    /// The states after it, one per entry (empty when nothing changed).
+    public let after: [CounterState]
+
+    /// Creates a result.
+    public init(outcome: SettleOutcome, before: [CounterState] = [], after: [CounterState] = []) {
+        self.outcome = outcome
+        self.before = before
+        self.after = after
+    }
 }
 
 /// What `settle` did.
@@ -213,6 +283,46 @@ public enum SettleOutcome: Sendable, Equatable {
     case denied
 }
 
+/// What ``Ledger/release(_:)`` did.
+public enum ReleaseResult: Sendable, Equatable {
+    /// The reservation was held and no longer is.
+    case released
+    /// No reservation is held under the id: it was settled, released, expired, or never made.
+    case notHeld
+}
+
+/// A reservation as a store keeps it, found by decision id (``Ledger/reservation(_:)``).
+public struct StoredReservation: Sendable, Equatable {
+    /// Where the reservation stands.
+    public enum State: String, Sendable, Equatable {
+        /// Holding headroom until it expires.
+        case held
+        /// Settled: its spend is counted.
+        case settled
+        /// Released before settling.
+        case released
+        /// Past its expiry, by the store's clock, without a settle.
+        case expired
+    }
+
+    /// The counters and the estimates reserved on them.
+    public let counters: [CounterKey]
+    /// The estimate reserved on each counter.
+    public let amounts: [Amount]
+    /// The model the decision chose.
+    public let model: String?
+    /// Where it stands.
+    public let state: State
+
+    /// Creates a stored reservation.
+    public init(counters: [CounterKey], amounts: [Amount], model: String?, state: State) {
+        self.counters = counters
+        self.amounts = amounts
+        self.model = model
+        self.state = state
+    }
+}
+
 /// Why a ledger could not answer.
 public struct LedgerError: Error, Sendable, CustomStringConvertible {
     /// What failed.
@@ -226,32 +336,57 @@ public struct LedgerError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Where spend is kept. Implementations must make `reserve` atomic: the
-/// check of every enforced cap and the reservation on every counter happen
-/// as one step, so concurrent callers can never overspend.
+/// Where spend is kept (docs/library.md, "Ledgers").
 ///
-/// Purser ships ``InMemoryLedger``; a fleet plugs in a shared store.
+/// A store keeps, per counter, the settled spend, the reserved spend and the peak
+/// (``CounterState``), and per decision id the reservation's entries until it is settled,
+/// released or expired. What every store must guarantee:
+///
+/// - `reserve` is atomic: the check of every enforced cap and the reservation on every counter
+///   happen as one step, so concurrent callers (threads, processes, replicas) never overspend.
+/// - Expiry is judged by the store's own clock: a reservation stops holding headroom
+///   `ttlSeconds` after the store recorded it, whatever the callers' clocks say.
+/// - `settle` and `release` work by decision id from any caller, and `settle` is idempotent:
+///   a second settle of an id changes nothing and answers `.alreadySettled` (for at least a day).
+/// - Sums saturate at the `Int64` range (``Amount``); `peak` only ever rises.
+///
+/// Alerts are not the store's business: Purser fires them from the peaks the store returns.
+/// Purser ships ``InMemoryLedger``; `PurserSQLite` and `PurserPostgres` are stores of their own.
 public protocol Ledger: AnyObject, Sendable {
-    /// The state of counters, without changing anything.
-    func read(_ counters: [CounterKey], now: Timestamp) throws(LedgerError) -> [CounterState]
+    /// The state of counters, without changing anything (a counter never touched is all zeros).
+    func read(_ counters: [CounterKey]) async throws(LedgerError) -> [CounterState]
 
-    /// The state of the counters of reservation entries (a hook for ledgers that can skip building the key list).
-    func read(entries: [CounterReservation], now: Timestamp) throws(LedgerError) -> [CounterState]
+    /// The state of the counters of reservation entries: ``read(_:)`` by default, a hook for
+    /// stores that can skip building the key list.
+    func read(entries: [CounterReservation]) async throws(LedgerError) -> [CounterState]
 
-    /// Atomically checks the enforced caps of every entry and, if all hold,
-    /// reserves every entry's amount under `id` until `expiresAt`.
-    func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome
+    /// Atomically checks the enforced caps of every entry and, if all hold, reserves every
+    /// entry's amount under the reservation's id.
+    func reserve(_ reservation: LedgerReservation) async throws(LedgerError) -> ReserveResult
 
-    /// Replaces the reservation `id` with the actual amounts (one per entry, same counters).
-    /// Idempotent by `id`; counts the actual spend even when the reservation expired.
-    func settle(_ id: DecisionID, _ actual: [CounterReservation], now: Timestamp) throws(LedgerError) -> (SettleOutcome, [(entry: Int, threshold: Int64)])
+    /// Replaces the reservation with the actual amounts; counts them even when the reservation
+    /// expired or was released. Idempotent by id.
+    func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult
 
-    /// Drops the reservation `id`; returns whether there was one.
-    func release(_ id: DecisionID, now: Timestamp) throws(LedgerError) -> Bool
+    /// Drops the reservation, if it is still held.
+    func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult
+
+    /// The reservation made under an id, while the store remembers it (nil otherwise).
+    func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation?
 }
 
 extension Ledger {
-    public func read(entries: [CounterReservation], now: Timestamp) throws(LedgerError) -> [CounterState] {
-        try read(entries.map(\.counter), now: now)
+    public func read(entries: [CounterReservation]) async throws(LedgerError) -> [CounterState] {
+        try await read(entries.map(\.counter))
     }
+}
+
+/// A ledger that answers without waiting (``InMemoryLedger``): `purser eval`, `purser test`
+/// and the fuzzers decide through it on a plain thread, without an async context.
+package protocol SynchronousLedger: Ledger {
+    func readNow(_ counters: [CounterKey]) throws(LedgerError) -> [CounterState]
+    func readNow(entries: [CounterReservation]) throws(LedgerError) -> [CounterState]
+    func reserveNow(_ reservation: LedgerReservation) throws(LedgerError) -> ReserveResult
+    func settleNow(_ settlement: LedgerSettlement) throws(LedgerError) -> SettleResult
+    func releaseNow(_ id: DecisionID) throws(LedgerError) -> ReleaseResult
 }

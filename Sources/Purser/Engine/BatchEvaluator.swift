@@ -155,11 +155,11 @@ package struct BatchEvaluator: Sendable {
         let decision: Decision
         switch mode {
         case .evaluate:
-            decision = enforcer.evaluate(request)
+            decision = enforcer.evaluateNow(request)
         case .authorizeAndSettle:
-            decision = enforcer.authorize(request)
+            decision = enforcer.authorizeNow(request)
             if decision.isAllowed, let cost = decision.cost {
-                _ = try? enforcer.settle(decision, cost: cost, tokens: request.usage.totalTokens)
+                _ = try? enforcer.settleNow(decision, cost: cost, tokens: request.usage.totalTokens)
             }
         }
         counts.decisions += 1

@@ -255,6 +255,17 @@ public final class CompiledPolicy: Sendable {
 }
 
 extension CompiledPolicy {
+    /// A counter's window as UTC seconds, start included, end excluded, in the policy's time zone.
+    package func windowBounds(_ counter: CounterKey) -> (start: Int64, end: Int64) {
+        (zone.utc(fromLocal: CalendarWindow.localStart(counter.window, period: counter.period)),
+         zone.utc(fromLocal: CalendarWindow.localStart(counter.window + 1, period: counter.period)))
+    }
+
+    /// The caps of a budget for a scope key (its overrides honoured); nil when the policy has no such budget.
+    package func limits(budget id: String, key: String) -> BudgetLimits? {
+        budgetLookup[id].map { budgets[Int($0)].limits(forKey: key) }
+    }
+
     /// The counter of a budget for a scope key at an instant (its calendar window in
     /// the policy's time zone), or nil when no budget has that id.
     ///

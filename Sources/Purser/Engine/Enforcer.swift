@@ -6,35 +6,42 @@ import Synchronization
 ///
 /// ```swift
 /// let enforcer = try Enforcer(policy: PolicySet.load(paths: ["policies"]).policy!)
-/// let decision = enforcer.authorize(Request(team: "payments", environment: "production",
-///                                          model: "claude-sonnet-4-5", usage: Usage(inputTokens: 1200, outputTokens: 800)))
+/// let decision = await enforcer.authorize(Request(team: "payments", environment: "production",
+///                                                model: "claude-sonnet-4-5", usage: Usage(inputTokens: 1200, outputTokens: 800)))
 /// guard decision.isAllowed else { return reject(decision.violations) }
 /// // … call decision.model in decision.region …
-/// try enforcer.settle(decision, usage: actualUsage)
+/// try await enforcer.settle(decision, usage: actualUsage)
 /// ```
 ///
-/// Every method is safe to call from any thread. `authorize` checks and
+/// Every method is safe to call from any task or thread. `authorize` checks and
 /// reserves budget atomically in the ledger, so concurrent requests never
-/// overspend a hard cap.
+/// overspend a hard cap, whichever process or replica makes them (the ledger's
+/// guarantee, ``Ledger``). The methods are `async` because a shared ledger is a
+/// network away; over ``InMemoryLedger`` they never suspend.
 public final class Enforcer: Sendable {
     private let current: Mutex<CompiledPolicy>
     /// Where spend is kept.
     public let ledger: any Ledger
-    /// Where "now" comes from.
+    /// The ledger when it answers without waiting (the in-memory one), for the batch commands.
+    private let synchronousLedger: (any SynchronousLedger)?
+    /// Where "now" comes from: the windows a request counts in (expiry is the ledger's clock).
     public let clock: any PurserClock
     private let idPrefix: UInt64
     private let sequence = Atomic<UInt64>(0)
 
-    /// Creates an enforcer over a compiled policy.
-    public init(policy: CompiledPolicy, ledger: any Ledger = InMemoryLedger(), clock: any PurserClock = SystemClock()) {
+    /// Creates an enforcer over a compiled policy; without a ledger, spend is kept in an
+    /// ``InMemoryLedger`` on the same clock.
+    public init(policy: CompiledPolicy, ledger: (any Ledger)? = nil, clock: any PurserClock = SystemClock()) {
         current = Mutex(policy)
+        let ledger = ledger ?? InMemoryLedger(clock: clock)
         self.ledger = ledger
+        synchronousLedger = ledger as? any SynchronousLedger
         self.clock = clock
         idPrefix = UInt64.random(in: 1...UInt64.max)
     }
 
     /// Compiles a policy and creates an enforcer over it.
-    public convenience init(policy: PolicySet, ledger: any Ledger = InMemoryLedger(), clock: any PurserClock = SystemClock()) throws(PolicyCompileError) {
+    public convenience init(policy: PolicySet, ledger: (any Ledger)? = nil, clock: any PurserClock = SystemClock()) throws(PolicyCompileError) {
         self.init(policy: try CompiledPolicy(policy), ledger: ledger, clock: clock)
     }
 
@@ -70,133 +77,31 @@ public final class Enforcer: Sendable {
     // MARK: Decisions
 
     /// The decision for a request, reading budget counters but changing nothing.
-    public func evaluate(_ request: Request) -> Decision {
-        decide(request, reserve: false)
+    public func evaluate(_ request: Request) async -> Decision {
+        await decide(request, reserving: false)
     }
 
     /// The decision for a request; on allow, its estimated spend is reserved
     /// on every matching budget counter, atomically with the check.
-    public func authorize(_ request: Request) -> Decision {
-        decide(request, reserve: true)
+    public func authorize(_ request: Request) async -> Decision {
+        await decide(request, reserving: true)
     }
 
-    private func decide(_ request: Request, reserve: Bool) -> Decision {
-        let policy = self.policy
-        let evaluator = Evaluator(policy: policy)
-        let now = clock.now()
-        let resolved = evaluator.resolve(request, now: now)
-        let id = nextID()
-        var original = evaluator.assess(resolved, evaluator.original(resolved))
-
-        // The original candidate.
-        var budgetsChecked = false
-        if !original.denied {
-            switch attempt(&original, evaluator, resolved, id: id, reserve: reserve, now: now) {
-            case .admitted(let states, let alerts):
-                return decision(.allow, id, policy, resolved, chosen: original, violations: original.violations, states: states, alerts: alerts, rerouted: false)
-            case .ledgerDown(let allow):
-                return decision(allow ? .allow : .deny, id, policy, resolved, chosen: original, violations: original.violations, states: [], alerts: [], rerouted: false)
-            case .refused:
-                budgetsChecked = true
+    private func decide(_ request: Request, reserving: Bool) async -> Decision {
+        var steps = DecisionSteps(policy: policy, request: request, id: nextID(), now: clock.now(), reserving: reserving)
+        var need = steps.start()
+        while true {
+            switch need {
+            case .done(let decision):
+                return decision
+            case .read(let counters):
+                do throws(LedgerError) { need = steps.resume(.states(try await ledger.read(entries: counters))) }
+                catch { need = steps.resume(.failed(error)) }
+            case .reserve(let reservation):
+                do throws(LedgerError) { need = steps.resume(.reserved(try await ledger.reserve(reservation))) }
+                catch { need = steps.resume(.failed(error)) }
             }
         }
-        let originalStates = readStates(original, now: now)
-        if !budgetsChecked, let originalStates {
-            // Denied for other reasons: report the budgets it would break too.
-            evaluator.applyBudgets(&original, states: originalStates, resolved)
-        }
-
-        // Reroute.
-        if original.violations.contains(where: { $0.effect == .deny }) {
-            var rerouted: Decision?
-            evaluator.forEachReroute(resolved, from: original.candidate) { option in
-                var assessment = option.assessment
-                guard !assessment.denied else { return false }
-                switch attempt(&assessment, evaluator, resolved, id: id, reserve: reserve, now: now) {
-                case .admitted(let states, let alerts):
-                    let violations = evaluator.reroutedViolations(original: original, chosen: assessment)
-                    rerouted = decision(.allow, id, policy, resolved, chosen: assessment, violations: violations, states: states, alerts: alerts, rerouted: true)
-                    return true
-                case .ledgerDown, .refused:
-                    return false
-                }
-            }
-            if let rerouted { return rerouted }
-        }
-        return decision(.deny, id, policy, resolved, chosen: original, violations: original.violations, states: originalStates ?? [], alerts: [], rerouted: false)
-    }
-
-    private enum Attempt {
-        case admitted([CounterState], [BudgetAlert])
-        case refused
-        case ledgerDown(allow: Bool)
-    }
-
-    /// Checks a candidate's budgets (and reserves when authorizing). Adds budget violations to the assessment.
-    private func attempt(_ assessment: inout Evaluator.Assessment, _ evaluator: Evaluator, _ resolved: Evaluator.Resolved,
-                         id: DecisionID, reserve: Bool, now: Timestamp) -> Attempt
-    {
-        guard !assessment.counters.isEmpty else { return .admitted([], []) }
-        do throws(LedgerError) {
-            if !reserve {
-                let states = try ledger.read(entries: assessment.counters, now: now)
-                evaluator.applyBudgets(&assessment, states: states, resolved)
-                return assessment.denied ? .refused : .admitted(states, [])
-            }
-            let ttl = evaluator.policy.flags.reservationTTLSeconds
-            let expiry = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) + Int128(ttl) * 1_000_000_000))
-            switch try ledger.reserve(id, assessment.counters, expiresAt: expiry, now: now) {
-            case .exceeded(_, let states):
-                evaluator.applyBudgets(&assessment, states: states, resolved)
-                return .refused
-            case .reserved(let states, let crossed):
-                // Soft caps: judge against the state before this reservation.
-                let before = zip(states, assessment.counters).map { CounterState(spent: $0.spent, reserved: $0.reserved - $1.amount) }
-                evaluator.applyBudgets(&assessment, states: before, resolved)
-                return .admitted(states, alerts(crossed, assessment.counters, states))
-            }
-        } catch {
-            let allow = evaluator.policy.flags.ledgerUnavailable == .allow
-            let check = BuiltinCheck.ledgerUnavailable
-            let input = evaluator.conditionInput(resolved, assessment.candidate, cost: assessment.cost)
-            assessment.violations.append(evaluator.finish(
-                Violation(rule: check.rawValue, kind: check.kind, effect: allow ? .warn : .deny, severity: check.severity,
-                          message: "the spend ledger is unavailable: \(error.message)", source: nil, waivedBy: nil),
-                waivers: evaluator.policy.checkWaivers[check.ordinal], input, resolved))
-            let waived = assessment.violations.last?.effect == .waived
-            return .ledgerDown(allow: allow || waived)
-        }
-    }
-
-    private func readStates(_ assessment: Evaluator.Assessment, now: Timestamp) -> [CounterState]? {
-        guard !assessment.counters.isEmpty else { return [] }
-        return try? ledger.read(entries: assessment.counters, now: now)
-    }
-
-    private func alerts(_ crossed: [(entry: Int, threshold: Int64)], _ counters: [CounterReservation], _ states: [CounterState]) -> [BudgetAlert] {
-        crossed.map { item in
-            let entry = counters[item.entry]
-            let used = states[item.entry].used
-            let (limit, value, unit): (Int64, Int64, BudgetStatus.Unit) =
-                if let usd = entry.limits.usd { (usd.nanos, used.usd, .usd) }
-                else if let tokens = entry.limits.tokens { (tokens, used.tokens, .tokens) }
-                else { (entry.limits.requests ?? 0, used.requests, .requests) }
-            return BudgetAlert(budget: entry.counter.budget, key: entry.counter.key, window: entry.counter.windowLabel,
-                               threshold: item.threshold, used: value, limit: limit, unit: unit)
-        }
-    }
-
-    private func decision(_ verdict: Verdict, _ id: DecisionID, _ policy: CompiledPolicy, _ resolved: Evaluator.Resolved,
-                          chosen: Evaluator.Assessment, violations: [Violation], states: [CounterState],
-                          alerts: [BudgetAlert], rerouted: Bool) -> Decision
-    {
-        let model = chosen.candidate.model >= 0 ? policy.models[Int(chosen.candidate.model)] : nil
-        return Decision(
-            verdict: verdict, id: id, requestID: resolved.request.id, model: chosen.candidate.modelName,
-            region: chosen.candidate.region, rerouted: rerouted, cost: chosen.cost, violations: violations,
-            states: states, alerts: alerts, policyRevision: policy.revision,
-            timestamp: resolved.timestamp, counters: chosen.counters, model: model,
-            reserved: verdict == .allow && !states.isEmpty)
     }
 
     // MARK: Settling
@@ -216,19 +121,75 @@ public final class Enforcer: Sendable {
     ///
     /// Usage whose cost is past ``USD/max`` counts as ``USD/max`` (spend is never dropped);
     /// negative token counts are an error.
-    public func settle(_ decision: Decision, usage: Usage) throws(LedgerError) -> Settlement {
-        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(decision.id): token counts must not be negative") }
-        let cost = decision.pricedModel?.rates.map { $0.cost(usage) ?? USD.max }
-        return try settle(decision, cost: cost, tokens: usage.totalTokens)
+    public func settle(_ decision: Decision, usage: Usage) async throws(LedgerError) -> Settlement {
+        let settlement = try settlement(decision, usage: usage)
+        return try await settle(settlement)
     }
 
     /// Replaces a decision's reservation with an actual cost (when the provider reports it).
-    public func settle(_ decision: Decision, cost: USD, tokens: Int64? = nil) throws(LedgerError) -> Settlement {
-        try settle(decision, cost: Optional(cost), tokens: tokens)
+    public func settle(_ decision: Decision, cost: USD, tokens: Int64? = nil) async throws(LedgerError) -> Settlement {
+        let settlement = try settlement(decision, cost: cost, tokens: tokens)
+        return try await settle(settlement)
     }
 
-    private func settle(_ decision: Decision, cost: USD?, tokens: Int64?) throws(LedgerError) -> Settlement {
-        guard decision.isAllowed else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
+    /// Settles a decision known only by its id, on any replica: the ledger gives the counters
+    /// and the model it reserved for, the usage is priced at that model of the policy in force
+    /// (or `cost` is taken as it is). Idempotent by id, like the others.
+    public func settle(decisionID id: DecisionID, usage: Usage, cost: USD? = nil) async throws(LedgerError) -> Settlement {
+        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(id): token counts must not be negative") }
+        guard let stored = try await ledger.reservation(id) else {
+            throw LedgerError("cannot settle \(id): the ledger holds no reservation under it (never made, or forgotten after a day)")
+        }
+        if stored.state == .settled { return Settlement(outcome: .alreadySettled, cost: cost, alerts: []) }
+        let policy = self.policy
+        let rates = stored.model.flatMap { policy.modelLookup[$0] }.flatMap { policy.models[Int($0)].rates }
+        let priced = cost ?? rates.map { $0.cost(usage) ?? USD.max }
+        if let priced, priced.nanos < 0 { throw LedgerError("cannot settle \(id): the cost \(priced) USD is negative") }
+        let entries = zip(stored.counters, stored.amounts).map { counter, estimate in
+            let budget = policy.budgetLookup[counter.budget].map { policy.budgets[Int($0)] }
+            return CounterReservation(counter: counter,
+                                      amount: Amount(usd: priced?.nanos ?? 0, tokens: usage.totalTokens, requests: estimate.requests),
+                                      limits: budget?.limits(forKey: counter.key) ?? BudgetLimits(), enforced: false, alerts: budget?.alerts ?? [])
+        }
+        return try await settle(Pending(settlement: LedgerSettlement(id: id, entries: entries), cost: priced))
+    }
+
+    /// Counts spend that happened without an authorization (a call made elsewhere, or
+    /// spend restored at startup) on every budget counter it matches, whatever the
+    /// policy says of it. The request's `cost` is used when set, else its usage is
+    /// priced at its model.
+    public func record(_ request: Request) async throws(LedgerError) -> Settlement {
+        try await settle(try recording(request))
+    }
+
+    /// Drops a decision's reservation (the call did not happen). Returns whether one was held.
+    @discardableResult
+    public func release(_ decision: Decision) async throws(LedgerError) -> Bool {
+        try await ledger.release(decision.id) == .released
+    }
+
+    /// Drops a reservation known only by its decision id, on any replica.
+    @discardableResult
+    public func release(decisionID id: DecisionID) async throws(LedgerError) -> Bool {
+        try await ledger.release(id) == .released
+    }
+
+    // MARK: The parts settle, record and their synchronous forms share
+
+    /// A settlement to send, with the cost it counts.
+    private struct Pending {
+        let settlement: LedgerSettlement?
+        let cost: USD?
+    }
+
+    private func settlement(_ decision: Decision, usage: Usage) throws(LedgerError) -> Pending {
+        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(decision.id): token counts must not be negative") }
+        let cost = decision.pricedModel?.rates.map { $0.cost(usage) ?? USD.max }
+        return try settlement(decision, cost: cost, tokens: usage.totalTokens)
+    }
+
+    private func settlement(_ decision: Decision, cost: USD?, tokens: Int64?) throws(LedgerError) -> Pending {
+        guard decision.isAllowed else { return Pending(settlement: nil, cost: nil) }
         // A negative amount would take spend off a counter and reopen its budget.
         if let cost, cost.nanos < 0 { throw LedgerError("cannot settle \(decision.id): the cost \(cost) USD is negative") }
         if let tokens, tokens < 0 { throw LedgerError("cannot settle \(decision.id): the token count \(tokens) is negative") }
@@ -237,31 +198,89 @@ public final class Enforcer: Sendable {
                                amount: Amount(usd: cost?.nanos ?? 0, tokens: tokens ?? entry.amount.tokens, requests: 1),
                                limits: entry.limits, enforced: entry.enforced, alerts: entry.alerts)
         }
-        let (outcome, crossed) = try ledger.settle(decision.id, actual, now: clock.now())
-        let states = crossed.isEmpty ? [] : try ledger.read(actual.map(\.counter), now: clock.now())
-        return Settlement(outcome: outcome, cost: cost, alerts: alerts(crossed, actual, states))
+        return Pending(settlement: LedgerSettlement(id: decision.id, entries: actual), cost: cost)
     }
 
-    /// Counts spend that happened without an authorization (a call made elsewhere, or
-    /// spend restored at startup) on every budget counter it matches, whatever the
-    /// policy says of it. The request's `cost` is used when set, else its usage is
-    /// priced at its model.
-    public func record(_ request: Request) throws(LedgerError) -> Settlement {
+    private func recording(_ request: Request) throws(LedgerError) -> Pending {
         guard !request.usage.hasNegativeCount, (request.cost?.nanos ?? 0) >= 0 else {
             throw LedgerError("cannot record spend with a negative cost or token count")
         }
-        let policy = self.policy
         let evaluator = Evaluator(policy: policy)
         let resolved = evaluator.resolve(request, now: clock.now())
         let assessment = evaluator.assess(resolved, evaluator.original(resolved))
-        let (outcome, crossed) = try ledger.settle(nextID(), assessment.counters, now: clock.now())
-        let states = crossed.isEmpty ? [] : try ledger.read(assessment.counters.map(\.counter), now: clock.now())
-        return Settlement(outcome: outcome, cost: assessment.cost, alerts: alerts(crossed, assessment.counters, states))
+        return Pending(settlement: LedgerSettlement(id: nextID(), entries: assessment.counters), cost: assessment.cost)
     }
 
-    /// Drops a decision's reservation (the call did not happen). Returns whether one was held.
+    private func settle(_ pending: Pending) async throws(LedgerError) -> Settlement {
+        guard let settlement = pending.settlement else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
+        return Self.settled(settlement, pending.cost, try await ledger.settle(settlement))
+    }
+
+    private static func settled(_ settlement: LedgerSettlement, _ cost: USD?, _ result: SettleResult) -> Settlement {
+        Settlement(outcome: result.outcome, cost: cost,
+                   alerts: DecisionSteps.alerts(settlement.entries, before: result.before, after: result.after))
+    }
+
+    // MARK: Without waiting (the in-memory ledger)
+
+    /// Whether the ledger answers without waiting, so that the `…Now` forms may be used.
+    package var decidesWithoutWaiting: Bool { synchronousLedger != nil }
+
+    private var synchronous: any SynchronousLedger {
+        guard let synchronousLedger else {
+            preconditionFailure("the synchronous forms of Enforcer need a SynchronousLedger (InMemoryLedger); check decidesWithoutWaiting")
+        }
+        return synchronousLedger
+    }
+
+    /// `evaluate` on a plain thread, for `purser eval` (the ledger must answer without waiting).
+    package func evaluateNow(_ request: Request) -> Decision { decideNow(request, reserving: false) }
+
+    /// `authorize` on a plain thread, for `purser eval --ledger memory:` and `purser test`.
+    package func authorizeNow(_ request: Request) -> Decision { decideNow(request, reserving: true) }
+
+    /// `settle(_:cost:tokens:)` on a plain thread.
+    package func settleNow(_ decision: Decision, cost: USD, tokens: Int64? = nil) throws(LedgerError) -> Settlement {
+        let pending = try settlement(decision, cost: cost, tokens: tokens)
+        guard let settlement = pending.settlement else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
+        return Self.settled(settlement, pending.cost, try synchronous.settleNow(settlement))
+    }
+
+    /// `settle(_:usage:)` on a plain thread.
+    package func settleNow(_ decision: Decision, usage: Usage) throws(LedgerError) -> Settlement {
+        let pending = try settlement(decision, usage: usage)
+        guard let settlement = pending.settlement else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
+        return Self.settled(settlement, pending.cost, try synchronous.settleNow(settlement))
+    }
+
+    /// `record` on a plain thread.
+    package func recordNow(_ request: Request) throws(LedgerError) -> Settlement {
+        let pending = try recording(request)
+        guard let settlement = pending.settlement else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
+        return Self.settled(settlement, pending.cost, try synchronous.settleNow(settlement))
+    }
+
+    /// `release` on a plain thread.
     @discardableResult
-    public func release(_ decision: Decision) throws(LedgerError) -> Bool {
-        try ledger.release(decision.id, now: clock.now())
+    package func releaseNow(_ decision: Decision) throws(LedgerError) -> Bool {
+        try synchronous.releaseNow(decision.id) == .released
+    }
+
+    private func decideNow(_ request: Request, reserving: Bool) -> Decision {
+        let ledger = synchronous
+        var steps = DecisionSteps(policy: policy, request: request, id: nextID(), now: clock.now(), reserving: reserving)
+        var need = steps.start()
+        while true {
+            switch need {
+            case .done(let decision):
+                return decision
+            case .read(let counters):
+                do throws(LedgerError) { need = steps.resume(.states(try ledger.readNow(entries: counters))) }
+                catch { need = steps.resume(.failed(error)) }
+            case .reserve(let reservation):
+                do throws(LedgerError) { need = steps.resume(.reserved(try ledger.reserveNow(reservation))) }
+                catch { need = steps.resume(.failed(error)) }
+            }
+        }
     }
 }

@@ -46,11 +46,11 @@ package struct PolicyTestRunner: Sendable {
 
     /// Runs one case.
     package func run(_ testCase: PolicyTestSuite.Case) -> Result {
-        let ledger = InMemoryLedger()
-        for (counter, amount) in testCase.spend { ledger.seed(counter, spent: amount) }
         let clock: any PurserClock = (testCase.request.timestamp ?? testCase.now).map { ManualClock($0) } ?? SystemClock()
+        let ledger = InMemoryLedger(clock: clock)
+        for (counter, amount) in testCase.spend { ledger.seed(counter, spent: amount) }
         let enforcer = Enforcer(policy: policy, ledger: ledger, clock: clock)
-        let decision = enforcer.authorize(testCase.request)
+        let decision = enforcer.authorizeNow(testCase.request)
         return Result(testCase: testCase, decision: decision, failures: compare(testCase.expect, decision))
     }
 

@@ -43,7 +43,7 @@ struct Gateway: Sendable {
         while true {
             // 1. Authorize: evaluate the policy and, on allow, reserve the estimated
             //    cost on every budget counter the request counts against, atomically.
-            let decision = enforcer.authorize(request)
+            let decision = await enforcer.authorize(request)
             alerts.append(contentsOf: decision.alerts)
             guard decision.isAllowed else {
                 return result(decision, .denied)
@@ -57,7 +57,7 @@ struct Gateway: Sendable {
             } catch {
                 // The call did not happen: give the reserved budget back now rather
                 // than holding it until the reservation's TTL runs out.
-                release(decision)
+                await release(decision)
                 if case .rateLimited(let region) = error, rateLimited.count < maxRegionRetries {
                     // 3. HTTP 429: ask again with the region marked unavailable. Purser
                     //    reroutes to the first of the region's fallbacks that the policy
@@ -71,7 +71,7 @@ struct Gateway: Sendable {
 
             // 4. Settle: replace the reservation with what the provider billed.
             do throws(LedgerError) {
-                let settlement = try enforcer.settle(decision, usage: actual)
+                let settlement = try await enforcer.settle(decision, usage: actual)
                 alerts.append(contentsOf: settlement.alerts)
                 return result(decision, .completed(actual: actual, settlement: settlement))
             } catch {
@@ -85,9 +85,9 @@ struct Gateway: Sendable {
 
     /// Drops a decision's reservation; a failure only means the reservation
     /// stays until its TTL (`settings.reservation_ttl`) runs out.
-    private func release(_ decision: Decision) {
+    private func release(_ decision: Decision) async {
         do throws(LedgerError) {
-            try enforcer.release(decision)
+            try await enforcer.release(decision)
         } catch {
             logError("\(decision.id): could not release: \(error.message)")
         }

@@ -35,8 +35,9 @@ struct GatewayExample {
 
         // Compile the policy into an enforcer over a ledger. OutageLedger wraps
         // the in-memory ledger so the example can simulate a spend-store outage;
-        // `Enforcer(policy: policy)` alone gives you an InMemoryLedger.
-        let ledger = OutageLedger(wrapping: InMemoryLedger())
+        // `Enforcer(policy: policy)` alone gives you an InMemoryLedger. A ledger
+        // judges expiry by its own clock: here the same manual clock.
+        let ledger = OutageLedger(wrapping: InMemoryLedger(clock: clock))
         let enforcer: Enforcer
         do {
             enforcer = try Enforcer(policy: policy, ledger: ledger, clock: clock)

@@ -6,11 +6,12 @@ import Synchronization
 ///
 /// The contract every ledger keeps: `reserve` checks every enforced cap and
 /// reserves on every counter as one atomic step (here the wrapped
-/// `InMemoryLedger` does it under one lock); `settle` is idempotent by
-/// decision id and counts the actual spend even when the reservation has
-/// expired; `release` drops a reservation. Throw `LedgerError` when the store
-/// cannot answer: the policy's `settings.ledger_unavailable` decides whether
-/// requests then fail open or closed.
+/// `InMemoryLedger` does it under one lock); expiry is judged by the store's
+/// clock; `settle` is idempotent by decision id and counts the actual spend
+/// even when the reservation has expired; `release` drops a reservation; the
+/// states returned carry each counter's `peak`, from which Purser fires alerts.
+/// Throw `LedgerError` when the store cannot answer: the policy's
+/// `settings.ledger_unavailable` decides whether requests then fail open or closed.
 final class OutageLedger: Ledger {
     /// The ledger that keeps the counters.
     let base: InMemoryLedger
@@ -31,23 +32,28 @@ final class OutageLedger: Ledger {
         }
     }
 
-    func read(_ counters: [CounterKey], now: Timestamp) throws(LedgerError) -> [CounterState] {
+    func read(_ counters: [CounterKey]) async throws(LedgerError) -> [CounterState] {
         try checkReachable()
-        return try base.read(counters, now: now)
+        return try await base.read(counters)
     }
 
-    func reserve(_ id: DecisionID, _ entries: [CounterReservation], expiresAt: Timestamp, now: Timestamp) throws(LedgerError) -> ReserveOutcome {
+    func reserve(_ reservation: LedgerReservation) async throws(LedgerError) -> ReserveResult {
         try checkReachable()
-        return try base.reserve(id, entries, expiresAt: expiresAt, now: now)
+        return try await base.reserve(reservation)
     }
 
-    func settle(_ id: DecisionID, _ actual: [CounterReservation], now: Timestamp) throws(LedgerError) -> (SettleOutcome, [(entry: Int, threshold: Int64)]) {
+    func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult {
         try checkReachable()
-        return try base.settle(id, actual, now: now)
+        return try await base.settle(settlement)
     }
 
-    func release(_ id: DecisionID, now: Timestamp) throws(LedgerError) -> Bool {
+    func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult {
         try checkReachable()
-        return try base.release(id, now: now)
+        return try await base.release(id)
+    }
+
+    func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation? {
+        try checkReachable()
+        return try await base.reservation(id)
     }
 }

@@ -54,7 +54,7 @@ func detailLines(_ result: CallResult) -> [String] {
 
 /// The team daily and monthly counters and the org counter the decisions
 /// touched, as the ledger holds them now.
-func counterTable(_ decisions: [Decision], ledger: any Ledger, now: Timestamp) throws(LedgerError) -> (lines: [String], reserved: USDTotal) {
+func counterTable(_ decisions: [Decision], ledger: any Ledger) async throws(LedgerError) -> (lines: [String], reserved: USDTotal) {
     var seen: Set<CounterKey> = []
     var statuses: [BudgetStatus] = []
     for decision in decisions {
@@ -65,7 +65,7 @@ func counterTable(_ decisions: [Decision], ledger: any Ledger, now: Timestamp) t
         }
     }
     statuses.sort { ($0.id, $0.key) < ($1.id, $1.key) }
-    let states = try ledger.read(statuses.map(\.counter), now: now)
+    let states = try await ledger.read(statuses.map(\.counter))
     var lines = [row("budget", "key", "window", "spent", "reserved", "limit")]
     var reserved = USDTotal.zero
     for (status, state) in zip(statuses, states) {

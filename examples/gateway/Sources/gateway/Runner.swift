@@ -34,7 +34,7 @@ struct ScriptRunner {
         print("\n\(script.count + 2). reload the policy while serving")
         runReload()
         print("\nBudget counters (team day/month, org) at \(clock.now()):")
-        printCounters()
+        await printCounters()
         if let reroutedJSON {
             print("\nDecision JSON of the first rerouted call (DecisionEncoder.json):")
             print(reroutedJSON)
@@ -62,9 +62,9 @@ struct ScriptRunner {
             // idempotent by decision id, so the second one counts nothing.
             do throws(LedgerError) {
                 let counters = result.decision.budgets.map(\.counter)
-                let before = try ledger.read(counters, now: clock.now())
-                duplicate = try enforcer.settle(result.decision, usage: actual).outcome
-                if try ledger.read(counters, now: clock.now()) != before {
+                let before = try await ledger.read(counters)
+                duplicate = try await enforcer.settle(result.decision, usage: actual).outcome
+                if try await ledger.read(counters) != before {
                     problems.append("the duplicate settle changed the counters")
                 }
             } catch {
@@ -108,10 +108,11 @@ struct ScriptRunner {
             Request(id: "r-burst-\(index)", team: "data-platform", environment: "staging", model: "gemini-2.5-flash-lite",
                     region: "us-west-2", user: "svc-classifier", usage: Usage(inputTokens: 4_000, outputTokens: 500))
         }
-        let teamDay = burst.first.flatMap { request in
-            enforcer.evaluate(request).budgets.first { $0.id == "team.data-platform.day" }?.counter
+        var teamDay: CounterKey?
+        if let first = burst.first {
+            teamDay = await enforcer.evaluate(first).budgets.first { $0.id == "team.data-platform.day" }?.counter
         }
-        let before = spent(on: teamDay)
+        let before = await spent(on: teamDay)
 
         let gateway = self.gateway
         let results = await withTaskGroup(of: CallResult.self) { group in
@@ -133,7 +134,7 @@ struct ScriptRunner {
             }
         }
         print("   \(results.count) calls: \(results.count { $0.decision.isAllowed }) allowed, settled \(dollars(settled.amount)) in total")
-        if let before, let after = spent(on: teamDay), let grown = after.subtracting(before), settled == grown {
+        if let before, let after = await spent(on: teamDay), let grown = after.subtracting(before), settled == grown {
             print("   team.data-platform.day grew by exactly \(dollars(grown))")
         } else {
             failures.append("the burst's spend does not add up on team.data-platform.day")
@@ -141,8 +142,8 @@ struct ScriptRunner {
     }
 
     /// Settled USD on a counter; nil when unknown.
-    private func spent(on counter: CounterKey?) -> USD? {
-        guard let counter, let state = try? ledger.read([counter], now: clock.now()).first else { return nil }
+    private func spent(on counter: CounterKey?) async -> USD? {
+        guard let counter, let state = try? await ledger.read([counter]).first else { return nil }
         return USD(nanos: state.spent.usd)
     }
 
@@ -174,9 +175,9 @@ struct ScriptRunner {
     }
 
     /// The team and org counters the decisions touched; none may still hold a reservation.
-    private mutating func printCounters() {
+    private mutating func printCounters() async {
         do throws(LedgerError) {
-            let (lines, reserved) = try counterTable(decisions, ledger: ledger, now: clock.now())
+            let (lines, reserved) = try await counterTable(decisions, ledger: ledger)
             for line in lines { print("   " + line) }
             // Every reservation was settled, released or has expired.
             if reserved != .zero { failures.append("\(dollars(reserved.amount)) still reserved at the end") }

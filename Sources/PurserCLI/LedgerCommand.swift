@@ -1,0 +1,194 @@
+import ArgumentParser
+import Purser
+import PurserPolicyCommands
+import PurserSQLite
+
+/// `purser ledger`: an operator's look at a ledger's budget counters.
+struct LedgerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "Inspect and prepare a spend ledger (sqlite:PATH).",
+        discussion: """
+            A ledger keeps the spend of budget counters across requests, restarts and
+            processes (docs/ledgers.md). These commands read or prepare one:
+
+              purser ledger show --ledger sqlite:ledger.db          every counter against its cap
+              purser ledger show --ledger sqlite:ledger.db --team payments --format json
+              purser ledger reconcile --ledger sqlite:ledger.db logs/2026-11/   the ledger against the logs
+              purser ledger migrate sqlite:ledger.db                create or upgrade the schema
+              purser ledger load --ledger sqlite:ledger.db --request '{…}'   concurrent authorizations
+            """,
+        subcommands: [Show.self, Reconcile.self, Migrate.self, Load.self]
+    )
+
+    /// `purser ledger show`.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a ledger's budget counters against the policy's caps.",
+            discussion: """
+                One row per counter and capped unit: the budget, its scope key, the window,
+                the cap from the policy, the settled and reserved spend, and what remains
+                (negative when over). A counter whose budget the policy no longer has is
+                listed without a cap. Exit codes: 0 every counter within its caps; 1 some
+                counter over a cap; 2 an unreadable ledger or policy.
+                """
+        )
+
+        enum Format: String, ExpressibleByArgument, CaseIterable {
+            case table, json
+        }
+
+        @Option(help: ArgumentHelp("The ledger: sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        var ledger: LedgerLocation
+
+        @Option(help: "The policy files or directories whose caps the counters are shown against.")
+        var policy: [String] = ["policies"]
+
+        @Option(help: "Only counters whose scope key names this team (payments, payments/qa, …).")
+        var team: String?
+
+        @Option(help: "Only this budget's counters.")
+        var budget: String?
+
+        @Option(help: "table or json.")
+        var format: Format = .table
+
+        @Option(name: .shortAndLong, help: "Write to a file instead of standard output.")
+        var output: String?
+
+        @OptionGroup var reading: PolicyReadOptions
+
+        func run() throws {
+            guard ledger != .memory else {
+                Output.error("purser: memory: keeps nothing between processes; show a sqlite: ledger")
+                throw ExitCode(2)
+            }
+            let policy = try PolicyLoading.load(self.policy, output: output, reading: reading)
+            let compiled: CompiledPolicy
+            do { compiled = try CompiledPolicy(policy) } catch {
+                Output.error("purser: \(error.message)")
+                throw ExitCode(2)
+            }
+            let store = try LedgerOpening.open(ledger)
+            let counters: [(CounterKey, CounterState)]
+            do throws(LedgerError) {
+                guard let sqlite = store as? SQLiteLedger else { throw LedgerError("\(ledger) cannot list its counters") }
+                counters = try sqlite.countersNow()
+            } catch {
+                Output.error("purser: \(error.message)")
+                throw ExitCode(2)
+            }
+            let rows = LedgerRows(counters.filter { counter, _ in
+                (budget == nil || counter.budget == budget) && (team == nil || counter.key.split(separator: "/").contains { $0 == team! })
+            }, policy: compiled)
+            try Output.write(format == .json ? rows.json() : rows.table(), to: output)
+            if rows.over > 0 { throw ExitCode(1) }
+        }
+    }
+
+    /// `purser ledger migrate`.
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or upgrade a ledger's schema.",
+            discussion: """
+                Safe to run again and from several processes at once: a ledger already at
+                this build's schema version is left as it is. Opening a ledger does the same,
+                so running this first is only needed where the gateway's account may not
+                change the schema. Exit codes: 0 done; 2 the ledger cannot be opened or was
+                written by a newer Purser.
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The ledger: sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        var ledger: LedgerLocation
+
+        func run() throws {
+            guard ledger != .memory else {
+                Output.error("purser: memory: has no schema")
+                throw ExitCode(2)
+            }
+            _ = try LedgerOpening.open(ledger)
+            print("\(ledger): schema version \(SQLiteLedger.schemaVersion)")
+        }
+    }
+}
+
+/// The rows of `purser ledger show`: one per counter and capped unit.
+struct LedgerRows {
+    struct Row {
+        let counter: CounterKey
+        let unit: String
+        let limit: Int64?
+        let spent: Int64
+        let reserved: Int64
+        var isUSD: Bool { unit == "usd" }
+        var remaining: Int64? { limit.map { Int64(clamping: Int128($0) - Int128(spent) - Int128(reserved)) } }
+    }
+
+    let rows: [Row]
+    /// Rows over their cap.
+    var over: Int { rows.filter { ($0.remaining ?? 0) < 0 }.count }
+
+    init(_ counters: [(CounterKey, CounterState)], policy: CompiledPolicy) {
+        var rows: [Row] = []
+        for (counter, state) in counters {
+            guard let limits = policy.limits(budget: counter.budget, key: counter.key) else {
+                rows.append(Row(counter: counter, unit: "usd", limit: nil, spent: state.spent.usd, reserved: state.reserved.usd))
+                continue
+            }
+            if let usd = limits.usd { rows.append(Row(counter: counter, unit: "usd", limit: usd.nanos, spent: state.spent.usd, reserved: state.reserved.usd)) }
+            if let tokens = limits.tokens { rows.append(Row(counter: counter, unit: "tokens", limit: tokens, spent: state.spent.tokens, reserved: state.reserved.tokens)) }
+            if let requests = limits.requests {
+                rows.append(Row(counter: counter, unit: "requests", limit: requests, spent: state.spent.requests, reserved: state.reserved.requests))
+            }
+        }
+        self.rows = rows
+    }
+
+    private static func number(_ value: Int64, usd: Bool) -> String {
+        usd ? USD(nanos: value).description : String(value)
+    }
+
+    func table() -> String {
+        var lines = [["BUDGET", "KEY", "WINDOW", "UNIT", "LIMIT", "SPENT", "RESERVED", "REMAINING"]]
+        for row in rows {
+            lines.append([row.counter.budget, row.counter.key, row.counter.windowLabel,
+                          row.unit, row.limit.map { Self.number($0, usd: row.isUSD) } ?? "(not in the policy)",
+                          Self.number(row.spent, usd: row.isUSD), Self.number(row.reserved, usd: row.isUSD),
+                          row.remaining.map { Self.number($0, usd: row.isUSD) } ?? "-"])
+        }
+        let widths = (0..<8).map { column in lines.map { TerminalText.sanitized($0[column]).count }.max() ?? 0 }
+        var text = lines.map { line in
+            line.enumerated().map { column, cell in
+                let safe = TerminalText.sanitized(cell)
+                return column == 7 ? safe : safe + String(repeating: " ", count: max(0, widths[column] - safe.count))
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+        text += "\(rows.count) row\(rows.count == 1 ? "" : "s"), \(over) over the cap\n"
+        return text
+    }
+
+    func json() -> String {
+        let json = JSONWriter(capacity: 4096)
+        json.object { json in
+            json.field("counters", array: { json in
+                for row in rows {
+                    json.object { json in
+                        json.field("id", row.counter.budget)
+                        json.field("key", row.counter.key)
+                        json.field("window", row.counter.windowLabel)
+                        json.field("unit", row.unit)
+                        for (name, value) in [("limit", row.limit), ("spent", Optional(row.spent)), ("reserved", Optional(row.reserved)),
+                                              ("remaining", row.remaining)] {
+                            json.key(dynamic: name)
+                            if let value { if row.isUSD { json.usd(USD(nanos: value)) } else { json.integer(value) } } else { json.null() }
+                        }
+                    }
+                }
+            })
+            json.field("over", over)
+        }
+        json.newline()
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Dispatch
+import Purser
+import PurserPolicyCommands
+import Synchronization
+
+extension LedgerCommand {
+    /// `purser ledger load`: authorizes one request many times from concurrent callers, as a
+    /// gateway's traffic would, and reports what was admitted and how fast (a pgbench for ledgers).
+    struct Load: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Authorize a request many times from concurrent callers against a ledger.",
+            discussion: """
+                Each of --callers threads authorizes the request of --request (JSON, as
+                purser eval reads it) until --requests authorizations have been made in
+                total, and settles each allowed one at its estimate (or, with --hold, leaves
+                its reservation to expire). Run it from several processes at once against one
+                sqlite: file to see a cap hold across processes. Writes one JSON line:
+                requests, allowed, denied, ledger_errors, settled (USD), seconds, per_second,
+                p50_us and p99_us (authorize latency). Exit codes: 0 done; 2 a bad request,
+                policy or ledger.
+
+                Example: 4 processes share $100 at $0.01 a call; together they admit exactly
+                10,000:
+                  for i in 1 2 3 4; do
+                    purser ledger load --ledger sqlite:l.db --policy p/ --callers 32 \\
+                      --requests 5000 --request '{"team":"t","environment":"prod","model":"m","cost":0.01}' &
+                  done; wait
+                """
+        )
+
+        @Option(help: ArgumentHelp("The ledger: memory: or sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        var ledger: LedgerLocation
+
+        @Option(help: "The policy files or directories.")
+        var policy: [String] = ["policies"]
+
+        @Option(help: ArgumentHelp("The request to authorize, as JSON.", valueName: "json"))
+        var request: String
+
+        @Option(help: "How many authorizations in total.")
+        var requests: Int = 10_000
+
+        @Option(help: "How many threads authorize at once.")
+        var callers: Int = 8
+
+        @Flag(help: "Leave allowed reservations open (they expire after settings.reservation_ttl) instead of settling them.")
+        var hold = false
+
+        @OptionGroup var reading: PolicyReadOptions
+
+        func validate() throws {
+            guard (1...100_000_000).contains(requests) else { throw ValidationError("--requests must be from 1 to 100000000") }
+            guard (1...1024).contains(callers) else { throw ValidationError("--callers must be from 1 to 1024") }
+        }
+
+        func run() throws {
+            let parsed: Request
+            do { parsed = try RequestDecoder.decode(request) } catch {
+                Output.error("purser: --request: \(error.message)")
+                throw ExitCode(2)
+            }
+            let policy = try PolicyLoading.load(self.policy, reading: reading)
+            let store = try LedgerOpening.open(ledger)
+            let enforcer = try PolicyLoading.enforcer(policy, ledger: store, now: nil)
+            let next = Atomic<Int>(0)
+            let totals = Mutex(Totals())
+            let total = requests
+            let hold = self.hold
+            let started = ContinuousClock.now
+            DispatchQueue.concurrentPerform(iterations: callers) { _ in
+                var mine = Totals()
+                while next.wrappingAdd(1, ordering: .relaxed).oldValue < total {
+                    let before = ContinuousClock.now
+                    let decision = enforcer.authorizeNow(parsed)
+                    mine.latencies.append(Self.microseconds(ContinuousClock.now - before))
+                    if let failure = decision.violations.first(where: { $0.rule == "ledger-unavailable" }) {
+                        mine.ledgerErrors += 1
+                        if mine.firstError == nil { mine.firstError = failure.message }
+                    }
+                    guard decision.isAllowed else {
+                        mine.denied += 1
+                        continue
+                    }
+                    mine.allowed += 1
+                    if !hold, let cost = decision.cost {
+                        do throws(LedgerError) {
+                            _ = try enforcer.settleNow(decision, cost: cost, tokens: parsed.usage.totalTokens)
+                            mine.settled += cost
+                        } catch {
+                            mine.ledgerErrors += 1
+                            if mine.firstError == nil { mine.firstError = error.message }
+                        }
+                    }
+                }
+                totals.withLock { $0.add(mine) }
+            }
+            let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+                + Double((ContinuousClock.now - started).components.seconds)
+            let result = totals.withLock { $0 }
+            let sorted = result.latencies.sorted()
+            func percentile(_ fraction: Double) -> Double {
+                sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+            }
+            if let first = result.firstError {
+                Output.error("purser: \(result.ledgerErrors) ledger error\(result.ledgerErrors == 1 ? "" : "s"); the first: \(first)")
+            }
+            let made = result.allowed + result.denied
+            print("{\"requests\":\(made),\"allowed\":\(result.allowed),\"denied\":\(result.denied),"
+                + "\"ledger_errors\":\(result.ledgerErrors),\"settled\":\(result.settled.description),"
+                + "\"seconds\":\(Self.rounded(seconds)),\"per_second\":\(Self.rounded(Double(made) / max(seconds, 1e-9))),"
+                + "\"p50_us\":\(Self.rounded(percentile(0.5))),\"p99_us\":\(Self.rounded(percentile(0.99)))}")
+        }
+
+        private struct Totals {
+            var allowed = 0
+            var denied = 0
+            var ledgerErrors = 0
+            var settled = USDTotal.zero
+            var latencies: [Double] = []
+            var firstError: String?
+
+            mutating func add(_ other: Totals) {
+                allowed += other.allowed
+                denied += other.denied
+                ledgerErrors += other.ledgerErrors
+                settled += other.settled
+                latencies += other.latencies
+                firstError = firstError ?? other.firstError
+            }
+        }
+
+        private static func microseconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+        }
+
+        private static func rounded(_ value: Double) -> String {
+            let scaled = (value * 10).rounded() / 10
+            return scaled == scaled.rounded() ? String(Int(scaled)) : String(scaled)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+
+/// Ledgers across processes (docs/ledgers.md): the `purser` binary run as several OS
+/// processes against one `sqlite:` file, and killed with SIGKILL mid-run.
+@Suite("Ledgers across processes")
+struct LedgerCommandTests {
+    /// A $100 monthly cap; reservations expire after 2 s.
+    static let policy = """
+        version: 1
+        settings: {reservation_ttl: 2s}
+        models:
+          m: {provider: p, tier: small, price: {input: 1, output: 1}}
+        environments:
+          prod: {}
+        teams:
+          t: {}
+        budgets:
+          - {id: cap, scope: org, period: month, limit: 100, requests: 100000000}
+        """
+
+    static let request = #"{"team":"t","environment":"prod","model":"m","cost":0.01}"#
+
+    static func shell(_ script: String, in directory: TemporaryDirectory) throws -> Purser.Result {
+        try Purser.run(["-c", script], in: directory.path, executable: "/bin/bash",
+                       environment: ["PURSER": Purser.executable, "REQUEST": request])
+    }
+
+    /// `ledger show --format json`'s rows as (unit, spent, reserved), spent and reserved as text.
+    static func counters(_ directory: TemporaryDirectory) throws -> [String: (spent: Double, reserved: Double)] {
+        let result = try Purser.run(["ledger", "show", "--ledger", "sqlite:l.db", "--policy", "p", "--format", "json"], in: directory.path)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = try #require(object?["counters"] as? [[String: Any]], "no counters in \(result.stdout) \(result.stderr)")
+        var byUnit: [String: (spent: Double, reserved: Double)] = [:]
+        for row in rows {
+            byUnit[row["unit"] as? String ?? ""] = ((row["spent"] as? NSNumber)?.doubleValue ?? -1, (row["reserved"] as? NSNumber)?.doubleValue ?? -1)
+        }
+        return byUnit
+    }
+
+    static func allowed(_ output: String) -> Int {
+        output.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["allowed"] as? Int
+        }.reduce(0, +)
+    }
+
+    /// 4 processes × 32 callers authorize $0.01 against one $100 cap in one file: exactly 10,000 admitted.
+    @Test func fourProcessesNeverAdmitMoreThanTheCap() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("p/p.yaml", Self.policy)
+        let result = try Self.shell("""
+            for i in 1 2 3 4; do
+              "$PURSER" ledger load --ledger sqlite:l.db --policy p --callers 32 --requests 5000 --request "$REQUEST" &
+            done
+            wait
+            """, in: directory)
+        #expect(!result.timedOut && result.stderr.isEmpty, "\(result.stderr)")
+        #expect(Self.allowed(result.stdout) == 10_000, "\(result.stdout)")
+        let counters = try Self.counters(directory)
+        #expect(counters["usd"]?.spent == 100 && counters["usd"]?.reserved == 0)
+        #expect(counters["requests"]?.spent == 10_000)
+    }
+
+    /// Starts `purser ledger load` in the background (its pid in `pid`), waits until `ready`
+    /// holds of the counters, then kills it with SIGKILL and waits until it is gone.
+    static func loadThenKill(_ arguments: String, in directory: TemporaryDirectory,
+                             until ready: ([String: (spent: Double, reserved: Double)]) -> Bool) throws {
+        // The background process must not keep the descriptors Foundation's Process watches
+        // to see the shell exit: close everything past standard error first.
+        let started = try Self.shell("""
+            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done
+            "$PURSER" ledger load --ledger sqlite:l.db --policy p --request "$REQUEST" \(arguments) > load.out 2>&1 &
+            echo $! > pid
+            """, in: directory)
+        #expect(started.status == 0)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !((try? Self.counters(directory)).map(ready) ?? false) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let killed = try Self.shell("""
+            pid=$(cat pid)
+            kill -9 $pid
+            # Gone, or a zombie nobody reaps yet: either way it runs no more.
+            while [ -e /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do sleep 0.02; done
+            echo killed
+            """, in: directory)
+        #expect(killed.stdout.contains("killed"), "\(killed.stderr)")
+    }
+
+    /// A process killed while holding reservations stops holding headroom after the TTL.
+    @Test func aKilledProcesssReservationsExpire() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("p/p.yaml", Self.policy)
+        try Self.loadThenKill("--callers 4 --requests 100000000 --hold", in: directory) { ($0["usd"]?.reserved ?? 0) >= 50 }
+        let held = try Self.counters(directory)
+        #expect((held["usd"]?.reserved ?? 0) > 0 && held["usd"]?.spent == 0, "the killed process held reservations")
+        Thread.sleep(forTimeInterval: 2.2)
+        let after = try Self.shell("""
+            "$PURSER" ledger load --ledger sqlite:l.db --policy p --callers 8 --requests 20000 --request "$REQUEST"
+            """, in: directory)
+        #expect(Self.allowed(after.stdout) == 10_000, "the whole cap is free again: \(after.stdout) \(after.stderr)")
+    }
+
+    /// A process killed while settling loses nothing it committed: spent is always the settled calls' sum.
+    @Test func aKilledProcessLosesNoSettledSpend() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("p/p.yaml", Self.policy.replacingOccurrences(of: "limit: 100,", with: "limit: 1000000,"))
+        try Self.loadThenKill("--callers 4 --requests 100000000", in: directory) { ($0["requests"]?.spent ?? 0) >= 500 }
+        Thread.sleep(forTimeInterval: 2.2)
+        let counters = try Self.counters(directory)
+        let usd = try #require(counters["usd"])
+        let requests = try #require(counters["requests"])
+        #expect(requests.spent >= 500, "it settled calls before it was killed")
+        #expect(usd.reserved == 0 && requests.reserved == 0, "its open reservations expired")
+        #expect((usd.spent * 100).rounded() == requests.spent, "every settled call is there, each once, at $0.01")
+        // A restart carries on from there.
+        let more = try Self.shell(#""$PURSER" ledger load --ledger sqlite:l.db --policy p --callers 2 --requests 100 --request "$REQUEST""#,
+                                  in: directory)
+        #expect(Self.allowed(more.stdout) == 100)
+        #expect(try Self.counters(directory)["requests"]?.spent == requests.spent + 100)
+    }
+
+    @Test func evalCountsSpendAcrossRunsInASQLiteLedger() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("p/p.yaml", Self.policy)
+        try directory.write("requests.jsonl", String(repeating: Self.request.replacingOccurrences(of: "0.01", with: "30") + "\n", count: 2))
+        let first = try Purser.run(["eval", "--policy", "p", "--ledger", "sqlite:l.db", "requests.jsonl"], in: directory.path)
+        #expect(first.status == 0 && first.lines.count == 2)
+        let second = try Purser.run(["eval", "--policy", "p", "--ledger", "sqlite:l.db", "requests.jsonl"], in: directory.path)
+        #expect(second.status == 1, "the fourth $30 call is over the $100 cap: \(second.stdout)")
+        #expect(second.lines.map { $0.contains("\"decision\":\"allow\"") } == [true, false])
+        let show = try Purser.run(["ledger", "show", "--ledger", "sqlite:l.db", "--policy", "p"], in: directory.path)
+        #expect(show.status == 0 && show.stdout.contains("cap") && show.stdout.contains("90"))
+    }
+
+    @Test func badLedgerURLsAreRefusedWithTheReason() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policies/p.yaml", Self.policy)
+        for (url, message) in [("sqlite:", "names no file"), ("sqlite:l.db?durability=fast", "durability=fast is not one of normal, full"),
+                               ("mysql://x", "unknown ledger scheme"), ("sqlite:missing/dir/l.db", "cannot open the ledger file")] {
+            let result = try Purser.run(["eval", "--ledger", url, "-"], in: directory.path)
+            #expect(result.status == 2 && result.stderr.contains(message), "\(url): \(result.stderr)")
+        }
+        let memory = try Purser.run(["ledger", "show", "--ledger", "memory:"], in: directory.path)
+        #expect(memory.status == 2 && memory.stderr.contains("keeps nothing between processes"))
+    }
+
+    /// The drift question: the ledger holds the allowed calls, the log every call made.
+    @Test func reconcileShowsWhatTheLedgerAndTheLogsDisagreeOn() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("p/p.yaml", Self.policy)
+        let calls = [("2026-11-02T10:00:00Z", "30"), ("2026-11-03T10:00:00Z", "30"), ("2026-11-04T10:00:00Z", "50")]
+        try directory.write("log.jsonl", calls.map { time, cost in
+            #"{"timestamp":"\#(time)","team":"t","environment":"prod","model":"m","cost":\#(cost)}"#
+        }.joined(separator: "\n") + "\n")
+        let eval = try Purser.run(["eval", "--policy", "p", "--ledger", "sqlite:l.db", "log.jsonl"], in: directory.path)
+        #expect(eval.status == 1 && eval.lines.count == 3, "the $50 call is over the $100 cap: \(eval.stdout)")
+
+        let reconcile = try Purser.run(["ledger", "reconcile", "--ledger", "sqlite:l.db", "--policy", "p", "--format", "json", "log.jsonl"],
+                                       in: directory.path)
+        #expect(reconcile.status == 1, "\(reconcile.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(reconcile.stdout.utf8)) as? [String: Any]
+        let rows = try #require(object?["counters"] as? [[String: Any]])
+        #expect(rows.count == 1 && object?["differing"] as? Int == 1)
+        let row = try #require(rows.first)
+        #expect(row["id"] as? String == "cap" && row["window"] as? String == "2026-11")
+        #expect((row["ledger"] as? NSNumber)?.doubleValue == 60 && (row["logs"] as? NSNumber)?.doubleValue == 110)
+        #expect((row["difference"] as? NSNumber)?.doubleValue == -50 && row["ledger_requests"] as? Int == 2 && row["logs_requests"] as? Int == 3)
+
+        let tolerated = try Purser.run(["ledger", "reconcile", "--ledger", "sqlite:l.db", "--policy", "p", "--tolerance", "50", "log.jsonl"],
+                                       in: directory.path)
+        #expect(tolerated.status == 0 && tolerated.stdout.contains("1 counter, 0 differ by more than $50"), "\(tolerated.stdout)")
+        // Outside the window of every record and counter: nothing to compare, nothing differs.
+        let later = try Purser.run(["ledger", "reconcile", "--ledger", "sqlite:l.db", "--policy", "p", "--since", "2026-12-01", "log.jsonl"],
+                                   in: directory.path)
+        #expect(later.status == 0 && later.stdout.contains("0 counters, 0 differ"), "\(later.stdout) \(later.stderr)")
+    }
+}
