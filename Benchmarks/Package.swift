@@ -28,7 +28,7 @@ let package = Package(
         // `purser-import-bench`: generates usage logs and times the importers on one thread.
         .executableTarget(
             name: "purser-import-bench",
-            dependencies: [.product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser")]
+            dependencies: ["PurserFixtures", .product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser")]
         ),
         // `purser-profile`: a loop of decisions for perf and callgrind.
         .executableTarget(
@@ -43,6 +43,15 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "LedgerBenchmarks",
+            dependencies: [
+                .product(name: "Purser", package: "Purser"), .product(name: "PurserSQLite", package: "Purser"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/LedgerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(

@@ -7,6 +7,7 @@
 #   Benchmarks/run.sh eval         only `purser eval` throughput
 #   Benchmarks/run.sh audit        only `purser audit` throughput and memory
 #   Benchmarks/run.sh yaml         only the YAML reader against libyaml
+#   Benchmarks/run.sh ledger       only the ledgers: authorize latency and throughput
 #
 # Everything is built in release mode from clean scratch directories
 # (incremental release builds across the two packages can go stale).
@@ -86,6 +87,26 @@ if want engine; then
   echo "authorize alone (release untimed), one thread, 1,000,000 calls:"
   (cd "$here" && swift build -c release --scratch-path "$work/bench" --product purser-profile 2>&1 | tail -1) >/dev/null
   "$work/bench/release/purser-profile" authorize 1000000
+fi
+
+if want ledger; then
+  section "Ledgers: one caller's authorize (+ settle), async API, 3 counters per request"
+  bench LedgerBenchmarks '.*'
+  section "Ledgers: purser ledger load (synchronous path), \$0.01 calls, sqlite: file on $(df -T /tmp | awk 'NR==2 {print $2}')"
+  request='{"team":"t","environment":"prod","model":"m","cost":0.01}'
+  printf '  %-40s callers  1: ' "memory: authorize alone (--hold)"
+  "$purser" ledger load --ledger memory: --policy "$here/Fixtures/ledger" --callers 1 --requests 100000 --hold --request "$request"
+  for url in memory: "sqlite:$work/l1.db" "sqlite:$work/l2.db?durability=full"; do
+    for callers in 1 8; do
+      printf '  %-40s callers %2d: ' "${url#sqlite:$work/}" "$callers"
+      "$purser" ledger load --ledger "$url" --policy "$here/Fixtures/ledger" --callers "$callers" --requests 20000 --request "$request"
+    done
+  done
+  echo "  4 processes x 8 callers on one file (each line one process):"
+  for i in 1 2 3 4; do
+    "$purser" ledger load --ledger "sqlite:$work/l3.db" --policy "$here/Fixtures/ledger" --callers 8 --requests 10000 --request "$request" &
+  done
+  wait
 fi
 
 if want eval; then

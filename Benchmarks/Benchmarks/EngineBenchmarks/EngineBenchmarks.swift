@@ -26,7 +26,7 @@ let benchmarks: @Sendable () -> Void = {
         let (enforcer, requests) = state
         var index = 0
         for _ in benchmark.scaledIterations {
-            blackHole(enforcer.evaluate(requests[index & 4095]))
+            blackHole(await enforcer.evaluate(requests[index & 4095]))
             index &+= 1
         }
     } setup: {
@@ -41,8 +41,8 @@ let benchmarks: @Sendable () -> Void = {
         let (enforcer, requests) = state
         var index = 0
         for _ in benchmark.scaledIterations {
-            let decision = enforcer.authorize(requests[index & 4095])
-            blackHole(try? enforcer.release(decision))
+            let decision = await enforcer.authorize(requests[index & 4095])
+            blackHole(try? await enforcer.release(decision))
             index &+= 1
         }
     } setup: {
@@ -54,7 +54,7 @@ let benchmarks: @Sendable () -> Void = {
             let (enforcer, requests) = state
             var index = 0
             for _ in benchmark.scaledIterations {
-                blackHole(enforcer.evaluate(requests[index & 4095]))
+                blackHole(await enforcer.evaluate(requests[index & 4095]))
                 index &+= 1
             }
         } setup: {

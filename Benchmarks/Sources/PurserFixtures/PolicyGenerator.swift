@@ -23,7 +23,7 @@ public struct PolicyGenerator: Sendable {
 
     /// The policy as one YAML document per section, ready to write to a file.
     public func yaml() -> String {
-        var random = SeededRandom(seed: seed)
+        var random = FixtureRandom(seed: seed)
         var out = "version: 1\nsettings:\n  timezone: America/New_York\n  reroute: true\n"
         out += "regions:\n  allowed: [\((0..<regions).map(regionName).joined(separator: ", "))]\n  fallbacks:\n"
         for index in 0..<regions {
@@ -108,7 +108,7 @@ public struct PolicyGenerator: Sendable {
 
     /// A stream of requests, mostly allowed, some denied or rerouted.
     public func requests(count: Int, seed: UInt64 = 7) -> [Request] {
-        var random = SeededRandom(seed: seed)
+        var random = FixtureRandom(seed: seed)
         let start = Timestamp(seconds: 1_795_428_000)
         return (0..<count).map { index in
             let model = Int.random(in: 0..<models, using: &random)

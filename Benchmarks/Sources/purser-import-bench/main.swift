@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Purser
+import PurserFixtures
 import PurserAudit
 
 /// Times the usage-log importers: parse → UsageRecord batches on one thread.
@@ -71,32 +72,13 @@ func read(_ path: String, format: UsageLogFormat, repeats: Int) {
         + "CPU \(String(format: "%.3f", bestCPU)) s = \(Int(perCPUSecond)) records per CPU-second")
 }
 
-/// A seeded generator (SplitMix64), so runs are repeatable.
-struct Seeded {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
-    mutating func hex(_ count: Int) -> String {
-        var text = ""
-        while text.count < count { text += String(next(), radix: 16) }
-        return String(text.prefix(count))
-    }
-}
-
 let models = [("anthropic", "anthropic/claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"), ("openai", "openai/gpt-5-mini"),
               ("openai", "gpt-4.1"), ("gemini", "gemini/gemini-2.5-flash")]
 let teams = ["payments", "search", "support-bots", "research", "data-platform", "growth"]
 let environments = ["production", "staging", "qa", "dev"]
 
 /// One LiteLLM_SpendLogs row's values, as LiteLLM writes them.
-func liteLLMRow(_ random: inout Seeded, _ index: Int) -> [(String, String, Bool)] {
+func liteLLMRow(_ random: inout FixtureRandom, _ index: Int) -> [(String, String, Bool)] {
     // (column, value, isJSON)
     let (provider, model) = random.pick(models)
     let prompt = random.int(200...8000)
@@ -149,7 +131,7 @@ extension String {
 func generate(_ kind: String, count: Int, path: String) {
     guard let file = fopen(path, "w") else { exit(1) }
     defer { fclose(file) }
-    var random = Seeded(state: 42)
+    var random = FixtureRandom(seed: 42)
     func write(_ text: String) { fputs(text, file) }
     switch kind {
     case "litellm-csv":

@@ -8,7 +8,7 @@ import PurserFixtures
 /// evaluate or authorize the generated requests in a loop.
 ///
 ///     purser-profile evaluate|authorize [iterations] [rules]
-func profile() {
+func profile() async {
     let arguments = CommandLine.arguments
     let mode = arguments.count > 1 ? arguments[1] : "evaluate"
     let iterations = arguments.count > 2 ? Int(arguments[2]) ?? 1_000_000 : 1_000_000
@@ -27,12 +27,12 @@ func profile() {
     for index in 0..<iterations {
         let request = requests[index & 4095]
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let decision = mode == "authorize" ? enforcer.authorize(request) : enforcer.evaluate(request)
+        let decision = mode == "authorize" ? await enforcer.authorize(request) : await enforcer.evaluate(request)
         clock_gettime(CLOCK_MONOTONIC, &end)
         latencies[index] = (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec)
         if decision.isAllowed { allowed += 1 }
         // A gateway settles or releases every authorization; keep the ledger in that steady state.
-        if mode == "authorize" { _ = try? enforcer.release(decision) }
+        if mode == "authorize" { _ = try? await enforcer.release(decision) }
         if decision.rerouted { rerouted += 1 }
         violations += decision.violations.count
     }
@@ -43,4 +43,4 @@ func profile() {
     print("\(mode): \(iterations) decisions, \(allowed) allowed, \(rerouted) rerouted, \(String(format: "%.1f", perDecision)) violations each; p50 \(p50) ns, p99 \(p99) ns (includes ~20 ns of clock reads)")
 }
 
-profile()
+await profile()
