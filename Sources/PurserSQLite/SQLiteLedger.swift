@@ -309,8 +309,9 @@ public final class SQLiteLedger: Ledger, SynchronousLedger {
                 before.append(current)
                 after.append(changed)
             }
-            try record(connection, settlement.id, .settled, model: existing?.model, expiresAt: now, finishedAt: now,
-                       entries: settlement.entries.map { ($0.counter, $0.amount) })
+            // A settled id is kept only to answer a duplicate settle: its entries go (released and
+            // expired ones keep theirs, for a late settle by id).
+            try record(connection, settlement.id, .settled, model: existing?.model, expiresAt: now, finishedAt: now, entries: [])
             return SettleResult(outcome: existing?.state == .held ? .settled : .settledWithoutReservation, before: before, after: after)
         }
     }

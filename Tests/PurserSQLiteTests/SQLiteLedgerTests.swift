@@ -172,6 +172,26 @@ struct SQLiteLedgerTests {
         }
     }
 
+    /// A day of settled ids is kept to refuse duplicates, without their counters; released and
+    /// expired ones keep theirs for a late settle by id.
+    @Test func settledIdsKeepNoEntries() async throws {
+        try await Self.withFile { path in
+            let ledger = try SQLiteLedger(path: path)
+            let enforcer = try Self.enforcer(ledger)
+            for _ in 0..<3 {
+                let decision = await enforcer.authorize(Self.request())
+                _ = try await enforcer.settle(decision, cost: USD("0.01")!)
+            }
+            let released = await enforcer.authorize(Self.request())
+            #expect(try await enforcer.release(released))
+            let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000)
+            let rows = try connection.statement("SELECT count(*) FROM purser_reservation_entries")
+            #expect(try rows.step() && rows.integer(0) == 2, "the released decision's two counters, nothing of the settled ones")
+            let late = try await enforcer.settle(decisionID: released.id, usage: Usage(inputTokens: 10))
+            #expect(late.outcome == .settledWithoutReservation)
+        }
+    }
+
     @Test func aFileFromANewerPurserIsRefused() async throws {
         try await Self.withFile { path in
             let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 100)

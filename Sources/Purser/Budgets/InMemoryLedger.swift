@@ -144,8 +144,10 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
                 before.append(current)
                 after.append(changed)
             }
-            state.reservations[settlement.id] = Held(counters: settlement.entries.map(\.counter), amounts: settlement.entries.map(\.amount),
-                                                     model: held?.model, expiresAt: now, state: .settled)
+            // A settled id is kept only to answer a duplicate settle: without its counters, so that
+            // a day of settled ids (the retention) costs a few words each. Released and expired
+            // ones keep theirs: a late settle by id still counts on them.
+            state.reservations[settlement.id] = Held(counters: [], amounts: [], model: held?.model, expiresAt: now, state: .settled)
             finish(&state, settlement.id, now: now)
             return SettleResult(outcome: held?.state == .held ? .settled : .settledWithoutReservation, before: before, after: after)
         }

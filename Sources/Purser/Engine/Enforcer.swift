@@ -141,6 +141,9 @@ public final class Enforcer: Sendable {
             throw LedgerError("cannot settle \(id): the ledger holds no reservation under it (never made, or forgotten after a day)")
         }
         if stored.state == .settled { return Settlement(outcome: .alreadySettled, cost: cost, alerts: []) }
+        guard !stored.counters.isEmpty else {
+            throw LedgerError("cannot settle \(id): the ledger no longer knows the counters it reserved on; settle with the Decision")
+        }
         let policy = self.policy
         let rates = stored.model.flatMap { policy.modelLookup[$0] }.flatMap { policy.models[Int($0)].rates }
         let priced = cost ?? rates.map { $0.cost(usage) ?? USD.max }
