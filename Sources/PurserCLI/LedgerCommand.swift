@@ -59,25 +59,9 @@ struct LedgerCommand: ParsableCommand {
         @OptionGroup var reading: PolicyReadOptions
 
         func run() throws {
-            guard ledger != .memory else {
-                Output.error("purser: memory: keeps nothing between processes; show a sqlite: ledger")
-                throw ExitCode(2)
-            }
-            let policy = try PolicyLoading.load(self.policy, output: output, reading: reading)
-            let compiled: CompiledPolicy
-            do { compiled = try CompiledPolicy(policy) } catch {
-                Output.error("purser: \(error.message)")
-                throw ExitCode(2)
-            }
-            let store = try LedgerOpening.open(ledger)
-            let counters: [(CounterKey, CounterState)]
-            do throws(LedgerError) {
-                guard let sqlite = store as? SQLiteLedger else { throw LedgerError("\(ledger) cannot list its counters") }
-                counters = try sqlite.countersNow()
-            } catch {
-                Output.error("purser: \(error.message)")
-                throw ExitCode(2)
-            }
+            try LedgerOpening.refuseMemory(ledger, "show")
+            let compiled = try PolicyLoading.compile(try PolicyLoading.load(self.policy, output: output, reading: reading))
+            let counters = try LedgerOpening.counters(ledger)
             let rows = LedgerRows(counters.filter { counter, _ in
                 (budget == nil || counter.budget == budget) && (team == nil || counter.key.split(separator: "/").contains { $0 == team! })
             }, policy: compiled)
@@ -157,15 +141,7 @@ struct LedgerRows {
                           Self.number(row.spent, usd: row.isUSD), Self.number(row.reserved, usd: row.isUSD),
                           row.remaining.map { Self.number($0, usd: row.isUSD) } ?? "-"])
         }
-        let widths = (0..<8).map { column in lines.map { TerminalText.sanitized($0[column]).count }.max() ?? 0 }
-        var text = lines.map { line in
-            line.enumerated().map { column, cell in
-                let safe = TerminalText.sanitized(cell)
-                return column == 7 ? safe : safe + String(repeating: " ", count: max(0, widths[column] - safe.count))
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
-        text += "\(rows.count) row\(rows.count == 1 ? "" : "s"), \(over) over the cap\n"
-        return text
+        return TextTable.render(lines) + "\(rows.count) row\(rows.count == 1 ? "" : "s"), \(over) over the cap\n"
     }
 
     func json() -> String {

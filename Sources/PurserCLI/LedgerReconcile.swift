@@ -70,10 +70,7 @@ extension LedgerCommand {
                 Output.error("purser: --tolerance \(tolerance) is not a USD amount of 0 or more")
                 throw ExitCode(2)
             }
-            guard ledger != .memory else {
-                Output.error("purser: memory: keeps nothing between processes; reconcile a sqlite: ledger")
-                throw ExitCode(2)
-            }
+            try LedgerOpening.refuseMemory(ledger, "reconcile")
             let policySet = try PolicyLoading.load(policy, output: output, reading: reading)
             let compiled = try PolicyLoading.compile(policySet)
             var options = AuditOptions()
@@ -95,15 +92,8 @@ extension LedgerCommand {
             if report.summary.malformed > 0 {
                 Output.error("purser: \(report.summary.malformed) malformed record\(report.summary.malformed == 1 ? "" : "s") left out of the logs' side (purser audit lists them)")
             }
-            let store = try LedgerOpening.open(ledger)
             var held: [CounterKey: CounterState] = [:]
-            do throws(LedgerError) {
-                guard let sqlite = store as? SQLiteLedger else { throw LedgerError("\(ledger) cannot list its counters") }
-                for (key, state) in try sqlite.countersNow() where inRange(key, compiled) { held[key] = state }
-            } catch {
-                Output.error("purser: \(error.message)")
-                throw ExitCode(2)
-            }
+            for (key, state) in try LedgerOpening.counters(ledger) where inRange(key, compiled) { held[key] = state }
             let rows = Reconciliation(ledger: held, logs: report.counters, tolerance: tolerance)
             try Output.write(format == .json ? rows.json(differencesOnly: differencesOnly) : rows.table(differencesOnly: differencesOnly),
                              to: output)
@@ -157,13 +147,7 @@ struct Reconciliation {
             lines.append([row.counter.budget, row.counter.key, row.counter.windowLabel, Self.money(row.ledger), Self.money(row.logs),
                           USD(nanos: row.difference).description, USD(nanos: row.reserved.usd).description])
         }
-        let widths = (0..<7).map { column in lines.map { TerminalText.sanitized($0[column]).count }.max() ?? 0 }
-        var text = lines.map { line in
-            line.enumerated().map { column, cell in
-                let safe = TerminalText.sanitized(cell)
-                return column == 6 ? safe : safe + String(repeating: " ", count: max(0, widths[column] - safe.count))
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        var text = TextTable.render(lines)
         var ledgerTotal = USDTotal.zero
         var logsTotal = USDTotal.zero
         for row in rows {
