@@ -12,6 +12,7 @@
 //   Purser         the engine a gateway links: compile, evaluate, budgets and the `Ledger`
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
 //   PurserSQLite   the `sqlite:` ledger: budgets in a file, shared by the processes of one host
+//   PurserPostgres the `postgres://` ledger: budgets a fleet of replicas shares (postgres-nio)
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
 //   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
@@ -21,7 +22,9 @@
 //
 // The `Purser` product is the engine and the policy layer beneath it, nothing of the
 // audit; a gateway that depends on it compiles none of the importers or renderers, and
-// no database driver. Each store is a product of its own (`PurserSQLite`).
+// no database driver. Each store is a product of its own (`PurserSQLite`, `PurserPostgres`); a
+// package that depends on one product never fetches what only another needs (SwiftPM resolves
+// by target), so a gateway on `Purser` alone does not even download postgres-nio.
 // Benchmarks live in their own package under `Benchmarks/` so that `swift test`
 // never builds them. docs/architecture.md says why each line is where it is.
 import PackageDescription
@@ -34,6 +37,7 @@ let package = Package(
     products: [
         .library(name: "Purser", targets: ["Purser"]),
         .library(name: "PurserSQLite", targets: ["PurserSQLite"]),
+        .library(name: "PurserPostgres", targets: ["PurserPostgres"]),
         .library(name: "PurserAudit", targets: ["PurserAudit"]),
         // The libFuzzer harnesses' bodies, for the Fuzz/ package (which adds the fuzzer and
         // its sanitizers); here they reach the package's internals, and their seeds run as tests.
@@ -45,6 +49,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // The reference CSV parser the importers' own RFC 4180 splitter is checked against (tests only).
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
@@ -88,6 +93,13 @@ let package = Package(
             dependencies: ["Purser", "PurserCore", "PurserPolicy", "CSQLite"]
         ),
         .target(
+            name: "PurserPostgres",
+            dependencies: [
+                "Purser", "PurserCore", "PurserPolicy",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .target(
             name: "PurserAudit",
             dependencies: [
                 "Purser",
@@ -112,6 +124,7 @@ let package = Package(
                 "Purser",
                 "PurserAudit",
                 "PurserSQLite",
+                "PurserPostgres",
                 "PurserPolicyCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -150,6 +163,10 @@ let package = Package(
             dependencies: ["PurserSQLite", "PurserTestSupport"]
         ),
         .testTarget(
+            name: "PurserPostgresTests",
+            dependencies: ["PurserPostgres", "PurserTestSupport"]
+        ),
+        .testTarget(
             name: "PurserAuditTests",
             dependencies: ["PurserAudit", "PurserTestSupport", .product(name: "CSV", package: "CSV.swift")]
         ),
@@ -168,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurserCLITests",
-            dependencies: ["PurserCLI", "PurserAudit"]
+            dependencies: ["PurserCLI", "PurserAudit", "PurserTestSupport"]
         ),
     ]
 )

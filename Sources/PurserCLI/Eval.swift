@@ -19,8 +19,10 @@ struct Eval: ParsableCommand {
             empty budget counters. With --ledger URL, requests are authorized in
             order and allowed ones settled at their estimated cost, so earlier
             requests count against the budgets of later ones: in memory (memory:),
-            or in a SQLite file that keeps the spend for the next run and for other
-            processes (sqlite:PATH; see purser ledger show).
+            in a SQLite file that keeps the spend for the next run and for other
+            processes (sqlite:PATH), or in PostgreSQL, shared by a fleet
+            (postgres://USER@HOST/DATABASE, after purser ledger migrate; see
+            purser ledger show).
 
             Exit codes: 0 every request allowed; 1 some denied; 2 a malformed request,
             an unreadable input or an invalid policy.
@@ -39,7 +41,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "A JSON or JSON Lines file of requests, or - for standard input.")
     var input: String = "-"
 
-    @Option(help: ArgumentHelp("Count spend in a ledger: memory: or sqlite:PATH (authorize, then settle at the estimate).",
+    @Option(help: ArgumentHelp("Count spend in a ledger: memory:, sqlite:PATH or postgres://USER@HOST/DB (authorize, then settle at the estimate).",
                                valueName: "url"), transform: LedgerURL.parse)
     var ledger: LedgerLocation?
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Purser
 import PurserPolicyCommands
+import PurserPostgres
 import PurserSQLite
 
 /// `purser ledger`: an operator's look at a ledger's budget counters.
@@ -38,7 +39,7 @@ struct LedgerCommand: ParsableCommand {
             case table, json
         }
 
-        @Option(help: ArgumentHelp("The ledger: sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        @Option(help: ArgumentHelp("The ledger: sqlite:PATH or postgres://USER@HOST/DATABASE.", valueName: "url"), transform: LedgerURL.parse)
         var ledger: LedgerLocation
 
         @Option(help: "The policy files or directories whose caps the counters are shown against.")
@@ -75,15 +76,20 @@ struct LedgerCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or upgrade a ledger's schema.",
             discussion: """
-                Safe to run again and from several processes at once: a ledger already at
-                this build's schema version is left as it is. Opening a ledger does the same,
-                so running this first is only needed where the gateway's account may not
-                change the schema. Exit codes: 0 done; 2 the ledger cannot be opened or was
-                written by a newer Purser.
+                Safe to run again and from several processes or replicas at once: a ledger
+                already at this build's schema version is left as it is. A postgres://
+                ledger must be migrated before the first gateway uses it (run it from a
+                deploy step, with an account that may create tables and functions); a
+                sqlite: file is also migrated when it is opened. Exit codes: 0 done; 2 the
+                ledger cannot be reached or was written by a newer Purser.
+
+                  purser ledger migrate sqlite:/var/lib/purser/ledger.db
+                  PGPASSWORD=… purser ledger migrate postgres://purser@db.internal/purser
                 """
         )
 
-        @Argument(help: ArgumentHelp("The ledger: sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        @Argument(help: ArgumentHelp("The ledger: sqlite:PATH or postgres://USER@HOST/DATABASE.", valueName: "url"),
+                  transform: LedgerURL.parse)
         var ledger: LedgerLocation
 
         func run() throws {
@@ -91,8 +97,20 @@ struct LedgerCommand: ParsableCommand {
                 Output.error("purser: memory: has no schema")
                 throw ExitCode(2)
             }
-            _ = try LedgerOpening.open(ledger)
-            print("\(ledger): schema version \(SQLiteLedger.schemaVersion)")
+            let store = try LedgerOpening.open(ledger, migrating: true)
+            guard let postgres = (store as? BlockingLedger)?.base as? PostgresLedger else {
+                print("\(ledger): schema version \(SQLiteLedger.schemaVersion)")
+                return
+            }
+            switch Blocking.wait({ () async throws(LedgerError) in try await postgres.migrate() }) {
+            case .success(let versions):
+                print(versions.from == versions.to
+                      ? "\(ledger): schema version \(versions.to), already current"
+                      : "\(ledger): schema version \(versions.from) -> \(versions.to)")
+            case .failure(let error):
+                Output.error("purser: \(error.message)")
+                throw ExitCode(2)
+            }
         }
     }
 }

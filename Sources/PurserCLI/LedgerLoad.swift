@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Purser
 import PurserPolicyCommands
 import Synchronization
@@ -11,7 +10,7 @@ extension LedgerCommand {
         static let configuration = CommandConfiguration(
             abstract: "Authorize a request many times from concurrent callers against a ledger.",
             discussion: """
-                Each of --callers threads authorizes the request of --request (JSON, as
+                Each of --callers concurrent tasks authorizes the request of --request (JSON, as
                 purser eval reads it) until --requests authorizations have been made in
                 total, and settles each allowed one at its estimate (or, with --hold, leaves
                 its reservation to expire). Run it from several processes at once against one
@@ -29,7 +28,7 @@ extension LedgerCommand {
                 """
         )
 
-        @Option(help: ArgumentHelp("The ledger: memory: or sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        @Option(help: ArgumentHelp("The ledger: memory:, sqlite:PATH or postgres://USER@HOST/DATABASE.", valueName: "url"), transform: LedgerURL.parse)
         var ledger: LedgerLocation
 
         @Option(help: "The policy files or directories.")
@@ -41,7 +40,7 @@ extension LedgerCommand {
         @Option(help: "How many authorizations in total.")
         var requests: Int = 10_000
 
-        @Option(help: "How many threads authorize at once.")
+        @Option(help: "How many tasks authorize at once.")
         var callers: Int = 8
 
         @Flag(help: "Leave allowed reservations open (they expire after settings.reservation_ttl) instead of settling them.")
@@ -63,41 +62,57 @@ extension LedgerCommand {
             let policy = try PolicyLoading.load(self.policy, reading: reading)
             let store = try LedgerOpening.open(ledger)
             let enforcer = try PolicyLoading.enforcer(policy, ledger: store, now: nil)
-            let next = Atomic<Int>(0)
-            let totals = Mutex(Totals())
+            let ticket = Ticket()
             let total = requests
             let hold = self.hold
+            let callers = self.callers
             let started = ContinuousClock.now
-            DispatchQueue.concurrentPerform(iterations: callers) { _ in
-                var mine = Totals()
-                while next.wrappingAdd(1, ordering: .relaxed).oldValue < total {
-                    let before = ContinuousClock.now
-                    let decision = enforcer.authorizeNow(parsed)
-                    mine.latencies.append(Self.microseconds(ContinuousClock.now - before))
-                    if let failure = decision.violations.first(where: { $0.rule == "ledger-unavailable" }) {
-                        mine.ledgerErrors += 1
-                        if mine.firstError == nil { mine.firstError = failure.message }
-                    }
-                    guard decision.isAllowed else {
-                        mine.denied += 1
-                        continue
-                    }
-                    mine.allowed += 1
-                    if !hold, let cost = decision.cost {
-                        do throws(LedgerError) {
-                            _ = try enforcer.settleNow(decision, cost: cost, tokens: parsed.usage.totalTokens)
-                            mine.settled += cost
-                        } catch {
-                            mine.ledgerErrors += 1
-                            if mine.firstError == nil { mine.firstError = error.message }
+            // Each caller is a task awaiting the enforcer, as a gateway's request handlers are.
+            let outcome = Blocking.wait { () async throws(LedgerError) -> Totals in
+                await withTaskGroup(of: Totals.self) { group in
+                    for _ in 0..<callers {
+                        group.addTask {
+                            var mine = Totals()
+                            while ticket.next.wrappingAdd(1, ordering: .relaxed).oldValue < total {
+                                let before = ContinuousClock.now
+                                let decision = await enforcer.authorize(parsed)
+                                mine.latencies.append(Self.microseconds(ContinuousClock.now - before))
+                                if let failure = decision.violations.first(where: { $0.rule == "ledger-unavailable" }) {
+                                    mine.ledgerErrors += 1
+                                    if mine.firstError == nil { mine.firstError = failure.message }
+                                }
+                                guard decision.isAllowed else {
+                                    mine.denied += 1
+                                    continue
+                                }
+                                mine.allowed += 1
+                                if !hold, let cost = decision.cost {
+                                    do throws(LedgerError) {
+                                        _ = try await enforcer.settle(decision, cost: cost, tokens: parsed.usage.totalTokens)
+                                        mine.settled += cost
+                                    } catch {
+                                        mine.ledgerErrors += 1
+                                        if mine.firstError == nil { mine.firstError = error.message }
+                                    }
+                                }
+                            }
+                            return mine
                         }
                     }
+                    var all = Totals()
+                    for await mine in group { all.add(mine) }
+                    return all
                 }
-                totals.withLock { $0.add(mine) }
+            }
+            let result: Totals
+            switch outcome {
+            case .success(let totals): result = totals
+            case .failure(let error):
+                Output.error("purser: \(error.message)")
+                throw ExitCode(2)
             }
             let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
                 + Double((ContinuousClock.now - started).components.seconds)
-            let result = totals.withLock { $0 }
             let sorted = result.latencies.sorted()
             func percentile(_ fraction: Double) -> Double {
                 sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
@@ -112,7 +127,12 @@ extension LedgerCommand {
                 + "\"p50_us\":\(Self.rounded(percentile(0.5))),\"p99_us\":\(Self.rounded(percentile(0.99)))}")
         }
 
-        private struct Totals {
+        /// Hands out the authorizations to make, one at a time, to every caller.
+        private final class Ticket: Sendable {
+            let next = Atomic<Int>(0)
+        }
+
+        private struct Totals: Sendable {
             var allowed = 0
             var denied = 0
             var ledgerErrors = 0

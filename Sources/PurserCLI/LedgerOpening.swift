@@ -1,27 +1,51 @@
 import ArgumentParser
+import Dispatch
 import Purser
 import PurserPolicyCommands
+import PurserPostgres
 import PurserSQLite
+import Synchronization
 
 /// Parses a `--ledger` argument (docs/cli.md, "Ledger URLs"), so that a bad URL is refused
 /// with the reason before anything runs.
 enum LedgerURL {
     static func parse(_ argument: String) throws -> LedgerLocation {
+        let location: LedgerLocation
         do throws(LedgerError) {
-            return try LedgerLocation(parsing: argument)
+            location = try LedgerLocation(parsing: argument)
         } catch {
             throw ValidationError(error.message)
         }
+        return location
     }
 }
 
 /// Opens the ledger a URL names, or exits 2 with the store's message.
 enum LedgerOpening {
-    static func open(_ location: LedgerLocation) throws -> any Ledger {
+    ///
+    /// A `postgres://` ledger is asked for its schema version first (unless `migrating`), so
+    /// that a database that is unreachable or was never migrated stops the command with the
+    /// reason, rather than turning every decision into `ledger-unavailable`.
+    static func open(_ location: LedgerLocation, migrating: Bool = false) throws -> any Ledger {
         do throws(LedgerError) {
             switch location {
             case .memory: return InMemoryLedger()
             case .sqlite: return try SQLiteLedger(location: location)
+            case .postgres(let url):
+                // Refused here rather than while parsing: the parser's message would echo the URL.
+                guard !location.hasPassword else {
+                    throw LedgerError("the ledger URL \(location) carries a password, which the command line shows to every user of this machine; give it with ?password_file=PATH or the PGPASSWORD environment variable")
+                }
+                let ledger = try PostgresLedger(url: url)
+                if !migrating {
+                    let found = try Blocking.wait { () async throws(LedgerError) in try await ledger.databaseSchemaVersion() }.get()
+                    guard found == PostgresLedger.schemaVersion else {
+                        throw found == 0
+                            ? LedgerError("the database \(ledger.endpoint) has no Purser ledger; create it with `purser ledger migrate \(location)`")
+                            : LedgerError("the database \(ledger.endpoint) has Purser schema version \(found) and this Purser needs \(PostgresLedger.schemaVersion); run `purser ledger migrate` with the newer of the two")
+                    }
+                }
+                return BlockingLedger(ledger)
             }
         } catch {
             Output.error("purser: \(error.message)")
@@ -32,7 +56,7 @@ enum LedgerOpening {
     /// Exits 2 for `memory:`, which a separate command can never look into.
     static func refuseMemory(_ location: LedgerLocation, _ command: String) throws {
         guard location == .memory else { return }
-        Output.error("purser: memory: keeps nothing between processes; \(command) a sqlite: ledger")
+        Output.error("purser: memory: keeps nothing between processes; \(command) a sqlite: or postgres:// ledger")
         throw ExitCode(2)
     }
 
@@ -40,8 +64,11 @@ enum LedgerOpening {
     static func counters(_ location: LedgerLocation) throws -> [(CounterKey, CounterState)] {
         let store = try open(location)
         do throws(LedgerError) {
-            guard let sqlite = store as? SQLiteLedger else { throw LedgerError("\(location) cannot list its counters") }
-            return try sqlite.countersNow()
+            if let sqlite = store as? SQLiteLedger { return try sqlite.countersNow() }
+            if let postgres = (store as? BlockingLedger)?.base as? PostgresLedger {
+                return try Blocking.wait { () async throws(LedgerError) in try await postgres.counters() }.get()
+            }
+            throw LedgerError("\(location) cannot list its counters")
         } catch {
             Output.error("purser: \(error.message)")
             throw ExitCode(2)
@@ -61,5 +88,59 @@ enum TextTable {
                 column == line.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Runs async code from a synchronous command, blocking the calling thread (never a thread of
+/// Swift's concurrency pool: the commands' own threads) until it is done.
+enum Blocking {
+    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws(LedgerError) -> T) -> Result<T, LedgerError> {
+        let box = Mutex<Result<T, LedgerError>>(.failure(LedgerError("the call did not finish")))
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let result: Result<T, LedgerError>
+            do throws(LedgerError) { result = .success(try await body()) } catch { result = .failure(error) }
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return box.withLock { $0 }
+    }
+}
+
+/// An async-only ledger (PostgreSQL) seen as a ``SynchronousLedger``, so that `purser eval`'s
+/// batch path, which decides on a plain thread, can authorize against it. The async methods
+/// go straight to the store.
+final class BlockingLedger: SynchronousLedger {
+    let base: any Ledger
+
+    init(_ base: any Ledger) {
+        self.base = base
+    }
+
+    func read(_ counters: [CounterKey]) async throws(LedgerError) -> [CounterState] { try await base.read(counters) }
+    func reserve(_ reservation: LedgerReservation) async throws(LedgerError) -> ReserveResult { try await base.reserve(reservation) }
+    func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult { try await base.settle(settlement) }
+    func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult { try await base.release(id) }
+    func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation? { try await base.reservation(id) }
+
+    func readNow(_ counters: [CounterKey]) throws(LedgerError) -> [CounterState] {
+        try Blocking.wait { [base] () async throws(LedgerError) in try await base.read(counters) }.get()
+    }
+
+    func readNow(entries: [CounterReservation]) throws(LedgerError) -> [CounterState] {
+        try readNow(entries.map(\.counter))
+    }
+
+    func reserveNow(_ reservation: LedgerReservation) throws(LedgerError) -> ReserveResult {
+        try Blocking.wait { [base] () async throws(LedgerError) in try await base.reserve(reservation) }.get()
+    }
+
+    func settleNow(_ settlement: LedgerSettlement) throws(LedgerError) -> SettleResult {
+        try Blocking.wait { [base] () async throws(LedgerError) in try await base.settle(settlement) }.get()
+    }
+
+    func releaseNow(_ id: DecisionID) throws(LedgerError) -> ReleaseResult {
+        try Blocking.wait { [base] () async throws(LedgerError) in try await base.release(id) }.get()
     }
 }

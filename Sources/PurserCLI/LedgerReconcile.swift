@@ -29,7 +29,7 @@ extension LedgerCommand {
             case table, json
         }
 
-        @Option(help: ArgumentHelp("The ledger: sqlite:PATH.", valueName: "url"), transform: LedgerURL.parse)
+        @Option(help: ArgumentHelp("The ledger: sqlite:PATH or postgres://USER@HOST/DATABASE.", valueName: "url"), transform: LedgerURL.parse)
         var ledger: LedgerLocation
 
         @Argument(help: "Usage log files or directories of them.")

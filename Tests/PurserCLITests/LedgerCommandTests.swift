@@ -1,8 +1,10 @@
 import Foundation
+import PurserTestSupport
 import Testing
 
 /// Ledgers across processes (docs/ledgers.md): the `purser` binary run as several OS
-/// processes against one `sqlite:` file, and killed with SIGKILL mid-run.
+/// processes against one `sqlite:` file or one PostgreSQL database (a server of the tests'
+/// own, ``PostgresTestServer``), and killed with SIGKILL mid-run.
 @Suite("Ledgers across processes")
 struct LedgerCommandTests {
     /// A $100 monthly cap; reservations expire after 2 s.
@@ -21,14 +23,35 @@ struct LedgerCommandTests {
 
     static let request = #"{"team":"t","environment":"prod","model":"m","cost":0.01}"#
 
-    static func shell(_ script: String, in directory: TemporaryDirectory) throws -> Purser.Result {
+    /// The stores the cross-process tests run against.
+    enum Store: String, CaseIterable, Sendable {
+        case sqlite, postgres
+
+        /// A new, empty ledger of this kind, migrated (nil when PostgreSQL is not installed).
+        func ledger(in directory: TemporaryDirectory) throws -> String? {
+            switch self {
+            case .sqlite:
+                return "sqlite:l.db"
+            case .postgres:
+                guard PostgresTestServer.enabled else { return nil }
+                let url = try PostgresTestServer.shared().database("cli")
+                let migrated = try Purser.run(["ledger", "migrate", url], in: directory.path)
+                #expect(migrated.status == 0 && migrated.stdout.contains("schema version 0 -> 1"), "\(migrated.stderr)")
+                return url
+            }
+        }
+    }
+
+    /// Runs a bash script with `$PURSER`, `$REQUEST` and `$LEDGER` set. The time limit is
+    /// longer than a single command's: 20,000 authorizations and settles from debug builds.
+    static func shell(_ script: String, in directory: TemporaryDirectory, ledger: String = "sqlite:l.db") throws -> Purser.Result {
         try Purser.run(["-c", script], in: directory.path, executable: "/bin/bash",
-                       environment: ["PURSER": Purser.executable, "REQUEST": request])
+                       environment: ["PURSER": Purser.executable, "REQUEST": request, "LEDGER": ledger], timeLimit: 240)
     }
 
     /// `ledger show --format json`'s rows as (unit, spent, reserved), spent and reserved as text.
-    static func counters(_ directory: TemporaryDirectory) throws -> [String: (spent: Double, reserved: Double)] {
-        let result = try Purser.run(["ledger", "show", "--ledger", "sqlite:l.db", "--policy", "p", "--format", "json"], in: directory.path)
+    static func counters(_ directory: TemporaryDirectory, ledger: String = "sqlite:l.db") throws -> [String: (spent: Double, reserved: Double)] {
+        let result = try Purser.run(["ledger", "show", "--ledger", ledger, "--policy", "p", "--format", "json"], in: directory.path)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let rows = try #require(object?["counters"] as? [[String: Any]], "no counters in \(result.stdout) \(result.stderr)")
         var byUnit: [String: (spent: Double, reserved: Double)] = [:]
@@ -44,38 +67,41 @@ struct LedgerCommandTests {
         }.reduce(0, +)
     }
 
-    /// 4 processes × 32 callers authorize $0.01 against one $100 cap in one file: exactly 10,000 admitted.
-    @Test func fourProcessesNeverAdmitMoreThanTheCap() throws {
+    /// 4 processes × 32 tasks authorize $0.01 against one $100 cap in one file or database:
+    /// exactly 10,000 admitted.
+    @Test(arguments: Store.allCases)
+    func fourProcessesNeverAdmitMoreThanTheCap(_ store: Store) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("p/p.yaml", Self.policy)
+        guard let ledger = try store.ledger(in: directory) else { return }
         let result = try Self.shell("""
             for i in 1 2 3 4; do
-              "$PURSER" ledger load --ledger sqlite:l.db --policy p --callers 32 --requests 5000 --request "$REQUEST" &
+              "$PURSER" ledger load --ledger "$LEDGER" --policy p --callers 32 --requests 5000 --request "$REQUEST" &
             done
             wait
-            """, in: directory)
+            """, in: directory, ledger: ledger)
         #expect(!result.timedOut && result.stderr.isEmpty, "\(result.stderr)")
         #expect(Self.allowed(result.stdout) == 10_000, "\(result.stdout)")
-        let counters = try Self.counters(directory)
+        let counters = try Self.counters(directory, ledger: ledger)
         #expect(counters["usd"]?.spent == 100 && counters["usd"]?.reserved == 0)
         #expect(counters["requests"]?.spent == 10_000)
     }
 
     /// Starts `purser ledger load` in the background (its pid in `pid`), waits until `ready`
     /// holds of the counters, then kills it with SIGKILL and waits until it is gone.
-    static func loadThenKill(_ arguments: String, in directory: TemporaryDirectory,
+    static func loadThenKill(_ arguments: String, in directory: TemporaryDirectory, ledger: String,
                              until ready: ([String: (spent: Double, reserved: Double)]) -> Bool) throws {
         // The background process must not keep the descriptors Foundation's Process watches
         // to see the shell exit: close everything past standard error first.
         let started = try Self.shell("""
             for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done
-            "$PURSER" ledger load --ledger sqlite:l.db --policy p --request "$REQUEST" \(arguments) > load.out 2>&1 &
+            "$PURSER" ledger load --ledger "$LEDGER" --policy p --request "$REQUEST" \(arguments) > load.out 2>&1 &
             echo $! > pid
-            """, in: directory)
+            """, in: directory, ledger: ledger)
         #expect(started.status == 0)
         let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, !((try? Self.counters(directory)).map(ready) ?? false) {
+        while Date() < deadline, !((try? Self.counters(directory, ledger: ledger)).map(ready) ?? false) {
             Thread.sleep(forTimeInterval: 0.05)
         }
         let killed = try Self.shell("""
@@ -89,52 +115,60 @@ struct LedgerCommandTests {
     }
 
     /// A process killed while holding reservations stops holding headroom after the TTL.
-    @Test func aKilledProcesssReservationsExpire() throws {
+    @Test(arguments: Store.allCases)
+    func aKilledProcesssReservationsExpire(_ store: Store) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("p/p.yaml", Self.policy)
-        try Self.loadThenKill("--callers 4 --requests 100000000 --hold", in: directory) { ($0["usd"]?.reserved ?? 0) >= 50 }
-        let held = try Self.counters(directory)
+        guard let ledger = try store.ledger(in: directory) else { return }
+        try Self.loadThenKill("--callers 4 --requests 100000000 --hold", in: directory, ledger: ledger) { ($0["usd"]?.reserved ?? 0) >= 50 }
+        let held = try Self.counters(directory, ledger: ledger)
         #expect((held["usd"]?.reserved ?? 0) > 0 && held["usd"]?.spent == 0, "the killed process held reservations")
         Thread.sleep(forTimeInterval: 2.2)
         let after = try Self.shell("""
-            "$PURSER" ledger load --ledger sqlite:l.db --policy p --callers 8 --requests 20000 --request "$REQUEST"
-            """, in: directory)
+            "$PURSER" ledger load --ledger "$LEDGER" --policy p --callers 8 --requests 20000 --request "$REQUEST"
+            """, in: directory, ledger: ledger)
         #expect(Self.allowed(after.stdout) == 10_000, "the whole cap is free again: \(after.stdout) \(after.stderr)")
     }
 
     /// A process killed while settling loses nothing it committed: spent is always the settled calls' sum.
-    @Test func aKilledProcessLosesNoSettledSpend() throws {
+    @Test(arguments: Store.allCases)
+    func aKilledProcessLosesNoSettledSpend(_ store: Store) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("p/p.yaml", Self.policy.replacingOccurrences(of: "limit: 100,", with: "limit: 1000000,"))
-        try Self.loadThenKill("--callers 4 --requests 100000000", in: directory) { ($0["requests"]?.spent ?? 0) >= 500 }
+        guard let ledger = try store.ledger(in: directory) else { return }
+        try Self.loadThenKill("--callers 4 --requests 100000000", in: directory, ledger: ledger) { ($0["requests"]?.spent ?? 0) >= 500 }
         Thread.sleep(forTimeInterval: 2.2)
-        let counters = try Self.counters(directory)
+        let counters = try Self.counters(directory, ledger: ledger)
         let usd = try #require(counters["usd"])
         let requests = try #require(counters["requests"])
         #expect(requests.spent >= 500, "it settled calls before it was killed")
         #expect(usd.reserved == 0 && requests.reserved == 0, "its open reservations expired")
         #expect((usd.spent * 100).rounded() == requests.spent, "every settled call is there, each once, at $0.01")
         // A restart carries on from there.
-        let more = try Self.shell(#""$PURSER" ledger load --ledger sqlite:l.db --policy p --callers 2 --requests 100 --request "$REQUEST""#,
-                                  in: directory)
+        let more = try Self.shell(#""$PURSER" ledger load --ledger "$LEDGER" --policy p --callers 2 --requests 100 --request "$REQUEST""#,
+                                  in: directory, ledger: ledger)
         #expect(Self.allowed(more.stdout) == 100)
-        #expect(try Self.counters(directory)["requests"]?.spent == requests.spent + 100)
+        #expect(try Self.counters(directory, ledger: ledger)["requests"]?.spent == requests.spent + 100)
     }
 
-    @Test func evalCountsSpendAcrossRunsInASQLiteLedger() throws {
+    @Test(arguments: Store.allCases)
+    func evalCountsSpendAcrossRunsInALedger(_ store: Store) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try directory.write("p/p.yaml", Self.policy)
+        guard let ledger = try store.ledger(in: directory) else { return }
         try directory.write("requests.jsonl", String(repeating: Self.request.replacingOccurrences(of: "0.01", with: "30") + "\n", count: 2))
-        let first = try Purser.run(["eval", "--policy", "p", "--ledger", "sqlite:l.db", "requests.jsonl"], in: directory.path)
+        let first = try Purser.run(["eval", "--policy", "p", "--ledger", ledger, "requests.jsonl"], in: directory.path)
         #expect(first.status == 0 && first.lines.count == 2)
-        let second = try Purser.run(["eval", "--policy", "p", "--ledger", "sqlite:l.db", "requests.jsonl"], in: directory.path)
+        let second = try Purser.run(["eval", "--policy", "p", "--ledger", ledger, "requests.jsonl"], in: directory.path)
         #expect(second.status == 1, "the fourth $30 call is over the $100 cap: \(second.stdout)")
         #expect(second.lines.map { $0.contains("\"decision\":\"allow\"") } == [true, false])
-        let show = try Purser.run(["ledger", "show", "--ledger", "sqlite:l.db", "--policy", "p"], in: directory.path)
+        let show = try Purser.run(["ledger", "show", "--ledger", ledger, "--policy", "p"], in: directory.path)
         #expect(show.status == 0 && show.stdout.contains("cap") && show.stdout.contains("90"))
+        let again = try Purser.run(["ledger", "migrate", ledger], in: directory.path)
+        #expect(again.status == 0 && again.stdout.contains("schema version 1"), "migrating again changes nothing: \(again.stdout)")
     }
 
     @Test func badLedgerURLsAreRefusedWithTheReason() throws {
@@ -142,9 +176,13 @@ struct LedgerCommandTests {
         defer { directory.remove() }
         try directory.write("policies/p.yaml", Self.policy)
         for (url, message) in [("sqlite:", "names no file"), ("sqlite:l.db?durability=fast", "durability=fast is not one of normal, full"),
-                               ("mysql://x", "unknown ledger scheme"), ("sqlite:missing/dir/l.db", "cannot open the ledger file")] {
+                               ("mysql://x", "unknown ledger scheme"), ("sqlite:missing/dir/l.db", "cannot open the ledger file"),
+                               ("postgres://u:secret@127.0.0.1/d", "carries a password"),
+                               ("postgres://u@127.0.0.1:9/d?timeout_ms=200", "cannot reach PostgreSQL at postgres://u@127.0.0.1:9/d"),
+                               ("postgres://u@127.0.0.1/d?pool_size=0", "pool_size=0 is not a whole number")] {
             let result = try Purser.run(["eval", "--ledger", url, "-"], in: directory.path)
             #expect(result.status == 2 && result.stderr.contains(message), "\(url): \(result.stderr)")
+            #expect(!result.stderr.contains("secret"), "a password is never echoed")
         }
         let memory = try Purser.run(["ledger", "show", "--ledger", "memory:"], in: directory.path)
         #expect(memory.status == 2 && memory.stderr.contains("keeps nothing between processes"))

@@ -63,7 +63,7 @@ enum Purser {
     /// Runs any program (`/bin/bash -c …` for pipes and FIFOs) the same way, with extra
     /// environment variables.
     static func run(_ arguments: [String], in directory: String, executable: String,
-                    environment extra: [String: String] = [:]) throws -> Result {
+                    environment extra: [String: String] = [:], timeLimit limit: Double = Purser.timeLimit) throws -> Result {
         let capture = try TemporaryDirectory()
         defer { capture.remove() }
         let outPath = capture.path + "/stdout"
@@ -95,7 +95,7 @@ enum Purser {
         try process.run()
         var timedOut = false
         while process.isRunning {
-            if Date().timeIntervalSince(start) > timeLimit {
+            if Date().timeIntervalSince(start) > limit {
                 timedOut = true
                 process.terminate()
                 usleep(200_000)

@@ -1,17 +1,20 @@
 /// Where a ledger keeps spend, named by one URL on the command line and in the library
-/// (docs/cli.md, "Ledger URLs"): `memory:`, `sqlite:PATH[?OPTION=VALUE&…]`.
+/// (docs/cli.md, "Ledger URLs"): `memory:`, `sqlite:PATH[?OPTION=VALUE&…]`,
+/// `postgres://USER@HOST[:PORT]/DATABASE[?OPTION=VALUE&…]`.
 ///
 /// Parsing checks the form only; the store's module reads its options
-/// (`SQLiteLedger(url:)`) and refuses the ones it does not know. Package-wide: a gateway
+/// (`SQLiteLedger(url:)`, `PostgresLedger(url:)`) and refuses the ones it does not know. Package-wide: a gateway
 /// names its store by the store's own initializer.
 package enum LedgerLocation: Sendable, Equatable, CustomStringConvertible {
     /// ``InMemoryLedger``: spend kept until the process ends.
     case memory
     /// A SQLite file, with the options after `?`.
     case sqlite(path: String, options: [String: String])
+    /// A PostgreSQL database, by its URL (which `PostgresLedger(url:)` reads).
+    case postgres(url: String)
 
     /// The schemes this build knows, for messages.
-    package static let schemes = ["memory:", "sqlite:PATH"]
+    package static let schemes = ["memory:", "sqlite:PATH", "postgres://USER@HOST/DATABASE"]
 
     /// Parses a ledger URL; `memory` alone is accepted for `memory:`.
     package init(parsing text: String) throws(LedgerError) {
@@ -48,7 +51,13 @@ package enum LedgerLocation: Sendable, Equatable, CustomStringConvertible {
         case "memory":
             throw LedgerError("memory: takes no path or options")
         case "postgres", "postgresql":
-            throw LedgerError("this build of Purser has no PostgreSQL ledger yet; use sqlite:PATH for one host")
+            guard rest.hasPrefix("//") else {
+                throw LedgerError("a PostgreSQL ledger URL starts with postgres://, e.g. postgres://purser@db.internal:5432/purser")
+            }
+            guard !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw LedgerError("the ledger URL holds control characters")
+            }
+            self = .postgres(url: text)
         default:
             throw LedgerError("unknown ledger scheme \"\(Self.excerpt(scheme))\"; use one of \(Self.schemes.joined(separator: ", "))")
         }
@@ -60,7 +69,27 @@ package enum LedgerLocation: Sendable, Equatable, CustomStringConvertible {
         case .sqlite(let path, let options):
             let query = options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
             return "sqlite:" + path + (query.isEmpty ? "" : "?" + query)
+        case .postgres(let url):
+            guard let password = Self.passwordRange(url) else { return url }
+            var masked = url
+            masked.replaceSubrange(password, with: "***")
+            return masked
         }
+    }
+
+    /// Whether the URL carries a password (`postgres://USER:PASSWORD@…`), which a command line
+    /// shows to every user of the machine.
+    package var hasPassword: Bool {
+        guard case .postgres(let url) = self else { return false }
+        return Self.passwordRange(url) != nil
+    }
+
+    /// Where a `postgres://USER:PASSWORD@HOST` URL's password is.
+    private static func passwordRange(_ url: String) -> Range<String.Index>? {
+        guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else { return nil }
+        let authority = url[url.index(colon, offsetBy: 3)...].prefix { $0 != "/" && $0 != "?" }
+        guard let at = authority.lastIndex(of: "@"), let separator = authority[..<at].firstIndex(of: ":") else { return nil }
+        return url.index(after: separator)..<at
     }
 
     /// Up to 60 characters of untrusted text, for a message.
