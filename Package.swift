@@ -164,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurserPostgresTests",
-            dependencies: ["PurserPostgres", "PurserTestSupport"]
+            dependencies: ["PurserPostgres", "PurserCore", "PurserTestSupport"]
         ),
         .testTarget(
             name: "PurserAuditTests",

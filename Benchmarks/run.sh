@@ -92,7 +92,7 @@ fi
 if want ledger; then
   section "Ledgers: one caller's authorize (+ settle), async API, 3 counters per request"
   bench LedgerBenchmarks '.*'
-  section "Ledgers: purser ledger load (synchronous path), \$0.01 calls, sqlite: file on $(df -T /tmp | awk 'NR==2 {print $2}')"
+  section "Ledgers: purser ledger load (concurrent tasks), \$0.01 calls, sqlite: file on $(df -T /tmp | awk 'NR==2 {print $2}')"
   request='{"team":"t","environment":"prod","model":"m","cost":0.01}'
   printf '  %-40s callers  1: ' "memory: authorize alone (--hold)"
   "$purser" ledger load --ledger memory: --policy "$here/Fixtures/ledger" --callers 1 --requests 100000 --hold --request "$request"
@@ -107,6 +107,48 @@ if want ledger; then
     "$purser" ledger load --ledger "sqlite:$work/l3.db" --policy "$here/Fixtures/ledger" --callers 8 --requests 10000 --request "$request" &
   done
   wait
+
+  # PostgreSQL on loopback: a server of this run's own, with PostgreSQL's durable defaults
+  # (fsync and synchronous_commit on), beside pgbench on the same server in the same run.
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1 || true)
+  if [ -n "$pgbin" ]; then
+    as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    mkdir -p "$work/pg" && [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+    as_pg "$pgbin/initdb" -D "$work/pg/data" -U purser --auth=trust -E UTF8 --locale=C > /dev/null
+    port=$((20000 + RANDOM % 30000))
+    as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg -c max_connections=300" start > /dev/null
+    trap 'as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop > /dev/null 2>&1; rm -rf "$work"' EXIT
+    pg="postgres://purser@127.0.0.1:$port/purser"
+    "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U purser -d postgres -c "CREATE DATABASE purser"
+    "$purser" ledger migrate "$pg" > /dev/null
+    "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U purser -d purser \
+      -c "CREATE TABLE bench_rows (id int PRIMARY KEY, n bigint); INSERT INTO bench_rows SELECT g, 0 FROM generate_series(1, 64) g"
+    echo 'UPDATE bench_rows SET n = n + 1 WHERE id = 1;' > "$work/hot.sql"
+    echo 'UPDATE bench_rows SET n = n + 1 WHERE id = :client_id + 1;' > "$work/rows.sql"
+    section "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on loopback (fsync on): pgbench, the machine's own limit, 10 s each"
+    for script in hot rows; do
+      for clients in 1 8 32; do
+        printf '  pgbench %-4s clients %2d: ' "$script" "$clients"
+        "$pgbin/pgbench" -n -h 127.0.0.1 -p "$port" -U purser -T 10 -c "$clients" -j 2 -f "$work/$script.sql" purser 2>&1 \
+          | awk '/latency average/ {lat=$4} /^tps/ {printf "%.0f tps, latency average %s ms\n", $3, lat}'
+      done
+    done
+    section "PostgreSQL: purser ledger load, authorize + settle at the estimate (a round trip each), one counter per request"
+    teams=$(seq -s, -f 't%g' 0 31)
+    for callers in 1 8 32; do
+      printf '  %-28s callers %2d: ' "one hot counter" "$callers"
+      "$purser" ledger load --ledger "$pg?pool_size=$callers" --policy "$here/Fixtures/ledger-hot" --callers "$callers" \
+        --requests $((callers == 1 ? 3000 : 10000)) --request "$request"
+      printf '  %-28s callers %2d: ' "a counter per caller" "$callers"
+      "$purser" ledger load --ledger "$pg?pool_size=$callers" --policy "$here/Fixtures/ledger-teams" --callers "$callers" \
+        --requests $((callers == 1 ? 3000 : 10000)) --teams "$teams" --request "$request"
+    done
+    printf '  %-28s callers %2d: ' "authorize alone (--hold)" 1
+    "$purser" ledger load --ledger "$pg?pool_size=1" --policy "$here/Fixtures/ledger-teams" --callers 1 --requests 3000 --hold \
+      --request "${request/\"t\"/\"t0\"}"
+  else
+    section "PostgreSQL: skipped (apt-get install postgresql)"
+  fi
 fi
 
 if want eval; then

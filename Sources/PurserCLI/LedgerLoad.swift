@@ -43,6 +43,9 @@ extension LedgerCommand {
         @Option(help: "How many tasks authorize at once.")
         var callers: Int = 8
 
+        @Option(help: ArgumentHelp("Spread the callers over these teams (comma-separated): caller N sends the request as the Nth, round robin, so that callers touch different counters.", valueName: "teams"))
+        var teams: String?
+
         @Flag(help: "Leave allowed reservations open (they expire after settings.reservation_ttl) instead of settling them.")
         var hold = false
 
@@ -66,16 +69,19 @@ extension LedgerCommand {
             let total = requests
             let hold = self.hold
             let callers = self.callers
+            let teams = self.teams.map { $0.split(separator: ",").map(String.init) } ?? []
             let started = ContinuousClock.now
             // Each caller is a task awaiting the enforcer, as a gateway's request handlers are.
             let outcome = Blocking.wait { () async throws(LedgerError) -> Totals in
                 await withTaskGroup(of: Totals.self) { group in
-                    for _ in 0..<callers {
-                        group.addTask {
+                    for caller in 0..<callers {
+                        var request = parsed
+                        if !teams.isEmpty { request.team = teams[caller % teams.count] }
+                        group.addTask { [request] in
                             var mine = Totals()
                             while ticket.next.wrappingAdd(1, ordering: .relaxed).oldValue < total {
                                 let before = ContinuousClock.now
-                                let decision = await enforcer.authorize(parsed)
+                                let decision = await enforcer.authorize(request)
                                 mine.latencies.append(Self.microseconds(ContinuousClock.now - before))
                                 if let failure = decision.violations.first(where: { $0.rule == "ledger-unavailable" }) {
                                     mine.ledgerErrors += 1
@@ -88,7 +94,7 @@ extension LedgerCommand {
                                 mine.allowed += 1
                                 if !hold, let cost = decision.cost {
                                     do throws(LedgerError) {
-                                        _ = try await enforcer.settle(decision, cost: cost, tokens: parsed.usage.totalTokens)
+                                        _ = try await enforcer.settle(decision, cost: cost, tokens: request.usage.totalTokens)
                                         mine.settled += cost
                                     } catch {
                                         mine.ledgerErrors += 1

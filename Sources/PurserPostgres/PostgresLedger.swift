@@ -1,3 +1,4 @@
+import Dispatch
 import PostgresNIO
 import Purser
 import PurserCore
@@ -15,7 +16,7 @@ import Synchronization
 ///
 /// No call waits longer than ``Options/timeout``: a server that is down, slow or unreachable
 /// makes the call throw ``LedgerError``, which the enforcer turns into a `ledger-unavailable`
-/// decision (docs/ledgers.md, "When the store is down").
+/// decision (docs/ledgers.md, "When the ledger cannot answer").
 public final class PostgresLedger: Ledger {
     /// How the ledger connects and how long it waits.
     public struct Options: Sendable {
@@ -86,6 +87,9 @@ public final class PostgresLedger: Ledger {
     /// unknown database, bad password), where the pool would only keep retrying.
     private let probe: PostgresConnection.Configuration
     private let runner: Task<Void, Never>
+    /// Where the pool's background work and every query's task run: a queue of the ledger's
+    /// own, so that a busy cooperative pool delays neither the connections nor the timeouts.
+    private let executor: DispatchTaskExecutor
     /// Whether the schema version was found current (checked on the first call).
     private let checked = Atomic<Bool>(false)
     private let calls = Atomic<Int>(0)
@@ -139,11 +143,13 @@ public final class PostgresLedger: Ledger {
         var logger = Logger(label: "purser.postgres-ledger")
         logger.logLevel = .critical
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let executor = DispatchTaskExecutor(label: "purser.postgres-ledger")
+        self.executor = executor
         self.client = client
         self.probe = probe
         self.endpoint = endpoint
         self.options = options
-        runner = Task { await client.run() }
+        runner = Task(executorPreference: executor) { await client.run() }
     }
 
     deinit {
@@ -205,12 +211,13 @@ public final class PostgresLedger: Ledger {
         try await run { [probe] in
             let connection = try await PostgresConnection.connect(configuration: probe, id: 0, logger: Self.quiet)
             do {
+                var present = false
+                for try await value in try await connection.query("SELECT to_regclass('purser_schema') IS NOT NULL", logger: Self.quiet)
+                    .decode(Bool.self) { present = value }
                 var found: Int32 = 0
-                for try await version in try await connection.query("""
-                    SELECT CASE WHEN to_regclass('purser_schema') IS NULL THEN 0
-                                ELSE (SELECT coalesce(max(version), 0) FROM purser_schema) END
-                    """, logger: Self.quiet).decode(Int32.self) {
-                    found = version
+                if present {
+                    for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM purser_schema", logger: Self.quiet)
+                        .decode(Int32.self) { found = version }
                 }
                 try? await connection.close()
                 return Int(found)
@@ -382,7 +389,7 @@ public final class PostgresLedger: Ledger {
         }
         if calls.wrappingAdd(1, ordering: .relaxed).newValue % 4096 == 0 {
             let retention = options.retentionSeconds
-            Task { [client] in _ = try? await client.query("SELECT purser_prune(\(retention))", logger: Self.quiet) }
+            Task(executorPreference: executor) { [client] in _ = try? await client.query("SELECT purser_prune(\(retention))", logger: Self.quiet) }
         }
         return try await run(body)
     }
@@ -401,34 +408,44 @@ public final class PostgresLedger: Ledger {
         }
     }
 
-    /// Runs `body`, or throws once `timeout` has passed, whichever comes first. The body is
-    /// cancelled then (a connection still being waited for is given up) and may finish on its
-    /// own later; the caller does not wait for it.
+    /// Runs `body`, or throws once `timeout` has passed, whichever comes first. The body runs
+    /// on the ledger's own executor and the timer on a dispatch queue, so neither waits for a
+    /// thread of the caller's pool. At the timeout the body is cancelled (a connection still
+    /// being waited for is given up) and may finish on its own later; the caller does not wait.
     private func bounded<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable () async throws(LedgerError) -> T) async throws(LedgerError) -> T {
         let endpoint = endpoint
-        let outcome = Mutex<CheckedContinuation<Result<T, LedgerError>, Never>?>(nil)
-        let work = Mutex<[Task<Void, Never>]>([])
+        let executor = executor
+        let race = Race<T>()
         let result: Result<T, LedgerError> = await withCheckedContinuation { continuation in
-            outcome.withLock { $0 = continuation }
-            let finish: @Sendable (Result<T, LedgerError>) -> Void = { result in
-                outcome.withLock { pending in
-                    pending?.resume(returning: result)
-                    pending = nil
-                }
+            race.pending.withLock { $0 = continuation }
+            let query = Task(executorPreference: executor) {
+                do throws(LedgerError) { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
             }
-            let query = Task {
-                do throws(LedgerError) { finish(.success(try await body())) } catch { finish(.failure(error)) }
+            race.query.withLock { $0 = query }
+            // A timer that fires after the call finished finds nobody waiting and does nothing.
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: Self.nanoseconds(timeout)))) {
+                race.finish(.failure(LedgerError("PostgreSQL at \(endpoint) did not answer within \(Self.milliseconds(timeout)) ms")))
+                race.query.withLock { $0?.cancel() }
             }
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                guard !Task.isCancelled else { return }
-                finish(.failure(LedgerError("PostgreSQL at \(endpoint) did not answer within \(Self.milliseconds(timeout)) ms")))
-                query.cancel()
-            }
-            work.withLock { $0 = [query, timer] }
         }
-        work.withLock { $0.forEach { $0.cancel() } }
         return try result.get()
+    }
+
+    /// A call racing its timeout: whichever finishes first resumes the caller, once.
+    private final class Race<T: Sendable>: Sendable {
+        let pending = Mutex<CheckedContinuation<Result<T, LedgerError>, Never>?>(nil)
+        let query = Mutex<Task<Void, Never>?>(nil)
+
+        func finish(_ result: Result<T, LedgerError>) {
+            pending.withLock { waiting in
+                waiting?.resume(returning: result)
+                waiting = nil
+            }
+        }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {

@@ -135,10 +135,12 @@ enum PostgresSchema {
         $$
         """,
         // Counters as a read sees them: expired entries not given back yet are subtracted.
+        // (PL/pgSQL rather than SQL, so that the query's plan is cached per session.)
         """
         CREATE FUNCTION purser_read(k_budget text[], k_scope text[], k_period text[], k_win bigint[]) RETURNS bigint[]
-        LANGUAGE sql STABLE AS $$
-            SELECT coalesce(array_agg(n ORDER BY t.ord, i), '{}')
+        LANGUAGE plpgsql STABLE AS $$
+        BEGIN
+            RETURN (SELECT coalesce(array_agg(n ORDER BY t.ord, i), '{}')
             FROM unnest(k_budget, k_scope, k_period, k_win) WITH ORDINALITY AS t(b, s, p, w, ord)
             LEFT JOIN purser_counters c ON c.budget = t.b AND c.scope_key = t.s AND c.period = t.p AND c.win = t.w
             LEFT JOIN LATERAL (
@@ -152,7 +154,8 @@ enum PostgresSchema {
                 purser_sat(coalesce(c.reserved_usd, 0) - x.u), purser_sat(coalesce(c.reserved_tokens, 0) - x.tk),
                 purser_sat(coalesce(c.reserved_requests, 0) - x.r),
                 coalesce(c.peak_usd, 0), coalesce(c.peak_tokens, 0), coalesce(c.peak_requests, 0)
-            ]) WITH ORDINALITY AS v(n, i)
+            ]) WITH ORDINALITY AS v(n, i));
+        END
         $$
         """,
         // Checks every enforced cap and reserves every entry, or nothing (`exceeded` is the

@@ -10,22 +10,8 @@ import PurserTestSupport
 /// (PurserCLITests, "Ledgers across processes").
 @Suite("SQLite ledger")
 struct SQLiteLedgerTests {
-    static let policy = """
-        version: 1
-        settings: {timezone: America/New_York, reservation_ttl: 10m}
-        models:
-          m: {provider: p, tier: small, price: {input: 1, output: 1}}
-        environments:
-          prod: {}
-        teams:
-          t: {}
-        budgets:
-          - {id: cap, scope: org, period: month, limit: 100, alerts: [0.5]}
-          - {id: daily, scope: team, period: day, limit: 1000}
-        """
-
     static func request(cost: String = "0.01", at timestamp: Timestamp? = nil) -> Request {
-        Request(timestamp: timestamp, team: "t", environment: "prod", model: "m", cost: USD(cost))
+        LedgerContract.request(cost: cost, at: timestamp)
     }
 
     /// A fresh file in a directory of its own, removed by `body`'s end.
@@ -36,10 +22,10 @@ struct SQLiteLedgerTests {
     }
 
     static func enforcer(_ ledger: any Ledger, clock: ManualClock = ManualClock(EngineFixture.monday)) throws -> Enforcer {
-        try Enforcer(policy: try #require(load(policy).policy), ledger: ledger, clock: clock)
+        try LedgerContract.enforcer(ledger, clock: clock)
     }
 
-    static let capCounter = CounterKey(budget: "cap", key: "org", period: .month, window: 2026 * 12 + 10)
+    static let capCounter = LedgerContract.capCounter
 
     @Test func spendSurvivesClosingAndReopeningTheFile() async throws {
         try await Self.withFile { path in
@@ -59,32 +45,7 @@ struct SQLiteLedgerTests {
 
     @Test func settleAndReleaseWorkFromAnotherConnectionByDecisionID() async throws {
         try await Self.withFile { path in
-            let first = try Self.enforcer(try SQLiteLedger(path: path))
-            let other = try Self.enforcer(try SQLiteLedger(path: path))
-            let decision = await first.authorize(Request(team: "t", environment: "prod", model: "m",
-                                                          usage: Usage(inputTokens: 1_000_000, outputTokens: 1_000_000)))
-            #expect(decision.isAllowed && decision.cost == USD(dollars: 2))
-
-            // Another process knows only the id: the ledger gives the counters and the model.
-            let settled = try await other.settle(decisionID: decision.id, usage: Usage(inputTokens: 500_000, outputTokens: 250_000))
-            #expect(settled.outcome == .settled && settled.cost == USD("0.75"))
-            #expect(try await other.settle(decisionID: decision.id, usage: Usage(inputTokens: 1)).outcome == .alreadySettled)
-            #expect(try await first.settle(decision, cost: USD(dollars: 5)).outcome == .alreadySettled)
-            #expect(try await !first.release(decision), "release after settle finds nothing held")
-            let state = try #require(try await first.ledger.read([Self.capCounter]).first)
-            #expect(state.spent.usd == USD("0.75")?.nanos && state.reserved == .zero)
-
-            // Release by id on the other connection, then a late settle still counts.
-            let second = await first.authorize(Self.request(cost: "3"))
-            #expect(try await other.release(decisionID: second.id))
-            #expect(try await !other.release(decisionID: second.id))
-            #expect(try await first.settle(second, cost: USD(dollars: 3)).outcome == .settledWithoutReservation)
-            let after = try #require(try await other.ledger.read([Self.capCounter]).first)
-            #expect(after.spent.usd == USD("3.75")?.nanos && after.reserved == .zero)
-
-            await #expect(throws: LedgerError.self) {
-                try await other.settle(decisionID: DecisionID(prefix: 1, sequence: 1), usage: Usage(inputTokens: 1))
-            }
+            try await LedgerContract.settleAndReleaseByDecisionID(try SQLiteLedger(path: path), try SQLiteLedger(path: path))
         }
     }
 
@@ -115,40 +76,13 @@ struct SQLiteLedgerTests {
     /// Several connections (as several processes would hold) never admit more than the cap.
     @Test func connectionsSharingAFileNeverOverspend() async throws {
         try await Self.withFile { path in
-            let enforcers = try (0..<4).map { _ in try Self.enforcer(try SQLiteLedger(path: path)) }
-            let admitted = await withTaskGroup(of: Int.self) { group in
-                for enforcer in enforcers {
-                    for _ in 0..<4 {
-                        group.addTask {
-                            var count = 0
-                            for _ in 0..<250 {
-                                let decision = await enforcer.authorize(Self.request(cost: "0.1"))
-                                guard decision.isAllowed else { continue }
-                                count += 1
-                                _ = try? await enforcer.settle(decision, cost: USD("0.1")!)
-                            }
-                            return count
-                        }
-                    }
-                }
-                return await group.reduce(0, +)
-            }
-            #expect(admitted == 1_000, "4 connections × 4 tasks × 250 calls at $0.10 against $100: exactly 1,000 fit")
-            let state = try #require(try await enforcers[0].ledger.read([Self.capCounter]).first)
-            #expect(state.spent.usd == USD(dollars: 100).nanos && state.reserved == .zero && state.spent.requests == 1_000)
+            try await LedgerContract.neverOverspend(try (0..<4).map { _ in try SQLiteLedger(path: path) }, tasks: 4, calls: 250)
         }
     }
 
-    /// Alerts come from the peak the file keeps, so a threshold fires once across connections.
     @Test func anAlertFiresOnceAcrossConnections() async throws {
         try await Self.withFile { path in
-            let first = try Self.enforcer(try SQLiteLedger(path: path))
-            let second = try Self.enforcer(try SQLiteLedger(path: path))
-            let crossing = await first.authorize(Self.request(cost: "60"))
-            #expect(crossing.alerts.map(\.threshold) == [500_000])
-            #expect(try await first.release(crossing))
-            let again = await second.authorize(Self.request(cost: "60"))
-            #expect(again.isAllowed && again.alerts.isEmpty, "the peak already passed 50%")
+            try await LedgerContract.alertFiresOnce(try SQLiteLedger(path: path), try SQLiteLedger(path: path))
         }
     }
 
@@ -237,23 +171,8 @@ struct SQLiteLedgerTests {
     /// The same requests across a DST change land on the same counters in memory and in SQLite.
     @Test func calendarWindowsAcrossADSTChangeAreTheSameCountersInEveryLedger() async throws {
         try await Self.withFile { path in
-            let memory = InMemoryLedger()
             let sqlite = try SQLiteLedger(path: path)
-            // New York leaves daylight time on 2026-11-01: 05:30Z is 01:30 EDT, 06:30Z is 01:30 EST again,
-            // 07:30Z is 02:30 EST; 2026-11-02 04:30Z is 23:30 on the 1st, 05:30Z is 00:30 on the 2nd.
-            let instants = [1_793_511_000, 1_793_514_600, 1_793_518_200, 1_793_593_800, 1_793_597_400].map { Timestamp(seconds: Int64($0)) }
-            for ledger in [memory, sqlite] as [any Ledger] {
-                let enforcer = try Self.enforcer(ledger)
-                for instant in instants {
-                    let decision = await enforcer.authorize(Self.request(cost: "1", at: instant))
-                    _ = try await enforcer.settle(decision, cost: USD(dollars: 1))
-                }
-            }
-            let inMemory = memory.snapshot().sorted { $0.key.description < $1.key.description }
-            let inFile = try sqlite.countersNow().sorted { $0.0.description < $1.0.description }
-            #expect(inMemory.map(\.key) == inFile.map(\.0))
-            #expect(inMemory.map(\.value.spent) == inFile.map(\.1.spent))
-            #expect(inFile.filter { $0.0.budget == "daily" }.map(\.0.windowLabel) == ["2026-11-01", "2026-11-02"])
+            try await LedgerContract.dstWindowsMatchMemory(sqlite) { try sqlite.countersNow() }
         }
     }
 }

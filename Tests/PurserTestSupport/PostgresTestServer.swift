@@ -2,8 +2,8 @@ import Foundation
 import Synchronization
 
 /// A PostgreSQL server of the tests' own: `initdb` in a temporary directory, listening on
-/// loopback only, stopped when the test process ends (docs/ledgers.md, "Testing against
-/// PostgreSQL").
+/// loopback only, stopped when the test process ends
+/// (docs/ledgers.md, "Testing against PostgreSQL").
 ///
 /// The binaries are Debian's (`/usr/lib/postgresql/N/bin`, or `PURSER_PG_BINDIR`). When
 /// they are missing the PostgreSQL tests are skipped with a message, except under
