@@ -113,7 +113,7 @@ if want ledger; then
   pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1 || true)
   if [ -n "$pgbin" ]; then
     as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-    mkdir -p "$work/pg" && [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+    mkdir -p "$work/pg" && if [ "$(id -u)" = 0 ]; then chmod o+x "$work"; chown postgres "$work/pg"; fi
     as_pg "$pgbin/initdb" -D "$work/pg/data" -U purser --auth=trust -E UTF8 --locale=C > /dev/null
     port=$((20000 + RANDOM % 30000))
     as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg -c max_connections=300" start > /dev/null

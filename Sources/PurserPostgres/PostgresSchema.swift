@@ -5,13 +5,14 @@
 /// share one locking order, which is what keeps them free of deadlocks:
 ///
 /// 1. the decision id, with a transaction-scoped advisory lock (reserve, settle, release);
-/// 2. the counters, created if missing and locked with `FOR UPDATE` in key order
-///    (`purser_lock`), which also gives back the expired reservations held on them.
+/// 2. the counters, created if missing and locked with `FOR UPDATE` in key order (`purser_lock`).
 ///
 /// Expiry is judged by the server's `now()`. A reservation's entries carry its expiry and a
-/// `released` flag; an entry is given back exactly once, by whoever holds its counter's lock
-/// first after it expired (a reserve, settle, release or read of that counter). Reads
-/// subtract the expired entries not given back yet, so they need no lock.
+/// `released` flag; an entry is given back exactly once, under its counter's lock: by its
+/// reservation's settle or release, by a reserve that a cap would otherwise refuse
+/// (`purser_sweep`; an expired entry still counted only makes a check stricter), or by
+/// `purser_prune`. Reads subtract the expired entries not given back yet, so they need no
+/// lock and never see the difference.
 ///
 /// Sums saturate at the `Int64` range: they are computed in `numeric` and clamped
 /// (`purser_sat`), as ``Amount`` does in Swift.
@@ -81,20 +82,40 @@ enum PostgresSchema {
                          c.reserved_requests, c.peak_usd, c.peak_tokens, c.peak_requests]
         $$
         """,
-        // Creates the counters that are missing, locks them all in key order, and gives back the
-        // expired entries held on them.
+        // Locks the counters in key order, creating the missing ones first. (The common case, every
+        // counter there, is one statement.)
         """
         CREATE FUNCTION purser_lock(k_budget text[], k_scope text[], k_period text[], k_win bigint[]) RETURNS void
         LANGUAGE plpgsql AS $$
+        DECLARE
+            locked integer;
         BEGIN
-            INSERT INTO purser_counters (budget, scope_key, period, win)
-                SELECT DISTINCT t.b, t.s, t.p, t.w FROM unnest(k_budget, k_scope, k_period, k_win) AS t(b, s, p, w)
-                ORDER BY 1, 2, 3, 4
-                ON CONFLICT DO NOTHING;
             PERFORM 1 FROM purser_counters c
                 WHERE (c.budget, c.scope_key, c.period, c.win) IN (SELECT * FROM unnest(k_budget, k_scope, k_period, k_win))
                 ORDER BY c.budget, c.scope_key, c.period, c.win
                 FOR UPDATE;
+            GET DIAGNOSTICS locked = ROW_COUNT;
+            IF locked < coalesce(cardinality(k_budget), 0) THEN  -- (a key named twice also lands here: harmless)
+                INSERT INTO purser_counters (budget, scope_key, period, win)
+                    SELECT DISTINCT t.b, t.s, t.p, t.w FROM unnest(k_budget, k_scope, k_period, k_win) AS t(b, s, p, w)
+                    ORDER BY 1, 2, 3, 4
+                    ON CONFLICT DO NOTHING;
+                PERFORM 1 FROM purser_counters c
+                    WHERE (c.budget, c.scope_key, c.period, c.win) IN (SELECT * FROM unnest(k_budget, k_scope, k_period, k_win))
+                    ORDER BY c.budget, c.scope_key, c.period, c.win
+                    FOR UPDATE;
+            END IF;
+        END
+        $$
+        """,
+        // Gives back the expired entries held on counters this transaction has locked, each once.
+        // Lazily: a reserve calls it only when a cap would refuse (an expired entry still counted
+        // can only make a check stricter), and `purser_prune` for the rest; reads subtract the
+        // expired entries not given back yet, so nobody sees the difference.
+        """
+        CREATE FUNCTION purser_sweep(k_budget text[], k_scope text[], k_period text[], k_win bigint[]) RETURNS void
+        LANGUAGE plpgsql AS $$
+        BEGIN
             WITH gone AS (
                 UPDATE purser_reservation_entries e SET released = true
                 WHERE NOT e.released AND e.expires_at <= now()
@@ -192,16 +213,32 @@ enum PostgresSchema {
                 after := before; outcome := 'reserved';
                 RETURN;
             END IF;
-            FOR i IN 1..n LOOP
-                o := 9 * (i - 1);
-                IF enforced[i] AND (
-                    (cap_usd[i] >= 0 AND before[o + 1]::numeric + before[o + 4] + a_usd[i] > cap_usd[i]) OR
-                    (cap_tokens[i] >= 0 AND before[o + 2]::numeric + before[o + 5] + a_tokens[i] > cap_tokens[i]) OR
-                    (cap_requests[i] >= 0 AND before[o + 3]::numeric + before[o + 6] + a_requests[i] > cap_requests[i])
-                ) THEN
-                    outcome := 'exceeded'; exceeded := i - 1;
+            FOR attempt IN 1..2 LOOP
+                exceeded := -1;
+                FOR i IN 1..n LOOP
+                    o := 9 * (i - 1);
+                    IF enforced[i] AND (
+                        (cap_usd[i] >= 0 AND before[o + 1]::numeric + before[o + 4] + a_usd[i] > cap_usd[i]) OR
+                        (cap_tokens[i] >= 0 AND before[o + 2]::numeric + before[o + 5] + a_tokens[i] > cap_tokens[i]) OR
+                        (cap_requests[i] >= 0 AND before[o + 3]::numeric + before[o + 6] + a_requests[i] > cap_requests[i])
+                    ) THEN
+                        exceeded := i - 1;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                EXIT WHEN exceeded < 0;
+                IF attempt = 2 THEN
+                    outcome := 'exceeded';
                     RETURN;
                 END IF;
+                -- Over a cap: give back what expired on these counters, and check again.
+                PERFORM purser_sweep(k_budget, k_scope, k_period, k_win);
+                before := '{}';
+                FOR i IN 1..n LOOP
+                    SELECT * INTO c FROM purser_counters
+                        WHERE budget = k_budget[i] AND scope_key = k_scope[i] AND period = k_period[i] AND win = k_win[i];
+                    before := before || purser_numbers(c);
+                END LOOP;
             END LOOP;
             FOR i IN 1..n LOOP
                 UPDATE purser_counters SET
@@ -303,7 +340,18 @@ enum PostgresSchema {
         DECLARE
             cutoff timestamptz := now() - make_interval(secs => retention_s);
             gone text[];
+            lb text[]; ls text[]; lp text[]; lw bigint[];
         BEGIN
+            -- Counters still counting expired reservations (a replica that died, on a counter no
+            -- cap check has swept since): give them back.
+            SELECT array_agg(budget), array_agg(scope_key), array_agg(period), array_agg(win) INTO lb, ls, lp, lw FROM (
+                SELECT DISTINCT budget, scope_key, period, win FROM purser_reservation_entries
+                WHERE NOT released AND expires_at <= now() LIMIT 1000
+            ) stale;
+            IF lb IS NOT NULL THEN
+                PERFORM purser_lock(lb, ls, lp, lw);
+                PERFORM purser_sweep(lb, ls, lp, lw);
+            END IF;
             SELECT coalesce(array_agg(id), '{}') INTO gone FROM (
                 SELECT id FROM purser_reservations WHERE state <> 'held' AND finished_at < cutoff
                 UNION ALL
