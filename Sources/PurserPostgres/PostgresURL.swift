@@ -47,11 +47,14 @@ extension PostgresLedger {
         }
         var password = parsed.password
         if let passwordFile {
-            guard let data = FileManager.default.contents(atPath: passwordFile), data.count <= 4096,
+            // At most 4 KiB is read: a device such as /dev/zero must not hang the command.
+            guard let handle = FileHandle(forReadingAtPath: passwordFile),
+                  let data = try? handle.read(upToCount: 4097), data.count <= 4096,
                   let text = String(data: data, encoding: .utf8)
             else {
-                throw LedgerError("postgres: cannot read the password file \(Self.safe(passwordFile))")
+                throw LedgerError("postgres: cannot read the password file \(Self.safe(passwordFile)) (at most 4 KiB of UTF-8)")
             }
+            try? handle.close()
             password = text.trimmingCharacters(in: .newlines)
         } else if let variable = environment["PGPASSWORD"], !variable.isEmpty {
             password = variable

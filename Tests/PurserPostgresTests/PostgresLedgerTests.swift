@@ -309,6 +309,7 @@ struct PostgresURLTests {
                                 ("postgres://u@h/d?timeout_ms=0", "from 1 to 600000"), ("postgres://u@h/d?pool_size=5000", "from 1 to 1000"),
                                 ("postgres://u@h/d?colour=red", "unknown option"), ("postgres://u@h/d?a", "is not NAME=VALUE"),
                                 ("postgres://u@h/d?password_file=/nonexistent", "cannot read the password file"),
+                                ("postgres://u@h/d?password_file=/dev/zero", "at most 4 KiB"),
                                 ("postgres://u@h/d?timeout_ms=1&timeout_ms=2", "given twice"), ("postgres://@h/d", "names no user")] {
             #expect { _ = try PostgresLedger(url: text, environment: [:]) } throws: { error in
                 (error as? LedgerError)?.message.contains(message) == true
