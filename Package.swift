@@ -13,6 +13,7 @@
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
 //   PurserSQLite   the `sqlite:` ledger: budgets in a file, shared by the processes of one host
 //   PurserPostgres the `postgres://` ledger: budgets a fleet of replicas shares (postgres-nio)
+//   PurserServer   `purser serve`: the HTTP sidecar (Hummingbird) any gateway calls for decisions
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
 //   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
@@ -38,6 +39,7 @@ let package = Package(
         .library(name: "Purser", targets: ["Purser"]),
         .library(name: "PurserSQLite", targets: ["PurserSQLite"]),
         .library(name: "PurserPostgres", targets: ["PurserPostgres"]),
+        .library(name: "PurserServer", targets: ["PurserServer"]),
         .library(name: "PurserAudit", targets: ["PurserAudit"]),
         // The libFuzzer harnesses' bodies, for the Fuzz/ package (which adds the fuzzer and
         // its sanitizers); here they reach the package's internals, and their seeds run as tests.
@@ -50,6 +52,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // `purser serve`: HTTP, graceful start and stop, logs and Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // The reference CSV parser the importers' own RFC 4180 splitter is checked against (tests only).
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
@@ -100,6 +108,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "PurserServer",
+            dependencies: [
+                "Purser", "PurserCore", "PurserPolicy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "PurserAudit",
             dependencies: [
                 "Purser",
@@ -125,6 +146,7 @@ let package = Package(
                 "PurserAudit",
                 "PurserSQLite",
                 "PurserPostgres",
+                "PurserServer",
                 "PurserPolicyCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -182,6 +204,10 @@ let package = Package(
         .testTarget(
             name: "PurserFuzzingTests",
             dependencies: ["PurserFuzzing"]
+        ),
+        .testTarget(
+            name: "PurserServerTests",
+            dependencies: ["PurserServer", "PurserPostgres", "PurserCore", "PurserTestSupport"]
         ),
         .testTarget(
             name: "PurserCLITests",

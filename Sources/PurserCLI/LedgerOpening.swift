@@ -26,7 +26,9 @@ enum LedgerOpening {
     /// A `postgres://` ledger is asked for its schema version first (unless `migrating`), so
     /// that a database that is unreachable or was never migrated stops the command with the
     /// reason, rather than turning every decision into `ledger-unavailable`.
-    static func open(_ location: LedgerLocation, migrating: Bool = false) throws -> any Ledger {
+    /// `blocking` wraps an async-only store (PostgreSQL) for the commands that decide on a
+    /// plain thread; `purser serve`, which decides in tasks, takes the store itself.
+    static func open(_ location: LedgerLocation, migrating: Bool = false, blocking: Bool = true) throws -> any Ledger {
         do throws(LedgerError) {
             switch location {
             case .memory: return InMemoryLedger()
@@ -45,7 +47,7 @@ enum LedgerOpening {
                             : LedgerError("the database \(ledger.endpoint) has Purser schema version \(found) and this Purser needs \(PostgresLedger.schemaVersion); run `purser ledger migrate` with the newer of the two")
                     }
                 }
-                return BlockingLedger(ledger)
+                return blocking ? BlockingLedger(ledger) : ledger
             }
         } catch {
             Output.error("purser: \(error.message)")

@@ -33,6 +33,12 @@ package enum PolicyLoading {
     /// Loads the policy; `output` (a command's `-o`) must not be one of the files read.
     package static func load(_ paths: [String], now: Timestamp? = nil, output: String? = nil,
                      reading: PolicyReadOptions? = nil) throws -> PolicySet {
+        try loadWithFiles(paths, now: now, output: output, reading: reading).policy
+    }
+
+    /// Loads the policy, with the files it was read from.
+    package static func loadWithFiles(_ paths: [String], now: Timestamp? = nil, output: String? = nil,
+                                      reading: PolicyReadOptions? = nil) throws -> (policy: PolicySet, files: [String]) {
         var options = reading?.options(now: now) ?? PolicyLoadOptions()
         options.now = now
         let result = PolicySet.load(paths: paths, options: options)
@@ -44,7 +50,7 @@ package enum PolicyLoading {
             Output.error("purser: the policy in \(paths.joined(separator: " ")) is invalid (\(result.errorCount) error\(result.errorCount == 1 ? "" : "s")); run `purser check` for details")
             throw ExitCode(2)
         }
-        return policy
+        return (policy, result.files)
     }
 
     /// Compiles a loaded policy; a policy the engine cannot compile is exit code 2.

@@ -47,14 +47,13 @@ extension PostgresLedger {
         }
         var password = parsed.password
         if let passwordFile {
-            // At most 4 KiB is read: a device such as /dev/zero must not hang the command.
-            guard let handle = FileHandle(forReadingAtPath: passwordFile),
-                  let data = try? handle.read(upToCount: 4097), data.count <= 4096,
-                  let text = String(data: data, encoding: .utf8)
+            // At most 4 KiB of a regular file is read: a device such as /dev/zero, or a FIFO
+            // with no writer, must not hang the command.
+            guard let bytes = try? SystemCalls.readSmallFile(passwordFile, limit: 4096),
+                  let text = String(validating: bytes, as: UTF8.self)
             else {
-                throw LedgerError("postgres: cannot read the password file \(Self.safe(passwordFile)) (at most 4 KiB of UTF-8)")
+                throw LedgerError("postgres: cannot read the password file \(Self.safe(passwordFile)) (a regular file of at most 4 KiB of UTF-8)")
             }
-            try? handle.close()
             password = text.trimmingCharacters(in: .newlines)
         } else if let variable = environment["PGPASSWORD"], !variable.isEmpty {
             password = variable

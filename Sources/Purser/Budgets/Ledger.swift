@@ -325,12 +325,25 @@ public struct StoredReservation: Sendable, Equatable {
 
 /// Why a ledger could not answer.
 public struct LedgerError: Error, Sendable, CustomStringConvertible {
+    /// Whose fault it is: the store's, or the call's.
+    public enum Reason: Sendable, Hashable {
+        /// The store failed or could not be reached; the same call may succeed later.
+        case store
+        /// No reservation is held under the decision id the call names.
+        case unknownDecision
+        /// The call itself is invalid (a negative cost or token count); repeating it cannot succeed.
+        case invalidCall
+    }
+
     /// What failed.
     public let message: String
+    /// Whose fault it is.
+    public let reason: Reason
 
     /// Creates an error.
-    public init(_ message: String) {
+    public init(_ message: String, reason: Reason = .store) {
         self.message = message
+        self.reason = reason
     }
 
     public var description: String { message }

@@ -136,18 +136,18 @@ public final class Enforcer: Sendable {
     /// and the model it reserved for, the usage is priced at that model of the policy in force
     /// (or `cost` is taken as it is). Idempotent by id, like the others.
     public func settle(decisionID id: DecisionID, usage: Usage, cost: USD? = nil) async throws(LedgerError) -> Settlement {
-        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(id): token counts must not be negative") }
+        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(id): token counts must not be negative", reason: .invalidCall) }
         guard let stored = try await ledger.reservation(id) else {
-            throw LedgerError("cannot settle \(id): the ledger holds no reservation under it (never made, or forgotten after a day)")
+            throw LedgerError("cannot settle \(id): the ledger holds no reservation under it (never made, or forgotten after a day)", reason: .unknownDecision)
         }
         if stored.state == .settled { return Settlement(outcome: .alreadySettled, cost: cost, alerts: []) }
         guard !stored.counters.isEmpty else {
-            throw LedgerError("cannot settle \(id): the ledger no longer knows the counters it reserved on; settle with the Decision")
+            throw LedgerError("cannot settle \(id): the ledger no longer knows the counters it reserved on; settle with the Decision", reason: .unknownDecision)
         }
         let policy = self.policy
         let rates = stored.model.flatMap { policy.modelLookup[$0] }.flatMap { policy.models[Int($0)].rates }
         let priced = cost ?? rates.map { $0.cost(usage) ?? USD.max }
-        if let priced, priced.nanos < 0 { throw LedgerError("cannot settle \(id): the cost \(priced) USD is negative") }
+        if let priced, priced.nanos < 0 { throw LedgerError("cannot settle \(id): the cost \(priced) USD is negative", reason: .invalidCall) }
         let entries = zip(stored.counters, stored.amounts).map { counter, estimate in
             let budget = policy.budgetLookup[counter.budget].map { policy.budgets[Int($0)] }
             return CounterReservation(counter: counter,
@@ -186,7 +186,7 @@ public final class Enforcer: Sendable {
     }
 
     private func settlement(_ decision: Decision, usage: Usage) throws(LedgerError) -> Pending {
-        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(decision.id): token counts must not be negative") }
+        guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(decision.id): token counts must not be negative", reason: .invalidCall) }
         let cost = decision.pricedModel?.rates.map { $0.cost(usage) ?? USD.max }
         return try settlement(decision, cost: cost, tokens: usage.totalTokens)
     }
@@ -194,8 +194,8 @@ public final class Enforcer: Sendable {
     private func settlement(_ decision: Decision, cost: USD?, tokens: Int64?) throws(LedgerError) -> Pending {
         guard decision.isAllowed else { return Pending(settlement: nil, cost: nil) }
         // A negative amount would take spend off a counter and reopen its budget.
-        if let cost, cost.nanos < 0 { throw LedgerError("cannot settle \(decision.id): the cost \(cost) USD is negative") }
-        if let tokens, tokens < 0 { throw LedgerError("cannot settle \(decision.id): the token count \(tokens) is negative") }
+        if let cost, cost.nanos < 0 { throw LedgerError("cannot settle \(decision.id): the cost \(cost) USD is negative", reason: .invalidCall) }
+        if let tokens, tokens < 0 { throw LedgerError("cannot settle \(decision.id): the token count \(tokens) is negative", reason: .invalidCall) }
         let actual = decision.counters.map { entry in
             CounterReservation(counter: entry.counter,
                                amount: Amount(usd: cost?.nanos ?? 0, tokens: tokens ?? entry.amount.tokens, requests: 1),
@@ -206,7 +206,7 @@ public final class Enforcer: Sendable {
 
     private func recording(_ request: Request) throws(LedgerError) -> Pending {
         guard !request.usage.hasNegativeCount, (request.cost?.nanos ?? 0) >= 0 else {
-            throw LedgerError("cannot record spend with a negative cost or token count")
+            throw LedgerError("cannot record spend with a negative cost or token count", reason: .invalidCall)
         }
         let evaluator = Evaluator(policy: policy)
         let resolved = evaluator.resolve(request, now: clock.now())

@@ -57,6 +57,8 @@ package struct FileStatus: Sendable, Hashable {
     package let size: Int64
     /// The permission bits (`st_mode & 0o7777`).
     package let permissions: UInt32
+    /// The last modification, in nanoseconds since 1970 (`st_mtim`).
+    package let modified: Int64
 
     fileprivate init(_ info: stat) {
         switch info.st_mode & S_IFMT {
@@ -73,6 +75,12 @@ package struct FileStatus: Sendable, Hashable {
         inode = UInt64(truncatingIfNeeded: info.st_ino)
         size = Int64(info.st_size)
         permissions = UInt32(info.st_mode & 0o7777)
+        #if canImport(Darwin)
+        let time = info.st_mtimespec
+        #else
+        let time = info.st_mtim
+        #endif
+        modified = Int64(time.tv_sec).multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ Int64(time.tv_nsec)
     }
 }
 
@@ -129,6 +137,18 @@ package enum SystemCalls {
     package static func open(bytes path: [UInt8], _ mode: OpenMode = .reading) throws(SystemError) -> Int32 {
         let cPath = path.map { CChar(bitPattern: $0) } + [0]
         return try retrying("open") { libcOpen(cPath, mode.flags) }
+    }
+
+    /// Reads a small regular file whole (a secret, a tokens file): opened without blocking, so
+    /// that a FIFO cannot hang the caller; a file that is not regular, or longer than `limit`
+    /// bytes (a device such as /dev/zero), is refused with EINVAL or EFBIG.
+    package static func readSmallFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        let fd = try open(path, .readingWithoutBlocking)
+        defer { try? close(fd) }
+        guard try status(fd).kind == .regular else { throw SystemError("open", code: EINVAL) }
+        let bytes = try readToEnd(fd, limit: limit)
+        guard bytes.count <= limit else { throw SystemError("read", code: EFBIG) }
+        return bytes
     }
 
     /// Closes a descriptor. EINTR counts as closed: the descriptor is gone either way (retrying

@@ -1,4 +1,4 @@
-import Purser
+import PurserCore
 /// Writes a request as JSON (docs/wire-formats.md, "Requests"; the inverse of ``RequestDecoder``).
 public enum RequestEncoder {
     /// Appends a request as one compact JSON object.

@@ -1,0 +1,172 @@
+import Hummingbird
+import Logging
+import NIOCore
+import Purser
+import PurserCore
+import PurserPolicy
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `purser serve`: decisions over HTTP for gateways not written in Swift (docs/api.md).
+///
+/// ```swift
+/// let server = try PurserServer(enforcer: enforcer, options: options, files: loaded.files, logger: logger)
+/// try await server.run()   // until SIGTERM or SIGINT; SIGHUP reloads the policy
+/// ```
+///
+/// The server answers with the `Enforcer` it is given, so its decisions are the library's.
+/// It judges time by the enforcer's clock and prices by the policy's table: a caller
+/// sends a `timestamp` or a `cost` only with the scope that allows it (docs/api.md,
+/// "What the server does not trust").
+public final class PurserServer: Sendable {
+    let enforcer: Enforcer
+    let options: ServerOptions
+    let logger: Logger
+    let metrics: ServerMetrics
+    let policy: PolicyState
+    let decisionLog: (any DecisionSink)?
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    /// Creates a server; `files` are the policy files the enforcer's policy was read from.
+    ///
+    /// Listening off loopback is refused: the server speaks plain HTTP, and tokens must not
+    /// cross a network in the clear (docs/api.md, "Listening off loopback").
+    public init(enforcer: Enforcer, options: ServerOptions, files: [String], decisionLog: (any DecisionSink)? = nil,
+                logger: Logger = Logger(label: "purser")) throws(ServerError)
+    {
+        guard options.listen.isLoopback else {
+            throw ServerError("purser serve listens on loopback only (127.0.0.1, ::1, localhost), because it speaks plain HTTP and bearer tokens must not cross a network in the clear; run it beside the gateway (a sidecar) or behind a TLS-terminating proxy on the same host")
+        }
+        guard options.maxBodyBytes > 0 else { throw ServerError("the body-size limit must be positive") }
+        self.enforcer = enforcer
+        self.options = options
+        self.logger = logger
+        self.decisionLog = decisionLog
+        let metrics = ServerMetrics()
+        self.metrics = metrics
+        policy = PolicyState(enforcer: enforcer, paths: options.policyPaths, files: files, metrics: metrics)
+    }
+
+    /// Runs until SIGTERM or SIGINT (or the task is cancelled), then stops taking connections,
+    /// finishes the calls in flight and closes the decision log. SIGHUP reloads the policy.
+    ///
+    /// `onListening` is called with the port once the server accepts connections. Without
+    /// `handlingSignals` (a server inside another program, the tests) only cancelling the task
+    /// stops it, and only `/v1/reload` and `--watch` reload.
+    public func run(handlingSignals: Bool = true, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let application = makeApplication(onListening: onListening)
+        var services: [any Service] = [DecisionLogService(log: decisionLog, logger: logger)]
+        if handlingSignals { services.append(ReloadOnSignal(policy: policy, logger: logger)) }
+        if let interval = options.watchInterval {
+            services.append(WatchPolicyFiles(policy: policy, interval: interval, logger: logger))
+        }
+        // Services stop in reverse order: the application first (draining its calls), the decision log last.
+        services.append(application)
+        let group = ServiceGroup(configuration: .init(services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                                                      gracefulShutdownSignals: handlingSignals ? [.sigterm, .sigint] : [],
+                                                      cancellationSignals: [], logger: logger))
+        self.group.withLock { $0 = group }
+        try await group.run()
+    }
+
+    /// Stops the server as SIGTERM does: no new connections, the calls in flight finished,
+    /// the decision log closed; `run` then returns.
+    public func shutdown() async {
+        await group.withLock { $0 }?.triggerGracefulShutdown()
+    }
+
+    func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+        let responder = Routes(server: self)
+        let logger = self.logger
+        let listen = options.listen
+        return Application(
+            responder: responder,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(options.idleTimeout.nanoseconds))),
+            configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listen.port
+                logger.info("purser serve: listening", metadata: ["address": "\(listen.host):\(port)"])
+                await onListening(port)
+            },
+            logger: logger
+        )
+    }
+}
+
+/// Where the server writes what it decided (the decision log, docs/decision-log.md).
+public protocol DecisionSink: Sendable {
+    /// Appends one event: its kind (`authorize`, `settle`, …), when, and a compact JSON object.
+    func append(event: String, time: Timestamp, payload: [UInt8]) throws
+    /// Writes what is buffered.
+    func flush() throws
+    /// Flushes and closes, at shutdown.
+    func close() throws
+}
+
+/// Closes the decision log when the server stops, after the application has drained.
+struct DecisionLogService: Service {
+    let log: (any DecisionSink)?
+    let logger: Logger
+
+    func run() async throws {
+        // Wait for shutdown, flushing once a second so that a kill loses at most a second.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            do { try log?.flush() } catch { logger.error("decision log: \(error)") }
+        }
+        do { try log?.close() } catch { logger.error("decision log: cannot close: \(error)") }
+    }
+}
+
+/// Reloads the policy on SIGHUP.
+struct ReloadOnSignal: Service {
+    let policy: PolicyState
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await withGracefulShutdownHandler {
+            for await _ in signals.cancelOnGracefulShutdown() {
+                policy.reloadAndLog(logger, because: "SIGHUP")
+            }
+        } onGracefulShutdown: {}
+    }
+}
+
+/// Reloads the policy when its files change (`--watch`).
+struct WatchPolicyFiles: Service {
+    let policy: PolicyState
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var last = policy.fingerprint()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isShuttingDownGracefully else { break }
+            let now = policy.fingerprint()
+            if now != last {
+                last = now
+                policy.reloadAndLog(logger, because: "a policy file changed")
+            }
+        }
+    }
+}
+
+extension PolicyState {
+    /// Reloads and logs the outcome.
+    @discardableResult
+    func reloadAndLog(_ logger: Logger, because reason: String) -> Outcome {
+        let outcome = reload()
+        switch outcome {
+        case .reloaded(let revision):
+            logger.info("policy reloaded", metadata: ["reason": "\(reason)", "revision": "\(revision)"])
+        case .refused(let failure, let kept):
+            logger.error("policy reload refused; the last good policy stays in force",
+                         metadata: ["reason": "\(reason)", "kept_revision": "\(kept)", "error": "\(failure.message)",
+                                    "diagnostics": .array(failure.diagnostics.map { .string($0) })])
+        }
+        return outcome
+    }
+}
