@@ -115,38 +115,10 @@ struct LedgerCommand: ParsableCommand {
     }
 }
 
-/// The rows of `purser ledger show`: one per counter and capped unit.
-struct LedgerRows {
-    struct Row {
-        let counter: CounterKey
-        let unit: String
-        let limit: Int64?
-        let spent: Int64
-        let reserved: Int64
-        var isUSD: Bool { unit == "usd" }
-        var remaining: Int64? { limit.map { Int64(clamping: Int128($0) - Int128(spent) - Int128(reserved)) } }
-    }
+/// The rows of `purser ledger show`, as a table for a terminal.
+typealias LedgerRows = BudgetRows
 
-    let rows: [Row]
-    /// Rows over their cap.
-    var over: Int { rows.filter { ($0.remaining ?? 0) < 0 }.count }
-
-    init(_ counters: [(CounterKey, CounterState)], policy: CompiledPolicy) {
-        var rows: [Row] = []
-        for (counter, state) in counters {
-            guard let limits = policy.limits(budget: counter.budget, key: counter.key) else {
-                rows.append(Row(counter: counter, unit: "usd", limit: nil, spent: state.spent.usd, reserved: state.reserved.usd))
-                continue
-            }
-            if let usd = limits.usd { rows.append(Row(counter: counter, unit: "usd", limit: usd.nanos, spent: state.spent.usd, reserved: state.reserved.usd)) }
-            if let tokens = limits.tokens { rows.append(Row(counter: counter, unit: "tokens", limit: tokens, spent: state.spent.tokens, reserved: state.reserved.tokens)) }
-            if let requests = limits.requests {
-                rows.append(Row(counter: counter, unit: "requests", limit: requests, spent: state.spent.requests, reserved: state.reserved.requests))
-            }
-        }
-        self.rows = rows
-    }
-
+extension BudgetRows {
     private static func number(_ value: Int64, usd: Bool) -> String {
         usd ? USD(nanos: value).description : String(value)
     }
@@ -160,29 +132,5 @@ struct LedgerRows {
                           row.remaining.map { Self.number($0, usd: row.isUSD) } ?? "-"])
         }
         return TextTable.render(lines) + "\(rows.count) row\(rows.count == 1 ? "" : "s"), \(over) over the cap\n"
-    }
-
-    func json() -> String {
-        let json = JSONWriter(capacity: 4096)
-        json.object { json in
-            json.field("counters", array: { json in
-                for row in rows {
-                    json.object { json in
-                        json.field("id", row.counter.budget)
-                        json.field("key", row.counter.key)
-                        json.field("window", row.counter.windowLabel)
-                        json.field("unit", row.unit)
-                        for (name, value) in [("limit", row.limit), ("spent", Optional(row.spent)), ("reserved", Optional(row.reserved)),
-                                              ("remaining", row.remaining)] {
-                            json.key(dynamic: name)
-                            if let value { if row.isUSD { json.usd(USD(nanos: value)) } else { json.integer(value) } } else { json.null() }
-                        }
-                    }
-                }
-            })
-            json.field("over", over)
-        }
-        json.newline()
-        return String(decoding: json.bytes, as: UTF8.self)
     }
 }

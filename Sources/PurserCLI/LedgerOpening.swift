@@ -66,11 +66,10 @@ enum LedgerOpening {
     static func counters(_ location: LedgerLocation) throws -> [(CounterKey, CounterState)] {
         let store = try open(location)
         do throws(LedgerError) {
-            if let sqlite = store as? SQLiteLedger { return try sqlite.countersNow() }
-            if let postgres = (store as? BlockingLedger)?.base as? PostgresLedger {
-                return try Blocking.wait { () async throws(LedgerError) in try await postgres.counters() }.get()
+            guard let listing = ((store as? BlockingLedger)?.base ?? store) as? any CounterListing else {
+                throw LedgerError("\(location) cannot list its counters")
             }
-            throw LedgerError("\(location) cannot list its counters")
+            return try Blocking.wait { () async throws(LedgerError) in try await listing.counters() }.get()
         } catch {
             Output.error("purser: \(error.message)")
             throw ExitCode(2)

@@ -17,7 +17,7 @@ import Synchronization
 /// No call waits longer than ``Options/timeout``: a server that is down, slow or unreachable
 /// makes the call throw ``LedgerError``, which the enforcer turns into a `ledger-unavailable`
 /// decision (docs/ledgers.md, "When the ledger cannot answer").
-public final class PostgresLedger: Ledger {
+public final class PostgresLedger: Ledger, CounterListing {
     /// How the ledger connects and how long it waits.
     public struct Options: Sendable {
         /// How to use TLS.

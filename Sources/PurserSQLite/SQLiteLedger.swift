@@ -15,7 +15,7 @@ import Synchronization
 /// it committed, and the next process to open the file finds every settled cent. After a
 /// power loss the last transactions may be lost with `synchronous=normal` (the default);
 /// with `synchronous=full` every commit is on disk before the call returns.
-public final class SQLiteLedger: Ledger, SynchronousLedger {
+public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     /// How the file is opened.
     public struct Options: Sendable, Equatable {
         /// Whether a commit waits for the disk (`full`) or only for the operating system (`normal`).
@@ -335,6 +335,9 @@ public final class SQLiteLedger: Ledger, SynchronousLedger {
     }
 
     /// Every counter the file holds, in key order.
+    package func counters() async throws(LedgerError) -> [(CounterKey, CounterState)] { try countersNow() }
+
+    /// Every counter the file holds, in key order, on the calling thread.
     package func countersNow() throws(LedgerError) -> [(CounterKey, CounterState)] {
         try call { connection, _ throws(LedgerError) -> [(CounterKey, CounterState)] in
             let select = try connection.statement("""

@@ -44,6 +44,9 @@ struct Routes: HTTPResponder {
             case (.post, "/v1/release"):
                 endpoint = .release
                 response = try await release(request, context)
+            case (.get, "/v1/budgets"):
+                endpoint = .budgets
+                response = try await budgets(request)
             case (.get, "/v1/policy"):
                 endpoint = .policy
                 _ = try authenticate(request, needs: .decide)
@@ -60,7 +63,7 @@ struct Routes: HTTPResponder {
                                     body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.render())))
             case (_, "/v1/authorize"), (_, "/v1/evaluate"), (_, "/v1/settle"), (_, "/v1/release"), (_, "/v1/reload"):
                 response = Reply.error(.methodNotAllowed, "\(request.uri.path) takes POST", headers: [.allow: "POST"])
-            case (_, "/v1/policy"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
+            case (_, "/v1/budgets"), (_, "/v1/policy"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
                 response = Reply.error(.methodNotAllowed, "\(request.uri.path) takes GET", headers: [.allow: "GET"])
             default:
                 response = Reply.error(.notFound, "no such endpoint; see docs/api.md (POST /v1/authorize, /v1/evaluate, /v1/settle, /v1/release, /v1/reload; GET /v1/policy, /healthz, /readyz, /metrics)")
@@ -187,6 +190,43 @@ struct Routes: HTTPResponder {
     }
 
     // MARK: Operations
+
+    /// Counters against their caps, for dashboards: `?team=T&environment=E&budget=B`, current
+    /// windows unless `windows=all`.
+    private func budgets(_ request: Request) async throws -> Response {
+        _ = try authenticate(request, needs: .decide)
+        var filters: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters {
+            guard ["team", "environment", "budget", "windows"].contains(name) else {
+                throw Refusal(response: Reply.error(.badRequest, "unknown query parameter \(ServerJSON.quoted(String(name))); the parameters are team, environment, budget, windows"))
+            }
+            filters[String(name)] = String(value)
+        }
+        if let windows = filters["windows"], windows != "all", windows != "current" {
+            throw Refusal(response: Reply.error(.badRequest, "windows must be current (the default) or all"))
+        }
+        guard let listing = server.enforcer.ledger as? any CounterListing else {
+            throw Refusal(response: Reply.error(.notImplemented, "this ledger cannot list its counters"))
+        }
+        let counters: [(CounterKey, CounterState)]
+        do {
+            counters = try await listing.counters()
+            server.metrics.ledgerAnswered()
+        } catch {
+            throw Refusal(response: ledgerFailure(error))
+        }
+        let policy = server.enforcer.policy
+        let now = server.enforcer.clock.now()
+        let currentOnly = filters["windows"] != "all"
+        let chosen = counters.filter { counter, _ in
+            let parts = counter.key.split(separator: "/")
+            return filters["team"].map { team in parts.contains { $0 == team } } ?? true
+                && filters["environment"].map { environment in parts.contains { $0 == environment } } ?? true
+                && filters["budget"].map { $0 == counter.budget } ?? true
+                && (!currentOnly || counter.window == CalendarWindow.index(of: now.seconds, period: counter.period, zone: policy.zone))
+        }
+        return Reply.json(.ok, BudgetRows(chosen, policy: policy).json())
+    }
 
     private func reload(_ request: Request) throws -> Response {
         let caller = try authenticate(request, needs: .admin)

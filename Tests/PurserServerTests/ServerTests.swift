@@ -87,6 +87,33 @@ struct ServerAPITests {
         }
     }
 
+    @Test("GET /v1/budgets lists counters against caps, by team and budget, current windows unless asked")
+    func budgets() async throws {
+        let (enforcer, clock) = try EngineFixture.enforcer()
+        try await withServer(enforcer) { server in
+            let decision = try await server.post("/v1/authorize", #"{"team":"payments","environment":"production","model":"sonnet"}"#).json
+            let id = try #require(decision["decision_id"] as? String)
+            _ = try await server.post("/v1/settle", #"{"decision_id":"\#(id)","usage":{"input_tokens":1000000}}"#)
+            let listed = try await server.get("/v1/budgets?team=payments").json
+            let rows = try #require(listed["counters"] as? [[String: Any]])
+            #expect(!rows.isEmpty && rows.allSatisfy { ($0["key"] as? String)?.split(separator: "/").contains("payments") == true })
+            let day = try #require(rows.first { $0["id"] as? String == "team.payments.day" })
+            #expect(day["spent"] as? Double == 3 && day["limit"] as? Double == 10 && day["remaining"] as? Double == 7)
+            #expect(listed["over"] as? Int == 0)
+            let one = try await server.get("/v1/budgets?budget=org-month").json["counters"] as? [[String: Any]]
+            #expect(one?.count == 1 && one?.first?["spent"] as? Double == 3)
+
+            clock.advance(seconds: 86_400)  // the next day: the day's counter is no longer current
+            let today = try await server.get("/v1/budgets?team=payments").json["counters"] as? [[String: Any]]
+            #expect(today?.contains { $0["id"] as? String == "team.payments.day" } == false)
+            let all = try await server.get("/v1/budgets?team=payments&windows=all").json["counters"] as? [[String: Any]]
+            #expect(all?.contains { $0["id"] as? String == "team.payments.day" } == true)
+            let typo = try await server.get("/v1/budgets?teem=payments")
+            #expect(typo.status == 400)
+            #expect(typo.text.contains("teem"))
+        }
+    }
+
     @Test("bad bodies are 400 with a located message; a body past the limit is 413; the server stays up")
     func badBodies() async throws {
         let (enforcer, _) = try EngineFixture.enforcer()
