@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import PurserTestSupport
+import Testing
+
+/// `purser serve` as operators run it: a process that refuses bad set-ups with exit 2,
+/// reloads on SIGHUP, and on SIGTERM finishes the calls in flight and exits 0.
+@Suite("purser serve, the process", .timeLimit(.minutes(2)))
+struct ServeCommandTests {
+    static let policy = """
+        version: 1
+        models:
+          small: {provider: p, tier: small, price: {input: 1, output: 1}}
+          big: {provider: p, tier: frontier, price: {input: 10, output: 10}}
+        environments:
+          qa: {tiers: [small]}
+        teams:
+          t: {}
+        """
+    static let bigInQA = #"{"team":"t","environment":"qa","model":"big"}"#
+
+    /// A `purser serve` child process and the port it listens on (read from its log).
+    final class Server {
+        let process = Process()
+        let log: String
+        private(set) var port = 0
+
+        init(_ arguments: [String], in directory: String) throws {
+            log = directory + "/serve.log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: Purser.executable)
+            process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle(forWritingAtPath: log)
+            process.standardError = FileHandle(forWritingAtPath: log)
+            var environment = ProcessInfo.processInfo.environment
+            environment["SWIFT_BACKTRACE"] = "enable=no"
+            process.environment = environment
+            try process.run()
+            for _ in 0..<400 {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if let line = text.split(separator: "\n").first(where: { $0.contains("purser serve: listening") }),
+                   let range = line.range(of: #"127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+                   let port = Int(line[range].split(separator: ":")[1])
+                {
+                    self.port = port
+                    return
+                }
+                guard process.isRunning else { break }
+                usleep(25_000)
+            }
+            process.terminate()
+            throw HTTPTestClient.Failure(description: "purser serve did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+
+        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+        /// Waits for the process to exit (off the concurrency pool), at most `seconds`.
+        func exit(within seconds: Double) async -> Int32? {
+            let process = self.process
+            return await withCheckedContinuation { continuation in
+                Thread {
+                    let start = Date()
+                    while process.isRunning, Date().timeIntervalSince(start) < seconds { usleep(10_000) }
+                    if process.isRunning {
+                        kill(process.processIdentifier, SIGKILL)
+                        process.waitUntilExit()
+                        continuation.resume(returning: nil)
+                    } else {
+                        process.waitUntilExit()
+                        continuation.resume(returning: process.terminationStatus)
+                    }
+                }.start()
+            }
+        }
+
+        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        func post(_ path: String, _ body: String) async throws -> HTTPTestClient.Response {
+            try await HTTPTestClient.send(port: port, "POST", path, body: body)
+        }
+    }
+
+    @Test("set-ups that cannot be served exit 2 with the reason")
+    func refusals() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policies/p.yaml", Self.policy)
+        try directory.write("tokens", "gateway decide short\n")
+        let cases: [([String], String)] = [
+            (["--listen", "0.0.0.0:8181"], "loopback only"),
+            (["--listen", "localhost"], "expected HOST:PORT"),
+            (["--tokens-file", "tokens"], "tokens:1: the token is 5 bytes"),
+            (["--tokens-file", "missing"], "missing:"),
+            (["--policy", "nowhere"], "nowhere"),
+            (["--ledger", "postgres://purser@127.0.0.1:9/purser?timeout_ms=300"], "Connection refused"),
+            (["--max-body-bytes", "0"], "--max-body-bytes"),
+        ]
+        for (arguments, message) in cases {
+            let result = try Purser.run(["serve"] + arguments, in: directory.path)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.signalled && !result.timedOut)
+        }
+    }
+
+    @Test("SIGHUP reloads the policy, keeping the last good one when the new one is broken")
+    func sighup() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policies/p.yaml", Self.policy)
+        let server = try Server([], in: directory.path)
+        #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
+
+        try directory.write("policies/p.yaml", Self.policy + "\n  broken: [\n")
+        server.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(server.logText.contains("policy reload refused"))
+        #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
+
+        try directory.write("policies/p.yaml", Self.policy.replacingOccurrences(of: "tiers: [small]", with: "tiers: [small, frontier]"))
+        server.signal(SIGHUP)
+        var allowed = false
+        for _ in 0..<50 where !allowed {
+            try await Task.sleep(for: .milliseconds(100))
+            allowed = try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "allow"
+        }
+        #expect(allowed)
+        server.signal(SIGTERM)
+        #expect(await server.exit(within: 20) == 0)
+    }
+
+    @Test("SIGTERM finishes the call in flight, then exits 0")
+    func sigtermDrains() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policies/p.yaml", Self.policy)
+        let server = try Server([], in: directory.path)
+        let body = #"{"team":"t","environment":"qa","model":"small"}"#
+        let head = "POST /v1/authorize HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+        // The request's body arrives a second after its head; SIGTERM comes in between.
+        let port = server.port
+        async let answer = HTTPTestClient.raw(port: port, [Array(head.utf8), Array(body.utf8)], pause: 1)
+        try await Task.sleep(for: .milliseconds(400))
+        server.signal(SIGTERM)
+        let response = try await answer
+        #expect(response.status == 200)
+        #expect(try response.json["decision"] as? String == "allow")
+        #expect(await server.exit(within: 20) == 0)
+        // Nothing listens any more.
+        await #expect(throws: HTTPTestClient.Failure.self) { try await HTTPTestClient.send(port: port, "GET", "/healthz") }
+    }
+}
+
+extension HTTPTestClient.Response {
+    /// The body as a JSON object.
+    var json: [String: Any] {
+        get throws {
+            let value = try JSONSerialization.jsonObject(with: Data(body))
+            return try #require(value as? [String: Any], "not a JSON object: \(text)")
+        }
+    }
+}
