@@ -13,6 +13,7 @@
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
 //   PurserSQLite   the `sqlite:` ledger: budgets in a file, shared by the processes of one host
 //   PurserPostgres the `postgres://` ledger: budgets a fleet of replicas shares (postgres-nio)
+//   PurserDecisionLog  the tamper-evident decision log: hash-chained lines, Ed25519 checkpoints, its verifier
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
 //   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
@@ -38,6 +39,7 @@ let package = Package(
         .library(name: "Purser", targets: ["Purser"]),
         .library(name: "PurserSQLite", targets: ["PurserSQLite"]),
         .library(name: "PurserPostgres", targets: ["PurserPostgres"]),
+        .library(name: "PurserDecisionLog", targets: ["PurserDecisionLog"]),
         .library(name: "PurserAudit", targets: ["PurserAudit"]),
         // The libFuzzer harnesses' bodies, for the Fuzz/ package (which adds the fuzzer and
         // its sanitizers); here they reach the package's internals, and their seeds run as tests.
@@ -97,6 +99,13 @@ let package = Package(
             dependencies: [
                 "Purser", "PurserCore", "PurserPolicy",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .target(
+            name: "PurserDecisionLog",
+            dependencies: [
+                "Purser", "PurserCore",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -165,6 +174,10 @@ let package = Package(
         .testTarget(
             name: "PurserPostgresTests",
             dependencies: ["PurserPostgres", "PurserCore", "PurserTestSupport"]
+        ),
+        .testTarget(
+            name: "PurserDecisionLogTests",
+            dependencies: ["PurserDecisionLog"]
         ),
         .testTarget(
             name: "PurserAuditTests",
