@@ -180,25 +180,10 @@ struct DecisionLogWriter: ~Copyable {
 
     // MARK: Opening
 
-    /// The log files of the directory, oldest first.
-    private func logFiles() throws(DecisionLogError) -> [(name: String, day: CivilDate, number: Int)] {
-        guard let directory else { return [] }
-        let listing: [DirectoryEntry]
-        do throws(SystemError) {
-            listing = try SystemCalls.directoryEntries(bytes: Array(directory.utf8)).entries
-        } catch {
-            throw DecisionLogError("cannot list the decision log directory \(directory): \(error.message)")
-        }
-        return listing.compactMap { entry in
-            let name = String(decoding: entry.name, as: UTF8.self)
-            return DecisionLogFormat.parseFileName(name).map { (name, $0.day, $0.number) }
-        }.sorted { ($0.day, $0.number) < ($1.day, $1.number) }
-    }
-
     /// Continues the chain of the directory's newest file (or starts one).
     private mutating func resume() throws(DecisionLogError) {
         guard let directory else { return }
-        let files = try logFiles()
+        let files = try DecisionLogFormat.logFiles(in: directory)
         guard let newest = files.last else { return }
         fileDay = newest.day
         fileNumber = newest.number

@@ -110,6 +110,20 @@ enum DecisionLogFormat {
         return (day, number)
     }
 
+    /// The log files of a directory (the names ``fileName(day:number:)`` makes), oldest first.
+    static func logFiles(in directory: String) throws(DecisionLogError) -> [(name: String, day: CivilDate, number: Int)] {
+        let listing: [DirectoryEntry]
+        do throws(SystemError) {
+            listing = try SystemCalls.directoryEntries(bytes: Array(directory.utf8)).entries
+        } catch {
+            throw DecisionLogError("cannot list the decision log directory \(directory): \(error.message)")
+        }
+        return listing.compactMap { entry in
+            let name = String(decoding: entry.name, as: UTF8.self)
+            return parseFileName(name).map { (name, $0.day, $0.number) }
+        }.sorted { ($0.day, $0.number) < ($1.day, $1.number) }
+    }
+
     /// The UTC day of an instant.
     static func day(_ time: Timestamp) -> CivilDate {
         let seconds = time.seconds

@@ -59,6 +59,11 @@ public enum DecisionLogVerifier {
         return DecisionLogVerification(files: files.count, lines: check.lines, checkpoints: check.checkpoints,
                                        keyIDs: check.keyIDs.sorted(), firstSeq: check.firstSeq, notes: check.notes, problem: problem)
     }
+
+    /// The paths of a log directory's files (`decisions-*.jsonl`), oldest first: what to verify.
+    public static func files(in directory: String) throws(DecisionLogError) -> [String] {
+        try DecisionLogFormat.logFiles(in: directory).map { directory + "/" + $0.name }
+    }
 }
 
 /// The walk over a chain's lines that the verifier and a writer reopening its directory share.

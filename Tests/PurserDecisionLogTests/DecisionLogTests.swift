@@ -3,12 +3,6 @@ import Purser
 @testable import PurserDecisionLog
 import Testing
 
-/// A clock that says what the test sets.
-struct FixedClock: PurserClock {
-    let time: Timestamp
-    func now() -> Timestamp { time }
-}
-
 /// A log directory of one test, with what the tests do to its files.
 struct LogFixture {
     let directory: String
@@ -23,7 +17,7 @@ struct LogFixture {
 
     /// Options with a fixed clock.
     static func options(maxFileBytes: Int = 64 << 20, checkpointEvery: Int = 1000) -> DecisionLog.Options {
-        DecisionLog.Options(maxFileBytes: maxFileBytes, checkpointEvery: checkpointEvery, clock: FixedClock(time: start))
+        DecisionLog.Options(maxFileBytes: maxFileBytes, checkpointEvery: checkpointEvery, clock: ManualClock(start))
     }
 
     /// Opens the log.
