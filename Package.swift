@@ -16,7 +16,8 @@
 //   PurserDecisionLog  the tamper-evident decision log: hash-chained lines, Ed25519 checkpoints, its verifier
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
-//   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
+//   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`,
+//                  `ledger`, `verify-log`, `keygen`
 //   PurserPolicyTool  the `purser-policy` executable: the policy author's commands alone, which the
 //                  pre-commit hook builds without the audit
 //   PurserFuzzing  the libFuzzer harnesses' bodies (Fuzz/ adds the fuzzer)
@@ -134,6 +135,7 @@ let package = Package(
                 "PurserAudit",
                 "PurserSQLite",
                 "PurserPostgres",
+                "PurserDecisionLog",
                 "PurserPolicyCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
