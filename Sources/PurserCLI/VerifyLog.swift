@@ -24,8 +24,11 @@ struct VerifyLog: ParsableCommand {
             as FILE:LINE: message; 2 a bad invocation or an unreadable file or key.
 
             Examples:
-              purser verify-log --public-key gw-2026-12.pub /var/log/purser/decisions/
-              purser verify-log --public-key old.pub --public-key new.pub decisions-2026-12-0*.jsonl
+              purser keygen --key-id gw-2026-12 --out gw.key
+              purser eval --decision-log decisions --decision-log-key gw.key req.jsonl
+              purser verify-log --public-key gw.key.pub decisions/
+              purser verify-log --public-key old.pub --public-key new.pub decisions/
+              purser verify-log --public-key gw.key.pub decisions/*-2026-12-0[1-7]-*
             """
     )
 
@@ -87,8 +90,9 @@ struct Keygen: ParsableCommand {
             Exit codes: 0 written; 2 a bad key id, or a file that exists or cannot be written.
 
             Examples:
-              purser keygen --key-id gw-2026-12 --out /etc/purser/decision-log.key
-              purser verify-log --public-key /etc/purser/decision-log.key.pub /var/log/purser/decisions/
+              purser keygen --key-id gw-2026-12 --out /etc/purser/gw.key
+              purser eval --decision-log decisions --decision-log-key /etc/purser/gw.key req.jsonl
+              purser verify-log --public-key /etc/purser/gw.key.pub decisions/
             """
     )
 

@@ -62,7 +62,8 @@ public enum DecisionLogVerifier {
 
     /// The paths of a log directory's files (`decisions-*.jsonl`), oldest first: what to verify.
     public static func files(in directory: String) throws(DecisionLogError) -> [String] {
-        try DecisionLogFormat.logFiles(in: directory).map { directory + "/" + $0.name }
+        let base = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        return try DecisionLogFormat.logFiles(in: base).map { base + "/" + $0.name }
     }
 }
 
