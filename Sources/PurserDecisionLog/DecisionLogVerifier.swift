@@ -96,6 +96,10 @@ struct ChainCheck {
         let bytes: Int64
     }
 
+    /// The longest line read: a file with more bytes than this and no line feed (a device, a
+    /// file that is not a log) is refused rather than held in memory.
+    static let maxLineBytes = 64 << 20
+
     let keys: [String: DecisionLogPublicKey]
     /// Whether a checkpoint by a key id not in `keys` is a problem (the verifier) or is let
     /// through unchecked (a writer reopening its log, which has only its own key).
@@ -159,6 +163,9 @@ struct ChainCheck {
                 start = newline + 1
             }
             pending.removeFirst(start)
+            if pending.count > Self.maxLineBytes {
+                fail(Location(file: file, line: number + 1), "a line longer than \(Self.maxLineBytes >> 20) MiB: not a decision log line")
+            }
         }
         let end = FileEnd(wholeLines: number, partialBytes: pending.count, bytes: total)
         guard problem == nil else { return end }
