@@ -13,10 +13,12 @@
 //                  protocol, `Enforcer`, request and decision wire formats, policy tests
 //   PurserSQLite   the `sqlite:` ledger: budgets in a file, shared by the processes of one host
 //   PurserPostgres the `postgres://` ledger: budgets a fleet of replicas shares (postgres-nio)
+//   PurserDecisionLog  the tamper-evident decision log: hash-chained lines, Ed25519 checkpoints, its verifier
 //   PurserServer   `purser serve`: the HTTP sidecar (Hummingbird) any gateway calls for decisions
 //   PurserAudit    `purser audit`: log importers, replay and its fast path, report renderers
 //   PurserPolicyCommands  `check`, `test`, `explain`, `schema`: the commands of a policy author
-//   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`
+//   PurserCLI      the thin `purser` executable (swift-argument-parser): those and `eval`, `audit`, `generate`,
+//                  `ledger`, `serve`, `verify-log`, `keygen`
 //   PurserPolicyTool  the `purser-policy` executable: the policy author's commands alone, which the
 //                  pre-commit hook builds without the audit
 //   PurserFuzzing  the libFuzzer harnesses' bodies (Fuzz/ adds the fuzzer)
@@ -39,6 +41,7 @@ let package = Package(
         .library(name: "Purser", targets: ["Purser"]),
         .library(name: "PurserSQLite", targets: ["PurserSQLite"]),
         .library(name: "PurserPostgres", targets: ["PurserPostgres"]),
+        .library(name: "PurserDecisionLog", targets: ["PurserDecisionLog"]),
         .library(name: "PurserServer", targets: ["PurserServer"]),
         .library(name: "PurserAudit", targets: ["PurserAudit"]),
         // The libFuzzer harnesses' bodies, for the Fuzz/ package (which adds the fuzzer and
@@ -108,9 +111,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "PurserDecisionLog",
+            dependencies: [
+                "Purser", "PurserCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "PurserServer",
             dependencies: [
-                "Purser", "PurserCore", "PurserPolicy",
+                "Purser", "PurserCore", "PurserPolicy", "PurserDecisionLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -147,6 +157,7 @@ let package = Package(
                 "PurserSQLite",
                 "PurserPostgres",
                 "PurserServer",
+                "PurserDecisionLog",
                 "PurserPolicyCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -189,6 +200,10 @@ let package = Package(
             dependencies: ["PurserPostgres", "PurserCore", "PurserTestSupport"]
         ),
         .testTarget(
+            name: "PurserDecisionLogTests",
+            dependencies: ["PurserDecisionLog"]
+        ),
+        .testTarget(
             name: "PurserAuditTests",
             dependencies: ["PurserAudit", "PurserTestSupport", .product(name: "CSV", package: "CSV.swift")]
         ),
@@ -207,7 +222,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurserServerTests",
-            dependencies: ["PurserServer", "PurserPostgres", "PurserCore", "PurserTestSupport"]
+            dependencies: ["PurserServer", "PurserDecisionLog", "PurserPostgres", "PurserCore", "PurserTestSupport"]
         ),
         .testTarget(
             name: "PurserCLITests",

@@ -32,6 +32,11 @@ struct Eval: ParsableCommand {
               purser eval --policy policies/ examples/requests/requests.jsonl
               purser eval --ledger memory: --now 2026-11-23T10:00:00Z requests.jsonl
               purser eval --ledger sqlite:ledger.db requests.jsonl
+              purser eval --decision-log decisions/ --decision-log-key gw.key requests.jsonl
+
+            With --decision-log, every decision is also appended to a tamper-evident
+            log (event evaluate, or authorize with --ledger) that purser verify-log
+            checks (docs/decision-log.md).
             """
     )
 
@@ -56,6 +61,8 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var reading: PolicyReadOptions
 
+    @OptionGroup var logging: DecisionLogOptions
+
     private static let chunkSize = 4 << 20
 
     func run() throws {
@@ -64,6 +71,7 @@ struct Eval: ParsableCommand {
         let store = try ledger.flatMap { $0 == .memory ? nil : try LedgerOpening.open($0) }
         let enforcer = try PolicyLoading.enforcer(policy, ledger: store, now: now?.timestamp)
         let batch = BatchEvaluator(enforcer: enforcer, mode: ledger == nil ? .evaluate : .authorizeAndSettle)
+        let recorder = try logging.open(event: ledger == nil ? "evaluate" : "authorize", time: now?.timestamp)
         let reader = try ChunkReader(input)
         let writer = try OutputWriter(output)
         defer { writer.close() }
@@ -88,12 +96,17 @@ struct Eval: ParsableCommand {
                 json.newline()
                 try writer.write(json.bytes)
                 try writer.commit()
+                try recorder?.record(json.bytes)
+                try recorder?.close()
                 Output.error("purser: \(displayName):\(mark.line):\(mark.column): \(error.message)")
                 throw ExitCode(2)
             }
             let decision = batch.mode == .evaluate ? enforcer.evaluateNow(request) : enforcer.authorizeNow(request)
-            try writer.write(Array((DecisionEncoder.json(decision) + "\n").utf8))
+            let line = Array((DecisionEncoder.json(decision) + "\n").utf8)
+            try writer.write(line)
             try writer.commit()
+            try recorder?.record(line)
+            try recorder?.close()
             if !decision.isAllowed { throw ExitCode(1) }
             return
         }
@@ -112,7 +125,10 @@ struct Eval: ParsableCommand {
             while inFlight.count > keeping {
                 let (decisions, partial) = inFlight.removeFirst().wait()
                 counts = counts.adding(partial)
-                try decisions.writer.withBytes { try writer.write($0) }
+                try decisions.writer.withBytes { bytes in
+                    try writer.write(bytes)
+                    try recorder?.record(bytes)
+                }
                 writers.give(decisions)
             }
         }
@@ -139,7 +155,9 @@ struct Eval: ParsableCommand {
                 // A line longer than the limit: report it, then skip to its end without keeping it.
                 try drain(keeping: 0)
                 counts.malformed += 1
-                try writer.write(Array("{\"error\":\"the line is longer than \(batch.maxLineBytes) bytes\",\"line\":\(line),\"column\":1}\n".utf8))
+                let error = Array("{\"error\":\"the line is longer than \(batch.maxLineBytes) bytes\",\"line\":\(line),\"column\":1}\n".utf8)
+                try writer.write(error)
+                try recorder?.record(error)
                 pending = try reader.skipPastNewline()
                 line += 1
                 continue
@@ -149,6 +167,7 @@ struct Eval: ParsableCommand {
         }
         try drain(keeping: 0)
         try writer.commit()
+        try recorder?.close()
         if counts.malformed > 0 {
             Output.error("purser: \(counts.malformed) malformed request\(counts.malformed == 1 ? "" : "s") (see the \"error\" lines)")
         }

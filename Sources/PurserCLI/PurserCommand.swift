@@ -25,12 +25,14 @@ struct PurserCommand: ParsableCommand {
               purser audit logs/*.jsonl         replay usage logs and report what broke policy
               purser ledger show --ledger sqlite:ledger.db   budget counters against their caps
               purser serve --policy policies/   decisions over HTTP for a gateway (docs/api.md)
+              purser verify-log --public-key k.pub decisions/   check a decision log's chain and signatures
 
             Exit codes: 0 clean, 1 violations or errors found, 2 bad invocation,
             unreadable input or invalid policy.
             """,
         version: PurserVersion.current,
-        subcommands: [Check.self, Explain.self, SchemaCommand.self, Eval.self, TestCommand.self, Audit.self, Generate.self, LedgerCommand.self, Serve.self]
+        subcommands: [Check.self, Explain.self, SchemaCommand.self, Eval.self, TestCommand.self, Audit.self, Generate.self, LedgerCommand.self,
+                      Serve.self, VerifyLog.self, Keygen.self]
     )
 }
 

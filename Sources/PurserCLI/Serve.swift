@@ -3,6 +3,8 @@ import Dispatch
 import Logging
 import Purser
 import PurserPolicyCommands
+import PurserCore
+import PurserDecisionLog
 import PurserServer
 import Synchronization
 
@@ -28,7 +30,12 @@ struct Serve: ParsableCommand {
             With no tokens file, loopback callers decide and settle without a token.
             Reloading the policy (SIGHUP, --watch, or POST /v1/reload with the token
             of --admin-token-file) keeps the last good policy when the new one is
-            invalid. SIGTERM stops taking calls, finishes those in flight and exits 0.
+            invalid. SIGTERM stops taking calls, finishes those in flight, closes the
+            decision log with a signed checkpoint and exits 0.
+
+            With --decision-log, every authorize, evaluate, settle and release is
+            appended to a tamper-evident log (docs/decision-log.md) that
+            purser verify-log checks; - writes it to standard output for a collector.
 
             Exit codes: 0 stopped by SIGTERM or SIGINT; 2 an invalid policy, ledger,
             tokens file or address.
@@ -36,6 +43,7 @@ struct Serve: ParsableCommand {
             Examples:
               purser serve --policy policies/
               purser serve --ledger sqlite:/var/lib/purser/ledger.db --watch
+              purser serve --decision-log /var/log/purser --decision-log-key purser.key
               curl -s localhost:8181/v1/authorize -d '{"team":"payments","environment":"qa","model":"claude-opus-4-5"}'
             """
     )
@@ -70,6 +78,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var reading: PolicyReadOptions
 
+    @OptionGroup var logging: DecisionLogOptions
+
     func validate() throws {
         guard (0...86_400).contains(timestampSkew) else { throw ValidationError("--timestamp-skew must be from 0 to 86400 seconds") }
         guard (1...(64 << 20)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1 to 67108864") }
@@ -101,11 +111,14 @@ struct Serve: ParsableCommand {
         let store = try ledger == .memory ? nil : LedgerOpening.open(ledger, blocking: false)
         let enforcer = try PolicyLoading.enforcer(loaded.policy, ledger: store, now: nil)
         let clock = enforcer.clock
+        let decisionLog = try logging.openLog()
+        // A collector that closes the pipe of `--decision-log -` must not kill the server; the write fails instead.
+        SystemCalls.ignoreBrokenPipes()
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, clock: { clock.now() }) }
         let server: PurserServer
         do throws(ServerError) {
             server = try PurserServer(enforcer: enforcer, options: options, files: loaded.files,
-                                      logger: Logger(label: "purser"))
+                                      decisionLog: decisionLog, logger: Logger(label: "purser"))
         } catch {
             Output.error("purser: \(error.message)")
             throw ExitCode(2)

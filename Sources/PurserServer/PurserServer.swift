@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Purser
+import PurserDecisionLog
 import PurserCore
 import PurserPolicy
 import ServiceLifecycle
@@ -103,6 +104,8 @@ public protocol DecisionSink: Sendable {
     /// Flushes and closes, at shutdown.
     func close() throws
 }
+
+extension DecisionLog: DecisionSink {}
 
 /// Closes the decision log when the server stops, after the application has drained.
 struct DecisionLogService: Service {

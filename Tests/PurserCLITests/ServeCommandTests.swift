@@ -157,6 +157,46 @@ struct ServeCommandTests {
     }
 }
 
+extension ServeCommandTests {
+    @Test("SIGTERM under load: every decision answered is in the decision log, which closes signed and verifies")
+    func sigtermUnderLoadLosesNoLogLine() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("policies/p.yaml", Self.policy)
+        let keygen = try Purser.run(["keygen", "--key-id", "serve", "--out", "serve.key"], in: directory.path)
+        #expect(keygen.status == 0, "\(keygen.stderr)")
+        let server = try Server(["--decision-log", "log", "--decision-log-key", "serve.key"], in: directory.path)
+        let port = server.port
+        // 8 clients authorize in a loop; SIGTERM arrives while they do.
+        let answered = try await withThrowingTaskGroup(of: [String].self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    var ids: [String] = []
+                    for call in 0..<400 {
+                        let body = #"{"id":"c\#(client)-\#(call)","team":"t","environment":"qa","model":"small"}"#
+                        guard let response = try? await HTTPTestClient.send(port: port, "POST", "/v1/authorize", body: body, timeout: 10),
+                              response.status == 200, let id = try? response.json["decision_id"] as? String
+                        else { break }
+                        ids.append(id)
+                    }
+                    return ids
+                }
+            }
+            try await Task.sleep(for: .milliseconds(700))
+            server.signal(SIGTERM)
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(await server.exit(within: 30) == 0, "\(server.logText.suffix(2000))")
+        #expect(answered.count > 0 && answered.count < 3200, "SIGTERM came after the load (\(answered.count) answered)")
+        let verify = try Purser.run(["verify-log", "--public-key", "serve.key.pub", "log"], in: directory.path)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let logged = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/log").sorted()
+            .map { try String(contentsOfFile: directory.path + "/log/" + $0, encoding: .utf8) }.joined()
+        let missing = answered.filter { !logged.contains($0) }
+        #expect(missing.isEmpty, "\(missing.count) of \(answered.count) answered decisions are not in the log")
+    }
+}
+
 extension HTTPTestClient.Response {
     /// The body as a JSON object.
     var json: [String: Any] {

@@ -175,4 +175,33 @@ struct SystemCallsTests {
                 == SystemCalls.realPath(path).map { String(decoding: $0, as: UTF8.self) })
         #expect(SystemCalls.realPath(path + "/none") == nil)
     }
+
+    @Test func appendingCreatesExclusiveCreationRefusesAndTruncationCutsToALength() throws {
+        let path = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SystemCalls.makeDirectory(path + "/logs", permissions: 0o700)
+        #expect(throws: SystemError("mkdir", code: EEXIST)) { try SystemCalls.makeDirectory(path + "/logs") }
+        let file = path + "/logs/a"
+        let fd = try SystemCalls.open(file, .appending, permissions: 0o600)
+        defer { try? SystemCalls.close(fd) }
+        try SystemCalls.writeAll(fd, Array("hello world".utf8))
+        try SystemCalls.truncate(fd, length: 5)
+        try SystemCalls.writeAll(fd, Array("!".utf8))  // O_APPEND: at the new end, not the old offset
+        try SystemCalls.synchronize(fd)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "hello!")
+        #expect(try SystemCalls.status(path: file).permissions == 0o600 & ~SystemCalls.creationMask)
+        #expect { try SystemCalls.open(file, .creatingNew, permissions: 0o600) } throws: { ($0 as? SystemError)?.isAlreadyExisting == true }
+    }
+
+    @Test func aLockIsRefusedToAnotherOpenFileUntilItsHolderCloses() throws {
+        let path = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try SystemCalls.open(path + "/lock", .appending, permissions: 0o600)
+        let second = try SystemCalls.open(path + "/lock", .appending, permissions: 0o600)
+        defer { try? SystemCalls.close(second) }
+        #expect(try SystemCalls.tryLock(first))
+        #expect(try !SystemCalls.tryLock(second))
+        try SystemCalls.close(first)
+        #expect(try SystemCalls.tryLock(second))
+    }
 }

@@ -40,6 +40,10 @@ package struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     package var isSymlinkLoop: Bool { code == ELOOP }
     /// EISDIR: the path is a directory.
     package var isDirectory: Bool { code == EISDIR }
+    /// EEXIST: the name is taken.
+    package var isAlreadyExisting: Bool { code == EEXIST }
+    /// ENOSPC: the disk is full.
+    package var isNoSpace: Bool { code == ENOSPC }
 }
 
 /// What `stat` says of a file.
@@ -104,12 +108,18 @@ package enum SystemCalls {
         case writing
         /// Reading, without blocking in `open` (a FIFO with no writer opens at once).
         case readingWithoutBlocking
+        /// Writing at the end (`O_APPEND`), creating the file when it is missing.
+        case appending
+        /// Writing a new file: fails with EEXIST when the name is taken (`O_CREAT | O_EXCL`).
+        case creatingNew
 
         fileprivate var flags: Int32 {
             switch self {
             case .reading: O_RDONLY | O_CLOEXEC
             case .writing: O_WRONLY | O_CLOEXEC
             case .readingWithoutBlocking: O_RDONLY | O_CLOEXEC | O_NONBLOCK
+            case .appending: O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+            case .creatingNew: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
             }
         }
     }
@@ -130,13 +140,23 @@ package enum SystemCalls {
 
     /// Opens a file by path.
     package static func open(_ path: String, _ mode: OpenMode = .reading) throws(SystemError) -> Int32 {
-        try retrying("open") { libcOpen(path, mode.flags) }
+        try open(path, mode, permissions: 0o644)
+    }
+
+    /// Opens a file by path; a file it creates gets `permissions` (less the creation mask).
+    package static func open(_ path: String, _ mode: OpenMode, permissions: UInt32) throws(SystemError) -> Int32 {
+        try retrying("open") { libcOpen(path, mode.flags, permissions) }
     }
 
     /// Opens a file by its path's bytes (a name that is not UTF-8 is opened as it is).
     package static func open(bytes path: [UInt8], _ mode: OpenMode = .reading) throws(SystemError) -> Int32 {
         let cPath = path.map { CChar(bitPattern: $0) } + [0]
-        return try retrying("open") { libcOpen(cPath, mode.flags) }
+        return try retrying("open") { libcOpen(cPath, mode.flags, 0o644) }
+    }
+
+    /// Makes a write to a closed pipe fail with EPIPE instead of killing the process (SIGPIPE).
+    package static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
     }
 
     /// Reads a small regular file whole (a secret, a tokens file): opened without blocking, so
@@ -315,6 +335,33 @@ package enum SystemCalls {
         _ = try retrying("lseek") { lseek(fd, 0, SEEK_SET) }
     }
 
+    /// Cuts a file to `length` bytes, leaving the descriptor's offset alone (`ftruncate`).
+    package static func truncate(_ fd: Int32, length: Int64) throws(SystemError) {
+        _ = try retrying("ftruncate") { ftruncate(fd, off_t(length)) }
+    }
+
+    /// Waits until the file's data is on the disk (`fsync`).
+    package static func synchronize(_ fd: Int32) throws(SystemError) {
+        _ = try retrying("fsync") { fsync(fd) }
+    }
+
+    /// Takes an exclusive advisory lock on an open file without waiting (`flock`): false when
+    /// another open file description holds it. The lock goes with the descriptor's close.
+    package static func tryLock(_ fd: Int32) throws(SystemError) -> Bool {
+        while flock(fd, LOCK_EX | LOCK_NB) == -1 {
+            let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK { return false }
+            throw SystemError("flock", code: code)
+        }
+        return true
+    }
+
+    /// Creates a directory (`mkdir`); EEXIST when the name is taken.
+    package static func makeDirectory(_ path: String, permissions: UInt32 = 0o755) throws(SystemError) {
+        _ = try retrying("mkdir") { mkdir(path, mode_t(permissions)) }
+    }
+
     /// The absolute, symlink-free path of an existing file (`realpath`), as bytes.
     package static func realPath(_ path: String) -> [UInt8]? {
         guard let pointer = realpath(path, nil) else { return nil }
@@ -427,7 +474,9 @@ package enum SystemCalls {
 
 // The C functions whose names `SystemCalls` reuses, under names of their own (inside the
 // enum, `read` or `close` would name its own method).
-@inline(__always) private func libcOpen(_ path: UnsafePointer<CChar>, _ flags: Int32) -> Int32 { open(path, flags) }
+@inline(__always) private func libcOpen(_ path: UnsafePointer<CChar>, _ flags: Int32, _ permissions: UInt32) -> Int32 {
+    open(path, flags, mode_t(permissions))
+}
 @inline(__always) private func libcClose(_ fd: Int32) -> Int32 { close(fd) }
 @inline(__always) private func libcRead(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ count: Int) -> Int { read(fd, base, count) }
 @inline(__always) private func libcPread(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ count: Int, _ offset: off_t) -> Int {
