@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(name: "Purser", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Seeded generators of large policies and request streams.
@@ -29,6 +30,11 @@ let package = Package(
         .executableTarget(
             name: "purser-import-bench",
             dependencies: ["PurserFixtures", .product(name: "Purser", package: "Purser"), .product(name: "PurserAudit", package: "Purser")]
+        ),
+        // `empty-server`: Hummingbird answering a fixed decision, the baseline of `purser serve`.
+        .executableTarget(
+            name: "empty-server",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
         ),
         // `purser-profile`: a loop of decisions for perf and callgrind.
         .executableTarget(

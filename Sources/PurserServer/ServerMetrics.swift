@@ -60,10 +60,13 @@ final class ServerMetrics: Sendable {
     /// Counts a decision and its violations.
     func decided(_ decision: Decision, at endpoint: Endpoint) {
         (decision.isAllowed ? allowed : denied)[endpoint]?.increment()
+        var ledgerFailed = false
         for violation in decision.violations {
             registry.makeCounter(descriptor: .init(metricName: "purser_violations_total", unitName: "", helpText: "Violations found in decisions, by rule, kind and effect."), labels: [("rule", violation.rule), ("kind", violation.kind.rawValue), ("effect", violation.effect.rawValue)]).increment()
-            if violation.rule == "ledger-unavailable" { ledgerFailed() }
+            if violation.rule == "ledger-unavailable" { ledgerFailed = true }
         }
+        // A decision that counted against budgets asked the ledger: its answer says whether it is up.
+        if ledgerFailed { self.ledgerFailed() } else if !decision.counters.isEmpty { ledgerAnswered() }
     }
 
     /// Records a budget's use after a decision: spent and reserved over the limit.

@@ -9,7 +9,7 @@ import Testing
 
 /// `purser serve` as operators run it: a process that refuses bad set-ups with exit 2,
 /// reloads on SIGHUP, and on SIGTERM finishes the calls in flight and exits 0.
-@Suite("purser serve, the process", .timeLimit(.minutes(2)))
+@Suite("purser serve, the process", .timeLimit(.minutes(5)))
 struct ServeCommandTests {
     static let policy = """
         version: 1
@@ -27,9 +27,9 @@ struct ServeCommandTests {
     final class Server {
         let process = Process()
         let log: String
-        private(set) var port = 0
+        fileprivate(set) var port = 0
 
-        init(_ arguments: [String], in directory: String) throws {
+        private init(_ arguments: [String], in directory: String) throws {
             log = directory + "/serve.log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.executableURL = URL(fileURLWithPath: Purser.executable)
@@ -41,21 +41,26 @@ struct ServeCommandTests {
             var environment = ProcessInfo.processInfo.environment
             environment["SWIFT_BACKTRACE"] = "enable=no"
             process.environment = environment
-            try process.run()
-            for _ in 0..<400 {
-                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        }
+
+        /// Starts `purser serve` and waits (without holding a thread) until its log names its port.
+        static func start(_ arguments: [String], in directory: String) async throws -> Server {
+            let server = try Server(arguments, in: directory)
+            try server.process.run()
+            for _ in 0..<1200 {
+                let text = server.logText
                 if let line = text.split(separator: "\n").first(where: { $0.contains("purser serve: listening") }),
                    let range = line.range(of: #"127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
                    let port = Int(line[range].split(separator: ":")[1])
                 {
-                    self.port = port
-                    return
+                    server.port = port
+                    return server
                 }
-                guard process.isRunning else { break }
-                usleep(25_000)
+                guard server.process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(25))
             }
-            process.terminate()
-            throw HTTPTestClient.Failure(description: "purser serve did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            server.process.terminate()
+            throw HTTPTestClient.Failure(description: "purser serve did not start: \(server.logText)")
         }
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }
@@ -111,89 +116,95 @@ struct ServeCommandTests {
 
     @Test("SIGHUP reloads the policy, keeping the last good one when the new one is broken")
     func sighup() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        try directory.write("policies/p.yaml", Self.policy)
-        let server = try Server([], in: directory.path)
-        #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
+        try await onOwnExecutor("purser.serve-test") {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            try directory.write("policies/p.yaml", Self.policy)
+            let server = try await Server.start([], in: directory.path)
+            #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
 
-        try directory.write("policies/p.yaml", Self.policy + "\n  broken: [\n")
-        server.signal(SIGHUP)
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(server.logText.contains("policy reload refused"))
-        #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
+            try directory.write("policies/p.yaml", Self.policy + "\n  broken: [\n")
+            server.signal(SIGHUP)
+            for _ in 0..<200 where !server.logText.contains("policy reload refused") { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(server.logText.contains("policy reload refused"))
+            #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
 
-        try directory.write("policies/p.yaml", Self.policy.replacingOccurrences(of: "tiers: [small]", with: "tiers: [small, frontier]"))
-        server.signal(SIGHUP)
-        var allowed = false
-        for _ in 0..<50 where !allowed {
-            try await Task.sleep(for: .milliseconds(100))
-            allowed = try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "allow"
+            try directory.write("policies/p.yaml", Self.policy.replacingOccurrences(of: "tiers: [small]", with: "tiers: [small, frontier]"))
+            server.signal(SIGHUP)
+            var allowed = false
+            for _ in 0..<50 where !allowed {
+                try await Task.sleep(for: .milliseconds(100))
+                allowed = try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "allow"
+            }
+            #expect(allowed)
+            server.signal(SIGTERM)
+            #expect(await server.exit(within: 20) == 0)
         }
-        #expect(allowed)
-        server.signal(SIGTERM)
-        #expect(await server.exit(within: 20) == 0)
     }
 
     @Test("SIGTERM finishes the call in flight, then exits 0")
     func sigtermDrains() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        try directory.write("policies/p.yaml", Self.policy)
-        let server = try Server([], in: directory.path)
-        let body = #"{"team":"t","environment":"qa","model":"small"}"#
-        let head = "POST /v1/authorize HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
-        // The request's body arrives a second after its head; SIGTERM comes in between.
-        let port = server.port
-        async let answer = HTTPTestClient.raw(port: port, [Array(head.utf8), Array(body.utf8)], pause: 1)
-        try await Task.sleep(for: .milliseconds(400))
-        server.signal(SIGTERM)
-        let response = try await answer
-        #expect(response.status == 200)
-        #expect(try response.json["decision"] as? String == "allow")
-        #expect(await server.exit(within: 20) == 0)
-        // Nothing listens any more.
-        await #expect(throws: HTTPTestClient.Failure.self) { try await HTTPTestClient.send(port: port, "GET", "/healthz") }
+        try await onOwnExecutor("purser.serve-test") {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            try directory.write("policies/p.yaml", Self.policy)
+            let server = try await Server.start([], in: directory.path)
+            let body = #"{"team":"t","environment":"qa","model":"small"}"#
+            let head = "POST /v1/authorize HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            // The request's body arrives 3 s after its head; SIGTERM comes in between.
+            let port = server.port
+            async let answer = HTTPTestClient.raw(port: port, [Array(head.utf8), Array(body.utf8)], pause: 3)
+            try await Task.sleep(for: .milliseconds(1500))
+            server.signal(SIGTERM)
+            let response = try await answer
+            #expect(response.status == 200)
+            #expect(try response.json["decision"] as? String == "allow")
+            #expect(await server.exit(within: 20) == 0)
+            // Nothing listens any more.
+            await #expect(throws: HTTPTestClient.Failure.self) { try await HTTPTestClient.send(port: port, "GET", "/healthz") }
+        }
     }
 }
 
 extension ServeCommandTests {
     @Test("SIGTERM under load: every decision answered is in the decision log, which closes signed and verifies")
     func sigtermUnderLoadLosesNoLogLine() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        try directory.write("policies/p.yaml", Self.policy)
-        let keygen = try Purser.run(["keygen", "--key-id", "serve", "--out", "serve.key"], in: directory.path)
-        #expect(keygen.status == 0, "\(keygen.stderr)")
-        let server = try Server(["--decision-log", "log", "--decision-log-key", "serve.key"], in: directory.path)
-        let port = server.port
-        // 8 clients authorize in a loop; SIGTERM arrives while they do.
-        let answered = try await withThrowingTaskGroup(of: [String].self) { group in
-            for client in 0..<8 {
-                group.addTask {
-                    var ids: [String] = []
-                    for call in 0..<400 {
-                        let body = #"{"id":"c\#(client)-\#(call)","team":"t","environment":"qa","model":"small"}"#
-                        guard let response = try? await HTTPTestClient.send(port: port, "POST", "/v1/authorize", body: body, timeout: 10),
-                              response.status == 200, let id = try? response.json["decision_id"] as? String
-                        else { break }
-                        ids.append(id)
+        try await onOwnExecutor("purser.serve-test") {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            try directory.write("policies/p.yaml", Self.policy)
+            let keygen = try Purser.run(["keygen", "--key-id", "serve", "--out", "serve.key"], in: directory.path)
+            #expect(keygen.status == 0, "\(keygen.stderr)")
+            let server = try await Server.start(["--decision-log", "log", "--decision-log-key", "serve.key"], in: directory.path)
+            let port = server.port
+            // 8 clients authorize in a loop; SIGTERM arrives while they do.
+            let answered = try await withThrowingTaskGroup(of: [String].self) { group in
+                for client in 0..<8 {
+                    group.addTask {
+                        var ids: [String] = []
+                        for call in 0..<400 {
+                            let body = #"{"id":"c\#(client)-\#(call)","team":"t","environment":"qa","model":"small"}"#
+                            guard let response = try? await HTTPTestClient.send(port: port, "POST", "/v1/authorize", body: body, timeout: 10),
+                                  response.status == 200, let id = try? response.json["decision_id"] as? String
+                            else { break }
+                            ids.append(id)
+                        }
+                        return ids
                     }
-                    return ids
                 }
+                try await Task.sleep(for: .milliseconds(700))
+                server.signal(SIGTERM)
+                return try await group.reduce(into: []) { $0 += $1 }
             }
-            try await Task.sleep(for: .milliseconds(700))
-            server.signal(SIGTERM)
-            return try await group.reduce(into: []) { $0 += $1 }
+            #expect(await server.exit(within: 30) == 0, "\(server.logText.suffix(2000))")
+            #expect(answered.count > 0 && answered.count < 3200, "SIGTERM came after the load (\(answered.count) answered)")
+            let verify = try Purser.run(["verify-log", "--public-key", "serve.key.pub", "log"], in: directory.path)
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            let logged = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/log").sorted()
+                .map { try String(contentsOfFile: directory.path + "/log/" + $0, encoding: .utf8) }.joined()
+            let missing = answered.filter { !logged.contains($0) }
+            #expect(missing.isEmpty, "\(missing.count) of \(answered.count) answered decisions are not in the log")
         }
-        #expect(await server.exit(within: 30) == 0, "\(server.logText.suffix(2000))")
-        #expect(answered.count > 0 && answered.count < 3200, "SIGTERM came after the load (\(answered.count) answered)")
-        let verify = try Purser.run(["verify-log", "--public-key", "serve.key.pub", "log"], in: directory.path)
-        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
-        let logged = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/log").sorted()
-            .map { try String(contentsOfFile: directory.path + "/log/" + $0, encoding: .utf8) }.joined()
-        let missing = answered.filter { !logged.contains($0) }
-        #expect(missing.isEmpty, "\(missing.count) of \(answered.count) answered decisions are not in the log")
     }
 }
 

@@ -21,11 +21,10 @@ struct PostgresLedgerTests {
 
     static let capCounter = LedgerContract.capCounter
 
-    /// Runs a test's body on a queue of its own rather than on the cooperative pool that every
-    /// test of the run shares: these tests time ledger calls and wait on a server's clock, and
-    /// two cores busy with hundreds of other tests would otherwise delay them by minutes.
+    /// Runs a test's body on a queue of its own (``onOwnExecutor(_:_:)``): these tests time
+    /// ledger calls and wait on a server's clock.
     static func onOwnExecutor(_ body: () async throws -> Void) async throws {
-        try await withTaskExecutorPreference(DispatchTaskExecutor(label: "purser.postgres-test")) { try await body() }
+        try await PurserTestSupport.onOwnExecutor("purser.postgres-test", body)
     }
 
     /// A new database with the schema in place, and a ledger on it. The timeout is generous:

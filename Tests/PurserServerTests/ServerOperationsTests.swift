@@ -5,7 +5,7 @@ import PurserServer
 import PurserTestSupport
 import Testing
 
-/// What operators see and do (docs/api.md, "Operating the server"): policy reloads that keep
+/// What operators see and do (docs/api.md, "The calls an operator makes"): policy reloads that keep
 /// the last good policy, health and readiness, Prometheus metrics.
 @Suite("purser serve: reloads, health, readiness and metrics")
 struct ServerOperationsTests {
