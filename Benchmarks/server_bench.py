@@ -104,7 +104,7 @@ timed = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S", "hey", "-z", "10
 stop(process)
 out = timed.stdout + timed.stderr
 achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-percentiles = {p: float(re.search(rf"{p}%% in ([\d.]+) secs", out).group(1)) * 1000 for p in ("50", "99")}
+percentiles = {p: float(re.search(rf"{p}% in ([\d.]+) secs", out).group(1)) * 1000 for p in ("50", "99")}
 elapsed, user, system = map(float, re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+)", out).groups())
 codes = re.findall(r"\[(\d+)\]\s+(\d+) responses", out)
 print("  at half the empty server's rate (asked %.0f req/s, hey %d workers): achieved %.0f req/s, p50 %.2f ms, p99 %.2f ms (goal p99 <= 2 ms), "

@@ -81,9 +81,11 @@ public final class PurserServer: Sendable {
         let responder = Routes(server: self)
         let logger = self.logger
         let listen = options.listen
+        let readTimeout = TimeAmount.nanoseconds(options.readTimeout.nanoseconds)
         return Application(
             responder: responder,
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(options.idleTimeout.nanoseconds))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: readTimeout)],
+                                                idleTimeout: .nanoseconds(options.idleTimeout.nanoseconds))),
             configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? listen.port

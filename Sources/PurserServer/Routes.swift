@@ -59,6 +59,7 @@ struct Routes: HTTPResponder {
             case (.get, "/readyz"):
                 response = await ready()
             case (.get, "/metrics"):
+                await refreshBudgetGauges()
                 response = Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                     body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.render())))
             case (_, "/v1/authorize"), (_, "/v1/evaluate"), (_, "/v1/settle"), (_, "/v1/release"), (_, "/v1/reload"):
@@ -90,16 +91,18 @@ struct Routes: HTTPResponder {
         let enforcer = server.enforcer
         let decision = reserving ? await enforcer.authorize(decoded) : await enforcer.evaluate(decoded)
         server.metrics.decided(decision, at: reserving ? .authorize : .evaluate)
-        if reserving { server.metrics.budgets(decision.budgets) }
-        let encoded = Array(DecisionEncoder.json(decision).utf8)
-        record(reserving ? "authorize" : "evaluate", caller) { json in
-            json.key("request")
-            RequestEncoder.encode(decoded, into: &json)
-            json.key("decision")
-            json.beginRawValue()
-            encoded.withUnsafeBufferPointer { json.append($0) }
+        var json = JSONWriter(capacity: 2048)
+        var encoder = DecisionEncoder()
+        encoder.encode(decision, into: &json)
+        let answer = json.withBytes { ByteBuffer(bytes: $0) }
+        record(reserving ? "authorize" : "evaluate", caller) { log in
+            log.key("request")
+            RequestEncoder.encode(decoded, into: &log)
+            log.key("decision")
+            log.beginRawValue()
+            json.withBytes { log.append($0) }
         }
-        return Reply.json(.ok, encoded)
+        return Reply.json(.ok, answer)
     }
 
     /// Refuses what the caller may not decide: a `timestamp` (without the scope, or outside the
@@ -190,6 +193,19 @@ struct Routes: HTTPResponder {
     }
 
     // MARK: Operations
+
+    /// Sets `purser_budget_used_ratio` from the ledger's current counters, at scrape time rather
+    /// than on every decision: a scrape every few seconds costs less than a lock per decision.
+    private func refreshBudgetGauges() async {
+        guard let listing = server.enforcer.ledger as? any CounterListing,
+              let counters = try? await listing.counters() else { return }
+        let policy = server.enforcer.policy
+        let now = server.enforcer.clock.now()
+        let current = counters.filter { counter, _ in
+            counter.window == CalendarWindow.index(of: now.seconds, period: counter.period, zone: policy.zone)
+        }
+        server.metrics.budgets(BudgetRows(current, policy: policy).rows)
+    }
 
     /// Counters against their caps, for dashboards: `?team=T&environment=E&budget=B`, current
     /// windows unless `windows=all`.
@@ -290,10 +306,7 @@ struct Routes: HTTPResponder {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw Self.tooLarge("the body is \(length) bytes; at most \(limit) are accepted", closing: channel)
         }
-        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(server.options.readTimeout.nanoseconds)) {
-            channel.close(promise: nil)
-        }
-        defer { deadline.cancel() }
+        // A body that does not arrive within the read timeout is cut off by `BodyDeadline`.
         do {
             var buffer = try await request.body.collect(upTo: limit)
             return buffer.readBytes(length: buffer.readableBytes) ?? []

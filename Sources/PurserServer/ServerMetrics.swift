@@ -69,19 +69,34 @@ final class ServerMetrics: Sendable {
         if ledgerFailed { self.ledgerFailed() } else if !decision.counters.isEmpty { ledgerAnswered() }
     }
 
-    /// Records a budget's use after a decision: spent and reserved over the limit.
-    func budgets(_ statuses: [BudgetStatus]) {
-        for status in statuses where status.limit > 0 {
-            let ratio = (Double(status.spent) + Double(status.reserved)) / Double(status.limit)
-            let name = status.id + "\u{0}" + status.key + "\u{0}" + status.unit.rawValue
-            let gauge: Gauge? = budgetGauges.withLock { gauges in
-                if let gauge = gauges[name] { return gauge }
-                guard gauges.count < Self.maximumBudgetSeries else { return nil }
-                let gauge = registry.makeGauge(descriptor: .init(metricName: "purser_budget_used_ratio", unitName: "", helpText: "Spent and reserved over the cap, per budget counter, in its current window."), labels: [("budget", status.id), ("key", status.key), ("unit", status.unit.rawValue)])
-                gauges[name] = gauge
-                return gauge
+    /// Sets each current counter's use (spent and reserved over the cap), and drops the series
+    /// of counters no longer current (a window that ended).
+    func budgets(_ rows: [BudgetRows.Row]) {
+        budgetGauges.withLock { gauges in
+            var seen: Set<String> = []
+            for row in rows {
+                guard let limit = row.limit, limit > 0 else { continue }
+                let name = row.counter.budget + "\u{0}" + row.counter.key + "\u{0}" + row.unit
+                seen.insert(name)
+                let gauge: Gauge
+                if let existing = gauges[name] {
+                    gauge = existing
+                } else {
+                    guard gauges.count < Self.maximumBudgetSeries else {
+                        budgetSeriesDropped.increment()
+                        continue
+                    }
+                    gauge = registry.makeGauge(descriptor: .init(metricName: "purser_budget_used_ratio", unitName: "",
+                                                                 helpText: "Spent and reserved over the cap, per budget counter, in its current window."),
+                                               labels: [("budget", row.counter.budget), ("key", row.counter.key), ("unit", row.unit)])
+                    gauges[name] = gauge
+                }
+                gauge.set((Double(row.spent) + Double(row.reserved)) / Double(limit))
             }
-            if let gauge { gauge.set(ratio) } else { budgetSeriesDropped.increment() }
+            for (name, gauge) in gauges where !seen.contains(name) {
+                registry.unregisterGauge(gauge)
+                gauges[name] = nil
+            }
         }
     }
 

@@ -186,12 +186,28 @@ struct GatewayAPITests {
         let ledger = FailingLedger()
         let (enforcer, _) = try Self.enforcer(ledger: ledger)
         let call = Request(team: "payments", environment: "production", model: "mini", usage: Usage(inputTokens: 10))
-        #expect(await enforcer.authorize(call).isAllowed)
+        let decision = await enforcer.authorize(call)
+        #expect(decision.isAllowed)
         ledger.failing.store(true, ordering: .relaxed)
         // settings.ledger_unavailable defaults to deny: a store outage fails closed.
         let outage = await enforcer.authorize(call)
         #expect(outage.verdict == .deny && outage.violations.contains { $0.kind == .system })
         await #expect(throws: LedgerError.self) { try await enforcer.release(outage) }
+        // Whose fault: the store's (worth retrying), or the call's.
+        do {
+            _ = try await enforcer.settle(decisionID: outage.id, usage: Usage())
+            Issue.record("settle during an outage succeeded")
+        } catch {
+            #expect(error.reason == .store)
+        }
+        ledger.failing.store(false, ordering: .relaxed)
+        do {
+            _ = try await enforcer.settle(decision, usage: Usage(inputTokens: -1))
+            Issue.record("a negative settle succeeded")
+        } catch {
+            #expect(error.reason == .invalidCall)
+        }
+        ledger.failing.store(true, ordering: .relaxed)
 
         // The entries a ledger is handed carry the caps; `admits` is the check `reserve` must make.
         let entry = try #require(ledger.lastEntries.withLock { $0 }.first)
