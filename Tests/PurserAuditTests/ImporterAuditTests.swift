@@ -28,7 +28,7 @@ struct ImporterAuditTests {
         #expect(UsageLogs.detect(Array(text.utf8)) == nil)
     }
 
-    @Test(arguments: [UsageLogFormat.auto, .litellm, .openaiUsage, .focus])
+    @Test(arguments: [UsageLogFormat.auto, .litellm, .openaiUsage, .focus, .decisionLog])
     func emptyFileHasNothing(format: UsageLogFormat) throws {
         let imported = try importLog("", format: format)
         #expect(imported.records.isEmpty && imported.malformed.isEmpty)
