@@ -226,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurserCLITests",
-            dependencies: ["PurserCLI", "PurserAudit", "PurserTestSupport"]
+            dependencies: ["PurserCLI", "PurserAudit", "PurserDecisionLog", "PurserTestSupport"]
         ),
     ]
 )
