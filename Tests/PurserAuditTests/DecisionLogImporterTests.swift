@@ -151,6 +151,36 @@ struct DecisionLogImporterTests {
         #expect(imported.skipped == ["decision-log: authorize denied (no call was made)": 1])
     }
 
+    /// Settles in the next day's file count, and still count once when the log is out of order
+    /// and the auditor sorts it on disk (the sort's readers get the same settles).
+    @Test func settlesInALaterFileCountThroughTheDiskSort() throws {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let authorizations = (1...20).map { n in
+            // Descending request times: out of order beyond a batch.
+            let request = #"{"timestamp":"2026-12-07T23:\#(String(format: "%02d", 59 - n)):00Z","team":"payments","environment":"production","model":"claude-sonnet-4-5","cost":9}"#
+            return F.line(n, "authorize", F.decided(n, request: request, model: "claude-sonnet-4-5", region: "null"), time: "2026-12-07T23:59:59Z")
+        }
+        let settles = (1...20).flatMap { n in
+            [F.line(20 + 2 * n - 1, "settle", F.settled(n, cost: "0.0\(n)", usage: nil), time: "2026-12-08T00:00:01Z"),
+             F.line(20 + 2 * n, "settle", F.settled(n, cost: "0.0\(n)", usage: nil, outcome: "already_settled"), time: "2026-12-08T00:00:02Z")]
+        }
+        try Data((authorizations.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/decisions-2026-12-07-0001.jsonl"))
+        try Data((settles.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/decisions-2026-12-08-0001.jsonl"))
+        let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = AuditOptions()
+        options.runSize = 7
+        options.logs.batchSize = 4
+        let report = try Auditor(policy: try CompiledPolicy(policy), options: options).run([directory])
+        #expect(report.summary.sorted)
+        #expect(report.summary.records == 20)
+        #expect(report.summary.malformed == 0)
+        // 0.01 + 0.02 + … + 0.09 + 0.010 + … + 0.020: each settled cost once, never the 9 USD estimate.
+        #expect(report.summary.totalSpend == USD(nanos: (1...20).reduce(0) { total, n in total + Int64(n < 10 ? n * 10_000_000 : n * 1_000_000) }))
+        #expect(report.summary.skipped["decision-log: settle (its cost replaces its authorization's estimate)"] == 20)
+        #expect(report.summary.skipped["decision-log: settle the ledger did not count (already_settled, denied)"] == 20)
+    }
+
     @Test(arguments: [
         DecisionLogFixture.line(1, "authorize", DecisionLogFixture.decided(1)),
         DecisionLogFixture.line(1, "restart", #"{"file":"x"}"#),

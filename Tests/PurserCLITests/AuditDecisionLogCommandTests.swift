@@ -80,5 +80,13 @@ struct AuditDecisionLogCommandTests {
         let first = try #require((malformed["records"] as? [[String: Any]])?.first)
         #expect((first["input"] as? String)?.hasSuffix(".jsonl:1") == true, "\(first)")
         #expect((first["message"] as? String)?.contains("written by purser eval --decision-log") == true, "\(first)")
+
+        // Counted like any malformed record: --max-malformed tolerates them, --strict-input stops at the first.
+        let tolerated = try Purser.run(["audit", "--policy", "p", "--format", "json", "--no-progress", "--max-malformed", "3", "log"],
+                                       in: directory.path)
+        #expect(tolerated.status == 0, "\(tolerated.stderr)")
+        let strict = try Purser.run(["audit", "--policy", "p", "--format", "json", "--no-progress", "--strict-input", "log"], in: directory.path)
+        #expect(strict.status == 2)
+        #expect(strict.stderr.contains(".jsonl:1: an allowed decision written by purser eval --decision-log"), "\(strict.stderr)")
     }
 }
