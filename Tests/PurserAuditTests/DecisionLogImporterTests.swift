@@ -167,14 +167,7 @@ struct DecisionLogImporterTests {
         }
         try Data((authorizations.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/decisions-2026-12-07-0001.jsonl"))
         try Data((settles.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/decisions-2026-12-08-0001.jsonl"))
-        let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
-        var options = AuditOptions()
-        options.runSize = 7
-        options.logs.batchSize = 4
-        let report = try Auditor(policy: try CompiledPolicy(policy), options: options).run([directory])
-        #expect(report.summary.sorted)
-        #expect(report.summary.records == 20)
-        #expect(report.summary.malformed == 0)
+        let report = try ImporterAuditTests.sortedAudit(directory, records: 20)
         // 0.01 + 0.02 + … + 0.09 + 0.010 + … + 0.020: each settled cost once, never the 9 USD estimate.
         #expect(report.summary.totalSpend == USD(nanos: (1...20).reduce(0) { total, n in total + Int64(n < 10 ? n * 10_000_000 : n * 1_000_000) }))
         #expect(report.summary.skipped["decision-log: settle (its cost replaces its authorization's estimate)"] == 20)
