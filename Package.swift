@@ -230,7 +230,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurserCLITests",
-            dependencies: ["PurserCLI", "PurserAudit", "PurserTestSupport"]
+            dependencies: ["PurserCLI", "PurserAudit", "PurserDecisionLog", "PurserTestSupport"]
         ),
     ]
 )

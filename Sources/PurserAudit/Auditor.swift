@@ -121,8 +121,10 @@ public struct Auditor: Sendable {
     public func run(_ inputs: LogInputs) throws(AuditError) -> AuditReport {
         let files = inputs.sources
         let spool: ViolationSpool
+        var logOptions = self.logOptions
         do throws(UsageLogError) {
             spool = try ViolationSpool(directory: options.temporaryDirectory)
+            logOptions.decisionLogIndex = try DecisionLogIndex.forAudit(files, options: logOptions)
         } catch {
             throw AuditError(error.description)
         }
@@ -133,7 +135,7 @@ public struct Auditor: Sendable {
             let depth = ParallelSource.depth(sources: files.count)
             let plans = PlanPool(enabled: options.usePlans)
             for file in files {
-                sources.append(ParallelSource(reader: try open(file), evaluator: evaluator, planPool: plans, depth: depth))
+                sources.append(ParallelSource(reader: try open(file, logOptions), evaluator: evaluator, planPool: plans, depth: depth))
             }
             return try replay(Merger(sources), inputs: inputs, spool: spool, sorted: false, malformed: [])
         } catch let error where error.isDisorder {
@@ -158,7 +160,7 @@ public struct Auditor: Sendable {
         return logs
     }
 
-    private func open(_ file: LogSource) throws(AuditError) -> any UsageLogReader {
+    private func open(_ file: LogSource, _ logOptions: UsageLogOptions) throws(AuditError) -> any UsageLogReader {
         do throws(UsageLogError) {
             return try UsageLogs.open(file, options: logOptions)
         } catch {

@@ -267,6 +267,34 @@ public struct LineChunks {
     }
 }
 
+/// The chunks of a log's lines, for a reader that decodes them on several threads: cut in file
+/// order by one caller at a time (under its source's lock; `splitter` checks it in debug builds).
+package final class LineChunkQueue: @unchecked Sendable {
+    // `@unchecked`: `lines` and `done` change only in `next`, which one thread at a time calls.
+    private var lines: LineChunks
+    private var done = false
+    private let maxLines: Int
+    private let splitter = ThreadOwner()
+
+    /// Cuts `file` into chunks of `options.batchSize` lines, each held to `options.maxRecordBytes`.
+    package init(file: LogFile, options: UsageLogOptions) {
+        lines = LineChunks(file: file, limit: options.maxRecordBytes)
+        maxLines = options.batchSize
+    }
+
+    /// The next chunk, or nil at the end of the file.
+    package func next() throws(UsageLogError) -> LogChunk? {
+        let use = splitter.enter()
+        defer { splitter.exit(use) }
+        guard !done else { return nil }
+        guard let chunk = try lines.nextChunk(maxLines: maxLines) else {
+            done = true
+            return nil
+        }
+        return chunk
+    }
+}
+
 /// Whole lines of a log, copied out of the reader's buffer so that another
 /// thread can decode them while the reader cuts the next chunk.
 public struct LogChunk: Sendable {
@@ -303,6 +331,11 @@ public struct LogChunk: Sendable {
         for field in record.fields {
             csvFields.append(CSVField(start: field.start + offset, end: field.end + offset, escaped: field.escaped))
         }
+    }
+
+    /// The lines over the record-size limit `limit`, as malformed records of the file `name`.
+    package func tooLongRecords(in name: LogName, limit: Int) -> [MalformedRecord] {
+        tooLong.map { MalformedRecord(location: RecordLocation(file: name, line: $0), message: CSVRecords.tooLong(limit)) }
     }
 
     /// Calls `body` with each CSV record, in order.

@@ -18,7 +18,8 @@ package enum LogFormatDetection {
     ///   so is an object whose `data` starts with such a row or that has `data`
     ///   and `total_pages` (a `/spend/logs/v2` page), or `users`, `models` and
     ///   `spend` (the summarized `/spend/logs`, which the reader rejects);
-    ///   `model` with `timestamp` is Purser's own JSONL. When the first line
+    ///   `model` with `timestamp` is Purser's own JSONL; `v`, `seq` and `event`
+    ///   (with `prev` or `data`) is a decision log. When the first line
     ///   tells nothing, the next few lines are tried.
     /// - CSV: the header row decides. `ChargePeriodStart` or `BilledCost` is
     ///   FOCUS; `request_id` with `startTime` or `spend` is a LiteLLM export.
@@ -68,6 +69,8 @@ package enum LogFormatDetection {
             }
             return inner != nil
         }
+        // A decision log line: {"v":1,"seq":N,"time":…,"event":…,"data":{…},"prev":…} (docs/decision-log.md).
+        if keys.isSuperset(of: ["v", "seq", "event"]), keys.contains("prev") || keys.contains("data") { return .decisionLog }
         if let inner { return inner }
         if let objectValue, openAIObjects.contains(objectValue) { return .openaiUsage }
         if keys.contains("data") && keys.contains("has_more") || keys.contains("results") && keys.contains("start_time") {

@@ -4,39 +4,27 @@ import PurserYAML
 
 /// Reads Purser's own usage log: JSON Lines of requests with a required `timestamp`
 /// and, when known, the actual `cost` (docs/wire-formats.md, "Usage records").
-package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
-    // `@unchecked`: `lines` and `done` change, in `nextChunk`, which one thread at a time calls
-    // (in order, under the source's lock; `splitter` checks it in debug builds); `decode(_:)` touches
-    // only immutable state and the parser pool, so any thread may run it.
+package final class PurserLogReader: ChunkedLogReader, Sendable {
+    // `decode(_:)` touches only immutable state and the parser pool, so any thread may run it;
+    // `chunks` is cut by one thread at a time.
     package let format = UsageLogFormat.purser
-    private var lines: LineChunks
+    private let chunks: LineChunkQueue
     /// The file's interned name, for records' locations.
     private let name: LogName
-    private let batchSize: Int
     private let mapping: FieldMapping
-    private var done = false
     private let parsers = ParserPool()
     /// The record-size limit (for messages).
     private let maxRecordBytes: Int
-    private let splitter = ThreadOwner()
 
     package init(file: LogFile, options: UsageLogOptions) {
-        self.lines = LineChunks(file: file, limit: options.maxRecordBytes)
+        self.chunks = LineChunkQueue(file: file, options: options)
         self.maxRecordBytes = options.maxRecordBytes
         self.name = LogName(file.path)
-        self.batchSize = options.batchSize
         self.mapping = options.mapping
     }
 
     package func nextChunk() throws(UsageLogError) -> LogChunk? {
-        let use = splitter.enter()
-        defer { splitter.exit(use) }
-        guard !done else { return nil }
-        guard let chunk = try lines.nextChunk(maxLines: batchSize) else {
-            done = true
-            return nil
-        }
-        return chunk
+        try chunks.next()
     }
 
     package func decode(_ chunk: LogChunk) -> RecordBatch {
@@ -54,11 +42,7 @@ package final class PurserLogReader: ChunkedLogReader, @unchecked Sendable {
             batch.counters.reserveCapacity(lines * preparing.countersPerRecord / 256 + lines / 2 + 16)
         }
         batch.records.reserveCapacity(chunk.lines.count)
-        for number in chunk.tooLong {
-            batch.malformed.append(MalformedRecord(
-                location: RecordLocation(file: name, line: number),
-                message: CSVRecords.tooLong(maxRecordBytes)))
-        }
+        batch.malformed = chunk.tooLongRecords(in: name, limit: maxRecordBytes)
         parsers.with { parser in
             chunk.bytes.withUnsafeBufferPointer { buffer in
                 // Bound once, not per line (a binding per line retains and releases them).

@@ -13,6 +13,9 @@ public enum UsageLogFormat: String, Sendable, CaseIterable {
     case openaiUsage = "openai-usage"
     /// FinOps FOCUS 1.x CSV.
     case focus
+    /// Purser's decision logs (`purser serve --decision-log`): each allowed authorization, at its
+    /// settled cost when it was settled (docs/importers.md, "Decision logs (decision-log)").
+    case decisionLog = "decision-log"
 }
 
 /// A request field a `--map FIELD=PATH` rule fills.
@@ -142,6 +145,10 @@ public struct UsageLogOptions: Sendable {
     /// How batch, flex and priority usage is priced: set by the auditor from the policy's models
     /// (docs/policy-language.md, "Batch, flex and priority prices").
     package var pricing = TierPricing.none
+    /// The settles and releases of every decision log of an audit, read by the auditor before
+    /// the logs are replayed (a settle may be in a later file than its authorization); without
+    /// it a decision log's reader reads its own file's first.
+    package var decisionLogIndex: DecisionLogIndex?
 
     /// The defaults.
     public init() {}
@@ -180,7 +187,7 @@ public enum UsageLogs {
                 return PurserLogReader(file: file, options: options)  // empty: nothing to read in any format
             }
             guard let detected = detect(head) else {
-                throw UsageLogError("cannot tell the log format from the first bytes; pass --input-format purser|litellm|openai-usage|focus", file: path)
+                throw UsageLogError("cannot tell the log format from the first bytes; pass --input-format purser|litellm|openai-usage|focus|decision-log", file: path)
             }
             format = detected
         }
@@ -192,6 +199,7 @@ public enum UsageLogs {
         case .litellm: return try LiteLLMReader.open(file, options)
         case .openaiUsage: return OpenAIUsageReader(file: file, options: options)
         case .focus: return FOCUSReader(file: file, options: options)
+        case .decisionLog: return try DecisionLogReader(file: file, source: source, options: options)
         }
     }
 

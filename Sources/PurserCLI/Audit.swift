@@ -27,6 +27,13 @@ struct Audit: ParsableCommand {
             --max-malformed tolerates that many. Records outside --since/--until are
             counted in the summary, not replayed.
 
+            Input formats (--input-format, detected by auto): purser, litellm,
+            openai-usage, focus, and decision-log: the decision logs of purser serve
+            --decision-log, whose allowed authorizations count at their settled cost
+            (once per decision id); denials, dry runs, releases and checkpoints are
+            skipped and counted. purser eval's logs hold no requests: their allowed
+            decisions are malformed records.
+
             Formats: table (default on a terminal), json (default otherwise), jsonl
             (one violation per line), csv, html (one self-contained page with charts),
             sarif, ocsf (OCSF Compliance Findings, one per line).
@@ -42,6 +49,7 @@ struct Audit: ParsableCommand {
               purser audit --format html -o report.html logs/litellm-*.csv
               purser audit --input-format litellm --map team=metadata.user_api_key_team_alias spend.csv
               purser audit --since 2026-11-01 --until 2026-12-01 --fail-on warn logs/
+              purser audit /var/log/purser/decisions/
             """
     )
 
@@ -59,7 +67,7 @@ struct Audit: ParsableCommand {
     @Option(help: "Report format: table, json, jsonl, csv, html, sarif, ocsf.")
     var format: AuditReportFormat?
 
-    @Option(name: .customLong("input-format"), help: "Log format: auto, purser, litellm, openai-usage, focus.")
+    @Option(name: .customLong("input-format"), help: "Log format: auto, purser, litellm, openai-usage, focus, decision-log.")
     var inputFormat: UsageLogFormat = .auto
 
     @Option(name: .customLong("map"), help: ArgumentHelp("Take a field from a log path, e.g. team=metadata.user_api_key_team_alias, or a FOCUS cost column, e.g. cost=EffectiveCost (repeatable).", valueName: "field=path"))

@@ -28,7 +28,7 @@ struct ImporterAuditTests {
         #expect(UsageLogs.detect(Array(text.utf8)) == nil)
     }
 
-    @Test(arguments: [UsageLogFormat.auto, .litellm, .openaiUsage, .focus])
+    @Test(arguments: [UsageLogFormat.auto, .litellm, .openaiUsage, .focus, .decisionLog])
     func emptyFileHasNothing(format: UsageLogFormat) throws {
         let imported = try importLog("", format: format)
         #expect(imported.records.isEmpty && imported.malformed.isEmpty)
@@ -93,6 +93,21 @@ struct ImporterAuditTests {
         return try auditor.run([repositoryRoot + "/examples/samples/" + sample])
     }
 
+    /// Audits `path` against the shipped policies in runs of 7 records and batches of 4, so that
+    /// a log out of order beyond a batch is sorted on disk; checks that it was, with `records`
+    /// records and none malformed.
+    static func sortedAudit(_ path: String, records: Int) throws -> AuditReport {
+        let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = AuditOptions()
+        options.runSize = 7
+        options.logs.batchSize = 4
+        let report = try Auditor(policy: try CompiledPolicy(policy), options: options).run([path])
+        #expect(report.summary.sorted)
+        #expect(report.summary.records == records)
+        #expect(report.summary.malformed == 0)
+        return report
+    }
+
     static func violations(_ report: AuditReport) throws -> [(Int, String, String)] {
         var found: [(Int, String, String)] = []
         try report.forEachViolation { found.append(($0.input.line, $0.violation.rule, $0.violation.effect.rawValue)) }
@@ -112,14 +127,7 @@ struct ImporterAuditTests {
         defer { cleanup(directory) }
         let path = directory + "/spend.csv"
         try Data(LiteLLMFixture.csv(rows).utf8).write(to: URL(fileURLWithPath: path))
-        let policy = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
-        var options = AuditOptions()
-        options.runSize = 7
-        options.logs.batchSize = 4
-        let report = try Auditor(policy: try CompiledPolicy(policy), options: options).run([path])
-        #expect(report.summary.sorted)
-        #expect(report.summary.records == 60)
-        #expect(report.summary.malformed == 0)
+        let report = try Self.sortedAudit(path, records: 60)
         // 0.0010 + 0.0011 + … + 0.0069 USD
         #expect(report.summary.totalSpend == USD(nanos: (0..<60).reduce(0) { $0 + Int64($1 + 10) * 100_000 }))
         #expect(report.summary.first == Timestamp(rfc3339: "2026-11-22T10:00:00.5Z"))
