@@ -95,18 +95,20 @@ print("  ratio purser/empty: %.2f   (goal >= 0.80)" % ratio)
 
 half = statistics.median(r["rate"] for r in results["empty"]) / 2
 workers = 16
-port += 1
-process = start("purser", port)
-subprocess.run(["hey", "-z", "2s", "-c", str(workers), "-q", str(int(half / workers)), "-m", "POST", "-T", "application/json", "-d", body,
-                f"http://127.0.0.1:{port}/v1/authorize"], capture_output=True)
-timed = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S", "hey", "-z", "10s", "-c", str(workers), "-q", str(int(half / workers)), "-m", "POST",
-                        "-T", "application/json", "-d", body, f"http://127.0.0.1:{port}/v1/authorize"], capture_output=True, text=True)
-stop(process)
-out = timed.stdout + timed.stderr
-achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-percentiles = {p: float(re.search(rf"{p}% in ([\d.]+) secs", out).group(1)) * 1000 for p in ("50", "99")}
-elapsed, user, system = map(float, re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+)", out).groups())
-codes = re.findall(r"\[(\d+)\]\s+(\d+) responses", out)
-print("  at half the empty server's rate (asked %.0f req/s, hey %d workers): achieved %.0f req/s, p50 %.2f ms, p99 %.2f ms (goal p99 <= 2 ms), "
-      "statuses %s, hey CPU %.0f%% of the machine"
-      % (half, workers, achieved, percentiles["50"], percentiles["99"], dict(codes), 100 * (user + system) / (elapsed * cores)))
+for kind, label in (("empty", "empty server"), ("purser", "purser serve")):
+    port += 1
+    process = start(kind, port)
+    hey = ["hey", "-c", str(workers), "-q", str(int(half / workers)), "-m", "POST", "-T", "application/json", "-d", body,
+           f"http://127.0.0.1:{port}/v1/authorize"]
+    subprocess.run(hey[:1] + ["-z", "2s"] + hey[1:], capture_output=True)
+    timed = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S"] + hey[:1] + ["-z", "10s"] + hey[1:], capture_output=True, text=True)
+    stop(process)
+    out = timed.stdout + timed.stderr
+    achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    percentiles = {p: float(re.search(rf"{p}% in ([\d.]+) secs", out).group(1)) * 1000 for p in ("50", "99")}
+    elapsed, user, system = map(float, re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+)", out).groups())
+    codes = re.findall(r"\[(\d+)\]\s+(\d+) responses", out)
+    print("  %-13s at half the empty server's rate (asked %.0f req/s, hey %d workers): achieved %.0f req/s, p50 %.2f ms, p99 %.2f ms, "
+          "statuses %s, hey CPU %.0f%% of the machine"
+          % (label, half, workers, achieved, percentiles["50"], percentiles["99"], dict(codes), 100 * (user + system) / (elapsed * cores)))
+print("  (goal: purser serve's p99 <= 2 ms at half the empty server's rate)")

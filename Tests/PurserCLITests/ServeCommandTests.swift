@@ -204,6 +204,12 @@ extension ServeCommandTests {
                 .map { try String(contentsOfFile: directory.path + "/log/" + $0, encoding: .utf8) }.joined()
             let missing = answered.filter { !logged.contains($0) }
             #expect(missing.isEmpty, "\(missing.count) of \(answered.count) answered decisions are not in the log")
+            // The audit replays the server's own log: one record per allowed decision, none twice.
+            let audit = try Purser.run(["audit", "--format", "json", "--fail-on", "never", "log"], in: directory.path)
+            #expect(audit.status == 0, "\(audit.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [String: Any])
+            let summary = try #require(report["summary"] as? [String: Any])
+            #expect(summary["records"] as? Int == answered.count, "\(summary)")
         }
     }
 }

@@ -42,7 +42,8 @@ public enum RequestDecoder {
         let result: Result<Request, RequestError> = bytes.withUnsafeBufferPointer { buffer in
             do throws(RequestError) {
                 var scanner = JSONScanner(buffer)
-                let request = try decode(&scanner)
+                var parser = RequestParser(caching: false)
+                let request = try parser.decode(&scanner)
                 do throws(JSONError) {
                     try scanner.expectEnd()
                 } catch {
@@ -72,7 +73,7 @@ public enum RequestDecoder {
 /// team, model or user repeated across millions of lines is one `String`,
 /// decoded and validated once.
 package struct RequestParser {
-    private var names = NameCache()
+    private var names: NameCache
     /// The date and hour of the last timestamp read (see ``HourPrefix``).
     package var hours = HourPrefix()
 
@@ -458,14 +459,25 @@ package struct RequestParser {
         return JSONError("\(field) is out of range (0..\(RequestDecoder.maxTokens)), found \(text)\(range.count > 40 ? "…" : "")", at: range.lowerBound)
     }
 
+    /// A parser for a stream of requests, which caches the names it reads.
     package init() {
+        names = NameCache()
+    }
+
+    /// A parser for one request (`RequestDecoder.decode`): no cache, whose
+    /// 4,096 slots would cost more to make and free than one request's names cost to decode.
+    package init(caching: Bool) {
+        names = NameCache(slots: caching ? NameCache.streamSlots : 0)
     }
 }
 
-/// A small cache of decoded names by their bytes (direct-mapped, 4,096 entries).
+/// A small cache of decoded names by their bytes (direct-mapped, 4,096 entries for a stream;
+/// none for a one-off decode).
 @usableFromInline package struct NameCache: Sendable {
-    @usableFromInline var hashes = [UInt64](repeating: 0, count: 4096)
-    @usableFromInline var values = [String](repeating: "", count: 4096)
+    @usableFromInline var hashes: [UInt64]
+    @usableFromInline var values: [String]
+    /// The slots of a stream's cache.
+    package static let streamSlots = 4096
 
     /// The string for raw JSON string bytes: cached when seen before, else decoded (and cached if short and plain).
     package mutating func string(_ range: Range<Int>, in scanner: JSONScanner) throws(JSONError) -> String {
@@ -479,9 +491,9 @@ package struct RequestParser {
     @inlinable
     package mutating func string<E: Error>(_ bytes: UnsafeBufferPointer<UInt8>,
                                    _ make: (UnsafeBufferPointer<UInt8>) throws(E) -> String) throws(E) -> String {
-        guard bytes.count <= 64, let base = bytes.baseAddress else { return try make(bytes) }
+        guard bytes.count <= 64, !hashes.isEmpty, let base = bytes.baseAddress else { return try make(bytes) }
         let hash = ByteHash.hash(base, count: bytes.count)  // never 0, the empty marker
-        let slot = Int(hash & 4095)
+        let slot = Int(hash & UInt64(hashes.count - 1))  // a power of two
         if hashes[slot] == hash {
             let equal = values[slot].utf8.withContiguousStorageIfAvailable { utf8 in
                 guard utf8.count == bytes.count, let cached = utf8.baseAddress else { return utf8.count == bytes.count }
@@ -495,6 +507,15 @@ package struct RequestParser {
         return value
     }
 
+    /// A cache of a stream's size.
     package init() {
+        self.init(slots: NameCache.streamSlots)
+    }
+
+    /// A cache of `slots` entries (``streamSlots``), or none (0).
+    package init(slots: Int) {
+        precondition(slots == 0 || slots == NameCache.streamSlots, "a name cache has \(NameCache.streamSlots) slots or none")
+        hashes = [UInt64](repeating: 0, count: slots)
+        values = [String](repeating: "", count: slots)
     }
 }
