@@ -84,7 +84,13 @@ final class PolicyState: Sendable {
         }
     }
 
-    /// A fingerprint of the policy files (path, size, modification time), for `--watch`.
+    /// A fingerprint of the policy files (path, size, modification time, device and inode), for `--watch`.
+    ///
+    /// Paths are followed through symlinks, and hidden entries are left out as the loader leaves them
+    /// out: in a Kubernetes ConfigMap volume each `NAME.yaml` is a symlink through `..data` into a
+    /// timestamped `..YYYY_MM_DD…` directory, and an update swaps `..data` in one rename. The files
+    /// behind the symlinks are then new files (another inode, even when size and time match), so one
+    /// swap changes the fingerprint once (docs/deploy.md, "Policies from a ConfigMap").
     func fingerprint() -> [String] {
         var prints: [String] = []
         for path in paths { Self.collect(path, into: &prints, depth: 0) }
@@ -96,7 +102,7 @@ final class PolicyState: Sendable {
             prints.append(path + " missing")
             return
         }
-        prints.append("\(path) \(status.size) \(status.modified)")
+        prints.append("\(path) \(status.size) \(status.modified) \(status.device):\(status.inode)")
         guard status.kind == .directory, let listing = try? SystemCalls.directoryEntries(bytes: Array(path.utf8)) else { return }
         for entry in listing.entries {
             guard let name = String(validating: entry.name, as: UTF8.self), !name.hasPrefix(".") else { continue }
