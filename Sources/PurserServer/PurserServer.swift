@@ -53,8 +53,8 @@ public final class PurserServer: Sendable {
     /// finishes the calls in flight and closes the decision log. SIGHUP reloads the policy.
     ///
     /// `onListening` is called with the port once the server accepts connections. Without
-    /// `handlingSignals` (a server inside another program, the tests) only cancelling the task
-    /// stops it, and only `/v1/reload` and `--watch` reload.
+    /// `handlingSignals` (a server inside another program, the tests) ``shutdown()`` or
+    /// cancelling the task stops it, and only `/v1/reload` and `--watch` reload.
     public func run(handlingSignals: Bool = true, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let application = makeApplication(onListening: onListening)
         var services: [any Service] = [DecisionLogService(log: decisionLog, logger: logger)]
