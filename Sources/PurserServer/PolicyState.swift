@@ -102,8 +102,14 @@ final class PolicyState: Sendable {
             prints.append(path + " missing")
             return
         }
-        prints.append("\(path) \(status.size) \(status.modified) \(status.device):\(status.inode)")
-        guard status.kind == .directory, let listing = try? SystemCalls.directoryEntries(bytes: Array(path.utf8)) else { return }
+        guard status.kind == .directory else {
+            prints.append("\(path) \(status.size) \(status.modified) \(status.device):\(status.inode)")
+            return
+        }
+        // A directory by its entries only: its own time changes with every entry made or removed,
+        // hidden ones too (a ConfigMap update makes and removes several), and each would reload.
+        prints.append(path + " directory")
+        guard let listing = try? SystemCalls.directoryEntries(bytes: Array(path.utf8)) else { return }
         for entry in listing.entries {
             guard let name = String(validating: entry.name, as: UTF8.self), !name.hasPrefix(".") else { continue }
             if entry.isDirectory || name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
