@@ -113,18 +113,8 @@ package final class PostgresTestServer: Sendable {
     /// Returns the CA's certificate (PEM). `sql` no longer works over TCP afterwards.
     package func requireTLS(password: String) throws -> String {
         try sql("ALTER USER \(user) PASSWORD '\(password)'")
-        let openssl = "/usr/bin/openssl"
-        let ca = directory + "/ca.pem", caKey = directory + "/ca.key"
-        let key = directory + "/server.key", request = directory + "/server.csr", certificate = directory + "/server.pem"
-        let extensions = directory + "/server.ext"
-        try Self.run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                               "-subj", "/CN=Purser test CA", "-keyout", caKey, "-out", ca])
-        try Self.run(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-                               "-keyout", key, "-out", request])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: extensions, atomically: true, encoding: .utf8)
-        try Self.run(openssl, ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "2",
-                               "-extfile", extensions, "-out", certificate])
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        let files = try TestCertificates.make(in: directory)
+        let (ca, key, certificate) = (files.ca, files.key, files.certificate)
         if getuid() == 0 { try Self.run("/bin/chown", ["postgres:postgres", key, certificate]) }
         let data = directory + "/data"
         let configuration = try String(contentsOfFile: data + "/postgresql.conf", encoding: .utf8)
