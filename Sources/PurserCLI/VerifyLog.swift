@@ -124,9 +124,19 @@ struct DecisionLogOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The private key that signs the decision log's checkpoints (purser keygen).", valueName: "file"))
     var decisionLogKey: String?
 
+    @Option(help: ArgumentHelp("The lines of --decision-log -: jsonl, or ocsf (each line an OCSF API Activity event carrying the chained line; purser verify-log reads both).",
+                               valueName: "format"))
+    var decisionLogFormat: String = "jsonl"
+
     func validate() throws {
         guard (decisionLog == nil) == (decisionLogKey == nil) else {
             throw ValidationError("--decision-log and --decision-log-key go together.")
+        }
+        guard let format = DecisionLog.LineFormat(rawValue: decisionLogFormat) else {
+            throw ValidationError("--decision-log-format must be jsonl or ocsf, not \(decisionLogFormat)")
+        }
+        guard format == .jsonLines || decisionLog == "-" else {
+            throw ValidationError("--decision-log-format ocsf writes to standard output only (--decision-log -); a log directory holds JSON lines")
         }
     }
 
@@ -141,7 +151,8 @@ struct DecisionLogOptions: ParsableArguments {
         do throws(DecisionLogError) {
             let key = try DecisionLogSigningKey.read(path: decisionLogKey)
             // With --now, the lines the log writes itself (its closing checkpoint) carry that time too.
-            let options = DecisionLog.Options(clock: time.map { ManualClock($0) } ?? SystemClock())
+            let options = DecisionLog.Options(clock: time.map { ManualClock($0) } ?? SystemClock(),
+                                              format: DecisionLog.LineFormat(rawValue: decisionLogFormat) ?? .jsonLines)
             return decisionLog == "-" ? try DecisionLog(standardOutput: key, options: options)
                                       : try DecisionLog(directory: decisionLog, key: key, options: options)
         } catch {

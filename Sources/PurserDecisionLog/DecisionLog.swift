@@ -28,16 +28,28 @@ public final class DecisionLog: Sendable {
         public var synchronizeAtCheckpoints: Bool
         /// The clock of the lines the log writes itself (the closing checkpoint, a restart).
         public var clock: any PurserClock
+        /// How each line is written (OCSF on standard output only).
+        public var format: LineFormat
 
         /// Creates options.
         public init(maxFileBytes: Int = 64 << 20, checkpointEvery: Int = 1000, bufferBytes: Int = 64 << 10,
-                    synchronizeAtCheckpoints: Bool = true, clock: any PurserClock = SystemClock()) {
+                    synchronizeAtCheckpoints: Bool = true, clock: any PurserClock = SystemClock(), format: LineFormat = .jsonLines) {
             self.maxFileBytes = maxFileBytes
             self.checkpointEvery = checkpointEvery
             self.bufferBytes = bufferBytes
             self.synchronizeAtCheckpoints = synchronizeAtCheckpoints
             self.clock = clock
+            self.format = format
         }
+    }
+
+    /// How the lines of the chain are written.
+    public enum LineFormat: String, Sendable, CaseIterable {
+        /// The chained JSON lines themselves.
+        case jsonLines = "jsonl"
+        /// Each chained line wrapped in an OCSF 1.8.0 API Activity event, as its `raw_data`
+        /// (docs/decision-log.md, "OCSF"); `purser verify-log` reads both.
+        case ocsf
     }
 
     private let state: Mutex<DecisionLogWriter>
@@ -47,6 +59,9 @@ public final class DecisionLog: Sendable {
     /// file with a `restart` line that names it. Throws when the newest file's chain is broken,
     /// or another process is writing the directory.
     public init(directory: String, key: DecisionLogSigningKey, options: Options = Options()) throws(DecisionLogError) {
+        guard options.format == .jsonLines else {
+            throw DecisionLogError("a decision log directory holds JSON lines; OCSF goes to standard output only (--decision-log -)")
+        }
         state = Mutex(try DecisionLogWriter(directory: directory, key: key, options: try Self.checked(options)))
     }
 
@@ -309,7 +324,7 @@ struct DecisionLogWriter: ~Copyable {
 
     /// Adds a line to the buffer and moves the chain on.
     private mutating func put(_ line: [UInt8], isCheckpoint: Bool) {
-        buffer.append(contentsOf: line)
+        buffer.append(contentsOf: options.format == .ocsf ? DecisionLogOCSF.wrap(line) : line)
         buffer.append(0x0A)
         fileBytes += Int64(line.count + 1)
         fileLines += 1

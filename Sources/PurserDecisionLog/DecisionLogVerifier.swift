@@ -214,6 +214,14 @@ struct ChainCheck {
 
     /// Checks one whole line (without its newline).
     private mutating func check(_ bytes: UnsafeBufferPointer<UInt8>, at: Location) {
+        // An OCSF event of `--decision-log-format ocsf`: the chained line is its raw_data.
+        if let inner = DecisionLogOCSF.unwrap(bytes) {
+            // Its other fields are a view of that line: rebuilt from it, they must be the same bytes.
+            guard DecisionLogOCSF.wrap(inner).elementsEqual(bytes) else {
+                return fail(at, "the OCSF event's fields do not match the line in its raw_data: it was changed after it was written")
+            }
+            return inner.withUnsafeBufferPointer { check($0, at: at) }
+        }
         let parsed: DecisionLogLine
         do throws(JSONError) {
             parsed = try DecisionLogLine.parse(bytes)

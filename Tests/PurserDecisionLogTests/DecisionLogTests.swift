@@ -208,6 +208,51 @@ struct DecisionLogWritingTests {
         #expect(try fixture.verify(files: [path]).problem == nil)
     }
 
+    @Test func ocsfEventsCarryTheChainAndAnEditToEitherIsFound() throws {
+        let fixture = try LogFixture()
+        defer { fixture.remove() }
+        try FileManager.default.createDirectory(atPath: fixture.directory, withIntermediateDirectories: true)
+        let path = fixture.directory + "/stream.ocsf.jsonl"
+        let fd = open(path, O_WRONLY | O_CREAT, 0o600)
+        defer { Foundation.close(fd) }
+        var options = LogFixture.options(checkpointEvery: 2)
+        options.format = .ocsf
+        let log = try DecisionLog(descriptor: fd, key: fixture.key, options: options)
+        let payloads = [#"{"caller":"gateway","request":{"model":"m"},"decision":{"decision":"allow","decision_id":"d-1"}}"#,
+                        #"{"caller":"gateway","request":{"model":"m"},"decision":{"decision":"deny","decision_id":"d-2"}}"#,
+                        #"{"caller":"gateway","decision_id":"d-1","outcome":"settled"}"#]
+        for (payload, event) in zip(payloads, ["authorize", "authorize", "settle"]) {
+            try log.append(event: event, time: LogFixture.start, payload: Array(payload.utf8))
+        }
+        try log.close()
+        let lines = try LogFixture.wholeLines(path)
+        #expect(lines.count == 5)  // three events, a checkpoint after two, the closing one
+        #expect(try fixture.verify(files: [path]).problem == nil)
+        let events = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(events.map { $0["class_uid"] as? Int } == Array(repeating: 6003, count: 5))
+        #expect(events.map { $0["activity_id"] as? Int } == [1, 1, 99, 3, 99])
+        #expect(events.map { $0["type_uid"] as? Int } == [600301, 600301, 600399, 600303, 600399])
+        #expect(events.map { $0["status_id"] as? Int } == [1, 2, 1, 1, 1])
+        #expect(events.map { ($0["metadata"] as? [String: Any])?["uid"] as? String } == ["d-1", "d-2", nil, "d-1", nil])
+        #expect(events.map { (($0["actor"] as? [String: Any])?["user"] as? [String: Any])?["name"] as? String }
+            == ["gateway", "gateway", "purser", "gateway", "purser"])
+        #expect(events.allSatisfy { ($0["time"] as? Int) == Int(LogFixture.start.nanoseconds / 1_000_000) })
+        // The chained line is the raw_data, byte for byte: the JSON lines form of the same log.
+        let raw = events.compactMap { $0["raw_data"] as? String }
+        #expect(raw.count == 5 && raw[0].hasPrefix(#"{"v":1,"seq":1,"#) && raw[0].contains(payloads[0]))
+
+        // An edit to the chained line, or to the fields beside it, is found.
+        for (field, from, to) in [("raw_data", #"\"deny\""#, #"\"allow\""#), ("status", "Denied", "Allowed")] {
+            var edited = lines
+            edited[1] = edited[1].replacingOccurrences(of: from, with: to)
+            #expect(edited[1] != lines[1], "\(field)")
+            try (edited.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            let problem = try #require(try fixture.verify(files: [path]).problem, "an edit to \(field) went unnoticed")
+            #expect(problem.line == 2 || problem.line == 1, "\(problem)")
+        }
+        #expect(throws: DecisionLogError.self) { try DecisionLog(directory: fixture.directory + "/dir", key: fixture.key, options: options) }
+    }
+
     @Test func aFullDiskThrowsANamedErrorAndTheLogTakesNoMore() throws {
         let fd = open("/dev/full", O_WRONLY)
         try #require(fd >= 0)
