@@ -24,6 +24,7 @@ KEYS = {
     "eu": "sk-e2e-eu-0000000000000000001",
     "shadow": "sk-e2e-shadow-00000000000000001",
     "stream": "sk-e2e-stream-00000000000000001",
+    "perf": "sk-e2e-perf-000000000000000001",
 }
 failures: list = []
 
@@ -250,15 +251,15 @@ def main() -> int:
     check(log_d.count('"shadow: would deny"') == shadow_n and log_d.count('"shadow: would reroute"') == 1,
           "proxy D logged and counted each would-deny and would-reroute")
 
-    print(f"speed: {args.speed_calls} sequential calls each through C (no hook) and A (hook), interleaved", flush=True)
+    print(f"speed: {args.speed_calls} sequential calls each through C (no hook) and A (hook, a team with a budget: authorize and settle), interleaved", flush=True)
     with httpx.Client() as client:
         for _ in range(20):
-            chat(C, KEYS["qa"], "claude-haiku-4-5", client=client)
-            chat(A, KEYS["qa"], "claude-haiku-4-5", client=client)
+            chat(C, KEYS["perf"], "claude-haiku-4-5", client=client)
+            chat(A, KEYS["perf"], "claude-haiku-4-5", client=client)
         base, hooked = [], []
         for i in range(args.speed_calls):
             for url, into in ((C, base), (A, hooked)) if i % 2 == 0 else ((A, hooked), (C, base)):
-                r, dt = chat(url, KEYS["qa"], "claude-haiku-4-5", client=client)
+                r, dt = chat(url, KEYS["perf"], "claude-haiku-4-5", client=client)
                 if r.status_code != 200:
                     check(False, f"speed call answered {r.status_code}")
                     break
@@ -269,6 +270,8 @@ def main() -> int:
     say(f"added by the hook: p50 {fig['with'][0] - fig['without'][0]:+.2f} ms, p99 {fig['with'][1] - fig['without'][1]:+.2f} ms "
         f"({os.cpu_count()} cores)")
     results["speed"] = fig
+    c = purser.settled("team.perf-team.day", "perf-team")
+    check(c["spent"] > 0 and c["reserved"] == 0, f"the hooked speed calls reserved and settled (perf-team spent ${c['spent']})")
 
     timeout = args.timeout_ms / 1000.0
     print(f"purser serve stopped: the fail modes hold and no call waits past the hook's timeout ({args.timeout_ms:g} ms)", flush=True)

@@ -145,8 +145,10 @@ class PurserHook(CustomLogger):
         except SidecarError as e:
             return self._sidecar_down(data, requested, str(e))
 
+        # A decision no budget counted reserved nothing: there is nothing to settle or release.
         state = {"id": decision.get("decision_id"), "decision": decision.get("decision"),
-                 "shadow": cfg.shadow, "usage": request["usage"], "model": requested}
+                 "reserved": bool(decision.get("budgets")), "shadow": cfg.shadow,
+                 "usage": request["usage"], "model": requested}
         if decision.get("decision") != "allow":
             status, body = core.deny_error(decision)
             if cfg.shadow:
@@ -216,7 +218,7 @@ class PurserHook(CustomLogger):
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
         state = self._state(kwargs)
-        if not state or not state.get("id") or state.get("closed"):
+        if not state or not state.get("id") or not state.get("reserved") or state.get("closed"):
             return
         state["closed"] = True
         response = kwargs.get("complete_streaming_response") or response_obj
@@ -237,7 +239,7 @@ class PurserHook(CustomLogger):
 
     async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict, traceback_str=None):
         state = self._state(request_data or {})
-        if state and state.get("id") and not state.get("closed"):
+        if state and state.get("id") and state.get("reserved") and not state.get("closed"):
             state["closed"] = True
             await self._release(state["id"])
         return None
