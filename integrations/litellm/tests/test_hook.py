@@ -67,6 +67,18 @@ class PreCall(unittest.TestCase):
         self.assertEqual((sent["team"], sent["environment"], sent["user"]), ("payments", "prod", "svc"))
         self.assertEqual(data["metadata"]["purser"]["id"], "d-1")  # the forged id is gone
 
+    def test_a_forged_decision_in_litellm_metadata_is_dropped_too(self):
+        h = Fake(HookConfig(), [{"released": True}])
+        data = {"model": None, "litellm_metadata": {"purser": {"id": "d-victim", "reserved": True}}}
+        run(h.async_pre_call_hook(Auth(team_id="t"), None, data, "completion"))
+        run(h.async_post_call_failure_hook(data, Exception(), None))
+        self.assertEqual(h.sent, [])
+
+    def test_embeddings_reserve_no_output(self):
+        h = Fake(HookConfig(default_output_tokens=77), [ALLOW])
+        run(h.async_pre_call_hook(Auth(team_id="t"), None, {"model": "m", "input": ["abc"]}, "aembedding"))
+        self.assertEqual(h.sent[0][1]["usage"]["output_tokens"], 0)
+
     def test_budget_deny_is_429_and_access_403(self):
         for kind, status in (("budget", 429), ("access", 403)):
             h = Fake(HookConfig(), [deny(kind)])

@@ -27,6 +27,7 @@ except ImportError:
             self.status_code, self.detail, self.headers = status_code, detail, headers
 
 META = "purser"  # the key under the request's metadata where the hook keeps its decision
+EMBEDDINGS = ("embeddings", "aembedding", "embedding", "CallTypes.embeddings", "CallTypes.aembedding")
 
 
 def log(event: str, **fields: Any) -> None:
@@ -116,11 +117,13 @@ class PurserHook(CustomLogger):
 
     async def async_pre_call_hook(self, user_api_key_dict, cache, data: dict, call_type) -> Any:
         cfg = self.config
+        for key in ("metadata", "litellm_metadata"):  # never trust a decision the caller sent
+            if isinstance(data.get(key), dict):
+                data[key].pop(META, None)
         metadata = data.get("metadata")
         if not isinstance(metadata, dict):
             metadata = {}
             data["metadata"] = metadata
-        metadata.pop(META, None)  # never trust a decision the caller sent
         requested = data.get("model")
         if not isinstance(requested, str):
             return data
@@ -129,7 +132,10 @@ class PurserHook(CustomLogger):
         region = deployment_region or who.pop("region", None) or cfg.region
         who.pop("region", None)
         prompt = core.estimate_prompt_tokens(data, cfg.bytes_per_token)
-        output, output_source = core.reserved_output_tokens(cfg, data, model, who["team"])
+        if str(call_type) in EMBEDDINGS:
+            output, output_source = 0, "embedding"
+        else:
+            output, output_source = core.reserved_output_tokens(cfg, data, model, who["team"])
         request = {"model": model, "team": who["team"], "environment": who["environment"],
                    "usage": {"input_tokens": prompt, "output_tokens": output}}
         if who["user"]:
