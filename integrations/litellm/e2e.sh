@@ -98,10 +98,10 @@ prices="$venv/lib/python$pyver/site-packages/litellm/model_prices_and_context_wi
 mkdir -p "$tmp/policy"
 sed "s/__CAP__/$CAP/" "$here/e2e/policy.yaml" > "$tmp/policy/policy.yaml"
 cp "$prices" "$tmp/policy/litellm-prices.json"   # a copy, so no --allow-outside-root
+cmp -s "$prices" "$tmp/policy/litellm-prices.json"
 say "price table: a copy of litellm $LITELLM_VERSION's $(basename "$prices"), sha256 $(sha256sum < "$prices" | cut -c1-16)"
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-echo "litellm decide,settle $token" > "$tmp/tokens"
-echo "$token" > "$tmp/purser.token"
+(umask 077; echo "litellm decide,settle $token" > "$tmp/tokens"; echo "$token" > "$tmp/purser.token")
 "$PURSER" keygen --key-id e2e --out "$tmp/decision.key" > /dev/null
 pport=$(free_port)
 "$PURSER" serve --policy "$tmp/policy" --ledger "$ledger" --listen "127.0.0.1:$pport" \
