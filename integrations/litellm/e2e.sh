@@ -148,6 +148,10 @@ say "purser serve (pid $serve_pid) on 127.0.0.1:$pport; LiteLLM proxies A B C D 
 
 timeout 200 "$vpy" "$here/e2e/drive.py" --purser "$PURSER" --purser-url "http://127.0.0.1:$pport" \
   --purser-token-file "$tmp/purser.token" --serve-pid "$serve_pid" --decision-log "$tmp/decisions" --public-key "$tmp/decision.key.pub" \
-  --proxies "$tmp/proxies" --pids "$tmp/pids" --cap "$CAP" --calls "$N" --timeout-ms "$TIMEOUT_MS" --results "$tmp/results.json"
+  --proxies "$tmp/proxies" --pids "$tmp/pids" --cap "$CAP" --calls "$N" --timeout-ms "$TIMEOUT_MS" --results "$tmp/results.json" &
+# In the background and waited for, so that a signal reaches the trap at once.
+drive_pid=$!
+pids=("$drive_pid" "${pids[@]}")
+wait "$drive_pid"
 say "done in $((SECONDS - start)) s"
 "$vpy" -c 'import json,sys; r=json.load(open(sys.argv[1])); print("litellm e2e: %d admitted of %d, cap $%s, settled $%s, LiteLLM cost $%s" % (r["admitted"], r["calls"], r["cap"], r["settled"], r["litellm_cost"]))' "$tmp/results.json"
