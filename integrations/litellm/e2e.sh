@@ -13,7 +13,7 @@ LITELLM_VERSION=1.108.7
 BUILD_PINS="setuptools==80.9.0 wheel==0.45.1"   # to install this package without build isolation
 CAP=${PURSER_E2E_CAP:-0.005}        # USD, the race team's daily cap
 N=${PURSER_E2E_CALLS:-160}          # concurrent calls racing for it, through two proxies
-TIMEOUT_MS=1000                     # the hook's timeout on purser serve
+TIMEOUT_MS=1500                     # the hook's timeout on purser serve
 start=$SECONDS
 say() { printf '[%3d s] %s\n' "$((SECONDS - start))" "$*"; }
 
