@@ -194,6 +194,19 @@ def main() -> int:
     feature = purser.counter("feature-day", key="chat")
     check(Decimal(str(feature["spent"])) == Decimal(str(c["spent"])),
           f"the key's metadata 'feature' reached Purser as tag feature=chat (feature-day counter spent ${feature['spent']})")
+    for route, body in (("/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 100,
+                                           "messages": [{"role": "user", "content": "Hello through Anthropic's route"}]}),
+                        ("/v1/responses", {"model": "claude-haiku-4-5", "input": "Hello through the Responses route"}),
+                        ("/v1/completions", {"model": "claude-haiku-4-5", "prompt": "Hello through the text route"})):
+        before = Decimal(str(purser.settled("team.stream-team.day", "stream-team")["spent"]))
+        r = httpx.post(A + route, json=body, headers={"Authorization": f"Bearer {KEYS['stream']}"}, timeout=10)
+        after = purser.settled("team.stream-team.day", "stream-team")
+        cost = r.headers.get("x-litellm-response-cost")
+        delta = Decimal(str(after["spent"])) - before
+        check(r.status_code == 200 and cost is not None and abs(delta - Decimal(cost)) <= Decimal("0.000000001")
+              and after["reserved"] == 0,
+              f"{route} is authorized and settled too: Purser ${delta}, LiteLLM ${cost}")
+    c = purser.counter("team.stream-team.day", "stream-team")
     r, _ = chat(A, KEYS["stream"], "claude-haiku-4-5-broken")
     time.sleep(0.3)
     c2 = purser.counter("team.stream-team.day", "stream-team")

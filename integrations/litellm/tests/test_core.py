@@ -151,6 +151,14 @@ class Usage(unittest.TestCase):
         self.assertEqual(core.settle_usage(u), {"input_tokens": 400, "cached_input_tokens": 600,
                                                 "cache_write_tokens": 0, "output_tokens": 50})
 
+    def test_native_shapes(self):
+        anthropic = {"input_tokens": 50, "output_tokens": 7, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 30}
+        self.assertEqual(core.settle_usage(anthropic), {"input_tokens": 50, "cached_input_tokens": 100,
+                                                        "cache_write_tokens": 30, "output_tokens": 7})
+        responses = {"input_tokens": 500, "output_tokens": 9, "input_tokens_details": {"cached_tokens": 200}}
+        self.assertEqual(core.settle_usage(responses), {"input_tokens": 300, "cached_input_tokens": 200,
+                                                        "cache_write_tokens": 0, "output_tokens": 9})
+
     def test_anthropic_cache_reads_and_writes(self):
         u = {"prompt_tokens": 1000, "completion_tokens": 5, "cache_read_input_tokens": 100,
              "cache_creation_input_tokens": 300}

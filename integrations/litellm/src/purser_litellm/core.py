@@ -256,6 +256,18 @@ def settle_usage(usage: Any) -> Optional[dict]:
     include cached ones, so cache reads and writes are subtracted."""
     if usage is None:
         return None
+    if _get(usage, "prompt_tokens") is None and _get(usage, "input_tokens") is not None:
+        # A native shape: Anthropic's input_tokens exclude the cache reads and writes
+        # it reports beside them; OpenAI Responses' include input_tokens_details.cached_tokens.
+        fresh = int(_get(usage, "input_tokens") or 0)
+        read = int(_get(usage, "cache_read_input_tokens") or 0)
+        written = int(_get(usage, "cache_creation_input_tokens") or 0)
+        details = _get(usage, "input_tokens_details")
+        cached = int(_get(details, "cached_tokens") or 0) if details is not None else 0
+        if cached and not read:
+            fresh, read = max(fresh - cached, 0), cached
+        return {"input_tokens": fresh, "cached_input_tokens": read, "cache_write_tokens": written,
+                "output_tokens": int(_get(usage, "output_tokens") or 0)}
     prompt = int(_get(usage, "prompt_tokens") or 0)
     completion = int(_get(usage, "completion_tokens") or 0)
     details = _get(usage, "prompt_tokens_details")

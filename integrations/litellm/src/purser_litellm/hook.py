@@ -120,10 +120,13 @@ class PurserHook(CustomLogger):
         for key in ("metadata", "litellm_metadata"):  # never trust a decision the caller sent
             if isinstance(data.get(key), dict):
                 data[key].pop(META, None)
-        metadata = data.get("metadata")
+        # LiteLLM's newer routes (/v1/messages, /v1/responses, …) carry its metadata in
+        # litellm_metadata (the proxy has added it by now), the older ones in metadata.
+        mkey = "litellm_metadata" if isinstance(data.get("litellm_metadata"), dict) else "metadata"
+        metadata = data.get(mkey)
         if not isinstance(metadata, dict):
             metadata = {}
-            data["metadata"] = metadata
+            data[mkey] = metadata
         requested = data.get("model")
         if not isinstance(requested, str):
             return data
@@ -204,7 +207,8 @@ class PurserHook(CustomLogger):
         if cfg.fail_mode == "allow" or cfg.shadow:
             n = self.count("sidecar_error_allowed")
             log("purser unavailable: call allowed (fail_mode allow)", model=requested, reason=reason, count=n)
-            data["metadata"][META] = {"id": None, "decision": "unavailable", "shadow": cfg.shadow}
+            mkey = "litellm_metadata" if isinstance(data.get("litellm_metadata"), dict) else "metadata"
+            data[mkey][META] = {"id": None, "decision": "unavailable", "shadow": cfg.shadow}
             return data
         n = self.count("sidecar_error_denied")
         log("purser unavailable: call denied (fail_mode deny)", model=requested, reason=reason, count=n)
