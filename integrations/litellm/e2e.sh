@@ -14,19 +14,23 @@ BUILD_PINS="setuptools==80.9.0 wheel==0.45.1"   # to install this package withou
 CAP=${PURSER_E2E_CAP:-0.005}        # USD, the race team's daily cap
 N=${PURSER_E2E_CALLS:-160}          # concurrent calls racing for it, through two proxies
 TIMEOUT_MS=1500                     # the hook's timeout on purser serve
+# LiteLLM fetches its price table from GitHub at import unless told to use the
+# one in its wheel: the e2e makes no call off the machine, and prices with that table.
+export LITELLM_LOCAL_MODEL_COST_MAP=True
 start=$SECONDS
 say() { printf '[%3d s] %s\n' "$((SECONDS - start))" "$*"; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/purser-litellm-e2e.XXXXXX")
 pids=()
 pgbin=""
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   local rc=$?
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   sleep 0.5
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   if [ -n "$pgbin" ] && [ -d "$tmp/pg/data" ]; then
-    runuser -u postgres -- "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop > /dev/null 2>&1 || true
+    as_pg "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop > /dev/null 2>&1 || true
   fi
   if [ "$rc" -ne 0 ]; then
     echo "e2e failed (exit $rc); last lines of the logs:" >&2
@@ -59,23 +63,27 @@ if [ ! -f "$venv/.complete" ]; then
 else
   say "using the venv cached in $venv"
 fi
-# The package from this checkout, as an operator installs it (no network: its
-# dependencies are litellm's).
+exec 9>&-
+# The package from this checkout, installed with pip from its path (no network:
+# its dependencies are litellm's), into this run's own directory on PYTHONPATH,
+# so that the cached venv stays as installed and concurrent runs do not meet.
 # (From a copy: setuptools writes build/ and *.egg-info beside the sources.)
 mkdir -p "$tmp/pkg" && cp -r "$here/pyproject.toml" "$here/README.md" "$here/src" "$tmp/pkg/"
 timeout 120 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation \
-  --force-reinstall "$tmp/pkg" > "$tmp/pip.log" 2>&1 || { cat "$tmp/pip.log" >&2; exit 1; }
-exec 9>&-
+  --target "$tmp/site" "$tmp/pkg" > "$tmp/pip.log" 2>&1 || { cat "$tmp/pip.log" >&2; exit 1; }
+export PYTHONPATH="$tmp/site"
 vpy=$venv/bin/python
-"$vpy" -c 'import litellm, importlib.metadata as m; assert m.version("litellm") == "'$LITELLM_VERSION'", m.version("litellm")'
+"$vpy" -c 'import purser_litellm.hook, sys; assert purser_litellm.hook.__file__.startswith(sys.argv[1]), purser_litellm.hook.__file__' "$tmp/site"
+"$vpy" -c 'import importlib.metadata as m; assert m.version("litellm") == "'$LITELLM_VERSION'", m.version("litellm")'
 
 say "unit tests of the hook's pure parts"
-(cd "$here" && PYTHONDONTWRITEBYTECODE=1 timeout 60 "$vpy" -m unittest discover -s tests -t . 2>&1 | tail -n 3)
+(cd "$here" && PYTHONDONTWRITEBYTECODE=1 timeout 60 "$vpy" -m unittest discover -s tests -t . > "$tmp/unittest.out" 2>&1) \
+  || { cat "$tmp/unittest.out" >&2; exit 1; }
+tail -n 3 "$tmp/unittest.out"
 
 # --- PostgreSQL: a cluster of our own in $tmp, on loopback -----------------------
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || { echo "e2e: no PostgreSQL in /usr/lib/postgresql/*/bin (apt-get install postgresql)" >&2; exit 1; }
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 mkdir -p "$tmp/pg"
 [ "$(id -u)" = 0 ] && chown postgres:postgres "$tmp/pg" && chmod 755 "$tmp"
 as_pg "$pgbin/initdb" -D "$tmp/pg/data" -U purser --auth=trust --no-sync -E UTF8 --locale=C > "$tmp/initdb.log" 2>&1
@@ -132,7 +140,7 @@ hook_config allow allow false
 hook_config shadow allow true
 start_proxy() {  # NAME CONFIG HOOK_CONFIG
   local port; port=$(free_port)
-  (cd "$tmp" && exec env LITELLM_LOCAL_MODEL_COST_MAP=True PURSER_LITELLM_CONFIG="$3" \
+  (cd "$tmp" && exec env PURSER_LITELLM_CONFIG="$3" \
      PURSER_LITELLM_KEYS="$here/e2e/keys.yaml" LITELLM_LOG=ERROR NO_DOCS=True \
      "$venv/bin/litellm" --config "$2" --host 127.0.0.1 --port "$port" --num_workers 1 > "$tmp/proxy-$1.log" 2>&1) &
   pids+=("$!")
