@@ -154,7 +154,7 @@ echo "purser $serve_pid" > "$tmp/pids"
 for pid in "${pids[@]:1}"; do echo "proxy $pid" >> "$tmp/pids"; done
 say "purser serve (pid $serve_pid) on 127.0.0.1:$pport; LiteLLM proxies A B C D starting"
 
-timeout 200 "$vpy" "$here/e2e/drive.py" --purser "$PURSER" --purser-url "http://127.0.0.1:$pport" \
+timeout 300 "$vpy" "$here/e2e/drive.py" --purser "$PURSER" --purser-url "http://127.0.0.1:$pport" \
   --purser-token-file "$tmp/purser.token" --serve-pid "$serve_pid" --decision-log "$tmp/decisions" --public-key "$tmp/decision.key.pub" \
   --proxies "$tmp/proxies" --pids "$tmp/pids" --cap "$CAP" --calls "$N" --timeout-ms "$TIMEOUT_MS" --results "$tmp/results.json" &
 # In the background and waited for, so that a signal reaches the trap at once.

@@ -104,7 +104,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_ready(proxies: dict, purser_url: str, pids: list, deadline: float = 90.0) -> None:
+def wait_ready(proxies: dict, purser_url: str, pids: list, deadline: float = 150.0) -> None:
     end = time.monotonic() + deadline
     pending = dict(proxies)
     pending["purser"] = purser_url
@@ -208,8 +208,7 @@ def main() -> int:
               f"{route} is authorized and settled too: Purser ${delta}, LiteLLM ${cost}")
     c = purser.counter("team.stream-team.day", "stream-team")
     r, _ = chat(A, KEYS["stream"], "claude-haiku-4-5-broken")
-    time.sleep(0.3)
-    c2 = purser.counter("team.stream-team.day", "stream-team")
+    c2 = purser.settled("team.stream-team.day", "stream-team")
     check(r.status_code >= 500 and c2["reserved"] == 0 and c2["spent"] == c["spent"],
           f"a call the provider fails ({r.status_code}) is released: reserved {c2['reserved']}, spent unchanged")
 
@@ -326,7 +325,8 @@ def main() -> int:
               f"sidecar {label}: fail mode deny answers 503: {[r.status_code for r, _ in deny]}")
         check(all(r.status_code == 200 for r, _ in allow),
               f"sidecar {label}: fail mode allow lets the call through: {[r.status_code for r, _ in allow]}")
-        check(worst < timeout + 0.75, f"sidecar {label}: the slowest call took {worst * 1000:.0f} ms (timeout {args.timeout_ms:g} ms)")
+        check(worst < timeout + 1.5, f"sidecar {label}: the slowest call took {worst * 1000:.0f} ms "
+              f"(timeout {args.timeout_ms:g} ms; the proxy's own time on a loaded machine allowed for, up to 1.5 s)")
         if listener:
             check(min(dt for _, dt in deny) >= timeout * 0.95, f"sidecar {label}: the hook waited its timeout ({min(dt for _, dt in deny) * 1000:.0f} ms)")
             sock.close()
