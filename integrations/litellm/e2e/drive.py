@@ -173,6 +173,9 @@ def main() -> int:
     check(r.status_code == 403 and "purser:" in json.dumps(e) and "policy.yaml:" in json.dumps(e),
           f"a model the team may not use is 403 with Purser's message and rule source, whatever the body claims: {r.status_code} {json.dumps(e)[:240]}")
 
+    r, _ = chat(A, "sk-e2e-not-a-key-0000000000001", "claude-haiku-4-5")
+    check(r.status_code == 401, f"a key the keys file does not list is refused by custom_auth: {r.status_code}")
+
     print("streaming settles with the final chunk's usage; a failed call releases", flush=True)
     usage = None
     with httpx.stream("POST", A + "/v1/chat/completions", timeout=10,

@@ -54,7 +54,7 @@ def lookup(api_key: str, entries: list) -> Optional[dict]:
 
 
 async def custom_auth(request: Any, api_key: str):
-    from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy._types import ProxyException, UserAPIKeyAuth
     global _KEYS
     if _KEYS is None:
         _KEYS = load_keys()
@@ -62,5 +62,8 @@ async def custom_auth(request: Any, api_key: str):
         api_key = api_key[7:]
     fields = lookup(api_key, _KEYS)
     if fields is None:
-        raise Exception("invalid API key")  # the proxy answers 401
+        # A ProxyException, not a bare Exception: LiteLLM 1.108.7 answers a bare one 500
+        # without its Prisma client installed.
+        raise ProxyException(message="Authentication Error: invalid API key", type="auth_error",
+                             param="api_key", code=401)
     return UserAPIKeyAuth(api_key=hashlib.sha256(api_key.encode()).hexdigest(), **fields)
