@@ -13,7 +13,7 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer decisions over HTTP, for gateways not written in Swift.",
         discussion: """
-            A JSON API on loopback (docs/api.md): POST /v1/authorize takes the request
+            A JSON API (docs/api.md): POST /v1/authorize takes the request
             purser eval reads and answers the decision it writes; POST /v1/settle and
             /v1/release close a decision by its id; POST /v1/evaluate is a dry run;
             GET /v1/policy, /healthz, /readyz and /metrics (Prometheus) are for
@@ -28,6 +28,8 @@ struct Serve: ParsableCommand {
               litellm    decide,settle,cost     5b1f0c…
 
             With no tokens file, loopback callers decide and settle without a token.
+            It listens on loopback unless it serves HTTPS (--tls-cert and --tls-key)
+            and a tokens file names who may decide: then any address will do.
             Reloading the policy (SIGHUP, --watch, or POST /v1/reload with the token
             of --admin-token-file) keeps the last good policy when the new one is
             invalid. SIGTERM stops taking calls, finishes those in flight, closes the
@@ -44,6 +46,7 @@ struct Serve: ParsableCommand {
               purser serve --policy policies/
               purser serve --ledger sqlite:/var/lib/purser/ledger.db --watch
               purser serve --decision-log /var/log/purser --decision-log-key purser.key
+              purser serve --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key --tokens-file tokens
               curl -s localhost:8181/v1/authorize -d '{"team":"payments","environment":"qa","model":"claude-opus-4-5"}'
             """
     )
@@ -55,7 +58,8 @@ struct Serve: ParsableCommand {
             transform: LedgerURL.parse)
     var ledger: LedgerLocation = .memory
 
-    @Option(help: ArgumentHelp("The address to listen on (loopback only; port 0 picks a free one).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("The address to listen on (off loopback only with --tls-cert, --tls-key and --tokens-file; port 0 picks a free one).",
+                               valueName: "host:port"))
     var listen: String = "127.0.0.1:8181"
 
     @Option(help: ArgumentHelp("The callers and their scopes, one NAME SCOPES TOKEN per line.", valueName: "file"))
@@ -63,6 +67,12 @@ struct Serve: ParsableCommand {
 
     @Option(help: ArgumentHelp("A file holding the token POST /v1/reload needs.", valueName: "file"))
     var adminTokenFile: String?
+
+    @Option(help: ArgumentHelp("Serve HTTPS with this certificate chain (PEM: the server's certificate, then its intermediates).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key of --tls-cert (PEM, not encrypted).", valueName: "file"))
+    var tlsKey: String?
 
     @Flag(help: "Reload the policy when one of its files changes (checked every second).")
     var watch = false
@@ -84,6 +94,7 @@ struct Serve: ParsableCommand {
         guard (0...86_400).contains(timestampSkew) else { throw ValidationError("--timestamp-skew must be from 0 to 86400 seconds") }
         guard (1...(64 << 20)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1 to 67108864") }
         guard (1...86_400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be from 1 to 86400 seconds") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func run() throws {
@@ -106,6 +117,7 @@ struct Serve: ParsableCommand {
         options.maxBodyBytes = maxBodyBytes
         options.idleTimeout = .seconds(idleTimeout)
         options.watchInterval = watch ? .seconds(1) : nil
+        if let tlsCert, let tlsKey { options.tls = TLSFiles(certificateChain: tlsCert, privateKey: tlsKey) }
 
         let loaded = try PolicyLoading.loadWithFiles(policy, reading: reading)
         let store = try ledger == .memory ? nil : LedgerOpening.open(ledger, blocking: false)

@@ -39,13 +39,19 @@ public final class PostgresLedger: Ledger, CounterListing {
         public var retentionSeconds: Int64
         /// TLS; nil picks `disable` on loopback and `require` elsewhere.
         public var tls: TLSMode?
+        /// A PEM file of the certificate authorities to verify the server against, instead of the
+        /// system's roots (a private CA, as `sslrootcert` is for libpq).
+        public var rootCertificates: String?
 
         /// Creates options.
-        public init(timeout: Duration = .seconds(2), maximumConnections: Int = 16, retentionSeconds: Int64 = 86_400, tls: TLSMode? = nil) {
+        public init(timeout: Duration = .seconds(2), maximumConnections: Int = 16, retentionSeconds: Int64 = 86_400, tls: TLSMode? = nil,
+                    rootCertificates: String? = nil)
+        {
             self.timeout = timeout
             self.maximumConnections = maximumConnections
             self.retentionSeconds = retentionSeconds
             self.tls = tls
+            self.rootCertificates = rootCertificates
         }
     }
 
@@ -114,14 +120,23 @@ public final class PostgresLedger: Ledger, CounterListing {
         } else {
             let tls: PostgresClient.Configuration.TLS
             let probeTLS: PostgresConnection.Configuration.TLS
+            var verification = TLSConfiguration.makeClientConfiguration()
+            if let roots = options.rootCertificates {
+                // Read now, so that a missing or malformed file is an error at start, not at the first call.
+                do {
+                    verification.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(roots))
+                } catch {
+                    throw LedgerError("postgres: cannot read the sslrootcert file \(Self.safe(roots)) (a PEM file of certificates): \(error)")
+                }
+            }
             do {
                 switch options.tls ?? (endpoint.isLocal ? .disable : .require) {
                 case .disable:
                     (tls, probeTLS) = (.disable, .disable)
                 case .prefer:
-                    (tls, probeTLS) = (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                    (tls, probeTLS) = (.prefer(verification), .prefer(try NIOSSLContext(configuration: verification)))
                 case .require:
-                    (tls, probeTLS) = (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                    (tls, probeTLS) = (.require(verification), .require(try NIOSSLContext(configuration: verification)))
                 }
             } catch {
                 throw LedgerError("postgres: cannot set up TLS: \(error)")

@@ -9,7 +9,9 @@ extension PostgresLedger {
     ///     postgres://USER@HOST[:PORT]/DATABASE[?OPTION=VALUE&…]
     ///
     /// Options: `sslmode=disable|prefer|require`, `timeout_ms=N` (1 to 600000),
-    /// `pool_size=N` (1 to 1000), `retention_s=N` (60 to 31536000), `password_file=PATH`.
+    /// `pool_size=N` (1 to 1000), `retention_s=N` (60 to 31536000), `password_file=PATH`,
+    /// `sslrootcert=PATH` (a PEM file of the certificate authorities that `sslmode=require` verifies
+    /// the server against, instead of the system's roots).
     /// The password comes from `password_file`, else from the `PGPASSWORD` environment
     /// variable, else from the URL (where a command line would show it to every user of the
     /// machine; `purser` refuses it there).
@@ -41,8 +43,10 @@ extension PostgresLedger {
                 options.retentionSeconds = number
             case "password_file":
                 passwordFile = value
+            case "sslrootcert":
+                options.rootCertificates = value
             default:
-                throw LedgerError("postgres: unknown option \"\(Self.safe(name))\"; the options are sslmode, timeout_ms, pool_size, retention_s, password_file")
+                throw LedgerError("postgres: unknown option \"\(Self.safe(name))\"; the options are sslmode, sslrootcert, timeout_ms, pool_size, retention_s, password_file")
             }
         }
         var password = parsed.password

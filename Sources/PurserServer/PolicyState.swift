@@ -84,7 +84,13 @@ final class PolicyState: Sendable {
         }
     }
 
-    /// A fingerprint of the policy files (path, size, modification time), for `--watch`.
+    /// A fingerprint of the policy files (path, size, modification time, device and inode), for `--watch`.
+    ///
+    /// Paths are followed through symlinks, and hidden entries are left out as the loader leaves them
+    /// out: in a Kubernetes ConfigMap volume each `NAME.yaml` is a symlink through `..data` into a
+    /// timestamped `..YYYY_MM_DD…` directory, and an update swaps `..data` in one rename. The files
+    /// behind the symlinks are then new files (another inode, even when size and time match), so one
+    /// swap changes the fingerprint once (docs/deploy.md, "Policies from a ConfigMap").
     func fingerprint() -> [String] {
         var prints: [String] = []
         for path in paths { Self.collect(path, into: &prints, depth: 0) }
@@ -96,8 +102,14 @@ final class PolicyState: Sendable {
             prints.append(path + " missing")
             return
         }
-        prints.append("\(path) \(status.size) \(status.modified)")
-        guard status.kind == .directory, let listing = try? SystemCalls.directoryEntries(bytes: Array(path.utf8)) else { return }
+        guard status.kind == .directory else {
+            prints.append("\(path) \(status.size) \(status.modified) \(status.device):\(status.inode)")
+            return
+        }
+        // A directory by its entries only: its own time changes with every entry made or removed,
+        // hidden ones too (a ConfigMap update makes and removes several), and each would reload.
+        prints.append(path + " directory")
+        guard let listing = try? SystemCalls.directoryEntries(bytes: Array(path.utf8)) else { return }
         for entry in listing.entries {
             guard let name = String(validating: entry.name, as: UTF8.self), !name.hasPrefix(".") else { continue }
             if entry.isDirectory || name.hasSuffix(".yaml") || name.hasSuffix(".yml") {

@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Purser
@@ -27,6 +29,8 @@ public final class PurserServer: Sendable {
     let metrics: ServerMetrics
     let policy: PolicyState
     let decisionLog: (any DecisionSink)?
+    /// HTTPS, when ``ServerOptions/tls`` names the files.
+    let tlsConfiguration: TLSConfiguration?
     private let group = Mutex<ServiceGroup?>(nil)
 
     /// Creates a server; `files` are the policy files the enforcer's policy was read from.
@@ -36,8 +40,14 @@ public final class PurserServer: Sendable {
     public init(enforcer: Enforcer, options: ServerOptions, files: [String], decisionLog: (any DecisionSink)? = nil,
                 logger: Logger = Logger(label: "purser")) throws(ServerError)
     {
-        guard options.listen.isLoopback else {
-            throw ServerError("purser serve listens on loopback only (127.0.0.1, ::1, localhost), because it speaks plain HTTP and bearer tokens must not cross a network in the clear; run it beside the gateway (a sidecar) or behind a TLS-terminating proxy on the same host")
+        tlsConfiguration = try options.tls.map(Self.tlsConfiguration)
+        // Off loopback only with TLS (docs/api.md, "Listening off loopback"): bearer tokens must
+        // not cross a network in the clear, and no caller there may go without one.
+        guard options.listen.isLoopback || tlsConfiguration != nil else {
+            throw ServerError("purser serve listens off loopback (\(options.listen)) only with TLS: give --tls-cert and --tls-key, because bearer tokens must not cross a network in the clear; or listen on 127.0.0.1 beside the gateway (a sidecar)")
+        }
+        guard options.listen.isLoopback || options.callers.hasDecisionCallers else {
+            throw ServerError("purser serve listens off loopback (\(options.listen)) only with --tokens-file naming the callers that decide: without one, any caller that can reach the port could decide and settle without a token")
         }
         guard options.maxBodyBytes > 0 else { throw ServerError("the body-size limit must be positive") }
         self.enforcer = enforcer
@@ -53,10 +63,10 @@ public final class PurserServer: Sendable {
     /// finishes the calls in flight and closes the decision log. SIGHUP reloads the policy.
     ///
     /// `onListening` is called with the port once the server accepts connections. Without
-    /// `handlingSignals` (a server inside another program, the tests) only cancelling the task
-    /// stops it, and only `/v1/reload` and `--watch` reload.
+    /// `handlingSignals` (a server inside another program, the tests) ``shutdown()`` or
+    /// cancelling the task stops it, and only `/v1/reload` and `--watch` reload.
     public func run(handlingSignals: Bool = true, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let application = makeApplication(onListening: onListening)
+        let application = try makeApplication(onListening: onListening)
         var services: [any Service] = [DecisionLogService(log: decisionLog, logger: logger)]
         if handlingSignals { services.append(ReloadOnSignal(policy: policy, logger: logger)) }
         if let interval = options.watchInterval {
@@ -77,19 +87,41 @@ public final class PurserServer: Sendable {
         await group.withLock { $0 }?.triggerGracefulShutdown()
     }
 
-    func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+    /// The server side of TLS from PEM files: TLS 1.2 or later, the certificate chain in file order.
+    static func tlsConfiguration(_ files: TLSFiles) throws(ServerError) -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain)
+        } catch {
+            throw ServerError("--tls-cert \(files.certificateChain): not a readable PEM file of certificates (\(error))")
+        }
+        guard !chain.isEmpty else { throw ServerError("--tls-cert \(files.certificateChain): holds no certificate") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: files.privateKey, format: .pem)
+        } catch {
+            throw ServerError("--tls-key \(files.privateKey): not a readable, unencrypted PEM private key (\(error))")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
+    }
+
+    func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) throws -> some Service {
         let responder = Routes(server: self)
         let logger = self.logger
         let listen = options.listen
         let readTimeout = TimeAmount.nanoseconds(options.readTimeout.nanoseconds)
+        let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: readTimeout)],
+                                                                idleTimeout: .nanoseconds(options.idleTimeout.nanoseconds)))
+        let scheme = tlsConfiguration == nil ? "http" : "https"
         return Application(
             responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: readTimeout)],
-                                                idleTimeout: .nanoseconds(options.idleTimeout.nanoseconds))),
+            server: try tlsConfiguration.map { try .tls(http, tlsConfiguration: $0) } ?? http,
             configuration: ApplicationConfiguration(address: .hostname(listen.host, port: listen.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? listen.port
-                logger.info("purser serve: listening", metadata: ["address": "\(listen.host):\(port)"])
+                logger.info("purser serve: listening", metadata: ["address": "\(listen.host):\(port)", "scheme": "\(scheme)"])
                 await onListening(port)
             },
             logger: logger

@@ -67,7 +67,7 @@ struct Routes: HTTPResponder {
             case (_, "/v1/budgets"), (_, "/v1/policy"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
                 response = Reply.error(.methodNotAllowed, "\(request.uri.path) takes GET", headers: [.allow: "GET"])
             default:
-                response = Reply.error(.notFound, "no such endpoint; see docs/api.md (POST /v1/authorize, /v1/evaluate, /v1/settle, /v1/release, /v1/reload; GET /v1/policy, /healthz, /readyz, /metrics)")
+                response = Reply.error(.notFound, "no such endpoint; see docs/api.md (POST /v1/authorize, /v1/evaluate, /v1/settle, /v1/release, /v1/reload; GET /v1/budgets, /v1/policy, /healthz, /readyz, /metrics)")
             }
         } catch let refusal as Refusal {
             response = refusal.response

@@ -17,6 +17,8 @@ public struct ServerOptions: Sendable {
     public var timestampSkew: Duration = .seconds(300)
     /// How often `--watch` looks at the policy files (nil: only SIGHUP and `/v1/reload` reload).
     public var watchInterval: Duration?
+    /// The certificate and key to serve HTTPS with; nil serves plain HTTP, on loopback only.
+    public var tls: TLSFiles?
 
     /// The defaults: loopback port 8181, ./policies, no tokens.
     public init() {}
@@ -66,6 +68,20 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The PEM files `purser serve --tls-cert FILE --tls-key FILE` serves HTTPS with.
+public struct TLSFiles: Sendable, Hashable {
+    /// The server's certificate, followed by the intermediates that chain it to a root.
+    public let certificateChain: String
+    /// The certificate's private key (not encrypted).
+    public let privateKey: String
+
+    /// Names the two files; they are read when the server is made.
+    public init(certificateChain: String, privateKey: String) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+    }
 }
 
 /// Why the server could not start or a call could not be served.

@@ -50,7 +50,7 @@ struct ServeCommandTests {
             for _ in 0..<1200 {
                 let text = server.logText
                 if let line = text.split(separator: "\n").first(where: { $0.contains("purser serve: listening") }),
-                   let range = line.range(of: #"127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+                   let range = line.range(of: #"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+"#, options: .regularExpression),
                    let port = Int(line[range].split(separator: ":")[1])
                 {
                     server.port = port
@@ -97,8 +97,14 @@ struct ServeCommandTests {
         defer { directory.remove() }
         try directory.write("policies/p.yaml", Self.policy)
         try directory.write("tokens", "gateway decide short\n")
+        try FileManager.default.createDirectory(atPath: directory.path + "/tls", withIntermediateDirectories: true)
+        _ = try TestCertificates.make(in: directory.path + "/tls")
         let cases: [([String], String)] = [
-            (["--listen", "0.0.0.0:8181"], "loopback only"),
+            (["--listen", "0.0.0.0:8181"], "only with TLS: give --tls-cert and --tls-key"),
+            (["--listen", "0.0.0.0:8181", "--tls-cert", "tls/server.pem", "--tls-key", "tls/server.key"], "only with --tokens-file"),
+            (["--tls-cert", "tls/server.pem"], "--tls-cert and --tls-key go together"),
+            (["--tls-cert", "tls/server.key", "--tls-key", "tls/server.key"], "--tls-cert tls/server.key: not a readable PEM file of certificates"),
+            (["--tls-cert", "tls/server.pem", "--tls-key", "tls/server.pem"], "--tls-key tls/server.pem: not a readable, unencrypted PEM private key"),
             (["--listen", "localhost"], "expected HOST:PORT"),
             (["--tokens-file", "tokens"], "tokens:1: the token is 5 bytes"),
             (["--tokens-file", "missing"], "missing:"),
@@ -111,6 +117,40 @@ struct ServeCommandTests {
             #expect(result.status == 2, "\(arguments): \(result.stderr)")
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
             #expect(!result.signalled && !result.timedOut)
+        }
+    }
+
+    @Test("off loopback with TLS and tokens: HTTPS answers the callers it knows, and nothing in the clear")
+    func tls() async throws {
+        try await onOwnExecutor("purser.serve-test") {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            try directory.write("policies/p.yaml", Self.policy)
+            let token = "gateway-token-0123456789abcdef"
+            try directory.write("tokens", "gateway decide,settle \(token)\n")
+            try FileManager.default.createDirectory(atPath: directory.path + "/tls", withIntermediateDirectories: true)
+            let files = try TestCertificates.make(in: directory.path + "/tls")
+            let server = try await Server.start(["--listen", "0.0.0.0:0", "--tls-cert", files.certificate, "--tls-key", files.key,
+                                                 "--tokens-file", "tokens"], in: directory.path)
+            defer { server.signal(SIGKILL) }
+            #expect(server.logText.contains(#""scheme":"https""#))
+            let url = "https://127.0.0.1:\(server.port)/v1/authorize"
+            func curl(_ arguments: [String]) throws -> Purser.Result {
+                try Purser.run(["-sS", "--max-time", "10", "-w", "\n%{http_code}"] + arguments, in: directory.path, executable: "/usr/bin/curl")
+            }
+            // Verified against the test's CA, with the caller's token: the decision.
+            let answered = try curl(["--cacert", files.ca, "-H", "Authorization: Bearer \(token)", "-d", Self.bigInQA, url])
+            #expect(answered.status == 0, "\(answered.stderr)")
+            #expect(answered.stdout.hasSuffix("\n200") && answered.stdout.contains(#""decision":"deny""#), "\(answered.stdout)")
+            // No token: 401, even though the connection comes from this machine.
+            let anonymous = try curl(["--cacert", files.ca, "-d", Self.bigInQA, url])
+            #expect(anonymous.stdout.hasSuffix("\n401"), "\(anonymous.stdout)")
+            // A client that does not trust the CA gets no answer; plain HTTP gets none either.
+            #expect(try curl(["-d", Self.bigInQA, url]).status == 60)
+            let plain = try curl(["-d", Self.bigInQA, "http://127.0.0.1:\(server.port)/v1/authorize"])
+            #expect(plain.status != 0 && !plain.stdout.contains("decision"), "\(plain.stdout)")
+            server.signal(SIGTERM)
+            #expect(await server.exit(within: 30) == 0)
         }
     }
 

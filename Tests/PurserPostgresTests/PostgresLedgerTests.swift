@@ -326,3 +326,51 @@ struct PostgresURLTests {
         #expect(PostgresLedger.ledgerError(LedgerError("x"), ledger.endpoint).message.contains("hunter2") == false)
     }
 }
+
+/// A database that takes only TLS with a password, as a managed one does (docs/ledgers.md,
+/// "PostgreSQL"): its own server, since it changes the server's configuration.
+@Suite("PostgreSQL ledger over TLS", .enabled(if: PostgresTestServer.enabled, "PostgreSQL is not installed"))
+struct PostgresTLSTests {
+    @Test func verifiedTLSWithThePasswordFromAFileOrTheEnvironment() async throws {
+        try await onOwnExecutor("purser.postgres-tls-test") {
+            let server = try PostgresTestServer()
+            defer { server.destroy() }
+            try server.sql("CREATE DATABASE tls")
+            let secret = "s3cret-" + UUID().uuidString.prefix(8)
+            let ca = try server.requireTLS(password: String(secret))
+            let passwordFile = server.directory + "/password"
+            try (secret + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+            let base = "postgres://purser@127.0.0.1:\(server.port)/tls?timeout_ms=20000"
+
+            // Verified against the test's own CA, the password from a file: the ledger works.
+            let ledger = try PostgresLedger(url: base + "&sslmode=require&sslrootcert=\(ca)&password_file=\(passwordFile)", environment: [:])
+            #expect(try await ledger.migrate().to == PostgresLedger.schemaVersion)
+            let enforcer = try LedgerContract.enforcer(ledger, ttl: "10m", clock: ManualClock(EngineFixture.monday))
+            let decision = await enforcer.authorize(LedgerContract.request(cost: "0.25"))
+            #expect(decision.isAllowed && decision.reserved)
+            // The password from PGPASSWORD reads the same counter.
+            let fromEnvironment = try PostgresLedger(url: base + "&sslmode=require&sslrootcert=\(ca)", environment: ["PGPASSWORD": String(secret)])
+            #expect(try await fromEnvironment.read([LedgerContract.capCounter]).first?.reserved.usd == 250_000_000)
+
+            // What is refused, each with a reason and never the password.
+            let refusals: [(url: String, environment: [String: String], reason: String)] = [
+                (base + "&sslmode=disable", ["PGPASSWORD": String(secret)], "no encryption"),  // the server's pg_hba.conf answer
+                (base + "&sslmode=require", ["PGPASSWORD": String(secret)], "certificate"),  // the system's roots do not know this CA
+                (base + "&sslmode=require&sslrootcert=\(ca)", ["PGPASSWORD": "wrong-password"], "password authentication failed"),
+                (base + "&sslmode=require&sslrootcert=\(ca)", [:], "asks for a password"),
+            ]
+            for refusal in refusals {
+                let other = try PostgresLedger(url: refusal.url, environment: refusal.environment)
+                await #expect {
+                    _ = try await other.read([LedgerContract.capCounter])
+                } throws: { error in
+                    let message = (error as? LedgerError)?.message ?? "\(error)"
+                    return message.localizedCaseInsensitiveContains(refusal.reason) && !message.contains(secret) && !message.contains("wrong-password")
+                }
+            }
+            #expect { _ = try PostgresLedger(url: base + "&sslmode=require&sslrootcert=\(passwordFile)", environment: [:]) } throws: { error in
+                (error as? LedgerError)?.message.contains("cannot read the sslrootcert file") == true
+            }
+        }
+    }
+}

@@ -93,6 +93,64 @@ struct ServerOperationsTests {
         }
     }
 
+    /// Lays out a policy directory as a Kubernetes ConfigMap volume does: `policy.yaml` is a symlink
+    /// to `..data/policy.yaml`, and `..data` a symlink to a timestamped directory holding the file.
+    static func configMap(_ scratch: Scratch, version: String, yaml: String) throws {
+        let manager = FileManager.default
+        let timestamped = "..2026_12_07_\(version)"
+        try manager.createDirectory(atPath: scratch.path + "/" + timestamped, withIntermediateDirectories: true)
+        _ = try scratch.write(timestamped + "/policy.yaml", yaml)
+        // The kubelet's swap: a new link beside the old one, renamed over it in one step.
+        try manager.createSymbolicLink(atPath: scratch.path + "/..data_tmp", withDestinationPath: timestamped)
+        #expect(rename(scratch.path + "/..data_tmp", scratch.path + "/..data") == 0)
+        if !manager.fileExists(atPath: scratch.path + "/policy.yaml") {
+            try manager.createSymbolicLink(atPath: scratch.path + "/policy.yaml", withDestinationPath: "..data/policy.yaml")
+        }
+    }
+
+    @Test("a ConfigMap volume: each file is read once, and a ..data swap reloads once under --watch")
+    func configMapSwap() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // Two versions of the same size, so only the file behind the symlink (another inode, another
+        // time) tells them apart.
+        let before = Self.policy.replacingOccurrences(of: "tiers: [small]", with: "tiers: [small]    ")
+        let updated = Self.policy.replacingOccurrences(of: "tiers: [small]", with: "tiers: [frontier] ")
+        #expect(before.utf8.count == updated.utf8.count)
+        try Self.configMap(scratch, version: "a", yaml: before)
+        let loaded = PolicySet.load(paths: [scratch.path])
+        #expect(loaded.files == [scratch.path + "/policy.yaml"], "the ..-prefixed directories are not read")
+        let enforcer = try Enforcer(policy: try #require(loaded.policy), clock: ManualClock(EngineFixture.monday))
+        var options = ServerOptions()
+        options.policyPaths = [scratch.path]
+        options.watchInterval = .milliseconds(100)
+        try await withServer(enforcer, options: options, files: loaded.files) { server in
+            let first = try await server.get("/v1/policy").json
+            let revision = try #require(first["revision"] as? String)
+            #expect((first["files"] as? [String])?.count == 1)
+            #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "deny")
+            try Self.configMap(scratch, version: "b", yaml: updated)
+            // The kubelet removes the old directory afterwards: a change to the directory, in
+            // another watch interval, that must not reload a second time.
+            try await Task.sleep(for: .milliseconds(300))
+            try FileManager.default.removeItem(atPath: scratch.path + "/..2026_12_07_a")
+            var state: [String: Any] = [:]
+            for _ in 0..<100 {
+                try await Task.sleep(for: .milliseconds(50))
+                state = try await server.get("/v1/policy").json
+                if state["revision"] as? String != revision { break }
+            }
+            #expect(state["revision"] as? String != revision, "the swap was not seen")
+            #expect(try await server.post("/v1/authorize", Self.bigInQA).json["decision"] as? String == "allow")
+            // Several watch intervals later, still exactly one reload and no failure.
+            try await Task.sleep(for: .milliseconds(600))
+            let after = try await server.get("/v1/policy").json
+            #expect(after["reloads"] as? Int == 1, "\(after)")
+            #expect(after["reload_failures"] as? Int == 0)
+            #expect((after["files"] as? [String])?.count == 1)
+        }
+    }
+
     @Test("healthz, readyz and metrics: decisions by effect and rule, latency, budget use")
     func healthAndMetrics() async throws {
         let scratch = try Scratch()

@@ -107,6 +107,31 @@ package final class PostgresTestServer: Sendable {
                                      "-d", database, "-c", statement])
     }
 
+    /// Makes the server take TCP connections only over TLS and with a password, as a managed
+    /// database does: a new CA (openssl) signs a certificate for 127.0.0.1 and localhost,
+    /// `pg_hba.conf` allows `hostssl` with scram-sha-256 only, and the configuration is reloaded.
+    /// Returns the CA's certificate (PEM). `sql` no longer works over TCP afterwards.
+    package func requireTLS(password: String) throws -> String {
+        try sql("ALTER USER \(user) PASSWORD '\(password)'")
+        let files = try TestCertificates.make(in: directory)
+        let (ca, key, certificate) = (files.ca, files.key, files.certificate)
+        if getuid() == 0 { try Self.run("/bin/chown", ["postgres:postgres", key, certificate]) }
+        let data = directory + "/data"
+        let configuration = try String(contentsOfFile: data + "/postgresql.conf", encoding: .utf8)
+        try (configuration + "\nssl = on\nssl_cert_file = '\(certificate)'\nssl_key_file = '\(key)'\n")
+            .write(toFile: data + "/postgresql.conf", atomically: false, encoding: .utf8)
+        try "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+            .write(toFile: data + "/pg_hba.conf", atomically: false, encoding: .utf8)
+        try Self.run(bin + "/pg_ctl", ["-D", data, "reload"], asPostgres: true)
+        // A reload is asynchronous: wait until the server answers over TLS.
+        for _ in 0..<50 {
+            if (try? Self.run(bin + "/psql", ["-X", "-A", "-t", "-c", "SHOW ssl", "postgresql://\(user):\(password)@127.0.0.1:\(port)/postgres?sslmode=require"]))?
+                .contains("on") == true { return ca }
+            usleep(100_000)
+        }
+        throw ServerError("PostgreSQL did not turn TLS on: \((try? String(contentsOfFile: directory + "/server.log", encoding: .utf8))?.suffix(800) ?? "")")
+    }
+
     /// Stops the server at once (`pg_ctl stop -m immediate`): connections drop as in a crash.
     package func stop() {
         _ = try? Self.run(bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"], asPostgres: true)
