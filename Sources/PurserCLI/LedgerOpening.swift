@@ -40,12 +40,7 @@ enum LedgerOpening {
                 }
                 let ledger = try PostgresLedger(url: url)
                 if !migrating {
-                    let found = try Blocking.wait { () async throws(LedgerError) in try await ledger.databaseSchemaVersion() }.get()
-                    guard found == PostgresLedger.schemaVersion else {
-                        throw found == 0
-                            ? LedgerError("the database \(ledger.endpoint) has no Purser ledger; create it with `purser ledger migrate \(location)`")
-                            : LedgerError("the database \(ledger.endpoint) has Purser schema version \(found) and this Purser needs \(PostgresLedger.schemaVersion); run `purser ledger migrate` with the newer of the two")
-                    }
+                    try Blocking.wait { () async throws(LedgerError) in try await ledger.checkSchema(url: "\(location)") }.get()
                 }
                 return blocking ? BlockingLedger(ledger) : ledger
             }

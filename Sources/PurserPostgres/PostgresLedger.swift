@@ -220,6 +220,19 @@ public final class PostgresLedger: Ledger, CounterListing {
         }
     }
 
+    /// Checks that the database holds the schema this Purser writes, or throws what to run:
+    /// `purser ledger migrate` naming `url` (the URL as the operator gave it; the endpoint
+    /// when nil). The first ledger call checks it too.
+    public func checkSchema(url: String? = nil) async throws(LedgerError) {
+        let found = try await databaseSchemaVersion()
+        guard found == Self.schemaVersion else {
+            throw found == 0
+                ? LedgerError("the database \(endpoint) has no Purser ledger; create it with `purser ledger migrate \(url ?? "\(endpoint)")`")
+                : LedgerError("the database \(endpoint) has Purser schema version \(found) and this Purser needs \(Self.schemaVersion); run `purser ledger migrate` with the newer of the two")
+        }
+        checked.store(true, ordering: .releasing)
+    }
+
     /// The schema version the database holds (0 when it has none), on a connection of its own,
     /// so that a failure says why the database cannot be reached.
     public func databaseSchemaVersion() async throws(LedgerError) -> Int {
@@ -393,15 +406,7 @@ public final class PostgresLedger: Ledger, CounterListing {
     /// Runs one ledger call within the timeout, checking the schema version on the first, and
     /// now and then forgetting finished reservations past the retention.
     private func call<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(LedgerError) -> T {
-        if !checked.load(ordering: .acquiring) {
-            let found = try await databaseSchemaVersion()
-            guard found == Int(PostgresSchema.version) else {
-                throw found == 0
-                    ? LedgerError("the database \(endpoint) has no Purser ledger; create it with `purser ledger migrate \(endpoint)`")
-                    : LedgerError("the database \(endpoint) has Purser schema version \(found) and this Purser needs \(PostgresSchema.version); run `purser ledger migrate` with the newer of the two")
-            }
-            checked.store(true, ordering: .releasing)
-        }
+        if !checked.load(ordering: .acquiring) { try await checkSchema() }
         if calls.wrappingAdd(1, ordering: .relaxed).newValue % 4096 == 0 {
             let retention = options.retentionSeconds
             Task(executorPreference: executor) { [client] in _ = try? await client.query("SELECT purser_prune(\(retention))", logger: Self.quiet) }

@@ -236,7 +236,8 @@ struct PostgresLedgerTests {
             #expect(final.longest < .seconds(3), "no decision waited past the 300 ms timeout by more than scheduling: \(final.longest)")
             #expect(resumed, "decisions resumed without a restart")
             #expect(final.unavailableAllowed == 0, "ledger_unavailable: deny fails closed")
-            let reader = try PostgresLedger(url: url)
+            // Read back with a generous timeout: only the decisions above are timed.
+            let reader = try PostgresLedger(url: url.replacingOccurrences(of: "timeout_ms=300", with: "timeout_ms=20000"))
             let state = try #require(try await reader.read([Self.capCounter]).first)
             #expect(state.spent.usd == Int64(final.settled) * USD("0.01")!.nanos, "every settled cent counted once: \(final)")
             #expect(state.spent.requests == Int64(final.settled))
