@@ -82,6 +82,10 @@ public struct Callers: Sendable {
                 throw CallerFileError(message: "\(place): expected NAME SCOPES TOKEN (three fields), found \(fields.count)")
             }
             let name = String(fields[0])
+            // Names reach logs, the decision log and error bodies: printable ASCII of a few kinds only.
+            guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy(Self.isNameByte) else {
+                throw CallerFileError(message: "\(place): the caller name \"\(TerminalText.sanitized(name))\" must be 1 to 64 letters, digits, '.', '_', '-' or '@'")
+            }
             guard names.insert(name).inserted else { throw CallerFileError(message: "\(place): the caller \"\(TerminalText.sanitized(name))\" is named twice") }
             var scope = Scope()
             for word in fields[1].split(separator: ",") {
@@ -94,6 +98,17 @@ public struct Callers: Sendable {
         }
         guard !entries.isEmpty else { throw CallerFileError(message: "\(path): no callers (lines of NAME SCOPES TOKEN)") }
         self.entries = entries
+    }
+
+    /// Whether a byte may be in a caller's name: ASCII letters, digits, `.`, `_`, `-`, `@`.
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "@"):
+            return true
+        default:
+            return false
+        }
     }
 
     /// Adds the administrator whose token is the only line of a file (`--admin-token-file`).

@@ -129,6 +129,10 @@ struct ServerTrustTests {
             ("# nobody", "no callers"),
             ("a decide", "tokens:1: expected NAME SCOPES TOKEN"),
             ("a admin sha256:abc", "64 hexadecimal digits"),
+            // A name with a terminal escape would reach logs and error bodies: refused, and not echoed raw.
+            ("\u{1B}[31mevil decide 0123456789abcdef", "tokens:1: the caller name \"\u{FFFD}[31mevil\" must be 1 to 64 letters"),
+            ("na\u{00EF}ve decide 0123456789abcdef", "must be 1 to 64 letters"),
+            (String(repeating: "n", count: 65) + " decide 0123456789abcdef", "must be 1 to 64 letters"),
         ]
         for (text, message) in cases {
             let file = try scratch.write("tokens", text)
