@@ -316,6 +316,9 @@ package struct ReplayState {
 
         // Each counter: find its slot once; a budget is violated when the counter, with this record, is over.
         recordSlots.removeAll(keepingCapacity: true)
+        // A report that keeps only its first violations (the table, the HTML page) drops every one
+        // of this record's budget violations once the spool holds that many: their messages are not built.
+        let messages = options.violationsKept.map { spool.count + staticViolations.count < $0 } ?? true
         // Counters are read in place (through a pointer): copying one would retain its key.
         prepared.replay.withUnsafeBufferPointer { entries in
             guard let base = entries.baseAddress else { return }
@@ -325,7 +328,8 @@ package struct ReplayState {
                 let spent = slots[Int(slot)].spent
                 if !CounterReservation.admits(CounterState(spent: spent), base[offset].amount, slots[Int(slot)].limits) {
                     let entry = prepared.reservation(offset, evaluator)
-                    if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
+                    if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved,
+                                                                 message: messages) {
                         budgetViolations.append(violation)
                     }
                 }

@@ -61,6 +61,31 @@ struct AuditReplayTests {
         #expect(reversed.budgets.first?.firstCrossedInput.line == 30, "the 11th record in time is line 30 of the reversed file")
     }
 
+    /// A report that keeps only its first violations builds no message for the budget violations it
+    /// drops: what it keeps, counts and totals are those of the full report.
+    @Test func budgetViolationsDroppedUnread() throws {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try Data(Self.log(15).utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+        var options = AuditOptions()
+        let full = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+        options.violationsKept = 2
+        let kept = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+        #expect(full.violationCount == 5 && kept.violationCount == 5 && kept.spool.count == 2)
+        #expect(kept.byRule == full.byRule && kept.summary.violations == full.summary.violations)
+        #expect(kept.summary.denied == full.summary.denied && kept.summary.spendBreakingPolicy == full.summary.spendBreakingPolicy)
+        var first: [AuditViolation] = []
+        try full.forEachViolation(first: 2) { first.append($0) }
+        let listed = try Self.violations(kept)
+        func line(_ item: AuditViolation) -> String {
+            var json = JSONWriter()
+            ViolationSpool.encode(item, into: &json)
+            return json.text
+        }
+        #expect(listed.map(line) == first.map(line) && listed.count == 2)
+        #expect(listed.allSatisfy { $0.violation.message.hasPrefix("budget team.payments.day") })
+    }
+
     @Test func mergesFilesByTime() throws {
         let all = Self.log(20).split(separator: "\n").map(String.init)
         let even = all.enumerated().filter { $0.offset % 2 == 0 }.map(\.element).joined(separator: "\n")

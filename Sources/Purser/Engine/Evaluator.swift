@@ -590,13 +590,21 @@ package struct Evaluator: Sendable {
 
     /// The violation of a counter that the request takes over its caps (the caller checked `admits`).
     package func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: ConditionInput, _ resolved: Resolved) -> Violation? {
+        budgetViolation(entry, state, input, resolved, message: true)
+    }
+
+    /// `budgetViolation`, with an empty message unless `message`: for a caller that only counts the
+    /// violation (an audit whose report lists only its first violations), the message is most of its cost.
+    package func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: @autoclosure () -> ConditionInput,
+                                 _ resolved: Resolved, message: Bool) -> Violation? {
         guard let index = policy.budgetLookup[entry.counter.budget] else { return nil }
         let budget = policy.budgets[Int(index)]
         let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
-        return finish(
-            Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
-                      message: budgetMessage(entry, state), source: budget.location, waivedBy: nil),
-            waivers: policy.budgetHeads[Int(index)].waivers, input, resolved)
+        let violation = Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
+                                  message: message ? budgetMessage(entry, state) : "", source: budget.location, waivedBy: nil)
+        let waivers = policy.budgetHeads[Int(index)].waivers
+        guard !waivers.isEmpty else { return violation }
+        return finish(violation, waivers: waivers, input(), resolved)
     }
 
     private func budgetMessage(_ entry: CounterReservation, _ state: CounterState) -> String {
