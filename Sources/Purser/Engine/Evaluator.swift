@@ -613,14 +613,30 @@ package struct Evaluator: Sendable {
         let usedUSD = used(state.spent.usd, state.reserved.usd, entry.amount.usd)
         let usedTokens = used(state.spent.tokens, state.reserved.tokens, entry.amount.tokens)
         let usedRequests = used(state.spent.requests, state.reserved.requests, entry.amount.requests)
-        var parts: [String] = []
-        if let usd = entry.limits.usd, usedUSD > Int128(usd.nanos) {
-            parts.append("\(USDTotal(nanos: usedUSD)) of \(usd) USD")
-        }
-        if let tokens = entry.limits.tokens, usedTokens > Int128(tokens) { parts.append("\(usedTokens) of \(tokens) tokens") }
-        if let requests = entry.limits.requests, usedRequests > Int128(requests) { parts.append("\(usedRequests) of \(requests) requests") }
+        // Appended in place to one string (an audit in which most records go over a budget writes
+        // this message for each of them).
         let counter = entry.counter
-        return "budget \(counter.budget) for \(counter.key) in \(counter.windowLabel) would reach " + parts.joined(separator: " and ")
+        var text = "budget "
+        text.reserveCapacity(48 + counter.budget.utf8.count + counter.key.utf8.count)
+        text += counter.budget
+        text += " for "
+        text += counter.key
+        text += " in "
+        text += counter.windowLabel
+        text += " would reach "
+        var first = true
+        func part(_ used: String, _ limit: String, _ unit: String) {
+            if !first { text += " and " }
+            first = false
+            text += used
+            text += " of "
+            text += limit
+            text += unit
+        }
+        if let usd = entry.limits.usd, usedUSD > Int128(usd.nanos) { part(USDTotal(nanos: usedUSD).description, usd.description, " USD") }
+        if let tokens = entry.limits.tokens, usedTokens > Int128(tokens) { part(String(usedTokens), String(tokens), " tokens") }
+        if let requests = entry.limits.requests, usedRequests > Int128(requests) { part(String(usedRequests), String(requests), " requests") }
+        return text
     }
 
     /// The violations a rerouted decision reports: the original's denials as `rerouted`,
