@@ -26,6 +26,12 @@ public struct AuditOptions: Sendable {
     /// records break policy then spends no time writing the rest; the json, jsonl, csv, sarif and
     /// ocsf formats list every violation and refuse a report that did not keep them all.
     public var violationsKept: Int?
+    /// An open, empty regular file (readable and writable) that the violations are written to as
+    /// they are found, in the `--format jsonl` shape, instead of a temporary spool: that file is
+    /// then the JSON Lines report, written without copying the spool into it afterwards
+    /// (`purser audit --format jsonl -o FILE`). The audit does not close it; a replay that starts
+    /// again (input out of order) empties it first.
+    package var violationsFile: Int32?
     /// Whether records may be assessed from cached plans (tests compare against full assessment).
     package var usePlans = true
     /// Whether the report keeps every budget counter's final spend (``AuditReport/counters``), for
@@ -123,7 +129,11 @@ public struct Auditor: Sendable {
         let spool: ViolationSpool
         var logOptions = self.logOptions
         do throws(UsageLogError) {
-            spool = try ViolationSpool(directory: options.temporaryDirectory)
+            if let file = options.violationsFile {
+                spool = ViolationSpool(descriptor: file, path: "(the report)", closes: false)
+            } else {
+                spool = try ViolationSpool(directory: options.temporaryDirectory)
+            }
             logOptions.decisionLogIndex = try DecisionLogIndex.forAudit(files, options: logOptions)
         } catch {
             throw AuditError(error.description)

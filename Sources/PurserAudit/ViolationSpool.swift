@@ -16,6 +16,8 @@ package final class ViolationSpool: @unchecked Sendable {
     // `spare` and `failed` are shared with the writing queue, behind their locks.
     package let path: String
     private let fd: Int32
+    /// Whether the spool closes `fd` when it goes (not a file it was lent: ``AuditOptions/violationsFile``).
+    private let ownsDescriptor: Bool
     private let appender = ThreadOwner()
     private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
     package private(set) var count = 0
@@ -44,17 +46,20 @@ package final class ViolationSpool: @unchecked Sendable {
     package init(directory: String) throws(UsageLogError) {
         fd = try TemporaryFile.anonymous(in: directory)
         path = directory + "/(violation spool)"
+        ownsDescriptor = true
     }
 
-    /// A spool writing to an open descriptor that it closes (tests: `/dev/full`).
-    package init(descriptor: Int32, path: String) {
+    /// A spool writing to an open descriptor, which it closes when `closes` (tests: `/dev/full`);
+    /// one it does not close is the `--format jsonl` report itself (``AuditOptions/violationsFile``).
+    package init(descriptor: Int32, path: String, closes: Bool = true) {
         fd = descriptor
         self.path = path
+        ownsDescriptor = closes
     }
 
     deinit {
         // Nothing is left to write here: each write in flight holds the spool.
-        if fd >= 0 { try? SystemCalls.close(fd) }
+        if fd >= 0, ownsDescriptor { try? SystemCalls.close(fd) }
     }
 
     /// Why writing the spool failed, if it did: the violations after it are missing.

@@ -61,6 +61,35 @@ struct AuditReplayTests {
         #expect(reversed.budgets.first?.firstCrossedInput.line == 30, "the 11th record in time is line 30 of the reversed file")
     }
 
+    /// `--format jsonl -o FILE` has the violations written into the output file as they are found
+    /// (``AuditOptions/violationsFile``): the file holds what the jsonl report renders, also when
+    /// the input is out of order and the replay starts again after sorting (the file is emptied).
+    @Test func violationsWrittenIntoTheReportFileAreTheJSONLReport() throws {
+        for reversed in [false, true] {
+            let log = Self.log(40, reversed: reversed)
+            let spooled = try Self.audit([("a.jsonl", log)], batchSize: 5)
+            let expected = try AuditRenderer.text(spooled, as: .jsonl)
+            let directory = try temporaryDirectory()
+            defer { cleanup(directory) }
+            let path = directory + "/report.jsonl"
+            let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            try #require(descriptor >= 0)
+            defer { close(descriptor) }
+            try Data(log.utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+            var options = AuditOptions()
+            options.logs.batchSize = 5
+            options.runSize = 7
+            options.violationsFile = descriptor
+            let direct = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+            #expect(direct.summary.sorted == reversed)
+            #expect(direct.violationCount == spooled.violationCount && direct.violationCount > 0)
+            let written = try String(decoding: Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+            #expect(written == expected)
+            // The descriptor is the caller's: still open after the audit and its report.
+            #expect(fcntl(descriptor, F_GETFD) != -1)
+        }
+    }
+
     /// A report that keeps only its first violations builds no message for the budget violations it
     /// drops: what it keeps, counts and totals are those of the full report.
     @Test func budgetViolationsDroppedUnread() throws {
