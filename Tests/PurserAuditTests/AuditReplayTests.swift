@@ -66,19 +66,18 @@ struct AuditReplayTests {
     /// the input is out of order and the replay starts again after sorting (the file is emptied).
     @Test func violationsWrittenIntoTheReportFileAreTheJSONLReport() throws {
         for reversed in [false, true] {
-            let log = Self.log(40, reversed: reversed)
-            let spooled = try Self.audit([("a.jsonl", log)], batchSize: 5)
-            let expected = try AuditRenderer.text(spooled, as: .jsonl)
             let directory = try temporaryDirectory()
             defer { cleanup(directory) }
+            try Data(Self.log(40, reversed: reversed).utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+            var options = AuditOptions()
+            options.logs.batchSize = 5
+            options.runSize = 7
+            let spooled = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+            let expected = try AuditRenderer.text(spooled, as: .jsonl)
             let path = directory + "/report.jsonl"
             let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             try #require(descriptor >= 0)
             defer { close(descriptor) }
-            try Data(log.utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
-            var options = AuditOptions()
-            options.logs.batchSize = 5
-            options.runSize = 7
             options.violationsFile = descriptor
             let direct = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
             #expect(direct.summary.sorted == reversed)
