@@ -32,6 +32,20 @@ package struct Evaluator: Sendable {
             (local, day, hour, weekday, month) = (clock.local, clock.day, clock.hour, clock.weekday, clock.month)
         }
 
+        /// The same request at another cost (a reroute candidate re-priced at its model): what
+        /// `resolve` would give for it, without looking its names up or working out its clock again.
+        package func repriced(_ cost: USD) -> Resolved {
+            var request = self.request
+            request.cost = cost
+            return Resolved(request: request, as: self)
+        }
+
+        private init(request: Request, as other: Resolved) {
+            self.request = request
+            (timestamp, team, environment, model) = (other.timestamp, other.team, other.environment, other.model)
+            (local, day, hour, weekday, month) = (other.local, other.day, other.hour, other.weekday, other.month)
+        }
+
         /// The request's window index for a budget period (computed once per request for days and months).
         @inline(__always)
         package func window(_ period: BudgetPeriod) -> Int64 {
@@ -252,9 +266,7 @@ package struct Evaluator: Sendable {
             var repriced: USD?
             if repricing, !sameModel, candidate.model >= 0, resolved.request.usage.totalTokens > 0,
                let cost = policy.models[Int(candidate.model)].rates?.cost(resolved.request.usage) {
-                var request = resolved.request
-                request.cost = cost
-                again = resolve(request, now: resolved.timestamp)
+                again = resolved.repriced(cost)
                 repriced = cost
             }
             let assessment = assess(again, candidate, untilDenied: true)
