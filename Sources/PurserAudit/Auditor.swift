@@ -26,6 +26,12 @@ public struct AuditOptions: Sendable {
     /// records break policy then spends no time writing the rest; the json, jsonl, csv, sarif and
     /// ocsf formats list every violation and refuse a report that did not keep them all.
     public var violationsKept: Int?
+    /// An open, empty regular file (readable and writable) that the violations are written to as
+    /// they are found, in the `--format jsonl` shape, instead of a temporary spool: that file is
+    /// then the JSON Lines report, written without copying the spool into it afterwards
+    /// (`purser audit --format jsonl -o FILE`). The audit does not close it; a replay that starts
+    /// again (input out of order) empties it first.
+    package var violationsFile: Int32?
     /// Whether records may be assessed from cached plans (tests compare against full assessment).
     package var usePlans = true
     /// Whether the report keeps every budget counter's final spend (``AuditReport/counters``), for
@@ -123,7 +129,11 @@ public struct Auditor: Sendable {
         let spool: ViolationSpool
         var logOptions = self.logOptions
         do throws(UsageLogError) {
-            spool = try ViolationSpool(directory: options.temporaryDirectory)
+            if let file = options.violationsFile {
+                spool = ViolationSpool(descriptor: file, path: "(the report)", closes: false)
+            } else {
+                spool = try ViolationSpool(directory: options.temporaryDirectory)
+            }
             logOptions.decisionLogIndex = try DecisionLogIndex.forAudit(files, options: logOptions)
         } catch {
             throw AuditError(error.description)
@@ -316,6 +326,9 @@ package struct ReplayState {
 
         // Each counter: find its slot once; a budget is violated when the counter, with this record, is over.
         recordSlots.removeAll(keepingCapacity: true)
+        // A report that keeps only its first violations (the table, the HTML page) drops every one
+        // of this record's budget violations once the spool holds that many: their messages are not built.
+        let messages = options.violationsKept.map { spool.count + staticViolations.count < $0 } ?? true
         // Counters are read in place (through a pointer): copying one would retain its key.
         prepared.replay.withUnsafeBufferPointer { entries in
             guard let base = entries.baseAddress else { return }
@@ -325,7 +338,8 @@ package struct ReplayState {
                 let spent = slots[Int(slot)].spent
                 if !CounterReservation.admits(CounterState(spent: spent), base[offset].amount, slots[Int(slot)].limits) {
                     let entry = prepared.reservation(offset, evaluator)
-                    if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved) {
+                    if let violation = evaluator.budgetViolation(entry, CounterState(spent: spent), prepared.input(evaluator), resolved,
+                                                                 message: messages) {
                         budgetViolations.append(violation)
                     }
                 }

@@ -5,38 +5,55 @@ import Synchronization
 /// Violations on disk, as JSON Lines (docs/wire-formats.md, "Audit violations"), so
 /// that a replay of millions of records keeps memory flat however many violations it finds.
 ///
-/// The replay thread encodes violations into a 1 MiB buffer; a full buffer is
-/// written by a background queue while the replay goes on in a second one
-/// (two buffers at most, so memory stays bounded). A write that fails (a full
-/// disk) is kept as ``failure``; the audit reports it instead of a report
-/// that silently misses violations.
+/// The replay thread gathers violations in batches of ``batchSize``; a full batch
+/// is encoded and written by a background queue while the replay fills a second
+/// one (two batches at most, so memory stays bounded): in an audit in which most
+/// records break policy, encoding was a quarter of the replay thread's work,
+/// which the other core now does. A write that fails (a full disk) is kept as
+/// ``failure``; the audit reports it instead of a report that silently misses
+/// violations.
 package final class ViolationSpool: @unchecked Sendable {
-    // `@unchecked`: `buffer` and `count` belong to the thread that appends (the replay, one thread
+    // `@unchecked`: `batch` and `count` belong to the thread that appends (the replay, one thread
     // at a time: `appender` checks it in debug builds), and the spool is read after the replay;
-    // `spare` and `failed` are shared with the writing queue, behind their locks.
+    // `encoded` belongs to the writing queue; `spare` and `failed` are shared with the writing
+    // queue, behind their locks.
     package let path: String
     private let fd: Int32
+    /// Whether the spool closes `fd` when it goes (not a file it was lent: ``AuditOptions/violationsFile``).
+    private let ownsDescriptor: Bool
     private let appender = ThreadOwner()
-    private var buffer = JSONWriter(capacity: ViolationSpool.bufferSize + 4096)
+    /// The batch being gathered (the appender's).
+    private var batch = BatchBox()
+    /// The writing queue's buffer: only that queue uses it.
+    private let encoded = WriterBox(JSONWriter(capacity: ViolationSpool.bufferSize + 4096))
     package private(set) var count = 0
     /// Violations counted but not kept (``AuditOptions/violationsKept``).
     package private(set) var dropped = 0
     private let writing = DispatchQueue(label: "purser.violation-spool")
-    /// Buffers the writing queue has emptied, for the appender to fill again.
-    private let spare = Mutex<[WriterBox]>([])
-    /// One permit per buffer that may be out with the writing queue.
+    /// Batches the writing queue has emptied, for the appender to fill again.
+    private let spare = Mutex<[BatchBox]>([])
+    /// One permit per batch that may be out with the writing queue.
     private let permits = DispatchSemaphore(value: 1)
     private let failed = Mutex<String?>(nil)
 
-    /// Bytes gathered before they are handed to the writing queue.
+    /// Bytes the writing queue gathers before it writes them.
     package static let bufferSize = 1 << 20
+    /// Violations gathered before they are handed to the writing queue.
+    package static let batchSize = 1024
 
-    /// A buffer on its way to the writing queue and back. (`@unchecked`: a `JSONWriter` is not
-    /// Sendable; one thread at a time has the box: the appender fills the writer, the writing
-    /// queue empties it, and the appender takes it back through `spare`.)
+    /// The writing queue's buffer. (`@unchecked`: a `JSONWriter` is not Sendable; only the
+    /// writing queue, which runs one block at a time, touches it.)
     private final class WriterBox: @unchecked Sendable {
-        package let writer: JSONWriter
+        package var writer: JSONWriter
         package init(_ writer: JSONWriter) { self.writer = writer }
+    }
+
+    /// A batch on its way to the writing queue and back. (`@unchecked`: one thread at a time has
+    /// the box: the appender fills it, the writing queue empties it, and the appender takes it
+    /// back through `spare`.)
+    private final class BatchBox: @unchecked Sendable {
+        package var items: [AuditViolation] = []
+        package init() { items.reserveCapacity(ViolationSpool.batchSize) }
     }
 
     /// A spool in a new anonymous temporary file of `directory`: unlinked as soon as it is
@@ -44,17 +61,20 @@ package final class ViolationSpool: @unchecked Sendable {
     package init(directory: String) throws(UsageLogError) {
         fd = try TemporaryFile.anonymous(in: directory)
         path = directory + "/(violation spool)"
+        ownsDescriptor = true
     }
 
-    /// A spool writing to an open descriptor that it closes (tests: `/dev/full`).
-    package init(descriptor: Int32, path: String) {
+    /// A spool writing to an open descriptor, which it closes when `closes` (tests: `/dev/full`);
+    /// one it does not close is the `--format jsonl` report itself (``AuditOptions/violationsFile``).
+    package init(descriptor: Int32, path: String, closes: Bool = true) {
         fd = descriptor
         self.path = path
+        ownsDescriptor = closes
     }
 
     deinit {
         // Nothing is left to write here: each write in flight holds the spool.
-        if fd >= 0 { try? SystemCalls.close(fd) }
+        if fd >= 0, ownsDescriptor { try? SystemCalls.close(fd) }
     }
 
     /// Why writing the spool failed, if it did: the violations after it are missing.
@@ -64,10 +84,9 @@ package final class ViolationSpool: @unchecked Sendable {
     package func append(_ item: AuditViolation) {
         let use = appender.enter()
         defer { appender.exit(use) }
-        ViolationSpool.encode(item, into: &buffer)
-        buffer.newline()
+        batch.items.append(item)
         count += 1
-        if buffer.count >= Self.bufferSize { handOff() }
+        if batch.items.count >= Self.batchSize { handOff() }
     }
 
     /// Counts a violation without keeping it.
@@ -81,8 +100,8 @@ package final class ViolationSpool: @unchecked Sendable {
     package func reset() {
         let use = appender.enter()
         defer { appender.exit(use) }
-        writing.sync {}
-        buffer.reset()
+        writing.sync { [self] in encoded.writer.reset() }
+        batch.items.removeAll(keepingCapacity: true)
         count = 0
         dropped = 0
         failed.withLock { $0 = nil }
@@ -93,29 +112,40 @@ package final class ViolationSpool: @unchecked Sendable {
     package func flush() {
         let use = appender.enter()
         defer { appender.exit(use) }
-        if buffer.count > 0 { handOff() }
-        writing.sync {}
+        if !batch.items.isEmpty { handOff() }
+        writing.sync { [self] in write() }
     }
 
-    /// Gives the filled buffer to the writing queue and goes on with an empty one; waits while
-    /// the other buffer is still out.
+    /// Gives the filled batch to the writing queue and goes on with an empty one; waits while
+    /// the other batch is still out.
     private func handOff() {
         permits.wait()
-        let full = WriterBox(buffer)
-        buffer = spare.withLock { $0.popLast() }?.writer ?? JSONWriter(capacity: Self.bufferSize + 4096)
+        let full = batch
+        batch = spare.withLock { $0.popLast() } ?? BatchBox()
         writing.async { [self] in
-            full.writer.withBytes { bytes in
-                do throws(SystemError) {
-                    try SystemCalls.writeAll(fd, bytes)
-                } catch {
-                    // The first failure tells what went wrong; later ones follow from it.
-                    failed.withLock { $0 = $0 ?? "cannot write the violation spool \(path): \(error.message)" }
-                }
+            for item in full.items {
+                ViolationSpool.encode(item, into: &encoded.writer)
+                encoded.writer.newline()
             }
-            full.writer.reset()
+            full.items.removeAll(keepingCapacity: true)
+            if encoded.writer.count >= Self.bufferSize { write() }
             spare.withLock { $0.append(full) }
             permits.signal()
         }
+    }
+
+    /// Writes what the writing queue has encoded (on that queue).
+    private func write() {
+        guard encoded.writer.count > 0 else { return }
+        encoded.writer.withBytes { bytes in
+            do throws(SystemError) {
+                try SystemCalls.writeAll(fd, bytes)
+            } catch {
+                // The first failure tells what went wrong; later ones follow from it.
+                failed.withLock { $0 = $0 ?? "cannot write the violation spool \(path): \(error.message)" }
+            }
+        }
+        encoded.writer.reset()
     }
 
     /// One violation in the `--format jsonl` shape.

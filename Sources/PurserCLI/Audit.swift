@@ -124,6 +124,10 @@ struct Audit: ParsableCommand {
         }
         let files = try Self.inputs(logs, temporaryDirectory: options.temporaryDirectory)
         try Output.refuseOverwriting(output, sources: files.sources)
+        // JSON Lines to a file: the violations are written into the output as they are found (the
+        // spool is the report) rather than spooled and copied; the file is put in place on success only.
+        let early = chosen == .jsonl ? try OutputWriter(output) : nil
+        if let file = early?.regularFile { options.violationsFile = file }
         let bar = ProgressBar(enabled: !noProgress && Output.stderrIsTerminal)
         let auditor = Auditor(policy: compiled, options: options, progress: { progress in bar.update(progress) })
         let report: AuditReport
@@ -131,17 +135,20 @@ struct Audit: ParsableCommand {
             report = try auditor.run(files)
         } catch {
             bar.finish()
+            early?.close()  // the output file is left as it was
             Output.error("purser: \(error.message)")
             throw ExitCode(2)
         }
         bar.finish()
-        let writer = try OutputWriter(output)
+        let writer = try early ?? OutputWriter(output)
         defer { writer.close() }
         do {
             var renderOptions = AuditRenderOptions()
             renderOptions.width = Output.terminalWidth
             renderOptions.toolVersion = PurserVersion.current
-            try AuditRenderer.render(report, as: chosen, options: renderOptions) { try writer.write($0) }
+            if options.violationsFile == nil {
+                try AuditRenderer.render(report, as: chosen, options: renderOptions) { try writer.write($0) }
+            }
             try writer.commit()
         } catch let exit as ExitCode {
             throw exit

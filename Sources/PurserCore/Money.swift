@@ -317,25 +317,50 @@ package struct DecimalText: Sendable {
     }
 
     /// Formats an integer count of 10^-scale units as the shortest exact decimal.
+    ///
+    /// Written into one stack buffer and made a string once; a magnitude that fits 64 bits (every
+    /// ``USD``, and any total below $18 billion) is cut into digits with 64-bit divisions.
     package static func format(_ value: Int128, scale: Int) -> String {
+        precondition(scale >= 0 && scale <= 38, "a scale of 0 to 38 digits")
         let negative = value < 0
         var magnitude = value.magnitude
-        var digits: [UInt8] = []
-        repeat {
-            digits.append(UInt8(magnitude % 10) + 48)
-            magnitude /= 10
-        } while magnitude > 0
-        while digits.count <= scale { digits.append(48) }
-        digits.reverse()
-        let integer = digits.prefix(digits.count - scale)
-        var fraction = Array(digits.suffix(scale))
-        while fraction.last == 48 { fraction.removeLast() }
-        var out = negative ? "-" : ""
-        out += String(decoding: integer, as: UTF8.self)
-        if !fraction.isEmpty {
-            out += "."
-            out += String(decoding: fraction, as: UTF8.self)
+        // 39 digits at most for 128 bits, zeros up to the scale, a sign and a point.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 82) { buffer -> String in
+            // Digits from the end of the buffer, least significant first.
+            var start = buffer.count
+            if magnitude <= UInt128(UInt64.max) {
+                var small = UInt64(magnitude)
+                repeat {
+                    start -= 1
+                    buffer[start] = UInt8(small % 10) + 48
+                    small /= 10
+                } while small > 0
+            } else {
+                repeat {
+                    start -= 1
+                    buffer[start] = UInt8(magnitude % 10) + 48
+                    magnitude /= 10
+                } while magnitude > 0
+            }
+            while buffer.count - start <= scale {
+                start -= 1
+                buffer[start] = 48
+            }
+            // Integer part: everything but the last `scale` digits; the fraction without trailing zeros.
+            let point = buffer.count - scale
+            var end = buffer.count
+            while end > point, buffer[end - 1] == 48 { end -= 1 }
+            if negative {
+                start -= 1
+                buffer[start] = UInt8(ascii: "-")
+            }
+            if end == point {
+                return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<point]), as: UTF8.self)
+            }
+            // Move the integer part (and sign) one byte left to make room for the point.
+            for index in (start - 1)..<(point - 1) { buffer[index] = buffer[index + 1] }
+            buffer[point - 1] = UInt8(ascii: ".")
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[(start - 1)..<end]), as: UTF8.self)
         }
-        return out
     }
 }

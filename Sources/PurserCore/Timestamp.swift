@@ -299,7 +299,30 @@ package struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     package static func < (lhs: CivilDate, rhs: CivilDate) -> Bool { (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day) }
 
-    package var description: String { pad(year, width: 4) + "-" + pad(month) + "-" + pad(day) }
+    package var description: String { text(hour: nil) }
+
+    /// `YYYY-MM-DD`, or with an hour `YYYY-MM-DDTHH` (an hour window's label), made in one step.
+    package func text(hour: Int?) -> String {
+        guard (0...9999).contains(year), (0...99).contains(month), (0...99).contains(day), (0...99).contains(hour ?? 0) else {
+            return pad(year, width: 4) + "-" + pad(month) + "-" + pad(day) + (hour.map { "T" + pad($0) } ?? "")
+        }
+        return String(unsafeUninitializedCapacity: 13) { buffer in
+            func two(_ value: Int, at offset: Int) {
+                buffer[offset] = UInt8(value / 10) + 48
+                buffer[offset + 1] = UInt8(value % 10) + 48
+            }
+            two(year / 100, at: 0)
+            two(year % 100, at: 2)
+            buffer[4] = UInt8(ascii: "-")
+            two(month, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            two(day, at: 8)
+            guard let hour else { return 10 }
+            buffer[10] = UInt8(ascii: "T")
+            two(hour, at: 11)
+            return 13
+        }
+    }
 }
 
 /// A length of time written as `10m`, `90s`, `1h30m`, `2d`.

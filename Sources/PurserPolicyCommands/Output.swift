@@ -134,6 +134,14 @@ package final class OutputWriter {
         close()
     }
 
+    /// The descriptor of the temporary file being written, when the output is a regular file and
+    /// nothing is buffered: a caller may write it directly (with `pwrite` or at its offset) before
+    /// ``commit()``. Nil for standard output, devices and FIFOs.
+    package var regularFile: Int32? {
+        guard temporary != nil, !closed, buffer.isEmpty else { return nil }
+        return fd
+    }
+
     package func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBufferPointer { try write($0) }
     }

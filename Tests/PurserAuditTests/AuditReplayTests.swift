@@ -61,6 +61,59 @@ struct AuditReplayTests {
         #expect(reversed.budgets.first?.firstCrossedInput.line == 30, "the 11th record in time is line 30 of the reversed file")
     }
 
+    /// `--format jsonl -o FILE` has the violations written into the output file as they are found
+    /// (``AuditOptions/violationsFile``): the file holds what the jsonl report renders, also when
+    /// the input is out of order and the replay starts again after sorting (the file is emptied).
+    @Test func violationsWrittenIntoTheReportFileAreTheJSONLReport() throws {
+        for reversed in [false, true] {
+            let directory = try temporaryDirectory()
+            defer { cleanup(directory) }
+            try Data(Self.log(40, reversed: reversed).utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+            var options = AuditOptions()
+            options.logs.batchSize = 5
+            options.runSize = 7
+            let spooled = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+            let expected = try AuditRenderer.text(spooled, as: .jsonl)
+            let path = directory + "/report.jsonl"
+            let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            try #require(descriptor >= 0)
+            defer { close(descriptor) }
+            options.violationsFile = descriptor
+            let direct = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+            #expect(direct.summary.sorted == reversed)
+            #expect(direct.violationCount == spooled.violationCount && direct.violationCount > 0)
+            let written = try String(decoding: Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+            #expect(written == expected)
+            // The descriptor is the caller's: still open after the audit and its report.
+            #expect(fcntl(descriptor, F_GETFD) != -1)
+        }
+    }
+
+    /// A report that keeps only its first violations builds no message for the budget violations it
+    /// drops: what it keeps, counts and totals are those of the full report.
+    @Test func budgetViolationsDroppedUnread() throws {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try Data(Self.log(15).utf8).write(to: URL(fileURLWithPath: directory + "/a.jsonl"))
+        var options = AuditOptions()
+        let full = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+        options.violationsKept = 2
+        let kept = try Auditor(policy: Self.policy, options: options).run([directory + "/a.jsonl"])
+        #expect(full.violationCount == 5 && kept.violationCount == 5 && kept.spool.count == 2)
+        #expect(kept.byRule == full.byRule && kept.summary.violations == full.summary.violations)
+        #expect(kept.summary.denied == full.summary.denied && kept.summary.spendBreakingPolicy == full.summary.spendBreakingPolicy)
+        var first: [AuditViolation] = []
+        try full.forEachViolation(first: 2) { first.append($0) }
+        let listed = try Self.violations(kept)
+        func line(_ item: AuditViolation) -> String {
+            var json = JSONWriter()
+            ViolationSpool.encode(item, into: &json)
+            return json.text
+        }
+        #expect(listed.map(line) == first.map(line) && listed.count == 2)
+        #expect(listed.allSatisfy { $0.violation.message.hasPrefix("budget team.payments.day") })
+    }
+
     @Test func mergesFilesByTime() throws {
         let all = Self.log(20).split(separator: "\n").map(String.init)
         let even = all.enumerated().filter { $0.offset % 2 == 0 }.map(\.element).joined(separator: "\n")

@@ -16,6 +16,45 @@ struct MoneyTests {
         #expect(USD(text) == nil)
     }
 
+    /// The decimal formatter (one stack buffer, 64-bit divisions when they suffice) writes what the
+    /// plain one it replaced wrote, for every scale and magnitude, both signs, and 128-bit extremes.
+    @Test func formatsDecimalsAsThePlainFormatterDid() {
+        func plain(_ value: Int128, scale: Int) -> String {
+            let negative = value < 0
+            var magnitude = value.magnitude
+            var digits: [UInt8] = []
+            repeat {
+                digits.append(UInt8(magnitude % 10) + 48)
+                magnitude /= 10
+            } while magnitude > 0
+            while digits.count <= scale { digits.append(48) }
+            digits.reverse()
+            let integer = digits.prefix(digits.count - scale)
+            var fraction = Array(digits.suffix(scale))
+            while fraction.last == 48 { fraction.removeLast() }
+            var out = negative ? "-" : ""
+            out += String(decoding: integer, as: UTF8.self)
+            if !fraction.isEmpty { out += "." + String(decoding: fraction, as: UTF8.self) }
+            return out
+        }
+        var random = SeededRandom(seed: 21)
+        var values: [Int128] = [0, 1, -1, 9, 10, 100, Int128(Int64.max), Int128(Int64.min), Int128(UInt64.max), Int128(UInt64.max) + 1,
+                                -Int128(UInt64.max), -Int128(UInt64.max) - 1, Int128.max, Int128.min, 1_000_000_000, 12_300_000]
+        for _ in 0..<4_000 {
+            let digits = Int.random(in: 1...38, using: &random)
+            var value: Int128 = 0
+            for _ in 0..<digits { value = value * 10 + Int128(Int.random(in: 0...9, using: &random)) }
+            // Trailing zeros are the interesting part of a fraction.
+            for _ in 0..<Int.random(in: 0...3, using: &random) where value.magnitude < UInt128(Int128.max) / 10 { value *= 10 }
+            values.append(Bool.random(using: &random) ? value : -value)
+        }
+        for value in values {
+            for scale in [0, 1, 4, 6, 9, 18, 24, 38] {
+                #expect(DecimalText.format(value, scale: scale) == plain(value, scale: scale), "\(value) at scale \(scale)")
+            }
+        }
+    }
+
     @Test(arguments: [(Int64(0), "0"), (12_300_000, "0.0123"), (5_000_000_000, "5"), (-1, "-0.000000001"), (1_234_500_000_000, "1234.5")])
     func formatsUSD(nanos: Int64, text: String) {
         #expect(USD(nanos: nanos).description == text)

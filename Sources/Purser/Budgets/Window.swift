@@ -54,7 +54,7 @@ import PurserPolicy
         case .day: return CivilDate(days: Int(index)).description
         case .hour:
             let day = floorDiv(index, 24)
-            return CivilDate(days: Int(day)).description + "T" + pad(Int(index - day * 24))
+            return CivilDate(days: Int(day)).text(hour: Int(index - day * 24))
         case .minute:
             let day = floorDiv(index, 1440)
             let minute = Int(index - day * 1440)

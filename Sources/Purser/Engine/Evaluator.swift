@@ -32,6 +32,20 @@ package struct Evaluator: Sendable {
             (local, day, hour, weekday, month) = (clock.local, clock.day, clock.hour, clock.weekday, clock.month)
         }
 
+        /// The same request at another cost (a reroute candidate re-priced at its model): what
+        /// `resolve` would give for it, without looking its names up or working out its clock again.
+        package func repriced(_ cost: USD) -> Resolved {
+            var request = self.request
+            request.cost = cost
+            return Resolved(request: request, as: self)
+        }
+
+        private init(request: Request, as other: Resolved) {
+            self.request = request
+            (timestamp, team, environment, model) = (other.timestamp, other.team, other.environment, other.model)
+            (local, day, hour, weekday, month) = (other.local, other.day, other.hour, other.weekday, other.month)
+        }
+
         /// The request's window index for a budget period (computed once per request for days and months).
         @inline(__always)
         package func window(_ period: BudgetPeriod) -> Int64 {
@@ -252,9 +266,7 @@ package struct Evaluator: Sendable {
             var repriced: USD?
             if repricing, !sameModel, candidate.model >= 0, resolved.request.usage.totalTokens > 0,
                let cost = policy.models[Int(candidate.model)].rates?.cost(resolved.request.usage) {
-                var request = resolved.request
-                request.cost = cost
-                again = resolve(request, now: resolved.timestamp)
+                again = resolved.repriced(cost)
                 repriced = cost
             }
             let assessment = assess(again, candidate, untilDenied: true)
@@ -590,13 +602,21 @@ package struct Evaluator: Sendable {
 
     /// The violation of a counter that the request takes over its caps (the caller checked `admits`).
     package func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: ConditionInput, _ resolved: Resolved) -> Violation? {
+        budgetViolation(entry, state, input, resolved, message: true)
+    }
+
+    /// `budgetViolation`, with an empty message unless `message`: for a caller that only counts the
+    /// violation (an audit whose report lists only its first violations), the message is most of its cost.
+    package func budgetViolation(_ entry: CounterReservation, _ state: CounterState, _ input: @autoclosure () -> ConditionInput,
+                                 _ resolved: Resolved, message: Bool) -> Violation? {
         guard let index = policy.budgetLookup[entry.counter.budget] else { return nil }
         let budget = policy.budgets[Int(index)]
         let effect: ViolationEffect = budget.onExceed == .deny ? .deny : .warn
-        return finish(
-            Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
-                      message: budgetMessage(entry, state), source: budget.location, waivedBy: nil),
-            waivers: policy.budgetHeads[Int(index)].waivers, input, resolved)
+        let violation = Violation(rule: budget.id, kind: .budget, effect: effect, severity: effect == .deny ? .high : .medium,
+                                  message: message ? budgetMessage(entry, state) : "", source: budget.location, waivedBy: nil)
+        let waivers = policy.budgetHeads[Int(index)].waivers
+        guard !waivers.isEmpty else { return violation }
+        return finish(violation, waivers: waivers, input(), resolved)
     }
 
     private func budgetMessage(_ entry: CounterReservation, _ state: CounterState) -> String {
@@ -605,14 +625,30 @@ package struct Evaluator: Sendable {
         let usedUSD = used(state.spent.usd, state.reserved.usd, entry.amount.usd)
         let usedTokens = used(state.spent.tokens, state.reserved.tokens, entry.amount.tokens)
         let usedRequests = used(state.spent.requests, state.reserved.requests, entry.amount.requests)
-        var parts: [String] = []
-        if let usd = entry.limits.usd, usedUSD > Int128(usd.nanos) {
-            parts.append("\(USDTotal(nanos: usedUSD)) of \(usd) USD")
-        }
-        if let tokens = entry.limits.tokens, usedTokens > Int128(tokens) { parts.append("\(usedTokens) of \(tokens) tokens") }
-        if let requests = entry.limits.requests, usedRequests > Int128(requests) { parts.append("\(usedRequests) of \(requests) requests") }
+        // Appended in place to one string (an audit in which most records go over a budget writes
+        // this message for each of them).
         let counter = entry.counter
-        return "budget \(counter.budget) for \(counter.key) in \(counter.windowLabel) would reach " + parts.joined(separator: " and ")
+        var text = "budget "
+        text.reserveCapacity(48 + counter.budget.utf8.count + counter.key.utf8.count)
+        text += counter.budget
+        text += " for "
+        text += counter.key
+        text += " in "
+        text += counter.windowLabel
+        text += " would reach "
+        var first = true
+        func part(_ used: String, _ limit: String, _ unit: String) {
+            if !first { text += " and " }
+            first = false
+            text += used
+            text += " of "
+            text += limit
+            text += unit
+        }
+        if let usd = entry.limits.usd, usedUSD > Int128(usd.nanos) { part(USDTotal(nanos: usedUSD).description, usd.description, " USD") }
+        if let tokens = entry.limits.tokens, usedTokens > Int128(tokens) { part(String(usedTokens), String(tokens), " tokens") }
+        if let requests = entry.limits.requests, usedRequests > Int128(requests) { part(String(usedRequests), String(requests), " requests") }
+        return text
     }
 
     /// The violations a rerouted decision reports: the original's denials as `rerouted`,
