@@ -210,6 +210,8 @@ struct PostgresLedgerTests {
                                         if shared.phase.load(ordering: .acquiring) >= 3 { break }
                                         try? await Task.sleep(for: .milliseconds(50))
                                     }
+                                    // Not answered by the end (it may still have committed): settled again below.
+                                    if !settled { shared.unanswered.withLock { $0.append(decision) } }
                                 }
                                 shared.tally.withLock { $0.add(unavailable: unavailable, allowed: decision.isAllowed, settled: settled, waited: waited) }
                             }
@@ -236,11 +238,20 @@ struct PostgresLedgerTests {
             #expect(final.longest < .seconds(3), "no decision waited past the 300 ms timeout by more than scheduling: \(final.longest)")
             #expect(resumed, "decisions resumed without a restart")
             #expect(final.unavailableAllowed == 0, "ledger_unavailable: deny fails closed")
-            // Read back with a generous timeout: only the decisions above are timed.
+            // Another replica, with a generous timeout (only the decisions above are timed), settles
+            // the decisions whose settle got no answer: some of those had committed, and must not
+            // count twice. Then every allowed decision is settled, each cent exactly once.
             let reader = try PostgresLedger(url: url.replacingOccurrences(of: "timeout_ms=300", with: "timeout_ms=20000"))
+            let replica = try Self.enforcer(reader)
+            let unanswered = shared.unanswered.withLock { $0 }
+            for decision in unanswered {
+                let outcome = try await replica.settle(decision, cost: USD("0.01")!).outcome
+                #expect(outcome == .settled || outcome == .alreadySettled || outcome == .settledWithoutReservation, "\(outcome)")
+            }
+            #expect(final.settled + unanswered.count == final.allowed, "\(final), \(unanswered.count) unanswered")
             let state = try #require(try await reader.read([Self.capCounter]).first)
-            #expect(state.spent.usd == Int64(final.settled) * USD("0.01")!.nanos, "every settled cent counted once: \(final)")
-            #expect(state.spent.requests == Int64(final.settled))
+            #expect(state.spent.usd == Int64(final.allowed) * USD("0.01")!.nanos, "every settled cent counted once: \(final)")
+            #expect(state.spent.requests == Int64(final.allowed))
         }
     }
 
@@ -248,6 +259,7 @@ struct PostgresLedgerTests {
     final class Shared: Sendable {
         let phase = Atomic<Int>(0)
         let tally = Mutex(Tally())
+        let unanswered = Mutex<[Decision]>([])
     }
 
     struct Tally: Sendable, CustomStringConvertible {
