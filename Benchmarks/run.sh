@@ -8,7 +8,7 @@
 #   Benchmarks/run.sh audit        only `purser audit` throughput and memory
 #   Benchmarks/run.sh yaml         only the YAML reader against libyaml
 #   Benchmarks/run.sh ledger       only the ledgers: authorize latency and throughput
-#   Benchmarks/run.sh server       only `purser serve` beside an empty Hummingbird server (wrk, hey)
+#   Benchmarks/run.sh server       only `purser serve` beside an empty Hummingbird server (wrk, ratepost)
 #
 # Everything is built in release mode from clean scratch directories
 # (incremental release builds across the two packages can go stale).
@@ -154,13 +154,14 @@ fi
 
 if want server; then
   section "purser serve beside an empty Hummingbird server (loopback; the server and the load share both cores)"
-  command -v wrk > /dev/null 2>&1 && command -v hey > /dev/null 2>&1 \
-    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey > /dev/null 2>&1 || true
-  if command -v wrk > /dev/null 2>&1 && command -v hey > /dev/null 2>&1; then
+  command -v wrk > /dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk > /dev/null 2>&1 || true
+  if command -v wrk > /dev/null 2>&1; then
     (cd "$here" && swift build -c release --scratch-path "$work/bench" --product empty-server 2>&1 | tail -1)
-    python3 "$here/server_bench.py" "$purser" "$work/bench/release/empty-server" "$here/Fixtures/server"
+    # The constant-rate generator for the half-rate latency (Benchmarks/ratepost/ratepost.c).
+    gcc -O2 -o "$work/ratepost" "$here/ratepost/ratepost.c"
+    python3 "$here/server_bench.py" "$purser" "$work/bench/release/empty-server" "$here/Fixtures/server" "$work/ratepost"
   else
-    section "server: skipped (apt-get install wrk hey)"
+    section "server: skipped (apt-get install wrk)"
   fi
 fi
 

@@ -2,15 +2,17 @@
 
 Each server runs alone on loopback; wrk (one thread, 32 connections) POSTs one realistic
 request for 10 s after 2 s of warm-up, three rounds alternating the two servers, and the
-medians are compared. Then hey, rate-limited, sends half of the empty server's median rate to
-`purser serve` and reports its latency percentiles. The CPU the load generator used is
-reported as a share of the machine's cores, since it competes with the server for them.
+medians are compared. Then ratepost (Benchmarks/ratepost/ratepost.c, a constant-rate
+generator in C on epoll that measures each latency from when its request was due) sends half
+of the empty server's median rate to each server and reports latency percentiles. The CPU the
+load generator used is reported as a share of the machine's cores, since it competes with the
+server for them, and so is the server's own CPU per request.
 
-    python3 server_bench.py PURSER EMPTY_SERVER FIXTURE_DIR
+    python3 server_bench.py PURSER EMPTY_SERVER FIXTURE_DIR RATEPOST
 """
 import json, os, re, signal, statistics, subprocess, sys, tempfile, time
 
-purser, empty, fixture = sys.argv[1], sys.argv[2], sys.argv[3]
+purser, empty, fixture, ratepost = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 lua = os.path.join(fixture, "authorize.lua")
 body = re.search(r"wrk.body = '(.*)'", open(lua).read()).group(1)
 cores = os.cpu_count() or 1
@@ -94,21 +96,27 @@ ratio = statistics.median(r["rate"] for r in results["purser"]) / statistics.med
 print("  ratio purser/empty: %.2f   (goal >= 0.80)" % ratio)
 
 half = statistics.median(r["rate"] for r in results["empty"]) / 2
-workers = 16
-for kind, label in (("empty", "empty server"), ("purser", "purser serve")):
-    port += 1
-    process = start(kind, port)
-    hey = ["hey", "-c", str(workers), "-q", str(int(half / workers)), "-m", "POST", "-T", "application/json", "-d", body,
-           f"http://127.0.0.1:{port}/v1/authorize"]
-    subprocess.run(hey[:1] + ["-z", "2s"] + hey[1:], capture_output=True)
-    timed = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S"] + hey[:1] + ["-z", "10s"] + hey[1:], capture_output=True, text=True)
-    stop(process)
-    out = timed.stdout + timed.stderr
-    achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    percentiles = {p: float(re.search(rf"{p}% in ([\d.]+) secs", out).group(1)) * 1000 for p in ("50", "99")}
-    elapsed, user, system = map(float, re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+)", out).groups())
-    codes = re.findall(r"\[(\d+)\]\s+(\d+) responses", out)
-    print("  %-13s at half the empty server's rate (asked %.0f req/s, hey %d workers): achieved %.0f req/s, p50 %.2f ms, p99 %.2f ms, "
-          "statuses %s, hey CPU %.0f%% of the machine"
-          % (label, half, workers, achieved, percentiles["50"], percentiles["99"], dict(codes), 100 * (user + system) / (elapsed * cores)))
+connections = 32
+body_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+body_file.write(body)
+body_file.close()
+for round in range(3):
+    for kind, label in (("empty", "empty server"), ("purser", "purser serve")):
+        port += 1
+        process = start(kind, port)
+        before, clock = cpu_seconds(process.pid), time.time()
+        out = subprocess.run([ratepost, "127.0.0.1", str(port), "/v1/authorize", body_file.name, str(int(half)), str(connections), "10", "2"],
+                             capture_output=True, text=True)
+        server_share = (cpu_seconds(process.pid) - before) / ((time.time() - clock) * cores)
+        stop(process)
+        if out.returncode != 0:
+            raise SystemExit(f"ratepost failed: {out.stderr}")
+        fields = dict(item.split("=") for item in out.stdout.split())
+        achieved = float(fields["achieved"])
+        print("  round %d %-13s at half the empty server's rate (asked %.0f req/s, %d connections): achieved %.0f req/s, p50 %.2f ms, p90 %.2f ms, "
+              "p99 %s ms, p99.9 %s ms, non-200 %s, errors %s, ratepost CPU %.0f%% of the machine, server CPU %.0f%% (%.1f us of CPU per request)"
+              % (round + 1, label, half, connections, achieved, float(fields["p50_ms"]), float(fields["p90_ms"]), fields["p99_ms"], fields["p999_ms"],
+                 fields["non200"], fields["errors"], 100 * float(fields["cpu_of_one_core"]) / cores, 100 * server_share,
+                 server_share * cores / achieved * 1e6))
+os.unlink(body_file.name)
 print("  (goal: purser serve's p99 <= 2 ms at half the empty server's rate)")

@@ -303,7 +303,8 @@ struct Routes: HTTPResponder {
     private func readBody(_ request: Request, _ context: ServerContext) async throws -> [UInt8] {
         let limit = server.options.maxBodyBytes
         let channel = context.channel
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        // The first Content-Length field, without the joined copy `headers[.contentLength]` makes.
+        if let length = request.headers.first(where: { $0.name == .contentLength }).flatMap({ Int($0.value) }), length > limit {
             throw Self.tooLarge("the body is \(length) bytes; at most \(limit) are accepted", closing: channel)
         }
         // A body that does not arrive within the read timeout is cut off by `BodyDeadline`.

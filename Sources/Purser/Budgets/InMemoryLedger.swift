@@ -18,9 +18,54 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
         var state: StoredReservation.State
     }
 
+    /// Reservations by decision id, spread over 256 dictionaries of unequal shares.
+    ///
+    /// One dictionary of every id held or remembered (a day of settled ids, by default) grows by
+    /// rehashing every entry into a table twice the size, under the ledger's lock: with a
+    /// million ids that stalled every decision for tens of milliseconds (docs/performance.md,
+    /// "`purser serve` beside an empty Hummingbird server"). A shard rehashes only its own
+    /// entries; and since shards with equal shares of the ids would all reach their next size
+    /// within a few hundred calls of each other, shard `i`'s share is proportional to
+    /// 2^(i/256): their sizes are spread evenly over each doubling, and so are their rehashes.
+    private struct Reservations {
+        private var shards = [[DecisionID: Held]](repeating: [:], count: 256)
+
+        /// The shard of each of 65,536 slots (176 to 352 each); an id's slot comes from its bits.
+        private static let slots: [UInt8] = {
+            // 2^(i/256), by repeated multiplication with 2^(1/256).
+            var weights = [1.0]
+            while weights.count < 256 { weights.append(weights[weights.count - 1] * 1.002_711_275_050_202_5) }
+            let total = weights.reduce(0, +)
+            var slots: [UInt8] = []
+            var cumulative = 0.0
+            for (shard, weight) in weights.enumerated() {
+                cumulative += weight
+                let end = shard == 255 ? 65_536 : Int((cumulative / total * 65_536).rounded())
+                let target = max(end, slots.count + 1)  // every shard at least one slot
+                while slots.count < target { slots.append(UInt8(shard)) }
+            }
+            return Array(slots.prefix(65_536))
+        }()
+
+        subscript(id: DecisionID) -> Held? {
+            get { shards[Self.shard(id)][id] }
+            set { shards[Self.shard(id)][id] = newValue }
+        }
+
+        /// Puts `held` under `id` and returns what was there before.
+        mutating func insert(_ held: Held, for id: DecisionID) -> Held? {
+            shards[Self.shard(id)].updateValue(held, forKey: id)
+        }
+
+        @inline(__always)
+        private static func shard(_ id: DecisionID) -> Int {
+            Int(slots[Int(truncatingIfNeeded: ((id.sequence ^ id.prefix) &* 0x9E37_79B9_7F4A_7C15) >> 48)])
+        }
+    }
+
     private struct State {
         var counters: [CounterKey: CounterState] = [:]
-        var reservations: [DecisionID: Held] = [:]
+        var reservations = Reservations()
         /// Held reservations by expiry, earliest first (a binary min-heap).
         var expiries: [(Timestamp, DecisionID)] = []
         /// Finished reservations (settled, released, expired) in the order they finished, for pruning.
@@ -93,19 +138,25 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
 
     package func reserveNow(_ reservation: LedgerReservation) throws(LedgerError) -> ReserveResult {
         let now = clock.now()
+        let entries = reservation.entries
+        let expiresAt = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) + Int128(reservation.ttlSeconds) * 1_000_000_000))
+        let held = Held(counters: entries.map { $0.counter }, amounts: entries.map { $0.amount },
+                        model: reservation.model, expiresAt: expiresAt, state: .held)
         return try state.withLock { state throws(LedgerError) -> ReserveResult in
             sweep(&state, now: now)
-            if let existing = state.reservations[reservation.id] {
+            // One probe of the id table on the common path: insert, and undo if the id was there.
+            if let existing = state.reservations.insert(held, for: reservation.id) {
+                state.reservations[reservation.id] = existing
                 // A retried reserve (its answer was lost) holds nothing twice.
                 guard existing.state == .held else {
                     throw LedgerError("the decision id \(reservation.id) was already used, and its reservation is \(existing.state.rawValue)")
                 }
-                let current = reservation.entries.map { state.counters[$0.counter] ?? CounterState() }
+                let current = entries.map { state.counters[$0.counter] ?? CounterState() }
                 return .reserved(before: current, after: current)
             }
-            let entries = reservation.entries
             let before = entries.map { state.counters[$0.counter] ?? CounterState() }
             for (index, entry) in entries.enumerated() where entry.enforced && !entry.admits(before[index]) {
+                state.reservations[reservation.id] = nil
                 return .exceeded(entry: index, states: before)
             }
             var after: [CounterState] = []
@@ -116,9 +167,6 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
                 state.counters[entry.counter] = changed
                 after.append(changed)
             }
-            let expiresAt = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) + Int128(reservation.ttlSeconds) * 1_000_000_000))
-            state.reservations[reservation.id] = Held(counters: entries.map(\.counter), amounts: entries.map(\.amount),
-                                                      model: reservation.model, expiresAt: expiresAt, state: .held)
             Self.push(&state.expiries, (expiresAt, reservation.id))
             return .reserved(before: before, after: after)
         }

@@ -3,9 +3,12 @@ import PurserPolicy
 /// Writes decisions as JSON (docs/wire-formats.md, "Decisions"), one compact object per call.
 ///
 /// An encoder keeps a small cache of window labels, so encoding a stream of
-/// decisions formats each window once; use one encoder per thread.
+/// decisions formats each window once; use one encoder per thread. The cache starts with
+/// the second decision: an encoder made for one decision (`purser serve` makes one per
+/// call) would build and free a dictionary for labels it never reads again.
 public struct DecisionEncoder {
     private var labels: [LabelKey: [UInt8]] = [:]
+    private var encoded = 0
 
     private struct LabelKey: Hashable {
         package let period: BudgetPeriod
@@ -21,6 +24,7 @@ public struct DecisionEncoder {
     /// closures, no intermediate status objects): `purser eval` encodes
     /// hundreds of thousands of these a second.
     package mutating func encode(_ decision: Decision, into json: inout JSONWriter) {
+        encoded &+= 1
         json.beginRawValue()
         json.appendStatic(decision.verdict == .allow ? "{\"decision\":\"allow\",\"decision_id\":\"d-" : "{\"decision\":\"deny\",\"decision_id\":\"d-")
         DecisionEncoder.appendHex(decision.id.prefix, digits: 16, to: json)
@@ -114,6 +118,7 @@ public struct DecisionEncoder {
     }
 
     private mutating func label(_ counter: CounterKey) -> [UInt8] {
+        guard encoded > 1 else { return Array(counter.windowLabel.utf8) }
         let key = LabelKey(period: counter.period, window: counter.window)
         if let cached = labels[key] { return cached }
         if labels.count > 4096 { labels.removeAll(keepingCapacity: true) }
