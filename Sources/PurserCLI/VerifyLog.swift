@@ -115,6 +115,9 @@ struct Keygen: ParsableCommand {
     }
 }
 
+/// `--decision-log-format jsonl|ocsf`: ArgumentParser names the choices in `--help` and in its error.
+extension DecisionLog.LineFormat: ExpressibleByArgument {}
+
 /// `--decision-log DIR --decision-log-key FILE`: a command's decisions appended to a decision log.
 struct DecisionLogOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Append every decision to a tamper-evident decision log in this directory, or - for standard output (docs/decision-log.md).",
@@ -126,16 +129,13 @@ struct DecisionLogOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("The lines of --decision-log -: jsonl, or ocsf (each line an OCSF API Activity event carrying the chained line; purser verify-log reads both).",
                                valueName: "format"))
-    var decisionLogFormat: String = "jsonl"
+    var decisionLogFormat: DecisionLog.LineFormat = .jsonLines
 
     func validate() throws {
         guard (decisionLog == nil) == (decisionLogKey == nil) else {
             throw ValidationError("--decision-log and --decision-log-key go together.")
         }
-        guard let format = DecisionLog.LineFormat(rawValue: decisionLogFormat) else {
-            throw ValidationError("--decision-log-format must be jsonl or ocsf, not \(decisionLogFormat)")
-        }
-        guard format == .jsonLines || decisionLog == "-" else {
+        guard decisionLogFormat == .jsonLines || decisionLog == "-" else {
             throw ValidationError("--decision-log-format ocsf writes to standard output only (--decision-log -); a log directory holds JSON lines")
         }
     }
@@ -152,7 +152,7 @@ struct DecisionLogOptions: ParsableArguments {
             let key = try DecisionLogSigningKey.read(path: decisionLogKey)
             // With --now, the lines the log writes itself (its closing checkpoint) carry that time too.
             let options = DecisionLog.Options(clock: time.map { ManualClock($0) } ?? SystemClock(),
-                                              format: DecisionLog.LineFormat(rawValue: decisionLogFormat) ?? .jsonLines)
+                                              format: decisionLogFormat)
             return decisionLog == "-" ? try DecisionLog(standardOutput: key, options: options)
                                       : try DecisionLog(directory: decisionLog, key: key, options: options)
         } catch {

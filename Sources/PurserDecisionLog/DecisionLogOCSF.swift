@@ -82,14 +82,10 @@ enum DecisionLogOCSF {
         var scanner = JSONScanner(line)
         var raw: [UInt8]?
         do throws(JSONError) {
-            try scanner.beginObject()
-            var first = true
-            while let key = try scanner.nextKey(first: &first) {
-                if scanner.equals(key, "raw_data") {
-                    raw = Array(try scanner.decodeString(try scanner.rawString()).utf8)
-                } else {
-                    try scanner.skipValue()
-                }
+            try scanner.members { scanner, key throws(JSONError) -> Bool in
+                guard scanner.equals(key, "raw_data") else { return false }
+                raw = Array(try scanner.string().utf8)
+                return true
             }
             try scanner.expectEnd()
         } catch {
@@ -103,49 +99,63 @@ enum DecisionLogOCSF {
     private static func summary(_ line: UnsafeBufferPointer<UInt8>) -> Summary {
         var summary = Summary()
         var scanner = JSONScanner(line)
-        do throws(JSONError) {
-            try scanner.beginObject()
-            var first = true
-            while let key = try scanner.nextKey(first: &first) {
-                if scanner.equals(key, "seq") {
-                    summary.seq = try scanner.integer()
-                } else if scanner.equals(key, "time") {
-                    summary.time = Timestamp(rfc3339: try scanner.decodeString(try scanner.rawString()))
-                } else if scanner.equals(key, "event") {
-                    summary.event = try scanner.decodeString(try scanner.rawString())
-                } else if scanner.equals(key, "data"), scanner.peek() == UInt8(ascii: "{") {
-                    try scanner.beginObject()
-                    var firstData = true
-                    while let dataKey = try scanner.nextKey(first: &firstData) {
-                        if scanner.equals(dataKey, "caller"), scanner.peek() == UInt8(ascii: "\"") {
-                            summary.caller = try scanner.decodeString(try scanner.rawString())
-                        } else if scanner.equals(dataKey, "decision_id"), scanner.peek() == UInt8(ascii: "\"") {
-                            summary.decisionID = try scanner.decodeString(try scanner.rawString())
-                        } else if scanner.equals(dataKey, "decision"), scanner.peek() == UInt8(ascii: "\"") {
-                            summary.effect = try scanner.decodeString(try scanner.rawString())  // purser eval's lines
-                        } else if scanner.equals(dataKey, "decision"), scanner.peek() == UInt8(ascii: "{") {
-                            try scanner.beginObject()
-                            var firstDecision = true
-                            while let decisionKey = try scanner.nextKey(first: &firstDecision) {
-                                if scanner.equals(decisionKey, "decision"), scanner.peek() == UInt8(ascii: "\"") {
-                                    summary.effect = try scanner.decodeString(try scanner.rawString())
-                                } else if scanner.equals(decisionKey, "decision_id"), scanner.peek() == UInt8(ascii: "\"") {
-                                    summary.decisionID = try scanner.decodeString(try scanner.rawString())
-                                } else {
-                                    try scanner.skipValue()
-                                }
-                            }
-                        } else {
-                            try scanner.skipValue()
+        let quote = UInt8(ascii: "\""), brace = UInt8(ascii: "{")
+        // What is not read (another shape, a line cut short) is left out of the summary.
+        try? scanner.members { scanner, key throws(JSONError) -> Bool in
+            if scanner.equals(key, "seq") {
+                summary.seq = try scanner.integer()
+            } else if scanner.equals(key, "time") {
+                summary.time = Timestamp(rfc3339: try scanner.string())
+            } else if scanner.equals(key, "event") {
+                summary.event = try scanner.string()
+            } else if scanner.equals(key, "data"), scanner.peek() == brace {
+                try scanner.members { scanner, key throws(JSONError) -> Bool in
+                    if scanner.equals(key, "decision"), scanner.peek() == brace {
+                        // purser serve's lines: the decision object, with its effect and id.
+                        try scanner.members { scanner, key throws(JSONError) -> Bool in
+                            try Self.readDecisionField(&scanner, key, into: &summary, quote: quote)
                         }
+                        return true
                     }
-                } else {
-                    try scanner.skipValue()
+                    if scanner.equals(key, "caller"), scanner.peek() == quote {
+                        summary.caller = try scanner.string()
+                        return true
+                    }
+                    // purser eval's lines: the effect and id beside the request.
+                    return try Self.readDecisionField(&scanner, key, into: &summary, quote: quote)
                 }
+            } else {
+                return false
             }
-        } catch {
-            return summary
+            return true
         }
         return summary
+    }
+
+    /// Reads `decision` (the effect) or `decision_id` into the summary when the member is one of
+    /// them and a string; false otherwise (the caller skips it).
+    private static func readDecisionField(_ scanner: inout JSONScanner, _ key: Range<Int>, into summary: inout Summary,
+                                          quote: UInt8) throws(JSONError) -> Bool {
+        guard scanner.peek() == quote else { return false }
+        if scanner.equals(key, "decision") {
+            summary.effect = try scanner.string()
+        } else if scanner.equals(key, "decision_id") {
+            summary.decisionID = try scanner.string()
+        } else {
+            return false
+        }
+        return true
+    }
+}
+
+extension JSONScanner {
+    /// Reads an object member by member: `read` reads the values it wants and returns true;
+    /// every other member's value is skipped.
+    mutating func members(_ read: (inout JSONScanner, Range<Int>) throws(JSONError) -> Bool) throws(JSONError) {
+        try beginObject()
+        var first = true
+        while let key = try nextKey(first: &first) {
+            if try !read(&self, key) { try skipValue() }
+        }
     }
 }

@@ -112,7 +112,7 @@ struct ServeCommandTests {
             (["--ledger", "postgres://purser@127.0.0.1:9/purser?timeout_ms=300"], "Connection refused"),
             (["--max-body-bytes", "0"], "--max-body-bytes"),
             (["--decision-log", "logs", "--decision-log-key", "k", "--decision-log-format", "ocsf"], "standard output only"),
-            (["--decision-log-format", "xml"], "must be jsonl or ocsf"),
+            (["--decision-log-format", "xml"], "Please provide one of 'jsonl' and 'ocsf'"),
         ]
         for (arguments, message) in cases {
             let result = try Purser.run(["serve"] + arguments, in: directory.path)

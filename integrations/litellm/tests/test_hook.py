@@ -49,7 +49,9 @@ def call(model="m", **extra):
     return data
 
 
-class PreCall(unittest.TestCase):
+class Quiet(unittest.TestCase):
+    """A test case whose hook logs (to standard error) are discarded."""
+
     def setUp(self):
         self.err = sys.stderr
         sys.stderr = open(os.devnull, "w")
@@ -58,6 +60,8 @@ class PreCall(unittest.TestCase):
         sys.stderr.close()
         sys.stderr = self.err
 
+
+class PreCall(Quiet):
     def test_identity_comes_from_the_key_not_the_body(self):
         h = Fake(HookConfig(environment="prod"), [ALLOW])
         data = call(user="someone-else", metadata={"team_id": "other", "purser_environment": "qa",
@@ -133,15 +137,7 @@ class PreCall(unittest.TestCase):
         self.assertEqual(h.sent[1], ("/v1/release", {"decision_id": "d-1"}))
 
 
-class AfterCall(unittest.TestCase):
-    def setUp(self):
-        self.err = sys.stderr
-        sys.stderr = open(os.devnull, "w")
-
-    def tearDown(self):
-        sys.stderr.close()
-        sys.stderr = self.err
-
+class AfterCall(Quiet):
     def test_success_settles_the_reported_usage_once(self):
         h = Fake(HookConfig(), [{"outcome": "settled", "cost": 1}])
         state = {"id": "d-1", "reserved": True, "usage": {"input_tokens": 9, "output_tokens": 9}}
