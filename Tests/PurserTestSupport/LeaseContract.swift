@@ -131,7 +131,9 @@ package enum LeaseContract {
     /// One replica: slices shrink as the cap fills (each `slice` of what is left), and it
     /// admits exactly to the cap. Returns the slice sizes seen, in calls.
     package static func slicesShrink(_ ledger: any Ledger) async throws -> [Int64] {
-        let enforcer = try enforcer(ledger, cap: "10", slice: "0.1", maxCalls: 1000)
+        // An hour's slices: a slow run (a settle a round trip each) must not retire one by time,
+        // which would shift the sizes after it.
+        let enforcer = try enforcer(ledger, cap: "10", slice: "0.1", maxCalls: 1000, duration: "1h")
         var sizes: [Int64] = []
         var admitted = 0
         for _ in 0..<1_100 {

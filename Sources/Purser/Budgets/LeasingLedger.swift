@@ -204,7 +204,16 @@ package final class LeasingLedger: Sendable {
             }
             let sent = ContinuousClock.now
             let ttl = Int64(clamping: Int128(leases.durationSeconds) + Int128(reservation.ttlSeconds))
-            switch try await store.reserve(LedgerReservation(id: leaseID, entries: entries, ttlSeconds: ttl, model: reservation.model)) {
+            let answer: ReserveResult
+            do throws(LedgerError) {
+                answer = try await store.reserve(LedgerReservation(id: leaseID, entries: entries, ttlSeconds: ttl, model: reservation.model))
+            } catch {
+                // The store may have committed a reserve whose answer was lost (a timeout): give it
+                // back now rather than leave its headroom held until it expires.
+                await giveBack([leaseID])
+                throw error
+            }
+            switch answer {
             case .reserved(let before, let after):
                 leased.store(true, ordering: .relaxed)
                 state.withLock { state in
@@ -371,13 +380,11 @@ package final class LeasingLedger: Sendable {
         await returnFinished()
     }
 
-    /// The headroom the slices still admitting hold and have not admitted, in nano-dollars
-    /// (what a deny on another replica may leave stranded).
+    /// The headroom this replica's slices hold and have not admitted, in nano-dollars: what a
+    /// deny on another replica leaves stranded (a retired slice holds its rest until its calls are done).
     package func unusedUSD() -> Int64 {
         state.withLock { state in
-            state.slices.values.reduce(Int64(0)) { sum, slice in
-                slice.admitting ? Int64(clamping: Int128(sum) + Int128(max(0, slice.remaining.usd))) : sum
-            }
+            state.slices.values.reduce(Int64(0)) { sum, slice in Int64(clamping: Int128(sum) + Int128(max(0, slice.remaining.usd))) }
         }
     }
 }
