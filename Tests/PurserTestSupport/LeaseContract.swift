@@ -140,9 +140,9 @@ package enum LeaseContract {
             let decision = await enforcer.authorize(request())
             guard decision.isAllowed else { break }
             admitted += 1
-            // The call that took a slice is its first, and reports the store's answer: with every
-            // earlier call settled and its slice returned, the slice is all the counter holds reserved.
-            if decision.id.sequence == 1, let after = decision.states.first { sizes.append(after.reserved.usd / 10_000_000) }
+            // The call that took a slice is its first; with every earlier call settled and its slice
+            // returned, the slice is all this replica holds: this call and what it has not admitted.
+            if decision.id.sequence == 1 { sizes.append(enforcer.leases.unusedUSD() / 10_000_000 + 1) }
             _ = try await enforcer.settle(decision, cost: USD("0.01")!)
         }
         #expect(admitted == 1_000)

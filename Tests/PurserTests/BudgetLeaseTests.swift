@@ -62,6 +62,36 @@ struct BudgetLeaseTests {
         #expect(admitted + rest == 1_000)
     }
 
+    /// A settle above its estimate comes out of the rest of the slice on the replica that
+    /// admitted it: a slice of the whole $10 cap, one call settled at $5, then exactly 500 calls
+    /// of $0.01 fit, and spend ends at the cap. (Without the debit the slice would admit 999.)
+    @Test func aSettleAboveItsEstimateComesOutOfTheSlice() async throws {
+        let ledger = InMemoryLedger()
+        let enforcer = try LeaseContract.enforcer(ledger, cap: "10", slice: "1", maxCalls: 1000)
+        let first = await enforcer.authorize(LeaseContract.request())
+        #expect(first.isAllowed && enforcer.leases.unusedUSD() == USD("9.99")!.nanos, "one slice of the whole cap")
+        #expect(try await enforcer.settle(first, cost: USD(dollars: 5)).outcome == .settled)
+        let more = await LeaseContract.admit([enforcer], tasks: 1, calls: 1_000, cost: USD("0.01")!)
+        #expect(more == 500)
+        await enforcer.returnLeases()
+        let state = try #require(try await ledger.read([LeaseContract.capCounter]).first)
+        #expect(state.spent.usd == USD(dollars: 10).nanos && state.reserved == .zero)
+    }
+
+    /// The call that takes a slice raises the alerts the slice's reservation crosses, once; the
+    /// calls admitted from the slice raise none, and report the slice's snapshot.
+    @Test func alertsFireOnceFromTheSlicesPeak() async throws {
+        let ledger = InMemoryLedger()
+        let enforcer = try LeaseContract.enforcer(ledger, cap: "10", slice: "0.6", maxCalls: 1000)
+        let first = await enforcer.authorize(LeaseContract.request())
+        #expect(first.alerts.map(\.threshold) == [500_000], "a slice of 600 calls crosses 50% of the cap")
+        let second = await enforcer.authorize(LeaseContract.request())
+        #expect(second.isAllowed && second.alerts.isEmpty)
+        // What this replica admitted (two calls), not the slice's unadmitted rest, under the slice's peak.
+        #expect(first.states.first?.reserved.usd == 10_000_000 && second.states.first?.reserved.usd == 20_000_000)
+        #expect(second.states.first?.peak.usd == USD(dollars: 6).nanos)
+    }
+
     /// A policy without `budget_leases` reserves each call in the store, as before.
     @Test func withoutTheSettingEveryCallIsAReservation() async throws {
         let ledger = InMemoryLedger()

@@ -216,17 +216,20 @@ package final class LeasingLedger: Sendable {
             switch answer {
             case .reserved(let before, let after):
                 leased.store(true, ordering: .relaxed)
-                state.withLock { state in
+                let report = state.withLock { state in
                     // Made under the lock: a slice is only ever touched under it.
                     let slice = Slice(leaseID: leaseID, key: key, before: before, after: after, granted: granted, calls: calls,
                                       admitUntil: sent + .seconds(leases.durationSeconds), heldUntil: sent + .seconds(ttl))
-                    // The taker's own call is the slice's first; its report is the grant's (the alerts the slice raised).
-                    _ = slice.admit(estimate)
                     state.slices[prefix] = slice
                     state.lines[key]?.slice = prefix
                     state.lines[key]?.states = after
+                    // The taker's own call is the slice's first.
+                    return slice.admit(estimate)
                 }
-                return (.reserved(before: before, after: after), DecisionID(prefix: prefix, sequence: 1))
+                // Reported as every call from the slice is (the store's state before the grant, plus
+                // this call, under the slice's peak), from the store's state before: the taker raises
+                // the alerts the slice's reservation crossed, once.
+                return (.reserved(before: before, after: report?.2 ?? after), DecisionID(prefix: prefix, sequence: 1))
             case .exceeded(let entry, let current):
                 states = current
                 state.withLock { state in state.lines[key]?.states = current }
