@@ -360,6 +360,11 @@ package final class LeasingLedger: Sendable {
     private func returnFinished() async {
         let now = ContinuousClock.now
         let done = state.withLock { state -> [DecisionID] in
+            // Lines of counters no slice covers (yesterday's windows, quiet teams) are dropped once
+            // there are many: a line only caches the states its next slice is sized from.
+            if state.lines.count > Self.idleLines {
+                state.lines = state.lines.filter { $0.value.slice != nil || $0.value.refilling }
+            }
             var ended: [Slice] = []
             for slice in Array(state.slices.values) {
                 if slice.admitting && now >= slice.admitUntil { Self.retire(&state, slice) }
@@ -373,6 +378,9 @@ package final class LeasingLedger: Sendable {
         }
         await giveBack(done)
     }
+
+    /// How many lines are kept before the idle ones are dropped.
+    private static let idleLines = 1_024
 
     /// Ends every slice now (a replica shutting down): each stops admitting, and goes back to the
     /// store at once if none of its calls is open, else when its last one is settled or released.
