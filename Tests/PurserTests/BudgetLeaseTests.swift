@@ -92,6 +92,28 @@ struct BudgetLeaseTests {
         #expect(second.states.first?.peak.usd == USD(dollars: 6).nanos)
     }
 
+    /// A reload turns leases on and off for the next decisions; slices already taken stay
+    /// until returned, and their calls still settle into them.
+    @Test func aReloadTurnsLeasesOnAndOff() async throws {
+        let ledger = InMemoryLedger()
+        let enforcer = try LedgerContract.enforcer(ledger)
+        let plain = await enforcer.authorize(LedgerContract.request())
+        #expect(try await ledger.reservation(plain.id)?.state == .held)
+        try enforcer.reload(try #require(load(LeaseContract.policy(cap: "100")).policy))
+        let leased = await enforcer.authorize(LedgerContract.request())
+        #expect(leased.isAllowed && leased.id.sequence == 1 && enforcer.leases.unusedUSD() > 0)
+        #expect(try await ledger.reservation(leased.id) == nil, "admitted from a slice, not reserved under its own id")
+        try enforcer.reload(try #require(load(LedgerContract.policy()).policy))
+        let again = await enforcer.authorize(LedgerContract.request())
+        #expect(try await ledger.reservation(again.id)?.state == .held)
+        #expect(try await enforcer.settle(leased, cost: USD("0.01")!).outcome == .settled)
+        #expect(try await enforcer.settle(plain, cost: USD("0.01")!).outcome == .settled)
+        #expect(try await enforcer.settle(again, cost: USD("0.01")!).outcome == .settled)
+        await enforcer.returnLeases()
+        let state = try #require(try await ledger.read([LedgerContract.capCounter]).first)
+        #expect(state.spent.usd == USD("0.03")!.nanos && state.reserved == .zero)
+    }
+
     /// A policy without `budget_leases` reserves each call in the store, as before.
     @Test func withoutTheSettingEveryCallIsAReservation() async throws {
         let ledger = InMemoryLedger()
