@@ -25,6 +25,13 @@ struct PostgresLeaseTests {
         }
     }
 
+    @Test func aCallSettledElsewhereFreesItsSlice() async throws {
+        try await PostgresLedgerTests.onOwnExecutor {
+            let replicas = try await Self.replicas(2)
+            try await LeaseContract.aCallSettledElsewhereFreesItsSlice(replicas[0], replicas[1])
+        }
+    }
+
     /// The slice of a replica that is dropped without returning it expires by the server's clock.
     @Test func aDeadReplicasSlicesExpire() async throws {
         try await PostgresLedgerTests.onOwnExecutor {

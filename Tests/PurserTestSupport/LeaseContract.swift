@@ -108,6 +108,24 @@ package enum LeaseContract {
         #expect(after.spent.usd == USD("4.75")?.nanos && after.reserved == .zero)
     }
 
+    /// A call settled only on another replica: the owner learns it from the store once the
+    /// slice is retired, and gives the slice back without waiting for it to expire.
+    package static func aCallSettledElsewhereFreesItsSlice(_ first: any Ledger, _ second: any Ledger) async throws {
+        let owner = try enforcer(first)
+        let other = try enforcer(second)
+        let decision = await owner.authorize(request())
+        #expect(decision.isAllowed)
+        #expect(try await other.settle(decisionID: decision.id, usage: Usage(), cost: USD("0.01")).outcome == .settledWithoutReservation)
+        await owner.returnLeases()
+        let deadline = ContinuousClock.now + .seconds(10)
+        var state = try #require(try await first.read([capCounter]).first)
+        while state.reserved != .zero && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            state = try #require(try await first.read([capCounter]).first)
+        }
+        #expect(state.reserved == .zero && state.spent.usd == USD("0.01")!.nanos, "\(state)")
+    }
+
     /// A replica that dies holding a slice: the slice stops holding headroom `duration +
     /// reservation_ttl` (here 2 s) after it was taken, by the store's clock.
     package static func aDeadReplicasSlicesExpire(_ first: any Ledger, _ second: any Ledger) async throws {

@@ -23,6 +23,11 @@ struct BudgetLeaseTests {
         try await LeaseContract.settleAndReleaseAcrossReplicas(ledger, ledger)
     }
 
+    @Test func aCallSettledElsewhereFreesItsSlice() async throws {
+        let ledger = InMemoryLedger()
+        try await LeaseContract.aCallSettledElsewhereFreesItsSlice(ledger, ledger)
+    }
+
     @Test func aDeadReplicasSlicesExpire() async throws {
         let ledger = InMemoryLedger()
         try await LeaseContract.aDeadReplicasSlicesExpire(ledger, ledger)

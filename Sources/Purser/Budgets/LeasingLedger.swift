@@ -28,6 +28,8 @@ package final class LeasingLedger: Sendable {
     private let state = Mutex(State())
     /// Whether a slice was ever taken: until then settles and releases skip the lock.
     private let leased = Atomic<Bool>(false)
+    /// Whether a task is asking the store about open calls of retired slices (one at a time).
+    private let checking = Atomic<Bool>(false)
 
     /// Leases over a store.
     package init(store: any Ledger) {
@@ -54,6 +56,10 @@ package final class LeasingLedger: Sendable {
         /// After this the store has expired the slice: it is forgotten here.
         let heldUntil: ContinuousClock.Instant
         var admitting = true
+        /// When to ask the store next whether open calls were settled on another replica, and the
+        /// wait after that (doubling: calls still in flight are asked about a few times, not once a second).
+        var checkAfter = ContinuousClock.now
+        var checkDelay = Duration.seconds(1)
 
         init(leaseID: DecisionID, key: SliceKey, before: [CounterState], after: [CounterState], granted: Amount, calls: Int,
              admitUntil: ContinuousClock.Instant, heldUntil: ContinuousClock.Instant) {
@@ -377,6 +383,41 @@ package final class LeasingLedger: Sendable {
             return ended.filter { now < $0.heldUntil }.map(\.leaseID)
         }
         await giveBack(done)
+        checkSettledElsewhere(now: now)
+    }
+
+    /// Asks the store, in a task of its own (admissions never wait for it), whether open calls of
+    /// retired slices were settled on another replica, which the owner is not told: each such call
+    /// is finished here, so that its slice goes back once its other calls are done, rather than
+    /// being held until it expires. At most 256 calls a time; a slice is asked about after 1, 2,
+    /// 4… seconds, at most a minute apart.
+    private func checkSettledElsewhere(now: ContinuousClock.Instant) {
+        guard checking.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        let ids = state.withLock { state -> [DecisionID] in
+            var ids: [DecisionID] = []
+            for slice in state.slices.values where !slice.admitting && !slice.open.isEmpty && now >= slice.checkAfter {
+                slice.checkAfter = now + slice.checkDelay
+                slice.checkDelay = min(slice.checkDelay * 2, .seconds(60))
+                for sequence in slice.open.keys.prefix(256 - ids.count) {
+                    ids.append(DecisionID(prefix: slice.leaseID.prefix, sequence: sequence))
+                }
+                if ids.count >= 256 { break }
+            }
+            return ids
+        }
+        guard !ids.isEmpty else {
+            checking.store(false, ordering: .releasing)
+            return
+        }
+        Task {
+            var done: [DecisionID] = []
+            for id in ids {
+                guard let stored = try? await store.reservation(id), stored.state == .settled else { continue }
+                if let lease = finishCall(id, credit: { _ in .zero }).1 { done.append(lease) }
+            }
+            await giveBack(done)
+            checking.store(false, ordering: .releasing)
+        }
     }
 
     /// How many lines are kept before the idle ones are dropped.
