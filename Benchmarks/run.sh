@@ -147,6 +147,14 @@ if want ledger; then
     printf '  %-28s callers %2d: ' "authorize alone (--hold)" 1
     "$purser" ledger load --ledger "$pg?pool_size=1" --policy "$here/Fixtures/ledger-teams" --callers 1 --requests 3000 --hold \
       --request "${request/\"t\"/\"t0\"}"
+    # Budget leases (docs/ledgers.md, "Budget leases"): 4 enforcers as replicas, each with a pool of
+    # its own, 8 callers each, one hot counter capped at 10,000,000 calls; 1,000 calls more than fit,
+    # so the run ends on the cap's denies. Authorizations alone: a settle is a round trip each.
+    section "PostgreSQL: budget leases, 4 replicas in one process x 8 callers, one hot counter, authorize alone (--hold)"
+    printf '  %-28s callers 32: ' "leases, 4 replicas"
+    "$purser" ledger load --ledger "$pg?pool_size=4" --policy "$here/Fixtures/ledger-leases" --replicas 4 --callers 32 \
+      --requests 10001000 --hold --request "$request"
+    "$purser" ledger show --ledger "$pg" --policy "$here/Fixtures/ledger-leases" | sed 's/^/  /'
   else
     section "PostgreSQL: skipped (apt-get install postgresql)"
   fi

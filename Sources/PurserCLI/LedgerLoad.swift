@@ -14,10 +14,13 @@ extension LedgerCommand {
                 purser eval reads it) until --requests authorizations have been made in
                 total, and settles each allowed one at its estimate (or, with --hold, leaves
                 its reservation to expire). Run it from several processes at once against one
-                sqlite: file to see a cap hold across processes. Writes one JSON line:
-                requests, allowed, denied, ledger_errors, settled (USD), seconds, per_second,
-                p50_us and p99_us (authorize latency). Exit codes: 0 done; 2 a bad request,
-                policy or ledger.
+                sqlite: file to see a cap hold across processes. With --replicas N, N enforcers
+                in this process, each with a connection (a pool) of its own, share the callers,
+                as N gateway replicas would. Writes one JSON line: requests, allowed, denied,
+                ledger_errors, settled (USD), seconds, per_second, p50_us and p99_us (authorize
+                latency), and, when the policy sets budget_leases, stranded_usd (what the
+                replicas' slices held unused at the first deny) and unused_at_end_usd. Exit
+                codes: 0 done; 2 a bad request, policy or ledger.
 
                 Example: 4 processes share $100 at $0.01 a call; together they admit exactly
                 10,000:
@@ -46,6 +49,9 @@ extension LedgerCommand {
         @Option(help: ArgumentHelp("Spread the callers over these teams (comma-separated): caller N sends the request as the Nth, round robin, so that callers touch different counters.", valueName: "teams"))
         var teams: String?
 
+        @Option(help: "Enforcers in this process, as replicas, each with its own connection to the ledger (one store for memory:); the callers are spread over them round robin.")
+        var replicas: Int = 1
+
         @Flag(help: "Leave allowed reservations open (they expire after settings.reservation_ttl) instead of settling them.")
         var hold = false
 
@@ -54,6 +60,7 @@ extension LedgerCommand {
         func validate() throws {
             guard (1...100_000_000).contains(requests) else { throw ValidationError("--requests must be from 1 to 100000000") }
             guard (1...1024).contains(callers) else { throw ValidationError("--callers must be from 1 to 1024") }
+            guard (1...64).contains(replicas) else { throw ValidationError("--replicas must be from 1 to 64") }
         }
 
         func run() throws {
@@ -64,7 +71,10 @@ extension LedgerCommand {
             }
             let policy = try PolicyLoading.load(self.policy, reading: reading)
             let store = try LedgerOpening.open(ledger)
-            let enforcer = try PolicyLoading.enforcer(policy, ledger: store, now: nil)
+            let enforcers = try (0..<replicas).map { replica in
+                try PolicyLoading.enforcer(policy, ledger: replica == 0 || ledger == .memory ? store : try LedgerOpening.open(ledger), now: nil)
+            }
+            let leasing = enforcers[0].policy.flags.budgetLeases != nil
             let ticket = Ticket()
             let total = requests
             let hold = self.hold
@@ -77,6 +87,7 @@ extension LedgerCommand {
                     for caller in 0..<callers {
                         var request = parsed
                         if !teams.isEmpty { request.team = teams[caller % teams.count] }
+                        let enforcer = enforcers[caller % enforcers.count]
                         group.addTask { [request] in
                             var mine = Totals()
                             while ticket.next.wrappingAdd(1, ordering: .relaxed).oldValue < total {
@@ -89,6 +100,11 @@ extension LedgerCommand {
                                 }
                                 guard decision.isAllowed else {
                                     mine.denied += 1
+                                    // Headroom stranded: what the slices of every replica hold unused at the first deny.
+                                    if leasing, ticket.stranded.load(ordering: .relaxed) < 0 {
+                                        let unused = enforcers.reduce(Int64(0)) { $0 + $1.leases.unusedUSD() }
+                                        _ = ticket.stranded.compareExchange(expected: -1, desired: unused, ordering: .relaxed)
+                                    }
                                     continue
                                 }
                                 mine.allowed += 1
@@ -107,6 +123,8 @@ extension LedgerCommand {
                     }
                     var all = Totals()
                     for await mine in group { all.add(mine) }
+                    all.unusedAtEnd = enforcers.reduce(Int64(0)) { $0 + $1.leases.unusedUSD() }
+                    for enforcer in enforcers { await enforcer.returnLeases() }
                     return all
                 }
             }
@@ -130,12 +148,17 @@ extension LedgerCommand {
             print("{\"requests\":\(made),\"allowed\":\(result.allowed),\"denied\":\(result.denied),"
                 + "\"ledger_errors\":\(result.ledgerErrors),\"settled\":\(result.settled.description),"
                 + "\"seconds\":\(Self.rounded(seconds)),\"per_second\":\(Self.rounded(Double(made) / max(seconds, 1e-9))),"
-                + "\"p50_us\":\(Self.rounded(percentile(0.5))),\"p99_us\":\(Self.rounded(percentile(0.99)))}")
+                + "\"p50_us\":\(Self.rounded(percentile(0.5))),\"p99_us\":\(Self.rounded(percentile(0.99)))"
+                + (replicas > 1 ? ",\"replicas\":\(replicas)" : "")
+                + (leasing ? ",\"stranded_usd\":\(USD(nanos: max(0, ticket.stranded.load(ordering: .relaxed))))"
+                    + ",\"unused_at_end_usd\":\(USD(nanos: result.unusedAtEnd))" : "") + "}")
         }
 
         /// Hands out the authorizations to make, one at a time, to every caller.
         private final class Ticket: Sendable {
             let next = Atomic<Int>(0)
+            /// Nano-dollars the replicas' slices held unused at the first deny; -1 before one.
+            let stranded = Atomic<Int64>(-1)
         }
 
         private struct Totals: Sendable {
@@ -145,6 +168,7 @@ extension LedgerCommand {
             var settled = USDTotal.zero
             var latencies: [Double] = []
             var firstError: String?
+            var unusedAtEnd: Int64 = 0
 
             mutating func add(_ other: Totals) {
                 allowed += other.allowed

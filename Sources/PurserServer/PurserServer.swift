@@ -79,6 +79,9 @@ public final class PurserServer: Sendable {
                                                       cancellationSignals: [], logger: logger))
         self.group.withLock { $0 = group }
         try await group.run()
+        // The calls are drained: budget-lease slices with no open call go back to the ledger now
+        // rather than when they expire (docs/ledgers.md, "Budget leases").
+        await enforcer.returnLeases()
     }
 
     /// Stops the server as SIGTERM does: no new connections, the calls in flight finished,

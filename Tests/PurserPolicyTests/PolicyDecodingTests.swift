@@ -135,6 +135,24 @@ struct PolicyDecodingTests {
         #expect(policy.settings.reroute)
     }
 
+    /// `settings.budget_leases`: absent is off, present (even empty) is on with the defaults, and
+    /// each bad value is reported where it is written, with its range.
+    @Test func budgetLeasesTurnOnWithTheirDefaultsAndRefuseBadValues() throws {
+        #expect(try #require(load(CheckCatalog.base).policy).settings.budgetLeases == nil)
+        let empty = try #require(load("version: 1\nsettings:\n  budget_leases: {}\n").policy)
+        #expect(empty.settings.budgetLeases == Settings.BudgetLeases())
+        let set = try #require(load("version: 1\nsettings:\n  budget_leases: {slice: 0.1, max_calls: 50, duration: 1m}\n").policy)
+        #expect(set.settings.budgetLeases?.slicePPM == 100_000 && set.settings.budgetLeases?.maxCalls == 50
+                && set.settings.budgetLeases?.durationSeconds == 60)
+        for (value, line) in [("slice: 0", "slice"), ("slice: 1.5", "slice"), ("max_calls: 0", "max_calls"),
+                              ("max_calls: 2000000", "max_calls"), ("duration: 2h", "duration"), ("duration: soon", "duration")] {
+            let result = load("version: 1\nsettings:\n  budget_leases:\n    \(value)\n")
+            let diagnostic = try #require(result.diagnostics.first, "\(value)")
+            #expect(result.policy == nil && diagnostic.code.id == "invalid-value", "\(value): \(diagnostic)")
+            #expect(diagnostic.location.line == 4 && diagnostic.message.contains("settings.budget_leases.\(line)"), "\(diagnostic)")
+        }
+    }
+
     @Test(arguments: [
         ("version: 1\nsettings: {reroute: NO}\n", "wrong-type", "only true and false are booleans"),
         ("version: 1\nteams:\n  NO: {}\n", nil, nil),

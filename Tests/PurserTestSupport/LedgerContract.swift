@@ -6,11 +6,12 @@ import Testing
 /// file, two pools on one PostgreSQL database. A store passes by keeping them, not by being
 /// the in-memory one.
 package enum LedgerContract {
-    /// A $100 monthly cap with an alert at 50%, and a daily $1000 team cap, in New York time.
-    package static func policy(ttl: String = "10m") -> String {
+    /// A $100 monthly cap (or `cap`) with an alert at 50%, and a daily $1000 team cap, in New
+    /// York time; `settings` adds to the settings mapping (`, key: value…`).
+    package static func policy(ttl: String = "10m", cap: String = "100", settings: String = "") -> String {
         """
         version: 1
-        settings: {timezone: America/New_York, reservation_ttl: \(ttl)}
+        settings: {timezone: America/New_York, reservation_ttl: \(ttl)\(settings)}
         models:
           m: {provider: p, tier: small, price: {input: 1, output: 1}}
         environments:
@@ -18,7 +19,7 @@ package enum LedgerContract {
         teams:
           t: {}
         budgets:
-          - {id: cap, scope: org, period: month, limit: 100, alerts: [0.5]}
+          - {id: cap, scope: org, period: month, limit: \(cap), alerts: [0.5]}
           - {id: daily, scope: team, period: day, limit: 1000}
         """
     }

@@ -289,6 +289,8 @@ package struct Flags: Sendable {
     package let unpricedModel: Settings.FailureHandling
     package let ledgerUnavailable: Settings.FailureHandling
     package let reservationTTLSeconds: Int64
+    /// `settings.budget_leases`, nil when leases are off.
+    package let budgetLeases: Settings.BudgetLeases?
     package let reroute: Bool
 
     package init(_ settings: Settings) {
@@ -298,6 +300,7 @@ package struct Flags: Sendable {
         unpricedModel = settings.unpricedModel
         ledgerUnavailable = settings.ledgerUnavailable
         reservationTTLSeconds = settings.reservationTTLSeconds
+        budgetLeases = settings.budgetLeases
         reroute = settings.reroute
     }
 }

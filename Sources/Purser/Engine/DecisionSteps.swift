@@ -37,7 +37,7 @@ package struct DecisionSteps {
     private let policy: CompiledPolicy
     private let evaluator: Evaluator
     private let resolved: Evaluator.Resolved
-    private let id: DecisionID
+    private var id: DecisionID
     private let reserving: Bool
     private var original: Evaluator.Assessment
     private var originalStates: [CounterState]?
@@ -52,6 +52,12 @@ package struct DecisionSteps {
         self.id = id
         self.reserving = reserving
         original = evaluator.assess(resolved, evaluator.original(resolved))
+    }
+
+    /// Names the decision by another id: the call's id in a budget lease that admitted it
+    /// (docs/ledgers.md, "Budget leases"). Called before the reservation's answer is resumed.
+    package mutating func rename(_ id: DecisionID) {
+        self.id = id
     }
 
     /// The first need.

@@ -24,6 +24,10 @@ public final class Enforcer: Sendable {
     public let ledger: any Ledger
     /// The ledger when it answers without waiting (the in-memory one), for the batch commands.
     private let synchronousLedger: (any SynchronousLedger)?
+    /// Budget leases over `ledger`, used while the policy's `settings.budget_leases` is set
+    /// (docs/ledgers.md, "Budget leases"); settles and releases go through it to find the calls
+    /// its slices admitted.
+    package let leases: LeasingLedger
     /// Where "now" comes from: the windows a request counts in (expiry is the ledger's clock).
     public let clock: any PurserClock
     private let idPrefix: UInt64
@@ -36,6 +40,7 @@ public final class Enforcer: Sendable {
         let ledger = ledger ?? InMemoryLedger(clock: clock)
         self.ledger = ledger
         synchronousLedger = ledger as? any SynchronousLedger
+        leases = LeasingLedger(store: ledger)
         self.clock = clock
         idPrefix = UInt64.random(in: 1...UInt64.max)
     }
@@ -88,6 +93,7 @@ public final class Enforcer: Sendable {
     }
 
     private func decide(_ request: Request, reserving: Bool) async -> Decision {
+        let policy = self.policy
         var steps = DecisionSteps(policy: policy, request: request, id: nextID(), now: clock.now(), reserving: reserving)
         var need = steps.start()
         while true {
@@ -98,10 +104,24 @@ public final class Enforcer: Sendable {
                 do throws(LedgerError) { need = steps.resume(.states(try await ledger.read(entries: counters))) }
                 catch { need = steps.resume(.failed(error)) }
             case .reserve(let reservation):
-                do throws(LedgerError) { need = steps.resume(.reserved(try await ledger.reserve(reservation))) }
-                catch { need = steps.resume(.failed(error)) }
+                do throws(LedgerError) {
+                    if let settings = policy.flags.budgetLeases {
+                        let (result, id) = try await leases.reserve(reservation, leases: settings)
+                        steps.rename(id)
+                        need = steps.resume(.reserved(result))
+                    } else {
+                        need = steps.resume(.reserved(try await ledger.reserve(reservation)))
+                    }
+                } catch { need = steps.resume(.failed(error)) }
             }
         }
+    }
+
+    /// Ends this replica's budget leases (when it shuts down): every slice stops admitting and
+    /// goes back to the ledger, at once if none of its calls is open, else when the last one is
+    /// settled or released here (docs/ledgers.md, "Budget leases"). Without leases, does nothing.
+    public func returnLeases() async {
+        await leases.returnSlices()
     }
 
     // MARK: Settling
@@ -137,7 +157,7 @@ public final class Enforcer: Sendable {
     /// (or `cost` is taken as it is). Idempotent by id, like the others.
     public func settle(decisionID id: DecisionID, usage: Usage, cost: USD? = nil) async throws(LedgerError) -> Settlement {
         guard !usage.hasNegativeCount else { throw LedgerError("cannot settle \(id): token counts must not be negative", reason: .invalidCall) }
-        guard let stored = try await ledger.reservation(id) else {
+        guard let stored = try await leases.reservation(id) else {
             throw LedgerError("cannot settle \(id): the ledger holds no reservation under it (never made, or forgotten after a day)", reason: .unknownDecision)
         }
         if stored.state == .settled { return Settlement(outcome: .alreadySettled, cost: cost, alerts: []) }
@@ -168,13 +188,13 @@ public final class Enforcer: Sendable {
     /// Drops a decision's reservation (the call did not happen). Returns whether one was held.
     @discardableResult
     public func release(_ decision: Decision) async throws(LedgerError) -> Bool {
-        try await ledger.release(decision.id) == .released
+        try await leases.release(decision.id) == .released
     }
 
     /// Drops a reservation known only by its decision id, on any replica.
     @discardableResult
     public func release(decisionID id: DecisionID) async throws(LedgerError) -> Bool {
-        try await ledger.release(id) == .released
+        try await leases.release(id) == .released
     }
 
     // MARK: The parts settle, record and their synchronous forms share
@@ -216,7 +236,7 @@ public final class Enforcer: Sendable {
 
     private func settle(_ pending: Pending) async throws(LedgerError) -> Settlement {
         guard let settlement = pending.settlement else { return Settlement(outcome: .denied, cost: nil, alerts: []) }
-        return Self.settled(settlement, pending.cost, try await ledger.settle(settlement))
+        return Self.settled(settlement, pending.cost, try await leases.settle(settlement))
     }
 
     private static func settled(_ settlement: LedgerSettlement, _ cost: USD?, _ result: SettleResult) -> Settlement {

@@ -76,20 +76,50 @@ package struct FragmentDecoder {
             settings.ledgerUnavailable = choice
         }
         if let value = fields["reservation_ttl"] {
-            if value.scalarStyle == .plain, let text = value.scalar, let seconds = Int64(text), seconds > 0,
-               seconds <= DurationText.maxSeconds
-            {
-                settings.reservationTTLSeconds = seconds
-            } else if let text = value.scalar, let seconds = DurationText.seconds(text) {
+            if let seconds = durationSeconds(value, max: DurationText.maxSeconds) {
                 settings.reservationTTLSeconds = seconds
             } else {
                 context.report(InvalidValue.reservationTTL(shown: context.shown(value)), at: value)
             }
         }
+        if let value = fields["budget_leases"] { settings.budgetLeases = budgetLeases(value) }
         if let value = fields["reroute"], let flag = context.bool(value, "settings.reroute") {
             settings.reroute = flag
         }
         return settings
+    }
+
+    /// A duration (`30s`, `10m`, `1h30m`) or plain whole seconds, from 1 to `max` seconds.
+    private func durationSeconds(_ value: YAMLNode, max: Int64) -> Int64? {
+        let seconds: Int64?
+        if value.scalarStyle == .plain, let text = value.scalar, let plain = Int64(text) {
+            seconds = plain
+        } else {
+            seconds = value.scalar.flatMap(DurationText.seconds)
+        }
+        guard let seconds, seconds > 0, seconds <= max else { return nil }
+        return seconds
+    }
+
+    /// `settings.budget_leases`: present turns leases on; each key has a default.
+    private func budgetLeases(_ node: YAMLNode) -> Settings.BudgetLeases? {
+        let path = "settings.budget_leases"
+        guard let fields = context.fields(node, path, section: PolicySchema.budgetLeases) else { return nil }
+        var leases = Settings.BudgetLeases()
+        if let value = fields["slice"], let ppm = context.fraction(value, "\(path).slice", max: 1) { leases.slicePPM = ppm }
+        if let value = fields["max_calls"],
+           let calls = context.integer(value, "\(path).max_calls", in: 1...Settings.BudgetLeases.maxCallsLimit)
+        {
+            leases.maxCalls = calls
+        }
+        if let value = fields["duration"] {
+            if let seconds = durationSeconds(value, max: Settings.BudgetLeases.maxDurationSeconds) {
+                leases.durationSeconds = seconds
+            } else {
+                context.report(InvalidValue.leaseDuration(shown: context.shown(value)), at: value)
+            }
+        }
+        return leases
     }
 
     // MARK: models

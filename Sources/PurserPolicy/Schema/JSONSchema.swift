@@ -83,9 +83,9 @@ package enum JSONSchema {
             return [("type", .string("boolean"))]
         case .choice(let options):
             return [("enum", .array(options.map(SchemaJSON.string)))]
-        case .duration:
+        case .duration(let max):
             return [("anyOf", .array([
-                .object([("type", .string("integer")), ("minimum", .number("1")), ("maximum", .number("\(DurationText.maxSeconds)"))]),
+                .object([("type", .string("integer")), ("minimum", .number("1")), ("maximum", .number("\(max)"))]),
                 .object([("type", .string("string")), ("pattern", .string("^([0-9]+[smhd])+$"))]),
             ]))]
         case .dateOrTime:

@@ -33,8 +33,17 @@ package enum PolicySchema {
             SchemaKey("unknown_environment", .choice(of: Settings.UnknownHandling.self), "A request names an environment that is not defined (default deny)."),
             SchemaKey("unpriced_model", .choice(of: Settings.FailureHandling.self), "A request under a USD budget cannot be costed: deny fails closed, allow counts it as $0 (default deny)."),
             SchemaKey("ledger_unavailable", .choice(of: Settings.FailureHandling.self), "The spend store cannot be reached: deny fails closed, allow fails open (default deny)."),
-            SchemaKey("reservation_ttl", .duration, "How long an unsettled reservation holds budget: 30s, 10m, 1h30m, 2d or whole seconds, 1s to 30d (default 10m)."),
+            SchemaKey("reservation_ttl", .duration(max: DurationText.maxSeconds), "How long an unsettled reservation holds budget: 30s, 10m, 1h30m, 2d or whole seconds, 1s to 30d (default 10m)."),
+            SchemaKey("budget_leases", .section(budgetLeases), "Turns budget leases on: each replica admits from a slice of a counter's headroom taken in one round trip (default off)."),
             SchemaKey("reroute", .bool, "Whether a denied request tries region and model fallbacks before it is refused (default true)."),
+        ])
+
+    package static let budgetLeases = SchemaSection(
+        "budgetLeases", "Budget leases: a replica takes a slice of a counter's remaining headroom from the ledger and admits calls from it locally. Present (even empty) turns them on.",
+        keys: [
+            SchemaKey("slice", .fraction(max: 1), "The share of the counters' remaining headroom one slice takes, above 0 and at most 1 (default 0.05)."),
+            SchemaKey("max_calls", .wholeNumber(1...Settings.BudgetLeases.maxCallsLimit), "The most calls' estimates one slice holds, 1 to 1000000 (default 1000)."),
+            SchemaKey("duration", .duration(max: Settings.BudgetLeases.maxDurationSeconds), "How long a slice admits calls before it is returned: 1s to 1h (default 10s)."),
         ])
 
     package static let model = SchemaSection(
@@ -159,7 +168,7 @@ package enum PolicySchema {
 
     /// Every section, in the order the JSON Schema lists them.
     package static let sections = [
-        document, settings, model, price, tierPrice, environment, team, teamBudget, budget, limitOverride, regions, rule, exception,
+        document, settings, budgetLeases, model, price, tierPrice, environment, team, teamBudget, budget, limitOverride, regions, rule, exception,
     ]
 
     /// One line on each condition attribute (docs/policy-language.md, "Attributes"), by name; `tags.KEY` stands for every tag.
@@ -256,8 +265,8 @@ package indirect enum SchemaType: Sendable {
     case bool
     /// One of an enumeration's raw values.
     case choice([String])
-    /// A duration like `10m`, or whole seconds.
-    case duration
+    /// A duration like `10m`, or whole seconds, from 1 second to `max` seconds.
+    case duration(max: Int64)
     /// A date (`2026-12-31`) or an RFC 3339 time.
     case dateOrTime
     /// An IANA time zone.

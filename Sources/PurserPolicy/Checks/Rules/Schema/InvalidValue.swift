@@ -68,6 +68,10 @@ package enum InvalidValue: PolicySetRule {
         finding("settings.reservation_ttl must be a duration like 30s, 10m, 1h or 1h30m, from 1s to 30d, found \(shown)")
     }
 
+    package static func leaseDuration(shown: String) -> Finding {
+        finding("settings.budget_leases.duration must be a duration like 5s, 30s or 1m, from 1s to 1h, found \(shown)")
+    }
+
     /// An alias that names the region it stands for (`regions.aliases: {us-east-1: us-east-1}`).
     package static func selfAlias(_ path: String) -> Finding {
         finding("\(path) makes a region an alias of itself; an alias is another name for a region (eastus2: us-east-1)")
