@@ -23,7 +23,7 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
     /// One dictionary of every id held or remembered (a day of settled ids, by default) grows by
     /// rehashing every entry into a table twice the size, under the ledger's lock: with a
     /// million ids that stalled every decision for tens of milliseconds (docs/performance.md,
-    /// "`purser serve` beside an empty Hummingbird server"). A shard rehashes only its own
+    /// "`purser serve` beside an empty Hummingbird server (2026-12-07)"). A shard rehashes only its own
     /// entries; and since shards with equal shares of the ids would all reach their next size
     /// within a few hundred calls of each other, shard `i`'s share is proportional to
     /// 2^(i/256): their sizes are spread evenly over each doubling, and so are their rehashes.
