@@ -193,6 +193,18 @@ struct PostgresLedgerTests {
             try await ledger.migrate()
             let enforcer = try Self.enforcer(ledger)
             let shared = Shared()
+            // The ledger's timeout fires from a task on Swift's global pool, which the rest of the
+            // suite can keep busy: a heartbeat there measures how late that pool runs, so that a
+            // decision is held to the timeout plus the pool's own lateness, not to the machine's load.
+            let heartbeat = Task.detached {
+                var latest = Duration.zero
+                while shared.phase.load(ordering: .acquiring) < 3 {
+                    let started = ContinuousClock.now
+                    try? await Task.sleep(for: .milliseconds(20))
+                    latest = max(latest, ContinuousClock.now - started - .milliseconds(20))
+                }
+                return latest
+            }
             // A child task (not `Task {}`), so that it runs on this test's own executor too.
             async let load: Void = withTaskGroup(of: Void.self) { group in
                     for _ in 0..<8 {
@@ -233,9 +245,11 @@ struct PostgresLedgerTests {
             }
             shared.phase.store(3, ordering: .releasing)
             await load
+            let poolLateness = await heartbeat.value
             let final = shared.tally.withLock { $0 }
             #expect(whileDown.unavailable > downAt.unavailable, "decisions made while the server was down say ledger-unavailable")
-            #expect(final.longest < .seconds(3), "no decision waited past the 300 ms timeout by more than scheduling: \(final.longest)")
+            #expect(final.longest < .seconds(3) + poolLateness,
+                    "no decision waited past the 300 ms timeout by more than scheduling: \(final.longest), the global pool ran up to \(poolLateness) late")
             #expect(resumed, "decisions resumed without a restart")
             #expect(final.unavailableAllowed == 0, "ledger_unavailable: deny fails closed")
             // Another replica, with a generous timeout (only the decisions above are timed), settles
