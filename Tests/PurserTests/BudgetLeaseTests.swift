@@ -28,6 +28,11 @@ struct BudgetLeaseTests {
         try await LeaseContract.aCallSettledElsewhereFreesItsSlice(ledger, ledger)
     }
 
+    @Test func aLeaseIDIsNoDecision() async throws {
+        let ledger = InMemoryLedger()
+        try await LeaseContract.aLeaseIDIsNoDecision(ledger, ledger)
+    }
+
     @Test func aDeadReplicasSlicesExpire() async throws {
         let ledger = InMemoryLedger()
         try await LeaseContract.aDeadReplicasSlicesExpire(ledger, ledger)

@@ -294,6 +294,7 @@ package final class LeasingLedger: Sendable {
     /// Settles in the store, then, for a call admitted here, returns its difference to its
     /// estimate to the slice, and the slice to the store if it was its last open call.
     package func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult {
+        try Self.refuseLeaseID(settlement.id, "settle")
         let result = try await store.settle(settlement)
         guard leased.load(ordering: .relaxed), settlement.id.sequence != 0 else { return result }
         let actual = settlement.entries.first?.amount ?? .zero
@@ -309,7 +310,8 @@ package final class LeasingLedger: Sendable {
     /// Releases a call admitted here into its slice (no round trip unless the slice goes back),
     /// any other id in the store.
     package func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult {
-        guard leased.load(ordering: .relaxed), id.sequence != 0 else { return try await store.release(id) }
+        guard id.sequence != 0 else { return .notHeld }  // a lease id (``refuseLeaseID(_:_:)``)
+        guard leased.load(ordering: .relaxed) else { return try await store.release(id) }
         let (mine, done) = finishCall(id) { estimate in estimate }
         guard mine else { return try await store.release(id) }
         if let done { await giveBack([done]) }
@@ -320,7 +322,8 @@ package final class LeasingLedger: Sendable {
     /// a call admitted on another replica, its lease's counters and model (one request each: the
     /// call's own estimate is known only where it was admitted).
     package func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation? {
-        if id.sequence != 0, leased.load(ordering: .relaxed) {
+        guard id.sequence != 0 else { return nil }  // a lease id (``refuseLeaseID(_:_:)``)
+        if leased.load(ordering: .relaxed) {
             let local = state.withLock { state -> StoredReservation? in
                 guard let slice = state.slices[id.prefix], let estimate = slice.open[id.sequence] else { return nil }
                 return StoredReservation(counters: slice.key.entries.map(\.counter), amounts: slice.key.entries.map { _ in estimate },
@@ -332,6 +335,15 @@ package final class LeasingLedger: Sendable {
         guard id.sequence != 0, let lease = try await store.reservation(DecisionID(prefix: id.prefix, sequence: 0)) else { return nil }
         return StoredReservation(counters: lease.counters, amounts: lease.counters.map { _ in Amount(requests: 1) }, model: lease.model,
                                  state: .held)
+    }
+
+    /// Refuses an id of sequence 0, the form of a lease's own id (decisions never have it,
+    /// ``Enforcer``): settling or releasing a lease through a decision's path would give its whole
+    /// slice back to the store while this replica still admits from it, so that other replicas
+    /// could reserve the same headroom. Its decision id shows a lease's prefix to every caller.
+    private static func refuseLeaseID(_ id: DecisionID, _ what: String) throws(LedgerError) {
+        guard id.sequence == 0 else { return }
+        throw LedgerError("cannot \(what) \(id): it is no decision's id (sequence 0 names a budget lease)", reason: .unknownDecision)
     }
 
     /// Marks a call admitted here finished, crediting `credit(estimate)` to its slice while the

@@ -75,8 +75,13 @@ public final class Enforcer: Sendable {
         return result
     }
 
+    /// The next decision id. Its sequence (40 bits) is never 0: that form names a budget lease
+    /// (``LeasingLedger``), which settles and releases by id refuse.
     private func nextID() -> DecisionID {
-        DecisionID(prefix: idPrefix, sequence: sequence.wrappingAdd(1, ordering: .relaxed).newValue)
+        while true {
+            let id = DecisionID(prefix: idPrefix, sequence: sequence.wrappingAdd(1, ordering: .relaxed).newValue)
+            if id.sequence != 0 { return id }
+        }
     }
 
     // MARK: Decisions
