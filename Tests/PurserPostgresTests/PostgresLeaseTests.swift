@@ -28,7 +28,7 @@ struct PostgresLeaseTests {
     @Test func aCallSettledElsewhereFreesItsSlice() async throws {
         try await PostgresLedgerTests.onOwnExecutor {
             let replicas = try await Self.replicas(2)
-            try await LeaseContract.aCallSettledElsewhereFreesItsSlice(replicas[0], replicas[1], intermittent: true)
+            try await LeaseContract.aCallSettledElsewhereFreesItsSlice(replicas[0], replicas[1])
         }
     }
 

@@ -374,8 +374,9 @@ package final class LeasingLedger: Sendable {
     }
 
     /// Retires the slices past their `duration`, gives back those with no open call, and forgets
-    /// those the store has expired.
-    private func returnFinished() async {
+    /// those the store has expired. `waiting`: look up calls settled elsewhere in this task
+    /// rather than in one of their own (``returnSlices()``, whose caller waits for the slices).
+    private func returnFinished(waiting: Bool = false) async {
         let now = ContinuousClock.now
         let done = state.withLock { state -> [DecisionID] in
             // Lines of counters no slice covers (yesterday's windows, quiet teams) are dropped once
@@ -395,17 +396,34 @@ package final class LeasingLedger: Sendable {
             return ended.filter { now < $0.heldUntil }.map(\.leaseID)
         }
         await giveBack(done)
-        checkSettledElsewhere(now: now)
+        if waiting {
+            await lookUpSettledElsewhere(dueCalls(now: now))
+        } else {
+            checkSettledElsewhere(now: now)
+        }
     }
 
     /// Asks the store, in a task of its own (admissions never wait for it), whether open calls of
     /// retired slices were settled on another replica, which the owner is not told: each such call
     /// is finished here, so that its slice goes back once its other calls are done, rather than
-    /// being held until it expires. At most 256 calls a time; a slice is asked about after 1, 2,
-    /// 4… seconds, at most a minute apart.
+    /// being held until it expires. One such task at a time.
     private func checkSettledElsewhere(now: ContinuousClock.Instant) {
         guard checking.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
-        let ids = state.withLock { state -> [DecisionID] in
+        let ids = dueCalls(now: now)
+        guard !ids.isEmpty else {
+            checking.store(false, ordering: .releasing)
+            return
+        }
+        Task {
+            await lookUpSettledElsewhere(ids)
+            checking.store(false, ordering: .releasing)
+        }
+    }
+
+    /// The open calls of retired slices due to be asked about: at most 256 at a time; a slice is
+    /// asked about at once, then after 1, 2, 4… seconds, at most a minute apart.
+    private func dueCalls(now: ContinuousClock.Instant) -> [DecisionID] {
+        state.withLock { state -> [DecisionID] in
             var ids: [DecisionID] = []
             for slice in state.slices.values where !slice.admitting && !slice.open.isEmpty && now >= slice.checkAfter {
                 slice.checkAfter = now + slice.checkDelay
@@ -417,19 +435,17 @@ package final class LeasingLedger: Sendable {
             }
             return ids
         }
-        guard !ids.isEmpty else {
-            checking.store(false, ordering: .releasing)
-            return
+    }
+
+    /// Finishes each call of `ids` the store holds as settled, and gives back the slices that
+    /// leaves with no open call. (A call finished twice, by two lookups, is finished once.)
+    private func lookUpSettledElsewhere(_ ids: [DecisionID]) async {
+        var done: [DecisionID] = []
+        for id in ids {
+            guard let stored = try? await store.reservation(id), stored.state == .settled else { continue }
+            if let lease = finishCall(id, credit: { _ in .zero }).1 { done.append(lease) }
         }
-        Task {
-            var done: [DecisionID] = []
-            for id in ids {
-                guard let stored = try? await store.reservation(id), stored.state == .settled else { continue }
-                if let lease = finishCall(id, credit: { _ in .zero }).1 { done.append(lease) }
-            }
-            await giveBack(done)
-            checking.store(false, ordering: .releasing)
-        }
+        await giveBack(done)
     }
 
     /// How many lines are kept before the idle ones are dropped.
@@ -441,7 +457,7 @@ package final class LeasingLedger: Sendable {
         state.withLock { state in
             for slice in Array(state.slices.values) where slice.admitting { Self.retire(&state, slice) }
         }
-        await returnFinished()
+        await returnFinished(waiting: true)
     }
 
     /// The headroom this replica's slices hold and have not admitted, in nano-dollars: what a
