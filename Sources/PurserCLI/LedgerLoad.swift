@@ -12,7 +12,8 @@ extension LedgerCommand {
             discussion: """
                 Each of --callers concurrent tasks authorizes the request of --request (JSON, as
                 purser eval reads it) until --requests authorizations have been made in
-                total, and settles each allowed one at its estimate (or, with --hold, leaves
+                total, and settles each allowed one at its estimate, asking again up to five
+                times when the store does not answer (or, with --hold, leaves
                 its reservation to expire). Run it from several processes at once against one
                 sqlite: file to see a cap hold across processes. With --replicas N, N enforcers
                 in this process, each with a connection (a pool) of its own, share the callers,
@@ -109,12 +110,21 @@ extension LedgerCommand {
                                 }
                                 mine.allowed += 1
                                 if !hold, let cost = decision.cost {
-                                    do throws(LedgerError) {
-                                        _ = try await enforcer.settle(decision, cost: cost, tokens: request.usage.totalTokens)
-                                        mine.settled += cost
-                                    } catch {
-                                        mine.ledgerErrors += 1
-                                        if mine.firstError == nil { mine.firstError = error.message }
+                                    // As a gateway does: a store that did not answer is asked again
+                                    // (settles are idempotent by id), so that no spend is dropped.
+                                    for attempt in 1...5 {
+                                        do throws(LedgerError) {
+                                            _ = try await enforcer.settle(decision, cost: cost, tokens: request.usage.totalTokens)
+                                            mine.settled += cost
+                                            break
+                                        } catch {
+                                            guard error.reason == .store, attempt < 5 else {
+                                                mine.ledgerErrors += 1
+                                                if mine.firstError == nil { mine.firstError = error.message }
+                                                break
+                                            }
+                                            try? await Task.sleep(for: .milliseconds(50 << attempt))
+                                        }
                                     }
                                 }
                             }
