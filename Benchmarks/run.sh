@@ -8,6 +8,7 @@
 #   Benchmarks/run.sh audit        only `purser audit` throughput and memory
 #   Benchmarks/run.sh yaml         only the YAML reader against libyaml
 #   Benchmarks/run.sh ledger       only the ledgers: authorize latency and throughput
+#   Benchmarks/run.sh postgres     only the PostgreSQL part of `ledger` (pgbench beside it, leases)
 #   Benchmarks/run.sh server       only `purser serve` beside an empty Hummingbird server (wrk, ratepost)
 #
 # Everything is built in release mode from clean scratch directories
@@ -109,6 +110,11 @@ if want ledger; then
   done
   wait
 
+fi
+
+# `Benchmarks/run.sh postgres` runs this part alone.
+if want ledger || want postgres; then
+  request='{"team":"t","environment":"prod","model":"m","cost":0.01}'
   # PostgreSQL on loopback: a server of this run's own, with PostgreSQL's durable defaults
   # (fsync and synchronous_commit on), beside pgbench on the same server in the same run.
   pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1 || true)
@@ -144,7 +150,15 @@ if want ledger; then
       "$purser" ledger load --ledger "$pg?pool_size=$callers" --policy "$here/Fixtures/ledger-teams" --callers "$callers" \
         --requests $((callers == 1 ? 3000 : 10000)) --teams "$teams" --request "$request"
     done
-    printf '  %-28s callers %2d: ' "authorize alone (--hold)" 1
+    # The goal is on authorizations: each is one round trip to purser_reserve, the
+    # reservation held (--hold), one hot counter.
+    section "PostgreSQL: purser ledger load, authorize alone (--hold), one round trip each"
+    for callers in 1 8 32; do
+      printf '  %-28s callers %2d: ' "one hot counter" "$callers"
+      "$purser" ledger load --ledger "$pg?pool_size=$callers" --policy "$here/Fixtures/ledger-hot" --callers "$callers" \
+        --requests $((callers == 1 ? 5000 : 20000)) --hold --request "$request"
+    done
+    printf '  %-28s callers %2d: ' "a counter per caller" 1
     "$purser" ledger load --ledger "$pg?pool_size=1" --policy "$here/Fixtures/ledger-teams" --callers 1 --requests 3000 --hold \
       --request "${request/\"t\"/\"t0\"}"
     # Budget leases (docs/ledgers.md, "Budget leases"): 4 enforcers as replicas, each with a pool of

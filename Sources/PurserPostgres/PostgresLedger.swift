@@ -93,9 +93,10 @@ public final class PostgresLedger: Ledger, CounterListing {
     /// unknown database, bad password), where the pool would only keep retrying.
     private let probe: PostgresConnection.Configuration
     private let runner: Task<Void, Never>
-    /// Where the pool's background work and every query's task run: a queue of the ledger's
-    /// own, so that a busy cooperative pool delays neither the connections nor the timeouts.
-    private let executor: DispatchTaskExecutor
+    /// Where the pool's background work, every query's task and its timeout run: the one event
+    /// loop of the pool's connections, so that a busy cooperative pool delays neither the
+    /// connections nor the timeouts, and a query's answer resumes it without a thread hop.
+    private let executor: EventLoopTaskExecutor
     /// Whether the schema version was found current (checked on the first call).
     private let checked = Atomic<Bool>(false)
     private let calls = Atomic<Int>(0)
@@ -157,8 +158,8 @@ public final class PostgresLedger: Ledger, CounterListing {
         ]
         var logger = Logger(label: "purser.postgres-ledger")
         logger.logLevel = .critical
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let executor = DispatchTaskExecutor(label: "purser.postgres-ledger")
+        let executor = EventLoopTaskExecutor(PostgresClient.defaultEventLoopGroup.next())
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: executor.loop, backgroundLogger: logger)
         self.executor = executor
         self.client = client
         self.probe = probe
@@ -281,15 +282,11 @@ public final class PostgresLedger: Ledger, CounterListing {
         let id = reservation.id.description
         let ttl = min(max(reservation.ttlSeconds, 1), 315_360_000)
         let model = reservation.model
+        let statement = ReserveStatement(id: id, ttl: ttl, model: model, keys: keys, amounts: amounts,
+                                         caps: Amounts(usd: usdCaps, tokens: tokenCaps, requests: requestCaps), enforced: enforced)
         return try await call { [client] in
-            let rows = try await client.query("""
-                SELECT outcome, exceeded, before, after FROM purser_reserve(\(id), \(ttl), \(model),
-                    \(keys.budgets), \(keys.scopes), \(keys.periods), \(keys.windows),
-                    \(amounts.usd), \(amounts.tokens), \(amounts.requests),
-                    \(usdCaps), \(tokenCaps), \(requestCaps), \(enforced))
-                """, logger: Self.quiet)
             var result: ReserveResult?
-            for try await (outcome, exceeded, before, after) in rows.decode((String, Int32, [Int64], [Int64]).self) {
+            for try await (outcome, exceeded, before, after) in try await client.execute(statement, logger: Self.quiet) {
                 let states = try Self.states(before, count: entries.count)
                 if outcome == "exceeded" {
                     result = .exceeded(entry: Int(exceeded), states: states)
@@ -307,13 +304,10 @@ public final class PostgresLedger: Ledger, CounterListing {
         let keys = Keys(entries.map(\.counter))
         let amounts = Amounts(entries.map(\.amount))
         let id = settlement.id.description
+        let statement = SettleStatement(id: id, keys: keys, amounts: amounts)
         return try await call { [client] in
-            let rows = try await client.query("""
-                SELECT outcome, before, after FROM purser_settle(\(id), \(keys.budgets), \(keys.scopes), \(keys.periods), \(keys.windows),
-                    \(amounts.usd), \(amounts.tokens), \(amounts.requests))
-                """, logger: Self.quiet)
             var result: SettleResult?
-            for try await (outcome, before, after) in rows.decode((String, [Int64], [Int64]).self) {
+            for try await (outcome, before, after) in try await client.execute(statement, logger: Self.quiet) {
                 switch outcome {
                 case "already_settled": result = SettleResult(outcome: .alreadySettled)
                 case "settled", "settled_without_reservation":
@@ -428,10 +422,10 @@ public final class PostgresLedger: Ledger, CounterListing {
         }
     }
 
-    /// Runs `body`, or throws once `timeout` has passed, whichever comes first. The body runs
-    /// on the ledger's own executor and the timer on a dispatch queue, so neither waits for a
-    /// thread of the caller's pool. At the timeout the body is cancelled (a connection still
-    /// being waited for is given up) and may finish on its own later; the caller does not wait.
+    /// Runs `body`, or throws once `timeout` has passed, whichever comes first. The body and its
+    /// timer run on the ledger's event loop, so neither waits for a thread of the caller's pool.
+    /// At the timeout the body is cancelled (a connection still being waited for is given up)
+    /// and may finish on its own later; the caller does not wait.
     private func bounded<T: Sendable>(timeout: Duration, _ body: @escaping @Sendable () async throws(LedgerError) -> T) async throws(LedgerError) -> T {
         let endpoint = endpoint
         let executor = executor
@@ -439,14 +433,16 @@ public final class PostgresLedger: Ledger, CounterListing {
         let result: Result<T, LedgerError> = await withCheckedContinuation { continuation in
             race.pending.withLock { $0 = continuation }
             let query = Task(executorPreference: executor) {
+                // Scheduled from the loop itself, the timer costs no wake-up; one that fires after
+                // the call finished finds nobody waiting and does nothing.
+                let timer = executor.loop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+                    race.finish(.failure(LedgerError("PostgreSQL at \(endpoint) did not answer within \(Self.milliseconds(timeout)) ms")))
+                    race.query.withLock { $0?.cancel() }
+                }
                 do throws(LedgerError) { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) }
+                timer.cancel()
             }
             race.query.withLock { $0 = query }
-            // A timer that fires after the call finished finds nobody waiting and does nothing.
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: Self.nanoseconds(timeout)))) {
-                race.finish(.failure(LedgerError("PostgreSQL at \(endpoint) did not answer within \(Self.milliseconds(timeout)) ms")))
-                race.query.withLock { $0?.cancel() }
-            }
         }
         return try result.get()
     }
@@ -528,6 +524,13 @@ public final class PostgresLedger: Ledger, CounterListing {
             periods = keys.map(\.period.rawValue)
             windows = keys.map(\.window)
         }
+
+        func append(to bindings: inout PostgresBindings) {
+            bindings.append(budgets)
+            bindings.append(scopes)
+            bindings.append(periods)
+            bindings.append(windows)
+        }
     }
 
     /// Amounts as the three arrays the functions take.
@@ -541,5 +544,70 @@ public final class PostgresLedger: Ledger, CounterListing {
             tokens = amounts.map(\.tokens)
             requests = amounts.map(\.requests)
         }
+
+        init(usd: [Int64], tokens: [Int64], requests: [Int64]) {
+            self.usd = usd
+            self.tokens = tokens
+            self.requests = requests
+        }
+
+        func append(to bindings: inout PostgresBindings) {
+            bindings.append(usd)
+            bindings.append(tokens)
+            bindings.append(requests)
+        }
+    }
+
+    /// `purser_reserve`, prepared once per connection: the server parses and plans the call once.
+    private struct ReserveStatement: PostgresPreparedStatement {
+        static let name = "purser_reserve_v2"
+        static let sql = """
+            SELECT outcome, exceeded, before, after
+            FROM purser_reserve($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            """
+        typealias Row = (String, Int32, [Int64], [Int64])
+
+        let id: String
+        let ttl: Int64
+        let model: String?
+        let keys: Keys
+        let amounts: Amounts
+        let caps: Amounts
+        let enforced: [Bool]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 14)
+            bindings.append(id)
+            bindings.append(ttl)
+            bindings.append(model)
+            keys.append(to: &bindings)
+            amounts.append(to: &bindings)
+            caps.append(to: &bindings)
+            bindings.append(enforced)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+    }
+
+    /// `purser_settle`, prepared once per connection.
+    private struct SettleStatement: PostgresPreparedStatement {
+        static let name = "purser_settle_v2"
+        static let sql = "SELECT outcome, before, after FROM purser_settle($1, $2, $3, $4, $5, $6, $7, $8)"
+        typealias Row = (String, [Int64], [Int64])
+
+        let id: String
+        let keys: Keys
+        let amounts: Amounts
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 8)
+            bindings.append(id)
+            keys.append(to: &bindings)
+            amounts.append(to: &bindings)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
     }
 }

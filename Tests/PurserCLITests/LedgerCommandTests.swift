@@ -37,7 +37,7 @@ struct LedgerCommandTests {
                 // A long timeout: 128 callers queue on one row while the rest of the suite runs.
                 let url = try PostgresTestServer.shared().database("cli") + "?timeout_ms=60000"
                 let migrated = try await LedgerCommandTests.run(["ledger", "migrate", url], in: directory.path)
-                #expect(migrated.status == 0 && migrated.stdout.contains("schema version 0 -> 1"), "\(migrated.stderr)")
+                #expect(migrated.status == 0 && migrated.stdout.contains("schema version 0 -> 2"), "\(migrated.stderr)")
                 return url
             }
         }
@@ -90,7 +90,11 @@ struct LedgerCommandTests {
     func fourProcessesNeverAdmitMoreThanTheCap(_ store: Store) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try directory.write("p/p.yaml", Self.policy)
+        // Reservations that outlive the run: under the full suite's load a debug build's call can
+        // take longer than the 2 s of the other tests between its authorize and its settle, and a
+        // reservation that expired frees its headroom for another call before the late settle
+        // counts (docs/ledgers.md): one call more than the cap, which is not what this test asks.
+        try directory.write("p/p.yaml", Self.policy.replacingOccurrences(of: "reservation_ttl: 2s", with: "reservation_ttl: 10m"))
         guard let ledger = try await store.ledger(in: directory) else { return }
         let result = try await Self.shell("""
             for i in 1 2 3 4; do
@@ -185,7 +189,7 @@ struct LedgerCommandTests {
         let show = try await Self.run(["ledger", "show", "--ledger", ledger, "--policy", "p"], in: directory.path)
         #expect(show.status == 0 && show.stdout.contains("cap") && show.stdout.contains("90"))
         let again = try await Self.run(["ledger", "migrate", ledger], in: directory.path)
-        #expect(again.status == 0 && again.stdout.contains("schema version 1"), "migrating again changes nothing: \(again.stdout)")
+        #expect(again.status == 0 && again.stdout.contains("schema version") && !again.stdout.contains("->"), "migrating again changes nothing: \(again.stdout)")
     }
 
     @Test func badLedgerURLsAreRefusedWithTheReason() async throws {

@@ -162,8 +162,9 @@ struct PostgresLedgerTests {
                 return await group.reduce(into: []) { $0.append($1) }
             }
             let froms = results.compactMap { try? $0.get() }.sorted()
-            #expect(froms == [0, 1, 1, 1, 1, 1], "one replica created the schema; the others found it current: \(results)")
-            #expect(try await fresh.migrate() == (from: 1, to: 1))
+            let current = PostgresLedger.schemaVersion
+            #expect(froms == [0] + Array(repeating: current, count: 5), "one replica created the schema; the others found it current: \(results)")
+            #expect(try await fresh.migrate() == (from: current, to: current))
             #expect(try await fresh.read([Self.capCounter]) == [CounterState()])
 
             let database = String(url.split(separator: "/").last?.split(separator: "?").first ?? "")
@@ -178,6 +179,50 @@ struct PostgresLedgerTests {
             } throws: { error in
                 (error as? LedgerError)?.message.contains("has Purser schema version 99") == true
             }
+        }
+    }
+
+    /// A database written by version 1's functions, with a reservation held: `purser ledger
+    /// migrate` brings it to the current version, and the reservation is read, settled and
+    /// counted by the new functions as if they had written it.
+    @Test func aVersion1DatabaseUpgradesWithWhatItHolds() async throws {
+        try await Self.onOwnExecutor {
+            let server = try PostgresTestServer.shared()
+            let url = try server.database("upgrade") + "?timeout_ms=20000"
+            let database = String(url.split(separator: "/").last?.split(separator: "?").first ?? "")
+            for statement in [PostgresSchema.versionTable] + PostgresSchema.version1 + ["INSERT INTO purser_schema (id, version) VALUES (1, 1)"] {
+                _ = try server.sql(statement, database: database)
+            }
+            let key = Self.capCounter
+            let held = DecisionID(prefix: 0x5eed, sequence: 1)
+            let outcome = try server.sql("""
+                SELECT outcome FROM purser_reserve('\(held)', 600, 'm', ARRAY['\(key.budget)'], ARRAY['\(key.key)'], ARRAY['\(key.period.rawValue)'],
+                    ARRAY[\(key.window)]::bigint[], ARRAY[10000000]::bigint[], ARRAY[0]::bigint[], ARRAY[1]::bigint[],
+                    ARRAY[100000000]::bigint[], ARRAY[-1]::bigint[], ARRAY[-1]::bigint[], ARRAY[true])
+                """, database: database)
+            #expect(outcome.trimmingCharacters(in: .whitespacesAndNewlines) == "reserved")
+            let ledger = try PostgresLedger(url: url)
+            await #expect {
+                _ = try await ledger.read([key])
+            } throws: { error in
+                (error as? LedgerError)?.message.contains("has Purser schema version 1 and this Purser needs \(PostgresLedger.schemaVersion)") == true
+            }
+            #expect(try await ledger.migrate() == (from: 1, to: PostgresLedger.schemaVersion))
+            let upgraded = try PostgresLedger(url: url)
+            #expect(try await upgraded.read([key]).first?.reserved == Amount(usd: 10_000_000, requests: 1))
+            #expect(try await upgraded.reservation(held)?.state == .held)
+            let limits = BudgetLimits(usd: USD("0.1"))
+            let entry = { (usd: Int64) in CounterReservation(counter: key, amount: Amount(usd: usd, requests: 1), limits: limits, enforced: true) }
+            // The cap is $0.10: the $0.01 held leaves room for nine more, not ten.
+            for sequence in 2...10 as ClosedRange<UInt64> {
+                let result = try await upgraded.reserve(LedgerReservation(id: DecisionID(prefix: 0x5eed, sequence: sequence), entries: [entry(10_000_000)], ttlSeconds: 60))
+                guard case .reserved = result else { Issue.record("call \(sequence) was refused: \(result)"); return }
+            }
+            let refused = try await upgraded.reserve(LedgerReservation(id: DecisionID(prefix: 0x5eed, sequence: 11), entries: [entry(10_000_000)], ttlSeconds: 60))
+            guard case .exceeded(entry: 0, _) = refused else { Issue.record("expected the cap to refuse: \(refused)"); return }
+            #expect(try await upgraded.settle(LedgerSettlement(id: held, entries: [entry(7_000_000)])).outcome == .settled)
+            let state = try #require(try await upgraded.read([key]).first)
+            #expect(state.spent == Amount(usd: 7_000_000, requests: 1) && state.reserved == Amount(usd: 90_000_000, requests: 9), "\(state)")
         }
     }
 
