@@ -5,7 +5,8 @@
 /// share one locking order, which is what keeps them free of deadlocks:
 ///
 /// 1. the decision id, with a transaction-scoped advisory lock (reserve, settle, release);
-/// 2. the counters, created if missing and locked with `FOR UPDATE` in key order (`purser_lock`).
+/// 2. the counters, created if missing and locked in key order (`FOR UPDATE`, `purser_lock`; or,
+///    in `purser_reserve`'s common case, by the `UPDATE` that reserves on each).
 ///
 /// Expiry is judged by the server's `now()`. A reservation's entries carry its expiry and a
 /// `released` flag; an entry is given back exactly once, under its counter's lock: by its
@@ -394,9 +395,14 @@ enum PostgresSchema {
     ///   plans made for each call's values and planned every statement on every call: a quarter
     ///   of a reserve's time.
     /// - `purser_reserve` writes the reservation and its entries before it locks the counters,
-    ///   and locks and reads them in one statement, so a hot counter's row lock is held for the
-    ///   check, one `UPDATE` and the commit; a refused reserve deletes what it wrote.
+    ///   then checks and reserves each counter, in key order, with one `UPDATE` that takes its
+    ///   lock, so a hot counter's row is locked for that statement and the commit. The numbers an
+    ///   `UPDATE` replaced are kept in the new column `prev` (PostgreSQL 15's `RETURNING` gives
+    ///   only new values): a decision's `before`. A counter missing or over its cap puts back what
+    ///   was reserved and takes the general path: lock every counter in key order, create the
+    ///   missing, sweep the expired, check, reserve; a refused reserve deletes what it wrote.
     static let version2 = [
+        "ALTER TABLE purser_counters ADD COLUMN prev bigint[]",
         """
         CREATE OR REPLACE FUNCTION purser_reserve(
             \(reserveArguments)
@@ -409,6 +415,10 @@ enum PostgresSchema {
             r record;
             o integer;
             locked integer := 0;
+            i integer;
+            keyed integer[];
+            distinct_keys integer;
+            done integer := 0;
         BEGIN
             exceeded := -1;
             before := array_fill(0::bigint, ARRAY[9 * n]);
@@ -421,6 +431,55 @@ enum PostgresSchema {
                 INSERT INTO purser_reservation_entries (id, entry, budget, scope_key, period, win, usd, tokens, requests, expires_at)
                     SELECT r_id, t.ord - 1, t.b, t.s, t.p, t.w, t.u, t.tk, t.r, expires
                     FROM unnest(k_budget, k_scope, k_period, k_win, a_usd, a_tokens, a_requests) WITH ORDINALITY AS t(b, s, p, w, u, tk, r, ord);
+                -- The common case: every counter there, distinct and under its cap. Each is checked
+                -- and reserved by one UPDATE that takes its lock, in key order; `prev` keeps the
+                -- numbers it replaced (the right side of SET reads the old row), which are `before`.
+                IF n = 1 THEN
+                    keyed := ARRAY[1]; distinct_keys := 1;
+                ELSIF n > 1 THEN
+                    SELECT array_agg(t.ord::integer ORDER BY t.b, t.s, t.p, t.w), count(DISTINCT (t.b, t.s, t.p, t.w))
+                        INTO keyed, distinct_keys
+                        FROM unnest(k_budget, k_scope, k_period, k_win) WITH ORDINALITY AS t(b, s, p, w, ord);
+                END IF;
+                IF n > 0 AND distinct_keys = n THEN
+                    FOREACH i IN ARRAY keyed LOOP
+                        UPDATE purser_counters c SET
+                            prev = ARRAY[c.spent_usd, c.spent_tokens, c.spent_requests, c.reserved_usd, c.reserved_tokens,
+                                         c.reserved_requests, c.peak_usd, c.peak_tokens, c.peak_requests],
+                            reserved_usd = purser_sat(c.reserved_usd::numeric + a_usd[i]),
+                            reserved_tokens = purser_sat(c.reserved_tokens::numeric + a_tokens[i]),
+                            reserved_requests = purser_sat(c.reserved_requests::numeric + a_requests[i]),
+                            peak_usd = GREATEST(c.peak_usd, purser_sat(c.spent_usd::numeric + purser_sat(c.reserved_usd::numeric + a_usd[i]))),
+                            peak_tokens = GREATEST(c.peak_tokens, purser_sat(c.spent_tokens::numeric + purser_sat(c.reserved_tokens::numeric + a_tokens[i]))),
+                            peak_requests = GREATEST(c.peak_requests, purser_sat(c.spent_requests::numeric + purser_sat(c.reserved_requests::numeric + a_requests[i])))
+                        WHERE c.budget = k_budget[i] AND c.scope_key = k_scope[i] AND c.period = k_period[i] AND c.win = k_win[i]
+                          AND NOT (enforced[i] AND (
+                              (cap_usd[i] >= 0 AND c.spent_usd::numeric + c.reserved_usd + a_usd[i] > cap_usd[i]) OR
+                              (cap_tokens[i] >= 0 AND c.spent_tokens::numeric + c.reserved_tokens + a_tokens[i] > cap_tokens[i]) OR
+                              (cap_requests[i] >= 0 AND c.spent_requests::numeric + c.reserved_requests + a_requests[i] > cap_requests[i])))
+                        RETURNING c.* INTO r;
+                        EXIT WHEN NOT FOUND;
+                        o := 9 * (i - 1);
+                        before[o + 1 : o + 9] := r.prev;
+                        after[o + 1 : o + 9] := ARRAY[r.spent_usd, r.spent_tokens, r.spent_requests, r.reserved_usd, r.reserved_tokens,
+                                                     r.reserved_requests, r.peak_usd, r.peak_tokens, r.peak_requests];
+                        done := done + 1;
+                    END LOOP;
+                    IF done = n THEN
+                        outcome := 'reserved';
+                        RETURN;
+                    END IF;
+                    -- A counter missing or over its cap: put back the ones reserved (still locked by
+                    -- this transaction, so unchanged since), and take the path below.
+                    FOR k IN 1..done LOOP
+                        o := 9 * (keyed[k] - 1);
+                        UPDATE purser_counters SET
+                            reserved_usd = before[o + 4], reserved_tokens = before[o + 5], reserved_requests = before[o + 6],
+                            peak_usd = before[o + 7], peak_tokens = before[o + 8], peak_requests = before[o + 9]
+                        WHERE budget = k_budget[keyed[k]] AND scope_key = k_scope[keyed[k]] AND period = k_period[keyed[k]]
+                          AND win = k_win[keyed[k]];
+                    END LOOP;
+                END IF;
             END IF;
             -- Lock the counters in key order and read them; create the missing ones and do it again.
             FOR attempt IN 1..2 LOOP

@@ -182,6 +182,42 @@ struct PostgresLedgerTests {
         }
     }
 
+    /// Several counters named in another order than their keys': the reserve takes each in key
+    /// order; when one of them is over its cap after others were reserved, those are put back
+    /// exactly (reserved and peak, which the attempt had raised), the answer names the entry in
+    /// the request's order, and the next reserve sees the same states.
+    @Test func aReserveOverOneOfSeveralCapsLeavesEveryCounterAsItWas() async throws {
+        try await Self.onOwnExecutor {
+            let (_, ledger) = try await Self.migrated()
+            let keys = ["c", "a", "b"].map { CounterKey(budget: $0, key: "org", period: .month, window: 1) }
+            let limits = BudgetLimits(usd: USD(dollars: 10))
+            let dollar: Int64 = 1_000_000_000
+            func reservation(_ sequence: UInt64, _ dollars: [Int64]) -> LedgerReservation {
+                LedgerReservation(id: DecisionID(prefix: 9, sequence: sequence), entries: zip(keys, dollars).map {
+                    CounterReservation(counter: $0, amount: Amount(usd: $1 * dollar, requests: 1), limits: limits, enforced: true)
+                }, ttlSeconds: 60)
+            }
+            func state(_ reserved: Int64, _ requests: Int64, peak: Int64, peakRequests: Int64) -> CounterState {
+                CounterState(reserved: Amount(usd: reserved * dollar, requests: requests), peak: Amount(usd: peak * dollar, requests: peakRequests))
+            }
+            _ = try await ledger.reserve(reservation(1, [1, 2, 3]))  // creates the counters
+            let second = try await ledger.reserve(reservation(2, [1, 1, 1]))
+            #expect(second == .reserved(before: [state(1, 1, peak: 1, peakRequests: 1), state(2, 1, peak: 2, peakRequests: 1), state(3, 1, peak: 3, peakRequests: 1)],
+                                        after: [state(2, 2, peak: 2, peakRequests: 2), state(3, 2, peak: 3, peakRequests: 2), state(4, 2, peak: 4, peakRequests: 2)]))
+            #expect(try await ledger.release(DecisionID(prefix: 9, sequence: 2)) == .released)
+            let held = [state(1, 1, peak: 2, peakRequests: 2), state(2, 1, peak: 3, peakRequests: 2), state(3, 1, peak: 4, peakRequests: 2)]
+            #expect(try await ledger.read(keys) == held)
+            // Key order a, b, c: a's $2 raises its peak to $4 before b's $8 is refused ($3 + $8 > $10).
+            let refused = try await ledger.reserve(reservation(3, [1, 2, 8]))
+            #expect(refused == .exceeded(entry: 2, states: held))
+            #expect(try await ledger.read(keys) == held, "nothing reserved, no peak moved")
+            #expect(try await ledger.reservation(DecisionID(prefix: 9, sequence: 3)) == nil, "a refused reserve leaves no reservation")
+            let fourth = try await ledger.reserve(reservation(4, [1, 1, 1]))
+            #expect(fourth == .reserved(before: held,
+                                        after: [state(2, 2, peak: 2, peakRequests: 2), state(3, 2, peak: 3, peakRequests: 2), state(4, 2, peak: 4, peakRequests: 2)]))
+        }
+    }
+
     /// A database written by version 1's functions, with a reservation held: `purser ledger
     /// migrate` brings it to the current version, and the reservation is read, settled and
     /// counted by the new functions as if they had written it.
