@@ -42,6 +42,16 @@ final class SQLiteConnection {
         }
     }
 
+    /// Begins a write transaction (`BEGIN IMMEDIATE`) if no other connection holds the file's
+    /// write lock, without waiting for it; false if one does (or the begin failed otherwise:
+    /// the caller then runs the call the waiting way, which reports why). The busy timeout is
+    /// `restoringTimeout` again afterwards, for the transaction's statements.
+    func beginImmediateAtOnce(restoringTimeout timeout: Int32) -> Bool {
+        sqlite3_busy_timeout(handle, 0)
+        defer { sqlite3_busy_timeout(handle, timeout) }
+        return sqlite3_exec(handle, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK
+    }
+
     /// Resets every cached statement. A statement left on a row keeps the connection's read
     /// transaction open past COMMIT, on a snapshot that the next write transaction then cannot
     /// upgrade (SQLITE_BUSY at once, whatever the timeout): transactions end with this.

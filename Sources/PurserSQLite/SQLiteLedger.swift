@@ -106,8 +106,9 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed if it returns, rolled back if it throws.
-    private static func transaction<T>(_ connection: SQLiteConnection, _ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
-        try connection.execute("BEGIN IMMEDIATE")
+    /// `begun`: the transaction was begun already.
+    private static func transaction<T>(_ connection: SQLiteConnection, begun: Bool = false, _ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
+        if !begun { try connection.execute("BEGIN IMMEDIATE") }
         do {
             let result = try body()
             connection.resetStatements()
@@ -120,16 +121,39 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
         }
     }
 
-    /// Runs one ledger call: a transaction that first expires what is due.
-    private func call<T>(_ body: @Sendable (SQLiteConnection, Timestamp) throws(LedgerError) -> T) throws(LedgerError) -> T {
+    /// One ledger call's work, inside its transaction, given the store's time.
+    typealias Work<T> = @Sendable (SQLiteConnection, Timestamp) throws(LedgerError) -> T
+
+    /// Runs one ledger call: a transaction that first expires what is due, waiting up to the
+    /// timeout for another process's write lock.
+    private func call<T>(_ body: Work<T>) throws(LedgerError) -> T {
         let now = clock.now()
-        let prune = calls.wrappingAdd(1, ordering: .relaxed).newValue % 1024 == 1
         return try connection.withLock { connection throws(LedgerError) -> T in
-            try Self.transaction(connection) { () throws(LedgerError) -> T in
-                try expire(connection, now: now)
-                if prune { try self.prune(connection, now: now) }
-                return try body(connection, now)
-            }
+            try transaction(connection, now: now, body)
+        }
+    }
+
+    /// Runs one ledger call now if it needs no waiting, or returns nil: when another call of
+    /// this ledger holds the connection, or another process the file's write lock (`BEGIN
+    /// IMMEDIATE` is refused at once: the busy timeout is 0 for it), or commits wait for the
+    /// disk (`durability=full`).
+    private func attempt<T>(_ body: Work<T>) throws(LedgerError) -> T? {
+        guard options.durability == .normal else { return nil }
+        let now = clock.now()
+        let timeout = options.timeoutMilliseconds
+        let outcome: T?? = try connection.withLockIfAvailable { connection throws(LedgerError) -> T? in
+            guard connection.beginImmediateAtOnce(restoringTimeout: timeout) else { return nil }
+            return try transaction(connection, now: now, begun: true, body)
+        }
+        return outcome ?? nil
+    }
+
+    private func transaction<T>(_ connection: SQLiteConnection, now: Timestamp, begun: Bool = false, _ body: Work<T>) throws(LedgerError) -> T {
+        let prune = calls.wrappingAdd(1, ordering: .relaxed).newValue % 1024 == 1
+        return try Self.transaction(connection, begun: begun) { () throws(LedgerError) -> T in
+            try expire(connection, now: now)
+            if prune { try self.prune(connection, now: now) }
+            return try body(connection, now)
         }
     }
 
@@ -254,7 +278,11 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     // MARK: SynchronousLedger
 
     package func readNow(_ counters: [CounterKey]) throws(LedgerError) -> [CounterState] {
-        try call { connection, _ throws(LedgerError) in
+        try call(readWork(counters))
+    }
+
+    private func readWork(_ counters: [CounterKey]) -> Work<[CounterState]> {
+        { [self] connection, _ throws(LedgerError) in
             var states: [CounterState] = []
             for key in counters { states.append(try state(connection, key)) }
             return states
@@ -266,7 +294,11 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     }
 
     package func reserveNow(_ reservation: LedgerReservation) throws(LedgerError) -> ReserveResult {
-        try call { connection, now throws(LedgerError) -> ReserveResult in
+        try call(reserveWork(reservation))
+    }
+
+    private func reserveWork(_ reservation: LedgerReservation) -> Work<ReserveResult> {
+        { [self] connection, now throws(LedgerError) -> ReserveResult in
             if let existing = try stored(connection, reservation.id) {
                 // A retried reserve (its answer was lost) holds nothing twice.
                 guard existing.state == .held else {
@@ -296,7 +328,11 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     }
 
     package func settleNow(_ settlement: LedgerSettlement) throws(LedgerError) -> SettleResult {
-        try call { connection, now throws(LedgerError) -> SettleResult in
+        try call(settleWork(settlement))
+    }
+
+    private func settleWork(_ settlement: LedgerSettlement) -> Work<SettleResult> {
+        { [self] connection, now throws(LedgerError) -> SettleResult in
             let existing = try stored(connection, settlement.id)
             if existing?.state == .settled { return SettleResult(outcome: .alreadySettled) }
             if existing?.state == .held { try unreserve(connection, settlement.id.description) }
@@ -317,7 +353,11 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     }
 
     package func releaseNow(_ id: DecisionID) throws(LedgerError) -> ReleaseResult {
-        try call { connection, now throws(LedgerError) -> ReleaseResult in
+        try call(releaseWork(id))
+    }
+
+    private func releaseWork(_ id: DecisionID) -> Work<ReleaseResult> {
+        { [self] connection, now throws(LedgerError) -> ReleaseResult in
             guard try stored(connection, id)?.state == .held else { return .notHeld }
             try unreserve(connection, id.description)
             try finish(connection, id.description, .released, now: now)
@@ -327,7 +367,11 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
 
     /// The reservation kept under an id.
     package func reservationNow(_ id: DecisionID) throws(LedgerError) -> StoredReservation? {
-        try call { connection, _ throws(LedgerError) -> StoredReservation? in
+        try call(reservationWork(id))
+    }
+
+    private func reservationWork(_ id: DecisionID) -> Work<StoredReservation?> {
+        { [self] connection, _ throws(LedgerError) -> StoredReservation? in
             guard let stored = try stored(connection, id) else { return nil }
             let entries = try entries(connection, id.description)
             return StoredReservation(counters: entries.map(\.0), amounts: entries.map(\.1), model: stored.model, state: stored.state)
@@ -361,6 +405,14 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
 
     // MARK: Ledger
 
+    /// Runs a call on the caller's thread when it needs no waiting (``attempt(_:)``: the common
+    /// case, which saves two thread hops), else on the ledger's own thread, so that waiting for
+    /// another process's lock or for the disk never holds the caller's executor.
+    private func run<T: Sendable>(_ body: @escaping Work<T>) async throws(LedgerError) -> T {
+        if let done = try attempt(body) { return done }
+        return try await offload { () throws(LedgerError) in try self.call(body) }
+    }
+
     /// Runs a blocking call on the ledger's own thread, so the caller's executor is not held.
     private func offload<T: Sendable>(_ body: @escaping @Sendable () throws(LedgerError) -> T) async throws(LedgerError) -> T {
         let result: Result<T, LedgerError> = await withCheckedContinuation { continuation in
@@ -373,23 +425,23 @@ public final class SQLiteLedger: Ledger, SynchronousLedger, CounterListing {
     }
 
     public func read(_ counters: [CounterKey]) async throws(LedgerError) -> [CounterState] {
-        try await offload { () throws(LedgerError) in try self.readNow(counters) }
+        try await run(readWork(counters))
     }
 
     public func reserve(_ reservation: LedgerReservation) async throws(LedgerError) -> ReserveResult {
-        try await offload { () throws(LedgerError) in try self.reserveNow(reservation) }
+        try await run(reserveWork(reservation))
     }
 
     public func settle(_ settlement: LedgerSettlement) async throws(LedgerError) -> SettleResult {
-        try await offload { () throws(LedgerError) in try self.settleNow(settlement) }
+        try await run(settleWork(settlement))
     }
 
     public func release(_ id: DecisionID) async throws(LedgerError) -> ReleaseResult {
-        try await offload { () throws(LedgerError) in try self.releaseNow(id) }
+        try await run(releaseWork(id))
     }
 
     public func reservation(_ id: DecisionID) async throws(LedgerError) -> StoredReservation? {
-        try await offload { () throws(LedgerError) in try self.reservationNow(id) }
+        try await run(reservationWork(id))
     }
 }
 

@@ -106,6 +106,23 @@ struct SQLiteLedgerTests {
         }
     }
 
+    /// A call that finds another process's write lock does not fail at once: it is run again on
+    /// the ledger's own thread, which waits for the lock (up to the timeout), and reserves.
+    @Test func aLockHeldBrieflyIsWaitedForAndTheCallReserves() async throws {
+        try await Self.withFile { path in
+            let ledger = try SQLiteLedger(path: path, options: SQLiteLedger.Options(timeoutMilliseconds: 20_000))
+            let enforcer = try Self.enforcer(ledger)
+            let blocker = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 10)
+            try blocker.execute("BEGIN EXCLUSIVE")
+            async let decision = enforcer.authorize(Self.request())
+            try await Task.sleep(for: .milliseconds(300))
+            try blocker.execute("COMMIT")
+            let admitted = await decision
+            #expect(admitted.isAllowed, "\(admitted.violations.map(\.message))")
+            #expect(try await ledger.read([Self.capCounter]).first?.reserved.usd == USD("0.01")?.nanos)
+        }
+    }
+
     /// A day of settled ids is kept to refuse duplicates, without their counters; released and
     /// expired ones keep theirs for a late settle by id.
     @Test func settledIdsKeepNoEntries() async throws {
