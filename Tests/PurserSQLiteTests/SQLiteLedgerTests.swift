@@ -86,12 +86,18 @@ struct SQLiteLedgerTests {
         }
     }
 
+    /// A ledger on `path` with the given timeout, its enforcer, and another connection holding
+    /// the file's write lock (as another process would) until it commits.
+    static func locked(_ path: String, timeoutMilliseconds: Int32) throws -> (SQLiteLedger, Enforcer, SQLiteConnection) {
+        let ledger = try SQLiteLedger(path: path, options: SQLiteLedger.Options(timeoutMilliseconds: timeoutMilliseconds))
+        let blocker = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 10)
+        try blocker.execute("BEGIN EXCLUSIVE")
+        return (ledger, try enforcer(ledger), blocker)
+    }
+
     @Test func aLockHeldPastTheTimeoutIsLedgerUnavailableAndServiceResumes() async throws {
         try await Self.withFile { path in
-            let ledger = try SQLiteLedger(path: path, options: SQLiteLedger.Options(timeoutMilliseconds: 50))
-            let enforcer = try Self.enforcer(ledger)
-            let blocker = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 10)
-            try blocker.execute("BEGIN EXCLUSIVE")
+            let (ledger, enforcer, blocker) = try Self.locked(path, timeoutMilliseconds: 50)
             // The store gives up after its timeout (50 ms) rather than waiting for the lock. Timed on
             // this thread: an awaited call would also time how soon a loaded test run resumes the task.
             let clock = ContinuousClock()
@@ -110,10 +116,7 @@ struct SQLiteLedgerTests {
     /// the ledger's own thread, which waits for the lock (up to the timeout), and reserves.
     @Test func aLockHeldBrieflyIsWaitedForAndTheCallReserves() async throws {
         try await Self.withFile { path in
-            let ledger = try SQLiteLedger(path: path, options: SQLiteLedger.Options(timeoutMilliseconds: 20_000))
-            let enforcer = try Self.enforcer(ledger)
-            let blocker = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 10)
-            try blocker.execute("BEGIN EXCLUSIVE")
+            let (ledger, enforcer, blocker) = try Self.locked(path, timeoutMilliseconds: 20_000)
             async let decision = enforcer.authorize(Self.request())
             try await Task.sleep(for: .milliseconds(300))
             try blocker.execute("COMMIT")
