@@ -31,7 +31,9 @@ struct LedgerCommandTests {
         func ledger(in directory: TemporaryDirectory) async throws -> String? {
             switch self {
             case .sqlite:
-                return "sqlite:l.db"
+                // A long timeout too: 128 writers take turns on one file's lock while the rest
+                // of the suite runs; a call that waits past 2 s would be a ledger error.
+                return "sqlite:l.db?timeout_ms=60000"
             case .postgres:
                 guard PostgresTestServer.enabled else { return nil }
                 // A long timeout: 128 callers queue on one row while the rest of the suite runs.
