@@ -176,6 +176,30 @@ struct LedgerCommandTests {
         #expect(try await Self.counters(directory, ledger: ledger)["requests"]?.spent == requests.spent + 100)
     }
 
+    /// A full disk under load (a `sqlite:` file on a 256 KiB tmpfs): calls fail closed with the
+    /// reason, and every allowed call is in the file exactly once, settled or still reserved.
+    /// Needs root to mount the tmpfs; skipped with a message otherwise.
+    @Test func aFullDiskFailsClosedAndKeepsEveryAllowedCallOnce() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("p/p.yaml", Self.policy.replacingOccurrences(of: "limit: 100,", with: "limit: 1000000,"))
+        let mounted = try await Self.shell("mkdir tiny && mount -t tmpfs -o size=256k purser-full tiny 2>&1 && echo mounted", in: directory)
+        guard mounted.stdout.contains("mounted") else {
+            print("aFullDiskFailsClosedAndKeepsEveryAllowedCallOnce: skipped, a tmpfs cannot be mounted here: \(mounted.stdout)")
+            return
+        }
+        defer { _ = try? Purser.run(["-c", "umount tiny"], in: directory.path, executable: "/bin/bash") }
+        let ledger = "sqlite:tiny/l.db"
+        let load = try await Self.shell(#""$PURSER" ledger load --ledger "$LEDGER" --policy p --callers 2 --requests 20000 --request "$REQUEST""#,
+                                        in: directory, ledger: ledger)
+        #expect(load.stderr.contains("the disk holding the ledger file") && load.stderr.contains("is full"), "\(load.stderr)")
+        let allowed = Self.allowed(load.stdout)
+        #expect(allowed > 0 && allowed < 20_000, "the disk filled during the run: \(load.stdout)")
+        #expect(load.stdout.contains("\"denied\":\(20_000 - allowed)"), "every call the ledger could not record was denied: \(load.stdout)")
+        let requests = try #require(try await Self.counters(directory, ledger: ledger)["requests"])
+        #expect(requests.spent + requests.reserved == Double(allowed), "each allowed call once: \(requests), \(allowed) allowed")
+    }
+
     @Test(arguments: Store.allCases)
     func evalCountsSpendAcrossRunsInALedger(_ store: Store) async throws {
         let directory = try TemporaryDirectory()
