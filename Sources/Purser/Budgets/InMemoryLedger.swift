@@ -8,7 +8,10 @@ import Synchronization
 /// gone when the process ends (`sqlite:` keeps it). Reservations expire `ttlSeconds` after
 /// they were made by the ledger's clock (swept on every call); settled, released and expired
 /// ids are remembered for `settledRetentionSeconds`, so that a late duplicate settle counts
-/// once and a late settle of an expired reservation still finds its counters.
+/// once and a late settle of an expired reservation still finds its counters; but never more
+/// than `maximumFinishedIDs` of them, the oldest forgotten first, so that the memory a
+/// long-running process keeps for them is bounded (docs/ledgers.md, "What every ledger
+/// guarantees").
 public final class InMemoryLedger: Ledger, SynchronousLedger {
     private struct Held {
         let counters: [CounterKey]
@@ -47,6 +50,9 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
             return Array(slots.prefix(65_536))
         }()
 
+        /// How many ids are held or remembered.
+        var count: Int { shards.reduce(0) { $0 + $1.count } }
+
         subscript(id: DecisionID) -> Held? {
             get { shards[Self.shard(id)][id] }
             set { shards[Self.shard(id)][id] = newValue }
@@ -79,16 +85,38 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
     public let clock: any PurserClock
     /// How long finished ids are remembered for idempotency.
     package let settledRetentionSeconds: Int64
+    /// The most finished ids remembered at once; past it, the oldest are forgotten first.
+    package let maximumFinishedIDs: Int
+
+    /// The default bound on remembered finished ids: about 200 MB of them.
+    ///
+    /// A day of ids at 1,000 settled calls a second is 86 million, some 15 GB in this ledger;
+    /// a million covers the last 17 minutes at that rate, and the whole day up to 11 a second.
+    public static let defaultMaximumFinishedIDs = 1_000_000
 
     /// Creates an empty ledger whose clock judges expiry.
-    public init(clock: any PurserClock = SystemClock(), settledRetentionSeconds: Int64 = 86_400) {
+    ///
+    /// Finished ids are remembered for `settledRetentionSeconds` but at most
+    /// `maximumFinishedIDs` of them: a duplicate settle of an id forgotten early counts again.
+    public init(clock: any PurserClock = SystemClock(), settledRetentionSeconds: Int64 = 86_400,
+                maximumFinishedIDs: Int = InMemoryLedger.defaultMaximumFinishedIDs) {
         self.clock = clock
         self.settledRetentionSeconds = settledRetentionSeconds
+        self.maximumFinishedIDs = max(1, maximumFinishedIDs)
     }
 
     /// Adds settled spend to a counter directly (for `purser test` `spend:` and migrations).
     public func seed(_ counter: CounterKey, spent: Amount) {
         state.withLock { $0.counters[counter] = ($0.counters[counter] ?? CounterState()).changed(spent: spent) }
+    }
+
+    /// How many decision ids the ledger holds or remembers (for tests of its bound).
+    package var rememberedIDs: Int {
+        let now = clock.now()
+        return state.withLock { state in
+            sweep(&state, now: now)
+            return state.reservations.count
+        }
     }
 
     /// Every counter with its state (for reports and tests).
@@ -234,10 +262,16 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
             finish(&state, first.1, now: now)
         }
         let cutoff = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) - Int128(settledRetentionSeconds) * 1_000_000_000))
-        while state.finishedHead < state.finished.count, state.finished[state.finishedHead].0 < cutoff {
-            let id = state.finished[state.finishedHead].1
-            if let held = state.reservations[id], held.state != .held { state.reservations[id] = nil }
+        // Past retention, or past the bound on finished ids (the oldest first).
+        while state.finishedHead < state.finished.count,
+              state.finished[state.finishedHead].0 < cutoff || state.finished.count - state.finishedHead > maximumFinishedIDs {
+            let (finishedAt, id) = state.finished[state.finishedHead]
             state.finishedHead += 1
+            guard let held = state.reservations[id], held.state != .held else { continue }
+            // An id released or expired and then settled finished twice: it is forgotten by
+            // its later finish (a settled id's `expiresAt` is when it was settled).
+            if held.state == .settled, held.expiresAt > finishedAt { continue }
+            state.reservations[id] = nil
         }
         if state.finishedHead > 4096 && state.finishedHead * 2 > state.finished.count {
             state.finished.removeFirst(state.finishedHead)
