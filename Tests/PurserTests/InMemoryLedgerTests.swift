@@ -109,11 +109,13 @@ import Testing
         #expect(try await ledger.settle(LedgerSettlement(id: DecisionID(prefix: 7, sequence: 901), entries: [one])).outcome == .alreadySettled)
         // The trade-off the bound makes (docs/ledgers.md): an id forgotten early counts again.
         #expect(try await ledger.settle(LedgerSettlement(id: DecisionID(prefix: 7, sequence: 1), entries: [one])).outcome == .settledWithoutReservation)
+        // Exactly the last 100 (901 to 1,000) are remembered: 900 is the newest forgotten.
+        #expect(try await ledger.settle(LedgerSettlement(id: DecisionID(prefix: 7, sequence: 900), entries: [one])).outcome == .settledWithoutReservation)
         for id in held {
             #expect(try await ledger.release(id) == .released, "a held reservation is never forgotten")
         }
         let state = try await ledger.read([counter])[0]
-        #expect(state.spent.usd == 1_001 && state.reserved.usd == 0)
+        #expect(state.spent.usd == 1_002 && state.reserved.usd == 0)
     }
 
     /// An id released and later settled is remembered from its settle, not from its release: a

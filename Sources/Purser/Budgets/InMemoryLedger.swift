@@ -69,14 +69,47 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
         }
     }
 
+    /// Finished ids with when they finished, oldest first: a ring, so that forgetting the oldest
+    /// moves nothing (an array's `removeFirst` moved every id left, some 24 MB at the bound, under
+    /// the ledger's lock).
+    private struct FinishedQueue {
+        private var ring: [(Timestamp, DecisionID)] = []
+        private var head = 0
+        private(set) var count = 0
+
+        var first: (Timestamp, DecisionID)? { count == 0 ? nil : ring[head] }
+
+        mutating func append(_ item: (Timestamp, DecisionID)) {
+            if count == ring.count { grow() }
+            ring[(head + count) % ring.count] = item
+            count += 1
+        }
+
+        mutating func removeFirst() {
+            guard count > 0 else { return }
+            head = (head + 1) % ring.count
+            count -= 1
+        }
+
+        /// Twice the room, the oldest first.
+        private mutating func grow() {
+            let placeholder = (Timestamp(nanoseconds: 0), DecisionID(prefix: 0, sequence: 0))
+            var grown: [(Timestamp, DecisionID)] = []
+            grown.reserveCapacity(max(64, ring.count * 2))
+            for offset in 0..<count { grown.append(ring[(head + offset) % ring.count]) }
+            while grown.count < grown.capacity { grown.append(placeholder) }
+            ring = grown
+            head = 0
+        }
+    }
+
     private struct State {
         var counters: [CounterKey: CounterState] = [:]
         var reservations = Reservations()
         /// Held reservations by expiry, earliest first (a binary min-heap).
         var expiries: [(Timestamp, DecisionID)] = []
         /// Finished reservations (settled, released, expired) in the order they finished, for pruning.
-        var finished: [(Timestamp, DecisionID)] = []
-        var finishedHead = 0
+        var finished = FinishedQueue()
     }
 
     private let state = Mutex(State())
@@ -263,19 +296,13 @@ public final class InMemoryLedger: Ledger, SynchronousLedger {
         }
         let cutoff = Timestamp(nanoseconds: Int64(clamping: Int128(now.nanoseconds) - Int128(settledRetentionSeconds) * 1_000_000_000))
         // Past retention, or past the bound on finished ids (the oldest first).
-        while state.finishedHead < state.finished.count,
-              state.finished[state.finishedHead].0 < cutoff || state.finished.count - state.finishedHead > maximumFinishedIDs {
-            let (finishedAt, id) = state.finished[state.finishedHead]
-            state.finishedHead += 1
+        while let (finishedAt, id) = state.finished.first, finishedAt < cutoff || state.finished.count > maximumFinishedIDs {
+            state.finished.removeFirst()
             guard let held = state.reservations[id], held.state != .held else { continue }
             // An id released or expired and then settled finished twice: it is forgotten by
             // its later finish (a settled id's `expiresAt` is when it was settled).
             if held.state == .settled, held.expiresAt > finishedAt { continue }
             state.reservations[id] = nil
-        }
-        if state.finishedHead > 4096 && state.finishedHead * 2 > state.finished.count {
-            state.finished.removeFirst(state.finishedHead)
-            state.finishedHead = 0
         }
     }
 
