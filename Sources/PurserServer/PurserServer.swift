@@ -115,8 +115,14 @@ public final class PurserServer: Sendable {
         let logger = self.logger
         let listen = options.listen
         let readTimeout = TimeAmount.nanoseconds(options.readTimeout.nanoseconds)
-        let http = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [BodyDeadline(timeout: readTimeout)],
-                                                                idleTimeout: .nanoseconds(options.idleTimeout.nanoseconds)))
+        let idleTimeout = TimeAmount.nanoseconds(options.idleTimeout.nanoseconds)
+        // Decisions on a ledger that answers without waiting are made on the event loop
+        // (DecisionFastPath); with a store that waits, every request goes through the routes.
+        let fastPath = enforcer.decidesWithoutWaiting && options.fastPath
+        let http = HTTPServerBuilder { responder in
+            DecisionChannel(responder: responder, readTimeout: readTimeout, idleTimeout: idleTimeout,
+                            fastPath: { [self] in fastPath ? DecisionFastPath(server: self) : nil })
+        }
         let scheme = tlsConfiguration == nil ? "http" : "https"
         return Application(
             responder: responder,

@@ -81,6 +81,16 @@ struct Routes: HTTPResponder {
     private func decide(_ request: Request, _ context: ServerContext, reserving: Bool) async throws -> Response {
         let caller = try authenticate(request, needs: .decide)
         let body = try await readBody(request, context)
+        let decoded = try decisionRequest(body, caller: caller, reserving: reserving)
+        let enforcer = server.enforcer
+        let decision = reserving ? await enforcer.authorize(decoded) : await enforcer.evaluate(decoded)
+        return Reply.json(.ok, answer(decision, to: decoded, caller: caller, reserving: reserving, allocator: ByteBufferAllocator()))
+    }
+
+    /// The request a decision call's body holds, refused with 400 when malformed and, on
+    /// authorize, with 403 or 400 when it sends what the caller may not (``checkTrust``).
+    /// Both this route and ``DecisionFastPath`` call it.
+    func decisionRequest(_ body: [UInt8], caller: Caller, reserving: Bool) throws -> Purser.Request {
         let decoded: Purser.Request
         do {
             decoded = try Purser.RequestDecoder.decode(body)
@@ -88,21 +98,25 @@ struct Routes: HTTPResponder {
             throw Refusal(response: Reply.malformed(error.message, at: error.offset, in: body))
         }
         if reserving { try checkTrust(decoded, caller) }
-        let enforcer = server.enforcer
-        let decision = reserving ? await enforcer.authorize(decoded) : await enforcer.evaluate(decoded)
+        return decoded
+    }
+
+    /// A decision's answer: counted in the metrics, appended to the decision log, encoded.
+    /// Both this route and ``DecisionFastPath`` call it.
+    func answer(_ decision: Decision, to request: Purser.Request, caller: Caller, reserving: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         server.metrics.decided(decision, at: reserving ? .authorize : .evaluate)
         var json = JSONWriter(capacity: 2048)
         var encoder = DecisionEncoder()
         encoder.encode(decision, into: &json)
-        let answer = json.withBytes { ByteBuffer(bytes: $0) }
+        let answer = json.withBytes { allocator.buffer(bytes: $0) }
         record(reserving ? "authorize" : "evaluate", caller) { log in
             log.key("request")
-            RequestEncoder.encode(decoded, into: &log)
+            RequestEncoder.encode(request, into: &log)
             log.key("decision")
             log.beginRawValue()
             json.withBytes { log.append($0) }
         }
-        return Reply.json(.ok, answer)
+        return answer
     }
 
     /// Refuses what the caller may not decide: a `timestamp` (without the scope, or outside the
@@ -278,8 +292,14 @@ struct Routes: HTTPResponder {
 
     /// The caller a request's bearer token names, refused with 401 or 403.
     private func authenticate(_ request: Request, needs scope: Scope) throws -> Caller {
+        try authenticate(request.headers, path: request.uri.path, needs: scope)
+    }
+
+    /// The caller the bearer token in `headers` names, refused with 401 or 403 (`path` is for
+    /// the message). Both the routes and ``DecisionFastPath`` call it.
+    func authenticate(_ headers: HTTPFields, path: String, needs scope: Scope) throws -> Caller {
         let callers = server.options.callers
-        guard let header = request.headers[.authorization] else {
+        guard let header = headers[.authorization] else {
             if scope.isSubset(of: [.decide, .settle]), !callers.hasDecisionCallers {
                 return Caller(name: "anonymous", scope: [.decide, .settle])
             }
@@ -293,7 +313,7 @@ struct Routes: HTTPResponder {
             throw Refusal(response: Reply.error(.unauthorized, "the token is not one this server knows", headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]))
         }
         guard caller.scope.contains(scope) else {
-            throw Refusal(response: Reply.error(.forbidden, "the caller \"\(caller.name)\" may not call \(request.uri.path) (it needs the \(scope.names) scope)"))
+            throw Refusal(response: Reply.error(.forbidden, "the caller \"\(caller.name)\" may not call \(path) (it needs the \(scope.names) scope)"))
         }
         return caller
     }

@@ -19,6 +19,10 @@ public struct ServerOptions: Sendable {
     public var watchInterval: Duration?
     /// The certificate and key to serve HTTPS with; nil serves plain HTTP, on loopback only.
     public var tls: TLSFiles?
+    /// Whether decisions on a ledger that answers without waiting are made on the connection's
+    /// event loop (`DecisionFastPath`); off, every request goes through the routes (the tests
+    /// compare the two).
+    package var fastPath = true
 
     /// The defaults: loopback port 8181, ./policies, no tokens.
     public init() {}

@@ -55,17 +55,17 @@ package enum HTTPTestClient {
         }
     }
 
-    private static func exchange(port: Int, _ chunks: [[UInt8]], pause: Double, timeout: Double) throws -> Response {
+    /// A TCP socket connected to `port` on loopback, with send and receive timeouts.
+    static func connected(port: Int, timeout: Double, sendTimeout: Bool = true) throws -> Int32 {
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        defer { close(fd) }
         var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        if sendTimeout { setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -73,7 +73,17 @@ package enum HTTPTestClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw Failure(description: "connect to port \(port): errno \(errno)") }
+        guard connected == 0 else {
+            let failure = Failure(description: "connect to port \(port): errno \(errno)")
+            close(fd)
+            throw failure
+        }
+        return fd
+    }
+
+    private static func exchange(port: Int, _ chunks: [[UInt8]], pause: Double, timeout: Double) throws -> Response {
+        let fd = try connected(port: port, timeout: timeout)
+        defer { close(fd) }
         for (index, chunk) in chunks.enumerated() {
             if index > 0, pause > 0 { usleep(useconds_t(pause * 1_000_000)) }
             var sent = 0
@@ -105,6 +115,77 @@ package enum HTTPTestClient {
             throw Failure(description: "the server closed the connection without an answer (\(received.count) bytes)")
         }
         return response.response
+    }
+
+    /// One keep-alive connection, driven step by step on a thread of its own (`run`): for
+    /// pipelined requests, several answers on one connection, and idle timeouts.
+    package final class Connection {
+        private let fd: Int32
+        private var received: [UInt8] = []
+
+        /// Runs `body` with a connection to `port` on a thread of its own, then closes it.
+        package static func run<T: Sendable>(port: Int, timeout: Double = 30, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread {
+                    continuation.resume(with: Result {
+                        let connection = try Connection(port: port, timeout: timeout)
+                        defer { close(connection.fd) }
+                        return try body(connection)
+                    })
+                }.start()
+            }
+        }
+
+        private init(port: Int, timeout: Double) throws {
+            // No send timeout: a flood's sender waits for the server to read again.
+            fd = try HTTPTestClient.connected(port: port, timeout: timeout, sendTimeout: false)
+        }
+
+        /// Sends bytes as they are.
+        package func send(_ text: String) throws {
+            let bytes = Array(text.utf8)
+            var sent = 0
+            while sent < bytes.count {
+                let count = bytes[sent...].withUnsafeBytes { systemSend(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                guard count > 0 else { throw Failure(description: "send: errno \(errno)") }
+                sent += count
+            }
+        }
+
+        /// The next whole answer on the connection.
+        package func next() throws -> Response {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                if let (response, used) = HTTPTestClient.parseOne(received) {
+                    received.removeFirst(used)
+                    return response
+                }
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count > 0 {
+                    received.append(contentsOf: buffer[0..<count])
+                } else if count < 0, errno == EINTR {
+                    continue
+                } else {
+                    throw Failure(description: count == 0 ? "the server closed the connection" : "recv: errno \(errno)")
+                }
+            }
+        }
+
+        /// Whether the server closes the connection within `seconds`, sending nothing more.
+        package func closes(within seconds: Double) -> Bool {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, Int32(seconds * 1000)) > 0 else { return false }
+            var byte: UInt8 = 0
+            return recv(fd, &byte, 1, 0) <= 0
+        }
+    }
+
+    /// The first whole answer in `bytes` (by `Content-Length`) and how many bytes it took.
+    static func parseOne(_ bytes: [UInt8]) -> (Response, Int)? {
+        guard let (response, complete) = parse(bytes), complete,
+              let end = bytes.indices.dropLast(3).first(where: { bytes[$0..<$0 + 4].elementsEqual([13, 10, 13, 10]) })
+        else { return nil }
+        return (response, end + 4 + response.body.count)
     }
 
     /// The response in `bytes`, and whether its body is complete (by `Content-Length`).
