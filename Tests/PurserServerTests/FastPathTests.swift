@@ -163,7 +163,7 @@ struct FastPathTests {
             let (answer, closed) = try await HTTPTestClient.Connection.run(port: server.port) { connection in
                 try connection.send(Self.post("/v1/authorize", Self.authorize, "Connection: close\r\n"))
                 let answer = try connection.next()
-                return (answer, connection.closes(within: 3))
+                return (answer, connection.closes(within: 10))
             }
             #expect(answer.status == 200)
             #expect(closed)
