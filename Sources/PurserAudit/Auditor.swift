@@ -139,15 +139,15 @@ public struct Auditor: Sendable {
             throw AuditError(error.description)
         }
         // First try streaming; a file out of order beyond a batch means sorting and starting again.
+        let plans = PlanPool(enabled: options.usePlans)
         do {
             var sources: [any RecordSource] = []
             let evaluator = Evaluator(policy: policy)
             let depth = ParallelSource.depth(sources: files.count)
-            let plans = PlanPool(enabled: options.usePlans)
             for file in files {
                 sources.append(ParallelSource(reader: try open(file, logOptions), evaluator: evaluator, planPool: plans, depth: depth))
             }
-            return try replay(Merger(sources), inputs: inputs, spool: spool, sorted: false, malformed: [])
+            return try replay(Merger(sources), inputs: inputs, spool: spool, plans: plans, sorted: false, malformed: [])
         } catch let error where error.isDisorder {
             spool.reset()
         }
@@ -157,7 +157,7 @@ public struct Auditor: Sendable {
         if options.strictInput, let first = malformed.first {
             throw AuditError("\(first.location): \(first.message) (--strict-input)")
         }
-        return try replay(Merger(try sorter.sources()), inputs: inputs, spool: spool, sorted: true, malformed: malformed,
+        return try replay(Merger(try sorter.sources()), inputs: inputs, spool: spool, plans: plans, sorted: true, malformed: malformed,
                           skipped: sorter.skipped, notes: sorter.notes)
     }
 
@@ -178,12 +178,16 @@ public struct Auditor: Sendable {
         }
     }
 
-    private func replay(_ merger: consuming Merger, inputs: LogInputs, spool: ViolationSpool, sorted: Bool,
+    private func replay(_ merger: consuming Merger, inputs: LogInputs, spool: ViolationSpool, plans: PlanPool, sorted: Bool,
                         malformed initial: [MalformedRecord], skipped: [String: Int] = [:],
                         notes: ImportNotes = ImportNotes()) throws(AuditError) -> AuditReport
     {
         var merger = merger
-        var state = ReplayState(policy: policy, spool: spool, options: options)
+        // The replay's own plan cache: for records it assesses (a planned record a counter does not
+        // admit, records of a sorted log) and the reroutes of records a budget denies.
+        let cache = plans.borrow()
+        defer { plans.giveBack(cache) }
+        var state = ReplayState(policy: policy, spool: spool, options: options, plans: cache)
         state.summary.files = inputs.sources.map(\.name)
         state.summary.skippedFiles = inputs.skipped
         state.summary.sorted = sorted
@@ -255,6 +259,9 @@ package struct ReplayState {
     private let evaluator: Evaluator
     private let spool: ViolationSpool
     private let options: AuditOptions
+    /// The replay thread's plan cache and the policy's plan tests (nil without plans).
+    private let plans: PlanCache?
+    private let tests: PlanTests?
     private var slotIndex: [CounterKey: Int32] = [:]
     /// A direct-mapped cache in front of `slotIndex`, indexed by the key's own hash (no SipHash).
     private var slotCache = [Int32](repeating: -1, count: 4096)
@@ -280,8 +287,10 @@ package struct ReplayState {
     private var recordSlots: [Int32] = []
     package var summary = AuditReport.Summary()
 
-    package init(policy: CompiledPolicy, spool: ViolationSpool, options: AuditOptions) {
+    package init(policy: CompiledPolicy, spool: ViolationSpool, options: AuditOptions, plans: PlanCache? = nil) {
         self.policy = policy
+        self.tests = plans == nil ? nil : PlanTests(policy: policy)
+        self.plans = self.tests == nil ? nil : plans
         self.evaluator = Evaluator(policy: policy)
         self.spool = spool
         self.options = options
@@ -317,8 +326,12 @@ package struct ReplayState {
         if let planned, processPlanned(planned, counters, record) { return }
         // A planned record a counter does not admit is assessed in full (it will be a budget violation).
         let prepared = record.pointee.prepared
-            ?? record.pointee.plannedRequest.map { PreparedEvaluation($0.resolved(evaluator, at: time), evaluator: evaluator) }
-            ?? PreparedEvaluation(record.pointee.request, at: time, evaluator: evaluator)
+            ?? record.pointee.plannedRequest.map { planned in
+                let resolved = planned.resolved(evaluator, at: time)
+                return PreparedEvaluation(resolved, evaluator: evaluator, plans: plans, key: tests.flatMap { evaluator.planKey(resolved, tests: $0) },
+                                          tests: tests)
+            }
+            ?? PreparedEvaluation(record.pointee.request, at: time, evaluator: evaluator, plans: plans, tests: tests)
         let resolved = prepared.resolved
         let cost = prepared.assessment.cost
         let staticViolations = prepared.assessment.violations
@@ -560,7 +573,17 @@ package struct ReplayState {
 
     /// Where the policy would have sent a denied request: the first reroute candidate
     /// without a deny against the counters as they stood, re-priced at its model.
-    private func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
+    private mutating func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
+        if let planned = prepared.plannedReroutes
+            ?? plans.flatMap({ plans in tests.flatMap { tests in prepared.key.flatMap { key in
+                evaluator.plannedReroutes(prepared.resolved, from: prepared.candidate, key: key, plans: plans, tests: tests) } } }) {
+            return planned.counters.withUnsafeBufferPointer { counters in
+                for option in planned.options {
+                    if let found = allowed(option, counters) { return found }
+                }
+                return nil
+            }
+        }
         var found: AuditViolation.Reroute?
         if let known = prepared.reroutes {
             for option in known where found == nil { found = allowed(option) }
@@ -574,6 +597,34 @@ package struct ReplayState {
             return found != nil
         }
         return found
+    }
+
+    /// Where a planned option would have sent the request, unless a check or a counter (as it stands)
+    /// denies it: as `allowed` for the option assessed in full (a counter denies when it does not admit
+    /// the request and its budget denies, unwaived: the counter's `enforced`).
+    private mutating func allowed(_ option: PlannedReroutes.Option, _ counters: UnsafeBufferPointer<ReplayCounter>) -> AuditViolation.Reroute? {
+        guard !option.denied else { return nil }
+        guard let base = counters.baseAddress else { return AuditViolation.Reroute(model: option.modelName, region: option.region, cost: option.cost) }
+        for offset in Int(option.start)..<Int(option.start + option.count) where base[offset].enforced {
+            let (spent, limits) = standing(base + offset)
+            if !CounterReservation.admits(CounterState(spent: spent), base[offset].amount, limits) { return nil }
+        }
+        return AuditViolation.Reroute(model: option.modelName, region: option.region, cost: option.cost)
+    }
+
+    /// A counter's spend as it stands (nothing when it has no slot) and its caps, without making a slot.
+    private mutating func standing(_ counter: UnsafePointer<ReplayCounter>) -> (Amount, BudgetLimits) {
+        let cacheIndex = counter.pointee.line & 4095
+        let cached = slotCache[cacheIndex]
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
+           slots[Int(cached)].key.window == counter.pointee.window, counter.pointee.hasKey(slots[Int(cached)].key.key)
+        {
+            return (slots[Int(cached)].spent, slots[Int(cached)].limits)
+        }
+        let entry = evaluator.reservation(counter.pointee)
+        guard let slot = slotIndex[entry.counter] else { return (Amount(), entry.limits) }
+        slotCache[cacheIndex] = slot
+        return (slots[Int(slot)].spent, slots[Int(slot)].limits)
     }
 
     /// Where an option would have sent the request, unless a check or a counter (as it stands) denies it.

@@ -161,7 +161,7 @@ package final class ParallelSource: RecordSource, @unchecked Sendable {
                 if let plans, let key, let planned = evaluator.plannedRecord(resolved, key: key, plans: plans, counters: &counters) {
                     record.pointee.plan(planned, request: .resolved(resolved))
                 } else {
-                    record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans, key: key)
+                    record.pointee.prepared = PreparedEvaluation(resolved, evaluator: evaluator, plans: plans, key: key, tests: tests)
                 }
             }
         }

@@ -197,19 +197,27 @@ package final class PreparedEvaluation: Sendable {
     /// except for budgets (which the replay checks against its counters), up to the first one
     /// nothing but a budget could deny; the replay assesses the rest only if a budget denies that one.
     package let reroutes: [Evaluator.Reroute]?
+    /// For a denied record its key's plans decide: every reroute candidate, planned (then `reroutes` is nil).
+    package let plannedReroutes: PlannedReroutes?
+    /// The record's plan key, when it has one (the replay plans a reroute with it should a budget deny the record).
+    package let key: PlanKey?
     /// The counters the record counts against, in assessment order. A planned
     /// record's `assessment.counters` is empty: the replay rebuilds a counter's
     /// full reservation (names, alerts) only when it needs one.
     package let replay: [ReplayCounter]
 
     /// Prepares the evaluation of `request` (taken from a record: the evaluation keeps it).
-    package convenience init(_ request: consuming Request, at timestamp: Timestamp, evaluator: Evaluator, plans: PlanCache? = nil) {
-        self.init(evaluator.resolve(request, now: timestamp), evaluator: evaluator, plans: plans)
+    package convenience init(_ request: consuming Request, at timestamp: Timestamp, evaluator: Evaluator, plans: PlanCache? = nil,
+                             tests: PlanTests? = nil) {
+        let resolved = evaluator.resolve(request, now: timestamp)
+        self.init(resolved, evaluator: evaluator, plans: plans, key: tests.flatMap { evaluator.planKey(resolved, tests: $0) }, tests: tests)
     }
 
-    /// Prepares the evaluation of a resolved request (in full, without `plans` or without its plan `key`).
-    package init(_ resolved: Evaluator.Resolved, evaluator: Evaluator, plans: PlanCache? = nil, key: PlanKey? = nil) {
+    /// Prepares the evaluation of a resolved request (in full, without `plans` or without its plan `key`);
+    /// with `tests` too, a denied record's reroute candidates are planned.
+    package init(_ resolved: Evaluator.Resolved, evaluator: Evaluator, plans: PlanCache? = nil, key: PlanKey? = nil, tests: PlanTests? = nil) {
         self.resolved = resolved
+        self.key = key
         if let plans, let key, let (candidate, assessment, replay) = evaluator.plannedCounters(resolved, key: key, plans: plans) {
             self.candidate = candidate
             self.assessment = assessment
@@ -222,8 +230,16 @@ package final class PreparedEvaluation: Sendable {
         }
         guard assessment.denied else {
             reroutes = nil
+            plannedReroutes = nil
             return
         }
+        if let plans, let key, let tests,
+           let planned = evaluator.plannedReroutes(resolved, from: candidate, key: key, plans: plans, tests: tests) {
+            plannedReroutes = planned
+            reroutes = nil
+            return
+        }
+        plannedReroutes = nil
         var options: [Evaluator.Reroute] = []
         evaluator.forEachReroute(resolved, from: candidate, repricing: true) { option in
             options.append(option)

@@ -398,6 +398,73 @@ struct AssessmentPlanTests {
         #expect(report.summary.violations > 1000)
     }
 
+    /// The same over a month in which most records break policy: denied records' reroute
+    /// candidates come from plans (``PlannedReroutes``), on the reading threads and, for records a
+    /// budget denies, on the replay's; the report (every violation's reroute, the savings) is the
+    /// one full assessment gives.
+    @Test func plannedReroutesMatchFullAssessmentOnAViolatingMonth() throws {
+        let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        var options = UsageGenerator.Options()
+        options.records = 30000
+        options.seed = 7
+        options.violationPercent = 70
+        let report = try Self.expectShapedMatchesFull(policySet, lines: UsageGenerator(policy: policySet, options: options).records().map(Self.line))
+        // Most records are denied, many would have rerouted, some of them past a budget.
+        #expect(report.summary.violatingRecords > 15000)
+        #expect(report.summary.reroutable > 1000)
+        #expect(report.summary.reroutingSavings > .zero)
+        let budgetViolations = report.byRule.filter { report.rules[$0.name]?.kind == .budget }.map(\.violations).reduce(0, +)
+        #expect(budgetViolations > 100, "\(report.byRule.map { "\($0.name) \($0.violations)" })")
+    }
+
+    /// Planned reroutes give, candidate by candidate, what `forEachReroute` assesses: the same
+    /// models, regions, verdicts and costs, and the same counters for the candidates not denied.
+    @Test func plannedReroutesAreTheCandidatesAssessed() throws {
+        let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
+        let policy = try CompiledPolicy(policySet)
+        let evaluator = Evaluator(policy: policy)
+        let tests = try #require(PlanTests(policy: policy))
+        let plans = PlanCache()
+        plans.owner.claim()
+        var options = UsageGenerator.Options()
+        options.records = 6000
+        options.seed = 3
+        options.violationPercent = 70
+        var planned = 0
+        var compared = 0
+        for request in UsageGenerator(policy: policySet, options: options).records() {
+            let timestamp = try #require(request.timestamp)
+            let resolved = evaluator.resolve(request, now: timestamp)
+            guard let key = evaluator.planKey(resolved, tests: tests) else { continue }
+            let original = evaluator.original(resolved)
+            // Twice: the second comes from the cache the first filled.
+            _ = evaluator.plannedReroutes(resolved, from: original, key: key, plans: plans, tests: tests)
+            guard let reroutes = evaluator.plannedReroutes(resolved, from: original, key: key, plans: plans, tests: tests) else { continue }
+            planned += 1
+            var full: [Evaluator.Reroute] = []
+            evaluator.forEachReroute(resolved, from: original, repricing: true) { option in
+                full.append(option)
+                return false
+            }
+            #expect(reroutes.options.count == full.count)
+            for (option, assessed) in zip(reroutes.options, full) {
+                let candidate = assessed.assessment.candidate
+                #expect(option.modelName == candidate.modelName && option.region == candidate.region)
+                #expect(option.denied == assessed.assessment.denied)
+                #expect(option.cost == (assessed.sameModel ? assessed.assessment.cost : assessed.repriced))
+                guard !option.denied else { continue }
+                let counters = reroutes.counters[Int(option.start)..<Int(option.start + option.count)]
+                #expect(counters.map { evaluator.reservation($0).counter } == assessed.assessment.counters.map(\.counter))
+                #expect(counters.map(\.amount) == assessed.assessment.counters.map(\.amount))
+                #expect(counters.map(\.enforced) == assessed.assessment.counters.map(\.enforced))
+                compared += 1
+            }
+        }
+        plans.owner.release()
+        #expect(planned > 4000, "only \(planned) records had planned reroutes")
+        #expect(compared > 1000, "only \(compared) candidates were compared with their counters")
+    }
+
     static func line(_ request: Request) -> String {
         var json = JSONWriter()
         RequestEncoder.encode(request, into: &json)

@@ -34,6 +34,8 @@ package struct PlanTests: Sendable {
     package let userEntries: [(bit: Int, test: Int)]
     package let tagEntries: [(bit: Int, test: Int)]
     package let regionEntries: [(bit: Int, test: Int)]
+    /// The key bits of the text entries (the part of a key's `tests` its names decide).
+    package let textMask: UInt64
 
     /// The plan tests of a compiled policy, or nil when it has too many for the key's bits.
     package init?(policy: CompiledPolicy) {
@@ -63,6 +65,7 @@ package struct PlanTests: Sendable {
         userEntries = textEntries.filter { reads($0, .user) }
         tagEntries = textEntries.filter { reads($0, .tag) }
         regionEntries = textEntries.filter { !reads($0, .user) && !reads($0, .tag) }
+        textMask = textEntries.reduce(0) { $0 | 1 << UInt64($1.bit) }
     }
 }
 
@@ -85,6 +88,82 @@ package struct PlanKey: Hashable {
     package static let regionAsPolicy: UInt64 = 1 << 3
 }
 
+extension PlanKey: CheapHashable {
+    /// A hash of the key's integers from a few multiplications.
+    @inline(__always)
+    package var cheapHash: Int {
+        var h = UInt64(UInt32(bitPattern: team)) | UInt64(UInt32(bitPattern: environment)) << 32
+        h = (h ^ (UInt64(UInt32(bitPattern: model)) | UInt64(UInt32(bitPattern: region)) << 32)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ tests ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
+        h = (h ^ flags ^ (h >> 29)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: h ^ (h >> 32))
+    }
+}
+
+extension CandidateKey: CheapHashable {
+    @inline(__always)
+    package var cheapHash: Int { (key.cheapHash ^ Int(index)) &* 0x2545_F491_4F6C_DD1D }
+}
+
+/// A key hashed from its integers without SipHash (see ``CheapTable``).
+package protocol CheapHashable: Equatable {
+    /// A well-mixed hash of the key.
+    var cheapHash: Int { get }
+}
+
+/// The values a plan cache makes per key for every record that has the key: an open-addressing
+/// table with a cheap hash (a Swift dictionary hashes each lookup with SipHash), emptied when it
+/// holds ``PlanCache/capacity`` keys.
+package struct CheapTable<Key: CheapHashable, Value> {
+    private var keys: [Key?] = Array(repeating: nil, count: 256)
+    private var values: [Value?] = Array(repeating: nil, count: 256)
+    private var count = 0
+
+    package init() {}
+
+    /// The value of `key`, made by `make` the first time.
+    package mutating func value(_ key: Key, make: () -> Value) -> Value {
+        let mask = keys.count - 1
+        var slot = key.cheapHash & mask
+        while let stored = keys[slot] {
+            if stored == key, let value = values[slot] { return value }
+            slot = (slot &+ 1) & mask
+        }
+        let made = make()
+        if count >= PlanCache.capacity {
+            self = CheapTable()
+        } else if (count + 1) * 2 > keys.count {
+            grow()
+        } else {
+            keys[slot] = key
+            values[slot] = made
+            count += 1
+            return made
+        }
+        insert(key, made)
+        return made
+    }
+
+    private mutating func insert(_ key: Key, _ value: Value) {
+        let mask = keys.count - 1
+        var slot = key.cheapHash & mask
+        while keys[slot] != nil { slot = (slot &+ 1) & mask }
+        keys[slot] = key
+        values[slot] = value
+        count += 1
+    }
+
+    private mutating func grow() {
+        let (oldKeys, oldValues) = (keys, values)
+        keys = Array(repeating: nil, count: oldKeys.count * 2)
+        values = Array(repeating: nil, count: oldKeys.count * 2)
+        count = 0
+        for (key, value) in zip(oldKeys, oldValues) {
+            if let key, let value { insert(key, value) }
+        }
+    }
+}
+
 /// The part of a ``PlanKey`` that a request's names decide; the rest follows from its numbers.
 package struct PlanNames: Sendable {
     package let team: Int32
@@ -96,6 +175,58 @@ package struct PlanNames: Sendable {
     package let tests: UInt64
     /// Bit 2: has a user; 3: names its region as the policy does; 8…15: has each scope tag.
     package let flags: UInt64
+
+    /// The flags of a ``PlanKey`` that names decide (the rest follow from numbers and time).
+    package static let flagMask: UInt64 = 0xFF0C
+
+    package init(team: Int32, environment: Int32, model: Int32, region: Int32, tests: UInt64, flags: UInt64) {
+        (self.team, self.environment, self.model, self.region, self.tests, self.flags) = (team, environment, model, region, tests, flags)
+    }
+
+    /// The names part of `key`.
+    package init(_ key: PlanKey, tests: PlanTests) {
+        self.init(team: key.team, environment: key.environment, model: key.model, region: key.region,
+                  tests: key.tests & tests.textMask, flags: key.flags & Self.flagMask)
+    }
+}
+
+/// A reroute candidate of the requests with one plan key's names (``Evaluator/fallbacks(_:from:)``
+/// depends on nothing else for them), with the index it has among them.
+package struct CandidateKey: Hashable {
+    /// The key of the request re-priced at the candidate (its cost bits, priced and over-max flags are the candidate's).
+    package let key: PlanKey
+    package let index: Int32
+}
+
+/// What assessing one reroute candidate found, budgets aside (see ``PlannedReroutes``).
+package struct CandidatePlan: Sendable {
+    /// Denied before its budgets are checked.
+    package let denied: Bool
+    /// The budgets it counts against, in assessment order; nil when the requests with its key are assessed in full.
+    package let budgets: [AssessmentPlan.Budget]?
+}
+
+/// The reroute candidates of a request a non-budget check or a budget denied, as its key's
+/// plans decide them: the same candidates, verdicts and counters as ``Evaluator/forEachReroute``
+/// with repricing, for every candidate (the replay checks the counters in order).
+package struct PlannedReroutes: Sendable {
+    /// One candidate.
+    package struct Option: Sendable {
+        package let modelName: String
+        package let region: String?
+        /// Denied before its budgets.
+        package let denied: Bool
+        /// What a reroute there reports as its cost: the request's own at the same model, else re-priced.
+        package let cost: USD?
+        /// Its counters in ``PlannedReroutes/counters``.
+        package let start: Int32
+        package let count: Int32
+    }
+
+    package var options: [Option] = []
+    package var counters: [ReplayCounter] = []
+
+    package init() {}
 }
 
 /// What a key's first request found.
@@ -200,6 +331,9 @@ package final class PlanCache: @unchecked Sendable {
     package static let capacity = 1 << 16
     /// The plans the other threads of the audit made (nil: this thread's own only).
     private let shared: SharedPlans?
+    /// Reroute candidates by the names part of a plan key, and what assessing each found (made by this thread).
+    private var rerouteCandidates = CheapTable<PlanKey, [Evaluator.Candidate]>()
+    private var candidatePlans = CheapTable<CandidateKey, CandidatePlan>()
     /// The thread using the cache and its tables.
     package let owner: ThreadOwner
 
@@ -259,13 +393,7 @@ package final class PlanCache: @unchecked Sendable {
     }
 
     @inline(__always)
-    private static func hash(_ key: PlanKey) -> Int {
-        var h = UInt64(UInt32(bitPattern: key.team)) | UInt64(UInt32(bitPattern: key.environment)) << 32
-        h = (h ^ (UInt64(UInt32(bitPattern: key.model)) | UInt64(UInt32(bitPattern: key.region)) << 32)) &* 0xBF58_476D_1CE4_E5B9
-        h = (h ^ key.tests ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
-        h = (h ^ key.flags ^ (h >> 29)) &* 0x9E37_79B9_7F4A_7C15
-        return Int(truncatingIfNeeded: h ^ (h >> 32))
-    }
+    private static func hash(_ key: PlanKey) -> Int { key.cheapHash }
 
     /// The plan of `key` this thread made or (copied) another made; setting one keeps it for this thread only.
     package subscript(key: PlanKey) -> AssessmentPlan? {
@@ -300,6 +428,20 @@ package final class PlanCache: @unchecked Sendable {
             plans[slot] = newValue
             count += 1
         }
+    }
+
+    /// The reroute candidates of requests with the names of `key` (a key with only its names part), made by `make` once.
+    package func rerouteCandidates(_ key: PlanKey, make: () -> [Evaluator.Candidate]) -> [Evaluator.Candidate] {
+        let use = owner.enter()
+        defer { owner.exit(use) }
+        return rerouteCandidates.value(key, make: make)
+    }
+
+    /// What assessing the candidate of `key` found, made by `make` once.
+    package func candidatePlan(_ key: CandidateKey, make: () -> CandidatePlan) -> CandidatePlan {
+        let use = owner.enter()
+        defer { owner.exit(use) }
+        return candidatePlans.value(key, make: make)
     }
 
     /// Keeps a plan this thread made, and gives it to the other threads.
@@ -479,7 +621,7 @@ extension Evaluator {
 
     /// Appends the counters of a request from its key's plan; false (and `counters` as it was)
     /// when the request must be assessed in full. `candidate` is made when a scope needs it, if not given.
-    private func appendCounters(_ budgets: [AssessmentPlan.Budget], _ resolved: Resolved, cost: USD?, plan: AssessmentPlan,
+    private func appendCounters(_ budgets: [AssessmentPlan.Budget], _ resolved: Resolved, cost: USD?, plan: AssessmentPlan?,
                                 candidate: Candidate?, plans: PlanCache, to counters: inout [ReplayCounter]) -> Bool
     {
         let start = counters.count
@@ -516,11 +658,67 @@ extension Evaluator {
         } }
     }
 
+    /// The reroute candidates of a denied request with plan key `key` from the cache's plans
+    /// (``PlannedReroutes``), or nil when they must be assessed in full (`forEachReroute`).
+    ///
+    /// A request's candidates follow from its names (those `key` holds: the region is the
+    /// policy's, or none was named). Each candidate is assessed at the cost the request has
+    /// there (its usage re-priced at another model), and that cost decides only the key's
+    /// cost tests and flags: so the key with those bits recomputed, and the candidate's index,
+    /// decide the candidate's assessment as a plan key decides a request's.
+    package func plannedReroutes(_ resolved: Resolved, from original: Candidate, key: PlanKey, plans: PlanCache,
+                                 tests: PlanTests) -> PlannedReroutes? {
+        var result = PlannedReroutes()
+        guard policy.flags.reroute, resolved.request.allowReroute else { return result }
+        // A region the policy does not know, or named in other bytes: the reported region would be the request's.
+        guard key.region == -2 || key.flags & PlanKey.regionAsPolicy != 0 else { return nil }
+        let names = PlanNames(key, tests: tests)
+        let namesKey = PlanKey(team: names.team, environment: names.environment, model: names.model, region: names.region,
+                               tests: names.tests, flags: names.flags)
+        let candidates = plans.rerouteCandidates(namesKey) { fallbacks(resolved, from: original) }
+        let usage = resolved.request.usage
+        for (index, candidate) in candidates.enumerated() {
+            let sameModel = candidate.model == original.model
+            let rates = candidate.model >= 0 ? policy.modelRates[Int(candidate.model)] : nil
+            // As `forEachReroute` with repricing: another model's price of the usage, else the request's cost.
+            var repriced: USD?
+            if !sameModel, candidate.model >= 0, usage.totalTokens > 0, let cost = rates?.cost(usage) { repriced = cost }
+            let cost = repriced ?? resolved.request.cost ?? rates?.cost(usage)
+            let candidateKey = CandidateKey(
+                key: planKey(names, usage: usage, cost: cost, hour: resolved.hour, weekday: resolved.weekday,
+                             timestamp: resolved.timestamp, tests: tests, aggregate: resolved.request.isAggregate),
+                index: Int32(index))
+            let plan = plans.candidatePlan(candidateKey) {
+                let assessment = assess(repriced.map { resolved.repriced($0) } ?? resolved, candidate, untilDenied: true)
+                if assessment.denied { return CandidatePlan(denied: true, budgets: []) }
+                let budgets = assessment.counters.compactMap { entry in
+                    policy.budgetLookup[entry.counter.budget].map { index in
+                        policy.budgetHeads[Int(index)].keyFixedByNames
+                            ? AssessmentPlan.Budget(index: index, enforced: entry.enforced, fixedKey: entry.counter.key,
+                                                    fixedHash: entry.counter.key.hashValue, fixedLimits: entry.limits)
+                            : AssessmentPlan.Budget(index: index, enforced: entry.enforced)
+                    }
+                }
+                return CandidatePlan(denied: false, budgets: budgets.count == assessment.counters.count ? budgets : nil)
+            }
+            guard let budgets = plan.budgets else { return nil }
+            let start = result.counters.count
+            if !plan.denied {
+                guard appendCounters(budgets, resolved, cost: cost, plan: nil, candidate: candidate, plans: plans, to: &result.counters)
+                else { return nil }
+            }
+            result.options.append(PlannedReroutes.Option(
+                modelName: candidate.modelName, region: candidate.region, denied: plan.denied, cost: sameModel ? cost : repriced,
+                start: Int32(start), count: Int32(result.counters.count - start)))
+        }
+        return result
+    }
+
     /// The candidate in `made`, made from the plan and kept there the first time it is asked for.
     @inline(__always)
-    private func lazyCandidate(_ made: UnsafeMutablePointer<Candidate?>, _ resolved: Resolved, _ plan: AssessmentPlan) -> Candidate {
+    private func lazyCandidate(_ made: UnsafeMutablePointer<Candidate?>, _ resolved: Resolved, _ plan: AssessmentPlan?) -> Candidate {
         if let candidate = made.pointee { return candidate }
-        let candidate = plannedCandidate(resolved, plan)
+        let candidate = plan.map { plannedCandidate(resolved, $0) } ?? original(resolved)
         made.pointee = candidate
         return candidate
     }
