@@ -34,6 +34,9 @@ public struct AuditOptions: Sendable {
     package var violationsFile: Int32?
     /// Whether records may be assessed from cached plans (tests compare against full assessment).
     package var usePlans = true
+    /// The lines of the replay's direct-mapped cache in front of its counter table, a power of two
+    /// (tests make it 1, so that lookups go past it to the table).
+    package var slotCacheLines = 4096
     /// Whether the report keeps every budget counter's final spend (``AuditReport/counters``), for
     /// `purser ledger reconcile`; the audit's own reports list only the counters that went over.
     package var keepCounters = false
@@ -264,7 +267,9 @@ package struct ReplayState {
     private let tests: PlanTests?
     private var slotIndex: [CounterKey: Int32] = [:]
     /// A direct-mapped cache in front of `slotIndex`, indexed by the key's own hash (no SipHash).
-    private var slotCache = [Int32](repeating: -1, count: 4096)
+    private var slotCache: [Int32]
+    /// The cache's size less one (a power of two less one).
+    private let slotMask: Int
     private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
     private var crossings: [BudgetCrossing] = []
@@ -291,6 +296,9 @@ package struct ReplayState {
         self.policy = policy
         self.tests = plans == nil ? nil : PlanTests(policy: policy)
         self.plans = self.tests == nil ? nil : plans
+        let lines = max(1, options.slotCacheLines)
+        slotCache = [Int32](repeating: -1, count: lines)
+        slotMask = lines - 1
         self.evaluator = Evaluator(policy: policy)
         self.spool = spool
         self.options = options
@@ -467,12 +475,9 @@ package struct ReplayState {
         case .waived: summary.waived += 1
         case .rerouted: break
         }
-        var total = byRule[violation.rule] ?? AuditTotal(name: violation.rule, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
-        total.records += 1
-        total.spend += spend
-        total.violations += 1
-        if violation.effect == .deny { total.violatingSpend += spend }
-        byRule[violation.rule] = total
+        // Updated in place: one lookup, and the total (with its name) is not copied.
+        let denies = violation.effect == .deny
+        byRule[violation.rule, default: AuditTotal(name: violation.rule)].count(spend, violations: 1, denied: denies)
         if let kept = options.violationsKept, spool.count >= kept {
             spool.drop()
             return
@@ -487,20 +492,15 @@ package struct ReplayState {
     private static func add(_ known: inout [AuditTotal?], _ other: inout [String: AuditTotal], _ id: Int32, _ name: String,
                             _ spend: USD, _ violations: Int, _ denied: Bool)
     {
-        func update(_ total: inout AuditTotal?) {
-            var value = total ?? AuditTotal(name: name, records: 0, spend: .zero, violations: 0, violatingSpend: .zero)
-            value.records += 1
-            value.spend += spend
-            value.violations += violations
-            if denied { value.violatingSpend += spend }
-            total = value
-        }
+        // In place: a copy of the total would retain its name.
         if id >= 0 {
-            update(&known[Int(id)])
+            known.withUnsafeMutableBufferPointer { buffer in
+                var total = buffer[Int(id)].take() ?? AuditTotal(name: name)
+                total.count(spend, violations: violations, denied: denied)
+                buffer[Int(id)] = total
+            }
         } else {
-            var total = other[name]
-            update(&total)
-            other[name] = total
+            other[name, default: AuditTotal(name: name)].count(spend, violations: violations, denied: denied)
         }
     }
 
@@ -514,7 +514,7 @@ package struct ReplayState {
 
     /// The slot of counter `offset` of a record (of `prepared`, else a planned record), created on first use.
     private mutating func slotFor(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation?, _ offset: Int) -> Int32 {
-        let cacheIndex = counter.pointee.line & 4095
+        let cacheIndex = counter.pointee.line & slotMask
         let cached = slotCache[cacheIndex]
         if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
            slots[Int(cached)].key.window == counter.pointee.window, counter.pointee.hasKey(slots[Int(cached)].key.key)
@@ -573,18 +573,24 @@ package struct ReplayState {
 
     /// Where the policy would have sent a denied request: the first reroute candidate
     /// without a deny against the counters as they stood, re-priced at its model.
-    private mutating func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
-        if let planned = prepared.plannedReroutes
-            ?? plans.flatMap({ plans in tests.flatMap { tests in prepared.key.flatMap { key in
-                evaluator.plannedReroutes(prepared.resolved, from: prepared.candidate, key: key, plans: plans, tests: tests) } } }) {
-            return planned.counters.withUnsafeBufferPointer { counters in
-                for option in planned.options {
-                    if let found = allowed(option, counters) { return found }
-                }
-                return nil
-            }
-        }
+    private func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
         var found: AuditViolation.Reroute?
+        // A record with a plan key: its candidates walked from the replay's plans, up to the first admitted.
+        if let plans, let tests, let key = prepared.key {
+            let unplanned = evaluator.forEachPlannedReroute(
+                prepared.resolved, from: prepared.candidate, key: key, plans: plans, tests: tests,
+                admits: { counter in CounterReservation.admits(CounterState(spent: standing(counter)), counter.amount, counter.limits) }
+            ) { candidate, admitted in
+                if admitted { found = AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: candidate.cost) }
+                return admitted
+            }
+            guard let start = unplanned else { return found }
+            evaluator.forEachReroute(prepared.resolved, from: prepared.candidate, skipping: start, repricing: true) { option in
+                found = allowed(option)
+                return found != nil
+            }
+            return found
+        }
         if let known = prepared.reroutes {
             for option in known where found == nil { found = allowed(option) }
             // The prepared options stop at the first one only a budget could deny (the last, then):
@@ -599,32 +605,18 @@ package struct ReplayState {
         return found
     }
 
-    /// Where a planned option would have sent the request, unless a check or a counter (as it stands)
-    /// denies it: as `allowed` for the option assessed in full (a counter denies when it does not admit
-    /// the request and its budget denies, unwaived: the counter's `enforced`).
-    private mutating func allowed(_ option: PlannedReroutes.Option, _ counters: UnsafeBufferPointer<ReplayCounter>) -> AuditViolation.Reroute? {
-        guard !option.denied else { return nil }
-        guard let base = counters.baseAddress else { return AuditViolation.Reroute(model: option.modelName, region: option.region, cost: option.cost) }
-        for offset in Int(option.start)..<Int(option.start + option.count) where base[offset].enforced {
-            let (spent, limits) = standing(base + offset)
-            if !CounterReservation.admits(CounterState(spent: spent), base[offset].amount, limits) { return nil }
-        }
-        return AuditViolation.Reroute(model: option.modelName, region: option.region, cost: option.cost)
-    }
-
-    /// A counter's spend as it stands (nothing when it has no slot) and its caps, without making a slot.
-    private mutating func standing(_ counter: UnsafePointer<ReplayCounter>) -> (Amount, BudgetLimits) {
-        let cacheIndex = counter.pointee.line & 4095
-        let cached = slotCache[cacheIndex]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
-           slots[Int(cached)].key.window == counter.pointee.window, counter.pointee.hasKey(slots[Int(cached)].key.key)
+    /// What a planned candidate's counter has spent as the replay stands (nothing when it has no slot).
+    private func standing(_ counter: CandidateCounter) -> Amount {
+        let cached = slotCache[counter.line & slotMask]
+        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.budget,
+           slots[Int(cached)].key.window == counter.window, slots[Int(cached)].key.key == counter.key
         {
-            return (slots[Int(cached)].spent, slots[Int(cached)].limits)
+            return slots[Int(cached)].spent
         }
-        let entry = evaluator.reservation(counter.pointee)
-        guard let slot = slotIndex[entry.counter] else { return (Amount(), entry.limits) }
-        slotCache[cacheIndex] = slot
-        return (slots[Int(slot)].spent, slots[Int(slot)].limits)
+        let budget = policy.budgets[Int(counter.budget)]
+        let key = CounterKey(budget: budget.id, budgetHash: budget.idHash, key: counter.key, keyHash: counter.keyHash,
+                             period: budget.period, window: counter.window)
+        return slotIndex[key].map { slots[Int($0)].spent } ?? Amount()
     }
 
     /// Where an option would have sent the request, unless a check or a counter (as it stands) denies it.
@@ -803,6 +795,15 @@ extension AuditTotal {
     package mutating func add(_ spend: USD) {
         records += 1
         self.spend += spend
+    }
+
+    /// Counts a record with `violations` violations, `denied` or not.
+    @inline(__always)
+    package mutating func count(_ spend: USD, violations: Int, denied: Bool) {
+        records += 1
+        self.spend += spend
+        self.violations += violations
+        if denied { violatingSpend += spend }
     }
 }
 

@@ -197,9 +197,8 @@ package final class PreparedEvaluation: Sendable {
     /// except for budgets (which the replay checks against its counters), up to the first one
     /// nothing but a budget could deny; the replay assesses the rest only if a budget denies that one.
     package let reroutes: [Evaluator.Reroute]?
-    /// For a denied record its key's plans decide: every reroute candidate, planned (then `reroutes` is nil).
-    package let plannedReroutes: PlannedReroutes?
-    /// The record's plan key, when it has one (the replay plans a reroute with it should a budget deny the record).
+    /// The record's plan key, when it has one and plans are used: then `reroutes` is nil, and the
+    /// replay walks the reroute candidates from its plans (``Evaluator/forEachPlannedReroute``).
     package let key: PlanKey?
     /// The counters the record counts against, in assessment order. A planned
     /// record's `assessment.counters` is empty: the replay rebuilds a counter's
@@ -214,7 +213,7 @@ package final class PreparedEvaluation: Sendable {
     }
 
     /// Prepares the evaluation of a resolved request (in full, without `plans` or without its plan `key`);
-    /// with `tests` too, a denied record's reroute candidates are planned.
+    /// with `plans`, `key` and `tests`, a denied record's reroute candidates are left to the replay's plans.
     package init(_ resolved: Evaluator.Resolved, evaluator: Evaluator, plans: PlanCache? = nil, key: PlanKey? = nil, tests: PlanTests? = nil) {
         self.resolved = resolved
         self.key = key
@@ -228,18 +227,10 @@ package final class PreparedEvaluation: Sendable {
             let policy = evaluator.policy
             replay = assessment.counters.map { entry in ReplayCounter(entry, budget: policy.budgetLookup[entry.counter.budget] ?? -1) }
         }
-        guard assessment.denied else {
-            reroutes = nil
-            plannedReroutes = nil
-            return
-        }
-        if let plans, let key, let tests,
-           let planned = evaluator.plannedReroutes(resolved, from: candidate, key: key, plans: plans, tests: tests) {
-            plannedReroutes = planned
+        guard assessment.denied, plans == nil || tests == nil || key == nil else {
             reroutes = nil
             return
         }
-        plannedReroutes = nil
         var options: [Evaluator.Reroute] = []
         evaluator.forEachReroute(resolved, from: candidate, repricing: true) { option in
             options.append(option)

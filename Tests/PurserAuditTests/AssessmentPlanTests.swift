@@ -399,9 +399,8 @@ struct AssessmentPlanTests {
     }
 
     /// The same over a month in which most records break policy: denied records' reroute
-    /// candidates come from plans (``PlannedReroutes``), on the reading threads and, for records a
-    /// budget denies, on the replay's; the report (every violation's reroute, the savings) is the
-    /// one full assessment gives.
+    /// candidates are walked from the replay's plans (``Evaluator/forEachPlannedReroute``); the
+    /// report (every violation's reroute, the savings) is the one full assessment gives.
     @Test func plannedReroutesMatchFullAssessmentOnAViolatingMonth() throws {
         let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
         var options = UsageGenerator.Options()
@@ -415,17 +414,32 @@ struct AssessmentPlanTests {
         #expect(report.summary.reroutingSavings > .zero)
         let budgetViolations = report.byRule.filter { report.rules[$0.name]?.kind == .budget }.map(\.violations).reduce(0, +)
         #expect(budgetViolations > 100, "\(report.byRule.map { "\($0.name) \($0.violations)" })")
+        // Again with a one-line cache in front of the replay's counters: every lookup of a counter
+        // (a record's and a candidate's) goes past it to the counter table.
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        let log = directory + "/usage.jsonl"
+        try Data((UsageGenerator(policy: policySet, options: options).records().map(Self.line).joined(separator: "\n") + "\n").utf8)
+            .write(to: URL(fileURLWithPath: log))
+        let policy = try CompiledPolicy(policySet)
+        var audit = AuditOptions()
+        audit.temporaryDirectory = directory
+        var oneLine = audit
+        oneLine.slotCacheLines = 1
+        let cached = try Self.render(try Auditor(policy: policy, options: audit).run([log]))
+        #expect(try Self.render(try Auditor(policy: policy, options: oneLine).run([log])) == cached)
+        #expect(cached.count > 100_000)
     }
 
-    /// Planned reroutes give, candidate by candidate, what `forEachReroute` assesses: the same
-    /// models, regions, verdicts and costs, and the same counters for the candidates not denied.
+    /// A planned walk of the reroute candidates gives, candidate by candidate, what
+    /// `forEachReroute` assesses: the same models, regions, verdicts and costs, and, for a candidate
+    /// not denied, the counters that would deny it (its enforced ones), with their caps and amounts.
     @Test func plannedReroutesAreTheCandidatesAssessed() throws {
         let policySet = try #require(PolicySet.load(paths: [repositoryRoot + "/policies"]).policy)
         let policy = try CompiledPolicy(policySet)
         let evaluator = Evaluator(policy: policy)
         let tests = try #require(PlanTests(policy: policy))
         let plans = PlanCache()
-        plans.owner.claim()
         var options = UsageGenerator.Options()
         options.records = 6000
         options.seed = 3
@@ -437,32 +451,43 @@ struct AssessmentPlanTests {
             let resolved = evaluator.resolve(request, now: timestamp)
             guard let key = evaluator.planKey(resolved, tests: tests) else { continue }
             let original = evaluator.original(resolved)
-            // Twice: the second comes from the cache the first filled.
-            _ = evaluator.plannedReroutes(resolved, from: original, key: key, plans: plans, tests: tests)
-            guard let reroutes = evaluator.plannedReroutes(resolved, from: original, key: key, plans: plans, tests: tests) else { continue }
-            planned += 1
             var full: [Evaluator.Reroute] = []
             evaluator.forEachReroute(resolved, from: original, repricing: true) { option in
                 full.append(option)
                 return false
             }
-            #expect(reroutes.options.count == full.count)
-            for (option, assessed) in zip(reroutes.options, full) {
-                let candidate = assessed.assessment.candidate
-                #expect(option.modelName == candidate.modelName && option.region == candidate.region)
-                #expect(option.denied == assessed.assessment.denied)
-                #expect(option.cost == (assessed.sameModel ? assessed.assessment.cost : assessed.repriced))
-                guard !option.denied else { continue }
-                let counters = reroutes.counters[Int(option.start)..<Int(option.start + option.count)]
-                #expect(counters.map { evaluator.reservation($0).counter } == assessed.assessment.counters.map(\.counter))
-                #expect(counters.map(\.amount) == assessed.assessment.counters.map(\.amount))
-                #expect(counters.map(\.enforced) == assessed.assessment.counters.map(\.enforced))
-                compared += 1
+            // Twice: the second walk comes from the plans the first made.
+            for round in 0..<2 {
+                var candidates: [(PlannedCandidate, [CandidateCounter])] = []
+                var counters: [CandidateCounter] = []
+                let unplanned = evaluator.forEachPlannedReroute(resolved, from: original, key: key, plans: plans, tests: tests,
+                                                                admits: { counters.append($0); return true }) { candidate, admitted in
+                    #expect(admitted == !candidate.denied)
+                    candidates.append((candidate, counters))
+                    counters = []
+                    return false
+                }
+                guard unplanned == nil else { break }
+                if round == 1 { planned += 1 }
+                #expect(candidates.count == full.count)
+                for ((candidate, counters), assessed) in zip(candidates, full) {
+                    let made = assessed.assessment.candidate
+                    #expect(candidate.modelName == made.modelName && candidate.region == made.region)
+                    #expect(candidate.denied == assessed.assessment.denied)
+                    #expect(candidate.cost == (assessed.sameModel ? assessed.assessment.cost : assessed.repriced))
+                    guard !candidate.denied else { continue }
+                    let enforced = assessed.assessment.counters.filter(\.enforced)
+                    #expect(counters.map { "\(policy.budgets[Int($0.budget)].id) \($0.key) \($0.window)" }
+                        == enforced.map { "\($0.counter.budget) \($0.counter.key) \($0.counter.window)" })
+                    #expect(counters.map(\.amount) == enforced.map(\.amount))
+                    #expect(counters.map(\.limits) == enforced.map(\.limits))
+                    #expect(counters.map(\.line) == enforced.map(\.counter.cacheLine))
+                    if round == 1 { compared += counters.count }
+                }
             }
         }
-        plans.owner.release()
         #expect(planned > 4000, "only \(planned) records had planned reroutes")
-        #expect(compared > 1000, "only \(compared) candidates were compared with their counters")
+        #expect(compared > 1000, "only \(compared) counters of candidates were compared")
     }
 
     static func line(_ request: Request) -> String {

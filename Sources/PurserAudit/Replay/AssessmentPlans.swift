@@ -198,7 +198,7 @@ package struct CandidateKey: Hashable {
     package let index: Int32
 }
 
-/// What assessing one reroute candidate found, budgets aside (see ``PlannedReroutes``).
+/// What assessing one reroute candidate found, budgets aside (see ``Evaluator/forEachPlannedReroute``).
 package struct CandidatePlan: Sendable {
     /// Denied before its budgets are checked.
     package let denied: Bool
@@ -206,27 +206,27 @@ package struct CandidatePlan: Sendable {
     package let budgets: [AssessmentPlan.Budget]?
 }
 
-/// The reroute candidates of a request a non-budget check or a budget denied, as its key's
-/// plans decide them: the same candidates, verdicts and counters as ``Evaluator/forEachReroute``
-/// with repricing, for every candidate (the replay checks the counters in order).
-package struct PlannedReroutes: Sendable {
-    /// One candidate.
-    package struct Option: Sendable {
-        package let modelName: String
-        package let region: String?
-        /// Denied before its budgets.
-        package let denied: Bool
-        /// What a reroute there reports as its cost: the request's own at the same model, else re-priced.
-        package let cost: USD?
-        /// Its counters in ``PlannedReroutes/counters``.
-        package let start: Int32
-        package let count: Int32
-    }
+/// A reroute candidate of a planned request, as ``Evaluator/forEachPlannedReroute`` hands it over.
+package struct PlannedCandidate {
+    package let modelName: String
+    package let region: String?
+    /// Denied before its budgets.
+    package let denied: Bool
+    /// What a reroute there reports as its cost: the request's own at the same model, else re-priced.
+    package let cost: USD?
+}
 
-    package var options: [Option] = []
-    package var counters: [ReplayCounter] = []
-
-    package init() {}
+/// One enforced counter of a planned reroute candidate, to check against the counters as they stand.
+package struct CandidateCounter {
+    /// The budget's index in the compiled policy.
+    package let budget: Int32
+    package let key: String
+    package let keyHash: Int
+    package let window: Int64
+    /// The counter key's own hash (`CounterKey.cacheLine`).
+    package let line: Int
+    package let amount: Amount
+    package let limits: BudgetLimits
 }
 
 /// What a key's first request found.
@@ -658,20 +658,25 @@ extension Evaluator {
         } }
     }
 
-    /// The reroute candidates of a denied request with plan key `key` from the cache's plans
-    /// (``PlannedReroutes``), or nil when they must be assessed in full (`forEachReroute`).
+    /// Walks the reroute candidates of a denied request with plan key `key` as
+    /// ``forEachReroute(_:from:skipping:repricing:_:)`` does with repricing, from the cache's plans: each
+    /// candidate's verdict before budgets, and, for one not denied, each counter that would deny it
+    /// handed to `admits` (until one does not admit it). `body` gets each candidate and whether it was
+    /// admitted, and returns true to stop. Returns nil when done, or the index of the first candidate
+    /// the plans do not decide: the caller assesses the rest in full.
     ///
-    /// A request's candidates follow from its names (those `key` holds: the region is the
-    /// policy's, or none was named). Each candidate is assessed at the cost the request has
-    /// there (its usage re-priced at another model), and that cost decides only the key's
-    /// cost tests and flags: so the key with those bits recomputed, and the candidate's index,
-    /// decide the candidate's assessment as a plan key decides a request's.
-    package func plannedReroutes(_ resolved: Resolved, from original: Candidate, key: PlanKey, plans: PlanCache,
-                                 tests: PlanTests) -> PlannedReroutes? {
-        var result = PlannedReroutes()
-        guard policy.flags.reroute, resolved.request.allowReroute else { return result }
-        // A region the policy does not know, or named in other bytes: the reported region would be the request's.
-        guard key.region == -2 || key.flags & PlanKey.regionAsPolicy != 0 else { return nil }
+    /// Nothing is stored per request, so the replay walks a record's candidates only when it needs
+    /// them. A request's candidates follow from its names (those `key` holds: the region is the
+    /// policy's, or none was named). Each candidate is assessed at the cost the request has there
+    /// (its usage re-priced at another model), and that cost decides only the key's cost tests and
+    /// flags: so the key with those bits recomputed, and the candidate's index, decide the
+    /// candidate's assessment as a plan key decides a request's. A counter that would not deny is
+    /// left out: the budget warns, or an exception waives it (the counter's `enforced`).
+    package func forEachPlannedReroute(_ resolved: Resolved, from original: Candidate, key: PlanKey, plans: PlanCache, tests: PlanTests,
+                                       admits: (CandidateCounter) -> Bool, _ body: (PlannedCandidate, _ admitted: Bool) -> Bool) -> Int? {
+        guard policy.flags.reroute, resolved.request.allowReroute else { return nil }
+        // A region the policy does not know, or named in other bytes: the candidates would report the request's.
+        guard key.region == -2 || key.flags & PlanKey.regionAsPolicy != 0 else { return 0 }
         let names = PlanNames(key, tests: tests)
         let namesKey = PlanKey(team: names.team, environment: names.environment, model: names.model, region: names.region,
                                tests: names.tests, flags: names.flags)
@@ -701,17 +706,34 @@ extension Evaluator {
                 }
                 return CandidatePlan(denied: false, budgets: budgets.count == assessment.counters.count ? budgets : nil)
             }
-            guard let budgets = plan.budgets else { return nil }
-            let start = result.counters.count
-            if !plan.denied {
-                guard appendCounters(budgets, resolved, cost: cost, plan: nil, candidate: candidate, plans: plans, to: &result.counters)
-                else { return nil }
+            guard let budgets = plan.budgets else { return index }
+            let reported = PlannedCandidate(modelName: candidate.modelName, region: candidate.region, denied: plan.denied,
+                                            cost: sameModel ? cost : repriced)
+            var admitted = !plan.denied
+            let amount = Amount(usd: cost?.nanos ?? 0, tokens: usage.totalTokens, requests: 1)
+            // The plan's budgets are read in place (copying one would retain its key).
+            let decided = budgets.withUnsafeBufferPointer { budgets -> Bool in
+                guard admitted, let first = budgets.baseAddress else { return true }
+                for position in budgets.indices where first[position].enforced {
+                    let head = policy.budgetHeads[Int(first[position].index)]
+                    // A missing scope part, or an unpriced request under a USD cap: assessed in full.
+                    guard let (scopeKey, keyHash, limits) = plannedScope(first + position, head, resolved, candidate, plans: plans),
+                          cost != nil || limits.usd == nil else { return false }
+                    let window = resolved.window(head.period)
+                    let counter = CandidateCounter(budget: first[position].index, key: scopeKey, keyHash: keyHash, window: window,
+                                                   line: CounterKey.mix(budgetHash: head.idHash, keyHash: keyHash, window: window),
+                                                   amount: amount, limits: limits)
+                    if !admits(counter) {
+                        admitted = false
+                        return true
+                    }
+                }
+                return true
             }
-            result.options.append(PlannedReroutes.Option(
-                modelName: candidate.modelName, region: candidate.region, denied: plan.denied, cost: sameModel ? cost : repriced,
-                start: Int32(start), count: Int32(result.counters.count - start)))
+            guard decided else { return index }
+            if body(reported, admitted) { return nil }
         }
-        return result
+        return nil
     }
 
     /// The candidate in `made`, made from the plan and kept there the first time it is asked for.
