@@ -397,17 +397,20 @@ package struct ReplayState {
                 summary.blockableSpend += spend
             }
         }
-        let candidate = prepared.candidate
-        // The request is the prepared evaluation's (the record's own was moved there).
+        // The request is the prepared evaluation's (the record's own was moved there). Names are read
+        // only to make a total or row: the reading threads count references to the same strings,
+        // and every retain here would contend with theirs.
         Self.add(&teams, &otherTeams, resolved.team, resolved.request.team ?? "(none)", spend, violations, denied)
         Self.add(&environments, &otherEnvironments, resolved.environment, resolved.request.environment ?? "(none)", spend, violations, denied)
-        Self.add(&models, &otherModels, candidate.model, candidate.modelName, spend, violations, denied)
+        Self.add(&models, &otherModels, prepared.candidate.model, prepared.candidate.modelName, spend, violations, denied)
         // The resolved request's local day is the record's (its time is the record's).
         teamDays[teamRow(resolved.team, resolved.request.team ?? "(none)")].add(spend, day: resolved.day)
 
         guard violations > 0 else { return }
-        for violation in staticViolations {
-            report(violation, record: record, request: resolved.request, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
+        let candidate = prepared.candidate
+        // By index: iterating the array copied each violation (retaining its strings).
+        for index in staticViolations.indices {
+            report(staticViolations[index], record: record, request: resolved.request, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
         }
         for violation in budgetViolations {
             report(violation, record: record, request: resolved.request, candidate: candidate, cost: cost, spend: spend, reroute: reroute)
@@ -489,23 +492,25 @@ package struct ReplayState {
     }
 
     /// A total by id for names the policy defines, by name otherwise.
-    private static func add(_ known: inout [AuditTotal?], _ other: inout [String: AuditTotal], _ id: Int32, _ name: String,
+    private static func add(_ known: inout [AuditTotal?], _ other: inout [String: AuditTotal], _ id: Int32, _ made: @autoclosure () -> String,
                             _ spend: USD, _ violations: Int, _ denied: Bool)
     {
         // In place: a copy of the total would retain its name.
         if id >= 0 {
             known.withUnsafeMutableBufferPointer { buffer in
-                var total = buffer[Int(id)].take() ?? AuditTotal(name: name)
+                var total = buffer[Int(id)].take() ?? AuditTotal(name: made())
                 total.count(spend, violations: violations, denied: denied)
                 buffer[Int(id)] = total
             }
         } else {
+            let name = made()
             other[name, default: AuditTotal(name: name)].count(spend, violations: violations, denied: denied)
         }
     }
 
-    private mutating func teamRow(_ id: Int32, _ name: String) -> Int {
+    private mutating func teamRow(_ id: Int32, _ made: @autoclosure () -> String) -> Int {
         if id >= 0 { return Int(id) }
+        let name = made()
         if let row = otherTeamIDs[name] { return row }
         teamDays.append(DailySpend())
         otherTeamIDs[name] = teamDays.count - 1

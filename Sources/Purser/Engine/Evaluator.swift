@@ -150,7 +150,11 @@ package struct Evaluator: Sendable {
         package var counters: [CounterReservation] = []
         package let cost: USD?
         /// Whether a violation other than a budget denies.
-        package var denied: Bool { violations.contains { $0.effect == .deny } }
+        package var denied: Bool {
+            // By index, reading the effect only: a `contains` closure copied each violation (retaining its strings).
+            for index in violations.indices where violations[index].effect == .deny { return true }
+            return false
+        }
 
         package init(candidate: Candidate, violations: [Violation] = [], counters: [CounterReservation] = [], cost: USD?) {
             self.candidate = candidate

@@ -115,28 +115,27 @@ package protocol CheapHashable: Equatable {
 /// table with a cheap hash (a Swift dictionary hashes each lookup with SipHash), emptied when it
 /// holds ``PlanCache/capacity`` keys.
 package struct CheapTable<Key: CheapHashable, Value> {
-    private var keys: [Key?] = Array(repeating: nil, count: 256)
-    private var values: [Value?] = Array(repeating: nil, count: 256)
+    /// Keys and values side by side: a lookup touches one place in memory.
+    private var entries: [(key: Key, value: Value)?] = Array(repeating: nil, count: 256)
     private var count = 0
 
     package init() {}
 
     /// The value of `key`, made by `make` the first time.
     package mutating func value(_ key: Key, make: () -> Value) -> Value {
-        let mask = keys.count - 1
+        let mask = entries.count - 1
         var slot = key.cheapHash & mask
-        while let stored = keys[slot] {
-            if stored == key, let value = values[slot] { return value }
+        while let stored = entries[slot] {
+            if stored.key == key { return stored.value }
             slot = (slot &+ 1) & mask
         }
         let made = make()
         if count >= PlanCache.capacity {
             self = CheapTable()
-        } else if (count + 1) * 2 > keys.count {
+        } else if (count + 1) * 2 > entries.count {
             grow()
         } else {
-            keys[slot] = key
-            values[slot] = made
+            entries[slot] = (key, made)
             count += 1
             return made
         }
@@ -145,22 +144,18 @@ package struct CheapTable<Key: CheapHashable, Value> {
     }
 
     private mutating func insert(_ key: Key, _ value: Value) {
-        let mask = keys.count - 1
+        let mask = entries.count - 1
         var slot = key.cheapHash & mask
-        while keys[slot] != nil { slot = (slot &+ 1) & mask }
-        keys[slot] = key
-        values[slot] = value
+        while entries[slot] != nil { slot = (slot &+ 1) & mask }
+        entries[slot] = (key, value)
         count += 1
     }
 
     private mutating func grow() {
-        let (oldKeys, oldValues) = (keys, values)
-        keys = Array(repeating: nil, count: oldKeys.count * 2)
-        values = Array(repeating: nil, count: oldKeys.count * 2)
+        let old = entries
+        entries = Array(repeating: nil, count: old.count * 2)
         count = 0
-        for (key, value) in zip(oldKeys, oldValues) {
-            if let key, let value { insert(key, value) }
-        }
+        for case let (key, value)? in old { insert(key, value) }
     }
 }
 
