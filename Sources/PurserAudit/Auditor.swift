@@ -519,13 +519,11 @@ package struct ReplayState {
 
     /// The slot of counter `offset` of a record (of `prepared`, else a planned record), created on first use.
     private mutating func slotFor(_ counter: UnsafePointer<ReplayCounter>, _ prepared: PreparedEvaluation?, _ offset: Int) -> Int32 {
-        let cacheIndex = counter.pointee.line & slotMask
-        let cached = slotCache[cacheIndex]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.pointee.budget,
-           slots[Int(cached)].key.window == counter.pointee.window, counter.pointee.hasKey(slots[Int(cached)].key.key)
-        {
+        if let cached = cachedSlot(counter.pointee.line, budget: counter.pointee.budget, window: counter.pointee.window,
+                                   key: counter.pointee.hasKey) {
             return cached
         }
+        let cacheIndex = counter.pointee.line & slotMask
         let entry = reservation(counter, prepared, offset)
         let key = entry.counter
         if let slot = slotIndex[key] {
@@ -546,6 +544,16 @@ package struct ReplayState {
         slotIndex[key] = index
         slotCache[cacheIndex] = index
         return index
+    }
+
+    /// The slot the cache holds for a counter's line, if it is that counter's (live, same budget,
+    /// window and scope key, `key` telling whether a slot's key is the counter's).
+    @inline(__always)
+    private func cachedSlot(_ line: Int, budget: Int32, window: Int64, key: (String) -> Bool) -> Int32? {
+        let cached = slotCache[line & slotMask]
+        guard cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == budget, slots[Int(cached)].key.window == window,
+              key(slots[Int(cached)].key.key) else { return nil }
+        return cached
     }
 
     /// The full reservation of counter `offset` of a record (of `prepared`, else a planned record).
@@ -580,8 +588,11 @@ package struct ReplayState {
     /// without a deny against the counters as they stood, re-priced at its model.
     private func whatIf(_ prepared: PreparedEvaluation) -> AuditViolation.Reroute? {
         var found: AuditViolation.Reroute?
-        // A record with a plan key: its candidates walked from the replay's plans, up to the first admitted.
+        // The candidates from `start` on are assessed in full.
+        let start: Int
         if let plans, let tests, let key = prepared.key {
+            // A record with a plan key: its candidates walked from the replay's plans, up to the first
+            // admitted or the first the plans do not decide.
             let unplanned = evaluator.forEachPlannedReroute(
                 prepared.resolved, from: prepared.candidate, key: key, plans: plans, tests: tests,
                 admits: { counter in CounterReservation.admits(CounterState(spent: standing(counter)), counter.amount, counter.limits) }
@@ -589,21 +600,19 @@ package struct ReplayState {
                 if admitted { found = AuditViolation.Reroute(model: candidate.modelName, region: candidate.region, cost: candidate.cost) }
                 return admitted
             }
-            guard let start = unplanned else { return found }
-            evaluator.forEachReroute(prepared.resolved, from: prepared.candidate, skipping: start, repricing: true) { option in
-                found = allowed(option)
-                return found != nil
-            }
-            return found
-        }
-        if let known = prepared.reroutes {
+            guard let unplanned else { return found }
+            start = unplanned
+        } else if let known = prepared.reroutes {
             for option in known where found == nil { found = allowed(option) }
             // The prepared options stop at the first one only a budget could deny (the last, then):
             // a budget denied it, so the ones after it are assessed now.
             guard found == nil, let last = known.last, !last.assessment.denied else { return found }
+            start = known.count
+        } else {
+            start = 0
         }
         // Assessed one at a time, up to the first one allowed.
-        evaluator.forEachReroute(prepared.resolved, from: prepared.candidate, skipping: prepared.reroutes?.count ?? 0, repricing: true) { option in
+        evaluator.forEachReroute(prepared.resolved, from: prepared.candidate, skipping: start, repricing: true) { option in
             found = allowed(option)
             return found != nil
         }
@@ -612,10 +621,7 @@ package struct ReplayState {
 
     /// What a planned candidate's counter has spent as the replay stands (nothing when it has no slot).
     private func standing(_ counter: CandidateCounter) -> Amount {
-        let cached = slotCache[counter.line & slotMask]
-        if cached >= 0, slots[Int(cached)].live, slots[Int(cached)].budget == counter.budget,
-           slots[Int(cached)].key.window == counter.window, slots[Int(cached)].key.key == counter.key
-        {
+        if let cached = cachedSlot(counter.line, budget: counter.budget, window: counter.window, key: { $0 == counter.key }) {
             return slots[Int(cached)].spent
         }
         let budget = policy.budgets[Int(counter.budget)]

@@ -407,7 +407,21 @@ struct AssessmentPlanTests {
         options.records = 30000
         options.seed = 7
         options.violationPercent = 70
-        let report = try Self.expectShapedMatchesFull(policySet, lines: UsageGenerator(policy: policySet, options: options).records().map(Self.line))
+        var lines = UsageGenerator(policy: policySet, options: options).records().map(Self.line)
+        // Denied records a careless or hostile log could hold, each three times (the second and third
+        // find their plans made): usage too large to price at a fallback, no usage, a region in other
+        // bytes, no reroute asked, the same id again.
+        let hostile = [
+            #"{"id":"h1","timestamp":"2026-11-03T10:00:00Z","team":"payments","environment":"qa","model":"claude-opus-4-5","region":"us-east-1","usage":{"input_tokens":900000000000000,"output_tokens":900000000000000}}"#,
+            #"{"id":"h2","timestamp":"2026-11-03T10:00:01Z","team":"payments","environment":"qa","model":"claude-opus-4-5","cost":3.5}"#,
+            #"{"id":"h3","timestamp":"2026-11-03T10:00:02Z","team":"payments","environment":"qa","model":"claude-opus-4-5","region":"US-EAST-1","usage":{"input_tokens":1000,"output_tokens":10}}"#,
+            #"{"id":"h4","timestamp":"2026-11-03T10:00:03Z","team":"payments","environment":"qa","model":"claude-opus-4-5","allow_reroute":false,"usage":{"input_tokens":1000,"output_tokens":10}}"#,
+            #"{"id":"h4","timestamp":"2026-11-03T10:00:04Z","team":"growth","environment":"production","model":"gpt-5","region":"eu-west-1","usage":{"input_tokens":0,"output_tokens":0}}"#,
+        ]
+        for (offset, line) in hostile.enumerated() {
+            for copy in 0..<3 { lines.insert(line, at: 4000 + offset * 300 + copy * 11) }
+        }
+        let report = try Self.expectShapedMatchesFull(policySet, lines: lines)
         // Most records are denied, many would have rerouted, some of them past a budget.
         #expect(report.summary.violatingRecords > 15000)
         #expect(report.summary.reroutable > 1000)
@@ -419,8 +433,7 @@ struct AssessmentPlanTests {
         let directory = try temporaryDirectory()
         defer { cleanup(directory) }
         let log = directory + "/usage.jsonl"
-        try Data((UsageGenerator(policy: policySet, options: options).records().map(Self.line).joined(separator: "\n") + "\n").utf8)
-            .write(to: URL(fileURLWithPath: log))
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log))
         let policy = try CompiledPolicy(policySet)
         var audit = AuditOptions()
         audit.temporaryDirectory = directory

@@ -562,15 +562,7 @@ extension Evaluator {
             let candidate = original(resolved)
             let assessment = assess(resolved, candidate)
             let plannable = !candidate.noRegion && AssessmentPlan.violationsFollow(from: key, assessment.violations)
-            let budgets = plannable ? assessment.counters.compactMap { entry in
-                policy.budgetLookup[entry.counter.budget].map { index in
-                    policy.budgetHeads[Int(index)].keyFixedByNames
-                        ? AssessmentPlan.Budget(index: index, enforced: entry.enforced, fixedKey: entry.counter.key,
-                                                fixedHash: entry.counter.key.hashValue, fixedLimits: entry.limits)
-                        : AssessmentPlan.Budget(index: index, enforced: entry.enforced)
-                }
-            } : nil
-            plan = AssessmentPlan(budgets: budgets?.count == assessment.counters.count ? budgets : nil,
+            plan = AssessmentPlan(budgets: plannable ? planBudgets(assessment.counters) : nil,
                                   violations: plannable ? assessment.violations : [],
                                   pickedRegion: resolved.request.region == nil ? candidate.region : nil,
                                   modelName: candidate.modelName)
@@ -586,6 +578,20 @@ extension Evaluator {
         counters.reserveCapacity(budgets.count)
         guard appendCounters(budgets, resolved, cost: cost, plan: plan, candidate: candidate, plans: plans, to: &counters) else { return nil }
         return (candidate, Assessment(candidate: candidate, violations: plan.violations, cost: cost), counters)
+    }
+
+    /// The budgets of a plan from the counters its first request was assessed with (a key the names
+    /// fix kept with its hash and caps); nil when a counter's budget is not the policy's.
+    private func planBudgets(_ counters: [CounterReservation]) -> [AssessmentPlan.Budget]? {
+        let budgets = counters.compactMap { entry in
+            policy.budgetLookup[entry.counter.budget].map { index in
+                policy.budgetHeads[Int(index)].keyFixedByNames
+                    ? AssessmentPlan.Budget(index: index, enforced: entry.enforced, fixedKey: entry.counter.key,
+                                            fixedHash: entry.counter.key.hashValue, fixedLimits: entry.limits)
+                    : AssessmentPlan.Budget(index: index, enforced: entry.enforced)
+            }
+        }
+        return budgets.count == counters.count ? budgets : nil
     }
 
     /// The cost of a request whose model the policy knows: the actual cost, else its usage at the model's rates.
@@ -691,15 +697,7 @@ extension Evaluator {
             let plan = plans.candidatePlan(candidateKey) {
                 let assessment = assess(repriced.map { resolved.repriced($0) } ?? resolved, candidate, untilDenied: true)
                 if assessment.denied { return CandidatePlan(denied: true, budgets: []) }
-                let budgets = assessment.counters.compactMap { entry in
-                    policy.budgetLookup[entry.counter.budget].map { index in
-                        policy.budgetHeads[Int(index)].keyFixedByNames
-                            ? AssessmentPlan.Budget(index: index, enforced: entry.enforced, fixedKey: entry.counter.key,
-                                                    fixedHash: entry.counter.key.hashValue, fixedLimits: entry.limits)
-                            : AssessmentPlan.Budget(index: index, enforced: entry.enforced)
-                    }
-                }
-                return CandidatePlan(denied: false, budgets: budgets.count == assessment.counters.count ? budgets : nil)
+                return CandidatePlan(denied: false, budgets: planBudgets(assessment.counters))
             }
             guard let budgets = plan.budgets else { return index }
             let reported = PlannedCandidate(modelName: candidate.modelName, region: candidate.region, denied: plan.denied,
